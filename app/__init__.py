@@ -1,0 +1,1 @@
+"""Checkpoint Lab: an interactive lesson on PyTorch model IO and checkpointing."""

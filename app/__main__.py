@@ -1,0 +1,22 @@
+"""`python -m app`: serve the lesson with the host and port from the settings."""
+import uvicorn
+
+from app.settings import get_settings
+
+
+def main() -> None:
+    settings = get_settings()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        # Many classroom browsers poll at once; uvicorn's own access log would drown real events.
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""The registry of interactive components that chapters place with
+`<div data-component="Name"></div>`. One module per component registers itself here."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+from fastapi import APIRouter, Request
+from markupsafe import Markup
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    # Renders the live partial that replaces the placeholder in a chapter page.
+    render: Callable[[Request, str], Markup]
+    router: APIRouter | None = None
+
+
+_REGISTRY: dict[str, Component] = {}
+
+
+def register(component: Component) -> Component:
+    _REGISTRY[component.name] = component
+    return component
+
+
+def get(name: str) -> Component | None:
+    return _REGISTRY.get(name)
+
+
+def all_components() -> list[Component]:
+    return list(_REGISTRY.values())
+
+
+def load_builtin() -> None:
+    """Import the component modules so that they register themselves."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")

@@ -1,0 +1,1 @@
+"""Chapters: Markdown files under TUTORIALS_DIR, loaded, rendered once and cached."""

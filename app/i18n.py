@@ -1,0 +1,78 @@
+"""Languages of the site and the interface strings around the lesson text."""
+from __future__ import annotations
+
+LANGS = ("zh", "en")
+DEFAULT_LANG = "zh"
+LANG_NAMES = {"zh": "中文", "en": "English"}
+LANG_COOKIE = "lang"
+
+STRINGS: dict[str, dict[str, str]] = {
+    "zh": {
+        "site": "Checkpoint Lab",
+        "tagline": "用真实的 PyTorch 学习模型保存、加载与断点续训",
+        "chapters": "章节",
+        "contents": "本章目录",
+        "switch_lang": "English",
+        "skip": "跳到正文",
+        "copy": "复制",
+        "copied": "已复制",
+        "copy_failed": "复制失败",
+        "updated": "更新于",
+        "broken_chapters": "以下章节文件有问题，暂未显示（给课程作者）",
+        "no_chapters": "这个语言还没有章节。",
+        "not_found": "页面不存在",
+        "not_found_text": "没有找到这个页面。可以从下面的章节开始：",
+        "server_error": "出错了",
+        "server_error_text": "服务器处理这个请求时出错了。已保存的内容不受影响，请稍后再试。",
+        "unknown_component": "未知的交互组件",
+        "unknown_component_text": "本章引用了一个不存在的组件，页面其余部分照常可用：",
+        "back_home": "返回首页",
+        "theme_note": "跟随系统的浅色/深色模式",
+    },
+    "en": {
+        "site": "Checkpoint Lab",
+        "tagline": "Learn to save, load and resume PyTorch training, with real PyTorch",
+        "chapters": "Chapters",
+        "contents": "On this page",
+        "switch_lang": "中文",
+        "skip": "Skip to content",
+        "copy": "Copy",
+        "copied": "Copied",
+        "copy_failed": "Copy failed",
+        "updated": "Updated",
+        "broken_chapters": "These chapter files have problems and are not shown (for the course author)",
+        "no_chapters": "There are no chapters in this language yet.",
+        "not_found": "Page not found",
+        "not_found_text": "There is no such page. You can start from one of these chapters:",
+        "server_error": "Something went wrong",
+        "server_error_text": "The server failed on this request. Nothing already saved is affected; please try again.",
+        "unknown_component": "Unknown interactive component",
+        "unknown_component_text": "This chapter refers to a component that does not exist; the rest of the page works:",
+        "back_home": "Back to the start",
+        "theme_note": "Follows the system light/dark mode",
+    },
+}
+
+
+def t(lang: str, key: str) -> str:
+    return STRINGS.get(lang, STRINGS[DEFAULT_LANG]).get(key, key)
+
+
+def pick_language(cookie: str | None, accept_language: str | None) -> str:
+    """Remembered choice, else the browser's preference, else Chinese (the outline's language)."""
+    if cookie in LANGS:
+        return cookie
+    header = (accept_language or "")[:512]
+    ranked = []
+    for position, item in enumerate(header.split(",")[:32]):
+        tag, _, params = item.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        primary = tag.strip().lower().split("-")[0]
+        if primary in LANGS and 0 < quality <= 1:
+            ranked.append((-quality, position, primary))
+    return min(ranked)[2] if ranked else DEFAULT_LANG

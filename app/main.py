@@ -1,0 +1,94 @@
+"""The app factory: `uvicorn app.main:create_app --factory` (or `python -m app`)."""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from app import api, components, errors, i18n, pages
+from app.content.library import ChapterLibrary
+from app.content.render import pygments_css
+from app.middleware import SecurityHeaders
+from app.sessions import SESSION_COOKIE, secret_key
+from app.settings import Settings, get_settings
+from app.templating import STATIC_DIR
+
+log = logging.getLogger("app")
+
+
+class CachedStatic(StaticFiles):
+    # URLs carry ?v=<hash of the assets>, so a browser may keep them for a long time.
+    async def get_response(self, path, scope):
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:
+            response.headers["cache-control"] = "public, max-age=31536000, immutable"
+        return response
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    components.load_builtin()
+    library = ChapterLibrary(settings.tutorials_dir, i18n.LANGS)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        library.refresh(force=True)
+        for error in library.errors():
+            log.warning("chapter %s not served: %s", error.file, error.reason)
+        log.info("serving %d chapters from %s", sum(len(library.chapters(l)) for l in i18n.LANGS), settings.tutorials_dir)
+        for hook in app.state.startup_hooks:
+            hook(app)
+        try:
+            yield
+        finally:
+            for hook in app.state.shutdown_hooks:
+                hook(app)
+
+    app = FastAPI(
+        title="Checkpoint Lab API",
+        description="Chapters and interactive components of the Checkpoint Lab lesson.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.library = library
+    app.state.startup_hooks = []
+    app.state.shutdown_hooks = []
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key(settings.secret_key, settings.data_dir),
+        session_cookie=SESSION_COOKIE,
+        max_age=30 * 24 * 3600,
+        same_site="lax",
+    )
+    app.add_middleware(SecurityHeaders)
+    errors.install(app)
+
+    app.mount(
+        "/static",
+        CachedStatic(directory=STATIC_DIR, packages=[("js_lib_htmx", "static")]),
+        name="static",
+    )
+    css = pygments_css()
+
+    @app.get("/pygments.css", include_in_schema=False)
+    def code_colours() -> Response:
+        return Response(css, media_type="text/css", headers={"cache-control": "public, max-age=86400"})
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    app.include_router(api.router)
+    for component in components.all_components():
+        if component.router is not None:
+            app.include_router(component.router)
+    app.include_router(pages.router)
+    return app

@@ -1,0 +1,52 @@
+"""Settings read from the environment (and an optional .env file), one place for every limit."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    tutorials_dir: Path = REPO_ROOT / "tutorials"
+    data_dir: Path = REPO_ROOT / "data"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+    # Signs the session cookie. Empty: a random key is made once and kept in DATA_DIR,
+    # so sessions survive a restart without anyone having to configure a secret.
+    secret_key: str = ""
+
+    # Background training. Two cores by default: one torch thread per worker process
+    # scales; more threads per process oversubscribe and collapse (see bench/).
+    max_workers: int = Field(default=2, ge=1, le=64)
+    torch_threads_per_worker: int = Field(default=1, ge=1, le=16)
+    worker_nice: int = Field(default=10, ge=0, le=19)
+    queue_max: int = Field(default=300, ge=1)
+    max_active_runs_per_session: int = Field(default=3, ge=1)
+    max_stored_runs_per_session: int = Field(default=30, ge=1)
+    disk_cap_mb: int = Field(default=2000, ge=10)
+    max_epochs: int = Field(default=200, ge=1)
+
+    # Untrusted uploads.
+    upload_max_mb: int = Field(default=50, ge=1)
+    inspect_timeout_s: float = Field(default=20.0, gt=0)
+    inspect_memory_mb: int = Field(default=1024, ge=128)
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.data_dir / "runs"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "lab.sqlite3"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,38 @@
+"""One Jinja environment for pages and partials (jinja2-fragments renders single blocks)."""
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from importlib.metadata import version
+from pathlib import Path
+
+from jinja2 import pass_context
+from jinja2_fragments.fastapi import Jinja2Blocks
+
+from app import i18n
+from app.settings import REPO_ROOT
+
+STATIC_DIR = REPO_ROOT / "static"
+templates = Jinja2Blocks(directory=str(REPO_ROOT / "templates"))
+
+
+@lru_cache
+def asset_version() -> str:
+    # Changes when our static files or the pinned htmx change, so browsers may cache for long.
+    digest = hashlib.sha256(version("django-js-lib-htmx").encode())
+    for path in sorted(STATIC_DIR.rglob("*")):
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+@pass_context
+def _t(ctx, key: str) -> str:
+    return i18n.t(ctx.get("lang", i18n.DEFAULT_LANG), key)
+
+
+def _asset(path: str) -> str:
+    return f"/static/{path}?v={asset_version()}"
+
+
+templates.env.globals.update(t=_t, asset=_asset, asset_version=asset_version())

@@ -1,0 +1,77 @@
+// Progressive enhancement only: the lesson reads fine without it.
+(function () {
+  "use strict";
+
+  function addCopyButtons(root) {
+    var body = document.body;
+    root.querySelectorAll(".code-block").forEach(function (block) {
+      if (block.querySelector(".copy-button")) return;
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "copy-button";
+      button.textContent = body.dataset.copy;
+      button.setAttribute("aria-label", body.dataset.copy + " (" + (block.dataset.lang || "code") + ")");
+      button.addEventListener("click", function () {
+        var text = block.querySelector("code").innerText;
+        var done = function (ok) {
+          button.textContent = ok ? body.dataset.copied : body.dataset.copyFailed;
+          setTimeout(function () { button.textContent = body.dataset.copy; }, 1600);
+        };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(text).then(function () { done(true); }, function () { done(fallbackCopy(text)); });
+        } else {
+          done(fallbackCopy(text));
+        }
+      });
+      block.appendChild(button);
+    });
+  }
+
+  // A class is usually served over plain http on the local network, where the async
+  // clipboard API is unavailable: fall back to a hidden textarea.
+  function fallbackCopy(text) {
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    document.body.removeChild(area);
+    return ok;
+  }
+
+  function followToc() {
+    var links = Array.prototype.slice.call(document.querySelectorAll(".toc a[href^='#']"));
+    if (!links.length || !("IntersectionObserver" in window)) return;
+    var byId = {};
+    links.forEach(function (a) { byId[decodeURIComponent(a.getAttribute("href").slice(1))] = a; });
+    var visible = {};
+    var observer = new IntersectionObserver(function (entries) {
+      entries.forEach(function (e) { visible[e.target.id] = e.isIntersecting; });
+      var headings = Object.keys(byId).map(function (id) { return document.getElementById(id); }).filter(Boolean);
+      var current = null;
+      for (var i = 0; i < headings.length; i++) {
+        if (headings[i].getBoundingClientRect().top < window.innerHeight * 0.35) current = headings[i].id;
+      }
+      if (!current && headings.length) current = headings[0].id;
+      links.forEach(function (a) {
+        var on = byId[current] === a;
+        a.classList.toggle("active", on);
+        if (on) a.setAttribute("aria-current", "location"); else a.removeAttribute("aria-current");
+      });
+    }, { rootMargin: "0px 0px -60% 0px", threshold: [0, 1] });
+    Object.keys(byId).forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el) observer.observe(el);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    addCopyButtons(document);
+    followToc();
+  });
+  document.addEventListener("htmx:afterSettle", function (e) { addCopyButtons(e.target); });
+})();
