@@ -11,6 +11,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from app import api, components, errors, i18n, pages
 from app.content.library import ChapterLibrary
+from app.jobs.manager import JobManager
 from app.content.render import pygments_css
 from app.middleware import SecurityHeaders
 from app.sessions import SESSION_COOKIE, secret_key
@@ -58,8 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.library = library
-    app.state.startup_hooks = []
-    app.state.shutdown_hooks = []
+    app.state.jobs = JobManager(settings)
+    app.state.startup_hooks = [lambda a: a.state.jobs.start()]
+    app.state.shutdown_hooks = [lambda a: a.state.jobs.stop()]
 
     app.add_middleware(
         SessionMiddleware,
@@ -81,6 +83,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/pygments.css", include_in_schema=False)
     def code_colours() -> Response:
         return Response(css, media_type="text/css", headers={"cache-control": "public, max-age=86400"})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response((STATIC_DIR / "favicon.svg").read_bytes(), media_type="image/svg+xml",
+                        headers={"cache-control": "public, max-age=86400"})
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> PlainTextResponse:
