@@ -1,0 +1,277 @@
+"""Training loop with full, resumable state: config, Trainer, restore modes, train()."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .checkpoint import FORMAT, CheckpointStore, weights_hash
+from .data import make_dataset, train_val_split
+from .models import TinyMLP
+
+OPTIMIZERS = ("adam", "sgd")
+SGD_MOMENTUM = 0.9
+DECAY_EVERY = 10  # epochs
+DECAY_FACTOR = 0.5
+
+RESTORE_MODES = ("everything", "weights", "weights_optimizer", "no_scheduler", "no_rng")
+_RESTORES = {  # mode -> (optimizer, scheduler, rng)
+    "everything": (True, True, True),
+    "weights": (False, False, False),
+    "weights_optimizer": (True, False, False),
+    "no_scheduler": (True, False, True),
+    "no_rng": (True, True, False),
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 30
+    lr: float = 0.01
+    optimizer: str = "adam"
+    scheduler: bool = True
+    checkpoint_every: int = 5
+    keep_last: int = 3
+    seed: int = 0
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "checkpoint_every", "keep_last", "seed", "batch_size"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise ValueError(f"{name} must be an int, got {v!r}")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)):
+            raise ValueError(f"lr must be a number, got {self.lr!r}")
+        # JSON may give 1 for 1.0; keep the field a float so to_dict round-trips.
+        object.__setattr__(self, "lr", float(self.lr))
+        if not isinstance(self.scheduler, bool):
+            raise ValueError("scheduler must be a bool")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}")
+        if self.epochs < 1 or self.checkpoint_every < 1 or self.keep_last < 1 or self.batch_size < 1:
+            raise ValueError("epochs, checkpoint_every, keep_last and batch_size must be >= 1")
+        if not 0.0 < self.lr < 10.0:
+            raise ValueError("lr must be in (0, 10)")
+        if self.seed < 0:
+            raise ValueError("seed must be >= 0")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        return cls(**d)
+
+
+def lr_factor(epoch: int) -> float:
+    """Step decay as a pure function of the scheduler's own counter.
+
+    Because LambdaLR recomputes lr = initial_lr * factor(counter) (it does not chain on
+    the current lr), a fresh scheduler restarts the schedule at the base LR: omitting its
+    state shows up as a visible LR jump.
+    """
+    return DECAY_FACTOR ** (epoch // DECAY_EVERY)
+
+
+@functools.lru_cache(maxsize=1)
+def _data() -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    return train_val_split(*make_dataset())
+
+
+def _seed_everything(seed: int) -> torch.Generator:
+    """What a training script does at its start; also what 'RNG not restored' falls back to."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def _clone_tensors(obj: Any) -> Any:
+    # state_dict() returns live tensors that keep changing as training goes on.
+    return copy.deepcopy(obj)
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig) -> None:
+        """Fresh state, seeded from config.seed; use Trainer.fresh / Trainer.from_checkpoint."""
+        self.config = config
+        self.data_gen = _seed_everything(config.seed)
+        # Built after seeding so that init weights, and the RNG draws they consume, are
+        # the same in a fresh run and in a resume that does not restore the RNG.
+        self.model = TinyMLP()
+        if config.optimizer == "adam":
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        else:
+            self.optimizer = torch.optim.SGD(
+                self.model.parameters(), lr=config.lr, momentum=SGD_MOMENTUM
+            )
+        self.scheduler = self._new_scheduler()
+        self.epoch = 0
+        self.step = 0
+        self.loss_history: list[float] = []
+        self.last_order: Tensor | None = None
+
+    def _new_scheduler(self):
+        if not self.config.scheduler:
+            return None
+        # Construction sets each group's lr to initial_lr * lr_factor(0), i.e. the base LR
+        # (initial_lr survives in a loaded optimizer state, so this holds after a resume too).
+        return torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor)
+
+    @classmethod
+    def fresh(cls, config: TrainConfig) -> "Trainer":
+        return cls(config)
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict, restore: str = "everything") -> "Trainer":
+        if restore not in RESTORE_MODES:
+            raise ValueError(f"restore must be one of {RESTORE_MODES}")
+        if ckpt.get("format") != FORMAT:
+            raise ValueError(f"not a {FORMAT} checkpoint")
+        with_opt, with_sched, with_rng = _RESTORES[restore]
+        t = cls(TrainConfig.from_dict(ckpt["config"]))
+        t.model.load_state_dict(ckpt["model_state_dict"])
+        if with_opt:
+            # Brings back the decayed 'lr' and the base 'initial_lr' in param_groups.
+            t.optimizer.load_state_dict(ckpt["optimizer_state_dict"])
+        # The scheduler is (re)built after the optimizer state is in: a fresh one resets
+        # the LR to the base LR, as a script that forgot the scheduler state would.
+        t.scheduler = t._new_scheduler()
+        if t.scheduler is not None and with_sched and ckpt.get("scheduler_state_dict"):
+            t.scheduler.load_state_dict(ckpt["scheduler_state_dict"])
+            # load_state_dict restores the counter but leaves the optimizer's lr alone.
+            for group, lr in zip(t.optimizer.param_groups, t.scheduler.get_last_lr()):
+                group["lr"] = lr
+        if with_rng:
+            rng = ckpt["rng"]
+            random.setstate(_as_tuple(rng["python"]))
+            torch.set_rng_state(rng["torch"])
+            t.data_gen.set_state(rng["data_order"])
+        # Otherwise the RNGs stay as seeded in __init__: epoch 1's order and dropout replay.
+        t.epoch = int(ckpt["epoch"])
+        t.step = int(ckpt["step"])
+        t.loss_history = [float(x) for x in ckpt["loss_history"]]
+        return t
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def run_epoch(self, on_step: Callable[[dict], None] | None = None) -> dict:
+        t0 = time.perf_counter()
+        X, y, X_val, y_val = _data()
+        epoch = self.epoch + 1
+        lr = self.lr
+        bs = self.config.batch_size
+        order = torch.randperm(len(X), generator=self.data_gen)
+        self.last_order = order
+        self.model.train()
+        step_losses: list[float] = []
+        weighted = 0.0
+        for start in range(0, len(X), bs):
+            idx = order[start : start + bs]
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(self.model(X[idx]), y[idx])
+            loss.backward()
+            self.optimizer.step()
+            self.step += 1
+            value = loss.item()
+            step_losses.append(value)
+            weighted += value * len(idx)
+            if on_step is not None:
+                on_step({"epoch": epoch, "step": self.step, "loss": value, "lr": lr})
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.epoch = epoch
+        mean_loss = weighted / len(X)
+        self.loss_history.append(mean_loss)
+        return {
+            "epoch": epoch,
+            "loss": mean_loss,
+            "acc": self.evaluate(X_val, y_val),
+            "lr": lr,
+            "seconds": time.perf_counter() - t0,
+            "step": self.step,
+            "step_losses": step_losses,
+            "order_head": order[:8].tolist(),
+        }
+
+    @torch.no_grad()
+    def evaluate(self, X: Tensor | None = None, y: Tensor | None = None) -> float:
+        if X is None or y is None:
+            _, _, X, y = _data()
+        # eval() turns Dropout off, so validation draws nothing from the global RNG.
+        self.model.eval()
+        return (self.model(X).argmax(dim=1) == y).float().mean().item()
+
+    def checkpoint(self) -> dict:
+        return {
+            "format": FORMAT,
+            "epoch": self.epoch,
+            "step": self.step,
+            "config": self.config.to_dict(),
+            "model_state_dict": _clone_tensors(self.model.state_dict()),
+            "optimizer_state_dict": _clone_tensors(self.optimizer.state_dict()),
+            "scheduler_state_dict": (
+                _clone_tensors(self.scheduler.state_dict()) if self.scheduler is not None else None
+            ),
+            "loss_history": list(self.loss_history),
+            "rng": {
+                "python": random.getstate(),
+                "torch": torch.get_rng_state(),
+                "data_order": self.data_gen.get_state(),
+            },
+        }
+
+    def weights_hash(self) -> str:
+        return weights_hash(self.model.state_dict())
+
+
+def _as_tuple(state: Any) -> tuple:
+    # random.setstate insists on tuples; be lenient if a state went through lists.
+    version, internal, gauss = state
+    return (version, tuple(internal), gauss)
+
+
+def train(
+    trainer: Trainer,
+    store: CheckpointStore,
+    *,
+    on_event: Callable[[dict], None],
+    crash_while_saving_at: int | None = None,
+    on_step: Callable[[dict], None] | None = None,
+) -> str:
+    """Run epochs trainer.epoch+1 .. config.epochs, checkpointing as configured.
+
+    Per epoch: the "epoch" event is emitted first (synchronously, so a supervisor can
+    kill the process there, before that epoch's checkpoint), then the checkpoint is
+    saved and a "checkpoint" event follows. If the epoch equals crash_while_saving_at,
+    its checkpoint is written with the crashing writer instead, and the process dies.
+    Returns the final weights hash.
+    """
+    cfg = trainer.config
+    while trainer.epoch < cfg.epochs:
+        result = trainer.run_epoch(on_step)
+        on_event({"type": "epoch", **result})
+        e = trainer.epoch
+        if crash_while_saving_at is not None and e == crash_while_saving_at:
+            store.save_crashing(trainer.checkpoint())
+        if e % cfg.checkpoint_every == 0 or e == cfg.epochs:
+            info = store.save(trainer.checkpoint())
+            on_event({"type": "checkpoint", **info.to_dict()})
+    store.save_final(trainer.model.state_dict())
+    digest = trainer.weights_hash()
+    on_event({"type": "done", "weights_hash": digest, "epoch": trainer.epoch})
+    return digest
