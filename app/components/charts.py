@@ -1,0 +1,128 @@
+"""Line charts as server-rendered SVG: geometry here, drawing in templates/charts/line.svg.html.
+
+Points are given in data units; this module maps them onto the picture, picks round tick
+values and thins long series so a page never carries thousands of points.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from markupsafe import Markup
+
+from app.templating import templates
+
+MAX_POINTS = 320
+
+
+@dataclass
+class Series:
+    label: str
+    points: list[tuple[float, float]]
+    css: str = "series-1"     # colour class
+    dashed: bool = False
+    step: bool = False         # draw as a staircase (learning rates change per epoch)
+
+
+@dataclass
+class Marker:
+    x: float
+    label: str
+    kind: str = "checkpoint"   # checkpoint | crash | resume
+
+
+@dataclass
+class Chart:
+    title: str
+    y_label: str
+    x_label: str
+    series: list[Series]
+    markers: list[Marker] = field(default_factory=list)
+    x_max: float | None = None
+    log_y: bool = False
+    width: int = 720
+    height: int = 260
+
+
+def thin(points: list[tuple[float, float]], limit: int = MAX_POINTS) -> list[tuple[float, float]]:
+    """Average consecutive points in buckets: keeps a spike's height better than skipping."""
+    if len(points) <= limit:
+        return points
+    size = math.ceil(len(points) / limit)
+    out = []
+    for i in range(0, len(points), size):
+        bucket = points[i : i + size]
+        out.append((bucket[-1][0], sum(p[1] for p in bucket) / len(bucket)))
+    return out
+
+
+def _ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / count
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    first = math.ceil(lo / step) * step
+    return [round(first + i * step, 10) for i in range(int((hi - first) / step) + 1)]
+
+
+def _fmt(v: float) -> str:
+    if v == 0:
+        return "0"
+    if abs(v) >= 1000 or abs(v) < 0.001:
+        return f"{v:.0e}"
+    return f"{v:.4g}"
+
+
+def render(chart: Chart, marker_names: dict[str, str] | None = None) -> Markup:
+    pad_l, pad_r, pad_t, pad_b = 56, 12, 14, 36
+    w, h = chart.width, chart.height
+    pw, ph = w - pad_l - pad_r, h - pad_t - pad_b
+    series = [Series(s.label, thin(s.points), s.css, s.dashed, s.step) for s in chart.series if s.points]
+    xs = [p[0] for s in series for p in s.points] + [m.x for m in chart.markers]
+    ys = [p[1] for s in series for p in s.points if math.isfinite(p[1])]
+    if chart.log_y:
+        ys = [y for y in ys if y > 0]
+    x_max = max([chart.x_max or 0, *xs, 1])
+    if ys:
+        y_lo, y_hi = min(ys), max(ys)
+    else:  # nothing drawn yet: an empty frame with a sensible scale
+        y_lo, y_hi = (0.01, 1.0) if chart.log_y else (0.0, 1.0)
+    if chart.log_y:
+        y_lo, y_hi = math.log10(y_lo), math.log10(y_hi)
+    if y_hi - y_lo < 1e-9:
+        y_lo, y_hi = y_lo - 0.5, y_hi + 0.5
+    if not chart.log_y:
+        y_lo = min(0.0, y_lo)
+    y_hi += (y_hi - y_lo) * 0.05
+
+    def sx(x: float) -> float:
+        return round(pad_l + pw * x / x_max, 1)
+
+    def sy(y: float) -> float:
+        if chart.log_y:
+            y = math.log10(max(y, 1e-12))
+        return round(pad_t + ph * (1 - (y - y_lo) / (y_hi - y_lo)), 1)
+
+    def path(s: Series) -> str:
+        pts = [(x, y) for x, y in s.points if math.isfinite(y) and (y > 0 or not chart.log_y)]
+        coords = []
+        for i, (x, y) in enumerate(pts):
+            if s.step and i:
+                coords.append(f"{sx(x)},{sy(pts[i - 1][1])}")
+            coords.append(f"{sx(x)},{sy(y)}")
+        return " ".join(coords)
+
+    if chart.log_y:
+        y_ticks = [(sy(10 ** e), _fmt(10 ** e)) for e in range(math.floor(y_lo), math.ceil(y_hi) + 1)
+                   if y_lo <= e <= y_hi]
+    else:
+        y_ticks = [(sy(v), _fmt(v)) for v in _ticks(y_lo, y_hi)]
+    x_ticks = [(sx(v), _fmt(v)) for v in _ticks(0, x_max, 8) if v <= x_max]
+    lines = [{"label": s.label, "css": s.css, "dashed": s.dashed, "points": path(s),
+              "last": (sx(s.points[-1][0]), sy(s.points[-1][1])) if s.points else None} for s in series]
+    markers = [{"x": sx(m.x), "label": m.label, "kind": m.kind} for m in chart.markers]
+    return Markup(templates.get_template("charts/line.svg.html").render(
+        chart=chart, w=w, h=h, pad_l=pad_l, pad_t=pad_t, pw=pw, ph=ph,
+        y_ticks=y_ticks, x_ticks=x_ticks, lines=lines, markers=markers, marker_names=marker_names or {},
+    ))

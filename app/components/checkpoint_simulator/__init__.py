@@ -1,0 +1,11 @@
+"""CheckpointSimulator: train a tiny model for real, crash it with SIGKILL, resume and compare."""
+from fastapi import APIRouter
+
+from app.components import Component, register
+from app.components.checkpoint_simulator import api, views
+
+router = APIRouter()
+router.include_router(views.router)
+router.include_router(api.router)
+
+register(Component(name="CheckpointSimulator", render=views.render_placeholder, router=router))

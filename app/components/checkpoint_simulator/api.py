@@ -1,0 +1,119 @@
+"""JSON API of the CheckpointSimulator, under /api/checkpoint-simulator (see /docs)."""
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel
+
+from app.components.checkpoint_simulator import service
+from app.components.checkpoint_simulator.schemas import Restore, RunRequest
+from app.jobs.manager import LimitReached, NotAllowed
+from app.sessions import session_id
+
+router = APIRouter(prefix="/api/checkpoint-simulator", tags=["checkpoint simulator"])
+
+
+class ResumeBody(BaseModel):
+    file: str
+    restore: Restore = "everything"
+
+
+def _run_out(jobs, run) -> dict:
+    seg = service._segment(jobs, run)
+    return {
+        "id": run.id, "kind": run.kind, "status": run.status, "root_id": run.root_id, "parent_id": run.parent_id,
+        "config": run.config, "options": run.options, "error": run.error, "final_hash": run.final_hash,
+        "queue_position": seg.queue_position, "live": seg.live,
+        "epochs": [{"epoch": e.epoch, "loss": e.loss, "acc": e.acc, "lr": e.lr, "seconds": e.seconds,
+                    "step": e.step, "step_losses": e.step_losses} for e in seg.epochs],
+        "checkpoints": [{"epoch": c.epoch, "file": c.file, "bytes": c.bytes, "loss": c.loss, "latest": c.latest}
+                        for c in seg.checkpoints],
+        "naive_file_bytes": seg.naive_bytes,
+        "temp_files": [name for name, _ in seg.temp_files],
+        "crash": seg.crash, "survivors": seg.survivors, "comparison": seg.comparison,
+    }
+
+
+def _limit(exc: Exception) -> HTTPException:
+    return HTTPException(429, str(exc))
+
+
+@router.post("/runs", status_code=201, summary="Start a training run (queued if all workers are busy)")
+def create_run(request: Request, body: RunRequest) -> dict:
+    jobs = service.manager(request)
+    try:
+        run = jobs.submit_train(session_id(request), body.train_config(), body.options())
+    except LimitReached as exc:
+        raise _limit(exc) from None
+    return _run_out(jobs, run)
+
+
+@router.get("/runs", summary="This browser's runs, each with its resumes")
+def list_runs(request: Request) -> list[dict]:
+    jobs = service.manager(request)
+    return [{**_run_out(jobs, root), "resumes": [_run_out(jobs, r) for r in jobs.store.lineage(root.id) if r.id != root.id]}
+            for root in service.learner_roots(jobs, session_id(request))]
+
+
+@router.get("/runs/{run_id}", summary="One run: progress, epochs, checkpoints, crash, comparison")
+def get_run(request: Request, run_id: str) -> dict:
+    return _run_out(service.manager(request), service.owned_run(request, run_id))
+
+
+@router.get("/runs/{run_id}/reference", summary="The uninterrupted reference run for this run's settings")
+def get_reference(request: Request, run_id: str) -> dict:
+    run = service.owned_run(request, run_id)
+    jobs = service.manager(request)
+    lineage = service.lineage(jobs, run)
+    if lineage.reference is None:
+        raise HTTPException(404, "no reference yet: it is started by the first resume")
+    return _run_out(jobs, lineage.reference.run)
+
+
+@router.post("/runs/{run_id}/crash", summary="SIGKILL the run's worker process")
+def crash_run(request: Request, run_id: str) -> dict:
+    run = service.owned_run(request, run_id)
+    jobs = service.manager(request)
+    try:
+        jobs.crash(run.id)
+    except NotAllowed as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {"id": run.id, "crashed": True}
+
+
+@router.post("/runs/{run_id}/resume", status_code=201, summary="Resume from one of the run's checkpoints")
+def resume_run(request: Request, run_id: str, body: ResumeBody) -> dict:
+    from app.components.checkpoint_simulator.views import _epoch_of
+
+    source = service.owned_run(request, run_id)
+    jobs = service.manager(request)
+    if source.active:
+        raise HTTPException(409, "the run is still active; crash it or wait for it to finish")
+    path = service.checkpoint_path(jobs, source, body.file)
+    try:
+        run = jobs.submit_resume(session_id(request), source, path, _epoch_of(body.file, source, jobs), body.restore)
+    except LimitReached as exc:
+        raise _limit(exc) from None
+    return _run_out(jobs, run)
+
+
+@router.get("/runs/{run_id}/checkpoints", summary="Checkpoint files of the run on disk")
+def list_checkpoints(request: Request, run_id: str) -> list[dict]:
+    return _run_out(service.manager(request), service.owned_run(request, run_id))["checkpoints"]
+
+
+@router.get("/runs/{run_id}/checkpoints/{file:path}", summary="Download a checkpoint file",
+            response_class=FileResponse)
+def download_checkpoint(request: Request, run_id: str, file: str):
+    run = service.owned_run(request, run_id)
+    path = service.checkpoint_path(service.manager(request), run, file)
+    return FileResponse(path, media_type="application/octet-stream", filename=f"{run.id[:8]}-{path.name}")
+
+
+@router.delete("/runs/{run_id}", status_code=204, summary="Delete a run, its resumes and their files")
+def delete_run(request: Request, run_id: str) -> None:
+    run = service.owned_run(request, run_id)
+    try:
+        service.manager(request).delete(run.root_id)
+    except NotAllowed as exc:
+        raise HTTPException(409, str(exc)) from None

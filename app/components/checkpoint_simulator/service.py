@@ -1,0 +1,163 @@
+"""Read side of the simulator: a learner's runs, their lineages and what is on disk, as plain
+data shared by the HTML views and the JSON API. Nothing here imports torch."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import HTTPException, Request
+
+from app.jobs.manager import JobManager, reference_key
+from app.jobs.store import EpochRow, Run
+from app.ml import layout
+from app.sessions import session_id
+
+
+def manager(request: Request) -> JobManager:
+    return request.app.state.jobs
+
+
+def owned_run(request: Request, run_id: str) -> Run:
+    """A run of this browser's session; any other id is 'not found', never 'forbidden'."""
+    run = manager(request).store.get(run_id) if len(run_id) <= 64 else None
+    if run is None or run.session != session_id(request):
+        raise HTTPException(404, "no such run")
+    return run
+
+
+@dataclass
+class CheckpointFile:
+    run_id: str
+    epoch: int
+    file: str
+    bytes: int
+    loss: float | None
+    latest: bool
+
+
+@dataclass
+class Segment:
+    run: Run
+    epochs: list[EpochRow]
+    checkpoints: list[CheckpointFile]
+    live: dict | None
+    queue_position: int | None
+    crash: dict | None = None
+    survivors: dict | None = None
+    comparison: dict | None = None
+    naive_bytes: int | None = None
+    temp_files: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def first_epoch(self) -> int:
+        return int(self.run.options.get("from_epoch", 0))
+
+    @property
+    def restore(self) -> str | None:
+        return self.run.options.get("restore")
+
+
+@dataclass
+class Lineage:
+    root: Run
+    segments: list[Segment]
+    reference: Segment | None
+    steps_per_epoch: int | None
+
+    @property
+    def active(self) -> bool:
+        return any(s.run.active for s in self.segments) or bool(self.reference and self.reference.run.active)
+
+    @property
+    def epochs_total(self) -> int:
+        return int(self.root.config["epochs"])
+
+
+def _segment(jobs: JobManager, run: Run) -> Segment:
+    store = jobs.store
+    run_dir = jobs.run_dir(run.id)
+    epochs = store.epochs(run.id)
+    loss_at = {e.epoch: e.loss for e in epochs}
+    pointer = layout.latest_pointer(run_dir)
+    checkpoints = [CheckpointFile(run.id, epoch, name, size, loss_at.get(epoch), name == pointer)
+                   for epoch, name, size in layout.list_checkpoints(run_dir)]
+    live = jobs.live.get(run.id) if run.active else None
+    crash = next(iter(store.events(run.id, "crash")), None)
+    survivors = next(iter(store.events(run.id, "survivors")), None)
+    comparison = next(iter(store.events(run.id, "comparison")), None)
+    naive = run_dir / layout.NAIVE_FILE
+    return Segment(
+        run=run, epochs=epochs, checkpoints=checkpoints,
+        live=vars(live) if live else None,
+        queue_position=jobs.queue_position(run.id),
+        crash=crash, survivors=survivors, comparison=comparison,
+        naive_bytes=naive.stat().st_size if naive.exists() else None,
+        temp_files=[(p.name, p.stat().st_size) for p in layout.temp_files(run_dir)],
+    )
+
+
+def lineage(jobs: JobManager, root: Run) -> Lineage:
+    segments = [_segment(jobs, r) for r in jobs.store.lineage(root.root_id)]
+    ref_run = jobs.store.reference(reference_key(root.config))
+    reference = _segment(jobs, ref_run) if ref_run else None
+    steps = None
+    for seg in [*segments, *( [reference] if reference else [])]:
+        if seg.epochs:
+            first = seg.epochs[0]
+            steps = len(first.step_losses) or None
+            if steps:
+                break
+    return Lineage(root=jobs.store.get(root.root_id) or root, segments=segments, reference=reference,
+                   steps_per_epoch=steps)
+
+
+def learner_roots(jobs: JobManager, session: str) -> list[Run]:
+    return [r for r in jobs.store.for_session(session) if r.kind == "train"]
+
+
+def step_points(seg: Segment) -> list[tuple[float, float]]:
+    """Per-step training loss against fractional epochs, so a spike inside an epoch shows."""
+    points = []
+    for row in seg.epochs:
+        n = len(row.step_losses)
+        for i, loss in enumerate(row.step_losses):
+            points.append((row.epoch - 1 + (i + 1) / n, loss))
+        if not n:
+            points.append((float(row.epoch), row.loss))
+    return points
+
+
+def first_resumed_epoch_gap(seg: Segment, reference: Segment | None) -> dict | None:
+    """How the first epoch after a resume compares with the same epoch of the uninterrupted run."""
+    if reference is None or not seg.epochs:
+        return None
+    ref = {e.epoch: e for e in reference.epochs}
+    first = seg.epochs[0]
+    other = ref.get(first.epoch)
+    if other is None:
+        return None
+    peak = max(first.step_losses) if first.step_losses else first.loss
+    ref_peak = max(other.step_losses) if other.step_losses else other.loss
+    return {
+        "epoch": first.epoch,
+        "loss": first.loss, "reference_loss": other.loss,
+        "peak": peak, "reference_peak": ref_peak,
+        "lr": first.lr, "reference_lr": other.lr,
+        "loss_ratio": first.loss / other.loss if other.loss else math.inf,
+        "same_losses": all(e.loss == ref[e.epoch].loss for e in seg.epochs if e.epoch in ref),
+    }
+
+
+def checkpoint_path(jobs: JobManager, run: Run, file: str) -> Path:
+    """Resolve a learner-named checkpoint file strictly inside that run's folder."""
+    run_dir = jobs.run_dir(run.id)
+    if file == layout.NAIVE_FILE:
+        path = run_dir / layout.NAIVE_FILE
+    elif layout.CKPT_RE.match(file):
+        path = run_dir / layout.CHECKPOINT_DIR / file
+    else:
+        raise HTTPException(404, "no such checkpoint")
+    if not path.is_file():
+        raise HTTPException(404, "that checkpoint is not on disk (kept only the last ones, or never written)")
+    return path

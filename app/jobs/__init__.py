@@ -1,0 +1,1 @@
+"""Background work: training runs in worker processes, their records, and short sandboxed calls."""

@@ -1,0 +1,360 @@
+"""The job manager: a bounded pool of training worker processes fed from a queue.
+
+One monitor thread owns every worker's pipe and exit: it forwards progress into memory (live
+view) and SQLite (what must survive), starts queued runs as slots free up, and tells a deliberate
+crash (SIGKILL from the learner) from a worker that died on its own.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing.connection
+import secrets
+import shutil
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.jobs import processes
+from app.jobs.store import EpochRow, Run, RunStore
+from app.jobs.tasks import compare_finals, verify_run_files
+from app.ml import layout
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class LimitReached(Exception):
+    """A per-session or global limit refuses new work; the message says which."""
+
+
+class NotAllowed(Exception):
+    """The action does not fit the run's state (crash a finished run, resume a queued one…)."""
+
+
+@dataclass
+class Live:
+    epoch: int = 0
+    step: int = 0
+    loss: float | None = None
+    lr: float | None = None
+    pid: int | None = None
+    updated: float = field(default_factory=time.time)
+
+
+@dataclass
+class _Worker:
+    run_id: str
+    proc: object
+    conn: object
+    crash: dict | None = None
+    error: str | None = None
+    killed_by_us: bool = False
+
+
+def reference_key(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:20]
+
+
+class JobManager:
+    def __init__(self, settings: Settings, store: RunStore | None = None):
+        self.settings = settings
+        self.runs_dir = settings.runs_dir
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self.store = store or RunStore(settings.db_path)
+        self.live: dict[str, Live] = {}
+        self._queue: deque[str] = deque()
+        self._workers: dict[str, _Worker] = {}
+        self._lock = threading.RLock()
+        self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify")
+
+    # --- life cycle ---
+    def start(self) -> None:
+        interrupted = self.store.mark_interrupted()
+        if interrupted:
+            log.warning("%d runs were active when the server stopped; marked interrupted", interrupted)
+        self._thread = threading.Thread(target=self._monitor, name="job-monitor", daemon=True)
+        self._thread.start()
+        threading.Thread(target=processes.warm_up, args=(self.settings.torch_threads_per_worker,),
+                         name="forkserver-warm-up", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake()
+        if self._thread:
+            self._thread.join(5)
+        with self._lock:
+            for w in self._workers.values():
+                w.proc.kill()
+        self._checks.shutdown(wait=False, cancel_futures=True)
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send_bytes(b"!")
+        except OSError:
+            pass
+
+    # --- queries ---
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / run_id
+
+    def queue_position(self, run_id: str) -> int | None:
+        with self._lock:
+            try:
+                return self._queue.index(run_id) + 1
+            except ValueError:
+                return None
+
+    def is_running(self, run_id: str) -> bool:
+        with self._lock:
+            return run_id in self._workers
+
+    # --- submitting work ---
+    def submit_train(self, session: str, config: dict, options: dict) -> Run:
+        s = self.settings
+        with self._lock:
+            if self.store.count_active(session) >= s.max_active_runs_per_session:
+                raise LimitReached(f"limit reached: at most {s.max_active_runs_per_session} runs may wait or train at once")
+            if self.store.count_roots(session) >= s.max_stored_runs_per_session:
+                raise LimitReached(f"limit reached: at most {s.max_stored_runs_per_session} runs are kept; delete an old one")
+            self._check_queue()
+            run_id = secrets.token_urlsafe(12)
+            run = self._new_run(run_id, session, "train", config, options, parent=None, root=run_id)
+            self._enqueue(run.id)
+        return run
+
+    def submit_resume(self, session: str, source: Run, checkpoint: Path, epoch: int, restore: str) -> Run:
+        s = self.settings
+        with self._lock:
+            if self.store.count_active(session) >= s.max_active_runs_per_session:
+                raise LimitReached(f"limit reached: at most {s.max_active_runs_per_session} runs may wait or train at once")
+            self._check_queue()
+            self.ensure_reference(source.config)
+            options = {
+                "pace_ms": source.options.get("pace_ms", 0),
+                "checkpoint": str(checkpoint.relative_to(self.runs_dir)),
+                "from_run": source.id,
+                "from_epoch": epoch,
+                "restore": restore,
+            }
+            run = self._new_run(secrets.token_urlsafe(12), session, "resume", source.config, options,
+                                parent=source.id, root=source.root_id, ref=reference_key(source.config))
+            self._enqueue(run.id)
+        return run
+
+    def ensure_reference(self, config: dict) -> Run:
+        """The uninterrupted run a resume is judged against: one per config, shared, cached."""
+        key = reference_key(config)
+        with self._lock:
+            existing = self.store.reference(key)
+            if existing:
+                return existing
+            run_id = "ref-" + key
+            # A stale record of an earlier failed or deleted reference gives way to a new one.
+            self.store.delete_lineage(run_id)
+            shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+            run = self._new_run(run_id, None, "reference", config, {"pace_ms": 0}, parent=None, root=run_id, ref=key)
+            self._enqueue(run.id)
+            return run
+
+    def _check_queue(self) -> None:
+        if len(self._queue) >= self.settings.queue_max:
+            raise LimitReached(f"queue full: {len(self._queue)} runs are waiting; try again in a minute")
+
+    def _new_run(self, run_id, session, kind, config, options, parent, root, ref=None) -> Run:
+        run = Run(id=run_id, session=session, kind=kind, config=config, options=options, status="queued",
+                  parent_id=parent, root_id=root, reference_key=ref, error=None, final_hash=None,
+                  created=time.time(), started=None, finished=None)
+        return self.store.add(run)
+
+    def _enqueue(self, run_id: str) -> None:
+        self._queue.append(run_id)
+        self._wake()
+
+    # --- crash ---
+    def crash(self, run_id: str) -> None:
+        with self._lock:
+            worker = self._workers.get(run_id)
+            if worker is None:
+                raise NotAllowed("only a run that is training can crash")
+            worker.killed_by_us = True
+            live = self.live.get(run_id, Live())
+            worker.crash = {"how": "button", "epoch": live.epoch, "step": live.step}
+            worker.proc.kill()  # SIGKILL: the process gets no chance to save anything
+
+    def delete(self, root_id: str) -> None:
+        with self._lock:
+            lineage = self.store.lineage(root_id)
+            if any(r.active for r in lineage):
+                raise NotAllowed("a run that is waiting or training cannot be deleted; crash it first")
+            for run_id in self.store.delete_lineage(root_id):
+                shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+                self.live.pop(run_id, None)
+
+    # --- the monitor thread ---
+    def _monitor(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._fill_slots()
+                with self._lock:
+                    conns = {w.conn: w for w in self._workers.values()}
+                    sentinels = {w.proc.sentinel: w for w in self._workers.values()}
+                ready = multiprocessing.connection.wait([self._wake_r, *conns, *sentinels], timeout=1.0)
+                for obj in ready:
+                    if obj is self._wake_r:
+                        while self._wake_r.poll():
+                            self._wake_r.recv_bytes()
+                    elif obj in conns:
+                        self._drain(conns[obj])
+                    elif obj in sentinels:
+                        self._finish(sentinels[obj])
+            except Exception:  # the monitor must outlive any single bad event
+                log.exception("job monitor error")
+                time.sleep(0.5)
+
+    def _fill_slots(self) -> None:
+        with self._lock:
+            while self._queue and len(self._workers) < self.settings.max_workers:
+                run_id = self._queue.popleft()
+                run = self.store.get(run_id)
+                if run is None or run.status != "queued":
+                    continue
+                self._launch(run)
+
+    def _launch(self, run: Run) -> None:
+        from app.jobs.worker import run_job  # the forkserver preloads it; pickled by reference
+
+        job = {
+            "run_id": run.id,
+            "run_dir": str(self.run_dir(run.id)),
+            "config": run.config,
+            "pace_ms": run.options.get("pace_ms", 0),
+            "crash_at_epoch": run.options.get("crash_at_epoch"),
+            "crash_while_saving_at": run.options.get("crash_while_saving_at"),
+            "threads": self.settings.torch_threads_per_worker,
+            "nice": self.settings.worker_nice,
+        }
+        if run.kind == "resume":
+            job["resume"] = {"checkpoint": str(self.runs_dir / run.options["checkpoint"]),
+                             "restore": run.options["restore"]}
+        ctx = processes.context(self.settings.torch_threads_per_worker)
+        receiver, sender = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=run_job, args=(job, sender), name=f"train-{run.id}", daemon=True)
+        proc.start()
+        sender.close()
+        self._workers[run.id] = _Worker(run.id, proc, receiver)
+        self.live[run.id] = Live(epoch=run.options.get("from_epoch", 0), pid=proc.pid)
+        self.store.update(run.id, status="running", started=time.time())
+        log.info("run %s (%s) started in pid %s", run.id, run.kind, proc.pid)
+
+    def _drain(self, worker: _Worker) -> None:
+        try:
+            while worker.conn.poll():
+                self._handle(worker, worker.conn.recv())
+        except (EOFError, OSError):
+            pass
+
+    def _handle(self, worker: _Worker, event: dict) -> None:
+        run_id = worker.run_id
+        kind = event.get("type")
+        live = self.live.setdefault(run_id, Live())
+        live.updated = time.time()
+        if kind == "step":
+            live.step, live.loss, live.lr = event["step"], event["loss"], event["lr"]
+            live.epoch = max(live.epoch, event["epoch"] - 1)
+        elif kind == "epoch":
+            live.epoch, live.step, live.loss, live.lr = event["epoch"], event["step"], event["loss"], event["lr"]
+            self.store.add_epoch(run_id, EpochRow(event["epoch"], event["loss"], event["acc"], event["lr"],
+                                                  event["seconds"], event["step"], event.get("step_losses", [])))
+        elif kind == "checkpoint":
+            self.store.add_event(run_id, "checkpoint", {k: v for k, v in event.items() if k != "type"})
+        elif kind == "resumed":
+            live.epoch, live.step = event["epoch"], event["step"]
+        elif kind == "crash":
+            worker.crash = {k: v for k, v in event.items() if k != "type"}
+        elif kind == "done":
+            self.store.update(run_id, final_hash=event["weights_hash"])
+        elif kind == "error":
+            worker.error = event["error"]
+
+    def _finish(self, worker: _Worker) -> None:
+        worker.proc.join(1)
+        self._drain(worker)
+        worker.conn.close()
+        code = worker.proc.exitcode
+        with self._lock:
+            self._workers.pop(worker.run_id, None)
+        fields: dict = {"finished": time.time()}
+        if code == 0:
+            fields["status"] = "done"
+        elif worker.crash is not None and code == -9:
+            fields["status"] = "crashed"
+            self.store.add_event(worker.run_id, "crash", worker.crash)
+            self._checks.submit(self._record_survivors, worker.run_id)
+        else:
+            fields["status"] = "failed"
+            fields["error"] = worker.error or f"the worker process ended unexpectedly (exit code {code})"
+        self.store.update(worker.run_id, **fields)
+        log.info("run %s ended: %s", worker.run_id, fields["status"])
+        if fields["status"] == "done":
+            self._schedule_comparisons(worker.run_id)
+        run = self.store.get(worker.run_id)
+        self._enforce_disk_cap(keep_root=run.root_id if run else None)
+
+    def _schedule_comparisons(self, run_id: str) -> None:
+        run = self.store.get(run_id)
+        if run is None or not run.reference_key:
+            return
+        if run.kind == "resume":
+            pairs = [(run, self.store.reference(run.reference_key))]
+        elif run.kind == "reference":
+            pairs = [(r, run) for r in self.store.resumes_for_reference(run.reference_key)]
+        else:
+            return
+        for resumed, ref in pairs:
+            if ref is not None and ref.status == "done" and resumed.status == "done":
+                self._checks.submit(self._record_comparison, resumed.id, ref.id)
+
+    def _record_comparison(self, run_id: str, ref_id: str) -> None:
+        try:
+            result = processes.call_in_sandbox(
+                compare_finals, str(self.run_dir(run_id) / layout.FINAL_FILE),
+                str(self.run_dir(ref_id) / layout.FINAL_FILE), timeout=30)
+        except Exception as exc:
+            result = {"error": str(exc)}
+        self.store.add_event(run_id, "comparison", {"reference": ref_id, **result})
+
+    def _record_survivors(self, run_id: str) -> None:
+        """What a crash left on disk, judged by torch.load itself in a throwaway process."""
+        try:
+            report = processes.call_in_sandbox(verify_run_files, str(self.run_dir(run_id)), timeout=30)
+        except Exception as exc:
+            report = {"error": str(exc), "files": []}
+        self.store.add_event(run_id, "survivors", report)
+
+    def _enforce_disk_cap(self, keep_root: str | None = None) -> None:
+        """Over the cap, whole finished lineages go, oldest first; never the one that just ended."""
+        cap = self.settings.disk_cap_mb * 1024 * 1024
+        used = _tree_size(self.runs_dir)
+        if used <= cap:
+            return
+        for root in self.store.finished_roots_oldest_first():
+            if used <= cap:
+                break
+            if root.id == keep_root:
+                continue
+            freed = sum(_tree_size(self.run_dir(r.id)) for r in self.store.lineage(root.id))
+            self.delete(root.id)
+            used -= freed
+            log.info("disk cap: removed run %s (%d bytes)", root.id, freed)
+
+
+def _tree_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0

@@ -1,0 +1,210 @@
+"""Run records in SQLite (WAL): what a learner started, how far it got, how it ended.
+
+Checkpoint files live beside it under DATA_DIR/runs/<id>/; the database only says what they
+belong to. Both survive a server that is killed, which is the point of the lesson.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    session TEXT,                 -- NULL for shared reference runs
+    kind TEXT NOT NULL,           -- train | resume | reference
+    config TEXT NOT NULL,         -- TrainConfig as JSON
+    options TEXT NOT NULL,        -- pace, crash plan, resume source, restore mode
+    status TEXT NOT NULL,         -- queued | running | done | crashed | failed | interrupted
+    parent_id TEXT,               -- the run a resume continues
+    root_id TEXT NOT NULL,        -- the first run of the lineage (itself for a train run)
+    reference_key TEXT,
+    error TEXT,
+    final_hash TEXT,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL
+);
+CREATE INDEX IF NOT EXISTS runs_session ON runs(session, created);
+CREATE INDEX IF NOT EXISTS runs_root ON runs(root_id);
+CREATE TABLE IF NOT EXISTS epochs (
+    run_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    loss REAL, acc REAL, lr REAL, seconds REAL, step INTEGER,
+    step_losses TEXT,
+    PRIMARY KEY (run_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS events (
+    run_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,           -- checkpoint | crash | resume | error | survivors
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_run ON events(run_id, at);
+"""
+
+ACTIVE = ("queued", "running")
+FINISHED = ("done", "crashed", "failed", "interrupted")
+
+
+@dataclass
+class Run:
+    id: str
+    session: str | None
+    kind: str
+    config: dict
+    options: dict
+    status: str
+    parent_id: str | None
+    root_id: str
+    reference_key: str | None
+    error: str | None
+    final_hash: str | None
+    created: float
+    started: float | None
+    finished: float | None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+@dataclass
+class EpochRow:
+    epoch: int
+    loss: float
+    acc: float
+    lr: float
+    seconds: float
+    step: int
+    step_losses: list[float] = field(default_factory=list)
+
+
+def _run(row: sqlite3.Row) -> Run:
+    d = dict(row)
+    d["config"] = json.loads(d["config"])
+    d["options"] = json.loads(d["options"])
+    return Run(**d)
+
+
+class RunStore:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode loses at most the last commits on power loss, never corrupts.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _exec(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, args)
+
+    def _all(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # --- runs ---
+    def add(self, run: Run) -> Run:
+        self._exec(
+            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (run.id, run.session, run.kind, json.dumps(run.config), json.dumps(run.options), run.status,
+             run.parent_id, run.root_id, run.reference_key, run.error, run.final_hash,
+             run.created, run.started, run.finished),
+        )
+        return run
+
+    def get(self, run_id: str) -> Run | None:
+        rows = self._all("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return _run(rows[0]) if rows else None
+
+    def update(self, run_id: str, **fields) -> None:
+        if not fields:
+            return
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        self._exec(f"UPDATE runs SET {cols} WHERE id = ?", (*fields.values(), run_id))
+
+    def for_session(self, session: str) -> list[Run]:
+        return [_run(r) for r in self._all("SELECT * FROM runs WHERE session = ? ORDER BY created", (session,))]
+
+    def lineage(self, root_id: str) -> list[Run]:
+        return [_run(r) for r in self._all("SELECT * FROM runs WHERE root_id = ? ORDER BY created", (root_id,))]
+
+    def reference(self, key: str) -> Run | None:
+        rows = self._all(
+            "SELECT * FROM runs WHERE kind = 'reference' AND reference_key = ? AND status IN ('queued','running','done') "
+            "ORDER BY created DESC LIMIT 1", (key,))
+        return _run(rows[0]) if rows else None
+
+    def resumes_for_reference(self, key: str) -> list[Run]:
+        rows = self._all("SELECT * FROM runs WHERE kind = 'resume' AND reference_key = ? AND status = 'done'", (key,))
+        return [_run(r) for r in rows]
+
+    def with_status(self, *statuses: str) -> list[Run]:
+        marks = ",".join("?" * len(statuses))
+        return [_run(r) for r in self._all(f"SELECT * FROM runs WHERE status IN ({marks}) ORDER BY created", statuses)]
+
+    def count_active(self, session: str) -> int:
+        return self._all("SELECT COUNT(*) FROM runs WHERE session = ? AND status IN ('queued','running')", (session,))[0][0]
+
+    def count_roots(self, session: str) -> int:
+        return self._all("SELECT COUNT(*) FROM runs WHERE session = ? AND kind = 'train'", (session,))[0][0]
+
+    def finished_roots_oldest_first(self) -> list[Run]:
+        """Lineages in which nothing is active any more, oldest first: what a disk clean-up may take."""
+        rows = self._all(
+            "SELECT * FROM runs r WHERE r.kind IN ('train','reference') AND NOT EXISTS "
+            "(SELECT 1 FROM runs a WHERE a.root_id = r.root_id AND a.status IN ('queued','running')) "
+            "ORDER BY r.created")
+        return [_run(r) for r in rows]
+
+    def delete_lineage(self, root_id: str) -> list[str]:
+        ids = [r["id"] for r in self._all("SELECT id FROM runs WHERE root_id = ?", (root_id,))]
+        with self._lock:
+            for run_id in ids:
+                self._db.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
+                self._db.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
+                self._db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        return ids
+
+    def mark_interrupted(self) -> int:
+        """After a restart nothing can still be running: the processes died with the old server."""
+        cur = self._exec(
+            "UPDATE runs SET status = 'interrupted', finished = ?, "
+            "error = COALESCE(error, 'the server stopped while this run was active') "
+            "WHERE status IN ('queued','running')", (time.time(),))
+        return cur.rowcount
+
+    # --- epochs and events ---
+    def add_epoch(self, run_id: str, e: EpochRow) -> None:
+        self._exec(
+            "INSERT OR REPLACE INTO epochs VALUES (?,?,?,?,?,?,?,?)",
+            (run_id, e.epoch, e.loss, e.acc, e.lr, e.seconds, e.step, json.dumps(e.step_losses)),
+        )
+
+    def epochs(self, run_id: str) -> list[EpochRow]:
+        rows = self._all("SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))
+        return [EpochRow(r["epoch"], r["loss"], r["acc"], r["lr"], r["seconds"], r["step"],
+                         json.loads(r["step_losses"] or "[]")) for r in rows]
+
+    def add_event(self, run_id: str, kind: str, data: dict) -> None:
+        self._exec("INSERT INTO events VALUES (?,?,?,?)", (run_id, time.time(), kind, json.dumps(data)))
+
+    def events(self, run_id: str, kind: str | None = None) -> list[dict]:
+        if kind:
+            rows = self._all("SELECT * FROM events WHERE run_id = ? AND kind = ? ORDER BY at", (run_id, kind))
+        else:
+            rows = self._all("SELECT * FROM events WHERE run_id = ? ORDER BY at", (run_id,))
+        return [{"kind": r["kind"], "at": r["at"], **json.loads(r["data"])} for r in rows]

@@ -1,0 +1,83 @@
+"""The body of a training worker process. Imported (with torch) by the forkserver in advance,
+so a new run starts in a fraction of a second."""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from pathlib import Path
+
+import torch
+import torch._dynamo  # noqa: F401  (the first optimizer imports it lazily: ~2 s we pay up front)
+
+from app.jobs.processes import die_with_parent
+from app.ml.checkpoint import CheckpointStore, load_checkpoint
+from app.ml.data import make_dataset, train_val_split
+from app.ml.train import Trainer, TrainConfig, train
+
+STEP_EVENT_INTERVAL = 0.1  # seconds: the page polls twice a second, so 10 Hz is plenty
+
+
+def run_job(job: dict, conn) -> None:
+    die_with_parent()
+    os.nice(job.get("nice", 0))
+    torch.set_num_threads(job.get("threads", 1))
+    try:
+        _train(job, conn)
+    except BaseException as exc:  # reported to the page as torch's own words
+        conn.send({"type": "error", "error": f"{type(exc).__name__}: {exc}"})
+        conn.close()
+        raise SystemExit(1)
+    conn.close()
+
+
+def _train(job: dict, conn) -> None:
+    resume = job.get("resume")
+    if resume:
+        ckpt = load_checkpoint(Path(resume["checkpoint"]))
+        trainer = Trainer.from_checkpoint(ckpt, restore=resume["restore"])
+        conn.send({"type": "resumed", "epoch": trainer.epoch, "step": trainer.step, "restore": resume["restore"]})
+    else:
+        trainer = Trainer.fresh(TrainConfig.from_dict(job["config"]))
+    store = CheckpointStore(Path(job["run_dir"]), keep_last=trainer.config.keep_last)
+    crash_at = job.get("crash_at_epoch")
+    pace = job.get("pace_ms", 0) / 1000.0
+    last_sent = 0.0
+    steps_per_epoch = math.ceil(len(train_val_split(*make_dataset())[0]) / trainer.config.batch_size)
+
+
+    def on_step(event: dict) -> None:
+        nonlocal last_sent
+        # Every epoch has the same number of steps, and the step counter survives a resume.
+        into_epoch = event["step"] - (event["epoch"] - 1) * steps_per_epoch
+        if crash_at is not None and event["epoch"] == crash_at and into_epoch >= steps_per_epoch // 2:
+            _crash(conn, {"how": "at_epoch", "epoch": event["epoch"], "step": event["step"]})
+        now = time.monotonic()
+        if now - last_sent >= STEP_EVENT_INTERVAL:
+            conn.send({"type": "step", **event})
+            last_sent = now
+
+    def on_event(event: dict) -> None:
+        conn.send(event)
+        if event["type"] == "epoch" and pace:
+            # Slow motion for the learner's eyes; the epoch itself was timed without it.
+            time.sleep(pace)
+
+    crash_saving = job.get("crash_while_saving_at")
+    if crash_saving is not None:
+        crashing_save = store.save_crashing
+
+        def announce_then_crash(ckpt: dict, fraction: float = 0.5):
+            conn.send({"type": "crash", "how": "while_saving", "epoch": ckpt["epoch"], "step": ckpt["step"]})
+            crashing_save(ckpt, fraction)
+
+        store.save_crashing = announce_then_crash
+    train(trainer, store, on_event=on_event, on_step=on_step, crash_while_saving_at=crash_saving)
+
+
+def _crash(conn, info: dict) -> None:
+    conn.send({"type": "crash", **info})
+    conn.close()
+    # A real crash: nothing in this process's memory survives, no finally blocks, no flush.
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,148 @@
+"""Shared fixtures: an app on a temporary DATA_DIR, a real uvicorn server, and Debian's Chromium."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+# Chromium must not try to reach the network: this machine has none, and a test must notice
+# any request that leaves the app, not wait for background updaters.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from app.settings import Settings
+
+    return Settings(data_dir=tmp_path / "data", tutorials_dir=REPO / "tutorials", secret_key="test-secret")
+
+
+@pytest.fixture
+def client(settings):
+    """An in-process app (TestClient runs the lifespan, so the job manager is live)."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+class Server:
+    def __init__(self, data_dir: Path, tutorials_dir: Path = REPO / "tutorials", env: dict | None = None):
+        self.data_dir = data_dir
+        self.tutorials_dir = tutorials_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.extra_env = env or {}
+        self.proc: subprocess.Popen | None = None
+        self.log = data_dir.parent / f"server-{self.port}.log"
+
+    def start(self, timeout: float = 60) -> "Server":
+        env = {**os.environ, "DATA_DIR": str(self.data_dir), "TUTORIALS_DIR": str(self.tutorials_dir),
+               "HOST": "127.0.0.1", "PORT": str(self.port), "SECRET_KEY": "test-secret", **self.extra_env}
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log, "ab")
+        # Its own process group, so a SIGKILL of the group also takes the forkserver and workers.
+        self.proc = subprocess.Popen([sys.executable, "-m", "app"], cwd=REPO, env=env, stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the server process only, as an OOM killer or a pulled plug would."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        if self.proc:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.fixture
+def server_factory(tmp_path):
+    servers: list[Server] = []
+
+    def make(data_dir: Path | None = None, **kwargs) -> Server:
+        srv = Server(data_dir or tmp_path / "data", **kwargs)
+        servers.append(srv)
+        return srv.start()
+
+    yield make
+    for srv in servers:
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """One real server for the browser tests of a session."""
+    srv = Server(tmp_path_factory.mktemp("live") / "data").start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh browser context (its own cookies: its own learner) that records problems.
+
+    Every request must go to the app itself; console errors and failed requests fail the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+
+    def check_request(request):
+        if not request.url.startswith(live_server.url) and not request.url.startswith(("data:", "about:")):
+            problems.append(f"request left the app: {request.url}")
+
+    page.on("request", check_request)
+    page.problems = problems
+    yield page
+    context.close()
+    assert not problems, problems

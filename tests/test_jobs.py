@@ -1,0 +1,141 @@
+"""The job runner: real worker processes, the queue and its limits, and surviving a killed server."""
+from __future__ import annotations
+
+import os
+import time
+
+import httpx
+import pytest
+import torch
+
+from app.jobs.manager import JobManager, LimitReached, NotAllowed
+from app.settings import Settings
+from tests.simulator_helpers import API, wait_finished, wait_for
+
+CONFIG = {"epochs": 200, "lr": 0.02, "optimizer": "adam", "scheduler": True, "checkpoint_every": 5,
+          "keep_last": 3, "seed": 0, "batch_size": 64}
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0): look at its state too.
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split(")")[-1].split()[0] != "Z"
+
+
+def wait_until(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def manager(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", max_workers=1, max_active_runs_per_session=2, queue_max=3)
+    jobs = JobManager(settings)
+    jobs.start()
+    yield jobs
+    jobs.stop()
+
+
+def test_crash_sends_sigkill_and_the_worker_is_gone(manager):
+    run = manager.submit_train("s1", CONFIG, {"pace_ms": 50})
+    wait_until(lambda: manager.live.get(run.id) and manager.live[run.id].epoch >= 1)
+    pid = manager.live[run.id].pid
+    assert pid_alive(pid)
+    manager.crash(run.id)
+    wait_until(lambda: manager.store.get(run.id).status == "crashed")
+    wait_until(lambda: not pid_alive(pid), timeout=5)
+    with pytest.raises(NotAllowed):
+        manager.crash(run.id)
+
+
+def test_queue_positions_and_limits(manager):
+    first = manager.submit_train("a", CONFIG, {"pace_ms": 200})
+    second = manager.submit_train("a", CONFIG, {"pace_ms": 200})
+    wait_until(lambda: manager.is_running(first.id))
+    assert manager.queue_position(second.id) == 1
+    assert manager.store.get(second.id).status == "queued"
+    with pytest.raises(LimitReached, match="limit reached"):
+        manager.submit_train("a", CONFIG, {})  # per-session limit of 2 active runs
+    b = manager.submit_train("b", CONFIG, {})
+    c = manager.submit_train("c", CONFIG, {})
+    assert [manager.queue_position(r.id) for r in (second, b, c)] == [1, 2, 3]
+    with pytest.raises(LimitReached, match="queue full"):
+        manager.submit_train("d", CONFIG, {})
+    # When the running one crashes, the head of the queue starts.
+    manager.crash(first.id)
+    wait_until(lambda: manager.is_running(second.id))
+    assert [manager.queue_position(r.id) for r in (b, c)] == [1, 2]
+    for r in (second,):
+        manager.crash(r.id)
+
+
+def test_stored_runs_limit_and_delete(tmp_path):
+    jobs = JobManager(Settings(data_dir=tmp_path / "data", max_stored_runs_per_session=2))
+    jobs.start()
+    try:
+        small = {**CONFIG, "epochs": 2, "checkpoint_every": 1}
+        runs = [jobs.submit_train("s", small, {}) for _ in range(2)]
+        with pytest.raises(LimitReached):
+            jobs.submit_train("s", small, {})
+        wait_until(lambda: all(jobs.store.get(r.id).status == "done" for r in runs))
+        assert jobs.run_dir(runs[0].id).exists()
+        jobs.delete(runs[0].id)
+        assert jobs.store.get(runs[0].id) is None and not jobs.run_dir(runs[0].id).exists()
+        jobs.submit_train("s", small, {})
+    finally:
+        jobs.stop()
+
+
+def test_disk_cap_removes_oldest_finished_runs(tmp_path):
+    jobs = JobManager(Settings(data_dir=tmp_path / "data", disk_cap_mb=10))
+    jobs.settings.disk_cap_mb = 0  # below one run's files: every finished run but the newest goes
+    jobs.start()
+    try:
+        small = {**CONFIG, "epochs": 2, "checkpoint_every": 1}
+        old = jobs.submit_train("s", small, {})
+        wait_until(lambda: jobs.store.get(old.id).status == "done")
+        new = jobs.submit_train("s", small, {})
+        wait_until(lambda: jobs.store.get(new.id) is None or jobs.store.get(new.id).status == "done")
+        wait_until(lambda: jobs.store.get(old.id) is None and not jobs.run_dir(old.id).exists())
+        assert jobs.store.get(new.id).status == "done" and jobs.run_dir(new.id).exists()
+    finally:
+        jobs.stop()
+
+
+@pytest.mark.slow
+def test_server_killed_mid_training_comes_back_with_its_runs(server_factory, tmp_path):
+    data = tmp_path / "data"
+    server = server_factory(data)
+    http = httpx.Client(base_url=server.url, timeout=30)
+    run = http.post(f"{API}/runs", json={"epochs": 200, "checkpoint_every": 2, "pace_ms": 30}).json()
+    running = wait_for(http, run["id"], lambda r: len(r["checkpoints"]) >= 2 and r["live"])
+    worker_pid = running["live"]["pid"]
+
+    server.kill()  # SIGKILL of the server process alone, mid-training
+    # The worker must not outlive its server (it would keep writing behind the new one's back).
+    wait_until(lambda: not pid_alive(worker_pid), timeout=10)
+
+    server2 = server_factory(data)
+    http2 = httpx.Client(base_url=server2.url, timeout=30, cookies=http.cookies)
+    after = http2.get(f"{API}/runs/{run['id']}").json()
+    assert after["status"] == "interrupted"
+    assert len(after["checkpoints"]) >= 2
+    for cp in after["checkpoints"]:
+        ckpt = torch.load(data / "runs" / run["id"] / "checkpoints" / cp["file"], weights_only=True)
+        assert ckpt["epoch"] == cp["epoch"]
+    latest = next(c for c in after["checkpoints"] if c["latest"])
+    r = http2.post(f"{API}/runs/{run['id']}/resume", json={"file": latest["file"], "restore": "everything"})
+    assert r.status_code == 201, r.text
+    resumed = wait_for(http2, r.json()["id"], lambda x: len(x["epochs"]) >= 2)
+    assert resumed["epochs"][0]["epoch"] == latest["epoch"] + 1
+    http2.post(f"{API}/runs/{resumed['id']}/crash")
+    # The chapter page still lists the run for that learner.
+    page = http2.get("/en/06-model-io-checkpoint").text
+    assert run["id"] in page
