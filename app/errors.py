@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import i18n
+from app.middleware import with_security_headers
 from app.templating import templates
 
 log = logging.getLogger(__name__)
@@ -55,5 +56,10 @@ def install(app: FastAPI) -> None:
     async def crashed(request: Request, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         if _wants_json(request):
-            return JSONResponse({"detail": "internal error"}, status_code=500)
-        return error_page(request, 500, "server_error", "server_error_text")
+            response = JSONResponse({"detail": "internal error"}, status_code=500)
+            response.raw_headers = with_security_headers(response.raw_headers)
+            return response
+        response = error_page(request, 500, "server_error", "server_error_text")
+        # This handler runs outside the middleware stack: add the page headers here.
+        response.raw_headers = with_security_headers(response.raw_headers)
+        return response

@@ -77,7 +77,7 @@ def load_chapter(path: Path, lang: str) -> Chapter:
     try:
         if path.stat().st_size > MAX_BYTES:
             raise ChapterLoadError(f"file is larger than {MAX_BYTES} bytes")
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a BOM from a Windows editor is not text
     except UnicodeDecodeError:
         raise ChapterLoadError("file is not UTF-8 text") from None
     except OSError as exc:

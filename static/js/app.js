@@ -47,21 +47,35 @@
     var links = Array.prototype.slice.call(document.querySelectorAll(".toc a[href^='#']"));
     if (!links.length || !("IntersectionObserver" in window)) return;
     var byId = {};
-    links.forEach(function (a) { byId[decodeURIComponent(a.getAttribute("href").slice(1))] = a; });
-    var visible = {};
-    var observer = new IntersectionObserver(function (entries) {
-      entries.forEach(function (e) { visible[e.target.id] = e.isIntersecting; });
+    var idOf = function (a) { return decodeURIComponent(a.getAttribute("href").slice(1)); };
+    links.forEach(function (a) { byId[idOf(a)] = a; });
+    var mark = function (current) {
+      links.forEach(function (a) {
+        var on = byId[current] === a;
+        a.classList.toggle("active", on);
+        if (on) a.setAttribute("aria-current", "location"); else a.removeAttribute("aria-current");
+      });
+    };
+    // The heading the reader jumped to stays marked until they scroll themselves: a short
+    // section (or the last one, which cannot reach the top) would otherwise mark its neighbour.
+    var pinned = null;
+    var hash = decodeURIComponent(location.hash.slice(1));
+    if (byId[hash]) pinned = hash;
+    links.forEach(function (a) {
+      a.addEventListener("click", function () { pinned = idOf(a); mark(pinned); });
+    });
+    ["wheel", "touchmove", "keydown"].forEach(function (name) {
+      window.addEventListener(name, function () { pinned = null; }, { passive: true });
+    });
+    var observer = new IntersectionObserver(function () {
+      if (pinned) { mark(pinned); return; }
       var headings = Object.keys(byId).map(function (id) { return document.getElementById(id); }).filter(Boolean);
       var current = null;
       for (var i = 0; i < headings.length; i++) {
         if (headings[i].getBoundingClientRect().top < window.innerHeight * 0.35) current = headings[i].id;
       }
       if (!current && headings.length) current = headings[0].id;
-      links.forEach(function (a) {
-        var on = byId[current] === a;
-        a.classList.toggle("active", on);
-        if (on) a.setAttribute("aria-current", "location"); else a.removeAttribute("aria-current");
-      });
+      mark(current);
     }, { rootMargin: "0px 0px -60% 0px", threshold: [0, 1] });
     Object.keys(byId).forEach(function (id) {
       var el = document.getElementById(id);
