@@ -45,6 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.info("serving %d chapters from %s", sum(len(library.chapters(l)) for l in i18n.LANGS), settings.tutorials_dir)
         for hook in app.state.startup_hooks:
             hook(app)
+        for component in components.all_components():
+            if component.on_startup is not None:
+                component.on_startup(app)
         try:
             yield
         finally:

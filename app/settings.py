@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
+    # Pretrained source models of the transfer lesson; by default inside DATA_DIR. Several servers
+    # (or test runs) may share one folder so that pretraining happens once.
+    pretrained_dir: Path | None = None
     # Signs the session cookie. Empty: a random key is made once and kept in DATA_DIR,
     # so sessions survive a restart without anyone having to configure a secret.
     secret_key: str = ""
@@ -41,6 +44,10 @@ class Settings(BaseSettings):
     @property
     def runs_dir(self) -> Path:
         return self.data_dir / "runs"
+
+    @property
+    def pretrained_path(self) -> Path:
+        return self.pretrained_dir or self.data_dir / "pretrained"
 
     @property
     def db_path(self) -> Path:

@@ -26,11 +26,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+PRETRAIN = """
+import sys, torch
+torch.set_num_threads(1)
+from app.ml.finetune import pretrain_to_file
+pretrain_to_file(sys.argv[1], sys.argv[2])
+"""
+
+
+@pytest.fixture(scope="session")
+def pretrained_dir(tmp_path_factory) -> Path:
+    """Pretrained transfer sources shared by every app of a test session: pretrained once, up
+    front and in parallel, so that no app of the session queues pretraining of its own."""
+    folder = tmp_path_factory.mktemp("pretrained")
+    procs = [subprocess.Popen([sys.executable, "-c", PRETRAIN, name, str(folder / f"{name}.pt")], cwd=REPO)
+             for name in ("resnet_mini", "convnet_mini")]
+    assert all(p.wait(600) == 0 for p in procs), "pretraining the transfer sources failed"
+    return folder
+
+
 @pytest.fixture
-def settings(tmp_path):
+def settings(tmp_path, pretrained_dir):
     from app.settings import Settings
 
-    return Settings(data_dir=tmp_path / "data", tutorials_dir=REPO / "tutorials", secret_key="test-secret")
+    return Settings(data_dir=tmp_path / "data", tutorials_dir=REPO / "tutorials", secret_key="test-secret",
+                    pretrained_dir=pretrained_dir)
 
 
 @pytest.fixture
@@ -95,10 +115,11 @@ class Server:
 
 
 @pytest.fixture
-def server_factory(tmp_path):
+def server_factory(tmp_path, pretrained_dir):
     servers: list[Server] = []
 
     def make(data_dir: Path | None = None, **kwargs) -> Server:
+        kwargs.setdefault("env", {"PRETRAINED_DIR": str(pretrained_dir)})
         srv = Server(data_dir or tmp_path / "data", **kwargs)
         servers.append(srv)
         return srv.start()
@@ -109,9 +130,9 @@ def server_factory(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
+def live_server(tmp_path_factory, pretrained_dir):
     """One real server for the browser tests of a session."""
-    srv = Server(tmp_path_factory.mktemp("live") / "data").start()
+    srv = Server(tmp_path_factory.mktemp("live") / "data", env={"PRETRAINED_DIR": str(pretrained_dir)}).start()
     yield srv
     srv.stop()
 

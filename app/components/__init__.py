@@ -18,6 +18,8 @@ class Component:
     # Renders the live partial that replaces the placeholder in a chapter page.
     render: Callable[[Request, str], Markup]
     router: APIRouter | None = None
+    # Called once the app (and its job manager) has started, e.g. to queue one-off work.
+    on_startup: Callable[[object], None] | None = None
 
 
 _REGISTRY: dict[str, Component] = {}

@@ -56,6 +56,10 @@ class _Worker:
     killed_by_us: bool = False
 
 
+# Events that other kinds of jobs (pretraining, fine-tuning) report and the pages read back.
+RECORDED_EVENTS = ("series", "result", "pretrain_epoch")
+
+
 def reference_key(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:20]
 
@@ -69,6 +73,7 @@ class JobManager:
         self.live: dict[str, Live] = {}
         self._queue: deque[str] = deque()
         self._workers: dict[str, _Worker] = {}
+        self._starting = 0
         self._lock = threading.RLock()
         self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)
         self._stop = threading.Event()
@@ -149,6 +154,23 @@ class JobManager:
             self._enqueue(run.id)
         return run
 
+    def submit_job(self, session: str | None, kind: str, config: dict, run_id: str | None = None,
+                   first: bool = False) -> Run:
+        """Any other kind of background job (pretraining, fine-tuning) through the same pool."""
+        with self._lock:
+            if session is not None and self.store.count_active(session) >= self.settings.max_active_runs_per_session:
+                raise LimitReached(f"limit reached: at most {self.settings.max_active_runs_per_session} "
+                                   "runs may wait or train at once")
+            self._check_queue()
+            run_id = run_id or secrets.token_urlsafe(12)
+            run = self._new_run(run_id, session, kind, config, {}, parent=None, root=run_id)
+            if first:
+                self._queue.appendleft(run.id)
+                self._wake()
+            else:
+                self._enqueue(run.id)
+        return run
+
     def ensure_reference(self, config: dict) -> Run:
         """The uninterrupted run a resume is judged against: one per config, shared, cached."""
         key = reference_key(config)
@@ -220,18 +242,27 @@ class JobManager:
                 time.sleep(0.5)
 
     def _fill_slots(self) -> None:
-        with self._lock:
-            while self._queue and len(self._workers) < self.settings.max_workers:
-                run_id = self._queue.popleft()
-                run = self.store.get(run_id)
+        while True:
+            with self._lock:
+                if not self._queue or len(self._workers) + self._starting >= self.settings.max_workers:
+                    return
+                run = self.store.get(self._queue.popleft())
                 if run is None or run.status != "queued":
                     continue
+                self._starting += 1
+            try:
+                # Outside the lock: the very first start waits for the forkserver to import torch,
+                # and submitting or crashing other runs must not wait for that.
                 self._launch(run)
+            finally:
+                with self._lock:
+                    self._starting -= 1
 
     def _launch(self, run: Run) -> None:
         from app.jobs.worker import run_job  # the forkserver preloads it; pickled by reference
 
         job = {
+            "task": run.kind,
             "run_id": run.id,
             "run_dir": str(self.run_dir(run.id)),
             "config": run.config,
@@ -249,9 +280,10 @@ class JobManager:
         proc = ctx.Process(target=run_job, args=(job, sender), name=f"train-{run.id}", daemon=True)
         proc.start()
         sender.close()
-        self._workers[run.id] = _Worker(run.id, proc, receiver)
-        self.live[run.id] = Live(epoch=run.options.get("from_epoch", 0), pid=proc.pid)
-        self.store.update(run.id, status="running", started=time.time())
+        with self._lock:
+            self._workers[run.id] = _Worker(run.id, proc, receiver)
+            self.live[run.id] = Live(epoch=run.options.get("from_epoch", 0), pid=proc.pid)
+            self.store.update(run.id, status="running", started=time.time())
         log.info("run %s (%s) started in pid %s", run.id, run.kind, proc.pid)
 
     def _drain(self, worker: _Worker) -> None:
@@ -283,6 +315,8 @@ class JobManager:
             self.store.update(run_id, final_hash=event["weights_hash"])
         elif kind == "error":
             worker.error = event["error"]
+        elif kind in RECORDED_EVENTS:
+            self.store.add_event(run_id, kind, {k: v for k, v in event.items() if k != "type"})
 
     def _finish(self, worker: _Worker) -> None:
         worker.proc.join(1)

@@ -45,3 +45,19 @@ def compare_finals(resumed_final: str, reference_final: str) -> dict:
     hash_a, hash_b = weights_hash(a), weights_hash(b)
     return {"max_abs_diff": max_abs_diff(a, b), "hash": hash_a, "reference_hash": hash_b,
             "identical": hash_a == hash_b}
+
+
+def transfer_view(pretrained: str, source: str, variant: str, num_classes: int, strategy: str, seed: int) -> dict:
+    """Load the pretrained source into a fresh target with one strategy: every tensor's fate,
+    torch's own error if any, and a before/after preview of each tensor."""
+    import torch
+
+    from app.ml.backbones import build_target, present_source
+    from app.ml.transfer import load_with_strategy
+
+    source_sd = torch.load(pretrained, map_location="cpu", weights_only=True)["state_dict"]
+    model = build_target(source, variant, num_classes, seed=seed)
+    report = load_with_strategy(model, present_source(source_sd, variant), strategy)
+    view = report.to_dict()
+    view["previews"] = {row.key: report.preview(row.key) for row in report.rows}
+    return view

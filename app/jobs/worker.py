@@ -23,8 +23,9 @@ def run_job(job: dict, conn) -> None:
     die_with_parent()
     os.nice(job.get("nice", 0))
     torch.set_num_threads(job.get("threads", 1))
+    body = {"pretrain": _pretrain, "finetune": _finetune}.get(job.get("task"), _train)
     try:
-        _train(job, conn)
+        body(job, conn)
     except BaseException as exc:  # reported to the page as torch's own words
         conn.send({"type": "error", "error": f"{type(exc).__name__}: {exc}"})
         conn.close()
@@ -74,6 +75,33 @@ def _train(job: dict, conn) -> None:
 
         store.save_crashing = announce_then_crash
     train(trainer, store, on_event=on_event, on_step=on_step, crash_while_saving_at=crash_saving)
+
+
+def _pretrain(job: dict, conn) -> None:
+    """Pretrain a transfer-lesson source model once; the file is the cache."""
+    from app.ml.finetune import pretrain_to_file
+
+    cfg = job["config"]
+    metrics = pretrain_to_file(cfg["source"], Path(cfg["out"]),
+                               on_epoch=lambda row: conn.send({"type": "pretrain_epoch", **row}))
+    conn.send({"type": "result", "metrics": metrics})
+
+
+def _finetune(job: dict, conn) -> None:
+    """Transferred vs from scratch on the same few examples, over several seeds."""
+    from app.ml.finetune import compare
+
+    cfg = job["config"]
+    source_sd = load_checkpoint(Path(cfg["pretrained"]))["state_dict"]
+    for i, seed in enumerate(cfg["seeds"]):
+        # Curves for the first seed; the others only add their final accuracies.
+        on_epoch = (lambda row: conn.send({"type": "series", "seed": seed, **row})) if i == 0 else None
+        result = compare(cfg["source"], source_sd, num_classes=cfg["num_classes"], shots=cfg["shots"],
+                         epochs=cfg["epochs"], seed=seed, freeze_backbone=cfg["freeze_backbone"],
+                         variant=cfg["variant"], strategy=cfg["strategy"], on_epoch=on_epoch)
+        conn.send({"type": "result", "seed": seed, "transfer": result["transfer"]["final_test_acc"],
+                   "scratch": result["scratch"]["final_test_acc"], "margin": result["margin"],
+                   "load_ok": result["load"]["ok"]})
 
 
 def _crash(conn, info: dict) -> None:

@@ -94,6 +94,7 @@ i18n.STRINGS["zh"].update({
     "cs.rng_state": "随机数状态",
     "cs.close": "关闭",
     "cs.limit": "受限",
+    "cs.resumed_files": "恢复训练写下的文件（{n} 次恢复）",
 })
 i18n.STRINGS["en"].update({
     "cs.title": "Try it: train, crash, resume from a checkpoint",
@@ -164,4 +165,5 @@ i18n.STRINGS["en"].update({
     "cs.rng_state": "RNG state",
     "cs.close": "Close",
     "cs.limit": "Limit",
+    "cs.resumed_files": "Files written by the resumed runs ({n} resumes)",
 })

@@ -1,0 +1,57 @@
+"""JSON API of the TransferLearningVisualizer, under /api/transfer (see /docs)."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from app.components.transfer_visualizer import service
+from app.components.transfer_visualizer.schemas import FinetuneRequest, TransferQuery
+from app.jobs.manager import LimitReached
+from app.ml.catalog import SOURCE_NAMES, STRATEGIES, VARIANTS
+
+router = APIRouter(prefix="/api/transfer", tags=["transfer learning"])
+
+
+@router.get("/options", summary="Sources, target variants and loading strategies, and pretraining state")
+def options(request: Request) -> dict:
+    jobs = request.app.state.jobs
+    return {
+        "sources": {name: {"pretraining": service.pretraining_status(jobs, name)} for name in SOURCE_NAMES},
+        "variants": {name: v.to_dict() for name, v in VARIANTS.items()},
+        "strategies": STRATEGIES,
+    }
+
+
+def _ready(request: Request, source: str) -> None:
+    if service.pretraining_status(request.app.state.jobs, source):
+        raise HTTPException(503, "the source model is still being pretrained; try again shortly")
+
+
+@router.get("/inspect", summary="Load the pretrained source into a target with a strategy: every tensor's fate")
+def inspect(request: Request, query: TransferQuery = Depends()) -> dict:
+    _ready(request, query.source)
+    view = service.load_view(request, query)
+    return {k: v for k, v in view.items() if k != "previews"}
+
+
+@router.get("/tensor", summary="One tensor before and after loading, with the source's values")
+def tensor(request: Request, key: str, query: TransferQuery = Depends()) -> dict:
+    _ready(request, query.source)
+    preview = service.load_view(request, query)["previews"].get(key)
+    if preview is None:
+        raise HTTPException(404, "no such tensor")
+    return preview
+
+
+@router.post("/finetune", status_code=201, summary="Fine-tune transferred vs from scratch (background)")
+def finetune(request: Request, body: FinetuneRequest) -> dict:
+    _ready(request, body.source)
+    try:
+        run = service.submit_finetune(request, body)
+    except LimitReached as exc:
+        raise HTTPException(429, str(exc)) from None
+    return service.finetune_state(request.app.state.jobs, run)
+
+
+@router.get("/finetune/{run_id}", summary="Progress and results of a fine-tuning comparison")
+def finetune_status(request: Request, run_id: str) -> dict:
+    return service.finetune_state(request.app.state.jobs, service.owned_finetune(request, run_id))

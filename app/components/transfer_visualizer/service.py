@@ -1,0 +1,145 @@
+"""Read and write side of the transfer visualizer, shared by its HTML views and JSON API.
+
+Source models are pretrained once in the job pool and kept as files; every load view is computed
+in a throwaway process (the web process never imports torch) and cached, since the same question
+always has the same answer.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from fastapi import HTTPException, Request
+
+from app.components.transfer_visualizer.schemas import FinetuneRequest, TransferQuery
+from app.jobs.manager import JobManager
+from app.jobs.processes import SandboxError, SandboxFailure, call_in_sandbox
+from app.jobs.store import Run
+from app.jobs.tasks import transfer_view
+from app.ml.catalog import SOURCE_NAMES
+from app.sessions import session_id
+
+INIT_SEED = 0           # target initialisation; fixed so a filtered tensor is a known fresh init
+SEEDS_PER_COMPARISON = 3
+KEEP_FINETUNES = 5      # per learner: older comparisons are forgotten
+
+
+def pretrained_path(jobs: JobManager, source: str) -> Path:
+    return jobs.settings.pretrained_path / f"{source}.pt"
+
+
+def ensure_pretrained(app) -> None:
+    """Queue pretraining of every source model that has no file yet (first start, or lost)."""
+    jobs: JobManager = app.state.jobs
+    for source in SOURCE_NAMES:
+        if pretrained_path(jobs, source).exists():
+            continue
+        run_id = f"pretrain-{source}"
+        run = jobs.store.get(run_id)
+        if run is not None and run.active:
+            continue
+        jobs.store.delete_lineage(run_id)
+        jobs.submit_job(None, "pretrain", {"source": source, "out": str(pretrained_path(jobs, source))},
+                        run_id=run_id, first=True)
+
+
+def pretraining_status(jobs: JobManager, source: str) -> dict | None:
+    """None once the source is ready; else how far its pretraining has got."""
+    if pretrained_path(jobs, source).exists():
+        return None
+    run = jobs.store.get(f"pretrain-{source}")
+    epochs = jobs.store.events(run.id, "pretrain_epoch") if run else []
+    last = epochs[-1] if epochs else {}
+    return {"status": run.status if run else "queued", "epoch": last.get("epoch", 0),
+            "total": last.get("total_epochs"), "error": run.error if run else None,
+            "queue_position": jobs.queue_position(run.id) if run else None}
+
+
+class ViewCache:
+    """Answers keyed by the question; one computation per key at a time, a few keys at once."""
+
+    def __init__(self, size: int = 512, concurrent: int = 2):
+        self._items: OrderedDict[tuple, dict] = OrderedDict()
+        self._lock = threading.Lock()
+        self._inflight: dict[tuple, threading.Lock] = {}
+        self._slots = threading.BoundedSemaphore(concurrent)
+        self.size = size
+
+    def get(self, key: tuple, compute) -> dict:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            gate = self._inflight.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            with self._slots:
+                value = compute()
+            with self._lock:
+                self._items[key] = value
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+                self._inflight.pop(key, None)
+            return value
+
+
+def load_view(request: Request, query: TransferQuery) -> dict:
+    jobs: JobManager = request.app.state.jobs
+    cache: ViewCache = request.app.state.transfer_cache
+    path = pretrained_path(jobs, query.source)
+    key = (*query.key(), path.stat().st_mtime_ns)
+
+    def compute() -> dict:
+        settings = jobs.settings
+        try:
+            return call_in_sandbox(transfer_view, str(path), query.source, query.variant, query.num_classes,
+                                   query.strategy, INIT_SEED, timeout=settings.inspect_timeout_s,
+                                   memory_mb=settings.inspect_memory_mb)
+        except (SandboxFailure, SandboxError) as exc:
+            # Not a strategy's error (those are in the report): the computation itself failed.
+            raise HTTPException(503, f"the load could not be computed: {exc}") from None
+
+    return cache.get(key, compute)
+
+
+def submit_finetune(request: Request, req: FinetuneRequest) -> Run:
+    jobs: JobManager = request.app.state.jobs
+    sid = session_id(request)
+    config = {**req.model_dump(), "pretrained": str(pretrained_path(jobs, req.source)),
+              "seeds": [req.seed + i for i in range(SEEDS_PER_COMPARISON)]}
+    run = jobs.submit_job(sid, "finetune", config)
+    old = [r for r in jobs.store.for_session(sid) if r.kind == "finetune" and not r.active]
+    for stale in old[: max(0, len(old) - KEEP_FINETUNES)]:
+        jobs.store.delete_lineage(stale.id)
+    return run
+
+
+def owned_finetune(request: Request, run_id: str) -> Run:
+    run = request.app.state.jobs.store.get(run_id) if len(run_id) <= 64 else None
+    if run is None or run.kind != "finetune" or run.session != session_id(request):
+        raise HTTPException(404, "no such fine-tuning run")
+    return run
+
+
+def latest_finetune(request: Request) -> Run | None:
+    runs = [r for r in request.app.state.jobs.store.for_session(session_id(request)) if r.kind == "finetune"]
+    return runs[-1] if runs else None
+
+
+def finetune_state(jobs: JobManager, run: Run) -> dict:
+    series = jobs.store.events(run.id, "series")
+    results = jobs.store.events(run.id, "result")
+    curves: dict[str, list[dict]] = {"transfer": [], "scratch": []}
+    for row in series:
+        curves.setdefault(row["run"], []).append(row)
+    margins = [r["margin"] for r in results]
+    return {
+        "id": run.id, "status": run.status, "config": run.config, "error": run.error,
+        "queue_position": jobs.queue_position(run.id),
+        "curves": curves, "results": results,
+        "mean_margin": sum(margins) / len(margins) if margins else None,
+        "seeds_done": len(results), "seeds_total": len(run.config.get("seeds", [])),
+    }

@@ -1,0 +1,126 @@
+"""HTML side of the TransferLearningVisualizer: the partial in the chapter and its htmx routes."""
+from __future__ import annotations
+
+import random
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+from pydantic import ValidationError
+
+from app import i18n
+from app.components import charts
+from app.components.checkpoint_simulator.views import lang_of, require_htmx
+from app.components.transfer_visualizer import service, strings
+from app.components.transfer_visualizer.schemas import FinetuneRequest, TransferQuery
+from app.jobs.manager import LimitReached
+from app.templating import templates
+
+PREFIX = "/components/transfer-visualizer"
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+def _query(request: Request) -> tuple[TransferQuery | None, str | None]:
+    raw = {k: v for k, v in request.query_params.items() if k in TransferQuery.model_fields}
+    try:
+        return TransferQuery.model_validate(raw), None
+    except ValidationError as exc:
+        return None, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+
+
+def _base(lang: str) -> dict:
+    return {"lang": lang, "prefix": PREFIX, "sources": strings.SOURCES[lang], "variants": strings.VARIANTS[lang],
+            "strategies": strings.STRATEGIES[lang], "status_names": strings.STATUS[lang],
+            "status_help": strings.STATUS_HELP[lang]}
+
+
+def diagram_context(request: Request, lang: str, query: TransferQuery | None, error: str | None) -> dict:
+    context = _base(lang) | {"query": query, "error": error, "view": None, "pretraining": None}
+    if query is None:
+        return context
+    jobs = request.app.state.jobs
+    pending = service.pretraining_status(jobs, query.source)
+    if pending:
+        context["pretraining"] = pending
+        context["poll_ms"] = random.randint(1500, 2500)
+        return context
+    context["view"] = service.load_view(request, query)
+    context["query_string"] = "&".join(f"{k}={v}" for k, v in query.model_dump().items())
+    return context
+
+
+def render_placeholder(request: Request, lang: str) -> Markup:
+    query = TransferQuery()
+    context = diagram_context(request, lang, query, None) | {"finetune": _finetune_context(request, lang)}
+    return Markup(templates.get_template("transfer_visualizer/component.html").render(context))
+
+
+@router.get("/diagram", response_class=HTMLResponse)
+def diagram(request: Request):
+    query, error = _query(request)
+    context = diagram_context(request, lang_of(request), query, error)
+    return templates.TemplateResponse(request, "transfer_visualizer/diagram.html", context)
+
+
+@router.get("/tensor", response_class=HTMLResponse)
+def tensor(request: Request, key: str):
+    query, error = _query(request)
+    if query is None:
+        raise HTTPException(422, error)
+    view = service.load_view(request, query)
+    preview = view["previews"].get(key)
+    if preview is None:
+        raise HTTPException(404, "no such tensor")
+    context = _base(lang_of(request)) | {"p": preview}
+    return templates.TemplateResponse(request, "transfer_visualizer/tensor.html", context)
+
+
+def _finetune_context(request: Request, lang: str, run=None, message: str | None = None) -> dict:
+    jobs = request.app.state.jobs
+    run = run or service.latest_finetune(request)
+    state = service.finetune_state(jobs, run) if run else None
+    context = _base(lang) | {"ft": state, "message": message, "acc_chart": None, "loss_chart": None}
+    if state:
+        tr = lambda k: i18n.t(lang, k)  # noqa: E731
+        names = {"transfer": (tr("tl.transfer"), "series-3"), "scratch": (tr("tl.scratch"), "series-5")}
+        acc, loss = [], []
+        for name, rows in state["curves"].items():
+            label, css = names.get(name, (name, "series-1"))
+            acc.append(charts.Series(label, [(r["epoch"], r["test_acc"]) for r in rows], css))
+            loss.append(charts.Series(label, [(r["epoch"], r["train_loss"]) for r in rows], css))
+        epochs = state["config"]["epochs"]
+        context["acc_chart"] = charts.render(charts.Chart(tr("tl.acc_chart"), "acc", "epoch", acc, x_max=epochs, height=200))
+        context["loss_chart"] = charts.render(charts.Chart(tr("tl.loss_chart"), "loss", "epoch", loss, x_max=epochs,
+                                                           log_y=True, height=200))
+        context["poll_ms"] = random.randint(400, 600)
+    return context
+
+
+@router.post("/finetune", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
+async def start_finetune(request: Request):
+    lang = lang_of(request)
+    raw = {k: v for k, v in (await request.form()).items() if k in FinetuneRequest.model_fields}
+    raw["freeze_backbone"] = raw.get("freeze_backbone") in ("on", "true", "1")
+    try:
+        req = FinetuneRequest.model_validate(raw)
+    except ValidationError as exc:
+        message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return _render_finetune(request, lang, message=message)
+    if service.pretraining_status(request.app.state.jobs, req.source):
+        return _render_finetune(request, lang, message=i18n.t(lang, "tl.pretraining"))
+    try:
+        run = service.submit_finetune(request, req)
+    except LimitReached as exc:
+        return _render_finetune(request, lang, message=str(exc))
+    return _render_finetune(request, lang, run=run)
+
+
+@router.get("/finetune/{run_id}", response_class=HTMLResponse)
+def finetune_view(request: Request, run_id: str):
+    run = service.owned_finetune(request, run_id)
+    return _render_finetune(request, lang_of(request), run=run)
+
+
+def _render_finetune(request: Request, lang: str, **kwargs) -> HTMLResponse:
+    return templates.TemplateResponse(request, "transfer_visualizer/finetune.html",
+                                      _finetune_context(request, lang, **kwargs))

@@ -1,0 +1,115 @@
+"""The TransferLearningVisualizer over HTTP: real loads of a really pretrained source."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+API = "/api/transfer"
+
+
+@pytest.fixture(scope="module")
+def tl_client(tmp_path_factory, pretrained_dir):
+    """One app whose source models are pretrained once for the whole module (as at a first start)."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.settings import Settings
+    from tests.conftest import REPO
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("tl") / "data", tutorials_dir=REPO / "tutorials",
+                        secret_key="t", pretrained_dir=pretrained_dir)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_first_start_pretrains_in_the_background(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.settings import Settings
+    from tests.conftest import REPO
+
+    settings = Settings(data_dir=tmp_path / "data", tutorials_dir=REPO / "tutorials", secret_key="t")
+    with TestClient(create_app(settings)) as client:
+        assert "Pretraining the source models" in client.get("/en/06-model-io-checkpoint").text
+        sources = client.get(f"{API}/options").json()["sources"]
+        assert all(s["pretraining"]["status"] in ("queued", "running") for s in sources.values())
+        assert client.get(f"{API}/inspect").status_code == 503
+        # Pretraining is queued ahead of learners' runs, and its progress is reported.
+        deadline = time.monotonic() + 120
+        while not (state := client.get(f"{API}/options").json()["sources"]["resnet_mini"]["pretraining"])["epoch"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert state["status"] == "running" and state["total"] >= state["epoch"] >= 1
+
+
+def inspect(client, **params):
+    r = client.get(f"{API}/inspect", params=params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_shape_filter_transfers_the_backbone_and_filters_the_head(tl_client):
+    view = inspect(tl_client, source="resnet_mini", variant="same_arch", num_classes=5, strategy="shape_filter")
+    assert view["ok"] and view["error"] is None
+    status = {r["key"]: r["status"] for r in view["rows"]}
+    assert status["fc.weight"] == status["fc.bias"] == "filtered"
+    assert all(s == "transferred" for k, s in status.items() if not k.startswith("fc."))
+    assert view["totals"]["filtered"]["parameters"] == 5 * 64 + 5
+    # The copy is proved on the tensor itself.
+    conv = tl_client.get(f"{API}/tensor", params={"key": "conv1.weight", "source": "resnet_mini",
+                                                  "variant": "same_arch", "num_classes": 5}).json()
+    assert conv["after_equals_source"] is True and conv["first"]["after"] == conv["first"]["source"]
+    head = tl_client.get(f"{API}/tensor", params={"key": "fc.weight", "source": "resnet_mini",
+                                                  "variant": "same_arch", "num_classes": 5}).json()
+    assert head["after_equals_source"] is False and head["after_equals_before"] is True
+
+
+def test_strict_false_still_raises_on_a_size_mismatch(tl_client):
+    view = inspect(tl_client, variant="same_arch", num_classes=3, strategy="non_strict")
+    assert not view["ok"]
+    assert view["error"]["type"] == "RuntimeError" and "size mismatch for fc.weight" in view["error"]["message"]
+
+
+def test_renamed_head_and_prefix_variants(tl_client):
+    strict = inspect(tl_client, variant="renamed_head", strategy="strict")
+    assert not strict["ok"] and "Missing key(s)" in strict["error"]["message"]
+    loose = inspect(tl_client, variant="renamed_head", strategy="non_strict")
+    assert loose["ok"] and set(loose["missing_keys"]) == {"head.weight", "head.bias"}
+    assert set(loose["unexpected_keys"]) == {"fc.weight", "fc.bias"}
+    prefixed = inspect(tl_client, variant="dataparallel_prefix", strategy="shape_filter")
+    assert prefixed["totals"]["transferred"]["tensors"] == 0  # the filter alone finds nothing
+    stripped = inspect(tl_client, variant="dataparallel_prefix", strategy="strip_prefix")
+    assert stripped["totals"]["transferred"]["tensors"] > 40
+
+
+def test_class_count_changes_the_head_and_bad_input_is_422(tl_client):
+    a = inspect(tl_client, num_classes=2)
+    b = inspect(tl_client, num_classes=9)
+    shape = lambda v: next(r["target_shape"] for r in v["rows"] if r["key"] == "fc.weight")  # noqa: E731
+    assert shape(a) == [2, 64] and shape(b) == [9, 64]
+    for params in ({"num_classes": 11}, {"num_classes": "x"}, {"source": "vgg"}, {"variant": "nope"},
+                   {"strategy": "yolo"}):
+        assert tl_client.get(f"{API}/inspect", params=params).status_code == 422
+    r = tl_client.get("/components/transfer-visualizer/diagram", params={"num_classes": 99, "lang": "en"})
+    assert r.status_code == 200 and "notice-bad" in r.text
+
+
+def test_finetune_transfer_beats_scratch(tl_client):
+    r = tl_client.post(f"{API}/finetune", json={"num_classes": 5, "shots": 10, "epochs": 12, "seed": 0})
+    assert r.status_code == 201, r.text
+    run_id = r.json()["id"]
+    deadline = time.monotonic() + 300
+    while (state := tl_client.get(f"{API}/finetune/{run_id}").json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert state["status"] == "done", state["error"]
+    assert len(state["results"]) == 3
+    assert len(state["curves"]["transfer"]) == len(state["curves"]["scratch"]) == 12
+    assert state["mean_margin"] > 0.15
+    # Another learner cannot see it.
+    cookies = dict(tl_client.cookies)
+    tl_client.cookies.clear()
+    assert tl_client.get(f"{API}/finetune/{run_id}").status_code == 404
+    tl_client.cookies.update(cookies)
