@@ -51,6 +51,20 @@ def test_weights_only_resume_spikes_and_differs(client):
     assert first["loss"] > 1.5 * ref11["loss"]
 
 
+def test_resume_without_rng_replays_the_first_epochs_data_order(client):
+    run = wait_finished(client, start(client, epochs=8, checkpoint_every=4, crash="at_epoch", crash_epoch=6)["id"])
+    r = client.post(f"{API}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0004.pt", "restore": "no_rng"})
+    resumed = wait_finished(client, r.json()["id"])
+    comparison = wait_event(client, resumed["id"], "comparison")["comparison"]
+    reference = client.get(f"{API}/runs/{run['id']}/reference").json()
+    ref5 = next(e for e in reference["epochs"] if e["epoch"] == 5)
+    first = resumed["epochs"][0]
+    assert first["epoch"] == 5 and first["order_head"] != ref5["order_head"]
+    assert first["order_head"] == run["epochs"][0]["order_head"]  # epoch 1's order, replayed
+    assert first["lr"] == ref5["lr"]  # the scheduler was restored
+    assert comparison["identical"] is False
+
+
 def test_crash_button_sigkills_a_running_worker(client):
     run = start(client, epochs=60, pace_ms=100)
     wait_for(client, run["id"], lambda r: len(r["epochs"]) >= 2)

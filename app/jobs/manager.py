@@ -304,7 +304,8 @@ class JobManager:
         elif kind == "epoch":
             live.epoch, live.step, live.loss, live.lr = event["epoch"], event["step"], event["loss"], event["lr"]
             self.store.add_epoch(run_id, EpochRow(event["epoch"], event["loss"], event["acc"], event["lr"],
-                                                  event["seconds"], event["step"], event.get("step_losses", [])))
+                                                  event["seconds"], event["step"], event.get("step_losses", []),
+                                                  event.get("order_head", [])))
         elif kind == "checkpoint":
             self.store.add_event(run_id, "checkpoint", {k: v for k, v in event.items() if k != "type"})
         elif kind == "resumed":

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS epochs (
     epoch INTEGER NOT NULL,
     loss REAL, acc REAL, lr REAL, seconds REAL, step INTEGER,
     step_losses TEXT,
+    order_head TEXT,              -- first sample indices of the epoch: shows the data order
     PRIMARY KEY (run_id, epoch)
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -82,6 +83,7 @@ class EpochRow:
     seconds: float
     step: int
     step_losses: list[float] = field(default_factory=list)
+    order_head: list[int] = field(default_factory=list)
 
 
 def _run(row: sqlite3.Row) -> Run:
@@ -190,14 +192,15 @@ class RunStore:
     # --- epochs and events ---
     def add_epoch(self, run_id: str, e: EpochRow) -> None:
         self._exec(
-            "INSERT OR REPLACE INTO epochs VALUES (?,?,?,?,?,?,?,?)",
-            (run_id, e.epoch, e.loss, e.acc, e.lr, e.seconds, e.step, json.dumps(e.step_losses)),
+            "INSERT OR REPLACE INTO epochs VALUES (?,?,?,?,?,?,?,?,?)",
+            (run_id, e.epoch, e.loss, e.acc, e.lr, e.seconds, e.step, json.dumps(e.step_losses),
+             json.dumps(e.order_head)),
         )
 
     def epochs(self, run_id: str) -> list[EpochRow]:
         rows = self._all("SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))
         return [EpochRow(r["epoch"], r["loss"], r["acc"], r["lr"], r["seconds"], r["step"],
-                         json.loads(r["step_losses"] or "[]")) for r in rows]
+                         json.loads(r["step_losses"] or "[]"), json.loads(r["order_head"] or "[]")) for r in rows]
 
     def add_event(self, run_id: str, kind: str, data: dict) -> None:
         self._exec("INSERT INTO events VALUES (?,?,?,?)", (run_id, time.time(), kind, json.dumps(data)))

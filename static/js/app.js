@@ -88,4 +88,11 @@
     followToc();
   });
   document.addEventListener("htmx:afterSettle", function (e) { addCopyButtons(e.target); });
+  // A "close" button empties the panel it names (no inline scripts: the CSP forbids them).
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("[data-clear]");
+    if (!button) return;
+    var target = document.querySelector(button.getAttribute("data-clear"));
+    if (target) target.innerHTML = "";
+  });
 })();

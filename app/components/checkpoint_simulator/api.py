@@ -25,7 +25,7 @@ def _run_out(jobs, run) -> dict:
         "config": run.config, "options": run.options, "error": run.error, "final_hash": run.final_hash,
         "queue_position": seg.queue_position, "live": seg.live,
         "epochs": [{"epoch": e.epoch, "loss": e.loss, "acc": e.acc, "lr": e.lr, "seconds": e.seconds,
-                    "step": e.step, "step_losses": e.step_losses} for e in seg.epochs],
+                    "step": e.step, "step_losses": e.step_losses, "order_head": e.order_head} for e in seg.epochs],
         "checkpoints": [{"epoch": c.epoch, "file": c.file, "bytes": c.bytes, "loss": c.loss, "latest": c.latest}
                         for c in seg.checkpoints],
         "naive_file_bytes": seg.naive_bytes,

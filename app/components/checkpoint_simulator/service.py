@@ -145,6 +145,7 @@ def first_resumed_epoch_gap(seg: Segment, reference: Segment | None) -> dict | N
         "peak": peak, "reference_peak": ref_peak,
         "lr": first.lr, "reference_lr": other.lr,
         "loss_ratio": first.loss / other.loss if other.loss else math.inf,
+        "order": first.order_head[:6], "reference_order": other.order_head[:6],
         "same_losses": all(e.loss == ref[e.epoch].loss for e in seg.epochs if e.epoch in ref),
     }
 

@@ -95,6 +95,7 @@ i18n.STRINGS["zh"].update({
     "cs.close": "关闭",
     "cs.limit": "受限",
     "cs.resumed_files": "恢复训练写下的文件（{n} 次恢复）",
+    "cs.order": "第 {epoch} 个 epoch 前几个样本的顺序（恢复 vs 参考）：",
 })
 i18n.STRINGS["en"].update({
     "cs.title": "Try it: train, crash, resume from a checkpoint",
@@ -166,4 +167,5 @@ i18n.STRINGS["en"].update({
     "cs.close": "Close",
     "cs.limit": "Limit",
     "cs.resumed_files": "Files written by the resumed runs ({n} resumes)",
+    "cs.order": "Data order, first samples of epoch {epoch} (resumed vs reference):",
 })

@@ -1,0 +1,356 @@
+"""CheckpointInspector: look inside a user's own, untrusted checkpoint file.
+
+Safety comes first and in order: extension, empty file, the real format (sniffed from the
+bytes, never trusted from the name), size limits checked on the declared sizes BEFORE any
+data is read, a static listing of the pickle's globals (no unpickling), and only then
+torch.load(..., weights_only=True). Never weights_only=False and never plain pickle: a
+malicious pickle is refused by the weights-only unpickler before any of its code can run.
+
+Every key and string is returned as plain text; escaping is the web layer's job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import struct
+import warnings
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.serialization
+
+from app.ml.labs import captured, error_text
+from app.ml.labs.ptfile import find_data_pkl, globals_in_pickle
+
+TORCH_EXTENSIONS = (".pt", ".pth", ".bin", ".ckpt")
+SAFETENSORS_EXTENSIONS = (".safetensors",)
+
+MB = 1024 * 1024
+DEFAULT_LIMITS = {
+    "max_file_bytes": 1024 * MB,        # the web layer's upload cap should be lower still
+    "max_header_bytes": 100 * MB,       # safetensors JSON header
+    "max_zip_entries": 10_000,
+    "max_declared_bytes": 2048 * MB,    # sum of the zip's declared uncompressed sizes
+    "max_pickle_bytes": 32 * MB,        # data.pkl is disassembled in pure Python
+    "max_leaves": 2000,
+    "max_depth": 64,
+    "stats_elements": 2_000_000,        # stats use at most this many leading elements
+    "value_chars": 200,
+    "zip_entries_shown": 500,
+}
+
+_LEGACY_MAGIC = pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=2)[:-1]  # without STOP
+
+
+# ------------------------------------------------------------------ result helpers
+
+
+def _result(filename: str, size: int | None = None) -> dict:
+    return {"ok": False, "filename": filename, "extension": Path(filename).suffix.lower(),
+            "format": None, "bytes": size, "stage": None, "error_type": None, "error": None,
+            "verdict": None, "zip": None, "metadata": None, "tree": [], "truncated": False,
+            "totals": {"leaves": 0, "tensors": 0, "numel": 0, "tensor_bytes": 0}, "notes": []}
+
+
+def _refuse(res: dict, stage: str, message: str, exc: BaseException | None = None) -> dict:
+    res.update(ok=False, stage=stage, error=message, error_type=None)
+    if exc is not None:  # a library's own failure: keep its type and exact text
+        res.update(captured(exc))
+    return res
+
+
+def _sniff(head: bytes) -> str | None:
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "torch-zip"
+    if head.startswith(_LEGACY_MAGIC):
+        return "torch-legacy"
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return "pickle"  # a pickle, but not one torch.save wrote
+    if len(head) >= 9 and head[8:9] == b"{":
+        return "safetensors"
+    return None
+
+
+# ------------------------------------------------------------------ tree
+
+
+def _stats(t: torch.Tensor, limit: int) -> dict | None:
+    if not t.is_floating_point() or t.numel() == 0 or t.layout != torch.strided or t.is_meta:
+        return None
+    flat = t.detach().reshape(-1)[:limit].to(torch.float64)
+    finite = flat[torch.isfinite(flat)]
+    n = finite.numel()
+    out = {"mean": None, "std": None, "min": None, "max": None,
+           "sampled": flat.numel() < t.numel(), "elements": flat.numel(),
+           "nonfinite": flat.numel() - n}
+    if n:
+        out.update(mean=float(finite.mean()), std=float(finite.std()) if n > 1 else 0.0,
+                   min=float(finite.min()), max=float(finite.max()))
+    return out
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _leaf(path: str, obj: Any, limits: dict) -> dict:
+    leaf = {"path": path, "kind": "other", "shape": None, "dtype": None, "numel": None,
+            "bytes": None, "stats": None, "value": None}
+    if isinstance(obj, torch.Tensor):
+        leaf.update(kind="tensor", shape=list(obj.shape), dtype=str(obj.dtype).removeprefix("torch."),
+                    numel=obj.numel(), bytes=obj.numel() * obj.element_size())
+        try:
+            leaf["stats"] = _stats(obj, limits["stats_elements"])
+        except Exception:  # noqa: BLE001 - exotic layouts: no stats rather than no report
+            leaf["stats"] = None
+        return leaf
+    chars = limits["value_chars"]
+    if isinstance(obj, bool):
+        leaf.update(kind="bool", value=str(obj))
+    elif isinstance(obj, int):
+        leaf.update(kind="int", value=_short(str(obj), chars))
+    elif isinstance(obj, float):
+        leaf.update(kind="float", value=repr(obj))
+    elif isinstance(obj, str):
+        leaf.update(kind="str", value=_short(obj, chars))
+    elif obj is None:
+        leaf.update(kind="none", value="None")
+    elif isinstance(obj, (bytes, bytearray)):
+        leaf.update(value=_short(repr(bytes(obj[:chars])), chars))  # no repr of a huge blob
+    else:
+        leaf.update(value=_short(repr(obj), chars))
+    return leaf
+
+
+def _children(obj: Any) -> list | None:
+    """(key, value) pairs of a container, or None for a leaf."""
+    if isinstance(obj, Mapping):
+        return [(str(k), v) for k, v in obj.items()]
+    if isinstance(obj, (list, tuple)) and not isinstance(obj, torch.Size):
+        return [(str(i), v) for i, v in enumerate(obj)]
+    return None
+
+
+def build_tree(obj: Any, limits: dict | None = None) -> dict:
+    """Flatten nested dicts/lists to dotted paths; iterative, so depth and cycles are bounded."""
+    limits = {**DEFAULT_LIMITS, **(limits or {})}
+    leaves: list[dict] = []
+    seen: dict[int, str] = {}
+    stack = [("", obj, 0)]
+    truncated = False
+    while stack:
+        path, node, depth = stack.pop()
+        if len(leaves) >= limits["max_leaves"]:
+            truncated = True
+            break
+        kids = _children(node)
+        if kids is None:
+            leaves.append(_leaf(path or "(root)", node, limits))
+            continue
+        if id(node) in seen:  # shared or cyclic container: show it once
+            leaves.append({**_leaf(path, None, limits), "kind": "other",
+                           "value": f"(same object as {seen[id(node)] or '(root)'})"})
+            continue
+        seen[id(node)] = path
+        if not kids or depth >= limits["max_depth"]:
+            text = ("{}" if isinstance(node, Mapping) else "[]") if not kids else \
+                f"(nested deeper than {limits['max_depth']} levels)"
+            leaves.append({**_leaf(path or "(root)", None, limits), "kind": "other", "value": text})
+            continue
+        for key, value in reversed(kids):  # reversed: the stack pops them in order
+            stack.append((f"{path}.{key}" if path else key, value, depth + 1))
+    tensors = [x for x in leaves if x["kind"] == "tensor"]
+    return {
+        "tree": leaves,
+        "truncated": truncated,
+        "totals": {"leaves": len(leaves), "tensors": len(tensors),
+                   "numel": sum(x["numel"] for x in tensors),
+                   "tensor_bytes": sum(x["bytes"] for x in tensors)},
+    }
+
+
+# ------------------------------------------------------------------ formats
+
+
+def _load_torch(res: dict, path: str, mmap: bool, limits: dict) -> dict:
+    """torch.load with weights_only=True, and nothing else, ever."""
+    globals_ = res["verdict"]["globals"]
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+            finally:
+                # torch's warnings (e.g. an unusual pickle protocol) belong in the report.
+                res["notes"].extend(_short(str(w.message), 500) for w in caught)
+    except pickle.UnpicklingError as exc:
+        res["verdict"].update(safe=False, reason=error_text(exc),
+                              summary="Refused by torch's weights-only unpickler: the file asks for code "
+                                      "that is not on the allowlist. Nothing in it was executed.")
+        res.update(ok=True, stage="load")
+        return res
+    except Exception as exc:  # noqa: BLE001 - corrupt files etc.: the real error is the answer
+        return _refuse(res, "load", error_text(exc), exc)
+    res["verdict"].update(safe=True, summary="Loaded with weights_only=True: only tensors, numbers, strings "
+                                             "and plain containers.")
+    if any(not g.startswith(("torch.", "collections.", "builtins.", "__builtin__.")) for g in globals_):
+        res["notes"].append("The pickle names globals outside torch and the standard containers, "
+                            "but torch's allowlist accepted them.")
+    res.update(ok=True, stage="done", **build_tree(obj, limits))
+    return res
+
+
+def _torch_zip(res: dict, path: str, limits: dict) -> dict:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if len(infos) > limits["max_zip_entries"]:
+                return _refuse(res, "limits", f"The zip lists {len(infos)} entries; the limit is "
+                                              f"{limits['max_zip_entries']}. Nothing was read.")
+            declared = sum(i.file_size for i in infos)
+            stored = sum(i.compress_size for i in infos)
+            res["zip"] = {
+                "count": len(infos), "declared_bytes": declared,
+                "entries": [{"name": i.filename, "file_size": i.file_size, "compress_size": i.compress_size}
+                            for i in infos[: limits["zip_entries_shown"]]],
+                "entries_truncated": len(infos) > limits["zip_entries_shown"],
+            }
+            if declared > limits["max_declared_bytes"]:
+                return _refuse(res, "limits", f"The zip declares {declared} bytes of content, more than the "
+                                              f"limit of {limits['max_declared_bytes']}. Nothing was read.")
+            if any(i.compress_type != zipfile.ZIP_STORED for i in infos):
+                return _refuse(res, "limits", "The zip has compressed entries. torch.save never compresses, "
+                                              "and a compressed entry's real size is only known by inflating it.")
+            if any(i.file_size != i.compress_size for i in infos) or stored > res["bytes"]:
+                return _refuse(res, "limits", "The zip's declared sizes do not match the bytes it holds. "
+                                              "Nothing was read.")
+            pkl = find_data_pkl([i.filename for i in infos])
+            if pkl is None:
+                return _refuse(res, "format", "A zip file, but not one written by torch.save "
+                                              "(no '<archive>/data.pkl' entry).")
+            if zf.getinfo(pkl).file_size > limits["max_pickle_bytes"]:
+                return _refuse(res, "limits", f"data.pkl is larger than {limits['max_pickle_bytes']} bytes.")
+            data = zf.read(pkl)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        return _refuse(res, "format", error_text(exc), exc)
+    res["verdict"] = _verdict_start(data)
+    return _load_torch(res, path, mmap=True, limits=limits)
+
+
+def _verdict_start(data) -> dict:
+    verdict = {"safe": None, "summary": "", "reason": None, "globals": [], "globals_complete": True}
+    try:
+        # Up to 4 pickles: a legacy file starts with magic, version and sys-info pickles.
+        verdict["globals"] = globals_in_pickle(data, max_pickles=4)
+    except Exception:  # noqa: BLE001 - a malformed pickle: torch.load will say what is wrong
+        verdict["globals_complete"] = False
+    return verdict
+
+
+def _pickle_file(res: dict, path: str, limits: dict) -> dict:
+    with open(path, "rb") as f:
+        res["verdict"] = _verdict_start(f)
+    if res["format"] == "pickle":
+        res["notes"].append("A plain pickle, not written by torch.save.")
+    return _load_torch(res, path, mmap=False, limits=limits)
+
+
+def _safetensors(res: dict, path: str, limits: dict) -> dict:
+    size = res["bytes"]
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8).ljust(8, b"\0"))
+        if n > limits["max_header_bytes"] or 8 + n > size or n < 2:
+            return _refuse(res, "limits", f"The safetensors header declares {n} bytes; the file has {size} "
+                                          f"bytes and the limit is {limits['max_header_bytes']}. Nothing was parsed.")
+        raw = f.read(n)
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        return _refuse(res, "format", error_text(exc), exc)
+    if not isinstance(header, dict):
+        return _refuse(res, "format", "The safetensors header is JSON but not an object.")
+    meta = header.get("__metadata__")
+    if isinstance(meta, dict):
+        res["metadata"] = {str(k): _short(str(v), limits["value_chars"]) for k, v in meta.items()}
+    from safetensors import safe_open
+
+    try:
+        with safe_open(path, framework="pt", device="cpu") as sf:  # validates header and offsets
+            keys = list(sf.keys())
+            leaves = {}
+            for key in keys[: limits["max_leaves"]]:
+                leaves[key] = _safetensor_leaf(sf, key, limits)
+    except Exception as exc:  # noqa: BLE001 - SafetensorError and friends: the real text
+        return _refuse(res, "load", error_text(exc), exc)
+    tree = build_tree({}, limits)
+    tree["tree"] = list(leaves.values())
+    tensors = tree["tree"]
+    tree["totals"] = {"leaves": len(tensors), "tensors": len(tensors), "numel": sum(x["numel"] for x in tensors),
+                      "tensor_bytes": sum(x["bytes"] for x in tensors)}
+    tree["truncated"] = len(keys) > limits["max_leaves"]
+    res["verdict"] = {"safe": True, "reason": None, "globals": [], "globals_complete": True,
+                      "summary": "safetensors holds a JSON header and raw tensor bytes: loading it runs no code."}
+    res.update(ok=True, stage="done", **tree)
+    return res
+
+
+def _safetensor_leaf(sf, key: str, limits: dict) -> dict:
+    sl = sf.get_slice(key)
+    shape = list(sl.get_shape())
+    inner = 1
+    for d in shape[1:]:
+        inner *= d
+    if shape and shape[0] * inner > limits["stats_elements"] and inner:
+        # Read only the leading rows the stats need, not a possibly huge tensor.
+        part = sl[: max(1, limits["stats_elements"] // inner)]
+        leaf = _leaf(key, part, limits)
+        numel = shape[0] * inner
+        leaf.update(shape=shape, numel=numel, bytes=numel * part.element_size())
+        if leaf["stats"]:
+            leaf["stats"]["sampled"] = True
+        return leaf
+    return _leaf(key, sf.get_tensor(key), limits)
+
+
+# ------------------------------------------------------------------ entry point
+
+
+def inspect_file(path: str, filename: str, limits: dict | None = None) -> dict:
+    limits = {**DEFAULT_LIMITS, **(limits or {})}
+    filename = os.path.basename(filename or "")
+    res = _result(filename)
+    ext = res["extension"]
+    if ext not in TORCH_EXTENSIONS + SAFETENSORS_EXTENSIONS:
+        return _refuse(res, "extension", f"unsupported extension {ext or '(none)'!r}: expected one of "
+                                         f"{', '.join(TORCH_EXTENSIONS + SAFETENSORS_EXTENSIONS)}")
+    try:
+        size = os.path.getsize(path)
+        res["bytes"] = size
+        if size == 0:
+            return _refuse(res, "empty", "The file is empty (0 bytes): there is nothing to inspect.")
+        if size > limits["max_file_bytes"]:
+            return _refuse(res, "limits", f"The file has {size} bytes; the limit is {limits['max_file_bytes']}.")
+        with open(path, "rb") as f:
+            head = f.read(16)
+        fmt = _sniff(head)
+        if fmt is None and ext in SAFETENSORS_EXTENSIONS and size >= 8:
+            fmt = "safetensors"  # let the header checks explain what is wrong with it
+        if fmt is None:
+            return _refuse(res, "format", "Not a PyTorch or safetensors file: the first bytes are "
+                                          f"{head[:8].hex(' ')}, which match no known format.")
+        res["format"] = fmt
+        expected = "safetensors" if ext in SAFETENSORS_EXTENSIONS else "torch"
+        if not fmt.startswith(expected) and fmt != "pickle":
+            res["notes"].append(f"The name says {ext}, but the content is {fmt}: the content decides.")
+        if fmt == "safetensors":
+            return _safetensors(res, path, limits)
+        if fmt == "torch-zip":
+            return _torch_zip(res, path, limits)
+        return _pickle_file(res, path, limits)
+    except Exception as exc:  # noqa: BLE001 - whatever is left: report it, never raise into the page
+        return _refuse(res, res["stage"] or "inspect", error_text(exc), exc)
