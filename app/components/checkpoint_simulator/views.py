@@ -43,6 +43,11 @@ def _series_css(restore: str | None) -> str:
             "no_scheduler": "series-4", "no_rng": "series-7"}.get(restore or "", "series-1")
 
 
+def lr_points(epochs) -> list[tuple[float, float]]:
+    # The LR of epoch e holds from e-1 to e: a staircase needs each value at its epoch's start.
+    return [(e.epoch - 1, e.lr) for e in epochs] + [(e.epoch, e.lr) for e in epochs[-1:]]
+
+
 def build_charts(lineage: service.Lineage, lang: str) -> tuple[Markup, Markup]:
     tr = lambda key: i18n.t(lang, key)  # noqa: E731
     labels = RESTORE_LABELS[lang]
@@ -50,8 +55,7 @@ def build_charts(lineage: service.Lineage, lang: str) -> tuple[Markup, Markup]:
     if lineage.reference:
         ref = lineage.reference
         loss_series.append(charts.Series(tr("cs.reference"), service.step_points(ref), "series-5", dashed=True))
-        lr_series.append(charts.Series(tr("cs.reference"), [(e.epoch, e.lr) for e in ref.epochs], "series-5",
-                                       dashed=True, step=True))
+        lr_series.append(charts.Series(tr("cs.reference"), lr_points(ref.epochs), "series-5", dashed=True, step=True))
     for seg in lineage.segments:
         if seg.run.kind == "train":
             label, css = tr("cs.original"), "series-1"
@@ -60,8 +64,7 @@ def build_charts(lineage: service.Lineage, lang: str) -> tuple[Markup, Markup]:
             css = _series_css(seg.restore)
             markers.append(charts.Marker(seg.first_epoch, tr("cs.resume_marker"), "resume"))
         loss_series.append(charts.Series(label, service.step_points(seg), css))
-        lr_points = [(e.epoch - 1, e.lr) for e in seg.epochs[:1]] + [(e.epoch, e.lr) for e in seg.epochs]
-        lr_series.append(charts.Series(label, lr_points, css, step=True))
+        lr_series.append(charts.Series(label, lr_points(seg.epochs), css, step=True))
         for cp in seg.checkpoints:
             markers.append(charts.Marker(cp.epoch, f"{tr('cs.checkpoint')} {cp.epoch}", "checkpoint"))
         if seg.crash:

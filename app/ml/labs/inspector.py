@@ -25,7 +25,7 @@ import torch
 import torch.serialization
 
 from app.ml.labs import captured, error_text
-from app.ml.labs.ptfile import find_data_pkl, globals_in_pickle
+from app.ml.labs.ptfile import find_data_pkl, iter_globals
 
 TORCH_EXTENSIONS = (".pt", ".pth", ".bin", ".ckpt")
 SAFETENSORS_EXTENSIONS = (".safetensors",)
@@ -164,17 +164,26 @@ def build_tree(obj: Any, limits: dict | None = None) -> dict:
             continue
         for key, value in reversed(kids):  # reversed: the stack pops them in order
             stack.append((f"{path}.{key}" if path else key, value, depth + 1))
+    return {"tree": leaves, "truncated": truncated, "totals": _totals(leaves)}
+
+
+def _totals(leaves: list[dict]) -> dict:
     tensors = [x for x in leaves if x["kind"] == "tensor"]
-    return {
-        "tree": leaves,
-        "truncated": truncated,
-        "totals": {"leaves": len(leaves), "tensors": len(tensors),
-                   "numel": sum(x["numel"] for x in tensors),
-                   "tensor_bytes": sum(x["bytes"] for x in tensors)},
-    }
+    return {"leaves": len(leaves), "tensors": len(tensors),
+            "numel": sum(x["numel"] for x in tensors), "tensor_bytes": sum(x["bytes"] for x in tensors)}
 
 
 # ------------------------------------------------------------------ formats
+
+
+def _torch_load(path: str, mmap: bool) -> Any:
+    # torch.load picks safetensors by the PATH's extension (torch >= 2.10); the content was
+    # already sniffed, so a path ending in .safetensors is handed over as an open file. mmap
+    # (tensors stay on disk: cheap on memory) needs a path, so it is used only otherwise.
+    if os.fspath(path).endswith(".safetensors"):
+        with open(path, "rb") as f:
+            return torch.load(f, map_location="cpu", weights_only=True)
+    return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
 
 
 def _load_torch(res: dict, path: str, mmap: bool, limits: dict) -> dict:
@@ -184,7 +193,7 @@ def _load_torch(res: dict, path: str, mmap: bool, limits: dict) -> dict:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+                obj = _torch_load(path, mmap)
             finally:
                 # torch's warnings (e.g. an unusual pickle protocol) belong in the report.
                 res["notes"].extend(_short(str(w.message), 500) for w in caught)
@@ -244,11 +253,14 @@ def _torch_zip(res: dict, path: str, limits: dict) -> dict:
 
 def _verdict_start(data) -> dict:
     verdict = {"safe": None, "summary": "", "reason": None, "globals": [], "globals_complete": True}
+    found = []
     try:
         # Up to 4 pickles: a legacy file starts with magic, version and sys-info pickles.
-        verdict["globals"] = globals_in_pickle(data, max_pickles=4)
-    except Exception:  # noqa: BLE001 - a malformed pickle: torch.load will say what is wrong
+        for name in iter_globals(data, max_pickles=4):
+            found.append(name)
+    except Exception:  # noqa: BLE001 - malformed pickle: keep what was found; torch.load will say more
         verdict["globals_complete"] = False
+    verdict["globals"] = list(dict.fromkeys(found))
     return verdict
 
 
@@ -282,20 +294,14 @@ def _safetensors(res: dict, path: str, limits: dict) -> dict:
     try:
         with safe_open(path, framework="pt", device="cpu") as sf:  # validates header and offsets
             keys = list(sf.keys())
-            leaves = {}
-            for key in keys[: limits["max_leaves"]]:
-                leaves[key] = _safetensor_leaf(sf, key, limits)
+            leaves = {key: _safetensor_leaf(sf, key, limits) for key in keys[: limits["max_leaves"]]}
     except Exception as exc:  # noqa: BLE001 - SafetensorError and friends: the real text
         return _refuse(res, "load", error_text(exc), exc)
-    tree = build_tree({}, limits)
-    tree["tree"] = list(leaves.values())
-    tensors = tree["tree"]
-    tree["totals"] = {"leaves": len(tensors), "tensors": len(tensors), "numel": sum(x["numel"] for x in tensors),
-                      "tensor_bytes": sum(x["bytes"] for x in tensors)}
-    tree["truncated"] = len(keys) > limits["max_leaves"]
+    tree = list(leaves.values())
+    res.update(tree=tree, totals=_totals(tree), truncated=len(keys) > limits["max_leaves"])
     res["verdict"] = {"safe": True, "reason": None, "globals": [], "globals_complete": True,
                       "summary": "safetensors holds a JSON header and raw tensor bytes: loading it runs no code."}
-    res.update(ok=True, stage="done", **tree)
+    res.update(ok=True, stage="done")
     return res
 
 

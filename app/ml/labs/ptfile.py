@@ -10,6 +10,7 @@ import io
 import os
 import pickletools
 import zipfile
+from typing import Iterator
 
 # Opcodes that push a str whose value genops gives us (STACK_GLOBAL takes its module and
 # name from the two most recent pushes).
@@ -38,13 +39,15 @@ def find_data_pkl(names: list[str]) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def globals_in_pickle(data: bytes | io.BufferedIOBase, max_pickles: int = 1) -> list[str]:
-    """'module.name' of every GLOBAL / STACK_GLOBAL in one or more consecutive pickles."""
+def iter_globals(data: bytes | io.BufferedIOBase, max_pickles: int = 1) -> Iterator[str]:
+    """Yield 'module.name' for each GLOBAL / STACK_GLOBAL in up to max_pickles consecutive pickles.
+
+    A generator, so a caller can keep what was found before a malformed opcode stops the walk.
+    """
     stream = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
-    found: list[str] = []
     for _ in range(max_pickles):
         if not stream.read(1):
-            break
+            return
         stream.seek(-1, io.SEEK_CUR)
         pushed: list = []  # recent pushes; only strings matter, anything else is None
         memo: dict = {}
@@ -52,12 +55,12 @@ def globals_in_pickle(data: bytes | io.BufferedIOBase, max_pickles: int = 1) -> 
             name = op.name
             if name == "GLOBAL":
                 module, _, attr = arg.partition(" ")
-                found.append(f"{module}.{attr}")
+                yield f"{module}.{attr}"
                 pushed.append(None)
             elif name == "STACK_GLOBAL":
-                module, attr = (pushed[-2:] + [None, None])[:2] if len(pushed) >= 2 else (None, None)
-                found.append(f"{module}.{attr}" if isinstance(module, str) and isinstance(attr, str)
-                             else "<dynamic global>")
+                module, attr = pushed[-2:] if len(pushed) >= 2 else (None, None)
+                ok = isinstance(module, str) and isinstance(attr, str)
+                yield f"{module}.{attr}" if ok else "<dynamic global>"
                 pushed = pushed[:-2] + [None]
             elif name in _STRING_OPS:
                 pushed.append(arg if isinstance(arg, str) else arg.decode("latin-1"))
@@ -70,7 +73,11 @@ def globals_in_pickle(data: bytes | io.BufferedIOBase, max_pickles: int = 1) -> 
             elif op.stack_after:
                 pushed.append(None)
             del pushed[:-8]  # only the last two matter; keep a little slack
-    return sorted(set(found), key=found.index)
+
+
+def globals_in_pickle(data: bytes | io.BufferedIOBase, max_pickles: int = 1) -> list[str]:
+    """The distinct globals, in order of first appearance (raises on a malformed pickle)."""
+    return list(dict.fromkeys(iter_globals(data, max_pickles)))
 
 
 def pickle_globals(path: str | os.PathLike) -> list[str]:
