@@ -99,6 +99,9 @@ class RunStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
+        # A counter per lineage, bumped by every write: pages cache what they draw under it.
+        self._versions: dict[str, int] = {}
+        self._root_of: dict[str, str] = {}
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode loses at most the last commits on power loss, never corrupts.
@@ -118,14 +121,28 @@ class RunStore:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
+    # --- versions ---
+    def version(self, root_id: str) -> int:
+        return self._versions.get(root_id, 0)
+
+    def _touch(self, run_id: str) -> None:
+        root = self._root_of.get(run_id)
+        if root is None:
+            rows = self._all("SELECT root_id FROM runs WHERE id = ?", (run_id,))
+            root = rows[0][0] if rows else run_id
+            self._root_of[run_id] = root
+        self._versions[root] = self._versions.get(root, 0) + 1
+
     # --- runs ---
     def add(self, run: Run) -> Run:
+        self._root_of[run.id] = run.root_id
         self._exec(
             "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (run.id, run.session, run.kind, json.dumps(run.config), json.dumps(run.options), run.status,
              run.parent_id, run.root_id, run.reference_key, run.error, run.final_hash,
              run.created, run.started, run.finished),
         )
+        self._touch(run.id)
         return run
 
     def get(self, run_id: str) -> Run | None:
@@ -137,6 +154,7 @@ class RunStore:
             return
         cols = ", ".join(f"{k} = ?" for k in fields)
         self._exec(f"UPDATE runs SET {cols} WHERE id = ?", (*fields.values(), run_id))
+        self._touch(run_id)
 
     def for_session(self, session: str) -> list[Run]:
         return [_run(r) for r in self._all("SELECT * FROM runs WHERE session = ? ORDER BY created", (session,))]
@@ -179,10 +197,12 @@ class RunStore:
                 self._db.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
                 self._db.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
                 self._db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        self._versions[root_id] = self._versions.get(root_id, 0) + 1
         return ids
 
     def mark_interrupted(self) -> int:
         """After a restart nothing can still be running: the processes died with the old server."""
+        self._versions.clear()
         cur = self._exec(
             "UPDATE runs SET status = 'interrupted', finished = ?, "
             "error = COALESCE(error, 'the server stopped while this run was active') "
@@ -196,6 +216,7 @@ class RunStore:
             (run_id, e.epoch, e.loss, e.acc, e.lr, e.seconds, e.step, json.dumps(e.step_losses),
              json.dumps(e.order_head)),
         )
+        self._touch(run_id)
 
     def epochs(self, run_id: str) -> list[EpochRow]:
         rows = self._all("SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))
@@ -204,6 +225,7 @@ class RunStore:
 
     def add_event(self, run_id: str, kind: str, data: dict) -> None:
         self._exec("INSERT INTO events VALUES (?,?,?,?)", (run_id, time.time(), kind, json.dumps(data)))
+        self._touch(run_id)
 
     def events(self, run_id: str, kind: str | None = None) -> list[dict]:
         if kind:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import os
 import pickle
 import pickletools
 import shutil
@@ -16,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from app.ml.labs import clinic, inspector, ptfile, saveload, statedict
+from app.ml.labs import clinic, ptfile, saveload, statedict
 from app.ml.labs.inspector import inspect_file
 
 from . import lab_workers, workers
@@ -523,3 +522,19 @@ def test_nested_and_shared_containers(tmp_path):
 def test_inspector_never_raises_on_a_missing_file(tmp_path):
     r = plain_json(inspect_file(str(tmp_path / "gone.pt"), "gone.pt"))
     assert not r["ok"] and r["error_type"] == "FileNotFoundError"
+
+
+def test_whole_model_file_is_refused_by_the_inspector(saved):
+    root, _ = saved
+    r = plain_json(inspect_file(str(root / "whole_model.pt"), "whole_model.pt"))
+    assert r["ok"] and r["verdict"]["safe"] is False
+    assert "labnet.LabNet" in r["verdict"]["globals"] and "labnet.LabNet" in r["verdict"]["reason"]
+
+
+def test_malformed_pickle_keeps_the_globals_found_so_far(tmp_path):
+    marker = tmp_path / "pwned"
+    data = pickle.dumps(Payload(marker), protocol=2)[:-1] + b"\xff\xfe"  # bad opcodes instead of STOP
+    (tmp_path / "bad.pt").write_bytes(data)
+    r = plain_json(inspect_file(str(tmp_path / "bad.pt"), "bad.pt"))
+    assert r["verdict"]["globals_complete"] is False and r["verdict"]["globals"] == ["__builtin__.exec"]
+    assert r["verdict"]["safe"] is not True and not marker.exists()

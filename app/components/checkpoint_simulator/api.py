@@ -19,7 +19,7 @@ class ResumeBody(BaseModel):
 
 
 def _run_out(jobs, run) -> dict:
-    seg = service._segment(jobs, run)
+    seg = service.segment(jobs, run)
     return {
         "id": run.id, "kind": run.kind, "status": run.status, "root_id": run.root_id, "parent_id": run.parent_id,
         "config": run.config, "options": run.options, "error": run.error, "final_hash": run.final_hash,

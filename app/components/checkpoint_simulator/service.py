@@ -3,7 +3,9 @@ data shared by the HTML views and the JSON API. Nothing here imports torch."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fastapi import HTTPException, Request
@@ -74,7 +76,7 @@ class Lineage:
         return int(self.root.config["epochs"])
 
 
-def _segment(jobs: JobManager, run: Run) -> Segment:
+def segment(jobs: JobManager, run: Run) -> Segment:
     store = jobs.store
     run_dir = jobs.run_dir(run.id)
     epochs = store.epochs(run.id)
@@ -98,9 +100,9 @@ def _segment(jobs: JobManager, run: Run) -> Segment:
 
 
 def lineage(jobs: JobManager, root: Run) -> Lineage:
-    segments = [_segment(jobs, r) for r in jobs.store.lineage(root.root_id)]
+    segments = [segment(jobs, r) for r in jobs.store.lineage(root.root_id)]
     ref_run = jobs.store.reference(reference_key(root.config))
-    reference = _segment(jobs, ref_run) if ref_run else None
+    reference = segment(jobs, ref_run) if ref_run else None
     steps = None
     for seg in [*segments, *( [reference] if reference else [])]:
         if seg.epochs:
@@ -110,6 +112,51 @@ def lineage(jobs: JobManager, root: Run) -> Lineage:
                 break
     return Lineage(root=jobs.store.get(root.root_id) or root, segments=segments, reference=reference,
                    steps_per_epoch=steps)
+
+
+class _LineageCache:
+    """Lineages (and what is drawn from them) keyed by the store's version counters, so that a
+    classroom of polling browsers re-reads the database only when something really changed."""
+
+    def __init__(self, size: int = 512):
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.size = size
+
+    def get(self, key, compute):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = compute()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+_lineages = _LineageCache()
+charts_cache = _LineageCache()
+
+
+def lineage_key(jobs: JobManager, root: Run) -> tuple:
+    ref_root = "ref-" + reference_key(root.config)
+    return (root.root_id, jobs.store.version(root.root_id), ref_root, jobs.store.version(ref_root))
+
+
+def current_lineage(jobs: JobManager, root: Run) -> tuple[Lineage, tuple]:
+    """The lineage as last written, plus the live numbers that change between writes."""
+    key = lineage_key(jobs, root)
+    cached = _lineages.get(key, lambda: lineage(jobs, root))
+
+    def fresh(seg: Segment | None) -> Segment | None:
+        if seg is None or not seg.run.active:
+            return seg
+        live = jobs.live.get(seg.run.id)
+        return replace(seg, live=vars(live).copy() if live else None, queue_position=jobs.queue_position(seg.run.id))
+
+    return replace(cached, segments=[fresh(s) for s in cached.segments], reference=fresh(cached.reference)), key
 
 
 def learner_roots(jobs: JobManager, session: str) -> list[Run]:

@@ -86,11 +86,11 @@ def live_context(request: Request, lang: str, root_id: str | None = None, messag
     sid = session_id(request)
     roots = service.learner_roots(jobs, sid)
     root = next((r for r in roots if r.id == root_id), roots[-1] if roots else None)
-    lineage = service.lineage(jobs, root) if root else None
+    lineage, key = service.current_lineage(jobs, root) if root else (None, None)
     loss_chart = lr_chart = None
     verdicts = []
     if lineage:
-        loss_chart, lr_chart = build_charts(lineage, lang)
+        loss_chart, lr_chart = service.charts_cache.get((*key, lang), lambda: build_charts(lineage, lang))
         for seg in lineage.segments:
             if seg.run.kind == "resume":
                 verdicts.append((seg, service.first_resumed_epoch_gap(seg, lineage.reference)))

@@ -89,8 +89,8 @@ def _setup_dataparallel(root: Path):
     torch.manual_seed(0)
     wrapped = nn.DataParallel(OldNet())  # a real wrapper: its state_dict keys get "module."
     torch.save(wrapped.state_dict(), root / "dp_checkpoint.pt")
-    return {"OldNet": OldNet, "consume_prefix_in_state_dict_if_present": consume_prefix_in_state_dict_if_present}, \
-        wrapped.module.state_dict()
+    names = {"OldNet": OldNet, "consume_prefix_in_state_dict_if_present": consume_prefix_in_state_dict_if_present}
+    return names, wrapped.module.state_dict()
 
 
 def _setup_size(root: Path):
