@@ -6,12 +6,11 @@ always has the same answer.
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from pathlib import Path
 
 from fastapi import HTTPException, Request
 
+from app.components.cache import ViewCache  # noqa: F401 - re-exported for the component's startup
 from app.components.transfer_visualizer.schemas import FinetuneRequest, TransferQuery
 from app.jobs.manager import JobManager
 from app.jobs.processes import SandboxError, SandboxFailure, call_in_sandbox
@@ -54,36 +53,6 @@ def pretraining_status(jobs: JobManager, source: str) -> dict | None:
     return {"status": run.status if run else "queued", "epoch": last.get("epoch", 0),
             "total": last.get("total_epochs"), "error": run.error if run else None,
             "queue_position": jobs.queue_position(run.id) if run else None}
-
-
-class ViewCache:
-    """Answers keyed by the question; one computation per key at a time, a few keys at once."""
-
-    def __init__(self, size: int = 512, concurrent: int = 2):
-        self._items: OrderedDict[tuple, dict] = OrderedDict()
-        self._lock = threading.Lock()
-        self._inflight: dict[tuple, threading.Lock] = {}
-        self._slots = threading.BoundedSemaphore(concurrent)
-        self.size = size
-
-    def get(self, key: tuple, compute) -> dict:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            gate = self._inflight.setdefault(key, threading.Lock())
-        with gate:
-            with self._lock:
-                if key in self._items:
-                    return self._items[key]
-            with self._slots:
-                value = compute()
-            with self._lock:
-                self._items[key] = value
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
-                self._inflight.pop(key, None)
-            return value
 
 
 def load_view(request: Request, query: TransferQuery) -> dict:

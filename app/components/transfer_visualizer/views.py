@@ -49,17 +49,33 @@ def diagram_context(request: Request, lang: str, query: TransferQuery | None, er
     return context
 
 
+_rendered = service.ViewCache(size=256, concurrent=4)
+
+
+def diagram_html(request: Request, lang: str, query: TransferQuery | None, error: str | None) -> Markup:
+    """The diagram is the same for every learner: once the source is ready, render it once."""
+    def render() -> str:
+        context = diagram_context(request, lang, query, error)
+        return templates.get_template("transfer_visualizer/diagram.html").render(context)
+
+    jobs = request.app.state.jobs
+    if query is None or service.pretraining_status(jobs, query.source):
+        return Markup(render())
+    mtime = service.pretrained_path(jobs, query.source).stat().st_mtime_ns
+    return Markup(_rendered.get((*query.key(), lang, mtime), render))
+
+
 def render_placeholder(request: Request, lang: str) -> Markup:
     query = TransferQuery()
-    context = diagram_context(request, lang, query, None) | {"finetune": _finetune_context(request, lang)}
+    context = _base(lang) | {"query": query, "diagram": diagram_html(request, lang, query, None),
+                             "finetune": _finetune_context(request, lang)}
     return Markup(templates.get_template("transfer_visualizer/component.html").render(context))
 
 
 @router.get("/diagram", response_class=HTMLResponse)
 def diagram(request: Request):
     query, error = _query(request)
-    context = diagram_context(request, lang_of(request), query, error)
-    return templates.TemplateResponse(request, "transfer_visualizer/diagram.html", context)
+    return HTMLResponse(diagram_html(request, lang_of(request), query, error))
 
 
 @router.get("/tensor", response_class=HTMLResponse)

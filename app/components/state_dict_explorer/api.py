@@ -1,0 +1,25 @@
+"""JSON API of the StateDictExplorer, under /api/state-dict-explorer (see /docs)."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from app.components.state_dict_explorer import service
+from app.components.state_dict_explorer.service import ModelName
+from app.components.state_dict_explorer.strings import MODELS
+
+router = APIRouter(prefix="/api/state-dict-explorer", tags=["state_dict explorer"])
+
+
+@router.get("/models", summary="The models one can explore")
+def models() -> dict:
+    return {"models": {name: MODELS["en"][name] for name in service.MODEL_NAMES}}
+
+
+@router.get("/models/{model}", summary="A real model's state_dict: every entry, parameter or buffer, and stateless modules")
+def explore(request: Request, model: ModelName) -> dict:
+    return service.explore(request, model)
+
+
+@router.get("/reference", summary="state_dict() returns references: a 'best' snapshot without a copy changes with training")
+def reference(request: Request) -> dict:
+    return service.reference(request)
