@@ -6,7 +6,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 from starlette.middleware.sessions import SessionMiddleware
 
 from app import api, components, errors, i18n, pages
@@ -59,6 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Chapters and interactive components of the Checkpoint Lab lesson.",
         version="0.1.0",
         lifespan=lifespan,
+        # The stock /docs pulls Swagger UI from a CDN; ours serves it from a pinned package.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.library = library
@@ -81,6 +86,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CachedStatic(directory=STATIC_DIR, packages=[("js_lib_htmx", "static")]),
         name="static",
     )
+    app.mount("/static/swagger", CachedStatic(directory=swagger_ui_path), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        page = get_swagger_ui_html(
+            openapi_url=app.openapi_url, title=app.title + " — docs",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js", swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+        # Swagger UI starts from an inline script: allowed on this page only.
+        page.headers["content-security-policy"] = (
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'")
+        return page
+
     css = pygments_css()
 
     @app.get("/pygments.css", include_in_schema=False)
