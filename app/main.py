@@ -94,6 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             openapi_url=app.openapi_url, title=app.title + " — docs",
             swagger_js_url="/static/swagger/swagger-ui-bundle.js", swagger_css_url="/static/swagger/swagger-ui.css",
             swagger_favicon_url="/static/swagger/favicon-32x32.png",
+            # No validator badge: it would call an outside service from a classroom's network.
+            swagger_ui_parameters={"validatorUrl": None},
         )
         # Swagger UI starts from an inline script: allowed on this page only.
         page.headers["content-security-policy"] = (
