@@ -83,18 +83,12 @@ def crash_run(request: Request, run_id: str) -> dict:
 
 @router.post("/runs/{run_id}/resume", status_code=201, summary="Resume from one of the run's checkpoints")
 def resume_run(request: Request, run_id: str, body: ResumeBody) -> dict:
-    from app.components.checkpoint_simulator.views import _epoch_of
-
     source = service.owned_run(request, run_id)
-    jobs = service.manager(request)
-    if source.active:
-        raise HTTPException(409, "the run is still active; crash it or wait for it to finish")
-    path = service.checkpoint_path(jobs, source, body.file)
     try:
-        run = jobs.submit_resume(session_id(request), source, path, _epoch_of(body.file, source, jobs), body.restore)
+        run = service.resume(request, source, body.file, body.restore)
     except LimitReached as exc:
         raise _limit(exc) from None
-    return _run_out(jobs, run)
+    return _run_out(service.manager(request), run)
 
 
 @router.get("/runs/{run_id}/checkpoints", summary="Checkpoint files of the run on disk")

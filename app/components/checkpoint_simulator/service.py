@@ -197,6 +197,19 @@ def first_resumed_epoch_gap(seg: Segment, reference: Segment | None) -> dict | N
     }
 
 
+def resume(request: Request, source: Run, file: str, restore: str) -> Run:
+    """Queue a resume of `source` from one of its files; raises LimitReached or HTTP 404/409."""
+    jobs = manager(request)
+    if source.active:
+        raise HTTPException(409, "the run is still active; crash it or wait for it to finish")
+    path = checkpoint_path(jobs, source, file)
+    match = layout.CKPT_RE.match(file)
+    # The naive file names no epoch; it is overwritten at every save, so it claims the last one.
+    epoch = int(match.group(1)) if match else max(
+        (e["epoch"] for e in jobs.store.events(source.id, "checkpoint")), default=0)
+    return jobs.submit_resume(session_id(request), source, path, epoch, restore)
+
+
 def checkpoint_path(jobs: JobManager, run: Run, file: str) -> Path:
     """Resolve a learner-named checkpoint file strictly inside that run's folder."""
     run_dir = jobs.run_dir(run.id)

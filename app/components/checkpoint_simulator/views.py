@@ -156,14 +156,19 @@ async def start_run(request: Request):
     return render_live(request, lang, root_id=run.id)
 
 
-@router.post("/runs/{run_id}/crash", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
-def crash(request: Request, run_id: str):
+def _act(request: Request, run_id: str, action, after_root: bool = True) -> HTMLResponse:
+    """Crash or delete: the action's refusal is a message in the page, never an error page."""
     run = service.owned_run(request, run_id)
     try:
-        service.manager(request).crash(run.id)
+        action(service.manager(request), run)
     except NotAllowed as exc:
         return render_live(request, lang_of(request), root_id=run.root_id, message=str(exc))
-    return render_live(request, lang_of(request), root_id=run.root_id)
+    return render_live(request, lang_of(request), root_id=run.root_id if after_root else None)
+
+
+@router.post("/runs/{run_id}/crash", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
+def crash(request: Request, run_id: str):
+    return _act(request, run_id, lambda jobs, run: jobs.crash(run.id))
 
 
 @router.post("/resume", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
@@ -174,34 +179,16 @@ def resume(request: Request, from_run: str = Form(...), file: str = Form(...), r
     except ValidationError as exc:
         return render_live(request, lang, message="; ".join(e["msg"] for e in exc.errors()))
     source = service.owned_run(request, req.from_run)
-    jobs = service.manager(request)
-    path = service.checkpoint_path(jobs, source, req.file)
-    epoch = _epoch_of(req.file, source, jobs)
     try:
-        jobs.submit_resume(session_id(request), source, path, epoch, req.restore)
+        service.resume(request, source, req.file, req.restore)
     except LimitReached as exc:
         return render_live(request, lang, root_id=source.root_id, message=str(exc))
     return render_live(request, lang, root_id=source.root_id)
 
 
-def _epoch_of(file: str, source, jobs) -> int:
-    from app.ml import layout
-
-    match = layout.CKPT_RE.match(file)
-    if match:
-        return int(match.group(1))
-    # The naive file is overwritten at every save: it claims to hold the last one.
-    return max((e["epoch"] for e in jobs.store.events(source.id, "checkpoint")), default=0)
-
-
 @router.post("/runs/{run_id}/delete", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
 def delete(request: Request, run_id: str):
-    run = service.owned_run(request, run_id)
-    try:
-        service.manager(request).delete(run.root_id)
-    except NotAllowed as exc:
-        return render_live(request, lang_of(request), root_id=run.root_id, message=str(exc))
-    return render_live(request, lang_of(request))
+    return _act(request, run_id, lambda jobs, run: jobs.delete(run.root_id), after_root=False)
 
 
 @router.get("/runs/{run_id}/files/{file:path}")
