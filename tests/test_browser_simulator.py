@@ -28,6 +28,8 @@ def test_start_crash_resume_everything_then_weights_only(page):
     sim.locator("button.danger").click()
     expect(row).to_have_attribute("data-status", "crashed", timeout=10_000)
     expect(sim.locator(".crash-row")).to_contain_text("SIGKILL")
+    # Screen readers hear the change through the polite live region.
+    expect(page.locator("#cs-announce[aria-live='polite']")).to_contain_text("crashed")
     # What survived is judged by torch.load in a worker.
     expect(sim.locator("tr[data-file='ckpt-epoch-0012.pt']")).to_contain_text("torch.load accepts it", timeout=20_000)
 
