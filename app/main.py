@@ -8,7 +8,6 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
 from starlette.middleware.sessions import SessionMiddleware
 
 from app import api, components, errors, i18n, pages
@@ -86,14 +85,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CachedStatic(directory=STATIC_DIR, packages=[("js_lib_htmx", "static")]),
         name="static",
     )
-    app.mount("/static/swagger", CachedStatic(directory=swagger_ui_path), name="swagger")
+    app.mount("/docs-assets", CachedStatic(packages=[("fastapi_offline", "static")]), name="swagger")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> Response:
         page = get_swagger_ui_html(
             openapi_url=app.openapi_url, title=app.title + " — docs",
-            swagger_js_url="/static/swagger/swagger-ui-bundle.js", swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js", swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/favicon.ico",
             # No validator badge: it would call an outside service from a classroom's network.
             swagger_ui_parameters={"validatorUrl": None},
         )

@@ -139,3 +139,19 @@ def test_server_killed_mid_training_comes_back_with_its_runs(server_factory, tmp
     # The chapter page still lists the run for that learner.
     page = http2.get("/en/06-model-io-checkpoint").text
     assert run["id"] in page
+
+
+@pytest.mark.slow
+def test_the_web_process_never_loads_torch(server_factory, tmp_path):
+    """Training, resuming, inspecting and transfer views all run torch in other processes."""
+    server = server_factory(tmp_path / "data")
+    http = httpx.Client(base_url=server.url, timeout=30)
+    run = http.post(f"{API}/runs", json={"epochs": 4, "checkpoint_every": 2, "pace_ms": 0}).json()
+    run = wait_finished(http, run["id"])
+    http.post(f"{API}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0002.pt"})
+    assert http.get("/en/06-model-io-checkpoint").status_code == 200
+    assert http.get("/api/transfer/inspect").status_code == 200
+    assert http.get(f"/components/checkpoint-simulator/runs/{run['id']}/inside?file=ckpt-epoch-0004.pt").status_code == 200
+    with open(f"/proc/{server.proc.pid}/maps") as f:
+        libraries = f.read()
+    assert "libtorch" not in libraries

@@ -25,6 +25,10 @@ LESSONS = sorted(TUTORIALS.glob("*/*.md"))
 PLACEHOLDERS = (
     '<div data-component="CheckpointSimulator"></div>',
     '<div data-component="TransferLearningVisualizer"></div>',
+    '<div data-component="StateDictExplorer"></div>',
+    '<div data-component="SaveLoadLab"></div>',
+    '<div data-component="LoadingClinic"></div>',
+    '<div data-component="CheckpointInspector"></div>',
 )
 
 
@@ -81,6 +85,10 @@ def check_chapter_06_components(text: str) -> None:
 
     assert section_of(PLACEHOLDERS[0]).startswith("## 6.3")
     assert section_of(PLACEHOLDERS[1]).startswith("## 6.4")
+    assert section_of(PLACEHOLDERS[2]).startswith("## 6.1")
+    assert section_of(PLACEHOLDERS[3]).startswith("## 6.2")
+    assert section_of(PLACEHOLDERS[4]).startswith("## 6.5")
+    assert section_of(PLACEHOLDERS[5]).startswith("## 6.5")
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.relative_to(ROOT).as_posix())

@@ -259,7 +259,7 @@ class JobManager:
                     self._starting -= 1
 
     def _launch(self, run: Run) -> None:
-        from app.jobs.worker import run_job  # the forkserver preloads it; pickled by reference
+        from app.jobs.entry import run_job
 
         job = {
             "task": run.kind,

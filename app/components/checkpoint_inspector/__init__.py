@@ -1,0 +1,17 @@
+"""CheckpointInspector (lesson 6.5): look inside the learner's own, untrusted checkpoint file."""
+from fastapi import APIRouter
+
+from app.components import Component, register
+from app.components.checkpoint_inspector import api, service, views
+
+router = APIRouter()
+router.include_router(views.router)
+router.include_router(api.router)
+
+
+
+def _startup(app) -> None:
+    app.state.inspector_reports = service.ReportStore()
+
+
+register(Component(name="CheckpointInspector", render=views.render_placeholder, router=router, on_startup=_startup))

@@ -1,0 +1,51 @@
+"""JSON API of the CheckpointInspector, under /api/checkpoint-inspector (see /docs)."""
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from app.components.checkpoint_inspector import service
+from app.components.checkpoint_inspector.upload import UploadRejected
+from app.sessions import session_id
+
+router = APIRouter(prefix="/api/checkpoint-inspector", tags=["checkpoint inspector"])
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary",
+                                    "description": ".pt, .pth, .bin, .ckpt or .safetensors; at most UPLOAD_MAX_MB"}},
+        }}},
+    },
+}
+
+
+@router.post("/reports", status_code=201, openapi_extra=UPLOAD_BODY,
+             summary="Upload a checkpoint: key tree, shapes, dtypes, statistics, zip entries, pickle globals and a safety verdict",
+             responses={413: {"description": "larger than the upload limit"},
+                        422: {"description": "not an inspectable file (empty, unknown format, wrong extension, …)"}})
+async def upload(request: Request):
+    try:
+        entry = await service.inspect_upload(request)
+    except UploadRejected as exc:
+        return JSONResponse({"detail": exc.detail, "code": exc.code}, status_code=exc.status)
+    report = entry["report"]
+    if not report["ok"]:
+        return JSONResponse({"detail": report["error"], "code": report["stage"], "id": entry["id"], "report": report},
+                            status_code=422)
+    return {"id": entry["id"], "report": report}
+
+
+@router.get("/reports", summary="This session's recent reports (the last few)")
+def reports(request: Request) -> dict:
+    return {"reports": [service.summary(e) for e in service.store(request).list(session_id(request))]}
+
+
+@router.get("/reports/{report_id}", summary="One of this session's reports")
+def report(request: Request, report_id: str) -> dict:
+    entry = service.store(request).get(session_id(request), report_id)
+    if entry is None:
+        raise HTTPException(404, "no such report")
+    return {"id": entry["id"], "report": entry["report"]}

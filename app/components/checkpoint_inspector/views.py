@@ -1,0 +1,57 @@
+"""HTML side of the CheckpointInspector: the upload form in the chapter and its htmx routes."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+
+from app import i18n
+from app.components.checkpoint_inspector import service, strings  # noqa: F401 - strings registers the text
+from app.components.checkpoint_inspector.upload import ALLOWED_EXTENSIONS, UploadRejected
+from app.components.checkpoint_simulator.views import lang_of, require_htmx
+from app.sessions import session_id
+from app.templating import templates
+
+PREFIX = "/components/checkpoint-inspector"
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+def _base(request: Request, lang: str) -> dict:
+    limit_mb = request.app.state.settings.upload_max_mb
+    return {"lang": lang, "prefix": PREFIX, "limit_mb": limit_mb, "limit_bytes": limit_mb * 1024 * 1024,
+            "extensions": ALLOWED_EXTENSIONS, "recent": [service.summary(e) for e in
+                                                          service.store(request).list(session_id(request))],
+            "entry": None, "message": None, "oob": False}
+
+
+def render_placeholder(request: Request, lang: str) -> Markup:
+    return Markup(templates.get_template("checkpoint_inspector/component.html").render(_base(request, lang)))
+
+
+def _message(lang: str, code: str, detail: str, limit_mb: int) -> str:
+    key = f"ci.reject.{code}"
+    text = i18n.t(lang, key)
+    return (text if text != key else i18n.t(lang, "ci.reject.malformed")).format(limit=limit_mb, detail=detail)
+
+
+@router.post("/upload", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
+async def upload(request: Request):
+    # Always a 200 fragment: htmx swaps it into the page, whatever went wrong with the file.
+    lang = lang_of(request)
+    try:
+        entry = await service.inspect_upload(request, drain=True)
+    except UploadRejected as exc:
+        context = _base(request, lang) | {"message": _message(lang, exc.code, exc.detail,
+                                                              request.app.state.settings.upload_max_mb)}
+        return templates.TemplateResponse(request, "checkpoint_inspector/result.html", context)
+    context = _base(request, lang) | {"entry": entry, "oob": True}
+    return templates.TemplateResponse(request, "checkpoint_inspector/result.html", context)
+
+
+@router.get("/reports/{report_id}", response_class=HTMLResponse)
+def report(request: Request, report_id: str):
+    entry = service.store(request).get(session_id(request), report_id)
+    if entry is None:
+        raise HTTPException(404, "no such report")
+    context = _base(request, lang_of(request)) | {"entry": entry}
+    return templates.TemplateResponse(request, "checkpoint_inspector/result.html", context)

@@ -1,0 +1,35 @@
+"""JSON API of the SaveLoadLab, under /api/save-load-lab (see /docs)."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from app.components.save_load_lab import service
+from app.components.save_load_lab.service import Refactor
+from app.components.save_load_lab.strings import REFACTORS
+
+router = APIRouter(prefix="/api/save-load-lab", tags=["save and load lab"])
+
+
+@router.get("/refactors", summary="The code changes one can make after saving")
+def refactors() -> dict:
+    return {"refactors": {name: REFACTORS["en"][name][1] for name in service.REFACTOR_NAMES}}
+
+
+@router.get("/save", summary="Save a state_dict and a whole pickled model for real: code and file sizes")
+def save(request: Request) -> dict:
+    return service.saved(request)["save"]
+
+
+@router.get("/refactors/{refactor}", summary="Refactor the code, then load each file in a fresh process: every attempt")
+def refactor(request: Request, refactor: Refactor) -> dict:
+    return service.refactor(request, refactor)
+
+
+@router.get("/inside", summary="Inside both .pt files: zip entries and the globals their pickles refer to")
+def inside(request: Request) -> dict:
+    return service.saved(request)["inside"]
+
+
+@router.get("/train-eval", summary="Same input in train mode and after model.eval()")
+def train_eval(request: Request) -> dict:
+    return service.train_eval(request)
