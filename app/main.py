@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from app import api, components, errors, i18n, pages
+from app.components.cache import ViewCache
 from app.content.library import ChapterLibrary
 from app.jobs.manager import JobManager
 from app.content.render import pygments_css
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.library = library
     app.state.jobs = JobManager(settings)
+    app.state.page_cache = ViewCache(size=64, concurrent=4)
     app.state.startup_hooks = [lambda a: a.state.jobs.start()]
     app.state.shutdown_hooks = [lambda a: a.state.jobs.stop()]
 

@@ -10,6 +10,7 @@ from markupsafe import Markup
 from app import components, i18n
 from app.content.library import Chapter, ChapterLibrary
 from app.content.render import Slot
+from app.sessions import session_id
 from app.templating import templates
 
 log = logging.getLogger(__name__)
@@ -74,14 +75,29 @@ def index_page(request: Request, lang: str):
     return remember(templates.TemplateResponse(request, "index.html", context), lang)
 
 
-@router.get("/{lang}/{slug}", response_class=HTMLResponse)
-def chapter_page(request: Request, lang: str, slug: str):
-    chapter = library(request).get(lang, slug)
-    if chapter is None:
-        raise HTTPException(404)
+def _versions(request: Request, chapter: Chapter) -> tuple:
+    found = (components.get(part.name) for part in chapter.rendered.parts if isinstance(part, Slot))
+    return tuple(c.version(request) if c and c.version else None for c in found)
+
+
+def _render_chapter(request: Request, lang: str, chapter: Chapter) -> str:
     body = Markup("").join(
         render_component(request, part.name, lang) if isinstance(part, Slot) else Markup(part)
         for part in chapter.rendered.parts
     )
     context = page_context(request, lang, chapter) | {"body": body}
-    return remember(templates.TemplateResponse(request, "chapter.html", context), lang)
+    return templates.get_template("chapter.html").render(context)
+
+
+@router.get("/{lang}/{slug}", response_class=HTMLResponse)
+def chapter_page(request: Request, lang: str, slug: str):
+    chapter = library(request).get(lang, slug)
+    if chapter is None:
+        raise HTTPException(404)
+    # The same bytes for every learner until the chapter or a component's state changes:
+    # a classroom opening the lesson at once costs one render.
+    lib = library(request)
+    key = (lang, slug, id(chapter.rendered), lib.generation, _versions(request, chapter))
+    html = request.app.state.page_cache.get(key, lambda: _render_chapter(request, lang, chapter))
+    session_id(request)  # the learner's session starts with the page, not with its first fragment
+    return remember(HTMLResponse(html), lang)

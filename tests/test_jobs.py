@@ -136,9 +136,9 @@ def test_server_killed_mid_training_comes_back_with_its_runs(server_factory, tmp
     resumed = wait_for(http2, r.json()["id"], lambda x: len(x["epochs"]) >= 2)
     assert resumed["epochs"][0]["epoch"] == latest["epoch"] + 1
     http2.post(f"{API}/runs/{resumed['id']}/crash")
-    # The chapter page still lists the run for that learner.
-    page = http2.get("/en/06-model-io-checkpoint").text
-    assert run["id"] in page
+    # The simulator in the chapter page (its htmx fragment) still lists the run for that learner.
+    live = http2.get("/components/checkpoint-simulator/live?lang=en").text
+    assert run["id"] in live and "interrupted" in live
 
 
 @pytest.mark.slow

@@ -142,3 +142,18 @@ def test_unknown_runs_and_files_are_404(client):
         assert client.get(f"{API}/runs/{run['id']}/checkpoints/{name}").status_code == 404
     r = client.post(f"{API}/runs/{run['id']}/resume", json={"file": "../../secret.key"})
     assert r.status_code == 404
+
+
+def test_chapter_page_is_the_same_for_every_learner_and_runs_load_into_it(client):
+    run = wait_finished(client, start(client, epochs=2, checkpoint_every=1)["id"])
+    mine = client.get("/en/06-model-io-checkpoint")
+    live = client.get("/components/checkpoint-simulator/live?lang=en").text
+    assert run["id"] in live
+    cookies = dict(client.cookies)
+    client.cookies.clear()
+    theirs = client.get("/en/06-model-io-checkpoint")
+    assert "lab_session" in theirs.cookies  # a new learner gets a session with the page
+    assert mine.text == theirs.text and run["id"] not in theirs.text
+    assert 'hx-get="/components/checkpoint-simulator/live?lang=en"' in theirs.text
+    assert run["id"] not in client.get("/components/checkpoint-simulator/live?lang=en").text
+    client.cookies.update(cookies)

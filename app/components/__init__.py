@@ -14,12 +14,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Component:
+    """A component's partial is the same for every learner (what belongs to one learner loads
+    into it with htmx), so a chapter page is rendered once and served from a cache. `version`
+    names what the partial does depend on, if anything (e.g. whether pretraining has finished)."""
+
     name: str
     # Renders the live partial that replaces the placeholder in a chapter page.
     render: Callable[[Request, str], Markup]
     router: APIRouter | None = None
     # Called once the app (and its job manager) has started, e.g. to queue one-off work.
     on_startup: Callable[[object], None] | None = None
+    version: Callable[[Request], object] | None = None
 
 
 _REGISTRY: dict[str, Component] = {}

@@ -106,6 +106,8 @@ class ChapterLibrary:
         self._scanned_at = float("-inf")
         self._stamps: dict[Path, tuple[int, int]] = {}
         self._loaded: dict[Path, Chapter | ChapterError] = {}
+        # Bumped whenever a file is added, changed or removed: pages cached under it go stale.
+        self.generation = 0
 
     def _files(self) -> list[tuple[str, Path]]:
         found = []
@@ -133,6 +135,8 @@ class ChapterLibrary:
                     loaded[path] = self._loaded[path]
                     continue
                 loaded[path] = self._load(path, lang)
+            if stamps != self._stamps:
+                self.generation += 1
             self._stamps, self._loaded = stamps, loaded
             self._scanned_at = time.monotonic()
 

@@ -78,13 +78,16 @@ def _train(job: dict, conn) -> None:
 
 
 def _pretrain(job: dict, conn) -> None:
-    """Pretrain a transfer-lesson source model once; the file is the cache."""
+    """Pretrain the transfer lesson's missing source models, one after the other; the files are the cache."""
     from app.ml.finetune import pretrain_to_file
 
     cfg = job["config"]
-    metrics = pretrain_to_file(cfg["source"], Path(cfg["out"]),
-                               on_epoch=lambda row: conn.send({"type": "pretrain_epoch", **row}))
-    conn.send({"type": "result", "metrics": metrics})
+    for source in cfg["sources"]:
+        def report(row: dict, source: str = source) -> None:
+            conn.send({"type": "pretrain_epoch", "source": source, **row})
+
+        metrics = pretrain_to_file(source, Path(cfg["outs"][source]), on_epoch=report)
+        conn.send({"type": "result", "source": source, "metrics": metrics})
 
 
 def _finetune(job: dict, conn) -> None:

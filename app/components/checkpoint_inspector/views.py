@@ -25,7 +25,16 @@ def _base(request: Request, lang: str) -> dict:
 
 
 def render_placeholder(request: Request, lang: str) -> Markup:
-    return Markup(templates.get_template("checkpoint_inspector/component.html").render(_base(request, lang)))
+    # The learner's recent reports load with htmx (see /recent): the partial is the same for everyone.
+    limit_mb = request.app.state.settings.upload_max_mb
+    context = {"lang": lang, "prefix": PREFIX, "limit_mb": limit_mb, "limit_bytes": limit_mb * 1024 * 1024,
+               "extensions": ALLOWED_EXTENSIONS, "lazy_recent": True}
+    return Markup(templates.get_template("checkpoint_inspector/component.html").render(context))
+
+
+@router.get("/recent", response_class=HTMLResponse)
+def recent(request: Request):
+    return templates.TemplateResponse(request, "checkpoint_inspector/recent.html", _base(request, lang_of(request)))
 
 
 def _message(lang: str, code: str, detail: str, limit_mb: int) -> str:

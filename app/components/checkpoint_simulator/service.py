@@ -3,13 +3,12 @@ data shared by the HTML views and the JSON API. Nothing here imports torch."""
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fastapi import HTTPException, Request
 
+from app.components.cache import ViewCache
 from app.jobs.manager import JobManager, reference_key
 from app.jobs.store import EpochRow, Run
 from app.ml import layout
@@ -114,30 +113,10 @@ def lineage(jobs: JobManager, root: Run) -> Lineage:
                    steps_per_epoch=steps)
 
 
-class _LineageCache:
-    """Lineages (and what is drawn from them) keyed by the store's version counters, so that a
-    classroom of polling browsers re-reads the database only when something really changed."""
-
-    def __init__(self, size: int = 512):
-        self._items: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-        self.size = size
-
-    def get(self, key, compute):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = compute()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return value
-
-
-_lineages = _LineageCache()
-charts_cache = _LineageCache()
+# Lineages, and the charts drawn from them, keyed by the store's version counters: a classroom
+# of polling browsers re-reads the database only when something really changed.
+_lineages = ViewCache(size=512, concurrent=8)
+charts_cache = ViewCache(size=512, concurrent=8)
 
 
 def lineage_key(jobs: JobManager, root: Run) -> tuple:

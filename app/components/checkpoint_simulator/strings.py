@@ -95,6 +95,7 @@ i18n.STRINGS["zh"].update({
     "cs.close": "关闭",
     "cs.limit": "受限",
     "cs.resumed_files": "恢复训练写下的文件（{n} 次恢复）",
+    "cs.loading": "正在读取你的训练记录…",
     "cs.order": "第 {epoch} 个 epoch 前几个样本的顺序（恢复 vs 参考）：",
 })
 i18n.STRINGS["en"].update({
@@ -167,5 +168,6 @@ i18n.STRINGS["en"].update({
     "cs.close": "Close",
     "cs.limit": "Limit",
     "cs.resumed_files": "Files written by the resumed runs ({n} resumes)",
+    "cs.loading": "Loading your runs…",
     "cs.order": "Data order, first samples of epoch {epoch} (resumed vs reference):",
 })

@@ -110,9 +110,9 @@ def render_live(request: Request, lang: str, **kwargs) -> HTMLResponse:
 
 
 def render_placeholder(request: Request, lang: str) -> Markup:
-    context = live_context(request, lang) | {
-        "form": RunRequest().model_dump(), "errors": {}, "restore_modes": RESTORE_MODES,
-    }
+    # The learner's own runs load into #cs-live with htmx: the partial is the same for everyone.
+    context = {"lang": lang, "prefix": PREFIX, "form": RunRequest().model_dump(), "errors": {},
+               "restore_modes": RESTORE_MODES, "restore_labels": RESTORE_LABELS[lang]}
     return Markup(templates.get_template("checkpoint_simulator/component.html").render(context))
 
 

@@ -28,27 +28,30 @@ def pretrained_path(jobs: JobManager, source: str) -> Path:
     return jobs.settings.pretrained_path / f"{source}.pt"
 
 
+PRETRAIN_RUN = "pretrain"
+
+
 def ensure_pretrained(app) -> None:
-    """Queue pretraining of every source model that has no file yet (first start, or lost)."""
+    """Queue pretraining of every source model that has no file yet (first start, or lost).
+
+    One job trains them one after the other, so it takes one worker slot and learners' runs keep
+    the others: a class can start training while the sources are still being prepared."""
     jobs: JobManager = app.state.jobs
-    for source in SOURCE_NAMES:
-        if pretrained_path(jobs, source).exists():
-            continue
-        run_id = f"pretrain-{source}"
-        run = jobs.store.get(run_id)
-        if run is not None and run.active:
-            continue
-        jobs.store.delete_lineage(run_id)
-        jobs.submit_job(None, "pretrain", {"source": source, "out": str(pretrained_path(jobs, source))},
-                        run_id=run_id, first=True)
+    missing = [s for s in SOURCE_NAMES if not pretrained_path(jobs, s).exists()]
+    run = jobs.store.get(PRETRAIN_RUN)
+    if not missing or (run is not None and run.active):
+        return
+    jobs.store.delete_lineage(PRETRAIN_RUN)
+    outs = {source: str(pretrained_path(jobs, source)) for source in missing}
+    jobs.submit_job(None, "pretrain", {"sources": missing, "outs": outs}, run_id=PRETRAIN_RUN, first=True)
 
 
 def pretraining_status(jobs: JobManager, source: str) -> dict | None:
     """None once the source is ready; else how far its pretraining has got."""
     if pretrained_path(jobs, source).exists():
         return None
-    run = jobs.store.get(f"pretrain-{source}")
-    epochs = jobs.store.events(run.id, "pretrain_epoch") if run else []
+    run = jobs.store.get(PRETRAIN_RUN)
+    epochs = [e for e in jobs.store.events(run.id, "pretrain_epoch") if e.get("source") == source] if run else []
     last = epochs[-1] if epochs else {}
     return {"status": run.status if run else "queued", "epoch": last.get("epoch", 0),
             "total": last.get("total_epochs"), "error": run.error if run else None,

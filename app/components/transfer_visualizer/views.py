@@ -67,8 +67,8 @@ def diagram_html(request: Request, lang: str, query: TransferQuery | None, error
 
 def render_placeholder(request: Request, lang: str) -> Markup:
     query = TransferQuery()
-    context = _base(lang) | {"query": query, "diagram": diagram_html(request, lang, query, None),
-                             "finetune": _finetune_context(request, lang)}
+    # The learner's last comparison loads into #tl-finetune with htmx (see /finetune/latest).
+    context = _base(lang) | {"query": query, "diagram": diagram_html(request, lang, query, None)}
     return Markup(templates.get_template("transfer_visualizer/component.html").render(context))
 
 
@@ -129,6 +129,11 @@ async def start_finetune(request: Request):
     except LimitReached as exc:
         return _render_finetune(request, lang, message=str(exc))
     return _render_finetune(request, lang, run=run)
+
+
+@router.get("/finetune/latest", response_class=HTMLResponse)
+def latest_finetune(request: Request):
+    return _render_finetune(request, lang_of(request))
 
 
 @router.get("/finetune/{run_id}", response_class=HTMLResponse)
