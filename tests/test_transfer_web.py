@@ -43,7 +43,7 @@ def test_first_start_pretrains_in_the_background(tmp_path):
             time.sleep(0.2)
         assert state["status"] == "running" and state["total"] >= state["epoch"] >= 1
         # Pretraining holds one worker slot: a learner's run does not wait for it.
-        run = client.post("/api/checkpoint-simulator/runs", json={"epochs": 3, "pace_ms": 0}).json()
+        run = client.post("/api/checkpoint-simulator/runs", json={"epochs": 6, "pace_ms": 0}).json()
         while (status := client.get(f"/api/checkpoint-simulator/runs/{run['id']}").json()["status"]) == "queued":
             assert time.monotonic() < deadline
             time.sleep(0.1)
