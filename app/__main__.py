@@ -15,6 +15,9 @@ def main() -> None:
         # Many classroom browsers poll at once; uvicorn's own access log would drown real events.
         access_log=False,
         timeout_graceful_shutdown=5,
+        # Idle browsers poll every ~4 s: a keep-alive shorter than that makes them race the
+        # server's close of the connection they are about to reuse.
+        timeout_keep_alive=30,
     )
 
 

@@ -94,13 +94,18 @@ def live_context(request: Request, lang: str, root_id: str | None = None, messag
         for seg in lineage.segments:
             if seg.run.kind == "resume":
                 verdicts.append((seg, service.first_resumed_epoch_gap(seg, lineage.reference)))
-    active = bool(lineage and lineage.active) or any(r.active for r in roots)
+    running = any(jobs.is_running(r.id) for r in roots) or bool(lineage and any(
+        jobs.is_running(seg.run.id) for seg in [*lineage.segments, lineage.reference] if seg))
+    waiting = any(r.active for r in roots) or bool(lineage and lineage.active)
+    # Jittered so that a classroom's browsers do not poll in lockstep bursts; twice a second while
+    # something trains, slower while runs only wait in the queue, slowest when idle (other tabs).
+    poll_ms = random.randint(400, 600) if running else random.randint(1200, 1800) if waiting else \
+        random.randint(3500, 4500)
     return {
         "lang": lang, "roots": roots, "lineage": lineage, "loss_chart": loss_chart, "lr_chart": lr_chart,
         "verdicts": verdicts, "message": message, "message_kind": message_kind,
         "status_names": STATUS[lang], "restore_labels": RESTORE_LABELS[lang], "prefix": PREFIX,
-        # Jittered so that a classroom's browsers do not poll in lockstep bursts.
-        "poll_ms": random.randint(400, 600) if active else random.randint(3500, 4500),
+        "poll_ms": poll_ms,
         "fmt": _fmt,
     }
 
