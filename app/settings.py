@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     # Pretrained source models of the transfer lesson; by default inside DATA_DIR. Several servers
     # (or test runs) may share one folder so that pretraining happens once.
     pretrained_dir: Path | None = None
+    # Answer every transfer-lesson load view in the background once the sources exist.
+    transfer_prewarm: bool = True
     # Signs the session cookie. Empty: a random key is made once and kept in DATA_DIR,
     # so sessions survive a restart without anyone having to configure a secret.
     secret_key: str = ""

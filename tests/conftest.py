@@ -13,6 +13,9 @@ import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# Answering all 288 transfer questions in the background costs CPU that tests need elsewhere;
+# every app and server a test starts inherits this (the test of prewarming turns it back on).
+os.environ["TRANSFER_PREWARM"] = "false"
 CHROMIUM = "/usr/bin/chromium"
 # Chromium must not try to reach the network: this machine has none, and a test must notice
 # any request that leaves the app, not wait for background updaters.
@@ -49,8 +52,9 @@ def pretrained_dir(tmp_path_factory) -> Path:
 def settings(tmp_path, pretrained_dir):
     from app.settings import Settings
 
+    # Prewarming answers 288 transfer questions in the background: CPU the tests need elsewhere.
     return Settings(data_dir=tmp_path / "data", tutorials_dir=REPO / "tutorials", secret_key="test-secret",
-                    pretrained_dir=pretrained_dir)
+                    pretrained_dir=pretrained_dir, transfer_prewarm=False)
 
 
 @pytest.fixture
@@ -119,7 +123,7 @@ def server_factory(tmp_path, pretrained_dir):
     servers: list[Server] = []
 
     def make(data_dir: Path | None = None, **kwargs) -> Server:
-        kwargs.setdefault("env", {"PRETRAINED_DIR": str(pretrained_dir)})
+        kwargs.setdefault("env", {"PRETRAINED_DIR": str(pretrained_dir), "TRANSFER_PREWARM": "false"})
         srv = Server(data_dir or tmp_path / "data", **kwargs)
         servers.append(srv)
         return srv.start()
@@ -132,7 +136,8 @@ def server_factory(tmp_path, pretrained_dir):
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory, pretrained_dir):
     """One real server for the browser tests of a session."""
-    srv = Server(tmp_path_factory.mktemp("live") / "data", env={"PRETRAINED_DIR": str(pretrained_dir)}).start()
+    srv = Server(tmp_path_factory.mktemp("live") / "data",
+                 env={"PRETRAINED_DIR": str(pretrained_dir), "TRANSFER_PREWARM": "false"}).start()
     yield srv
     srv.stop()
 

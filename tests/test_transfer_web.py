@@ -120,3 +120,24 @@ def test_finetune_transfer_beats_scratch(tl_client):
     tl_client.cookies.clear()
     assert tl_client.get(f"{API}/finetune/{run_id}").status_code == 404
     tl_client.cookies.update(cookies)
+
+
+def test_every_load_view_is_answered_in_the_background(tmp_path, pretrained_dir):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.settings import Settings
+    from tests.conftest import REPO
+
+    settings = Settings(data_dir=tmp_path / "data", tutorials_dir=REPO / "tutorials", secret_key="t",
+                        pretrained_dir=pretrained_dir, transfer_prewarm=True)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        deadline = time.monotonic() + 600
+        while not client.get(f"{API}/options").json()["all_views_ready"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        assert len(app.state.transfer_cache) == 2 * 4 * 9 * 4
+        # Answers come from that cache, and they are torch's real ones.
+        view = inspect(client, source="convnet_mini", variant="wider_block", num_classes=7, strategy="non_strict")
+        assert not view["ok"] and "size mismatch" in view["error"]["message"]

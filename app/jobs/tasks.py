@@ -50,14 +50,24 @@ def compare_finals(resumed_final: str, reference_final: str) -> dict:
 def transfer_view(pretrained: str, source: str, variant: str, num_classes: int, strategy: str, seed: int) -> dict:
     """Load the pretrained source into a fresh target with one strategy: every tensor's fate,
     torch's own error if any, and a before/after preview of each tensor."""
+    return transfer_views(pretrained, source, variant, [num_classes], [strategy], seed)[(num_classes, strategy)]
+
+
+def transfer_views(pretrained: str, source: str, variant: str, class_counts: list[int], strategies: list[str],
+                   seed: int) -> dict:
+    """transfer_view for many questions at once: {(num_classes, strategy): view}."""
     import torch
 
     from app.ml.backbones import build_target, present_source
     from app.ml.transfer import load_with_strategy
 
     source_sd = torch.load(pretrained, map_location="cpu", weights_only=True)["state_dict"]
-    model = build_target(source, variant, num_classes, seed=seed)
-    report = load_with_strategy(model, present_source(source_sd, variant), strategy)
-    view = report.to_dict()
-    view["previews"] = {row.key: report.preview(row.key) for row in report.rows}
-    return view
+    views = {}
+    for num_classes in class_counts:
+        for strategy in strategies:
+            model = build_target(source, variant, num_classes, seed=seed)
+            report = load_with_strategy(model, present_source(source_sd, variant), strategy)
+            view = report.to_dict()
+            view["previews"] = {row.key: report.preview(row.key) for row in report.rows}
+            views[(num_classes, strategy)] = view
+    return views

@@ -1,4 +1,6 @@
 """TransferLearningVisualizer: real weight transfer between models with different heads."""
+import threading
+
 from fastapi import APIRouter
 
 from app.components import Component, register
@@ -11,8 +13,15 @@ router.include_router(api.router)
 
 
 def _startup(app) -> None:
-    app.state.transfer_cache = service.ViewCache()
+    # 2 sources x 4 variants x 9 class counts x 4 strategies = 288 answers: all of them fit.
+    app.state.transfer_cache = service.ViewCache(size=512)
+    app.state.transfer_prewarmed = False
     service.ensure_pretrained(app)
+    if not app.state.settings.transfer_prewarm:
+        return
+    stop = threading.Event()
+    app.state.shutdown_hooks.append(lambda a: stop.set())
+    threading.Thread(target=service.prewarm, args=(app, stop), name="transfer-prewarm", daemon=True).start()
 
 
 def _version(request) -> tuple:

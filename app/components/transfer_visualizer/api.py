@@ -18,6 +18,7 @@ def options(request: Request) -> dict:
         "sources": {name: {"pretraining": service.pretraining_status(jobs, name)} for name in SOURCE_NAMES},
         "variants": {name: v.to_dict() for name, v in VARIANTS.items()},
         "strategies": STRATEGIES,
+        "all_views_ready": request.app.state.transfer_prewarmed,
     }
 
 

@@ -6,19 +6,23 @@ always has the same answer.
 """
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
+from typing import get_args
 
 from fastapi import HTTPException, Request
 
 from app.components.cache import ViewCache  # noqa: F401 - re-exported for the component's startup
-from app.components.transfer_visualizer.schemas import FinetuneRequest, TransferQuery
+from app.components.transfer_visualizer.schemas import FinetuneRequest, Strategy, TransferQuery, Variant
 from app.jobs.manager import JobManager
 from app.jobs.processes import SandboxError, SandboxFailure, call_in_sandbox
 from app.jobs.store import Run
-from app.jobs.tasks import transfer_view
+from app.jobs.tasks import transfer_view, transfer_views
 from app.ml.catalog import SOURCE_NAMES
 from app.sessions import session_id
 
+log = logging.getLogger(__name__)
 INIT_SEED = 0           # target initialisation; fixed so a filtered tensor is a known fresh init
 SEEDS_PER_COMPARISON = 3
 KEEP_FINETUNES = 5      # per learner: older comparisons are forgotten
@@ -75,6 +79,33 @@ def load_view(request: Request, query: TransferQuery) -> dict:
             raise HTTPException(503, f"the load could not be computed: {exc}") from None
 
     return cache.get(key, compute)
+
+
+def prewarm(app, stop: threading.Event) -> None:
+    """Every load view is one of a few hundred fixed questions: once the sources are pretrained,
+    answer them all in the background, a source and variant per sandbox call, so that a class
+    exploring the diagram never waits for torch."""
+    jobs: JobManager = app.state.jobs
+    cache: ViewCache = app.state.transfer_cache
+    classes = list(range(2, 11))
+    todo = [(s, v) for s in SOURCE_NAMES for v in get_args(Variant)]
+    while todo and not stop.is_set():
+        source, variant = todo[0]
+        path = pretrained_path(jobs, source)
+        if not path.exists():
+            stop.wait(2.0)
+            continue
+        todo.pop(0)
+        mtime = path.stat().st_mtime_ns
+        try:
+            views = call_in_sandbox(transfer_views, str(path), source, variant, classes, list(get_args(Strategy)),
+                                    INIT_SEED, timeout=300, memory_mb=jobs.settings.inspect_memory_mb)
+        except (SandboxFailure, SandboxError):
+            log.exception("prewarming transfer views for %s/%s failed", source, variant)
+            continue
+        for (num_classes, strategy), view in views.items():
+            cache.put((source, variant, num_classes, strategy, mtime), view)
+    app.state.transfer_prewarmed = not todo
 
 
 def submit_finetune(request: Request, req: FinetuneRequest) -> Run:
