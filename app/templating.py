@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from importlib.metadata import version
-from pathlib import Path
 
 from jinja2 import pass_context
 from jinja2_fragments.fastapi import Jinja2Blocks

@@ -7,7 +7,6 @@ memory of the server process tree, server memory per queued run."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 
 import httpx
@@ -50,19 +49,18 @@ def lone_rate(srv: Server, epochs: int) -> float:
 def quiet_class(srv: Server, args) -> float:
     """The same class of runs with nobody polling: how the worker pool alone scales (epochs/s)."""
     ids = []
-    with httpx.Client(base_url=srv.url, timeout=30) as c0:
-        for _ in range(args.clients):
-            with httpx.Client(base_url=srv.url, timeout=30) as c:  # a fresh session each
-                r = c.post(f"{API}/runs", json=run_body(args.run_epochs))
-                if r.status_code == 201:
-                    ids.append(r.json()["id"])
-        deadline = time.monotonic() + args.timeout
-        marks = ",".join("?" * len(ids))
-        while time.monotonic() < deadline:
-            rows = srv.query(f"SELECT status, started, finished FROM runs WHERE id IN ({marks})", *ids)
-            if all(r["status"] not in ("queued", "running") for r in rows):
-                break
-            time.sleep(0.5)
+    for _ in range(args.clients):
+        with httpx.Client(base_url=srv.url, timeout=30) as c:  # a fresh session each
+            r = c.post(f"{API}/runs", json=run_body(args.run_epochs))
+            if r.status_code == 201:
+                ids.append(r.json()["id"])
+    deadline = time.monotonic() + args.timeout
+    marks = ",".join("?" * len(ids))
+    while time.monotonic() < deadline:
+        rows = srv.query(f"SELECT status, started, finished FROM runs WHERE id IN ({marks})", *ids)
+        if all(r["status"] not in ("queued", "running") for r in rows):
+            break
+        time.sleep(0.5)
     done = [r for r in rows if r["status"] == "done"]
     if not done:
         return float("nan")

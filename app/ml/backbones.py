@@ -7,7 +7,7 @@ load_state_dict failure can be produced on purpose.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import torch

@@ -8,7 +8,7 @@ from markupsafe import Markup
 from app import i18n
 from app.components.checkpoint_inspector import service, strings  # noqa: F401 - strings registers the text
 from app.components.checkpoint_inspector.upload import ALLOWED_EXTENSIONS, UploadRejected
-from app.components.checkpoint_simulator.views import lang_of, require_htmx
+from app.components.htmx import lang_of, require_htmx
 from app.sessions import session_id
 from app.templating import templates
 

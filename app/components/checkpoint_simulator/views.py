@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import random
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from markupsafe import Markup
 from pydantic import ValidationError
 
 from app import i18n
 from app.components import charts
+from app.components.htmx import lang_of, require_htmx
 from app.components.checkpoint_simulator import service
 from app.components.checkpoint_simulator.schemas import RESTORE_MODES, ResumeRequest, RunRequest
 from app.components.checkpoint_simulator.strings import RESTORE_LABELS, STATUS
@@ -21,17 +22,6 @@ from app.templating import templates
 
 PREFIX = "/components/checkpoint-simulator"
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
-
-
-def require_htmx(request: Request) -> None:
-    # A cross-site form cannot add this header without a CORS preflight: cheap CSRF protection.
-    if request.method == "POST" and request.headers.get("hx-request") != "true":
-        raise HTTPException(400, "this endpoint is driven by the page (htmx)")
-
-
-def lang_of(request: Request) -> str:
-    lang = request.query_params.get("lang") or request.cookies.get(i18n.LANG_COOKIE)
-    return lang if lang in i18n.LANGS else i18n.DEFAULT_LANG
 
 
 def _fmt(v: float | None, digits: int = 4) -> str:

@@ -6,7 +6,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from app import i18n
-from app.components.checkpoint_simulator.views import lang_of
+from app.components.htmx import lang_of
 from app.components.labs import LabUnavailable
 from app.components.save_load_lab import service, strings
 from app.templating import templates

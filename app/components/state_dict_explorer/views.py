@@ -5,7 +5,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from app.components.checkpoint_simulator.views import lang_of
+from app.components.htmx import lang_of
 from app.components.labs import LabUnavailable
 from app.components.state_dict_explorer import service, strings
 from app.templating import templates

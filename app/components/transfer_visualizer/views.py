@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from app import i18n
 from app.components import charts
-from app.components.checkpoint_simulator.views import lang_of, require_htmx
+from app.components.htmx import lang_of, require_htmx
 from app.components.transfer_visualizer import service, strings
 from app.components.transfer_visualizer.schemas import FinetuneRequest, TransferQuery
 from app.jobs.manager import LimitReached
