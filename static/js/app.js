@@ -84,6 +84,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    var toc = document.querySelector(".toc-details");
+    if (toc && window.matchMedia("(max-width: 900px)").matches) toc.open = false;
     addCopyButtons(document);
     followToc();
   });
