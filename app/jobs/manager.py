@@ -326,6 +326,7 @@ class JobManager:
         code = worker.proc.exitcode
         with self._lock:
             self._workers.pop(worker.run_id, None)
+            self.live.pop(worker.run_id, None)  # only active runs have live numbers
         fields: dict = {"finished": time.time()}
         if code == 0:
             fields["status"] = "done"
