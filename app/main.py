@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         headers={"cache-control": "public, max-age=86400"})
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> PlainTextResponse:
+    async def healthz() -> PlainTextResponse:
         return PlainTextResponse("ok")
 
     app.include_router(api.router)
