@@ -3,7 +3,6 @@ from __future__ import annotations
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
-LANG_NAMES = {"zh": "中文", "en": "English"}
 LANG_COOKIE = "lang"
 
 STRINGS: dict[str, dict[str, str]] = {

@@ -244,15 +244,10 @@ class Report:
     title: str
     rows: list[tuple[str, str]] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
-    info: list[str] = field(default_factory=list)
 
     def row(self, label: str, value: str) -> None:
         self.rows.append((label, value))
         print(f"  {label:<48} {value}", flush=True)
-
-    def say(self, line: str) -> None:
-        self.info.append(line)
-        print(f"  {line}", flush=True)
 
     def target(self, t: Target) -> None:
         self.targets.append(t)

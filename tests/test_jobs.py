@@ -76,6 +76,13 @@ def test_queue_positions_and_limits(manager):
         manager.crash(r.id)
 
 
+def test_max_epochs_setting_is_a_limit(tmp_path):
+    jobs = JobManager(Settings(data_dir=tmp_path / "data", max_epochs=5))
+    with pytest.raises(LimitReached, match="at most 5 epochs"):
+        jobs.submit_train("s", {**CONFIG, "epochs": 10}, {})
+    assert jobs.store.for_session("s") == []
+
+
 def test_stored_runs_limit_and_delete(tmp_path):
     jobs = JobManager(Settings(data_dir=tmp_path / "data", max_stored_runs_per_session=2))
     jobs.start()

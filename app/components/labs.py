@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 from fastapi import HTTPException, Request
 
 from app.components.cache import app_cache
-from app.jobs.processes import SandboxError, SandboxFailure, call_in_sandbox
+from app.jobs.processes import SandboxError, SandboxFailure, call_limited
 
 
 class LabUnavailable(HTTPException):
@@ -30,7 +30,7 @@ class LabUnavailable(HTTPException):
 def sandbox(request: Request, fn: Callable, *args: Any) -> Any:
     settings = request.app.state.settings
     try:
-        return call_in_sandbox(fn, *args, timeout=settings.inspect_timeout_s, memory_mb=settings.inspect_memory_mb)
+        return call_limited(settings, fn, *args)
     except (SandboxFailure, SandboxError) as exc:
         raise LabUnavailable(str(exc)) from None
 

@@ -43,7 +43,7 @@ class Slot:
     name: str
 
 
-def _highlight(code: str, lang: str, attrs: str) -> str:
+def _highlight(code: str, lang: str) -> str:
     try:
         lexer = get_lexer_by_name(lang or "text")
     except ClassNotFound:
@@ -60,7 +60,7 @@ def _slug(title: str) -> str:
 
 def _markdown() -> MarkdownIt:
     # html=True: chapters are written by the course author and trusted; requests never reach here.
-    md = MarkdownIt("commonmark", {"html": True, "highlight": _highlight}).enable("table")
+    md = MarkdownIt("commonmark", {"html": True}).enable("table")
     md.use(front_matter_plugin)
     md.use(anchors_plugin, min_level=2, max_level=3, slug_func=_slug, permalink=True, permalinkSymbol="#")
     md.add_render_rule("blockquote_open", _blockquote_open)
@@ -77,7 +77,7 @@ def _fence(self, tokens, idx, options, env):
     token = tokens[idx]
     info = token.info.strip().split()
     lang = info[0] if info else ""
-    body = _highlight(token.content, lang, "")
+    body = _highlight(token.content, lang)
     label = escapeHtml(lang or "text")
     return (
         f'<div class="code-block" data-lang="{label}">'

@@ -53,7 +53,6 @@ class _Worker:
     conn: object
     crash: dict | None = None
     error: str | None = None
-    killed_by_us: bool = False
 
 
 # Events that other kinds of jobs (pretraining, fine-tuning) report and the pages read back.
@@ -127,6 +126,8 @@ class JobManager:
         with self._lock:
             if self.store.count_active(session) >= s.max_active_runs_per_session:
                 raise LimitReached(f"limit reached: at most {s.max_active_runs_per_session} runs may wait or train at once")
+            if int(config["epochs"]) > s.max_epochs:
+                raise LimitReached(f"limit reached: at most {s.max_epochs} epochs per run on this server")
             if self.store.count_roots(session) >= s.max_stored_runs_per_session:
                 raise LimitReached(f"limit reached: at most {s.max_stored_runs_per_session} runs are kept; delete an old one")
             self._check_queue()
@@ -206,7 +207,6 @@ class JobManager:
             worker = self._workers.get(run_id)
             if worker is None:
                 raise NotAllowed("only a run that is training can crash")
-            worker.killed_by_us = True
             live = self.live.get(run_id, Live())
             worker.crash = {"how": "button", "epoch": live.epoch, "step": live.step}
             worker.proc.kill()  # SIGKILL: the process gets no chance to save anything

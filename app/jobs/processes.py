@@ -114,6 +114,11 @@ def call_in_sandbox(fn: Callable, *args: Any, timeout: float = 20.0, memory_mb: 
     raise SandboxFailure(*payload)
 
 
+def call_limited(settings, fn: Callable, *args: Any) -> Any:
+    """call_in_sandbox with the limits the settings give every throwaway inspection."""
+    return call_in_sandbox(fn, *args, timeout=settings.inspect_timeout_s, memory_mb=settings.inspect_memory_mb)
+
+
 class SandboxFailure(Exception):
     def __init__(self, type_name: str, message: str):
         super().__init__(f"{type_name}: {message}")

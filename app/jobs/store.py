@@ -49,7 +49,6 @@ CREATE INDEX IF NOT EXISTS events_run ON events(run_id, at);
 """
 
 ACTIVE = ("queued", "running")
-FINISHED = ("done", "crashed", "failed", "interrupted")
 
 
 @dataclass
@@ -171,10 +170,6 @@ class RunStore:
     def resumes_for_reference(self, key: str) -> list[Run]:
         rows = self._all("SELECT * FROM runs WHERE kind = 'resume' AND reference_key = ? AND status = 'done'", (key,))
         return [_run(r) for r in rows]
-
-    def with_status(self, *statuses: str) -> list[Run]:
-        marks = ",".join("?" * len(statuses))
-        return [_run(r) for r in self._all(f"SELECT * FROM runs WHERE status IN ({marks}) ORDER BY created", statuses)]
 
     def count_active(self, session: str) -> int:
         return self._all("SELECT COUNT(*) FROM runs WHERE session = ? AND status IN ('queued','running')", (session,))[0][0]

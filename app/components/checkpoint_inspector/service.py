@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.components.checkpoint_inspector.upload import Received, receive_file
 from app.jobs.lab_tasks import ci_inspect
-from app.jobs.processes import SandboxError, SandboxFailure, call_in_sandbox
+from app.jobs.processes import SandboxError, SandboxFailure, call_limited
 from app.sessions import session_id
 
 KEEP_PER_SESSION = 5
@@ -75,8 +75,7 @@ def _inspect_blocking(request: Request, received: Received) -> dict:
     limits = {"max_file_bytes": limit_bytes(request)}
     try:
         with _slots:
-            return call_in_sandbox(ci_inspect, str(received.path), received.filename, limits,
-                                   timeout=settings.inspect_timeout_s, memory_mb=settings.inspect_memory_mb)
+            return call_limited(settings, ci_inspect, str(received.path), received.filename, limits)
     except SandboxFailure as exc:
         return _failed(received, "sandbox", exc.type_name, exc.message)
     except SandboxError as exc:

@@ -15,7 +15,7 @@ from app.components.checkpoint_simulator import service
 from app.components.checkpoint_simulator.schemas import RESTORE_MODES, ResumeRequest, RunRequest
 from app.components.checkpoint_simulator.strings import RESTORE_LABELS, STATUS
 from app.jobs.manager import LimitReached, NotAllowed
-from app.jobs.processes import SandboxError, SandboxFailure, call_in_sandbox
+from app.jobs.processes import SandboxError, SandboxFailure, call_limited
 from app.jobs.tasks import describe_file
 from app.sessions import session_id
 from app.templating import templates
@@ -201,11 +201,7 @@ def inside(request: Request, run_id: str, file: str):
     path = service.checkpoint_path(jobs, run, file)
     context = {"lang": lang_of(request), "file": file, "run": run, "summary": None, "error": None, "prefix": PREFIX}
     try:
-        settings = request.app.state.settings
-        context["summary"] = call_in_sandbox(describe_file, str(path), timeout=settings.inspect_timeout_s,
-                                             memory_mb=settings.inspect_memory_mb)
-    except SandboxFailure as exc:
-        context["error"] = str(exc)  # torch's own words, e.g. for a truncated file
-    except SandboxError as exc:
-        context["error"] = str(exc)
+        context["summary"] = call_limited(request.app.state.settings, describe_file, str(path))
+    except (SandboxFailure, SandboxError) as exc:
+        context["error"] = str(exc)  # torch's own words for a truncated file; else why it stopped
     return templates.TemplateResponse(request, "checkpoint_simulator/inside.html", context)

@@ -16,7 +16,6 @@ from app.jobs.lab_tasks import sl_load, sl_save, sl_train_eval
 # The keys of app.ml.labs.saveload.REFACTORS (that module imports torch; tests check they agree).
 REFACTOR_NAMES = ("none", "rename_class", "move_module")
 Refactor = Literal["none", "rename_class", "move_module"]
-SAVED_FILES = ("weights.pt", "whole_model.pt")
 
 
 def _save(request: Request) -> dict:

@@ -16,7 +16,7 @@ from fastapi import HTTPException, Request
 from app.components.cache import ViewCache  # noqa: F401 - re-exported for the component's startup
 from app.components.transfer_visualizer.schemas import FinetuneRequest, Strategy, TransferQuery, Variant
 from app.jobs.manager import JobManager
-from app.jobs.processes import SandboxError, SandboxFailure, call_in_sandbox
+from app.jobs.processes import SandboxError, SandboxFailure, call_in_sandbox, call_limited
 from app.jobs.store import Run
 from app.jobs.tasks import transfer_view, transfer_views
 from app.ml.catalog import SOURCE_NAMES
@@ -71,9 +71,8 @@ def load_view(request: Request, query: TransferQuery) -> dict:
     def compute() -> dict:
         settings = jobs.settings
         try:
-            return call_in_sandbox(transfer_view, str(path), query.source, query.variant, query.num_classes,
-                                   query.strategy, INIT_SEED, timeout=settings.inspect_timeout_s,
-                                   memory_mb=settings.inspect_memory_mb)
+            return call_limited(settings, transfer_view, str(path), query.source, query.variant,
+                                query.num_classes, query.strategy, INIT_SEED)
         except (SandboxFailure, SandboxError) as exc:
             # Not a strategy's error (those are in the report): the computation itself failed.
             raise HTTPException(503, f"the load could not be computed: {exc}") from None
