@@ -112,8 +112,38 @@ def test_disk_cap_removes_oldest_finished_runs(tmp_path):
         wait_until(lambda: jobs.store.get(new.id) is None or jobs.store.get(new.id).status == "done")
         wait_until(lambda: jobs.store.get(old.id) is None and not jobs.run_dir(old.id).exists())
         assert jobs.store.get(new.id).status == "done" and jobs.run_dir(new.id).exists()
+        # The usage it keeps (instead of walking every file at each run's end) is the real one.
+        real = sum(p.stat().st_size for p in jobs.runs_dir.rglob("*") if p.is_file())
+        assert jobs._disk_used == real > 0
     finally:
         jobs.stop()
+
+
+def test_the_monitor_waits_for_events_instead_of_spinning(manager, monkeypatch):
+    """A worker that closed its pipe but has not exited yet must not make the monitor spin: a
+    classroom's training shares its two cores with the web process the monitor lives in."""
+    import multiprocessing.connection as mpc
+
+    calls = {"wait": 0, "events": 0}
+    real_wait, real_handle = mpc.wait, manager._handle
+
+    def counting_wait(objects, timeout=None):
+        if timeout:  # the monitor's own waits (Connection.poll() waits too, with no timeout)
+            calls["wait"] += 1
+        return real_wait(objects, timeout)
+
+    def counting_handle(*args, **kwargs):
+        calls["events"] += 1
+        return real_handle(*args, **kwargs)
+
+    monkeypatch.setattr(mpc, "wait", counting_wait)
+    monkeypatch.setattr(manager, "_handle", counting_handle)
+    for i in range(3):
+        run = manager.submit_train(f"s{i}", {**CONFIG, "epochs": 3}, {})
+        wait_until(lambda: manager.store.get(run.id).status == "done")
+    # One wake-up per event, per process start and end, and per 1 s timeout, give or take a few.
+    assert calls["events"] >= 9
+    assert calls["wait"] <= 2 * calls["events"] + 30, calls
 
 
 @pytest.mark.slow

@@ -53,6 +53,9 @@ class _Worker:
     conn: object
     crash: dict | None = None
     error: str | None = None
+    # The worker closed its pipe (it is exiting): a closed pipe reads as always ready, so the
+    # monitor stops waiting on it and waits for the process to end instead of spinning.
+    closed: bool = False
 
 
 # Events that other kinds of jobs (pretraining, fine-tuning) report and the pages read back.
@@ -78,6 +81,9 @@ class JobManager:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify")
+        # Bytes under runs_dir: walked once, then kept up to date as runs end and lineages go,
+        # so that a run's end does not cost a walk over every file the server ever kept.
+        self._disk_used: int | None = None
 
     # --- life cycle ---
     def start(self) -> None:
@@ -217,6 +223,8 @@ class JobManager:
             if any(r.active for r in lineage):
                 raise NotAllowed("a run that is waiting or training cannot be deleted; crash it first")
             for run_id in self.store.delete_lineage(root_id):
+                if self._disk_used is not None:
+                    self._disk_used -= _tree_size(self.run_dir(run_id))
                 shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
                 self.live.pop(run_id, None)
 
@@ -226,7 +234,7 @@ class JobManager:
             try:
                 self._fill_slots()
                 with self._lock:
-                    conns = {w.conn: w for w in self._workers.values()}
+                    conns = {w.conn: w for w in self._workers.values() if not w.closed}
                     sentinels = {w.proc.sentinel: w for w in self._workers.values()}
                 ready = multiprocessing.connection.wait([self._wake_r, *conns, *sentinels], timeout=1.0)
                 for obj in ready:
@@ -291,7 +299,7 @@ class JobManager:
             while worker.conn.poll():
                 self._handle(worker, worker.conn.recv())
         except (EOFError, OSError):
-            pass
+            worker.closed = True
 
     def _handle(self, worker: _Worker, event: dict) -> None:
         run_id = worker.run_id
@@ -342,7 +350,7 @@ class JobManager:
         if fields["status"] == "done":
             self._schedule_comparisons(worker.run_id)
         run = self.store.get(worker.run_id)
-        self._enforce_disk_cap(keep_root=run.root_id if run else None)
+        self._enforce_disk_cap(worker.run_id, keep_root=run.root_id if run else None)
 
     def _schedule_comparisons(self, run_id: str) -> None:
         run = self.store.get(run_id)
@@ -375,21 +383,24 @@ class JobManager:
             report = {"error": str(exc), "files": []}
         self.store.add_event(run_id, "survivors", report)
 
-    def _enforce_disk_cap(self, keep_root: str | None = None) -> None:
+    def _enforce_disk_cap(self, ended: str, keep_root: str | None = None) -> None:
         """Over the cap, whole finished lineages go, oldest first; never the one that just ended."""
         cap = self.settings.disk_cap_mb * 1024 * 1024
-        used = _tree_size(self.runs_dir)
-        if used <= cap:
-            return
-        for root in self.store.finished_roots_oldest_first():
-            if used <= cap:
-                break
-            if root.id == keep_root:
-                continue
-            freed = sum(_tree_size(self.run_dir(r.id)) for r in self.store.lineage(root.id))
-            self.delete(root.id)
-            used -= freed
-            log.info("disk cap: removed run %s (%d bytes)", root.id, freed)
+        with self._lock:
+            if self._disk_used is None:
+                self._disk_used = _tree_size(self.runs_dir)
+            else:
+                self._disk_used += _tree_size(self.run_dir(ended))  # a run writes only until it ends
+            if self._disk_used <= cap:
+                return
+            for root in self.store.finished_roots_oldest_first():
+                if self._disk_used <= cap:
+                    break
+                if root.id == keep_root:
+                    continue
+                before = self._disk_used
+                self.delete(root.id)
+                log.info("disk cap: removed run %s (%d bytes)", root.id, before - self._disk_used)
 
 
 def _tree_size(path: Path) -> int:
