@@ -119,9 +119,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> PlainTextResponse:
         return PlainTextResponse("ok")
 
+    app.include_router(pages.router)  # first: its paths start with a language, nothing else does
     app.include_router(api.router)
     for component in components.all_components():
         if component.router is not None:
             app.include_router(component.router)
-    app.include_router(pages.router)
     return app

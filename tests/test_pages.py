@@ -196,6 +196,25 @@ def test_vary_is_a_single_header(client):
     assert len(r.headers.get_list("vary")) == 1
 
 
+@pytest.mark.parametrize("accept, compressed", [
+    ("gzip, deflate", True), ("br;q=1.0, gzip;q=0.8", True), ("*", True),
+    ("identity", False), ("gzip;q=0", False), ("", False),
+])
+def test_chapter_is_sent_compressed_when_the_browser_accepts_it(client, accept, compressed):
+    """A class opening the page at once shares one Wi-Fi: the page is compressed once, not per learner."""
+    import gzip
+
+    r = client.get(f"/en/{CHAPTER}", headers={"accept-encoding": accept})
+    with client.stream("GET", f"/en/{CHAPTER}", headers={"accept-encoding": accept}) as raw:
+        body = b"".join(raw.iter_raw())
+    assert (raw.headers.get("content-encoding") == "gzip") is compressed
+    assert "accept-encoding" in {v.strip().lower() for v in raw.headers["vary"].split(",")}
+    plain = gzip.decompress(body) if compressed else body
+    assert plain.decode() == r.text and "CheckpointSimulator" in r.text
+    if compressed:
+        assert len(body) * 3 < len(plain)
+
+
 # --- the index and the language choice ------------------------------------------------------------
 
 def test_index_defaults_to_chinese(client):
