@@ -5,6 +5,7 @@ belong to. Both survive a server that is killed, which is the point of the lesso
 """
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -98,9 +99,12 @@ class RunStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
-        # A counter per lineage, bumped by every write: pages cache what they draw under it.
+        # Versions per lineage and per session, taken from one counter that only grows, bumped by
+        # every write: pages cache what they draw under them; event streams watch them for changes.
+        self._clock = itertools.count(1)  # next() is atomic: writers in several threads
         self._versions: dict[str, int] = {}
-        self._root_of: dict[str, str] = {}
+        self._session_versions: dict[str, int] = {}
+        self._root_of: dict[str, tuple[str, str | None]] = {}
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode loses at most the last commits on power loss, never corrupts.
@@ -124,17 +128,27 @@ class RunStore:
     def version(self, root_id: str) -> int:
         return self._versions.get(root_id, 0)
 
+    def session_version(self, session: str) -> int:
+        """Changes whenever any run of the session is written (not its shared references)."""
+        return self._session_versions.get(session, 0)
+
     def _touch(self, run_id: str) -> None:
-        root = self._root_of.get(run_id)
-        if root is None:
-            rows = self._all("SELECT root_id FROM runs WHERE id = ?", (run_id,))
-            root = rows[0][0] if rows else run_id
-            self._root_of[run_id] = root
-        self._versions[root] = self._versions.get(root, 0) + 1
+        found = self._root_of.get(run_id)
+        if found is None:
+            rows = self._all("SELECT root_id, session FROM runs WHERE id = ?", (run_id,))
+            found = (rows[0][0], rows[0][1]) if rows else (run_id, None)
+            self._root_of[run_id] = found
+        self._bump(*found)
+
+    def _bump(self, root_id: str, session: str | None) -> None:
+        now = next(self._clock)
+        self._versions[root_id] = now
+        if session is not None:
+            self._session_versions[session] = now
 
     # --- runs ---
     def add(self, run: Run) -> Run:
-        self._root_of[run.id] = run.root_id
+        self._root_of[run.id] = (run.root_id, run.session)
         self._exec(
             "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (run.id, run.session, run.kind, json.dumps(run.config), json.dumps(run.options), run.status,
@@ -186,18 +200,19 @@ class RunStore:
         return [_run(r) for r in rows]
 
     def delete_lineage(self, root_id: str) -> list[str]:
-        ids = [r["id"] for r in self._all("SELECT id FROM runs WHERE root_id = ?", (root_id,))]
+        rows = self._all("SELECT id, session FROM runs WHERE root_id = ?", (root_id,))
         with self._lock:
-            for run_id in ids:
-                self._db.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
-                self._db.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
-                self._db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
-        self._versions[root_id] = self._versions.get(root_id, 0) + 1
-        return ids
+            for row in rows:
+                self._db.execute("DELETE FROM epochs WHERE run_id = ?", (row["id"],))
+                self._db.execute("DELETE FROM events WHERE run_id = ?", (row["id"],))
+                self._db.execute("DELETE FROM runs WHERE id = ?", (row["id"],))
+        for row in rows:
+            self._root_of.pop(row["id"], None)
+        self._bump(root_id, rows[0]["session"] if rows else None)
+        return [row["id"] for row in rows]
 
     def mark_interrupted(self) -> int:
         """After a restart nothing can still be running: the processes died with the old server."""
-        self._versions.clear()
         cur = self._exec(
             "UPDATE runs SET status = 'interrupted', finished = ?, "
             "error = COALESCE(error, 'the server stopped while this run was active') "

@@ -120,3 +120,32 @@
     target.appendChild(note);
   });
 })();
+
+// Live views follow a server-sent event stream. htmx's own sse extension, as packaged with htmx
+// 2.0.x, is still the htmx 1 one (it calls an API htmx 2 removed), so this bridge does its job:
+// an element with data-events="URL" opens one EventSource; "changed" is re-dispatched there as
+// "sse:changed" (the view refetches itself: hx-trigger="sse:changed from:closest [data-events]");
+// "queue" carries {run id: text} for the [data-queue-run] places in line. EventSource reconnects
+// by itself, and the server's first event after a reconnect is "changed": a restarted server
+// brings every open page up to date.
+(function () {
+  "use strict";
+  function follow(el) {
+    if (el.dataset.following || !window.EventSource) return;
+    el.dataset.following = "true";
+    var source = new EventSource(el.dataset.events);
+    source.addEventListener("changed", function () {
+      if (window.htmx) window.htmx.trigger(el, "sse:changed");
+    });
+    source.addEventListener("queue", function (e) {
+      var places = JSON.parse(e.data);
+      el.querySelectorAll("[data-queue-run]").forEach(function (node) {
+        var text = places[node.getAttribute("data-queue-run")];
+        if (text) node.textContent = text;
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-events]").forEach(follow);
+  });
+})();

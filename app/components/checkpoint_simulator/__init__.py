@@ -8,4 +8,5 @@ router = APIRouter()
 router.include_router(views.router)
 router.include_router(api.router)
 
-register(Component(name="CheckpointSimulator", render=views.render_placeholder, router=router))
+register(Component(name="CheckpointSimulator", render=views.render_placeholder, router=router,
+                   on_startup=views.on_startup))

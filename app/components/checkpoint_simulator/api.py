@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from app.components.checkpoint_simulator import service
 from app.components.checkpoint_simulator.schemas import Restore, RunRequest
+from app.components.checkpoint_simulator.views import in_render_slot
 from app.jobs.manager import LimitReached, NotAllowed
 from app.sessions import session_id
 
@@ -39,13 +40,17 @@ def _limit(exc: Exception) -> HTTPException:
 
 
 @router.post("/runs", status_code=201, summary="Start a training run (queued if all workers are busy)")
-def create_run(request: Request, body: RunRequest) -> dict:
-    jobs = service.manager(request)
-    try:
-        run = jobs.submit_train(session_id(request), body.train_config(), body.options())
-    except LimitReached as exc:
-        raise _limit(exc) from None
-    return _run_out(jobs, run)
+async def create_run(request: Request, body: RunRequest) -> dict:
+    def submit() -> dict:
+        jobs = service.manager(request)
+        try:
+            run = jobs.submit_train(session_id(request), body.train_config(), body.options())
+        except LimitReached as exc:
+            raise _limit(exc) from None
+        return _run_out(jobs, run)
+
+    # A class starting its runs at once: a few threads at a time (see views.LIVE_RENDERS).
+    return await in_render_slot(request, submit)
 
 
 @router.get("/runs", summary="This browser's runs, each with its resumes")

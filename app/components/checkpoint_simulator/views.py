@@ -1,18 +1,21 @@
 """HTML side of the CheckpointSimulator: the partial placed in the chapter and its htmx routes."""
 from __future__ import annotations
 
-import random
+from functools import partial
 
+import anyio
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from markupsafe import Markup
 from pydantic import ValidationError
+from sse_starlette import EventSourceResponse
 
 from app import i18n
 from app.components import charts
 from app.components.htmx import lang_of, require_htmx
 from app.components.checkpoint_simulator import service
 from app.components.checkpoint_simulator.schemas import RESTORE_MODES, ResumeRequest, RunRequest
+from app.components.checkpoint_simulator.stream import PING, Watch, follow
 from app.components.checkpoint_simulator.strings import RESTORE_LABELS, STATUS
 from app.jobs.manager import LimitReached, NotAllowed
 from app.jobs.processes import SandboxError, SandboxFailure, call_limited
@@ -22,6 +25,19 @@ from app.templating import templates
 
 PREFIX = "/components/checkpoint-simulator"
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
+# Live views are rendered a few at a time: when a class starts its runs at once, sixty renders in
+# sixty threads would fight over the GIL and stall every other request (the chapter page waited
+# ~0.2 s); two threads keep both cores' worth of rendering and leave the event loop its turn.
+LIVE_RENDERS = 2
+
+
+def on_startup(app) -> None:
+    app.state.live_renders = anyio.CapacityLimiter(LIVE_RENDERS)
+
+
+def in_render_slot(request: Request, fn, *args):
+    """fn(*args) in a worker thread, among at most LIVE_RENDERS at once."""
+    return anyio.to_thread.run_sync(partial(fn, *args), limiter=request.app.state.live_renders)
 
 
 def _fmt(v: float | None, digits: int = 4) -> str:
@@ -84,18 +100,10 @@ def live_context(request: Request, lang: str, root_id: str | None = None, messag
         for seg in lineage.segments:
             if seg.run.kind == "resume":
                 verdicts.append((seg, service.first_resumed_epoch_gap(seg, lineage.reference)))
-    running = any(jobs.is_running(r.id) for r in roots) or bool(lineage and any(
-        jobs.is_running(seg.run.id) for seg in [*lineage.segments, lineage.reference] if seg))
-    waiting = any(r.active for r in roots) or bool(lineage and lineage.active)
-    # Jittered so that a classroom's browsers do not poll in lockstep bursts; twice a second while
-    # something trains, slower while runs only wait in the queue, slowest when idle (other tabs).
-    poll_ms = random.randint(400, 600) if running else random.randint(1200, 1800) if waiting else \
-        random.randint(3500, 4500)
     return {
         "lang": lang, "roots": roots, "lineage": lineage, "loss_chart": loss_chart, "lr_chart": lr_chart,
         "verdicts": verdicts, "message": message, "message_kind": message_kind,
         "status_names": STATUS[lang], "restore_labels": RESTORE_LABELS[lang], "prefix": PREFIX,
-        "poll_ms": poll_ms,
         "fmt": _fmt,
     }
 
@@ -125,8 +133,15 @@ def _form_errors(exc: ValidationError) -> dict[str, str]:
 
 
 @router.get("/live", response_class=HTMLResponse)
-def live(request: Request, run: str | None = None):
-    return render_live(request, lang_of(request), root_id=run)
+async def live(request: Request, run: str | None = None):
+    return await in_render_slot(request, partial(render_live, root_id=run), request, lang_of(request))
+
+
+@router.get("/events")
+async def events(request: Request):
+    """The page's event stream: "changed" when the learner's runs change, "queue" places in line."""
+    watch = Watch(service.manager(request), session_id(request), lang_of(request))
+    return EventSourceResponse(follow(watch, lambda fn: in_render_slot(request, fn)), ping=PING)
 
 
 @router.post("/runs", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])

@@ -1,0 +1,95 @@
+"""The live view's event stream (server-sent events).
+
+A classroom of browsers polling the live view re-renders it for everyone twice a second, and
+that CPU comes out of the two cores the training needs. Instead each page holds one stream: the
+server looks at in-memory counters a few times a second and says "changed" only when the
+learner's runs did, and the page then fetches the live view once. Queued learners get their
+place in line as a few bytes of text, no render at all.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from app import i18n
+from app.jobs.manager import JobManager, reference_key
+
+TICK = 0.2  # s between looks at the counters: cheap dictionary reads
+CHANGED_GAP = 0.4  # s at least between two "changed": progress reaches the page > twice a second
+QUEUE_GAP = 1.0  # s at least between two queue updates: a class's queue moves several times a second
+PING = 15  # s: a comment line keeps proxies and idle connections from dropping the stream
+
+
+@dataclass
+class Watch:
+    """What one learner's page shows, reduced to what tells a change from no change."""
+    jobs: JobManager
+    session: str
+    lang: str
+    _version: int = -1
+    _runs: list[str] = field(default_factory=list)
+    _refs: list[str] = field(default_factory=list)
+
+    def _reread(self) -> None:
+        runs = self.jobs.store.for_session(self.session)
+        self._runs = [r.id for r in runs if r.active]
+        # Every train root shows the uninterrupted reference of its settings, which is shared.
+        self._refs = sorted({"ref-" + reference_key(r.config) for r in runs if r.kind == "train"})
+
+    def moved(self) -> bool:
+        """The learner's runs were written since the last look (which then re-reads them)."""
+        return self.jobs.store.session_version(self.session) != self._version
+
+    def signature(self) -> tuple:
+        """Equal signatures mean an equal live view (apart from queue places)."""
+        store = self.jobs.store
+        if self.moved():
+            self._version = store.session_version(self.session)
+            self._reread()
+        live = []
+        for run_id in [*self._runs, *(r for r in self._refs if self.jobs.is_running(r))]:
+            now = self.jobs.live.get(run_id)
+            live.append((run_id, now.epoch, now.step) if now else (run_id,))
+        return self._version, tuple(store.version(r) for r in self._refs), tuple(live)
+
+    def queue(self) -> dict[str, str]:
+        """Place in line of each of the learner's waiting runs, as the page words it."""
+        places = {}
+        for run_id in self._runs:
+            n = self.jobs.queue_position(run_id)
+            if n is not None:
+                places[run_id] = i18n.t(self.lang, "cs.queue").format(n=n)
+        return places
+
+
+async def follow(watch: Watch, in_thread: Callable[[Callable], Awaitable]) -> AsyncIterator[dict]:
+    """Events for one page, for as long as it listens: "changed" first, so the page loads its view.
+    in_thread(fn) runs fn off the event loop (the caller decides in which threads)."""
+    sent_sig, sent_queue = None, None
+    changed_at = queue_at = float("-inf")
+    count = 0
+    while True:
+        now = time.monotonic()
+        if now - changed_at >= CHANGED_GAP:
+            # Re-reading the learner's runs touches SQLite: keep that off the event loop.
+            sig = await in_thread(watch.signature) if watch.moved() else watch.signature()
+            if sig != sent_sig:
+                if count and now - changed_at > 2 * CHANGED_GAP:
+                    # The first change after a quiet spell is often everyone's (a class starting
+                    # at once): spread the sixty refetches over a moment instead of one burst.
+                    await asyncio.sleep(random.uniform(0, CHANGED_GAP))
+                count += 1
+                sent_sig, changed_at = sig, time.monotonic()
+                yield {"event": "changed", "data": str(count)}
+        if now - queue_at >= QUEUE_GAP:
+            places = watch.queue()
+            if places != sent_queue:
+                if places:
+                    queue_at = now
+                    yield {"event": "queue", "data": json.dumps(places, ensure_ascii=False)}
+                sent_queue = places
+        await asyncio.sleep(TICK)

@@ -1,0 +1,142 @@
+"""The live view's event stream: "changed" only when the learner's own runs change, places in
+line for waiting runs, and the page following it instead of polling."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import pytest
+
+from app.components.checkpoint_simulator.stream import Watch, follow
+from app.jobs.manager import JobManager
+from app.settings import Settings
+from tests.simulator_helpers import API, start, wait_finished
+
+CONFIG = {"epochs": 200, "lr": 0.02, "optimizer": "adam", "scheduler": True, "checkpoint_every": 5,
+          "keep_last": 3, "seed": 0, "batch_size": 64}
+
+
+async def _in_thread(fn):
+    return await asyncio.to_thread(fn)
+
+
+class Recorder:
+    """Reads a stream in the background, as a page would, keeping every event it sends."""
+
+    def __init__(self, events):
+        self.events: list[dict] = []
+        self.task = asyncio.create_task(self._read(events))
+
+    async def _read(self, events):
+        async for event in events:
+            self.events.append(event)
+
+    async def after(self, seconds: float) -> list[dict]:
+        """The events that arrive in the next `seconds`."""
+        start = len(self.events)
+        await asyncio.sleep(seconds)
+        return self.events[start:]
+
+    def stop(self) -> None:
+        self.task.cancel()
+
+
+@pytest.fixture
+def jobs(tmp_path):
+    # One worker, held by a slow first run: everything after it waits in the queue.
+    manager = JobManager(Settings(data_dir=tmp_path / "data", max_workers=1))
+    manager.start()
+    yield manager
+    manager.stop()
+
+
+def test_a_stream_speaks_of_its_own_learner_only(jobs):
+    jobs.submit_train("busy", CONFIG, {"pace_ms": 300})
+    mine = jobs.submit_train("learner-a", CONFIG, {"pace_ms": 0})
+
+    async def scenario():
+        a = Recorder(follow(Watch(jobs, "learner-a", "en"), _in_thread))
+        b = Recorder(follow(Watch(jobs, "learner-b", "zh"), _in_thread))
+        first_a, first_b = await a.after(1.0), b.events[:]
+        # Another learner's run changes: a hears nothing new, b hears "changed".
+        jobs.submit_train("learner-b", CONFIG, {"pace_ms": 0})
+        later_a, later_b = await a.after(1.5), b.events[len(first_b):]
+        a.stop(), b.stop()
+        return first_a, first_b, later_a, later_b
+
+    first_a, first_b, later_a, later_b = asyncio.run(scenario())
+    # The first event loads the view; a waiting run gets its place in line, in the page's language.
+    assert first_a[0]["event"] == "changed"
+    queue = [json.loads(e["data"]) for e in first_a if e["event"] == "queue"]
+    assert queue == [{mine.id: "number 1 in the queue"}]
+    assert [e["event"] for e in first_b] == ["changed"]
+    assert not [e for e in later_a if e["event"] == "changed"]
+    assert [e["event"] for e in later_b].count("changed") == 1
+    places = [json.loads(e["data"]) for e in later_b if e["event"] == "queue"]
+    assert places and list(places[-1].values()) == ["排队第 2 位"]
+
+
+def test_progress_reaches_the_page_more_than_twice_a_second(jobs):
+    run = jobs.submit_train("learner", CONFIG, {"pace_ms": 20})
+
+    async def scenario():
+        stream = Recorder(follow(Watch(jobs, "learner", "en"), _in_thread))
+        while not jobs.is_running(run.id):
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        t0 = time.monotonic()
+        events = await stream.after(3.0)
+        stream.stop()
+        return [e for e in events if e["event"] == "changed"], time.monotonic() - t0
+
+    changed, seconds = asyncio.run(scenario())
+    jobs.crash(run.id)
+    assert len(changed) >= 2 * seconds, len(changed)
+
+
+def test_the_stream_over_http_follows_a_run_to_its_end(live_server):
+    """Through real uvicorn: the session cookie picks the learner; the run's end is announced."""
+    http = httpx.Client(base_url=live_server.url, timeout=30)
+    run = start(http, epochs=3, checkpoint_every=1)
+    seen: list[str] = []
+    with http.stream("GET", "/components/checkpoint-simulator/events?lang=en",
+                     timeout=httpx.Timeout(30, read=20)) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                seen.append(line.split(":", 1)[1].strip())
+            if http.get(f"{API}/runs/{run['id']}").json()["status"] == "done" and len(seen) >= 2:
+                break
+    assert seen[0] == "changed" and seen.count("changed") >= 2
+    # A stranger's stream: one "changed" (its empty view) and then nothing about our run.
+    stranger = httpx.Client(base_url=live_server.url, timeout=30)
+    with stranger.stream("GET", "/components/checkpoint-simulator/events?lang=en",
+                         timeout=httpx.Timeout(30, read=3)) as r:
+        lines = []
+        try:
+            for line in r.iter_lines():
+                lines.append(line)
+        except httpx.ReadTimeout:
+            pass
+    assert [ln for ln in lines if ln.startswith("event:")] == ["event: changed"]
+    assert run["id"] not in "\n".join(lines)
+    wait_finished(http, run["id"])
+
+
+@pytest.mark.browser
+def test_the_page_follows_the_stream_instead_of_polling(page, live_server):
+    """No run changes, no request: an open lesson costs the server nothing while idle."""
+    page.goto("/en/06-model-io-checkpoint")
+    page.wait_for_selector("#cs-live .cs-empty, #cs-live .cs-runs")
+    live_requests: list[str] = []
+    page.on("request", lambda r: live_requests.append(r.url) if "/checkpoint-simulator/live" in r.url else None)
+    page.wait_for_timeout(3000)
+    assert live_requests == []
+    # A run started elsewhere in the same session (the API) shows up through the stream.
+    response = page.request.post(f"{live_server.url}{API}/runs", data={"epochs": 3, "checkpoint_every": 1, "pace_ms": 0})
+    assert response.status == 201
+    run_id = response.json()["id"]
+    page.wait_for_selector(f"#cs-live tr[data-run-id='{run_id}'][data-status='done']", timeout=30000)
+    assert 1 <= len(live_requests) <= 30, live_requests
