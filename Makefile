@@ -15,7 +15,8 @@ serve: setup
 test: setup-test browser
 	$(PY) -m pytest
 
-bench: setup-test
+bench: setup
+	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) -m bench
 
 setup: $(VENV)/.installed

@@ -1,7 +1,9 @@
-"""classroom: --clients learners each start a run at once, then keep polling while they train.
+"""classroom: --clients learners each start a run at once and watch it train, as the page does.
 
-Measured in one server, in this order: idle page latency under the same polling load; one run
-alone (epochs/s); then the class. Targets: chapter p99 under training load / idle p99 <= 3;
+Each learner holds the simulator's event stream open and fetches the live view on every
+"changed" (what the page's script does), and loads the chapter page every 2 x --think s on
+average (the latency probe: 30 pages/s for 60 learners). Measured in one server, in this order:
+idle page latency under the same load; one run alone (epochs/s); then the class. Targets: chapter p99 under training load / idle p99 <= 3;
 aggregate epochs/s / (cores x one run's epochs/s) >= 0.85. Also: runs done, wall time, peak
 memory of the server process tree, server memory per queued run."""
 from __future__ import annotations
@@ -9,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import time
 
+import aiohttp
 import httpx
 
-from bench.common import (API, CHAPTER, LIVE, Report, Server, Target, cores, descendants, median, mib, ms,
+from app.settings import Settings
+from bench.common import (API, CHAPTER, EVENTS, LIVE, Report, Server, Target, cores, descendants, median, mib, ms,
                           machine_busy, percentile, pss, rss, self_cpu, table, tree_cpu)
-from bench.load import Samples, close_clients, make_clients, run_load, warm_up
+from bench.load import Samples, close_clients, follow_all, make_clients, run_load, warm_up
 
 LATENCY_TARGET = 3.0
 THROUGHPUT_TARGET = 0.85
-MIX = [("live", LIVE, 1.0), ("chapter", CHAPTER, 1.0)]
+MIX = [("chapter", CHAPTER, 1.0)]
 
 
 def add_args(p) -> None:
@@ -35,18 +39,29 @@ def run_body(epochs: int) -> dict:
     return {"epochs": epochs, "checkpoint_every": 5, "pace_ms": 0}
 
 
-def lone_rate(srv: Server, epochs: int) -> float:
-    """Epochs per second of one run alone: epochs / (finished - started) as the app records it."""
+def lone_seconds(srv: Server, epochs: int) -> float:
+    """Seconds of one run alone, finished - started as the app records them."""
     with httpx.Client(base_url=srv.url, timeout=30) as c:
         run_id = c.post(f"{API}/runs", json=run_body(epochs)).raise_for_status().json()["id"]
         while c.get(f"{API}/runs/{run_id}").json()["status"] in ("queued", "running"):
             time.sleep(0.25)
     row = srv.query("SELECT status, started, finished FROM runs WHERE id=?", run_id)[0]
     assert row["status"] == "done", dict(row)
-    return epochs / (row["finished"] - row["started"])
+    return row["finished"] - row["started"]
 
 
-def quiet_class(srv: Server, args) -> float:
+def occupancy(rows, workers: int) -> tuple[float, float]:
+    """(share of the worker slots' time spent inside a run, median seconds of one run): what is
+    lost between runs (slot hand-over) versus inside them (contention)."""
+    rows = [r for r in rows if r["started"] and r["finished"]]
+    if not rows:
+        return float("nan"), float("nan")
+    span = max(r["finished"] for r in rows) - min(r["started"] for r in rows)
+    busy = sum(r["finished"] - r["started"] for r in rows)
+    return busy / (workers * span), median([r["finished"] - r["started"] for r in rows])
+
+
+def quiet_class(srv: Server, args) -> tuple[float, list]:
     """The same class of runs with nobody polling: how the worker pool alone scales (epochs/s)."""
     ids = []
     for _ in range(args.clients):
@@ -63,12 +78,16 @@ def quiet_class(srv: Server, args) -> float:
         time.sleep(0.5)
     done = [r for r in rows if r["status"] == "done"]
     if not done:
-        return float("nan")
-    return len(done) * args.run_epochs / (max(r["finished"] for r in done) - min(r["started"] for r in rows))
+        return float("nan"), rows
+    return len(done) * args.run_epochs / (max(r["finished"] for r in done) - min(r["started"] for r in rows)), rows
 
 
 class Sampler:
-    """Every 0.5 s: RSS (and PSS) of the server's process tree, server RSS, queued runs."""
+    """Every 0.5 s: RSS of the server's process tree, server RSS, queued runs; every 2 s: PSS.
+    (Reading PSS costs ~15 ms of the shared cores each time: the instrument must not eat the
+    CPU whose share it measures.)"""
+
+    PSS_EVERY = 4
 
     def __init__(self, srv: Server, run_ids: set[str]):
         self.srv, self.run_ids = srv, run_ids
@@ -76,11 +95,14 @@ class Sampler:
         self.peak_queue, self.server_rss_at_peak_queue = 0, 0
         self.unfinished = None
         self.died = False
+        self.samples = 0
 
     def sample(self) -> None:
         pids = descendants(self.srv.proc.pid)
         self.peak_tree = max(self.peak_tree, sum(map(rss, pids)))
-        self.peak_pss = max(self.peak_pss, sum(map(pss, pids)))
+        if self.samples % self.PSS_EVERY == 0:
+            self.peak_pss = max(self.peak_pss, sum(map(pss, pids)))
+        self.samples += 1
         self.peak_procs = max(self.peak_procs, len(pids))
         rows = self.srv.query("SELECT id, status FROM runs")
         queued = sum(r["status"] == "queued" for r in rows)
@@ -105,9 +127,17 @@ async def classroom(srv: Server, args) -> dict:
     clients = make_clients(srv.url, args.clients)
     try:
         await warm_up(clients, CHAPTER)  # sessions, templates
-        idle = await run_load(clients, MIX, args.think, args.idle_seconds, seed=2)
+        idle, idle_stop = Samples(), asyncio.Event()
+        watching = asyncio.create_task(follow_all(clients, EVENTS, LIVE, idle, idle_stop))
+        # Every page has loaded its live view once (a burst of 60 renders) before idle is measured.
+        deadline = time.monotonic() + 60
+        while len(idle.times.get("live", [])) < len(clients) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await run_load(clients, MIX, 2 * args.think, args.idle_seconds, seed=2, samples=idle)
+        idle_stop.set()
+        await watching
         out["idle"] = idle
-        out["lone"] = [await asyncio.to_thread(lone_rate, srv, args.run_epochs) for _ in range(args.lone_runs)]
+        out["lone"] = [await asyncio.to_thread(lone_seconds, srv, args.run_epochs) for _ in range(args.lone_runs)]
         out["server_rss_before"] = rss(srv.proc.pid)
         out["tree_rss_before"] = sum(map(rss, descendants(srv.proc.pid)))
         run_ids: set[str] = set()
@@ -116,29 +146,32 @@ async def classroom(srv: Server, args) -> dict:
         loaded = Samples()
         sampler_task = asyncio.create_task(sampler.run(stop, submitted, time.monotonic() + args.timeout))
 
-        async def learner_starts(c: httpx.AsyncClient) -> int:
-            r = await c.post(f"{API}/runs", json=run_body(args.run_epochs))
-            if r.status_code == 201:
-                run_ids.add(r.json()["id"])
-            return r.status_code
+        async def learner_starts(c: aiohttp.ClientSession) -> int:
+            async with c.post(f"{API}/runs", json=run_body(args.run_epochs)) as r:
+                if r.status == 201:
+                    run_ids.add((await r.json())["id"])
+                return r.status
 
         cpu0 = (*tree_cpu(srv.proc.pid), self_cpu(), machine_busy())
         t0 = time.time()
-        load_task = asyncio.create_task(run_load(clients, MIX, args.think, args.timeout, seed=3, stop=stop,
+        load_task = asyncio.create_task(run_load(clients, MIX, 2 * args.think, args.timeout, seed=3, stop=stop,
                                                  samples=loaded))
+        watching = asyncio.create_task(follow_all(clients, EVENTS, LIVE, loaded, stop))
         codes = await asyncio.gather(*(learner_starts(c) for c in clients))
         submitted.set()
         await sampler_task
         await load_task
+        await watching
         if sampler.died:
             raise RuntimeError(f"the server died during the class (exit code {srv.proc.returncode})")
         cpu1 = (*tree_cpu(srv.proc.pid), self_cpu(), machine_busy())
         out["cpu"] = [b - a for a, b in zip(cpu0, cpu1)]
         # Again after the class: the machine is shared, and a denominator from one moment only
         # would carry whatever else ran then. The ratio uses the median of before and after.
-        out["lone_after"] = [await asyncio.to_thread(lone_rate, srv, args.run_epochs) for _ in range(args.lone_runs)]
+        out["lone_after"] = [await asyncio.to_thread(lone_seconds, srv, args.run_epochs)
+                             for _ in range(args.lone_runs)]
         if args.quiet_class:
-            out["quiet"] = await asyncio.to_thread(quiet_class, srv, args)
+            out["quiet"], out["quiet_rows"] = await asyncio.to_thread(quiet_class, srv, args)
         out.update(t0=time.time() - t0, codes=codes, loaded=loaded, sampler=sampler, run_ids=run_ids)
         out["t_end"] = time.time()
         out["t_start"] = t0
@@ -151,7 +184,7 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
     env = {"MAX_WORKERS": max_workers} if max_workers else {}
     with Server(env) as srv:
         srv.start()
-        srv.wait_forkserver()
+        srv.wait_settled()
         out = asyncio.run(classroom(srv, args))
         ids = out["run_ids"]
         rows = [r for r in srv.query("SELECT id, status, started, finished FROM runs") if r["id"] in ids]
@@ -163,8 +196,14 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
         first, last = min(r["started"] for r in rows), max(r["finished"] for r in done)
         res["wall"] = last - out["t_start"]
         res["agg_rate"] = len(done) * args.run_epochs / (last - first)
-    res["lone_rate"] = median(out["lone"] + out["lone_after"])
-    res["lone_before"], res["lone_after"] = median(out["lone"]), median(out["lone_after"])
+    res["lone_seconds"] = median(out["lone"] + out["lone_after"])
+    res["lone_rate"] = args.run_epochs / res["lone_seconds"]
+    res["lone_before"] = args.run_epochs / median(out["lone"])
+    res["lone_after"] = args.run_epochs / median(out["lone_after"])
+    workers = int(max_workers) if max_workers else Settings().max_workers
+    res["occupancy"], res["run_seconds"] = occupancy(rows, workers)
+    if "quiet_rows" in out:
+        res["quiet_occupancy"], res["quiet_run_seconds"] = occupancy(out["quiet_rows"], workers)
     res["throughput"] = res.get("agg_rate", 0) / (cores() * res["lone_rate"])
     res["quiet_throughput"] = out.get("quiet", float("nan")) / (cores() * res["lone_rate"])
     res["cpu"] = out["cpu"]
@@ -181,6 +220,8 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
     print(f"  -- {label}")
     print(table([[ph, lb, str(n), str(err), ms(p50), ms(p99)] for (ph, lb), (p50, p99, n, err) in res["lat"].items()],
                 ["phase", "path", "requests", "errors", "p50", "p99"]))
+    rep.row(f"[{label}] event streams dropped (idle / training)",
+            f"{idle.errors.get('stream', 0)} / {loaded.errors.get('stream', 0)}")
     rep.row(f"[{label}] runs done / accepted / asked", f"{res['done']} / {res['accepted']} / {res['asked']}")
     if "wall" in res:
         rep.row(f"[{label}] wall: first POST -> last run finished", f"{res['wall']:.1f} s")
@@ -193,9 +234,12 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
                 f"{srv_cpu:.0f} / {below_cpu:.0f} / {gen_cpu:.0f} / {other:.0f} of {cores() * res['wall']:.0f} core-s")
         rep.row(f"[{label}] class epochs per worker CPU-s vs alone per wall-s",
                 f"{res['done'] * args.run_epochs / below_cpu:.1f} vs {res['lone_rate']:.1f}")
+    rep.row(f"[{label}] worker slots busy; one run's s in class vs alone",
+            f"{res['occupancy']:.0%}; {res['run_seconds']:.2f} vs {res['lone_seconds']:.2f}")
     if "quiet" in out:
         rep.row(f"[{label}] same class, nobody polling: epochs/s", f"{out['quiet']:.1f}"
-                f"  (ratio {res['quiet_throughput']:.2f})")
+                f"  (ratio {res['quiet_throughput']:.2f}; slots busy {res['quiet_occupancy']:.0%},"
+                f" one run {res['quiet_run_seconds']:.2f} s)")
     rep.row(f"[{label}] peak tree RSS (sum) / PSS, processes",
             f"{mib(res['peak_tree'])} / {mib(res['peak_pss'])}, {res['peak_procs']}"
             f"  (before: {mib(res['tree_before'])})")

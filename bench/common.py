@@ -1,6 +1,7 @@
 """Shared pieces of the benchmarks: the server under test, /proc memory, percentiles, output."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 CHAPTER = "/en/06-model-io-checkpoint"
 LIVE = "/components/checkpoint-simulator/live?lang=en"
+EVENTS = "/components/checkpoint-simulator/events?lang=en"
 API = "/api/checkpoint-simulator"
 
 
@@ -36,15 +38,27 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def shared_pretrained_dir() -> Path:
+    """Pretrained transfer sources kept between benchmark runs (keyed by the ML code that makes
+    them): pretraining is measured by the transfer benchmark, and the others need not wait ~45 s."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "app" / "ml").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return REPO / ".cache" / f"bench-pretrained-{digest.hexdigest()[:12]}"
+
+
 class Server:
     """`python -m app` as a real subprocess on a fresh DATA_DIR, in its own process group."""
 
-    def __init__(self, env: dict | None = None):
+    def __init__(self, env: dict | None = None, fresh_pretrained: bool = False):
         self.tmp = tempfile.TemporaryDirectory(prefix="bench-")
         self.data_dir = Path(self.tmp.name) / "data"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.extra_env = {k: str(v) for k, v in (env or {}).items() if v is not None}
+        env = dict(env or {})
+        if not fresh_pretrained:
+            env.setdefault("PRETRAINED_DIR", str(shared_pretrained_dir()))
+        self.extra_env = {k: str(v) for k, v in env.items() if v is not None}
         self.proc: subprocess.Popen | None = None
         self.log = Path(self.tmp.name) / "server.log"
         self.started_at = 0.0
@@ -90,6 +104,21 @@ class Server:
                 if sum(cpu_ticks(p) or 0 for p in pids) - t0 <= 2:
                     return
             time.sleep(0.2)
+
+    def wait_settled(self, timeout: float = 180) -> float:
+        """Until the start-up work is over (pretraining the transfer sources takes a worker slot
+        for ~45 s on a fresh DATA_DIR, then its views are answered in the background), so that
+        nothing measured shares the machine with it. Seconds waited."""
+        t0 = time.monotonic()
+        with httpx.Client(base_url=self.url, timeout=10) as c:
+            while time.monotonic() - t0 < timeout:
+                if c.get("/api/transfer/options").json().get("all_views_ready"):
+                    break
+                time.sleep(0.5)
+            else:
+                raise RuntimeError("the server's start-up work did not end in time")
+        self.wait_forkserver()
+        return time.monotonic() - t0
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -33,7 +33,7 @@ def run(args) -> Report:
     rep = Report("pages")
     with Server() as srv:
         srv.start()
-        srv.wait_forkserver()  # its torch import would otherwise eat the first seconds' CPU
+        srv.wait_settled()  # start-up work (torch import, pretraining) would eat CPU measured here
         samples = asyncio.run(_measure(srv.url, args.clients, args.think, args.seconds))
     rows, stats = [], {}
     for label in ("healthz", "chapter"):

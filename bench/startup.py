@@ -25,7 +25,7 @@ def import_torch() -> float:
 
 
 def server_start(first_epoch: list[float] | None = None) -> float:
-    srv = Server()
+    srv = Server(fresh_pretrained=True)
     try:
         srv.spawn()
         healthy = srv.wait_healthy(interval=0.01)

@@ -99,7 +99,7 @@ def run(args) -> Report:
     bare, app, runs, pairs = [], [], [], []
     with Server() as srv:
         srv.start()
-        srv.wait_forkserver()
+        srv.wait_settled()
         rows = []
         for i in range(args.rounds):
             # Alternate, never at once: bare then app, app then bare, ...

@@ -75,7 +75,7 @@ def _report(rep: Report, name: str, samples: Samples) -> None:
 
 def run(args) -> Report:
     rep = Report("transfer")
-    with Server() as srv:
+    with Server(fresh_pretrained=True) as srv:
         srv.start()
         with httpx.Client(base_url=srv.url, timeout=10) as c:
             while any(s["pretraining"] for s in c.get("/api/transfer/options").json()["sources"].values()):
