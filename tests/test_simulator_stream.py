@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -20,6 +21,12 @@ CONFIG = {"epochs": 200, "lr": 0.02, "optimizer": "adam", "scheduler": True, "ch
 
 async def _in_thread(fn):
     return await asyncio.to_thread(fn)
+
+
+def run_scenario(scenario):
+    """asyncio.run in a thread of its own: the browser tests' Playwright keeps a loop running here."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, scenario()).result()
 
 
 class Recorder:
@@ -66,7 +73,7 @@ def test_a_stream_speaks_of_its_own_learner_only(jobs):
         a.stop(), b.stop()
         return first_a, first_b, later_a, later_b
 
-    first_a, first_b, later_a, later_b = asyncio.run(scenario())
+    first_a, first_b, later_a, later_b = run_scenario(scenario)
     # The first event loads the view; a waiting run gets its place in line, in the page's language.
     assert first_a[0]["event"] == "changed"
     queue = [json.loads(e["data"]) for e in first_a if e["event"] == "queue"]
@@ -91,7 +98,7 @@ def test_progress_reaches_the_page_more_than_twice_a_second(jobs):
         stream.stop()
         return [e for e in events if e["event"] == "changed"], time.monotonic() - t0
 
-    changed, seconds = asyncio.run(scenario())
+    changed, seconds = run_scenario(scenario)
     jobs.crash(run.id)
     assert len(changed) >= 2 * seconds, len(changed)
 
