@@ -76,6 +76,22 @@ def test_crash_button_sigkills_a_running_worker(client):
     assert client.post(f"{API}/runs/{run['id']}/crash").status_code == 409
 
 
+def test_progress_shows_epoch_step_loss_accuracy_and_lr(client):
+    run = start(client, epochs=60, pace_ms=100)
+    running = wait_for(client, run["id"], lambda r: len(r["epochs"]) >= 2 and r["live"])
+    live, last = running["live"], running["epochs"][-1]
+    assert live["epoch"] >= 2 and live["step"] >= last["step"] and 0 <= live["acc"] <= 1
+    assert live["loss"] > 0 and live["lr"] > 0
+    html = client.get(f"/components/checkpoint-simulator/live?lang=en&run={run['id']}").text
+    client.post(f"{API}/runs/{run['id']}/crash")
+    row = html.split(f'data-run-id="{run["id"]}"', 1)[1].split("</tr>", 1)[0]
+    cells = [c.split(">", 1)[1].split("<", 1)[0].strip() for c in row.split('<td class="num"')[1:]]
+    epoch, step, loss, acc, lr = cells
+    assert epoch.endswith("/ 60") and int(step) >= last["step"]
+    assert float(loss) > 0 and acc.endswith("%") and 0 <= float(acc[:-1]) <= 100 and float(lr) > 0
+    assert "Val. accuracy" in html and "Step" in html
+
+
 def test_crash_while_saving_leaves_a_broken_naive_file_and_an_intact_atomic_one(client):
     run = start(client, epochs=10, checkpoint_every=2, crash="while_saving", crash_epoch=6)
     run = wait_finished(client, run["id"])

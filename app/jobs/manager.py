@@ -42,6 +42,7 @@ class Live:
     step: int = 0
     loss: float | None = None
     lr: float | None = None
+    acc: float | None = None  # validation accuracy after the last whole epoch
     pid: int | None = None
     updated: float = field(default_factory=time.time)
 
@@ -311,6 +312,7 @@ class JobManager:
             live.epoch = max(live.epoch, event["epoch"] - 1)
         elif kind == "epoch":
             live.epoch, live.step, live.loss, live.lr = event["epoch"], event["step"], event["loss"], event["lr"]
+            live.acc = event["acc"]
             self.store.add_epoch(run_id, EpochRow(event["epoch"], event["loss"], event["acc"], event["lr"],
                                                   event["seconds"], event["step"], event.get("step_losses", []),
                                                   event.get("order_head", [])))
