@@ -21,7 +21,13 @@ def _startup(app) -> None:
         return
     stop = threading.Event()
     app.state.shutdown_hooks.append(lambda a: stop.set())
-    threading.Thread(target=service.prewarm, args=(app, stop), name="transfer-prewarm", daemon=True).start()
+    threading.Thread(target=_prewarm, args=(app, stop), name="transfer-prewarm", daemon=True).start()
+
+
+def _prewarm(app, stop: threading.Event) -> None:
+    if service.prewarm(app, stop):
+        views.prerender(app, stop)
+        app.state.transfer_prewarmed = not stop.is_set()
 
 
 def _version(request) -> tuple:

@@ -28,16 +28,16 @@ def _ready(request: Request, source: str) -> None:
 
 
 @router.get("/inspect", summary="Load the pretrained source into a target with a strategy: every tensor's fate")
-def inspect(request: Request, query: TransferQuery = Depends()) -> dict:
+async def inspect(request: Request, query: TransferQuery = Depends()) -> dict:
     _ready(request, query.source)
-    view = service.load_view(request, query)
+    view = await service.view(request, query)
     return {k: v for k, v in view.items() if k != "previews"}
 
 
 @router.get("/tensor", summary="One tensor before and after loading, with the source's values")
-def tensor(request: Request, key: str, query: TransferQuery = Depends()) -> dict:
+async def tensor(request: Request, key: str, query: TransferQuery = Depends()) -> dict:
     _ready(request, query.source)
-    preview = service.load_view(request, query)["previews"].get(key)
+    preview = (await service.view(request, query))["previews"].get(key)
     if preview is None:
         raise HTTPException(404, "no such tensor")
     return preview

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import get_args
 
 from fastapi import HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from app.components.cache import ViewCache  # noqa: F401 - re-exported for the component's startup
 from app.components.transfer_visualizer.schemas import FinetuneRequest, Strategy, TransferQuery, Variant
@@ -62,11 +63,27 @@ def pretraining_status(jobs: JobManager, source: str) -> dict | None:
             "queue_position": jobs.queue_position(run.id) if run else None}
 
 
+def _view_key(request: Request, query: TransferQuery) -> tuple:
+    return (*query.key(), pretrained_path(request.app.state.jobs, query.source).stat().st_mtime_ns)
+
+
+def cached_view(request: Request, query: TransferQuery) -> dict | None:
+    """The answer if it is already known (after start-up, always): no thread, no torch."""
+    cache: ViewCache = request.app.state.transfer_cache
+    key = _view_key(request, query)
+    return cache.get(key, None) if key in cache else None
+
+
+async def view(request: Request, query: TransferQuery) -> dict:
+    """The answer from the cache on the event loop, or computed in a sandbox off it."""
+    return cached_view(request, query) or await run_in_threadpool(load_view, request, query)
+
+
 def load_view(request: Request, query: TransferQuery) -> dict:
     jobs: JobManager = request.app.state.jobs
     cache: ViewCache = request.app.state.transfer_cache
     path = pretrained_path(jobs, query.source)
-    key = (*query.key(), path.stat().st_mtime_ns)
+    key = _view_key(request, query)
 
     def compute() -> dict:
         settings = jobs.settings
@@ -80,7 +97,7 @@ def load_view(request: Request, query: TransferQuery) -> dict:
     return cache.get(key, compute)
 
 
-def prewarm(app, stop: threading.Event) -> None:
+def prewarm(app, stop: threading.Event) -> bool:
     """Every load view is one of a few hundred fixed questions: once the sources are pretrained,
     answer them all in the background, a source and variant per sandbox call, so that a class
     exploring the diagram never waits for torch."""
@@ -104,7 +121,7 @@ def prewarm(app, stop: threading.Event) -> None:
             continue
         for (num_classes, strategy), view in views.items():
             cache.put((source, variant, num_classes, strategy, mtime), view)
-    app.state.transfer_prewarmed = not todo
+    return not todo
 
 
 def submit_finetune(request: Request, req: FinetuneRequest) -> Run:

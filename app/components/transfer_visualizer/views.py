@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import random
+from itertools import product
+from typing import get_args
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from app import i18n
 from app.components import charts
 from app.components.htmx import lang_of, require_htmx
 from app.components.transfer_visualizer import service, strings
-from app.components.transfer_visualizer.schemas import FinetuneRequest, TransferQuery
+from app.components.transfer_visualizer.schemas import FinetuneRequest, Source, Strategy, TransferQuery, Variant
 from app.jobs.manager import LimitReached
 from app.templating import templates
 
@@ -49,7 +52,9 @@ def diagram_context(request: Request, lang: str, query: TransferQuery | None, er
     return context
 
 
-_rendered = service.ViewCache(size=256, concurrent=4)
+# Every question in both languages (288 x 2, ~22 kB each: ~13 MB): a class clicking through the
+# diagram must never wait for a render that an LRU too small for the set threw away.
+_rendered = service.ViewCache(size=640, concurrent=4)
 
 
 def diagram_html(request: Request, lang: str, query: TransferQuery | None, error: str | None) -> Markup:
@@ -58,11 +63,30 @@ def diagram_html(request: Request, lang: str, query: TransferQuery | None, error
         context = diagram_context(request, lang, query, error)
         return templates.get_template("transfer_visualizer/diagram.html").render(context)
 
+    key = _diagram_key(request, lang, query)
+    return Markup(render() if key is None else _rendered.get(key, render))
+
+
+def _diagram_key(request: Request, lang: str, query: TransferQuery | None) -> tuple | None:
+    """The key a finished diagram is kept under; None while it cannot be kept (no query, or the
+    source still pretraining)."""
     jobs = request.app.state.jobs
     if query is None or service.pretraining_status(jobs, query.source):
-        return Markup(render())
-    mtime = service.pretrained_path(jobs, query.source).stat().st_mtime_ns
-    return Markup(_rendered.get((*query.key(), lang, mtime), render))
+        return None
+    return (*query.key(), lang, service.pretrained_path(jobs, query.source).stat().st_mtime_ns)
+
+
+def prerender(app, stop) -> None:
+    """Every diagram in every language, once the load views are known, so that the first learner
+    to ask a question does not pay for its render either."""
+    request = Request({"type": "http", "app": app, "headers": [], "query_string": b""})
+    for lang in i18n.LANGS:
+        for source, variant, num_classes, strategy in product(
+                get_args(Source), get_args(Variant), range(2, 11), get_args(Strategy)):
+            if stop.is_set():
+                return
+            query = TransferQuery(source=source, variant=variant, num_classes=num_classes, strategy=strategy)
+            diagram_html(request, lang, query, None)
 
 
 def render_placeholder(request: Request, lang: str) -> Markup:
@@ -73,18 +97,23 @@ def render_placeholder(request: Request, lang: str) -> Markup:
 
 
 @router.get("/diagram", response_class=HTMLResponse)
-def diagram(request: Request):
+async def diagram(request: Request):
+    # A class exploring the diagram asks a few hundred questions, all answered at start-up: those
+    # are served on the event loop; anything else is rendered (or computed) in a thread.
     query, error = _query(request)
-    return HTMLResponse(diagram_html(request, lang_of(request), query, error))
+    lang = lang_of(request)
+    key = _diagram_key(request, lang, query)
+    if key is not None and key in _rendered:
+        return HTMLResponse(_rendered.get(key, None))
+    return HTMLResponse(await run_in_threadpool(diagram_html, request, lang, query, error))
 
 
 @router.get("/tensor", response_class=HTMLResponse)
-def tensor(request: Request, key: str):
+async def tensor(request: Request, key: str):
     query, error = _query(request)
     if query is None:
         raise HTTPException(422, error)
-    view = service.load_view(request, query)
-    preview = view["previews"].get(key)
+    preview = (await service.view(request, query))["previews"].get(key)
     if preview is None:
         raise HTTPException(404, "no such tensor")
     context = _base(lang_of(request)) | {"p": preview}
