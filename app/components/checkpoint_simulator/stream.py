@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from app import i18n
 from app.jobs.manager import JobManager, reference_key
 
-TICK = 0.2  # s between looks at the counters: cheap dictionary reads
-CHANGED_GAP = 0.4  # s at least between two "changed": progress reaches the page > twice a second
+TICK = 0.15  # s between looks at the counters: cheap dictionary reads
+CHANGED_GAP = 0.3  # s at least between two "changed": progress reaches the page ~3 times a second
 QUEUE_GAP = 1.0  # s at least between two queue updates: a class's queue moves several times a second
 PING = 15  # s: a comment line keeps proxies and idle connections from dropping the stream
 
