@@ -147,3 +147,26 @@ def test_the_page_follows_the_stream_instead_of_polling(page, live_server):
     run_id = response.json()["id"]
     page.wait_for_selector(f"#cs-live tr[data-run-id='{run_id}'][data-status='done']", timeout=30000)
     assert 1 <= len(live_requests) <= 30, live_requests
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_an_open_page_catches_up_after_the_server_is_killed_and_restarted(browser, server_factory):
+    """No reload: the browser's EventSource reconnects to the restarted server, whose first event
+    is "changed", and the page shows the run the kill interrupted."""
+    server = server_factory()
+    context = browser.new_context(base_url=server.url)
+    try:
+        page = context.new_page()
+        page.goto("/en/06-model-io-checkpoint")
+        page.wait_for_selector("#cs-live .cs-empty")
+        response = page.request.post(f"{server.url}{API}/runs",
+                                     data={"epochs": 200, "checkpoint_every": 2, "pace_ms": 30})
+        run_id = response.json()["id"]
+        page.wait_for_selector(f"#cs-live tr[data-run-id='{run_id}'][data-status='running']", timeout=30000)
+        server.kill()
+        server.start()  # the same port and data
+        page.wait_for_selector(f"#cs-live tr[data-run-id='{run_id}'][data-status='interrupted']", timeout=30000)
+        assert page.locator("#cs-live .notice-warn").count() == 1
+    finally:
+        context.close()
