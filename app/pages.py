@@ -120,7 +120,11 @@ def _accepts_gzip(header: str) -> bool:
     for item in header.split(","):
         coding, *params = [p.strip() for p in item.split(";")]
         if coding.lower() in ("gzip", "*"):
-            return not any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params)
+            q = next((p.split("=", 1)[1] for p in params if p.replace(" ", "").startswith("q=")), "1")
+            try:
+                return float(q) > 0
+            except ValueError:
+                return False
     return False
 
 
@@ -143,9 +147,7 @@ async def chapter_page(request: Request, lang: str, slug: str):
     # a classroom opening the lesson at once costs one render, off the event loop.
     key = (lang, slug, id(chapter.rendered), lib.generation, _versions(request, chapter))
     cache = request.app.state.page_cache
-    if key in cache:
-        page = cache.get(key, None)
-    else:
-        page = await run_in_threadpool(cache.get, key, lambda: _render_chapter(request, lang, chapter))
+    page = cache.peek(key) or await run_in_threadpool(
+        cache.get, key, lambda: _render_chapter(request, lang, chapter))
     session_id(request)  # the learner's session starts with the page, not with its first fragment
     return remember(_page_response(request, page), lang)

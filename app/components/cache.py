@@ -35,6 +35,14 @@ class ViewCache:
             return value
 
 
+    def peek(self, key: tuple):
+        """The answer if it is known, else None; never computes (callers on the event loop)."""
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
     def put(self, key: tuple, value) -> None:
         with self._lock:
             self._items[key] = value

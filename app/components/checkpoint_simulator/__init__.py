@@ -2,11 +2,11 @@
 from fastapi import APIRouter
 
 from app.components import Component, register
-from app.components.checkpoint_simulator import api, views
+from app.components.checkpoint_simulator import api, service, views
 
 router = APIRouter()
 router.include_router(views.router)
 router.include_router(api.router)
 
 register(Component(name="CheckpointSimulator", render=views.render_placeholder, router=router,
-                   on_startup=views.on_startup))
+                   on_startup=service.on_startup))

@@ -7,7 +7,6 @@ from pydantic import BaseModel
 
 from app.components.checkpoint_simulator import service
 from app.components.checkpoint_simulator.schemas import Restore, RunRequest
-from app.components.checkpoint_simulator.views import in_render_slot
 from app.jobs.manager import LimitReached, NotAllowed
 from app.sessions import session_id
 
@@ -49,8 +48,8 @@ async def create_run(request: Request, body: RunRequest) -> dict:
             raise _limit(exc) from None
         return _run_out(jobs, run)
 
-    # A class starting its runs at once: a few threads at a time (see views.LIVE_RENDERS).
-    return await in_render_slot(request, submit)
+    # A class starting its runs at once: a few threads at a time (see service.SLOTS).
+    return await service.in_slot(request, submit)
 
 
 @router.get("/runs", summary="This browser's runs, each with its resumes")

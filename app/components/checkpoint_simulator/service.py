@@ -3,9 +3,12 @@ data shared by the HTML views and the JSON API. Nothing here imports torch."""
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
+import anyio
 from fastapi import HTTPException, Request
 
 from app.components.cache import ViewCache
@@ -14,9 +17,27 @@ from app.jobs.store import EpochRow, Run
 from app.ml import layout
 from app.sessions import session_id
 
+T = TypeVar("T")
+
 
 def manager(request: Request) -> JobManager:
     return request.app.state.jobs
+
+
+# The simulator's own work in the web process (live views, starting runs) runs a few at a time:
+# when a class starts its runs at once, sixty renders in sixty threads would fight over the GIL
+# and stall every other request (the chapter page waited ~0.2 s); two threads keep both cores'
+# worth of rendering and leave the event loop its turn.
+SLOTS = 2
+
+
+def on_startup(app) -> None:
+    app.state.simulator_slots = anyio.CapacityLimiter(SLOTS)
+
+
+def in_slot(request: Request, fn: Callable[[], T]) -> Awaitable[T]:
+    """fn() in a worker thread, among at most SLOTS at once."""
+    return anyio.to_thread.run_sync(fn, limiter=request.app.state.simulator_slots)
 
 
 def owned_run(request: Request, run_id: str) -> Run:

@@ -20,7 +20,7 @@ from app.jobs.manager import JobManager, reference_key
 
 TICK = 0.15  # s between looks at the counters: cheap dictionary reads
 CHANGED_GAP = 0.3  # s at least between two "changed": progress reaches the page ~3 times a second
-QUEUE_GAP = 1.0  # s at least between two queue updates: a class's queue moves several times a second
+QUEUE_GAP = 1.0  # s between looks at places in line: a class's queue moves several times a second
 PING = 15  # s: a comment line keeps proxies and idle connections from dropping the stream
 
 
@@ -86,10 +86,8 @@ async def follow(watch: Watch, in_thread: Callable[[Callable], Awaitable]) -> As
                 sent_sig, changed_at = sig, time.monotonic()
                 yield {"event": "changed", "data": str(count)}
         if now - queue_at >= QUEUE_GAP:
-            places = watch.queue()
-            if places != sent_queue:
-                if places:
-                    queue_at = now
-                    yield {"event": "queue", "data": json.dumps(places, ensure_ascii=False)}
-                sent_queue = places
+            queue_at, places = now, watch.queue()
+            if places and places != sent_queue:
+                yield {"event": "queue", "data": json.dumps(places, ensure_ascii=False)}
+            sent_queue = places
         await asyncio.sleep(TICK)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from functools import partial
 
-import anyio
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from markupsafe import Markup
@@ -25,19 +24,6 @@ from app.templating import templates
 
 PREFIX = "/components/checkpoint-simulator"
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
-# Live views are rendered a few at a time: when a class starts its runs at once, sixty renders in
-# sixty threads would fight over the GIL and stall every other request (the chapter page waited
-# ~0.2 s); two threads keep both cores' worth of rendering and leave the event loop its turn.
-LIVE_RENDERS = 2
-
-
-def on_startup(app) -> None:
-    app.state.live_renders = anyio.CapacityLimiter(LIVE_RENDERS)
-
-
-def in_render_slot(request: Request, fn, *args):
-    """fn(*args) in a worker thread, among at most LIVE_RENDERS at once."""
-    return anyio.to_thread.run_sync(partial(fn, *args), limiter=request.app.state.live_renders)
 
 
 def _fmt(v: float | None, digits: int = 4) -> str:
@@ -134,14 +120,14 @@ def _form_errors(exc: ValidationError) -> dict[str, str]:
 
 @router.get("/live", response_class=HTMLResponse)
 async def live(request: Request, run: str | None = None):
-    return await in_render_slot(request, partial(render_live, root_id=run), request, lang_of(request))
+    return await service.in_slot(request, partial(render_live, request, lang_of(request), root_id=run))
 
 
 @router.get("/events")
 async def events(request: Request):
     """The page's event stream: "changed" when the learner's runs change, "queue" places in line."""
     watch = Watch(service.manager(request), session_id(request), lang_of(request))
-    return EventSourceResponse(follow(watch, lambda fn: in_render_slot(request, fn)), ping=PING)
+    return EventSourceResponse(follow(watch, lambda fn: service.in_slot(request, fn)), ping=PING)
 
 
 @router.post("/runs", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])

@@ -70,8 +70,7 @@ def _view_key(request: Request, query: TransferQuery) -> tuple:
 def cached_view(request: Request, query: TransferQuery) -> dict | None:
     """The answer if it is already known (after start-up, always): no thread, no torch."""
     cache: ViewCache = request.app.state.transfer_cache
-    key = _view_key(request, query)
-    return cache.get(key, None) if key in cache else None
+    return cache.peek(_view_key(request, query))
 
 
 async def view(request: Request, query: TransferQuery) -> dict:

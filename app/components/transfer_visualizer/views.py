@@ -103,9 +103,8 @@ async def diagram(request: Request):
     query, error = _query(request)
     lang = lang_of(request)
     key = _diagram_key(request, lang, query)
-    if key is not None and key in _rendered:
-        return HTMLResponse(_rendered.get(key, None))
-    return HTMLResponse(await run_in_threadpool(diagram_html, request, lang, query, error))
+    known = _rendered.peek(key) if key is not None else None
+    return HTMLResponse(known or await run_in_threadpool(diagram_html, request, lang, query, error))
 
 
 @router.get("/tensor", response_class=HTMLResponse)
