@@ -80,3 +80,17 @@ def test_two_tabs_share_runs_and_another_learner_sees_none(page, browser, live_s
         assert response.status == 404
     finally:
         other.close()
+
+
+def test_a_run_can_be_started_and_crashed_from_the_keyboard(page):
+    page.goto(CHAPTER)
+    page.locator("#cs-pace_ms").fill("150")
+    page.locator("#cs-start").focus()
+    page.keyboard.press("Enter")
+    crash = page.locator("#checkpoint-simulator button.danger")
+    expect(crash).to_be_visible(timeout=30_000)
+    crash.focus()
+    expect(crash).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("tr[data-kind='train']")).to_have_attribute("data-status", "crashed", timeout=10_000)
+    expect(page.locator("#cs-announce")).to_contain_text("crashed")
