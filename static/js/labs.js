@@ -1,0 +1,1 @@
+// TransferLearningVisualizer and the labs.

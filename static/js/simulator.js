@@ -1,0 +1,1 @@
+// The CheckpointSimulator: predictions, timeline actions, focus after an action.
