@@ -7,12 +7,12 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX_URL ?=
 TORCH_PIP_ARGS := $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL),)
 
-.PHONY: serve test bench setup setup-test browser clean
+.PHONY: serve test bench setup setup-test browser axe clean
 
 serve: setup
 	$(PY) -m app
 
-test: setup-test browser
+test: setup-test browser axe
 	$(PY) -m pytest
 
 bench: setup
@@ -40,6 +40,11 @@ browser:
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
 	  $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# axe-core from the npm registry, injected by tests/axe.py into the pages under test.
+AXE_JS := .cache/axe/node_modules/axe-core/axe.min.js
+axe:
+	@test -f $(AXE_JS) || npm install --no-save --silent --prefix .cache/axe axe-core@4
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
