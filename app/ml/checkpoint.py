@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import secrets
 import signal
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,8 +29,16 @@ from app.ml.layout import CKPT_RE, TEMP_SUFFIX, checkpoint_name
 
 def _temp_file(path: Path) -> tuple[int, Path]:
     # Same folder as the target: os.replace is only atomic within one filesystem.
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=TEMP_SUFFIX)
-    return fd, Path(name)
+    # Not tempfile.mkstemp: it creates the file with mode 0600, and os.replace keeps that mode, so
+    # a teammate on a shared machine could not read the checkpoint. Asking for 0666 lets the umask
+    # decide, as for any new file; O_EXCL still never reuses an existing name.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        name = path.parent / f"{path.name}.{secrets.token_hex(8)}{TEMP_SUFFIX}"
+        try:
+            return os.open(name, flags, 0o666), name
+        except FileExistsError:
+            continue
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -86,6 +86,21 @@ def test_save_atomic_fsyncs_the_file_and_its_folder(trained, tmp_path, monkeypat
     assert os.listdir(tmp_path) == ["c.pt"]  # no temp file left behind
 
 
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_atomic_files_get_the_mode_the_umask_gives(tmp_path, umask, mode):
+    # mkstemp would make every checkpoint 0600: unreadable for a teammate on a shared machine.
+    old = os.umask(umask)
+    try:
+        save_atomic({"w": torch.zeros(2)}, tmp_path / "c.pt")
+        store = CheckpointStore(tmp_path / "run", keep_last=2)
+        store._write_pointer("epoch_0001.pt")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "c.pt").stat().st_mode) == mode
+    assert stat.S_IMODE(store.pointer.stat().st_mode) == mode
+    assert sorted(os.listdir(tmp_path)) == ["c.pt", "run"]
+
+
 def test_store_prunes_and_points_to_latest(trained, tmp_path):
     store = CheckpointStore(tmp_path, keep_last=3)
     assert store.latest() is None and store.list() == []
