@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     upload_max_mb: int = Field(default=50, ge=1)
     inspect_timeout_s: float = Field(default=20.0, gt=0)
     inspect_memory_mb: int = Field(default=1024, ge=128)
+    # Two sandboxes at once (one per core); uploads past that wait without holding a thread,
+    # and past INSPECT_WAITING_MAX more are refused ("try again"): each waiting upload keeps
+    # its file on disk.
+    inspect_at_once: int = Field(default=2, ge=1, le=16)
+    inspect_waiting_max: int = Field(default=30, ge=0)
+    # A report's JSON at most (the sandbox cuts it and says "… N more"): a 4 KB pickle can
+    # otherwise describe 90 MB of key paths.
+    inspect_report_kb: int = Field(default=512, ge=16)
+    reports_per_session: int = Field(default=5, ge=1, le=100)
+    report_ttl_hours: float = Field(default=72.0, gt=0)
 
     @property
     def runs_dir(self) -> Path:

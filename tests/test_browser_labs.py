@@ -20,6 +20,13 @@ def test_upload_a_checkpoint_and_see_its_tree(page, tmp_path):
     expect(report.locator("tr[data-path='model.weight']")).to_contain_text("2×3")
     expect(report.locator("tr[data-path='<script>alert(1)</script>']")).to_contain_text("<script>alert(1)</script>")
     expect(page.locator("#ci-recent button[data-report]")).to_have_count(1)
+    # The key tree folds by module prefix; the node says how many keys and bytes it holds.
+    node = report.locator("details.ci-node[data-prefix='model']")
+    expect(node.locator("> summary")).to_contain_text("2 keys · 2 tensors · 32 B")
+    expect(report.locator("tr[data-path='model.weight']")).to_be_visible()
+    node.locator("> summary").click()
+    expect(report.locator("tr[data-path='model.weight']")).to_be_hidden()
+    expect(report.locator(".verdict")).to_have_count(1)
 
 
 def test_a_clinic_case_shows_the_real_error_and_the_fix(page):

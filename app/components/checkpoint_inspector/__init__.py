@@ -11,7 +11,10 @@ router.include_router(api.router)
 
 
 def _startup(app) -> None:
-    app.state.inspector_reports = service.ReportStore()
+    settings = app.state.settings
+    app.state.inspector_reports = service.make_store(settings)
+    app.state.inspector_gate = service.Gate(settings.inspect_at_once, settings.inspect_waiting_max)
+    app.state.inspector_reports.sweep(force=True)
 
 
 register(Component(name="CheckpointInspector", render=views.render_placeholder, router=router, on_startup=_startup))

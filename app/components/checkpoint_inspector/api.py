@@ -24,8 +24,10 @@ UPLOAD_BODY = {
 
 @router.post("/reports", status_code=201, openapi_extra=UPLOAD_BODY,
              summary="Upload a checkpoint: key tree, shapes, dtypes, statistics, zip entries, pickle globals and a safety verdict",
-             responses={413: {"description": "larger than the upload limit"},
-                        422: {"description": "not an inspectable file (empty, unknown format, wrong extension, …)"}})
+             responses={400: {"description": "not a multipart/form-data body, or a malformed one"},
+                        413: {"description": "larger than the upload limit"},
+                        422: {"description": "not an inspectable file (empty, unknown format, wrong extension, …)"},
+                        503: {"description": "too many inspections waiting; try again later"}})
 async def upload(request: Request):
     try:
         entry = await service.inspect_upload(request)
@@ -40,7 +42,7 @@ async def upload(request: Request):
 
 @router.get("/reports", summary="This session's recent reports (the last few)")
 def reports(request: Request) -> dict:
-    return {"reports": [service.summary(e) for e in service.store(request).list(session_id(request))]}
+    return {"reports": service.store(request).list(session_id(request))}
 
 
 @router.get("/reports/{report_id}", summary="One of this session's reports")

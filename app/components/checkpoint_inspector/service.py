@@ -2,55 +2,132 @@
 
 The file is received by upload.receive_file into a per-session folder under DATA_DIR/uploads,
 inspected in the sandbox (memory and time limits from the settings; torch.load with
-weights_only=True only) and deleted straight after. Reports stay in memory, per session: the
-last few of each learner, never visible to another.
+weights_only=True only) and deleted straight after. The sandbox cuts every report to
+INSPECT_REPORT_KB of JSON before sending it back; reports are then kept on disk, per session
+(the last few of each learner, never visible to another), and expire after REPORT_TTL_HOURS:
+the web process holds none of them in memory, whatever is uploaded.
 """
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import re
 import secrets
+import shutil
 import threading
 import time
-from collections import OrderedDict
 from pathlib import Path
 
+import anyio
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
-from app.components.checkpoint_inspector.upload import Received, receive_file
+from app.components.checkpoint_inspector.upload import Received, UploadRejected, receive_file
 from app.jobs.lab_tasks import ci_inspect
 from app.jobs.processes import SandboxError, SandboxFailure, call_limited
 from app.sessions import session_id
 
-KEEP_PER_SESSION = 5
-MAX_SESSIONS = 500          # least recently used sessions' reports are forgotten past this
-INSPECTIONS_AT_ONCE = 2
+_ID = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
+SWEEP_EVERY_S = 60.0
+
+
+def session_digest(sid: str) -> str:
+    # Folders are named after a hash of the session id: the id itself never appears on disk.
+    return hashlib.sha256(sid.encode()).hexdigest()[:24]
 
 
 class ReportStore:
-    def __init__(self, per_session: int = KEEP_PER_SESSION, sessions: int = MAX_SESSIONS):
-        self._data: OrderedDict[str, OrderedDict[str, dict]] = OrderedDict()
-        self._lock = threading.Lock()
+    """Reports as JSON files: DATA_DIR/reports/<session digest>/<id>.json, with a small
+    <id>.summary.json beside each so that listing a learner's reports reads a few hundred bytes.
+
+    Bounded per session (per_session newest kept), in age (ttl_s) and in sessions (the least
+    recently written folders past max_sessions go first)."""
+
+    def __init__(self, root: Path, per_session: int = 5, ttl_s: float = 72 * 3600, max_sessions: int = 2000):
+        self.root = Path(root)
         self.per_session = per_session
-        self.sessions = sessions
+        self.ttl_s = ttl_s
+        self.max_sessions = max_sessions
+        self._lock = threading.Lock()
+        self._swept = 0.0
+
+    def _folder(self, sid: str) -> Path:
+        return self.root / session_digest(sid)
 
     def add(self, sid: str, entry: dict) -> None:
+        folder = self._folder(sid)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in ((f"{entry['id']}.json", entry), (f"{entry['id']}.summary.json", summary(entry))):
+            tmp = folder / f".{name}.{secrets.token_hex(4)}.tmp"
+            tmp.write_text(json.dumps(data, ensure_ascii=False))
+            os.replace(tmp, folder / name)  # readers see the old list or the new one, never half a file
         with self._lock:
-            reports = self._data.setdefault(sid, OrderedDict())
-            self._data.move_to_end(sid)
-            reports[entry["id"]] = entry
-            while len(reports) > self.per_session:
-                reports.popitem(last=False)
-            while len(self._data) > self.sessions:
-                self._data.popitem(last=False)
+            for old in self._summaries(folder)[self.per_session:]:
+                self._remove(folder, old["id"])
+        self.sweep()
+
+    @staticmethod
+    def _remove(folder: Path, report_id: str) -> None:
+        for name in (f"{report_id}.summary.json", f"{report_id}.json"):
+            (folder / name).unlink(missing_ok=True)
+
+    def _summaries(self, folder: Path) -> list[dict]:
+        """Newest first. Files may vanish between listing and reading (another tab's upload
+        pushing an old report out, the sweep): those are skipped, not errors."""
+        out = []
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return []
+        for name in names:
+            if not name.endswith(".summary.json") or name.startswith("."):
+                continue
+            try:
+                out.append(json.loads((folder / name).read_text()))
+            except (OSError, ValueError):
+                continue
+        cutoff = time.time() - self.ttl_s
+        return sorted((e for e in out if e.get("created", 0) >= cutoff), key=lambda e: e.get("created", 0),
+                      reverse=True)
 
     def get(self, sid: str, report_id: str) -> dict | None:
-        with self._lock:
-            return self._data.get(sid, {}).get(report_id)
+        if not _ID.match(report_id):
+            return None
+        try:
+            entry = json.loads((self._folder(sid) / f"{report_id}.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return entry if entry.get("created", 0) >= time.time() - self.ttl_s else None
 
     def list(self, sid: str) -> list[dict]:
-        with self._lock:
-            return list(reversed(self._data.get(sid, {}).values()))
+        return self._summaries(self._folder(sid))[: self.per_session]
+
+    def sweep(self, force: bool = False) -> None:
+        """Delete expired reports and the folders of sessions past max_sessions (oldest first)."""
+        now = time.time()
+        if not force and now - self._swept < SWEEP_EVERY_S:
+            return
+        self._swept = now
+        try:
+            folders = [(f.stat().st_mtime, f) for f in self.root.iterdir() if f.is_dir()]
+        except FileNotFoundError:
+            return
+        folders.sort(reverse=True)
+        for i, (mtime, folder) in enumerate(folders):
+            if i >= self.max_sessions or mtime < now - self.ttl_s:
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            try:
+                for f in folder.iterdir():
+                    if f.stat().st_mtime < now - self.ttl_s:
+                        f.unlink(missing_ok=True)
+            except FileNotFoundError:
+                continue
+
+
+def make_store(settings) -> ReportStore:
+    return ReportStore(Path(settings.data_dir) / "reports", per_session=settings.reports_per_session,
+                       ttl_s=settings.report_ttl_hours * 3600)
 
 
 def store(request: Request) -> ReportStore:
@@ -62,22 +139,33 @@ def limit_bytes(request: Request) -> int:
 
 
 def upload_folder(request: Request) -> Path:
-    # Named after a hash of the session id: the id itself never appears on disk.
-    digest = hashlib.sha256(session_id(request).encode()).hexdigest()[:24]
-    return Path(request.app.state.settings.data_dir) / "uploads" / digest
+    return Path(request.app.state.settings.data_dir) / "uploads" / session_digest(session_id(request))
 
 
-_slots = threading.BoundedSemaphore(INSPECTIONS_AT_ONCE)
+def report_limits(settings) -> dict:
+    return {"max_file_bytes": settings.upload_max_mb * 1024 * 1024,
+            "report_bytes": settings.inspect_report_kb * 1024}
 
 
-def _inspect_blocking(request: Request, received: Received) -> dict:
-    settings = request.app.state.settings
-    limits = {"max_file_bytes": limit_bytes(request)}
+class Gate:
+    """Inspections at once (an async limiter: a waiting upload holds no thread) and how many
+    may wait at all (each waiting one keeps its file on disk)."""
+
+    def __init__(self, at_once: int, waiting_max: int):
+        self.limiter = anyio.CapacityLimiter(at_once)
+        self.waiting_max = waiting_max
+        self.inside = 0  # received or being received, waiting or running
+
+
+def gate(request: Request) -> Gate:
+    return request.app.state.inspector_gate
+
+
+def _inspect_blocking(settings, received: Received) -> dict:
     try:
-        with _slots:
-            return call_limited(settings, ci_inspect, str(received.path), received.filename, limits)
+        return call_limited(settings, ci_inspect, str(received.path), received.filename, report_limits(settings))
     except SandboxFailure as exc:
-        return _failed(received, "sandbox", exc.type_name, exc.message)
+        return _failed(received, "sandbox", exc.type_name, exc.message[:2000])
     except SandboxError as exc:
         return _failed(received, "limits", None, f"The inspection stopped: it {exc} (limits: "
                                                  f"{settings.inspect_timeout_s:.0f} s, {settings.inspect_memory_mb} MB).")
@@ -87,26 +175,47 @@ def _failed(received: Received, stage: str, error_type: str | None, error: str) 
     return {"ok": False, "filename": received.filename, "extension": None, "format": None, "bytes": received.size,
             "stage": stage, "error_type": error_type, "error": error, "verdict": None, "zip": None,
             "metadata": None, "tree": [], "truncated": False,
-            "totals": {"leaves": 0, "tensors": 0, "numel": 0, "tensor_bytes": 0}, "notes": []}
+            "totals": {"leaves": 0, "tensors": 0, "numel": 0, "tensor_bytes": 0}, "notes": [],
+            "more": {"leaves": 0, "globals": 0, "metadata": 0, "zip_entries": 0, "notes": 0}}
 
 
 async def inspect_upload(request: Request, drain: bool = False) -> dict:
     """Receive, inspect, delete, remember. Raises upload.UploadRejected for bad requests."""
-    folder = upload_folder(request)
+    settings = request.app.state.settings
+    g = gate(request)
     limit = limit_bytes(request)
-    received = await receive_file(request, folder, limit, drain=2 * limit if drain else 0)
+    if g.inside >= g.waiting_max + int(g.limiter.total_tokens):
+        if drain:  # a browser still sending must get to read the answer
+            await _drain(request, 2 * limit)
+        raise UploadRejected(503, "busy", "too many inspections are waiting; try again in a minute")
+    g.inside += 1
     try:
-        report = await run_in_threadpool(_inspect_blocking, request, received)
-    finally:
-        received.path.unlink(missing_ok=True)
+        folder = upload_folder(request)
+        received = await receive_file(request, folder, limit, drain=2 * limit if drain else 0)
         try:
-            folder.rmdir()  # only if empty: another upload of the session may be in flight
-        except OSError:
-            pass
+            # The limiter is taken before a thread is: waiting uploads cost no thread of the
+            # request pool, and the sandbox's threads are counted apart from it.
+            report = await anyio.to_thread.run_sync(_inspect_blocking, settings, received, limiter=g.limiter)
+        finally:
+            received.path.unlink(missing_ok=True)
+            try:
+                folder.rmdir()  # only if empty: another upload of the session may be in flight
+            except OSError:
+                pass
+    finally:
+        g.inside -= 1
     entry = {"id": secrets.token_urlsafe(9), "filename": received.filename, "bytes": received.size,
              "created": time.time(), "report": report}
-    store(request).add(session_id(request), entry)
+    await anyio.to_thread.run_sync(store(request).add, session_id(request), entry)
     return entry
+
+
+async def _drain(request: Request, cap: int) -> None:
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > cap:
+            return
 
 
 def summary(entry: dict) -> dict:
@@ -114,3 +223,39 @@ def summary(entry: dict) -> dict:
     verdict = report.get("verdict") or {}
     return {"id": entry["id"], "filename": entry["filename"], "bytes": entry["bytes"], "created": entry["created"],
             "ok": report.get("ok"), "safe": verdict.get("safe"), "stage": report.get("stage")}
+
+
+def key_tree(report: dict) -> dict:
+    """The report's leaves grouped by module prefix (the dotted path's segments): each node with
+    its direct leaves, its child nodes, and the number of keys, tensors and tensor bytes below it."""
+    root = {"name": "", "prefix": "", "children": {}, "leaves": [], "count": 0, "tensors": 0, "bytes": 0}
+    for leaf in report.get("tree") or []:
+        parts = leaf["path"].split(".")
+        node = root
+        chain = [root]
+        for i, part in enumerate(parts[:-1]):
+            node = node["children"].setdefault(part, {"name": part, "prefix": ".".join(parts[: i + 1]),
+                                                      "children": {}, "leaves": [], "count": 0,
+                                                      "tensors": 0, "bytes": 0})
+            chain.append(node)
+        node["leaves"].append({**leaf, "name": parts[-1]})
+        for n in chain:
+            n["count"] += 1
+            if leaf.get("kind") == "tensor":
+                n["tensors"] += 1
+                n["bytes"] += leaf.get("bytes") or 0
+    return _listed(root)
+
+
+def _listed(node: dict) -> dict:
+    node["children"] = [_listed(c) for c in node["children"].values()]
+    return node
+
+
+def human_bytes(n: int | None) -> str:
+    n = n or 0
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n} B"

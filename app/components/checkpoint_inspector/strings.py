@@ -50,6 +50,12 @@ i18n.STRINGS["zh"].update({
     "ci.tag.safe": "安全",
     "ci.tag.unsafe": "已拒绝",
     "ci.tag.unknown": "无法检查",
+    "ci.stage.unsupported": "PyTorch 的 weights_only 加载器不支持这个 pickle 的写法。这不是安全判断：文件没有要求执行代码，只是不能按 checkpoint 读取。",
+    "ci.reject.busy": "现在排队检查的文件太多了，请过一分钟再试。",
+    "ci.reject.no_session": "请先打开课程页面，再上传文件。",
+    "ci.node": "{keys} 个 key · {tensors} 个张量 · {size}",
+    "ci.more": "……还有 {n} 项没有显示",
+    "ci.more_keys": "……还有 {n} 个 key 没有显示（报告的大小有上限）。",
 })
 i18n.STRINGS["en"].update({
     "ci.title": "Try it: inspect your own checkpoint file",
@@ -100,4 +106,10 @@ i18n.STRINGS["en"].update({
     "ci.tag.safe": "safe",
     "ci.tag.unsafe": "refused",
     "ci.tag.unknown": "not inspected",
+    "ci.stage.unsupported": "torch's weights_only loader does not support the way this pickle is written. This is not a safety verdict: the file asks to run no code; it just cannot be read as a checkpoint.",
+    "ci.reject.busy": "Too many files are waiting to be inspected right now; please try again in a minute.",
+    "ci.reject.no_session": "Please open the lesson page before uploading a file.",
+    "ci.node": "{keys} keys · {tensors} tensors · {size}",
+    "ci.more": "… {n} more not shown",
+    "ci.more_keys": "… {n} more keys not shown (a report's size is capped).",
 })

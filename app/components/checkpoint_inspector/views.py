@@ -19,9 +19,9 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 def _base(request: Request, lang: str) -> dict:
     limit_mb = request.app.state.settings.upload_max_mb
     return {"lang": lang, "prefix": PREFIX, "limit_mb": limit_mb, "limit_bytes": limit_mb * 1024 * 1024,
-            "extensions": ALLOWED_EXTENSIONS, "recent": [service.summary(e) for e in
-                                                          service.store(request).list(session_id(request))],
-            "entry": None, "message": None, "oob": False}
+            "extensions": ALLOWED_EXTENSIONS, "recent": service.store(request).list(session_id(request)),
+            "entry": None, "message": None, "oob": False,
+            "key_tree": service.key_tree, "human_bytes": service.human_bytes}
 
 
 def render_placeholder(request: Request, lang: str) -> Markup:

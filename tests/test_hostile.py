@@ -1,0 +1,185 @@
+"""A hostile classroom client, on loopback only: every payload is built here, in code.
+
+Each test states what an attacker tried and what must hold: bounded memory, bounded answers,
+refusals with a clear status, and nothing of one learner visible to another.
+"""
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import struct
+import time
+
+import httpx
+import pytest
+import torch
+
+from app.ml.labs.inspector import DEFAULT_LIMITS, inspect_file
+
+HX = {"HX-Request": "true"}
+
+
+# ------------------------------------------------------------------ payloads
+
+
+def amplifier(depth: int, leaves: int = 1900, key_chars: int = 1000):
+    """A few KB on disk, ~90 MB of dotted key paths once joined: one long key (pickled once,
+    then memoised), nested `depth` deep, over a list of small ints."""
+    key = "k" * key_chars
+    node: object = list(range(leaves))
+    for _ in range(depth):
+        node = {key: node}
+    return node
+
+
+def amplifier_bytes(depth: int = 20, leaves: int = 1900) -> bytes:
+    buf = io.BytesIO()
+    torch.save(amplifier(depth, leaves), buf)
+    return buf.getvalue()
+
+
+def many_globals_pickle(n: int) -> bytes:
+    """A protocol-2 pickle naming n distinct globals (GLOBAL, then POP): nothing else."""
+    body = b"".join(b"cmod%d\nfn%d\n0" % (i, i) for i in range(n))
+    return b"\x80\x02" + body + b"N."
+
+
+def list_opcode_pickle() -> bytes:
+    """[1, 2] written with MARK ... LIST: harmless, but torch's weights-only unpickler does not
+    implement LIST."""
+    return b"\x80\x02(K\x01K\x02l."
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+# ------------------------------------------------------------------ the inspector itself
+
+
+@pytest.mark.parametrize("depth", [20, 50])
+def test_amplification_file_makes_a_bounded_report(tmp_path, depth):
+    data = amplifier_bytes(depth)
+    assert len(data) < 10_000
+    (tmp_path / "amp.pt").write_bytes(data)
+    r = inspect_file(str(tmp_path / "amp.pt"), "amp.pt")
+    size = len(json.dumps(r, ensure_ascii=False).encode())
+    assert r["ok"] and r["verdict"]["safe"] is True
+    assert size <= DEFAULT_LIMITS["report_bytes"], size
+    assert all(len(leaf["path"]) <= DEFAULT_LIMITS["path_chars"] for leaf in r["tree"])
+    if depth == 20:
+        # Every leaf is accounted for: shown, or counted in "… N more".
+        assert len(r["tree"]) + r["more"]["leaves"] == 1900 == r["totals"]["leaves"]
+        assert r["more"]["leaves"] > 0 and r["truncated"] is True
+        # Long paths are cut in the middle: siblings stay distinct.
+        assert len({leaf["path"] for leaf in r["tree"]}) == len(r["tree"])
+        assert r["tree"][0]["path"].endswith("….0")
+    else:
+        assert any("nested deeper" in (leaf["value"] or "") for leaf in r["tree"])
+
+
+def test_a_tight_byte_budget_is_met_and_counted(tmp_path):
+    (tmp_path / "amp.pt").write_bytes(amplifier_bytes(8, leaves=600))
+    r = inspect_file(str(tmp_path / "amp.pt"), "amp.pt", limits={"report_bytes": 40_000})
+    assert len(json.dumps(r, ensure_ascii=False).encode()) <= 40_000
+    assert 0 < len(r["tree"]) < 600 and len(r["tree"]) + r["more"]["leaves"] == 600
+
+
+def test_globals_are_capped_and_the_rest_counted(tmp_path):
+    (tmp_path / "g.pt").write_bytes(many_globals_pickle(500))
+    r = inspect_file(str(tmp_path / "g.pt"), "g.pt")
+    v = r["verdict"]
+    assert v["safe"] is False and r["stage"] == "load"
+    assert len(v["globals"]) == DEFAULT_LIMITS["max_globals"] and r["more"]["globals"] == 400
+    assert v["globals"][0] == "mod0.fn0"
+
+
+def test_safetensors_metadata_is_capped(tmp_path):
+    meta = {f"key{i}": "v" * 5000 for i in range(500)}
+    header = json.dumps({"__metadata__": meta, "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+    (tmp_path / "m.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 4)
+    r = inspect_file(str(tmp_path / "m.safetensors"), "m.safetensors")
+    assert r["ok"] and len(r["metadata"]) == DEFAULT_LIMITS["max_metadata"] and r["more"]["metadata"] == 450
+    assert all(len(v) <= DEFAULT_LIMITS["value_chars"] for v in r["metadata"].values())
+
+
+def test_a_list_opcode_pickle_is_unsupported_not_unsafe(tmp_path):
+    (tmp_path / "l.pt").write_bytes(list_opcode_pickle())
+    r = inspect_file(str(tmp_path / "l.pt"), "l.pt")
+    assert r["stage"] == "unsupported" and r["verdict"]["safe"] is None and r["ok"] is False
+    assert "Unsupported operand" in r["error"]
+    # An opcode torch lacks does not whitewash a pickle that also names foreign code.
+    evil = b"\x80\x02(K\x01l" + b"cos\nsystem\n0" + b"."
+    (tmp_path / "e.pt").write_bytes(evil)
+    r = inspect_file(str(tmp_path / "e.pt"), "e.pt")
+    assert r["verdict"]["safe"] is False and "os.system" in r["verdict"]["globals"]
+
+
+# ------------------------------------------------------------------ over HTTP, on a real server
+
+
+def _established(client: httpx.Client) -> None:
+    """What a browser does first: open the chapter page (it sets the session cookie)."""
+    assert client.get("/en/06-model-io-checkpoint").status_code == 200
+
+
+def test_amplification_uploads_keep_server_memory_and_answers_bounded(server_factory):
+    server = server_factory()
+    data = amplifier_bytes(20)
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        _established(client)
+        small = io.BytesIO()
+        torch.save({"w": torch.ones(3)}, small)
+        # Warm up every code path once (templates, sandbox, the report store) before measuring.
+        assert client.post("/api/checkpoint-inspector/reports", files={"file": ("w.pt", small.getvalue())}).status_code == 201
+        assert client.post("/components/checkpoint-inspector/upload", params={"lang": "en"}, headers=HX,
+                           files={"file": ("w.pt", small.getvalue())}).status_code == 200
+        before = rss_kb(server.proc.pid)
+        ids = []
+        for i in range(6):
+            api = client.post("/api/checkpoint-inspector/reports", files={"file": (f"amp{i}.pt", data)})
+            assert api.status_code == 201, api.text[:300]
+            assert len(api.content) < 600_000, len(api.content)
+            ids.append(api.json()["id"])
+            page = client.post("/components/checkpoint-inspector/upload", params={"lang": "zh"}, headers=HX,
+                               files={"file": (f"amp{i}.pt", data)})
+            assert page.status_code == 200 and len(page.content) < 1_000_000, len(page.content)
+            assert "个 key 没有显示" in page.text  # "… N more keys", in the page's language
+        after = rss_kb(server.proc.pid)
+        print(f"server RSS {before} kB -> {after} kB after 12 amplification uploads")
+        assert after - before < 40_000, (before, after)  # kB: the 91 MB reports of old are gone
+        listed = client.get("/api/checkpoint-inspector/reports").json()["reports"]
+        assert len(listed) == 5  # REPORTS_PER_SESSION
+        kept = client.get(f"/api/checkpoint-inspector/reports/{ids[-1]}")
+        assert kept.status_code == 200 and kept.json()["report"]["more"]["leaves"] == 900
+    # Reports are on disk, not in the web process: a restart keeps them.
+    reports = list((server.data_dir / "reports").rglob("*.json"))
+    assert reports and sum(p.stat().st_size for p in reports) < 5 * 2 * 600_000
+    server.kill()
+    server.start()
+    with httpx.Client(base_url=server.url, timeout=60, cookies=client.cookies) as again:
+        assert again.get(f"/api/checkpoint-inspector/reports/{ids[-1]}").status_code == 200
+
+
+def test_key_tree_groups_by_module_prefix(server_factory):
+    server = server_factory()
+    buf = io.BytesIO()
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3), torch.nn.Linear(3, 2))
+    torch.save({"epoch": 2, "model": model.state_dict()}, buf)
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        _established(client)
+        html = client.post("/components/checkpoint-inspector/upload", params={"lang": "en"}, headers=HX,
+                           files={"file": ("m.pt", buf.getvalue())}).text
+    # One node per module prefix, with its key count and total tensor bytes.
+    assert 'data-prefix="model" data-keys="9"' in html
+    assert 'data-prefix="model.1" data-keys="5"' in html
+    # Linear(4,3): 15 floats; BatchNorm1d(3): 12 floats and an int64; Linear(3,2): 8 floats.
+    assert "9 keys · 9 tensors · 148 B" in html
+    assert html.count('class="verdict ') == 1  # one verdict
+    # Keys wrap only at a dot: every segment is its own unbreakable span.
+    assert '<span>running_mean</span>' in html
