@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from app import api, components, errors, i18n, pages
 from app.components.cache import ViewCache
@@ -16,6 +17,7 @@ from app.content.library import ChapterLibrary
 from app.jobs.manager import JobManager
 from app.content.render import pygments_css
 from app.middleware import SecurityHeaders
+from app.security import RequestGuard
 from app.sessions import SESSION_COOKIE, secret_key
 from app.settings import Settings, get_settings
 from app.templating import STATIC_DIR
@@ -79,6 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=30 * 24 * 3600,
         same_site="lax",
     )
+    app.add_middleware(RequestGuard)
+    if settings.allowed_host_list != ["*"]:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list)
     app.add_middleware(SecurityHeaders)
     errors.install(app)
 

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     # Signs the session cookie. Empty: a random key is made once and kept in DATA_DIR,
     # so sessions survive a restart without anyone having to configure a secret.
     secret_key: str = ""
+    # Host names the server answers to, comma-separated ("*": any). The default suits a
+    # HOST=0.0.0.0 classroom, where students use an address the server cannot know in advance;
+    # no response echoes the Host header either way (redirects are relative).
+    allowed_hosts: str = "*"
 
     # Background training. Two cores by default: one torch thread per worker process
     # scales; more threads per process oversubscribe and collapse (see bench/).
@@ -52,6 +56,10 @@ class Settings(BaseSettings):
     inspect_report_kb: int = Field(default=512, ge=16)
     reports_per_session: int = Field(default=5, ge=1, le=100)
     report_ttl_hours: float = Field(default=72.0, gt=0)
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()] or ["*"]
 
     @property
     def runs_dir(self) -> Path:

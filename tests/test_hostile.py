@@ -183,3 +183,99 @@ def test_key_tree_groups_by_module_prefix(server_factory):
     assert html.count('class="verdict ') == 1  # one verdict
     # Keys wrap only at a dot: every segment is its own unbreakable span.
     assert '<span>running_mean</span>' in html
+
+
+# ------------------------------------------------------------------ cross-site requests, Host, HEAD
+
+
+EVIL = {"Origin": "http://evil.example"}
+
+
+@pytest.mark.parametrize("method,url,kwargs", [
+    ("POST", "/api/checkpoint-simulator/runs/abc/crash", {"data": {"x": "1"}}),
+    ("POST", "/api/checkpoint-simulator/runs", {"json": {"epochs": 2}}),
+    ("DELETE", "/api/checkpoint-simulator/runs/abc", {}),
+    ("POST", "/api/checkpoint-inspector/reports", {"files": {"file": ("a.pt", b"x")}}),
+    ("POST", "/components/checkpoint-inspector/upload", {"files": {"file": ("a.pt", b"x")}, "headers": HX}),
+    ("POST", "/components/checkpoint-simulator/runs", {"data": {"epochs": "2"}, "headers": HX}),
+])
+def test_cross_site_state_changes_are_refused(client, method, url, kwargs):
+    headers = {**kwargs.pop("headers", {}), **EVIL}
+    r = client.request(method, url, headers=headers, **kwargs)
+    assert r.status_code == 403, r.text
+    r = client.request(method, url, headers={**headers, "Origin": "null"}, **kwargs)
+    assert r.status_code == 403
+    del headers["Origin"]
+    r = client.request(method, url, headers={**headers, "Sec-Fetch-Site": "cross-site"}, **kwargs)
+    assert r.status_code == 403
+
+
+def test_cross_site_refusal_speaks_the_pages_language(client):
+    r = client.post("/components/checkpoint-inspector/upload", params={"lang": "zh"},
+                    headers={**HX, **EVIL}, files={"file": ("a.pt", b"x")})
+    assert r.status_code == 403 and "另一个网站" in r.text
+    r = client.post("/api/checkpoint-simulator/runs", headers={**EVIL, "Accept-Language": "en"}, json={})
+    assert r.status_code == 403 and "another site" in r.json()["detail"]
+
+
+def test_same_origin_posts_still_work(client):
+    client.get("/en/06-model-io-checkpoint")
+    same = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+    buf = io.BytesIO()
+    torch.save({"w": torch.ones(2)}, buf)
+    r = client.post("/components/checkpoint-inspector/upload", params={"lang": "en"}, headers={**HX, **same},
+                    files={"file": ("w.pt", buf.getvalue())})
+    assert r.status_code == 200 and 'data-safe="true"' in r.text
+    r = client.post("/api/checkpoint-inspector/reports", headers=same, files={"file": ("w.pt", buf.getvalue())})
+    assert r.status_code == 201
+
+
+def test_the_json_api_takes_json_only(client):
+    # What an HTML form can send, with or without Origin: refused before any handler runs.
+    for ctype in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"):
+        r = client.post("/api/checkpoint-simulator/runs/abc/crash", content=b"a=1", headers={"content-type": ctype})
+        assert r.status_code == 415, (ctype, r.status_code)
+    # The upload is multipart by nature, and JSON there is refused the same way.
+    r = client.post("/api/checkpoint-inspector/reports", json={"file": "x"})
+    assert r.status_code == 415
+
+
+def test_redirects_do_not_reflect_the_host_header(client):
+    r = client.get("/api/chapters/", headers={"Host": "evil.example"}, follow_redirects=False)
+    assert r.status_code in (307, 308)
+    assert "evil.example" not in r.headers["location"] and r.headers["location"].startswith("/api/chapters")
+
+
+def test_allowed_hosts_can_be_restricted(settings):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(settings.model_copy(update={"allowed_hosts": "testserver, lab.local"}))) as c:
+        assert c.get("/healthz").status_code == 200
+        assert c.get("/healthz", headers={"Host": "lab.local:8000"}).status_code == 200
+        assert c.get("/healthz", headers={"Host": "evil.example"}).status_code == 400
+
+
+@pytest.mark.parametrize("url", ["/", "/en/06-model-io-checkpoint", "/api/chapters", "/healthz", "/openapi.json",
+                                 "/components/checkpoint-inspector/recent?lang=en"])
+def test_head_answers_wherever_get_does(client, url):
+    get = client.get(url)
+    head = client.head(url)
+    assert head.status_code == get.status_code == 200
+    assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]
+
+
+def test_no_server_path_in_a_fine_tune_run(client, settings):
+    client.get("/en/06-model-io-checkpoint")
+    r = client.post("/api/transfer/finetune", json={"num_classes": 3, "shots": 2, "epochs": 2, "seed": 0})
+    assert r.status_code == 201, r.text
+    run_id = r.json()["id"]
+    deadline = time.monotonic() + 120
+    while (state := client.get(f"/api/transfer/finetune/{run_id}")).json()["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    assert state.json()["status"] == "done", state.text[:500]  # the worker found the file by its name
+    for text in (r.text, state.text):
+        assert str(settings.pretrained_path) not in text and str(settings.data_dir) not in text
+        assert "/tmp/" not in text and str(settings.data_dir.parent) not in text

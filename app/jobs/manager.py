@@ -171,6 +171,10 @@ class JobManager:
                                    "runs may wait or train at once")
             self._check_queue()
             run_id = run_id or secrets.token_urlsafe(12)
+            if isinstance(config.get("pretrained"), str):
+                # Kept as a name inside PRETRAINED_DIR: the run's config is shown to the learner,
+                # and no response may carry a path of the server's disk.
+                config = {**config, "pretrained": Path(config["pretrained"]).name}
             run = self._new_run(run_id, session, kind, config, {}, parent=None, root=run_id)
             if first:
                 self._queue.appendleft(run.id)
@@ -280,6 +284,7 @@ class JobManager:
             "crash_while_saving_at": run.options.get("crash_while_saving_at"),
             "threads": self.settings.torch_threads_per_worker,
             "nice": self.settings.worker_nice,
+            "pretrained_dir": str(self.settings.pretrained_path),
         }
         if run.kind == "resume":
             job["resume"] = {"checkpoint": str(self.runs_dir / run.options["checkpoint"]),

@@ -95,7 +95,8 @@ def _finetune(job: dict, conn) -> None:
     from app.ml.finetune import compare
 
     cfg = job["config"]
-    source_sd = load_checkpoint(Path(cfg["pretrained"]))["state_dict"]
+    # A name inside PRETRAINED_DIR (runs of older versions stored an absolute path).
+    source_sd = load_checkpoint(Path(job["pretrained_dir"]) / cfg["pretrained"])["state_dict"]
     for i, seed in enumerate(cfg["seeds"]):
         # Curves for the first seed; the others only add their final accuracies.
         on_epoch = (lambda row: conn.send({"type": "series", "seed": seed, **row})) if i == 0 else None

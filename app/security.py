@@ -1,0 +1,143 @@
+"""Request guards every route shares, as plain ASGI (cheaper than BaseHTTPMiddleware).
+
+- Cross-site refusal: a state-changing request (POST, PUT, PATCH, DELETE) whose browser says it
+  comes from another site (`Sec-Fetch-Site: cross-site` or `same-site`, or an `Origin` that is not
+  this server) is refused with 403, pages and API alike. SameSite=Lax cookies alone would let a
+  top-level cross-site form POST through on some browsers, and the API has no other guard.
+  Clients that send neither header (curl, scripts, tests) are not browsers and cannot be made to
+  carry a learner's cookie by another site, so they pass.
+- The JSON API takes JSON: a request body under /api/ must be `application/json` (the inspector's
+  upload, multipart by nature, is the one exception). An HTML form can only send form-encoded,
+  multipart or text/plain bodies, so this closes the "simple request" door even without Origin.
+  The pages' own htmx posts go to /components/..., never to /api/.
+- HEAD is answered wherever GET is (link checkers and uptime monitors use it): the GET route runs
+  and its body is dropped.
+- Redirects never echo the Host header: an absolute Location pointing at the request's own host
+  becomes a path (Starlette's trailing-slash redirect builds it from Host).
+"""
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+from app import i18n
+
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+# Endpoints whose body is by nature not JSON.
+MULTIPART_API = {"/api/checkpoint-inspector/reports"}
+
+i18n.STRINGS["zh"].update({
+    "sec.cross_site": "已拒绝：这个请求来自另一个网站。请直接在课程页面上操作。",
+    "sec.json_only": "这个接口只接受 JSON（Content-Type: application/json）。",
+})
+i18n.STRINGS["en"].update({
+    "sec.cross_site": "Refused: this request comes from another site. Please use the lesson page itself.",
+    "sec.json_only": "This endpoint accepts JSON only (Content-Type: application/json).",
+})
+
+
+def _header(scope, name: bytes) -> str | None:
+    for k, v in scope.get("headers", []):
+        if k == name:
+            return v.decode("latin-1")
+    return None
+
+
+def _lang(scope) -> str:
+    path = scope.get("path", "")
+    first = path.strip("/").split("/", 1)[0]
+    if first in i18n.LANGS:
+        return first
+    query = scope.get("query_string", b"").decode("latin-1")
+    for part in query.split("&"):
+        if part.startswith("lang=") and part[5:] in i18n.LANGS:
+            return part[5:]
+    cookies = _header(scope, b"cookie") or ""
+    chosen = next((c.split("=", 1)[1] for c in (x.strip() for x in cookies.split(";"))
+                   if c.startswith(i18n.LANG_COOKIE + "=")), None)
+    return i18n.pick_language(chosen, _header(scope, b"accept-language"))
+
+
+def cross_site(scope) -> bool:
+    """True when a browser tells us the request was made by another site."""
+    fetch_site = _header(scope, b"sec-fetch-site")
+    if fetch_site in ("cross-site", "same-site"):
+        return True
+    origin = _header(scope, b"origin")
+    if origin is None:
+        return False
+    host = _header(scope, b"host")
+    if origin == "null" or host is None:
+        return True
+    return urlsplit(origin).netloc.lower() != host.lower()
+
+
+def _media_type(scope) -> str | None:
+    value = _header(scope, b"content-type")
+    return None if value is None else value.split(";", 1)[0].strip().lower()
+
+
+async def _refuse(send, scope, status: int, key: str) -> None:
+    text = i18n.t(_lang(scope), key)
+    if scope["path"].startswith("/api/"):
+        body = json.dumps({"detail": text}, ensure_ascii=False).encode()
+        ctype = b"application/json"
+    else:
+        body = text.encode()
+        ctype = b"text/plain; charset=utf-8"
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestGuard:
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        method = scope["method"]
+        if method in UNSAFE:
+            if cross_site(scope):
+                return await _refuse(send, scope, 403, "sec.cross_site")
+            path = scope["path"]
+            media = _media_type(scope)
+            if path.startswith("/api/") and media is not None:
+                wanted = "multipart/form-data" if path.rstrip("/") in MULTIPART_API else "application/json"
+                if media != wanted:
+                    return await _refuse(send, scope, 415, "sec.json_only")
+        host = _header(scope, b"host")
+        head = method == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
+        ended = False
+
+        async def guarded_send(message):
+            nonlocal ended
+            if ended:
+                return  # HEAD: the GET route's body (or stream) is not sent
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if 300 <= status < 400 and host:
+                    message = {**message, "headers": _relative_location(message.get("headers", []), host)}
+                await send(message)
+                if head:
+                    ended = True
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            await send(message)
+
+        return await self.app(scope, receive, guarded_send)
+
+
+def _relative_location(headers, host: str):
+    out = []
+    for k, v in headers:
+        if k.lower() == b"location":
+            parts = urlsplit(v.decode("latin-1"))
+            if parts.netloc and parts.netloc.lower() == host.lower():
+                v = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+                v = v.encode("latin-1")
+        out.append((k, v))
+    return out
