@@ -6,6 +6,8 @@ fragment (needs a GPU, shows an error on purpose, ...): it is compiled, not exec
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import random
 import re
 import sys
@@ -37,14 +39,25 @@ class Block:
     kind: str  # "run" or "fragment"
     code: str
     line: int  # 1-based line of the opening fence
+    output: str | None = None  # the ```text block that comes next, before any other code
+
+
+def printed_lines(text: str) -> list[str]:
+    lines = [line.rstrip() for line in text.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
 
 
 def python_blocks(text: str) -> list[Block]:
-    blocks = []
+    blocks: list[Block] = []
     for token in MarkdownIt("commonmark").parse(text):
         if token.type != "fence":
             continue
         info = token.info.split()
+        if info == ["text"] and blocks and blocks[-1].output is None:
+            blocks[-1].output = token.content
+            continue
         if not info or info[0] != "python":
             continue
         if info[1:] == ["fragment"]:
@@ -139,5 +152,14 @@ def test_lesson_code_runs(path: Path, tmp_path: Path, monkeypatch: pytest.Monkey
     for block in blocks:
         # Pad with newlines so a traceback's line numbers are those of the Markdown file.
         compiled = compile("\n" * block.line + block.code, str(path), "exec")
-        if block.kind == "run":
+        if block.kind != "run":
+            continue
+        stdout = io.StringIO()
+        with contextlib.redirect_stdout(stdout):
             exec(compiled, main.__dict__)
+        # The output shown under a block is what the block really prints.
+        if block.output is not None and stdout.getvalue():
+            assert printed_lines(stdout.getvalue()) == printed_lines(block.output), (
+                f"{path.name}, block at line {block.line}: the ```text block below it differs from "
+                f"what it prints:\n{stdout.getvalue()}"
+            )
