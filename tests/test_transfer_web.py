@@ -144,3 +144,64 @@ def test_every_load_view_is_answered_in_the_background(tmp_path, pretrained_dir)
         # Answers come from that cache, and they are torch's real ones.
         view = inspect(client, source="convnet_mini", variant="wider_block", num_classes=7, strategy="non_strict")
         assert not view["ok"] and "size mismatch" in view["error"]["message"]
+
+
+DIAGRAM = "/components/transfer-visualizer/diagram"
+
+
+def _groups(html: str) -> list[tuple[str, str, bool]]:
+    import re
+
+    return [(fate, module, bool(is_open)) for fate, module, is_open in
+            re.findall(r'<details class="tl-group[^"]*" data-fate="(\w+)" data-module="([\w.]+)"( open)?', html)]
+
+
+def test_diagram_tells_the_head_first_and_folds_the_transferred_backbone(tl_client):
+    html = tl_client.get(DIAGRAM, params={"lang": "en", "num_classes": 5, "ask": "1"}).text
+    groups = _groups(html)
+    assert groups[0] == ("filtered", "fc", True)
+    assert all(fate == "transferred" and not is_open for fate, _, is_open in groups[1:])
+    assert [m for _, m, _ in groups[1:]] == ["conv1", "bn1", "layer1", "layer2", "layer3"]
+    # Asked before it is shown: the outcome is in the page, hidden behind the prediction.
+    assert 'class="tl-predict"' in html and 'class="tl-result"' in html and "tl-result\" role=\"region\"" in html
+    assert "Right. PyTorch raised nothing and transferred 54 of the target's 56 tensors." in html.replace("&#39;", "'")
+    # The page's own first diagram is not behind a question.
+    page = tl_client.get("/en/06-model-io-checkpoint").text
+    assert 'class="tl-predict"' not in page
+
+
+def test_prefix_case_draws_the_correspondence_and_the_fix_shows_what_changed(tl_client):
+    html = tl_client.get(DIAGRAM, params={"lang": "en", "variant": "dataparallel_prefix", "strategy": "strict"}).text
+    assert "56 of the checkpoint&#39;s 56 keys are exactly a key of the model once module. is removed" in html
+    assert '<span class="tl-prefix">module.</span><wbr>conv1.<wbr>weight' in html
+    assert "strategy=strip_prefix" in html and "compare=strict" in html
+    assert _groups(html)[0] == ("prefix_shape", "fc", True)
+    fixed = tl_client.get(DIAGRAM, params={"lang": "zh", "variant": "dataparallel_prefix", "strategy": "strip_prefix",
+                                           "compare": "strict"}).text
+    # The table of statuses before and after comes from both real loads.
+    assert 'data-status="transferred"' in fixed and 'data-after="54"' in fixed
+    assert "从「strict=True」换成「去掉 module. 前缀 + 形状过滤」之后" in fixed
+    # The form's strategy follows the fix (an out-of-band swap of its radio buttons).
+    assert 'id="tl-strategy" hx-swap-oob="true"' in fixed and 'value="strip_prefix" checked' in fixed
+    assert _groups(fixed)[0] == ("filtered", "fc", True)
+
+
+def test_validation_messages_speak_the_page_language(tl_client):
+    zh = tl_client.get(DIAGRAM, params={"lang": "zh", "num_classes": 99}).text
+    assert "目标类别数：不能大于 10" in zh and "less than" not in zh
+    en = tl_client.get(DIAGRAM, params={"lang": "en", "num_classes": "x", "source": "vgg"}).text
+    assert "Target classes: a whole number is needed" in en and "Source model: one of" in en
+    r = tl_client.post("/components/transfer-visualizer/finetune?lang=zh", data={"epochs": 99},
+                       headers={"HX-Request": "true"})
+    assert "Epoch 数：不能大于 40" in r.text
+
+
+def test_the_story_is_in_the_json_api_too(tl_client):
+    groups = tl_client.get(f"{API}/groups", params={"variant": "dataparallel_prefix"}).json()
+    assert groups[0]["fate"] == "prefix_shape" and groups[0]["keys"] == ["fc.weight", "fc.bias"]
+    assert sum(g["tensors"] for g in groups) == 56 and all(g["folded"] for g in groups[1:])
+    diff = tl_client.get(f"{API}/compare", params={"variant": "dataparallel_prefix", "strategy": "strip_prefix",
+                                                   "against": "shape_filter"}).json()
+    assert diff["totals"]["transferred"] == [0, 54] and diff["totals"]["unused"] == [56, 0] and diff["totals"]["filtered"] == [0, 2]
+    assert tl_client.get(f"{API}/compare", params={"against": "nope"}).status_code == 422
+    assert "/api/transfer/compare" in tl_client.get("/openapi.json").json()["paths"]

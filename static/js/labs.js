@@ -1,1 +1,71 @@
-// TransferLearningVisualizer and the labs.
+// TransferLearningVisualizer and the labs. Progressive enhancement: htmx fetches, this only
+// shows and hides what the server already rendered.
+(function () {
+  "use strict";
+
+  // A prediction answers the question, then reveals torch's real outcome (already in the page,
+  // hidden) with the feedback the server wrote for that answer.
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("[data-predict]");
+    if (!button) return;
+    var box = button.closest(".tl-predict");
+    var diagram = button.closest(".tl-diagram");
+    if (!box || !diagram) return;
+    var answer = button.getAttribute("data-predict");
+    box.querySelectorAll("[data-predict]").forEach(function (b) {
+      if (b.hasAttribute("aria-pressed")) b.setAttribute("aria-pressed", b === button ? "true" : "false");
+    });
+    box.querySelectorAll(".tl-feedback").forEach(function (p) {
+      p.hidden = p.getAttribute("data-answer") !== answer;
+      if (!p.hidden) p.setAttribute("role", "status");
+    });
+    var result = diagram.querySelector(".tl-result");
+    if (result) result.hidden = false;
+    diagram.setAttribute("data-revealed", answer);
+  });
+
+  // A number field fires "change" again when it loses focus (say, to the prediction buttons):
+  // asking the same question twice would hide an outcome the learner has just revealed.
+  function settings(form) { return new URLSearchParams(new FormData(form)).toString(); }
+  function remember() {
+    var form = document.getElementById("tl-form");
+    if (form) form.setAttribute("data-shown", settings(form));
+  }
+  document.addEventListener("DOMContentLoaded", remember);
+  document.addEventListener("htmx:afterSettle", function (e) {
+    if (e.detail && e.detail.elt && e.detail.elt.id === "tl-diagram") remember();
+  });
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var form = e.detail && e.detail.elt;
+    if (form && form.id === "tl-form" && form.getAttribute("data-shown") === settings(form)) e.preventDefault();
+  });
+
+  // A tensor's detail opens right under its row; pressing the row again closes it. One open at
+  // a time, so the detail's heading id stays unique.
+  function closeDetail(button) {
+    var detail = document.getElementById(button.getAttribute("aria-controls"));
+    button.setAttribute("aria-expanded", "false");
+    if (detail) { detail.hidden = true; detail.innerHTML = ""; }
+  }
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var button = e.detail && e.detail.elt;
+    if (!button || !button.classList || !button.classList.contains("tl-rowbtn")) return;
+    if (button.getAttribute("aria-expanded") === "true") {
+      e.preventDefault();
+      closeDetail(button);
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var target = e.detail && e.detail.target;
+    if (!target || !target.classList || !target.classList.contains("tl-detail")) return;
+    var diagram = target.closest(".tl-diagram");
+    if (diagram) {
+      diagram.querySelectorAll(".tl-rowbtn[aria-expanded='true']").forEach(function (b) {
+        if (b.getAttribute("aria-controls") !== target.id) closeDetail(b);
+      });
+    }
+    target.hidden = false;
+    var button = diagram && diagram.querySelector(".tl-rowbtn[aria-controls='" + target.id + "']");
+    if (button) button.setAttribute("aria-expanded", "true");
+  });
+})();

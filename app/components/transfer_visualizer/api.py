@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
-from app.components.transfer_visualizer import service
-from app.components.transfer_visualizer.schemas import FinetuneRequest, TransferQuery
+from app.components.transfer_visualizer import service, story
+from app.components.transfer_visualizer.schemas import Comparison, FinetuneRequest, Strategy, StoryGroup, TransferQuery
 from app.jobs.manager import LimitReached
 from app.ml.catalog import SOURCE_NAMES, STRATEGIES, VARIANTS
 
@@ -32,6 +32,22 @@ async def inspect(request: Request, query: TransferQuery = Depends()) -> dict:
     _ready(request, query.source)
     view = await service.view(request, query)
     return {k: v for k, v in view.items() if k != "previews"}
+
+
+@router.get("/groups", response_model=list[StoryGroup],
+            summary="The load's tensors grouped by fate and module, what differs first (as the diagram tells it)")
+async def groups(request: Request, query: TransferQuery = Depends()) -> list[dict]:
+    _ready(request, query.source)
+    view = await service.view(request, query)
+    return [{**g, "keys": [r["key"] for r in g["rows"]]} for g in story.groups(view["rows"])]
+
+
+@router.get("/compare", response_model=Comparison,
+            summary="What changes when another strategy loads the same checkpoint (\"apply the fix\")")
+async def compare(request: Request, against: Strategy, query: TransferQuery = Depends()) -> dict:
+    _ready(request, query.source)
+    before = await service.view(request, query.model_copy(update={"strategy": against}))
+    return story.compare(before, await service.view(request, query))
 
 
 @router.get("/tensor", summary="One tensor before and after loading, with the source's values")

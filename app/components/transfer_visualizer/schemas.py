@@ -25,3 +25,24 @@ class FinetuneRequest(TransferQuery):
     epochs: int = Field(15, ge=2, le=40)
     freeze_backbone: bool = False
     seed: int = Field(0, ge=0, le=10_000)
+
+
+class StoryGroup(BaseModel):
+    """Tensors that met the same fate in the same top-level module, in the order the page tells them."""
+    fate: str = Field(description="transferred, filtered, not_loaded, new, unused; prefix / prefix_shape for a "
+                                  "`module.x` checkpoint key paired with the model's `x`")
+    module: str
+    tensors: int
+    numel: int
+    folded: bool = Field(description="folded on the page (nothing to fix there, or one fix covers them all)")
+    keys: list[str]
+
+
+class Comparison(BaseModel):
+    """Two loads of the same checkpoint into the same target, with two strategies."""
+    strategy_before: Strategy
+    strategy_after: Strategy
+    ok_before: bool
+    ok_after: bool
+    totals: dict[str, list[int]] = Field(description="status -> [tensors before, tensors after]")
+    changed_keys: list[str]

@@ -14,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from app import i18n
 from app.components import charts
 from app.components.htmx import lang_of, require_htmx
-from app.components.transfer_visualizer import service, strings
+from app.components import validation
+from app.components.transfer_visualizer import service, story, strings, tell
 from app.components.transfer_visualizer.schemas import FinetuneRequest, Source, Strategy, TransferQuery, Variant
 from app.jobs.manager import LimitReached
 from app.templating import templates
@@ -23,12 +24,19 @@ PREFIX = "/components/transfer-visualizer"
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
-def _query(request: Request) -> tuple[TransferQuery | None, str | None]:
+def _query(request: Request) -> tuple[TransferQuery | None, ValidationError | None]:
     raw = {k: v for k, v in request.query_params.items() if k in TransferQuery.model_fields}
     try:
         return TransferQuery.model_validate(raw), None
     except ValidationError as exc:
-        return None, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return None, exc
+
+
+def _labels(lang: str) -> dict[str, str]:
+    """Form fields as the form labels them, for validation messages."""
+    keys = {"source": "tl.source", "variant": "tl.variant", "num_classes": "tl.classes", "strategy": "tl.strategy",
+            "shots": "tl.shots", "epochs": "tl.epochs", "seed": "tl.seed", "freeze_backbone": "tl.freeze"}
+    return {name: i18n.t(lang, key) for name, key in keys.items()}
 
 
 def _base(lang: str) -> dict:
@@ -37,8 +45,9 @@ def _base(lang: str) -> dict:
             "status_help": strings.STATUS_HELP[lang]}
 
 
-def diagram_context(request: Request, lang: str, query: TransferQuery | None, error: str | None) -> dict:
-    context = _base(lang) | {"query": query, "error": error, "view": None, "pretraining": None}
+def diagram_context(request: Request, lang: str, query: TransferQuery | None, error: str | None,
+                    ask: bool = False, compare: str | None = None) -> dict:
+    context = _base(lang) | {"query": query, "error": error, "view": None, "pretraining": None, "ask": ask}
     if query is None:
         return context
     jobs = request.app.state.jobs
@@ -47,8 +56,13 @@ def diagram_context(request: Request, lang: str, query: TransferQuery | None, er
         context["pretraining"] = pending
         context["poll_ms"] = random.randint(1500, 2500)
         return context
-    context["view"] = service.load_view(request, query)
+    view = service.load_view(request, query)
+    context["view"] = view
     context["query_string"] = "&".join(f"{k}={v}" for k, v in query.model_dump().items())
+    context |= tell.diagram(lang, query, view)
+    if compare and compare != query.strategy:
+        before = service.load_view(request, query.model_copy(update={"strategy": compare}))
+        context["compare"] = tell.comparison(lang, story.compare(before, view))
     return context
 
 
@@ -57,28 +71,30 @@ def diagram_context(request: Request, lang: str, query: TransferQuery | None, er
 _rendered = service.ViewCache(size=640, concurrent=4)
 
 
-def diagram_html(request: Request, lang: str, query: TransferQuery | None, error: str | None) -> Markup:
+def diagram_html(request: Request, lang: str, query: TransferQuery | None, error: str | None,
+                 ask: bool = False, compare: str | None = None) -> Markup:
     """The diagram is the same for every learner: once the source is ready, render it once."""
     def render() -> str:
-        context = diagram_context(request, lang, query, error)
+        context = diagram_context(request, lang, query, error, ask, compare)
         return templates.get_template("transfer_visualizer/diagram.html").render(context)
 
-    key = _diagram_key(request, lang, query)
+    key = _diagram_key(request, lang, query, ask, compare)
     return Markup(render() if key is None else _rendered.get(key, render))
 
 
-def _diagram_key(request: Request, lang: str, query: TransferQuery | None) -> tuple | None:
+def _diagram_key(request: Request, lang: str, query: TransferQuery | None, ask: bool = False,
+                 compare: str | None = None) -> tuple | None:
     """The key a finished diagram is kept under; None while it cannot be kept (no query, or the
     source still pretraining)."""
     jobs = request.app.state.jobs
     if query is None or service.pretraining_status(jobs, query.source):
         return None
-    return (*query.key(), lang, service.pretrained_path(jobs, query.source).stat().st_mtime_ns)
+    return (*query.key(), lang, ask, compare, service.pretrained_path(jobs, query.source).stat().st_mtime_ns)
 
 
 def prerender(app, stop) -> None:
-    """Every diagram in every language, once the load views are known, so that the first learner
-    to ask a question does not pay for its render either."""
+    """Every diagram in every language, as the learner meets it after changing a setting (with
+    the prediction question), so that the first learner to ask does not pay for its render."""
     request = Request({"type": "http", "app": app, "headers": [], "query_string": b""})
     for lang in i18n.LANGS:
         for source, variant, num_classes, strategy in product(
@@ -86,7 +102,7 @@ def prerender(app, stop) -> None:
             if stop.is_set():
                 return
             query = TransferQuery(source=source, variant=variant, num_classes=num_classes, strategy=strategy)
-            diagram_html(request, lang, query, None)
+            diagram_html(request, lang, query, None, ask=True)
 
 
 def render_placeholder(request: Request, lang: str) -> Markup:
@@ -96,22 +112,32 @@ def render_placeholder(request: Request, lang: str) -> Markup:
     return Markup(templates.get_template("transfer_visualizer/component.html").render(context))
 
 
+def _view_options(request: Request) -> tuple[bool, str | None]:
+    """How the diagram is shown: behind a prediction question (after the learner changed a
+    setting), and compared with another strategy (after "apply the fix")."""
+    compare = request.query_params.get("compare")
+    return request.query_params.get("ask") == "1", compare if compare in get_args(Strategy) else None
+
+
 @router.get("/diagram", response_class=HTMLResponse)
 async def diagram(request: Request):
     # A class exploring the diagram asks a few hundred questions, all answered at start-up: those
     # are served on the event loop; anything else is rendered (or computed) in a thread.
     query, error = _query(request)
     lang = lang_of(request)
-    key = _diagram_key(request, lang, query)
+    if error:
+        error = validation.message(lang, error, _labels(lang))
+    ask, compare = _view_options(request)
+    key = _diagram_key(request, lang, query, ask, compare)
     known = _rendered.peek(key) if key is not None else None
-    return HTMLResponse(known or await run_in_threadpool(diagram_html, request, lang, query, error))
+    return HTMLResponse(known or await run_in_threadpool(diagram_html, request, lang, query, error, ask, compare))
 
 
 @router.get("/tensor", response_class=HTMLResponse)
 async def tensor(request: Request, key: str):
     query, error = _query(request)
     if query is None:
-        raise HTTPException(422, error)
+        raise HTTPException(422, validation.message(lang_of(request), error, _labels(lang_of(request))))
     preview = (await service.view(request, query))["previews"].get(key)
     if preview is None:
         raise HTTPException(404, "no such tensor")
@@ -148,14 +174,14 @@ async def start_finetune(request: Request):
     try:
         req = FinetuneRequest.model_validate(raw)
     except ValidationError as exc:
-        message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        message = validation.message(lang, exc, _labels(lang))
         return _render_finetune(request, lang, message=message)
     if service.pretraining_status(request.app.state.jobs, req.source):
         return _render_finetune(request, lang, message=i18n.t(lang, "tl.pretraining"))
     try:
         run = service.submit_finetune(request, req)
     except LimitReached as exc:
-        return _render_finetune(request, lang, message=str(exc))
+        return _render_finetune(request, lang, message=limit_message(request, lang, exc))
     return _render_finetune(request, lang, run=run)
 
 
@@ -168,6 +194,14 @@ def latest_finetune(request: Request):
 def finetune_view(request: Request, run_id: str):
     run = service.owned_finetune(request, run_id)
     return _render_finetune(request, lang_of(request), run=run)
+
+
+def limit_message(request: Request, lang: str, exc: LimitReached) -> str:
+    """The job manager's refusal in the page's language (it words it in English)."""
+    if exc.code == "queue":
+        return i18n.t(lang, "tl.limit_queue").format(n=exc.params.get("n", "?"))
+    n = exc.params.get("n", request.app.state.settings.max_active_runs_per_session)
+    return i18n.t(lang, "tl.limit_active").format(n=n)
 
 
 def _render_finetune(request: Request, lang: str, **kwargs) -> HTMLResponse:
