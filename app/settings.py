@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     # its file on disk.
     inspect_at_once: int = Field(default=2, ge=1, le=16)
     inspect_waiting_max: int = Field(default=30, ge=0)
+    uploads_per_session: int = Field(default=2, ge=1)
     # A report's JSON at most (the sandbox cuts it and says "… N more"): a 4 KB pickle can
     # otherwise describe 90 MB of key paths.
     inspect_report_kb: int = Field(default=512, ge=16)

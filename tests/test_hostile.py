@@ -279,3 +279,84 @@ def test_no_server_path_in_a_fine_tune_run(client, settings):
     for text in (r.text, state.text):
         assert str(settings.pretrained_path) not in text and str(settings.data_dir) not in text
         assert "/tmp/" not in text and str(settings.data_dir.parent) not in text
+
+
+# ------------------------------------------------------------------ waiting costs no thread
+
+
+def _timed_get(url: str, cookies) -> float:
+    start = time.monotonic()
+    r = httpx.get(url, cookies=cookies, timeout=30)
+    assert r.status_code == 200
+    return time.monotonic() - start
+
+
+def _session(url: str) -> dict:
+    with httpx.Client(base_url=url, timeout=60) as c:
+        _established(c)
+        return dict(c.cookies)
+
+
+def test_slow_and_queued_uploads_do_not_starve_other_requests(server_factory, pretrained_dir):
+    """44 uploads trickling their bodies in, then 44 complete uploads queued for one sandbox:
+    the run list (a thread-pool endpoint) keeps answering within its normal time."""
+    import socket
+    import threading
+
+    server = server_factory(env={"INSPECT_AT_ONCE": "1", "TRANSFER_PREWARM": "false",
+                                 "PRETRAINED_DIR": str(pretrained_dir)})
+    cookies = _session(server.url)
+    runs_url = server.url + "/api/checkpoint-simulator/runs"
+    normal = min(_timed_get(runs_url, cookies) for _ in range(3))
+
+    buf = io.BytesIO()
+    torch.save({f"layer{i}.weight": torch.randn(64, 64) for i in range(40)}, buf)
+    payload = buf.getvalue()
+    boundary = "hostileboundary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.pt\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    body = head + payload + f"\r\n--{boundary}--\r\n".encode()
+
+    def request_head(jar: dict) -> bytes:
+        cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+        return (f"POST /api/checkpoint-inspector/reports HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+                f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {len(body)}\r\n"
+                f"Cookie: {cookie}\r\nConnection: close\r\n\r\n").encode()
+
+    socks = []
+    for _ in range(22):  # 22 browsers, two trickling uploads each (UPLOADS_PER_SESSION)
+        jar = _session(server.url)
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", server.port))
+            s.sendall(request_head(jar) + body[:100])  # then silence: a body that trickles in
+            socks.append(s)
+    # A third upload of one of those browsers is refused at once, not queued behind its own.
+    third = httpx.post(server.url + "/api/checkpoint-inspector/reports", cookies=jar, files={"file": ("t.pt", payload)})
+    assert third.status_code == 429
+    slow_worst = max(_timed_get(runs_url, cookies) for _ in range(5))
+
+    # Now 44 other browsers upload complete files at once: INSPECT_AT_ONCE inspect,
+    # INSPECT_WAITING_MAX wait (holding no thread), the rest are told to come back later.
+    jars = [_session(server.url) for _ in range(44)]
+    statuses: list[int] = []
+
+    def upload(jar):
+        r = httpx.post(server.url + "/api/checkpoint-inspector/reports", cookies=jar, timeout=180,
+                       files={"file": ("q.pt", payload)})
+        statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=upload, args=(jar,)) for jar in jars]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    queued_worst = max(_timed_get(runs_url, cookies) for _ in range(5))
+    for t in threads:
+        t.join(240)
+    for s in socks:
+        s.close()
+    print(f"run list: {normal * 1000:.0f} ms alone, worst {slow_worst * 1000:.0f} ms with 44 trickling uploads, "
+          f"{queued_worst * 1000:.0f} ms with 44 queued inspections; "
+          f"{statuses.count(201)} inspected, {statuses.count(503)} told to retry")
+    assert set(statuses) <= {201, 503} and len(statuses) == 44 and statuses.count(201) >= 31
+    # Generous bounds that measure starvation, not speed (the issue saw 7.6 s).
+    assert slow_worst < 2.0 and queued_worst < 2.0

@@ -13,7 +13,8 @@ router.include_router(api.router)
 def _startup(app) -> None:
     settings = app.state.settings
     app.state.inspector_reports = service.make_store(settings)
-    app.state.inspector_gate = service.Gate(settings.inspect_at_once, settings.inspect_waiting_max)
+    app.state.inspector_gate = service.Gate(settings.inspect_at_once, settings.inspect_waiting_max,
+                                            settings.uploads_per_session)
     app.state.inspector_reports.sweep(force=True)
 
 

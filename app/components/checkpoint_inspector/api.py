@@ -27,6 +27,7 @@ UPLOAD_BODY = {
              responses={400: {"description": "not a multipart/form-data body, or a malformed one"},
                         413: {"description": "larger than the upload limit"},
                         422: {"description": "not an inspectable file (empty, unknown format, wrong extension, …)"},
+                        429: {"description": "this browser already has uploads being inspected"},
                         503: {"description": "too many inspections waiting; try again later"}})
 async def upload(request: Request):
     try:

@@ -148,13 +148,16 @@ def report_limits(settings) -> dict:
 
 
 class Gate:
-    """Inspections at once (an async limiter: a waiting upload holds no thread) and how many
-    may wait at all (each waiting one keeps its file on disk)."""
+    """Inspections at once (an async limiter: a waiting upload holds no thread), how many
+    received files may wait for one (each keeps its file on disk), and uploads in flight per
+    session (so one browser's slow or repeated uploads cannot take every place)."""
 
-    def __init__(self, at_once: int, waiting_max: int):
+    def __init__(self, at_once: int, waiting_max: int, per_session: int):
         self.limiter = anyio.CapacityLimiter(at_once)
         self.waiting_max = waiting_max
-        self.inside = 0  # received or being received, waiting or running
+        self.per_session = per_session
+        self.waiting = 0  # received, waiting for or in the sandbox
+        self.sessions: dict[str, int] = {}
 
 
 def gate(request: Request) -> Gate:
@@ -184,18 +187,24 @@ async def inspect_upload(request: Request, drain: bool = False) -> dict:
     settings = request.app.state.settings
     g = gate(request)
     limit = limit_bytes(request)
-    if g.inside >= g.waiting_max + int(g.limiter.total_tokens):
-        if drain:  # a browser still sending must get to read the answer
-            await _drain(request, 2 * limit)
-        raise UploadRejected(503, "busy", "too many inspections are waiting; try again in a minute")
-    g.inside += 1
+    sid = session_id(request)
+    if g.sessions.get(sid, 0) >= g.per_session:
+        await _refuse(request, drain, limit, UploadRejected(
+            429, "busy_session", f"at most {g.per_session} uploads of one browser are inspected at once"))
+    g.sessions[sid] = g.sessions.get(sid, 0) + 1
     try:
         folder = upload_folder(request)
         received = await receive_file(request, folder, limit, drain=2 * limit if drain else 0)
         try:
-            # The limiter is taken before a thread is: waiting uploads cost no thread of the
-            # request pool, and the sandbox's threads are counted apart from it.
-            report = await anyio.to_thread.run_sync(_inspect_blocking, settings, received, limiter=g.limiter)
+            if g.waiting >= g.waiting_max + int(g.limiter.total_tokens):
+                raise UploadRejected(503, "busy", "too many inspections are waiting; try again in a minute")
+            g.waiting += 1
+            try:
+                # The limiter is taken before a thread is: waiting uploads cost no thread of the
+                # request pool, and the sandbox's threads are counted apart from it.
+                report = await anyio.to_thread.run_sync(_inspect_blocking, settings, received, limiter=g.limiter)
+            finally:
+                g.waiting -= 1
         finally:
             received.path.unlink(missing_ok=True)
             try:
@@ -203,11 +212,19 @@ async def inspect_upload(request: Request, drain: bool = False) -> dict:
             except OSError:
                 pass
     finally:
-        g.inside -= 1
+        g.sessions[sid] -= 1
+        if not g.sessions[sid]:
+            del g.sessions[sid]
     entry = {"id": secrets.token_urlsafe(9), "filename": received.filename, "bytes": received.size,
              "created": time.time(), "report": report}
-    await anyio.to_thread.run_sync(store(request).add, session_id(request), entry)
+    await anyio.to_thread.run_sync(store(request).add, sid, entry)
     return entry
+
+
+async def _refuse(request: Request, drain: bool, limit: int, exc: UploadRejected):
+    if drain:  # a browser still sending must get to read the answer
+        await _drain(request, 2 * limit)
+    raise exc
 
 
 async def _drain(request: Request, cap: int) -> None:
