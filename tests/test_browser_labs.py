@@ -5,6 +5,8 @@ import pytest
 import torch
 from playwright.sync_api import expect
 
+from tests.lab_pages import DEVICES, chapter_page, widest
+
 pytestmark = pytest.mark.browser
 
 
@@ -29,18 +31,42 @@ def test_upload_a_checkpoint_and_see_its_tree(page, tmp_path):
     expect(report.locator(".verdict")).to_have_count(1)
 
 
-def test_a_clinic_case_shows_the_real_error_and_the_fix(page):
-    page.goto("/en/06-model-io-checkpoint")
-    button = page.locator("#cl-case-cuda_checkpoint")
-    button.focus()
-    page.keyboard.press("Enter")
-    case = page.locator("#cl-result .cl-case")
-    expect(case).to_have_attribute("data-fixed", "true", timeout=60_000)
-    expect(case.locator(".cl-error")).to_contain_text("Attempting to deserialize object on a CUDA device")
-    expect(case.locator(".cl-fix")).to_contain_text('map_location="cpu"')
-    page.locator("#cl-case-dataparallel_prefix").click()
-    expect(page.locator("#cl-result .cl-case")).to_have_attribute("data-case", "dataparallel_prefix")
-    expect(page.locator("#cl-result .cl-fix")).to_contain_text("consume_prefix_in_state_dict_if_present")
+CLINIC_WORDS = {"zh": {"why": "为什么", "solved": "已解决"}, "en": {"why": "Why", "solved": "solved"}}
+
+
+@pytest.mark.parametrize("lang,device", [(lang, device) for lang in ("zh", "en") for device in DEVICES])
+def test_a_clinic_case_is_solved_by_the_right_fix_and_failed_by_a_wrong_one(browser, live_server, lang, device):
+    with chapter_page(browser, live_server, lang, device) as page:
+        clinic = page.locator("#loading-clinic")
+        button = page.locator("#cl-case-size_mismatch")
+        button.focus()
+        page.keyboard.press("Enter")
+        case = page.locator("#cl-result .cl-case")
+        expect(case).to_have_attribute("data-case", "size_mismatch", timeout=60_000)
+        expect(button).to_have_attribute("aria-current", "true")
+        expect(case.locator(".cl-error")).to_contain_text("size mismatch for fc.weight")
+        # The learner's guess — strict=False — runs for real and fails with torch's own error.
+        case.locator("#cl-fix-strict_false").check()
+        case.locator("#cl-try").click()
+        result = case.locator("#cl-attempt .cl-result")
+        expect(result).to_have_attribute("data-fix", "strict_false", timeout=60_000)
+        expect(result).to_have_attribute("data-fixed", "false")
+        expect(result.locator(".cl-try-error")).to_contain_text("RuntimeError: Error(s) in loading state_dict for OldNet")
+        expect(result.locator(".cl-why")).to_contain_text(CLINIC_WORDS[lang]["why"])
+        expect(button.locator(".cl-mark")).to_be_hidden()
+        # The right one solves it, with the evidence, and the case list remembers (in this browser).
+        case.locator("#cl-fix-shape_filter").check()
+        case.locator("#cl-try").click()
+        expect(result).to_have_attribute("data-fixed", "true", timeout=60_000)
+        expect(result.locator("tr[data-proof='head_fits_3_classes']")).to_have_attribute("data-holds", "true")
+        expect(button.locator(".cl-mark")).to_be_visible()
+        expect(button).to_contain_text(CLINIC_WORDS[lang]["solved"])
+        size = widest(page)
+        assert size["scrollWidth"] <= size["viewport"] and not size["wide"], size
+        page.reload()
+        expect(page.locator("#cl-case-size_mismatch .cl-mark")).to_be_visible()
+        expect(page.locator("#cl-case-renamed_layer .cl-mark")).to_be_hidden()
+        expect(clinic).to_be_visible()
 
 
 def test_pick_a_refactor_and_see_the_attribute_error(page):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from app.components.checkpoint_inspector import upload as upload_mod
-from app.components.loading_clinic.service import CASE_IDS
+from app.components.loading_clinic.service import CASE_IDS, FIX_IDS
 from app.components.save_load_lab.service import REFACTOR_NAMES
 from app.components.state_dict_explorer.service import MODEL_NAMES
 
@@ -30,6 +30,7 @@ def lab_client(tmp_path_factory):
                         pretrained_dir=tmp_path_factory.mktemp("nopre"))
     with TestClient(create_app(settings)) as client:
         client.data_dir = data
+        client.get("/api/session")  # as a browser opening the lesson: uploads need a session
         yield client
 
 
@@ -39,6 +40,7 @@ def test_the_web_side_names_what_the_labs_define():
     assert set(MODEL_NAMES) == set(statedict.MODELS)
     assert set(REFACTOR_NAMES) == set(saveload.REFACTORS)
     assert set(CASE_IDS) == set(clinic.CASES)
+    assert {c: set(f) for c, f in FIX_IDS.items()} == {c: set(f) for c, f in clinic.CANDIDATES.items()}
     from app.ml.labs.inspector import SAFETENSORS_EXTENSIONS, TORCH_EXTENSIONS
 
     assert set(upload_mod.ALLOWED_EXTENSIONS) == set(TORCH_EXTENSIONS + SAFETENSORS_EXTENSIONS)
@@ -129,7 +131,33 @@ def test_clinic_cuda_case(lab_client):
     assert "CUDA" in case["error"] and case["fixed"] is True
     assert case["evidence"]["devices"] == ["cpu"]
     html = lab_client.get("/components/loading-clinic/cases/cuda_checkpoint", params={"lang": "en"}).text
-    assert 'data-fixed="true"' in html and "map_location=&#34;cpu&#34;" in html and "CUDA" in html
+    # An exercise: torch's error, then candidate fixes to choose from (the answer is not shown).
+    assert "Attempting to deserialize object on a CUDA device" in html and 'name="fix"' in html
+    assert "map_location=&#34;cpu&#34;" in html and 'data-fixed' not in html
+
+
+def test_clinic_right_fix_solves_and_wrong_ones_show_torchs_error(lab_client):
+    api = "/api/loading-clinic/cases/size_mismatch/fixes"
+    right = lab_client.get(f"{api}/shape_filter").json()
+    assert right["right"] and right["fixed"] and right["error"] is None
+    assert right["proof"] == {"body_equal": True, "head_fits_3_classes": True}
+    myth = lab_client.get(f"{api}/strict_false").json()
+    assert not myth["fixed"] and myth["error_type"] == "RuntimeError" and "size mismatch for fc.weight" in myth["error"]
+    # Loads without an error, and still is not the fix: the checks say why.
+    wrong = lab_client.get(f"{api}/ten_classes").json()
+    assert wrong["error"] is None and not wrong["fixed"] and wrong["proof"]["head_fits_3_classes"] is False
+    assert "10" in wrong["why"]
+    assert lab_client.get(f"{api}/nope").status_code == 404
+    html = lab_client.get("/components/loading-clinic/cases/dataparallel_prefix/try",
+                          params={"fix": "strict_false", "lang": "zh"}).text
+    assert 'data-fixed="false"' in html and "没有报错，但问题并没有解决" in html and "一个张量都没加载" in html
+    html = lab_client.get("/components/loading-clinic/cases/dataparallel_prefix/try",
+                          params={"fix": "consume_prefix", "lang": "en"}).text
+    assert 'data-solved="dataparallel_prefix"' in html and "✓ holds" in html
+    html = lab_client.get("/components/loading-clinic/cases/dataparallel_prefix/try", params={"fix": "x", "lang": "zh"}).text
+    assert "这个病例没有这个修复方案" in html
+    cases = lab_client.get("/api/loading-clinic/cases").json()["cases"]
+    assert list(cases["truncated_file"]["fixes"]) == list(FIX_IDS["truncated_file"])
 
 
 @pytest.mark.parametrize("case_id", ["renamed_layer", "dataparallel_prefix", "size_mismatch", "truncated_file"])
@@ -297,6 +325,7 @@ def test_oversized_uploads_are_refused_and_leave_nothing(tmp_path):
     big = b"\0" * (1024 * 1024 + 200_000)
     with TestClient(create_app(settings)) as client:
         client.data_dir = data_dir
+        client.get("/api/session")
         # Refused on Content-Length, before the body is read.
         r = upload_api(client, "big.pt", big)
         assert r.status_code == 413 and "1 MB" in r.json()["detail"]

@@ -72,3 +72,11 @@ def ci_inspect(path: str, filename: str, limits: dict) -> dict:
     from app.ml.labs.inspector import inspect_file
 
     return _hide_folder(inspect_file(path, filename, limits), os.path.dirname(os.path.realpath(path)))
+
+
+def cl_try(case_id: str, fix_id: str, workdir: str) -> dict:
+    """One of the clinic's candidate fixes, run for real after the case's broken code."""
+    from app.ml.labs.clinic import try_fix
+
+    folder = os.path.realpath(workdir)
+    return _hide_folder(try_fix(case_id, fix_id, folder), folder)

@@ -69,3 +69,39 @@
     if (button) button.setAttribute("aria-expanded", "true");
   });
 })();
+
+// LoadingClinic: the case list marks the case on screen and the cases this browser has solved.
+(function () {
+  "use strict";
+  var KEY = "checkpoint-lab.clinic.solved";
+
+  function solved() {
+    try { return JSON.parse(localStorage.getItem(KEY) || "[]"); } catch (e) { return []; }
+  }
+  function mark() {
+    var done = solved();
+    document.querySelectorAll(".cl-cases [data-case]").forEach(function (button) {
+      var mark = button.querySelector(".cl-mark");
+      var isSolved = done.indexOf(button.getAttribute("data-case")) >= 0;
+      if (mark) mark.hidden = !isSolved;
+      button.classList.toggle("cl-solved", isSolved);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", mark);
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest(".cl-cases [data-case]");
+    if (!button) return;
+    button.parentElement.querySelectorAll("[data-case]").forEach(function (b) {
+      if (b === button) b.setAttribute("aria-current", "true"); else b.removeAttribute("aria-current");
+    });
+  });
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var node = e.detail && e.detail.target && e.detail.target.querySelector("[data-solved]");
+    if (!node) return;
+    var done = solved();
+    var id = node.getAttribute("data-solved");
+    if (done.indexOf(id) < 0) done.push(id);
+    try { localStorage.setItem(KEY, JSON.stringify(done)); } catch (err) { /* private mode: marks last this visit */ }
+    mark();
+  });
+})();

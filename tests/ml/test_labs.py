@@ -209,6 +209,25 @@ def test_clinic_evidence_details(tmp_path):
     assert trunc["evidence"]["truncated_bytes"] * 2 <= trunc["evidence"]["last_good_bytes"]
 
 
+@pytest.mark.parametrize("case_id,fix_id", [(c, f) for c, fixes in clinic.CANDIDATES.items() for f in fixes])
+def test_every_candidate_fix_runs_for_real(case_id, fix_id, tmp_path):
+    r = plain_json(clinic.try_fix(case_id, fix_id, str(tmp_path)))
+    assert r["broken"]["error_type"] is not None  # the case is really broken first
+    if r["right"]:
+        assert r["fixed"] and r["error"] is None and all(r["proof"].values()), r
+    else:
+        # A wrong fix either raises torch's own error or leaves a check that fails.
+        assert not r["fixed"]
+        assert r["error_type"] is not None or not all(r["proof"].values()), r
+    assert r["code"] == clinic.CANDIDATES[case_id][fix_id]
+
+
+def test_each_case_has_exactly_one_right_fix():
+    for case_id, fixes in clinic.CANDIDATES.items():
+        assert sum(code == clinic.CASES[case_id]["fix_code"] for code in fixes.values()) == 1
+        assert len(fixes) >= 3
+
+
 def test_unknown_case_is_reported(tmp_path):
     assert clinic.run_case("nope", str(tmp_path))["ok"] is False
 

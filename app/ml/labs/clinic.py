@@ -115,37 +115,62 @@ def _setup_truncated(root: Path):
     return {"OldNet": OldNet}, sd
 
 
-def _evidence_renamed(ns: dict, ref: dict) -> dict:
-    r = ns["result"]
-    return {"missing_keys": list(r.missing_keys), "unexpected_keys": list(r.unexpected_keys),
-            "keys_now": list(ns["model"].state_dict()),
-            "weights_equal": torch.equal(ns["model"].classifier.weight, ref["fc.weight"])}
+# Each evidence function looks only at what the learner's code left behind (it may be any of the
+# candidate fixes) and returns (facts shown as evidence, checks that must all hold for "fixed").
 
 
-def _evidence_dp(ns: dict, ref: dict) -> dict:
-    r = ns["result"]
-    return {"missing_keys": list(r.missing_keys), "unexpected_keys": list(r.unexpected_keys),
-            "keys_now": list(ns["state"]), "weights_equal": _same_tensors(ns["model"].state_dict(), ref)}
+def _model(ns: dict):
+    model = ns.get("model")
+    return model if isinstance(model, nn.Module) else None
 
 
-def _evidence_size(ns: dict, ref: dict) -> dict:
-    model_sd = ns["model"].state_dict()
-    return {"loaded_keys": sorted(ns["filtered"]),
-            "skipped_keys": sorted(set(ns["state"]) - set(ns["filtered"])),
-            "head_shape_now": list(model_sd["fc.weight"].shape),
-            "body_equal": torch.equal(model_sd["body.weight"], ref["body.weight"])}
+def _evidence_renamed(ns: dict, ref: dict):
+    model, r = _model(ns), ns.get("result")
+    facts = {"missing_keys": list(getattr(r, "missing_keys", [])), "unexpected_keys": list(getattr(r, "unexpected_keys", [])),
+             "keys_now": list(model.state_dict()) if model else [],
+             "weights_equal": bool(model is not None and hasattr(model, "classifier")
+                                   and torch.equal(model.classifier.weight, ref["fc.weight"]))}
+    return facts, {"weights_equal": facts["weights_equal"],
+                   "body_equal": bool(model is not None and torch.equal(model.body.weight, ref["body.weight"])),
+                   "no_missing_or_unexpected": not facts["missing_keys"] and not facts["unexpected_keys"]}
 
 
-def _evidence_cuda(ns: dict, ref: dict) -> dict:
-    return {"cuda_available": torch.cuda.is_available(),
-            "devices": sorted({str(t.device) for t in ns["state"].values()}),
-            "tensors_equal": _same_tensors(ns["state"], ref)}
+def _evidence_dp(ns: dict, ref: dict):
+    model, r = _model(ns), ns.get("result")
+    state = ns.get("state") or {}
+    facts = {"missing_keys": list(getattr(r, "missing_keys", [])), "unexpected_keys": list(getattr(r, "unexpected_keys", [])),
+             "keys_now": list(state), "weights_equal": bool(model is not None and _same_tensors(model.state_dict(), ref))}
+    return facts, {"weights_equal": facts["weights_equal"],
+                   "no_missing_or_unexpected": not facts["missing_keys"] and not facts["unexpected_keys"]}
 
 
-def _evidence_truncated(ns: dict, ref: dict) -> dict:
-    return {"truncated_bytes": os.path.getsize("checkpoint.pt"),
-            "last_good_bytes": os.path.getsize("last_good.pt"),
-            "tensors_equal": _same_tensors(ns["model"].state_dict(), ref)}
+def _evidence_size(ns: dict, ref: dict):
+    model = _model(ns)
+    model_sd = model.state_dict() if model else {}
+    facts = {}
+    if "filtered" in ns:  # the shape filter ran: what it kept and what it left out
+        facts = {"loaded_keys": sorted(ns["filtered"]), "skipped_keys": sorted(set(ns["state"]) - set(ns["filtered"]))}
+    facts |= {"head_shape_now": list(model_sd["fc.weight"].shape) if "fc.weight" in model_sd else [],
+              "body_equal": bool(model_sd and torch.equal(model_sd["body.weight"], ref["body.weight"]))}
+    # The task has 3 classes: a fix that loads by going back to 10 outputs solves the wrong problem.
+    return facts, {"body_equal": facts["body_equal"], "head_fits_3_classes": facts["head_shape_now"][:1] == [3]}
+
+
+def _evidence_cuda(ns: dict, ref: dict):
+    state, model = ns.get("state") or {}, _model(ns)
+    facts = {"cuda_available": torch.cuda.is_available(),
+             "devices": sorted({str(t.device) for t in state.values()}),
+             "tensors_equal": bool(state) and _same_tensors(state, ref)}
+    return facts, {"tensors_equal": facts["tensors_equal"], "all_on_cpu": facts["devices"] == ["cpu"],
+                   "model_loaded": bool(model is not None and _same_tensors(model.state_dict(), ref))}
+
+
+def _evidence_truncated(ns: dict, ref: dict):
+    model = _model(ns)
+    facts = {"truncated_bytes": os.path.getsize("checkpoint.pt"),
+             "last_good_bytes": os.path.getsize("last_good.pt"),
+             "tensors_equal": bool(model is not None and _same_tensors(model.state_dict(), ref))}
+    return facts, {"tensors_equal": facts["tensors_equal"]}
 
 
 CASES: dict[str, dict] = {
@@ -228,6 +253,89 @@ model.load_state_dict(state)
 }
 
 
+# The fixes a learner chooses from: one right, the others what people really try first. Each is
+# run after the broken code, in its namespace, exactly as shown.
+CANDIDATES: dict[str, dict[str, str]] = {
+    "renamed_layer": {
+        "strict_false": """\
+result = model.load_state_dict(state, strict=False)   # just stop complaining
+""",
+        "rename_keys": CASES["renamed_layer"]["fix_code"],
+        "prefix_all": """\
+state = {"classifier." + k: v for k, v in state.items()}   # put the new name in front
+result = model.load_state_dict(state)
+""",
+    },
+    "dataparallel_prefix": {
+        "strict_false": """\
+result = model.load_state_dict(state, strict=False)   # tolerate the unexpected keys
+""",
+        "replace_module": """\
+state = {k.replace("module", ""): v for k, v in state.items()}   # drop the word "module"
+result = model.load_state_dict(state)
+""",
+        "consume_prefix": CASES["dataparallel_prefix"]["fix_code"],
+    },
+    "size_mismatch": {
+        "shape_filter": CASES["size_mismatch"]["fix_code"],
+        "strict_false": """\
+model.load_state_dict(state, strict=False)          # the lesson's myth: does it skip the head?
+""",
+        "ten_classes": """\
+model = OldNet(num_classes=10)                      # build the model the checkpoint expects
+model.load_state_dict(state)
+""",
+    },
+    "cuda_checkpoint": {
+        "weights_only_false": """\
+state = torch.load("gpu_checkpoint.pt", weights_only=False)   # maybe the safety gate is in the way
+""",
+        "model_to_cuda": """\
+model = OldNet().to("cuda")                         # put the model where the tensors were
+model.load_state_dict(torch.load("gpu_checkpoint.pt", weights_only=True))
+""",
+        "map_location": CASES["cuda_checkpoint"]["fix_code"],
+    },
+    "truncated_file": {
+        "last_good": CASES["truncated_file"]["fix_code"],
+        "weights_only_false": """\
+state = torch.load("checkpoint.pt", weights_only=False)   # load it the permissive way
+""",
+        "mmap": """\
+state = torch.load("checkpoint.pt", weights_only=True, mmap=True)   # read it lazily instead
+""",
+    },
+}
+RIGHT = {case_id: next(k for k, code in c.items() if code == CASES[case_id]["fix_code"])
+         for case_id, c in CANDIDATES.items()}
+
+
+def try_fix(case_id: str, fix_id: str, workdir: str) -> dict:
+    """Make the case's broken checkpoint, run the broken code, then the chosen fix; report what
+    torch said and whether the weights really arrived."""
+    case, candidates = CASES.get(case_id), CANDIDATES.get(case_id, {})
+    if case is None or fix_id not in candidates:
+        return {"id": case_id, "fix": fix_id, "ok": False, "error": f"unknown case or fix {case_id!r}/{fix_id!r}"}
+    root = Path(workdir).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    with working_dir(root):
+        extra, reference = case["setup"](root)
+        ns = {"torch": torch, "nn": nn, **extra}
+        broken = run_snippet(case["broken_code"], ns)
+        fix = run_snippet(candidates[fix_id], ns)
+        evidence, proof = (None, None) if fix is not None else _check(case, ns, reference)
+    return {"id": case_id, "fix": fix_id, "ok": True, "code": candidates[fix_id], "right": fix_id == RIGHT[case_id],
+            "broken": captured(broken), **captured(fix), "evidence": evidence, "proof": proof,
+            "fixed": broken is not None and fix is None and bool(proof) and all(proof.values())}
+
+
+def _check(case: dict, ns: dict, reference: dict) -> tuple[dict, dict]:
+    try:
+        return case["evidence"](ns, reference)
+    except Exception as exc:  # noqa: BLE001 - report, never raise into the page
+        return {"evidence_error": f"{type(exc).__name__}: {exc}"}, {"evidence": False}
+
+
 def run_case(case_id: str, workdir: str) -> dict:
     case = CASES.get(case_id)
     if case is None:
@@ -236,7 +344,7 @@ def run_case(case_id: str, workdir: str) -> dict:
     root.mkdir(parents=True, exist_ok=True)
     setup: Callable = case["setup"]
     result = {"id": case_id, "title": case["title"], "broken_code": case["broken_code"],
-              "fix_code": case["fix_code"], "ok": True}
+              "fix_code": case["fix_code"], "candidates": CANDIDATES[case_id], "ok": True}
     with working_dir(root):
         extra, reference = setup(root)
         ns = {"torch": torch, "nn": nn, **extra}
@@ -245,21 +353,8 @@ def run_case(case_id: str, workdir: str) -> dict:
         fix = run_snippet(case["fix_code"], ns)
         result["fix_error_type"] = captured(fix)["error_type"]
         result["fix_error"] = captured(fix)["error"]
-        evidence = None
-        if fix is None:
-            try:
-                evidence = case["evidence"](ns, reference)
-            except Exception as exc:  # noqa: BLE001 - report, never raise into the page
-                evidence = {"evidence_error": f"{type(exc).__name__}: {exc}"}
-    result["evidence"] = evidence
-    result["fixed"] = broken is not None and fix is None and _proved(evidence)
+        evidence, proof = (None, None) if fix is not None else _check(case, ns, reference)
+    result["evidence"], result["proof"] = evidence, proof
+    # A fix counts only if its evidence shows the weights really arrived.
+    result["fixed"] = broken is not None and fix is None and bool(proof) and all(proof.values())
     return result
-
-
-def _proved(evidence: dict | None) -> bool:
-    """A fix counts only if its evidence shows the weights really arrived."""
-    if not evidence or "evidence_error" in evidence:
-        return False
-    flags = [v for k, v in evidence.items() if k.endswith("_equal")]
-    no_leftovers = not evidence.get("missing_keys") and not evidence.get("unexpected_keys")
-    return bool(flags) and all(flags) and no_leftovers

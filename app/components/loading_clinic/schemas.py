@@ -1,0 +1,33 @@
+"""What the LoadingClinic's JSON API answers (see /docs)."""
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class CaseInfo(BaseModel):
+    title: str
+    fixes: dict[str, str] = Field(description="candidate fix id -> label")
+
+
+class Cases(BaseModel):
+    cases: dict[str, CaseInfo]
+
+
+class TorchError(BaseModel):
+    error_type: str | None
+    error: str | None
+
+
+class Attempt(BaseModel):
+    """A candidate fix, run for real after the case's broken code against its broken checkpoint."""
+    id: str = Field(description="the case")
+    fix: str
+    code: str = Field(description="the fix exactly as it ran")
+    right: bool = Field(description="is this the fix the lesson recommends")
+    broken: TorchError = Field(description="what the broken code raised")
+    error_type: str | None = Field(description="what the fix raised, if anything")
+    error: str | None
+    evidence: dict | None = Field(description="what the model holds afterwards (when the fix raised nothing)")
+    proof: dict[str, bool] | None = Field(description="checks that must all hold for the case to count as fixed")
+    fixed: bool
+    why: str = Field(description="why this fix works or fails")
