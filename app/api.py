@@ -5,6 +5,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 
 from app import i18n
+from app.sessions import session_id
 
 router = APIRouter(prefix="/api", tags=["chapters"])
 
@@ -52,3 +53,14 @@ def get_chapter(request: Request, lang: str, slug: str) -> ChapterSummary:
     if chapter is None:
         raise HTTPException(404, "no such chapter")
     return _summary(chapter)
+
+
+class SessionOut(BaseModel):
+    established: bool
+
+
+@router.get("/session", response_model=SessionOut,
+            summary="Establish this client's session (a cookie); starting runs or uploads needs one")
+def establish_session(request: Request) -> SessionOut:
+    # Opening any page does the same: API clients call this once and keep the cookie.
+    return SessionOut(established=not session_id(request).startswith("unkept-"))

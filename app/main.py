@@ -18,7 +18,7 @@ from app.jobs.manager import JobManager
 from app.content.render import pygments_css
 from app.middleware import SecurityHeaders
 from app.security import RequestGuard
-from app.sessions import SESSION_COOKIE, secret_key
+from app.sessions import SESSION_COOKIE, SessionBuckets, secret_key
 from app.settings import Settings, get_settings
 from app.templating import STATIC_DIR
 
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.library = library
     app.state.jobs = JobManager(settings)
     app.state.page_cache = ViewCache(size=64, concurrent=4)
+    app.state.session_buckets = SessionBuckets(settings.new_sessions_per_minute)
     app.state.startup_hooks = [lambda a: a.state.jobs.start()]
     app.state.shutdown_hooks = [lambda a: a.state.jobs.stop()]
 

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
+import time
 from pathlib import Path
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 
 SESSION_COOKIE = "lab_session"
 
@@ -28,9 +30,63 @@ def secret_key(configured: str, data_dir: Path) -> str:
     return key
 
 
-def session_id(request: Request) -> str:
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class SessionBuckets:
+    """New sessions per client address: a token bucket of `per_minute` tokens refilled at
+    `per_minute` a minute. Bounded in memory: full (idle) buckets are dropped first."""
+
+    def __init__(self, per_minute: int, max_addresses: int = 10_000):
+        self.size = float(per_minute)
+        self.rate = per_minute / 60.0
+        self.max_addresses = max_addresses
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, address: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            tokens, then = self._buckets.get(address, (self.size, now))
+            tokens = min(self.size, tokens + (now - then) * self.rate)
+            if tokens < 1:
+                self._buckets[address] = (tokens, now)
+                return False
+            self._buckets[address] = (tokens - 1, now)
+            if len(self._buckets) > self.max_addresses:
+                full = [a for a, (t, w) in self._buckets.items() if t + (now - w) * self.rate >= self.size]
+                for a in full or list(self._buckets)[: len(self._buckets) // 2]:
+                    self._buckets.pop(a, None)
+            return True
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def has_session(request: Request) -> bool:
     sid = request.session.get("sid")
-    if not isinstance(sid, str) or len(sid) < 16:
-        sid = secrets.token_urlsafe(18)
-        request.session["sid"] = sid
+    return isinstance(sid, str) and len(sid) >= 16
+
+
+def session_id(request: Request) -> str:
+    """This browser's session id. A GET (a page, a fragment, an API listing) establishes one;
+    a request that would create or change something needs one already: a client that drops its
+    cookie cannot mint a fresh session, with fresh per-session limits, on every POST."""
+    sid = request.session.get("sid")
+    state = request.app.state
+    if isinstance(sid, str) and len(sid) >= 16:
+        if request.method not in SAFE_METHODS and hasattr(state, "jobs"):
+            state.jobs.note_address(sid, client_address(request))
+        return sid
+    if request.method not in SAFE_METHODS:
+        raise HTTPException(403, ("no session yet: open a page of the lesson "
+                                  "(or GET /api/session) first, and send its cookie"))
+    buckets = getattr(state, "session_buckets", None)
+    if buckets is not None and not buckets.admit(client_address(request)):
+        # Too many new sessions from this address: the page still loads, read-only, with an
+        # id that is not kept (nothing can be started under it).
+        return "unkept-" + secrets.token_urlsafe(18)
+    sid = secrets.token_urlsafe(18)
+    request.session["sid"] = sid
     return sid

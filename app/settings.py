@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     torch_threads_per_worker: int = Field(default=1, ge=1, le=16)
     worker_nice: int = Field(default=10, ge=0, le=19)
     queue_max: int = Field(default=300, ge=1)
+    # Waiting runs per client address. A classroom behind one NAT shares one address: 120 lets
+    # 60 learners each keep two runs waiting (a run and a resume, or a resume and its reference)
+    # while one address can never hold more than 40% of QUEUE_MAX.
+    queue_per_address: int = Field(default=120, ge=1)
+    # New sessions per client address per minute (a token bucket of this size). A class of 60
+    # opening the page together fits twice over; a script making a fresh cookie per request
+    # does not. Past it, pages still load, but nothing can be started until the bucket refills.
+    new_sessions_per_minute: int = Field(default=120, ge=1)
     max_active_runs_per_session: int = Field(default=3, ge=1)
     max_stored_runs_per_session: int = Field(default=30, ge=1)
     disk_cap_mb: int = Field(default=2000, ge=10)

@@ -65,6 +65,8 @@ def client(settings):
     from app.main import create_app
 
     with TestClient(create_app(settings)) as c:
+        # As a browser opening the lesson would: runs and uploads need an established session.
+        assert c.get("/api/session").json() == {"established": True}
         yield c
 
 

@@ -8,6 +8,8 @@ FINISHED = {"done", "crashed", "failed", "interrupted"}
 
 
 def start(client, **body) -> dict:
+    if not client.cookies:
+        client.get("/api/session")  # as a browser has, from the page: runs need a session
     r = client.post(f"{API}/runs", json={"pace_ms": 0, **body})
     assert r.status_code == 201, r.text
     return r.json()

@@ -360,3 +360,104 @@ def test_slow_and_queued_uploads_do_not_starve_other_requests(server_factory, pr
     assert set(statuses) <= {201, 503} and len(statuses) == 44 and statuses.count(201) >= 31
     # Generous bounds that measure starvation, not speed (the issue saw 7.6 s).
     assert slow_worst < 2.0 and queued_worst < 2.0
+
+
+# ------------------------------------------------------------------ fairness without accounts
+
+SIM = "/api/checkpoint-simulator"
+SLOW_RUN = {"epochs": 200, "checkpoint_every": 50, "pace_ms": 400}
+
+
+@pytest.fixture
+def fair_app(settings):
+    """One worker, a small per-address cap: a busy worker keeps every later run queued."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    app = create_app(settings.model_copy(update={"max_workers": 1, "queue_per_address": 4,
+                                                 "new_sessions_per_minute": 30}))
+    with TestClient(app, client=("10.0.0.9", 4000)) as owner:
+        owner.get("/api/session")
+        busy = owner.post(f"{SIM}/runs", json=SLOW_RUN)
+        assert busy.status_code == 201, busy.text
+        app.busy_run = busy.json()["id"]
+        yield app
+
+
+def browser_at(app, address: str):
+    from fastapi.testclient import TestClient
+
+    c = TestClient(app, client=(address, 5000))
+    assert c.get("/api/session").json() == {"established": True}
+    return c
+
+
+def test_cookieless_posts_are_refused_and_a_real_learner_gets_a_place(fair_app):
+    from fastapi.testclient import TestClient
+
+    flood = TestClient(fair_app, client=("10.0.0.66", 6000))
+    for _ in range(300):
+        r = flood.post(f"{SIM}/runs", json=SLOW_RUN)
+        assert r.status_code == 403 and "session" in r.json()["detail"]
+        flood.cookies.clear()
+    jobs = fair_app.state.jobs
+    assert len(jobs._queue) == 0  # the flood took no place
+    learner = browser_at(fair_app, "10.0.0.1")
+    assert learner.post(f"{SIM}/runs", json=SLOW_RUN).status_code == 201
+
+
+def test_new_sessions_are_rate_limited_per_address(fair_app):
+    from fastapi.testclient import TestClient
+
+    hoarder = TestClient(fair_app, client=("10.0.0.77", 7000))
+    established = []
+    for _ in range(40):
+        hoarder.cookies.clear()
+        established.append(hoarder.get("/api/session").json()["established"])
+    assert established.count(True) == 30 and established[-1] is False  # NEW_SESSIONS_PER_MINUTE
+    # Past the limit the pages still load, but nothing can be started.
+    assert hoarder.get("/en/06-model-io-checkpoint").status_code == 200
+    assert hoarder.post(f"{SIM}/runs", json=SLOW_RUN).status_code == 403
+    # Another address is not affected.
+    assert browser_at(fair_app, "10.0.0.2").get("/api/session").json()["established"] is True
+
+
+def test_queued_places_are_capped_per_address(fair_app):
+    # Sessions from one address (one NAT, or one script with many cookies) fill its share...
+    results = []
+    for _ in range(3):
+        c = browser_at(fair_app, "10.0.0.50")
+        for _ in range(2):
+            results.append(c.post(f"{SIM}/runs", json=SLOW_RUN).status_code)
+    assert results.count(201) == 4 and results[-1] == 429  # QUEUE_PER_ADDRESS
+    # ...and a learner elsewhere still gets a place.
+    assert browser_at(fair_app, "10.0.0.3").post(f"{SIM}/runs", json=SLOW_RUN).status_code == 201
+
+
+def test_the_queue_is_served_round_robin_across_sessions(fair_app):
+    jobs = fair_app.state.jobs
+    a = browser_at(fair_app, "10.0.1.1")
+    b = browser_at(fair_app, "10.0.1.2")
+    c = browser_at(fair_app, "10.0.1.3")
+    a_runs = [a.post(f"{SIM}/runs", json=SLOW_RUN).json()["id"] for _ in range(3)]
+    b_run = b.post(f"{SIM}/runs", json=SLOW_RUN).json()["id"]
+    c_run = c.post(f"{SIM}/runs", json=SLOW_RUN).json()["id"]
+    # First come first served would be a, a, a, b, c: b and c wait behind a's whole pile.
+    assert list(jobs._queue) == [a_runs[0], b_run, c_run, a_runs[1], a_runs[2]]
+    assert a.get(f"{SIM}/runs/{c_run}").status_code == 404  # and nobody sees another's runs
+
+
+def test_a_learner_can_cancel_their_own_queued_run(fair_app):
+    jobs = fair_app.state.jobs
+    me = browser_at(fair_app, "10.0.2.1")
+    other = browser_at(fair_app, "10.0.2.2")
+    first = me.post(f"{SIM}/runs", json=SLOW_RUN).json()["id"]
+    second = me.post(f"{SIM}/runs", json=SLOW_RUN).json()["id"]
+    assert other.post(f"{SIM}/runs/{first}/crash").status_code == 404  # not theirs to cancel
+    r = me.post(f"{SIM}/runs/{first}/crash")
+    assert r.status_code in (200, 202, 204), r.text
+    assert first not in jobs._queue and me.get(f"{SIM}/runs/{first}").json()["status"] == "interrupted"
+    # Deleting a waiting run cancels it too.
+    assert me.delete(f"{SIM}/runs/{second}").status_code == 204
+    assert second not in jobs._queue and me.get(f"{SIM}/runs/{second}").status_code == 404

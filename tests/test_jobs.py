@@ -151,6 +151,7 @@ def test_server_killed_mid_training_comes_back_with_its_runs(server_factory, tmp
     data = tmp_path / "data"
     server = server_factory(data)
     http = httpx.Client(base_url=server.url, timeout=30)
+    http.get("/api/session")  # runs need an established session, as a browser has from the page
     run = http.post(f"{API}/runs", json={"epochs": 200, "checkpoint_every": 2, "pace_ms": 30}).json()
     running = wait_for(http, run["id"], lambda r: len(r["checkpoints"]) >= 2 and r["live"])
     worker_pid = running["live"]["pid"]
@@ -183,6 +184,7 @@ def test_the_web_process_never_loads_torch(server_factory, tmp_path):
     """Training, resuming, inspecting and transfer views all run torch in other processes."""
     server = server_factory(tmp_path / "data")
     http = httpx.Client(base_url=server.url, timeout=30)
+    http.get("/api/session")  # runs need an established session, as a browser has from the page
     run = http.post(f"{API}/runs", json={"epochs": 4, "checkpoint_every": 2, "pace_ms": 0}).json()
     run = wait_finished(http, run["id"])
     http.post(f"{API}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0002.pt"})

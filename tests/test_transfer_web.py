@@ -20,6 +20,7 @@ def tl_client(tmp_path_factory, pretrained_dir):
     settings = Settings(data_dir=tmp_path_factory.mktemp("tl") / "data", tutorials_dir=REPO / "tutorials",
                         secret_key="t", pretrained_dir=pretrained_dir)
     with TestClient(create_app(settings)) as client:
+        client.get("/api/session")  # fine-tuning runs need an established session
         yield client
 
 

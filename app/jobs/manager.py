@@ -14,7 +14,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +75,10 @@ class JobManager:
         self.store = store or RunStore(settings.db_path)
         self.live: dict[str, Live] = {}
         self._queue: deque[str] = deque()
+        # Fairness without accounts: the client address each session was last seen from (the
+        # web layer tells us), to cap queued places per address (QUEUE_PER_ADDRESS).
+        self._addresses: OrderedDict[str, str] = OrderedDict()
+        self._owners: dict[str, str] = {}  # queued run -> its session (a cache of the store)
         self._workers: dict[str, _Worker] = {}
         self._starting = 0
         self._lock = threading.RLock()
@@ -202,20 +206,75 @@ class JobManager:
         if len(self._queue) >= self.settings.queue_max:
             raise LimitReached(f"queue full: {len(self._queue)} runs are waiting; try again in a minute")
 
+    def note_address(self, session: str, address: str) -> None:
+        with self._lock:
+            self._addresses[session] = address
+            self._addresses.move_to_end(session)
+            while len(self._addresses) > 20_000:
+                self._addresses.popitem(last=False)
+
+    def _queued_owner(self, run_id: str) -> str:
+        """Whose turn a queued run counts against: its session, or itself for shared work."""
+        owner = self._owners.get(run_id)
+        if owner is None:
+            run = self.store.get(run_id)
+            owner = self._owners[run_id] = (run.session if run and run.session else None) or f"run:{run_id}"
+        return owner
+
+    def _check_address(self, session: str | None) -> None:
+        address = self._addresses.get(session) if session else None
+        if address is None:
+            return
+        cap = self.settings.queue_per_address
+        same = sum(1 for rid in self._queue if self._addresses.get(self._queued_owner(rid)) == address)
+        if same >= cap:
+            raise LimitReached(f"queue full for your network: {same} runs from your address are waiting; "
+                               "try again in a minute")
+
     def _new_run(self, run_id, session, kind, config, options, parent, root, ref=None) -> Run:
+        self._check_address(session)
         run = Run(id=run_id, session=session, kind=kind, config=config, options=options, status="queued",
                   parent_id=parent, root_id=root, reference_key=ref, error=None, final_hash=None,
                   created=time.time(), started=None, finished=None)
         return self.store.add(run)
 
     def _enqueue(self, run_id: str) -> None:
-        self._queue.append(run_id)
+        """Round-robin across sessions: a session's k-th waiting run goes after every other
+        session's k-th, so one learner's (or one script's) pile never pushes the others back."""
+        owner = self._queued_owner(run_id)
+        ranks: dict[str, int] = {}
+        rank_of = []
+        for rid in self._queue:
+            o = self._queued_owner(rid)
+            rank_of.append(ranks.get(o, 0))
+            ranks[o] = ranks.get(o, 0) + 1
+        mine = ranks.get(owner, 0)
+        at = len(self._queue)
+        while at > 0 and rank_of[at - 1] > mine:
+            at -= 1
+        self._queue.insert(at, run_id)
+        if len(self._owners) > 2 * len(self._queue) + 64:  # forget runs that left the queue
+            queued = set(self._queue)
+            self._owners = {k: v for k, v in self._owners.items() if k in queued}
         self._wake()
+
+    def cancel(self, run_id: str) -> bool:
+        """Take a run out of the queue before it starts; it ends as interrupted (it never ran)."""
+        with self._lock:
+            try:
+                self._queue.remove(run_id)
+            except ValueError:
+                return False
+            self.store.update(run_id, status="interrupted", finished=time.time(),
+                              error="cancelled while waiting in the queue")
+            return True
 
     # --- crash ---
     def crash(self, run_id: str) -> None:
         with self._lock:
             worker = self._workers.get(run_id)
+            if worker is None and self.cancel(run_id):
+                return  # a waiting run: crashing it means it never starts
             if worker is None:
                 raise NotAllowed("only a run that is training can crash")
             live = self.live.get(run_id, Live())
@@ -224,6 +283,10 @@ class JobManager:
 
     def delete(self, root_id: str) -> None:
         with self._lock:
+            lineage = self.store.lineage(root_id)
+            for r in lineage:
+                if r.status == "queued":
+                    self.cancel(r.id)  # the learner's own waiting runs go with the lineage
             lineage = self.store.lineage(root_id)
             if any(r.active for r in lineage):
                 raise NotAllowed("a run that is waiting or training cannot be deleted; crash it first")

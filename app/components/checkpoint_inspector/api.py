@@ -25,6 +25,7 @@ UPLOAD_BODY = {
 @router.post("/reports", status_code=201, openapi_extra=UPLOAD_BODY,
              summary="Upload a checkpoint: key tree, shapes, dtypes, statistics, zip entries, pickle globals and a safety verdict",
              responses={400: {"description": "not a multipart/form-data body, or a malformed one"},
+                        403: {"description": "a cross-site request, or no session yet (GET /api/session first)"},
                         413: {"description": "larger than the upload limit"},
                         422: {"description": "not an inspectable file (empty, unknown format, wrong extension, …)"},
                         429: {"description": "this browser already has uploads being inspected"},

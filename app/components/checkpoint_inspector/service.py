@@ -25,7 +25,7 @@ from fastapi import Request
 from app.components.checkpoint_inspector.upload import Received, UploadRejected, receive_file
 from app.jobs.lab_tasks import ci_inspect
 from app.jobs.processes import SandboxError, SandboxFailure, call_limited
-from app.sessions import session_id
+from app.sessions import has_session, session_id
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
 SWEEP_EVERY_S = 60.0
@@ -187,6 +187,9 @@ async def inspect_upload(request: Request, drain: bool = False) -> dict:
     settings = request.app.state.settings
     g = gate(request)
     limit = limit_bytes(request)
+    if not has_session(request):
+        await _refuse(request, drain, limit, UploadRejected(
+            403, "no_session", "no session yet: open a page of the lesson (or GET /api/session) first"))
     sid = session_id(request)
     if g.sessions.get(sid, 0) >= g.per_session:
         await _refuse(request, drain, limit, UploadRejected(
