@@ -81,7 +81,8 @@ def _fence(self, tokens, idx, options, env):
     label = escapeHtml(lang or "text")
     return (
         f'<div class="code-block" data-lang="{label}">'
-        f'<pre class="highlight"><code class="language-{label}">{body}</code></pre></div>\n'
+        # tabindex: a block wider than the screen must scroll from the keyboard too.
+        f'<pre class="highlight" tabindex="0"><code class="language-{label}">{body}</code></pre></div>\n'
     )
 
 
