@@ -29,7 +29,12 @@ log = logging.getLogger(__name__)
 
 
 class LimitReached(Exception):
-    """A per-session or global limit refuses new work; the message says which."""
+    """A per-session or global limit refuses new work; the message says which. `code` and
+    `params` let a page say the same in its own language."""
+
+    def __init__(self, message: str, code: str = "limit", **params):
+        super().__init__(message)
+        self.code, self.params = code, params
 
 
 class NotAllowed(Exception):
@@ -43,6 +48,7 @@ class Live:
     loss: float | None = None
     lr: float | None = None
     acc: float | None = None  # validation accuracy after the last whole epoch
+    val_loss: float | None = None  # and validation loss
     pid: int | None = None
     updated: float = field(default_factory=time.time)
 
@@ -95,6 +101,9 @@ class JobManager:
         interrupted = self.store.mark_interrupted()
         if interrupted:
             log.warning("%d runs were active when the server stopped; marked interrupted", interrupted)
+        # Planned resumes never started: they survive a restart and are queued as room allows.
+        for session in self.store.sessions_with_status("planned"):
+            self._promote_planned(session)
         self._thread = threading.Thread(target=self._monitor, name="job-monitor", daemon=True)
         self._thread.start()
         threading.Thread(target=processes.warm_up, args=(self.settings.torch_threads_per_worker,),
@@ -132,39 +141,83 @@ class JobManager:
             return run_id in self._workers
 
     # --- submitting work ---
+    def _check_active(self, session: str) -> None:
+        n = self.settings.max_active_runs_per_session
+        if self.store.count_active(session) >= n:
+            raise LimitReached(f"limit reached: at most {n} runs may wait or train at once", "active", n=n)
+
     def submit_train(self, session: str, config: dict, options: dict) -> Run:
         s = self.settings
         with self._lock:
-            if self.store.count_active(session) >= s.max_active_runs_per_session:
-                raise LimitReached(f"limit reached: at most {s.max_active_runs_per_session} runs may wait or train at once")
+            self._check_active(session)
             if int(config["epochs"]) > s.max_epochs:
-                raise LimitReached(f"limit reached: at most {s.max_epochs} epochs per run on this server")
+                raise LimitReached(f"limit reached: at most {s.max_epochs} epochs per run on this server",
+                                   "epochs", n=s.max_epochs)
             if self.store.count_roots(session) >= s.max_stored_runs_per_session:
-                raise LimitReached(f"limit reached: at most {s.max_stored_runs_per_session} runs are kept; delete an old one")
+                raise LimitReached(f"limit reached: at most {s.max_stored_runs_per_session} runs are kept; "
+                                   "delete an old one", "stored", n=s.max_stored_runs_per_session)
             self._check_queue()
             run_id = secrets.token_urlsafe(12)
             run = self._new_run(run_id, session, "train", config, options, parent=None, root=run_id)
             self._enqueue(run.id)
         return run
 
-    def submit_resume(self, session: str, source: Run, checkpoint: Path, epoch: int, restore: str) -> Run:
-        s = self.settings
+    def submit_resume(self, session: str, source: Run, checkpoint: Path, epoch: int, restore: str,
+                      prediction: dict | None = None) -> Run:
         with self._lock:
-            if self.store.count_active(session) >= s.max_active_runs_per_session:
-                raise LimitReached(f"limit reached: at most {s.max_active_runs_per_session} runs may wait or train at once")
+            self._check_active(session)
             self._check_queue()
             self.ensure_reference(source.config)
-            options = {
-                "pace_ms": source.options.get("pace_ms", 0),
-                "checkpoint": str(checkpoint.relative_to(self.runs_dir)),
-                "from_run": source.id,
-                "from_epoch": epoch,
-                "restore": restore,
-            }
-            run = self._new_run(secrets.token_urlsafe(12), session, "resume", source.config, options,
-                                parent=source.id, root=source.root_id, ref=reference_key(source.config))
+            run = self._new_resume(session, source, checkpoint, epoch, restore, prediction, "queued")
             self._enqueue(run.id)
         return run
+
+    def submit_resume_all(self, session: str, source: Run, checkpoint: Path, epoch: int,
+                          modes: list[str], predictions: dict[str, dict] | None = None) -> list[Run]:
+        """One resume per restore mode from one checkpoint. As many as the learner's limit allows
+        are queued now; the rest wait as "planned" and are queued as the learner's runs end, so a
+        learner never holds more places in line than anyone else."""
+        predictions = predictions or {}
+        with self._lock:
+            if self.store.count_status(session, "planned"):
+                raise LimitReached("limit reached: a set of resumes is already waiting", "planned")
+            self._check_active(session)
+            self._check_queue()
+            self.ensure_reference(source.config)
+            room = self.settings.max_active_runs_per_session - self.store.count_active(session)
+            runs = []
+            for i, mode in enumerate(modes):
+                status = "queued" if i < room else "planned"
+                run = self._new_resume(session, source, checkpoint, epoch, mode, predictions.get(mode), status)
+                if status == "queued":
+                    self._enqueue(run.id)
+                runs.append(run)
+        return runs
+
+    def _new_resume(self, session, source: Run, checkpoint: Path, epoch: int, restore: str,
+                    prediction: dict | None, status: str) -> Run:
+        options = {
+            "pace_ms": source.options.get("pace_ms", 0),
+            "checkpoint": str(checkpoint.relative_to(self.runs_dir)),
+            "from_run": source.id,
+            "from_epoch": epoch,
+            "restore": restore,
+        }
+        if prediction:
+            options["prediction"] = prediction
+        return self._new_run(secrets.token_urlsafe(12), session, "resume", source.config, options,
+                             parent=source.id, root=source.root_id, ref=reference_key(source.config),
+                             status=status)
+
+    def _promote_planned(self, session: str | None) -> None:
+        """Queue a learner's planned resumes while their limit has room (oldest first)."""
+        if session is None:
+            return
+        with self._lock:
+            room = self.settings.max_active_runs_per_session - self.store.count_active(session)
+            for run in self.store.with_status(session, "planned")[:max(room, 0)]:
+                self.store.update(run.id, status="queued")
+                self._enqueue(run.id)
 
     def submit_job(self, session: str | None, kind: str, config: dict, run_id: str | None = None,
                    first: bool = False) -> Run:
@@ -204,7 +257,8 @@ class JobManager:
 
     def _check_queue(self) -> None:
         if len(self._queue) >= self.settings.queue_max:
-            raise LimitReached(f"queue full: {len(self._queue)} runs are waiting; try again in a minute")
+            raise LimitReached(f"queue full: {len(self._queue)} runs are waiting; try again in a minute",
+                               "queue", n=len(self._queue))
 
     def note_address(self, session: str, address: str) -> None:
         with self._lock:
@@ -229,11 +283,12 @@ class JobManager:
         same = sum(1 for rid in self._queue if self._addresses.get(self._queued_owner(rid)) == address)
         if same >= cap:
             raise LimitReached(f"queue full for your network: {same} runs from your address are waiting; "
-                               "try again in a minute")
+                               "try again in a minute", "address", n=cap)
 
-    def _new_run(self, run_id, session, kind, config, options, parent, root, ref=None) -> Run:
-        self._check_address(session)
-        run = Run(id=run_id, session=session, kind=kind, config=config, options=options, status="queued",
+    def _new_run(self, run_id, session, kind, config, options, parent, root, ref=None, status="queued") -> Run:
+        if status == "queued":
+            self._check_address(session)
+        run = Run(id=run_id, session=session, kind=kind, config=config, options=options, status=status,
                   parent_id=parent, root_id=root, reference_key=ref, error=None, final_hash=None,
                   created=time.time(), started=None, finished=None)
         return self.store.add(run)
@@ -380,10 +435,10 @@ class JobManager:
             live.epoch = max(live.epoch, event["epoch"] - 1)
         elif kind == "epoch":
             live.epoch, live.step, live.loss, live.lr = event["epoch"], event["step"], event["loss"], event["lr"]
-            live.acc = event["acc"]
+            live.acc, live.val_loss = event["acc"], event.get("val_loss")
             self.store.add_epoch(run_id, EpochRow(event["epoch"], event["loss"], event["acc"], event["lr"],
                                                   event["seconds"], event["step"], event.get("step_losses", []),
-                                                  event.get("order_head", [])))
+                                                  event.get("order_head", []), event.get("val_loss")))
         elif kind == "checkpoint":
             self.store.add_event(run_id, "checkpoint", {k: v for k, v in event.items() if k != "type"})
         elif kind == "resumed":
@@ -420,6 +475,7 @@ class JobManager:
         if fields["status"] == "done":
             self._schedule_comparisons(worker.run_id)
         run = self.store.get(worker.run_id)
+        self._promote_planned(run.session if run else None)
         self._enforce_disk_cap(worker.run_id, keep_root=run.root_id if run else None)
 
     def _schedule_comparisons(self, run_id: str) -> None:

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS epochs (
     loss REAL, acc REAL, lr REAL, seconds REAL, step INTEGER,
     step_losses TEXT,
     order_head TEXT,              -- first sample indices of the epoch: shows the data order
+    val_loss REAL,                -- held-out loss after the epoch
     PRIMARY KEY (run_id, epoch)
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -49,7 +50,9 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_run ON events(run_id, at);
 """
 
-ACTIVE = ("queued", "running")
+# "planned": a resume of a set (resume all) that waits for room under the learner's limit; it
+# holds no place in the worker queue until then.
+ACTIVE = ("planned", "queued", "running")
 
 
 @dataclass
@@ -84,6 +87,7 @@ class EpochRow:
     step: int
     step_losses: list[float] = field(default_factory=list)
     order_head: list[int] = field(default_factory=list)
+    val_loss: float | None = None
 
 
 def _run(row: sqlite3.Row) -> Run:
@@ -111,6 +115,10 @@ class RunStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(SCHEMA)
+            # A database written before held-out loss was recorded gains the column, rows kept.
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(epochs)")}
+            if "val_loss" not in columns:
+                self._db.execute("ALTER TABLE epochs ADD COLUMN val_loss REAL")
 
     def close(self) -> None:
         with self._lock:
@@ -188,6 +196,17 @@ class RunStore:
     def count_active(self, session: str) -> int:
         return self._all("SELECT COUNT(*) FROM runs WHERE session = ? AND status IN ('queued','running')", (session,))[0][0]
 
+    def count_status(self, session: str, status: str) -> int:
+        return self._all("SELECT COUNT(*) FROM runs WHERE session = ? AND status = ?", (session, status))[0][0]
+
+    def with_status(self, session: str, status: str) -> list[Run]:
+        rows = self._all("SELECT * FROM runs WHERE session = ? AND status = ? ORDER BY created", (session, status))
+        return [_run(r) for r in rows]
+
+    def sessions_with_status(self, status: str) -> list[str]:
+        return [r[0] for r in self._all("SELECT DISTINCT session FROM runs WHERE status = ? AND session IS NOT NULL",
+                                        (status,))]
+
     def count_roots(self, session: str) -> int:
         return self._all("SELECT COUNT(*) FROM runs WHERE session = ? AND kind = 'train'", (session,))[0][0]
 
@@ -195,7 +214,7 @@ class RunStore:
         """Lineages in which nothing is active any more, oldest first: what a disk clean-up may take."""
         rows = self._all(
             "SELECT * FROM runs r WHERE r.kind IN ('train','reference') AND NOT EXISTS "
-            "(SELECT 1 FROM runs a WHERE a.root_id = r.root_id AND a.status IN ('queued','running')) "
+            "(SELECT 1 FROM runs a WHERE a.root_id = r.root_id AND a.status IN ('planned','queued','running')) "
             "ORDER BY r.created")
         return [_run(r) for r in rows]
 
@@ -222,16 +241,18 @@ class RunStore:
     # --- epochs and events ---
     def add_epoch(self, run_id: str, e: EpochRow) -> None:
         self._exec(
-            "INSERT OR REPLACE INTO epochs VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO epochs (run_id, epoch, loss, acc, lr, seconds, step, step_losses, order_head, "
+            "val_loss) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (run_id, e.epoch, e.loss, e.acc, e.lr, e.seconds, e.step, json.dumps(e.step_losses),
-             json.dumps(e.order_head)),
+             json.dumps(e.order_head), e.val_loss),
         )
         self._touch(run_id)
 
     def epochs(self, run_id: str) -> list[EpochRow]:
         rows = self._all("SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))
         return [EpochRow(r["epoch"], r["loss"], r["acc"], r["lr"], r["seconds"], r["step"],
-                         json.loads(r["step_losses"] or "[]"), json.loads(r["order_head"] or "[]")) for r in rows]
+                         json.loads(r["step_losses"] or "[]"), json.loads(r["order_head"] or "[]"), r["val_loss"])
+                for r in rows]
 
     def add_event(self, run_id: str, kind: str, data: dict) -> None:
         self._exec("INSERT INTO events VALUES (?,?,?,?)", (run_id, time.time(), kind, json.dumps(data)))

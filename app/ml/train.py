@@ -197,10 +197,12 @@ class Trainer:
         self.epoch = epoch
         mean_loss = weighted / len(X)
         self.loss_history.append(mean_loss)
+        val_loss, val_acc = self.validate(X_val, y_val)
         return {
             "epoch": epoch,
             "loss": mean_loss,
-            "acc": self.evaluate(X_val, y_val),
+            "acc": val_acc,
+            "val_loss": val_loss,
             "lr": lr,
             "seconds": time.perf_counter() - t0,
             "step": self.step,
@@ -209,12 +211,17 @@ class Trainer:
         }
 
     @torch.no_grad()
-    def evaluate(self, X: Tensor | None = None, y: Tensor | None = None) -> float:
+    def validate(self, X: Tensor | None = None, y: Tensor | None = None) -> tuple[float, float]:
+        """(loss, accuracy) on held-out points: what a resumed run is judged by, not train loss."""
         if X is None or y is None:
             _, _, X, y = _data()
         # eval() turns Dropout off, so validation draws nothing from the global RNG.
         self.model.eval()
-        return (self.model(X).argmax(dim=1) == y).float().mean().item()
+        logits = self.model(X)
+        return F.cross_entropy(logits, y).item(), (logits.argmax(dim=1) == y).float().mean().item()
+
+    def evaluate(self, X: Tensor | None = None, y: Tensor | None = None) -> float:
+        return self.validate(X, y)[1]
 
     def checkpoint(self) -> dict:
         return {

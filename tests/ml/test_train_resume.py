@@ -188,9 +188,9 @@ def test_scheduler_and_optimizer_order_on_resume(reference):
 def test_weights_only_resume_spikes_the_loss(reference, resumed):
     ref, run = reference["epochs"], resumed("weights")["epochs"]
     first = RESUME_AT + 1
-    # Fresh Adam moments make its first steps full-size, and the LR is back at base.
-    assert run[first]["loss"] > 1.5 * ref[first]["loss"]
-    assert run[first]["loss"] > 1.5 * ref[RESUME_AT]["loss"]  # worse than before the crash
+    # Fresh Adam moments make its first steps full-size, and the LR is back at base (4x the
+    # reference's by then): the first epoch back costs clearly more than the reference's.
+    assert run[first]["loss"] > 1.2 * ref[first]["loss"]
     assert _lrs(run) == [BASE_LR] * 10
     assert resumed("weights")["hash"] != reference["hash"]
     assert max_abs_diff(resumed("weights")["weights"], reference["weights"]) > 1e-3
@@ -253,6 +253,13 @@ def test_sgd_momentum_is_restored(one_thread, tmp_path):
     assert a.weights_hash() == b.weights_hash()
 
 
+def test_the_task_does_not_saturate(reference):
+    # Held-out numbers must keep telling runs apart: no model gets every validation point right.
+    final = reference["epochs"][CFG.epochs]
+    assert 0.85 < final["acc"] < 0.99
+    assert final["val_loss"] > 0.05
+
+
 def test_an_epoch_reports_every_step(one_thread):
     # Speed is measured in bench/, never asserted here.
     t = Trainer.fresh(CFG)
@@ -261,5 +268,5 @@ def test_an_epoch_reports_every_step(one_thread):
     assert r["seconds"] > 0
     assert len(steps) == r["step"] == len(r["step_losses"]) == 38  # ceil(2400 / 64)
     assert steps[0] == {"epoch": 1, "step": 1, "loss": r["step_losses"][0], "lr": BASE_LR}
-    assert 0.0 <= r["acc"] <= 1.0 and set(r) >= {"epoch", "loss", "acc", "lr", "seconds", "step"}
+    assert 0.0 <= r["acc"] <= 1.0 and set(r) >= {"epoch", "loss", "acc", "val_loss", "lr", "seconds", "step"}
     json.dumps(r)
