@@ -145,7 +145,7 @@ def test_the_page_follows_the_stream_instead_of_polling(page, live_server):
     response = page.request.post(f"{live_server.url}{API}/runs", data={"epochs": 3, "checkpoint_every": 1, "pace_ms": 0})
     assert response.status == 201
     run_id = response.json()["id"]
-    page.wait_for_selector(f"#cs-live tr[data-run-id='{run_id}'][data-status='done']", timeout=30000)
+    page.wait_for_selector(f"#cs-live [data-run-id='{run_id}'][data-status='done']", timeout=30000)
     assert 1 <= len(live_requests) <= 30, live_requests
 
 
@@ -163,10 +163,10 @@ def test_an_open_page_catches_up_after_the_server_is_killed_and_restarted(browse
         response = page.request.post(f"{server.url}{API}/runs",
                                      data={"epochs": 200, "checkpoint_every": 2, "pace_ms": 30})
         run_id = response.json()["id"]
-        page.wait_for_selector(f"#cs-live tr[data-run-id='{run_id}'][data-status='running']", timeout=30000)
+        page.wait_for_selector(f"#cs-live [data-run-id='{run_id}'][data-status='running']", timeout=30000)
         server.kill()
         server.start()  # the same port and data
-        page.wait_for_selector(f"#cs-live tr[data-run-id='{run_id}'][data-status='interrupted']", timeout=30000)
+        page.wait_for_selector(f"#cs-live [data-run-id='{run_id}'][data-status='interrupted']", timeout=30000)
         assert page.locator("#cs-live .notice-warn").count() == 1
     finally:
         context.close()

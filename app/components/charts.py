@@ -32,6 +32,15 @@ class Marker:
 
 
 @dataclass
+class Shade:
+    """A band across the plot between two x values (e.g. work lost since the last checkpoint)."""
+    x0: float
+    x1: float
+    label: str
+    kind: str = "lost"
+
+
+@dataclass
 class Chart:
     title: str
     y_label: str
@@ -42,6 +51,10 @@ class Chart:
     log_y: bool = False
     width: int = 720
     height: int = 260
+    shades: list[Shade] = field(default_factory=list)
+    # "compact": a narrow picture with larger text, legible when a phone shrinks it to ~350 px.
+    size: str = ""
+    toggles: bool = False      # legend items switch their series on and off
 
 
 def thin(points: list[tuple[float, float]], limit: int = MAX_POINTS) -> list[tuple[float, float]]:
@@ -75,7 +88,7 @@ def _fmt(v: float) -> str:
 
 
 def render(chart: Chart, marker_names: dict[str, str] | None = None) -> Markup:
-    pad_l, pad_r, pad_t, pad_b = 56, 12, 14, 36
+    pad_l, pad_r, pad_t, pad_b = (50, 10, 16, 40) if chart.size == "compact" else (56, 12, 14, 36)
     w, h = chart.width, chart.height
     pw, ph = w - pad_l - pad_r, h - pad_t - pad_b
     series = [Series(s.label, thin(s.points), s.css, s.dashed, s.step) for s in chart.series if s.points]
@@ -91,7 +104,8 @@ def render(chart: Chart, marker_names: dict[str, str] | None = None) -> Markup:
     if chart.log_y:
         y_lo, y_hi = math.log10(y_lo), math.log10(y_hi)
     if y_hi - y_lo < 1e-9:
-        y_lo, y_hi = y_lo - 0.5, y_hi + 0.5
+        # One flat value (a constant learning rate): show it from zero, not on a ±0.5 band.
+        y_lo, y_hi = (y_lo - 0.5, y_hi + 0.5) if chart.log_y else (0.0, abs(y_hi) * 1.25 or 1.0)
     if not chart.log_y:
         y_lo = min(0.0, y_lo)
     y_hi += (y_hi - y_lo) * 0.05
@@ -122,7 +136,11 @@ def render(chart: Chart, marker_names: dict[str, str] | None = None) -> Markup:
     lines = [{"label": s.label, "css": s.css, "dashed": s.dashed, "points": path(s),
               "last": (sx(s.points[-1][0]), sy(s.points[-1][1])) if s.points else None} for s in series]
     markers = [{"x": sx(m.x), "label": m.label, "kind": m.kind} for m in chart.markers]
+    shades = [{"x": sx(b.x0), "w": max(sx(b.x1) - sx(b.x0), 1.0), "label": b.label, "kind": b.kind}
+              for b in chart.shades if b.x1 > b.x0]
+    if chart.size == "compact":
+        x_ticks = [(sx(v), _fmt(v)) for v in _ticks(0, x_max, 4) if v <= x_max]
     return Markup(templates.get_template("charts/line.svg.html").render(
-        chart=chart, w=w, h=h, pad_l=pad_l, pad_t=pad_t, pw=pw, ph=ph,
+        chart=chart, w=w, h=h, pad_l=pad_l, pad_t=pad_t, pw=pw, ph=ph, shades=shades,
         y_ticks=y_ticks, x_ticks=x_ticks, lines=lines, markers=markers, marker_names=marker_names or {},
     ))

@@ -5,8 +5,12 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from app.components.checkpoint_simulator import service
-from app.components.checkpoint_simulator.schemas import Restore, RunRequest
+from app import i18n
+from app.components.checkpoint_simulator import service, words
+from app.components.checkpoint_simulator.schemas import (LedgerOut, LedgerRow, Prediction, Restore, ResumeAllOut,
+                                                         ResumeAllRequest, RunRequest)
+from app.components.checkpoint_simulator.strings import RESTORE_LABELS
+from app.components.htmx import lang_of
 from app.jobs.manager import LimitReached, NotAllowed
 from app.sessions import session_id
 
@@ -16,6 +20,7 @@ router = APIRouter(prefix="/api/checkpoint-simulator", tags=["checkpoint simulat
 class ResumeBody(BaseModel):
     file: str
     restore: Restore = "everything"
+    prediction: Prediction | None = None
 
 
 def _run_out(jobs, run) -> dict:
@@ -24,7 +29,7 @@ def _run_out(jobs, run) -> dict:
         "id": run.id, "kind": run.kind, "status": run.status, "root_id": run.root_id, "parent_id": run.parent_id,
         "config": run.config, "options": run.options, "error": run.error, "final_hash": run.final_hash,
         "queue_position": seg.queue_position, "live": seg.live,
-        "epochs": [{"epoch": e.epoch, "loss": e.loss, "acc": e.acc, "lr": e.lr, "seconds": e.seconds,
+        "epochs": [{"epoch": e.epoch, "loss": e.loss, "acc": e.acc, "val_loss": e.val_loss, "lr": e.lr, "seconds": e.seconds,
                     "step": e.step, "step_losses": e.step_losses, "order_head": e.order_head} for e in seg.epochs],
         "checkpoints": [{"epoch": c.epoch, "file": c.file, "bytes": c.bytes, "loss": c.loss, "latest": c.latest}
                         for c in seg.checkpoints],
@@ -85,14 +90,53 @@ def crash_run(request: Request, run_id: str) -> dict:
     return {"id": run.id, "crashed": True}
 
 
+def _refused(exc: service.Refused) -> HTTPException:
+    return HTTPException(409, f"{exc}: {exc.detail}" if exc.detail else str(exc))
+
+
 @router.post("/runs/{run_id}/resume", status_code=201, summary="Resume from one of the run's checkpoints")
 def resume_run(request: Request, run_id: str, body: ResumeBody) -> dict:
     source = service.owned_run(request, run_id)
     try:
-        run = service.resume(request, source, body.file, body.restore)
+        run = service.resume(request, source, body.file, body.restore,
+                             body.prediction.stored() if body.prediction else None)
     except LimitReached as exc:
         raise _limit(exc) from None
+    except service.Refused as exc:
+        raise _refused(exc) from None
     return _run_out(service.manager(request), run)
+
+
+@router.post("/runs/{run_id}/resume-all", status_code=201, response_model=ResumeAllOut,
+             summary="Resume once per restore mode from one checkpoint: fills the state ledger",
+             description="As many resumes as the per-learner limit allows are queued at once; the others are "
+                         "'planned' and queued as the learner's runs end. Optional predictions are judged in the ledger.")
+def resume_all(request: Request, run_id: str, body: ResumeAllRequest) -> ResumeAllOut:
+    source = service.owned_run(request, run_id)
+    predictions = {mode: p.stored() for mode, p in body.predictions.items() if p.stored()}
+    try:
+        runs = service.resume_all(request, source, body.file, predictions)
+    except LimitReached as exc:
+        raise _limit(exc) from None
+    except service.Refused as exc:
+        raise _refused(exc) from None
+    return ResumeAllOut(runs=[{"id": r.id, "restore": r.options["restore"], "status": r.status} for r in runs])
+
+
+@router.get("/runs/{run_id}/ledger", response_model=LedgerOut,
+            summary="The state ledger of the run's lineage: what each way of resuming cost, measured")
+def get_ledger(request: Request, run_id: str) -> LedgerOut:
+    run = service.owned_run(request, run_id)
+    jobs = service.manager(request)
+    lang = lang_of(request)
+    root = jobs.store.get(run.root_id) or run
+    ledger = service.build_ledger(service.lineage(jobs, root))
+    rows = [LedgerRow(label=RESTORE_LABELS[lang][r.mode][0], cost=words.cost(r, lang, ledger.margin),
+                      **{k: v for k, v in vars(r).items() if k in LedgerRow.model_fields})
+            for r in ledger.rows]
+    return LedgerOut(run_id=root.id, margin=ledger.margin, spike_threshold=ledger.spike,
+                     reference_done=ledger.reference_done, complete=ledger.complete,
+                     conclusion=words.conclusion(ledger, lang), rows=rows)
 
 
 @router.get("/runs/{run_id}/checkpoints", summary="Checkpoint files of the run on disk")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 RESTORE_MODES = ("everything", "weights", "weights_optimizer", "no_scheduler", "no_rng")
 Restore = Literal["everything", "weights", "weights_optimizer", "no_scheduler", "no_rng"]
@@ -25,16 +26,19 @@ class RunRequest(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self):
+        # Each rule has its own error type, so that a page can say it in its own language.
         if self.checkpoint_every > self.epochs:
-            raise ValueError("checkpoint_every: must not exceed the number of epochs")
+            raise PydanticCustomError("checkpoint_every_too_big", "checkpoint_every: must not exceed the number of epochs")
         if self.crash != "none":
             if self.crash_epoch is None:
-                raise ValueError("crash_epoch: choose the epoch at which to crash")
+                raise PydanticCustomError("crash_epoch_missing", "crash_epoch: choose the epoch at which to crash")
             if self.crash_epoch > self.epochs:
-                raise ValueError("crash_epoch: must be within the run's epochs")
+                raise PydanticCustomError("crash_epoch_too_big", "crash_epoch: must be within the run's epochs")
             if self.crash == "while_saving" and self.crash_epoch % self.checkpoint_every:
-                raise ValueError("crash_epoch: a crash while saving needs an epoch at which a checkpoint is saved "
-                                 f"(a multiple of {self.checkpoint_every})")
+                raise PydanticCustomError(
+                    "crash_epoch_not_saved",
+                    "crash_epoch: a crash while saving needs an epoch at which a checkpoint is saved "
+                    "(a multiple of {every})", {"every": self.checkpoint_every})
         return self
 
     def train_config(self) -> dict:
@@ -55,3 +59,63 @@ class ResumeRequest(BaseModel):
     from_run: str = Field(..., min_length=1, max_length=64, description="run whose checkpoint to resume from")
     file: str = Field(..., min_length=1, max_length=64, description="checkpoint file name, or naive/latest.pt")
     restore: Restore = "everything"
+
+
+class Prediction(BaseModel):
+    """What the learner expects of a resume before seeing it; either answer may be left out."""
+    identical: bool | None = Field(None, description="will it end bit-identical to the uninterrupted run?")
+    spike: bool | None = Field(None, description="will the loss jump in the first epoch back?")
+
+    def stored(self) -> dict | None:
+        d = self.model_dump(exclude_none=True)
+        return d or None
+
+
+class ResumeAllRequest(BaseModel):
+    file: str = Field(..., min_length=1, max_length=64, description="checkpoint file name to resume from")
+    predictions: dict[Restore, Prediction] = Field(default_factory=dict)
+
+
+class LedgerRow(BaseModel):
+    mode: Restore
+    label: str
+    restored: dict[str, bool] = Field(description="weights, optimizer, scheduler, rng: put back or not")
+    run_id: str | None = None
+    status: str | None = Field(None, description="None while this mode has not been tried")
+    from_epoch: int | None = None
+    error: str | None = None
+    first_epoch: int | None = None
+    first_loss: float | None = None
+    reference_first_loss: float | None = None
+    loss_change: float | None = Field(None, description="first epoch back: train loss ÷ the reference's − 1")
+    spike: bool | None = None
+    lr_ok: bool | None = None
+    lr_got: float | None = None
+    lr_expected: float | None = None
+    order_same: bool | None = None
+    recovery_epochs: int | None = Field(None, description="epochs before the held-out loss is back within the margin")
+    recovered: bool | None = None
+    final_val_loss: float | None = None
+    reference_final_val_loss: float | None = None
+    final_val_acc: float | None = None
+    reference_final_val_acc: float | None = None
+    final: Literal["same", "about", "worse", "better"] | None = None
+    identical: bool | None = None
+    max_abs_diff: float | None = None
+    prediction: dict | None = None
+    prediction_right: dict[str, bool] = Field(default_factory=dict)
+    cost: str = Field(description="what this omission cost, in one sentence of the asked language")
+
+
+class LedgerOut(BaseModel):
+    run_id: str = Field(description="the lineage's first run")
+    margin: float = Field(description="held-out loss within this fraction of the reference counts as 'back'")
+    spike_threshold: float
+    reference_done: bool
+    complete: bool
+    conclusion: str | None
+    rows: list[LedgerRow]
+
+
+class ResumeAllOut(BaseModel):
+    runs: list[dict] = Field(description="one run per restore mode: id, restore, status (queued or planned)")

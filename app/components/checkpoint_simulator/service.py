@@ -12,6 +12,7 @@ import anyio
 from fastapi import HTTPException, Request
 
 from app.components.cache import ViewCache
+from app.components.checkpoint_simulator import ledger
 from app.jobs.manager import JobManager, reference_key
 from app.jobs.store import EpochRow, Run
 from app.ml import layout
@@ -120,8 +121,12 @@ def segment(jobs: JobManager, run: Run) -> Segment:
 
 
 def lineage(jobs: JobManager, root: Run) -> Lineage:
-    segments = [segment(jobs, r) for r in jobs.store.lineage(root.root_id)]
-    ref_run = jobs.store.reference(reference_key(root.config))
+    runs = jobs.store.lineage(root.root_id)
+    segments = [segment(jobs, r) for r in runs]
+    # The reference is shared by everyone with the same settings and may already exist: it is
+    # shown only once this lineage has a resume to compare with it, never as a stranger's run.
+    has_resume = any(r.kind == "resume" for r in runs)
+    ref_run = jobs.store.reference(reference_key(root.config)) if has_resume else None
     reference = segment(jobs, ref_run) if ref_run else None
     steps = None
     for seg in [*segments, *( [reference] if reference else [])]:
@@ -157,6 +162,28 @@ def current_lineage(jobs: JobManager, root: Run) -> tuple[Lineage, tuple]:
         return replace(seg, live=vars(live).copy() if live else None, queue_position=jobs.queue_position(seg.run.id))
 
     return replace(cached, segments=[fresh(s) for s in cached.segments], reference=fresh(cached.reference)), key
+
+
+def build_ledger(lin: Lineage) -> ledger.Ledger:
+    """One row per restore mode from the lineage's latest resume of that mode."""
+    ref = lin.reference
+    ref_done = bool(ref and ref.run.status == "done")
+    rows = []
+    for mode in ledger.MODES:
+        row = ledger.Row(mode, dict(zip(ledger.PIECES, ledger.RESTORED[mode])))
+        seg = next((s for s in reversed(lin.segments) if s.run.kind == "resume" and s.restore == mode), None)
+        if seg is not None:
+            row.run_id, row.status, row.from_epoch = seg.run.id, seg.run.status, seg.first_epoch
+            row.error = seg.run.error if seg.run.status == "failed" else None
+            row.prediction = seg.run.options.get("prediction")
+            if ref is not None:
+                ledger.measure(row, seg.epochs, ref.epochs, ref_done, seg.run.status == "done")
+            c = seg.comparison
+            if c and not c.get("error"):
+                row.identical, row.max_abs_diff = bool(c.get("identical")), c.get("max_abs_diff")
+            ledger.judge_prediction(row)
+        rows.append(row)
+    return ledger.Ledger(rows, ref_done)
 
 
 def learner_roots(jobs: JobManager, session: str) -> list[Run]:
@@ -197,17 +224,42 @@ def first_resumed_epoch_gap(seg: Segment, reference: Segment | None) -> dict | N
     }
 
 
-def resume(request: Request, source: Run, file: str, restore: str) -> Run:
-    """Queue a resume of `source` from one of its files; raises LimitReached or HTTP 404/409."""
-    jobs = manager(request)
+class Refused(Exception):
+    """A resume that cannot start; `code` names the reason for the page's own words."""
+
+    def __init__(self, code: str, message: str, detail: str | None = None):
+        super().__init__(message)
+        self.code, self.detail = code, detail
+
+
+def _resumable(jobs: JobManager, source: Run, file: str) -> tuple[Path, int]:
     if source.active:
-        raise HTTPException(409, "the run is still active; crash it or wait for it to finish")
+        raise Refused("active", "the run is still active; crash it or wait for it to finish")
     path = checkpoint_path(jobs, source, file)
+    survivors = next(iter(jobs.store.events(source.id, "survivors")), None)
+    verdict = next((f for f in (survivors or {}).get("files", []) if f.get("file") in (file, f"{layout.CHECKPOINT_DIR}/{file}")), None)
+    if verdict is not None and not verdict.get("ok"):
+        # torch.load already refused this file after the crash: a resume would only fail the same way.
+        raise Refused("rejected", "torch.load rejected this file after the crash", verdict.get("error"))
     match = layout.CKPT_RE.match(file)
     # The naive file names no epoch; it is overwritten at every save, so it claims the last one.
     epoch = int(match.group(1)) if match else max(
         (e["epoch"] for e in jobs.store.events(source.id, "checkpoint")), default=0)
-    return jobs.submit_resume(session_id(request), source, path, epoch, restore)
+    return path, epoch
+
+
+def resume(request: Request, source: Run, file: str, restore: str, prediction: dict | None = None) -> Run:
+    """Queue a resume of `source` from one of its files; raises Refused, LimitReached or HTTP 404."""
+    jobs = manager(request)
+    path, epoch = _resumable(jobs, source, file)
+    return jobs.submit_resume(session_id(request), source, path, epoch, restore, prediction)
+
+
+def resume_all(request: Request, source: Run, file: str, predictions: dict[str, dict] | None = None) -> list[Run]:
+    """One resume per restore mode from one checkpoint (queued within the learner's limit)."""
+    jobs = manager(request)
+    path, epoch = _resumable(jobs, source, file)
+    return jobs.submit_resume_all(session_id(request), source, path, epoch, list(ledger.MODES), predictions)
 
 
 def checkpoint_path(jobs: JobManager, run: Run, file: str) -> Path:

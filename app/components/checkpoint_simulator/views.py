@@ -1,6 +1,7 @@
 """HTML side of the CheckpointSimulator: the partial placed in the chapter and its htmx routes."""
 from __future__ import annotations
 
+import time
 from functools import partial
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -10,12 +11,12 @@ from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 
 from app import i18n
-from app.components import charts
-from app.components.htmx import lang_of, require_htmx
-from app.components.checkpoint_simulator import service
-from app.components.checkpoint_simulator.schemas import RESTORE_MODES, ResumeRequest, RunRequest
+from app.components.checkpoint_simulator import service, words
+from app.components.checkpoint_simulator.figures import build_figures
+from app.components.checkpoint_simulator.schemas import RESTORE_MODES, Prediction, ResumeRequest, RunRequest
 from app.components.checkpoint_simulator.stream import PING, Watch, follow
-from app.components.checkpoint_simulator.strings import RESTORE_LABELS, STATUS
+from app.components.checkpoint_simulator.strings import PIECE_LABELS, RESTORE_LABELS, STATUS
+from app.components.htmx import lang_of, require_htmx
 from app.jobs.manager import LimitReached, NotAllowed
 from app.jobs.processes import SandboxError, SandboxFailure, call_limited
 from app.jobs.tasks import describe_file
@@ -30,72 +31,107 @@ def _fmt(v: float | None, digits: int = 4) -> str:
     return "–" if v is None else f"{v:.{digits}g}"
 
 
-def _series_css(restore: str | None) -> str:
-    return {"everything": "series-3", "weights": "series-6", "weights_optimizer": "series-2",
-            "no_scheduler": "series-4", "no_rng": "series-7"}.get(restore or "", "series-1")
+def lineage_name(root, lang: str) -> str:
+    """What tells one lineage from another: its crash plan, when it started, a short id."""
+    plan = "none"
+    epoch = None
+    if root.options.get("crash_at_epoch"):
+        plan, epoch = "at_epoch", root.options["crash_at_epoch"]
+    elif root.options.get("crash_while_saving_at"):
+        plan, epoch = "while_saving", root.options["crash_while_saving_at"]
+    when = time.strftime("%H:%M", time.localtime(root.created))
+    return f"{i18n.t(lang, 'cs.lineage_plan.' + plan).format(epoch=epoch)} · {when} · #{root.id[:6]}"
 
 
-def lr_points(epochs) -> list[tuple[float, float]]:
-    # The LR of epoch e holds from e-1 to e: a staircase needs each value at its epoch's start.
-    return [(e.epoch - 1, e.lr) for e in epochs] + [(e.epoch, e.lr) for e in epochs[-1:]]
+def _steps_lost(lin: service.Lineage) -> int | None:
+    """Training steps done after the last checkpoint that a crash took with it."""
+    seg = lin.segments[0]
+    if not seg.crash or not lin.steps_per_epoch:
+        return None
+    saved = max((cp.epoch for cp in seg.checkpoints), default=0)
+    return max(int(seg.crash.get("step", 0)) - saved * lin.steps_per_epoch, 0)
 
 
-def build_charts(lineage: service.Lineage, lang: str) -> tuple[Markup, Markup]:
-    tr = lambda key: i18n.t(lang, key)  # noqa: E731
-    labels = RESTORE_LABELS[lang]
-    loss_series, lr_series, markers = [], [], []
-    if lineage.reference:
-        ref = lineage.reference
-        loss_series.append(charts.Series(tr("cs.reference"), service.step_points(ref), "series-5", dashed=True))
-        lr_series.append(charts.Series(tr("cs.reference"), lr_points(ref.epochs), "series-5", dashed=True, step=True))
-    for seg in lineage.segments:
-        if seg.run.kind == "train":
-            label, css = tr("cs.original"), "series-1"
-        else:
-            label = tr("cs.resumed").format(mode=labels[seg.restore][0])
-            css = _series_css(seg.restore)
-            markers.append(charts.Marker(seg.first_epoch, tr("cs.resume_marker"), "resume"))
-        loss_series.append(charts.Series(label, service.step_points(seg), css))
-        lr_series.append(charts.Series(label, lr_points(seg.epochs), css, step=True))
-        for cp in seg.checkpoints:
-            markers.append(charts.Marker(cp.epoch, f"{tr('cs.checkpoint')} {cp.epoch}", "checkpoint"))
-        if seg.crash:
-            x = seg.crash.get("epoch", 0)
-            if lineage.steps_per_epoch and seg.crash.get("step"):
-                x = seg.crash["step"] / lineage.steps_per_epoch
-            markers.append(charts.Marker(x, tr("cs.crash"), "crash"))
-    names = {"checkpoint": tr("cs.checkpoint"), "crash": tr("cs.crash"), "resume": tr("cs.resume_marker")}
-    loss = charts.Chart(tr("cs.loss_chart"), "loss", tr("cs.epoch"), loss_series, markers,
-                        x_max=lineage.epochs_total, log_y=True)
-    lr = charts.Chart(tr("cs.lr_chart"), "lr", tr("cs.epoch"), lr_series, [], x_max=lineage.epochs_total,
-                      height=160)
-    return charts.render(loss, marker_names=names), charts.render(lr, marker_names=names)
+def _checkpoint_choices(seg: service.Segment) -> list[dict]:
+    """The original run's checkpoints that a resume may start from, newest first, with torch's verdict."""
+    verdict = {f["file"]: f for f in (seg.survivors or {}).get("files", [])}
+    out = []
+    for cp in reversed(seg.checkpoints):
+        check = verdict.get(f"checkpoints/{cp.file}")
+        out.append({"file": cp.file, "epoch": cp.epoch, "latest": cp.latest,
+                    "ok": None if check is None else check["ok"], "error": check and check.get("error")})
+    return out
 
 
-def live_context(request: Request, lang: str, root_id: str | None = None, message: str | None = None,
-                 message_kind: str = "bad") -> dict:
+def _naive(seg: service.Segment) -> dict | None:
+    if seg.naive_bytes is None or not (seg.crash or seg.survivors):
+        return None
+    check = next((f for f in (seg.survivors or {}).get("files", []) if f["file"] == "naive/latest.pt"), None)
+    return {"bytes": seg.naive_bytes, "ok": None if check is None else check["ok"],
+            "error": check and check.get("error")}
+
+
+def _announcement(lin: service.Lineage | None, ledger, lang: str) -> str:
+    """A sentence for screen readers; it changes with the run's state, not with every step."""
+    if lin is None:
+        return ""
+    t = lambda key, **kw: i18n.t(lang, key).format(**kw)  # noqa: E731
+    root = lin.segments[0]
+    n = len(root.checkpoints)
+    parts = []
+    if root.run.status in ("queued", "planned"):
+        parts.append(t("cs.now_waiting"))
+    elif root.run.status == "running":
+        parts.append(t("cs.announce.running"))
+    elif root.crash:
+        parts.append(t("cs.announce.crashed", epoch=root.crash.get("epoch"), n=n))
+    elif root.run.status == "done":
+        parts.append(t("cs.announce.done", n=n))
+    if ledger.tried:
+        done = sum(1 for r in ledger.rows if r.identical is not None)
+        parts.append(t("cs.announce.ledger", done=done, total=len(ledger.rows)))
+    return " ".join(parts)
+
+
+def live_context(request: Request, lang: str, root_id: str | None = None, view: str = "epochs") -> dict:
     jobs = service.manager(request)
-    sid = session_id(request)
-    roots = service.learner_roots(jobs, sid)
+    roots = service.learner_roots(jobs, session_id(request))
     root = next((r for r in roots if r.id == root_id), roots[-1] if roots else None)
-    lineage, key = service.current_lineage(jobs, root) if root else (None, None)
-    loss_chart = lr_chart = None
-    verdicts = []
-    if lineage:
-        loss_chart, lr_chart = service.charts_cache.get((*key, lang), lambda: build_charts(lineage, lang))
-        for seg in lineage.segments:
-            if seg.run.kind == "resume":
-                verdicts.append((seg, service.first_resumed_epoch_gap(seg, lineage.reference)))
-    return {
-        "lang": lang, "roots": roots, "lineage": lineage, "loss_chart": loss_chart, "lr_chart": lr_chart,
-        "verdicts": verdicts, "message": message, "message_kind": message_kind,
-        "status_names": STATUS[lang], "restore_labels": RESTORE_LABELS[lang], "prefix": PREFIX,
-        "fmt": _fmt,
-    }
+    lin, key = service.current_lineage(jobs, root) if root else (None, None)
+    context = {"lang": lang, "roots": roots, "lineage": lin, "prefix": PREFIX, "fmt": _fmt, "view": view,
+               "status_names": STATUS[lang], "restore_labels": RESTORE_LABELS[lang], "modes": RESTORE_MODES,
+               "pieces": PIECE_LABELS[lang], "names": {r.id: lineage_name(r, lang) for r in roots}}
+    if lin is None:
+        return context
+    ledger = service.build_ledger(lin)
+    figures = service.charts_cache.get((*key, lang, view), lambda: build_figures(lin, ledger, lang, view))
+    margin = ledger.margin
+    first = lin.segments[0]
+    choices = _checkpoint_choices(first)
+    loadable = [c for c in choices if c["ok"] is not False]
+    context.update(
+        root_seg=first, figures=figures, ledger=ledger, steps_lost=_steps_lost(lin),
+        costs={r.mode: words.cost(r, lang, margin) for r in ledger.rows},
+        guesses={r.mode: words.guesses(r, lang) for r in ledger.rows},
+        conclusion=words.conclusion(ledger, lang), margin_pct=f"{margin * 100:.0f}",
+        choices=choices, resume_from=loadable[0] if loadable else None, naive=_naive(first),
+        can_resume=not first.run.active and bool(loadable),
+        announce=_announcement(lin, ledger, lang),
+    )
+    return context
 
 
-def render_live(request: Request, lang: str, **kwargs) -> HTMLResponse:
-    return templates.TemplateResponse(request, "checkpoint_simulator/live.html", live_context(request, lang, **kwargs))
+def render_live(request: Request, lang: str, root_id: str | None = None, message: str | None = None,
+                detail: str | None = None, focus: str | None = None) -> HTMLResponse:
+    """The learner's live view; an action's message and focus target ride along out of band."""
+    view = "steps" if request.query_params.get("view") == "steps" else "epochs"
+    context = live_context(request, lang, root_id, view)
+    context.update(message=message, detail=detail, oob_message=message is not None or focus is not None)
+    response = templates.TemplateResponse(request, "checkpoint_simulator/live.html", context)
+    if focus:
+        # After the swap settles, the page moves focus here (static/js/simulator.js).
+        response.headers["X-CS-Focus"] = focus
+    return response
 
 
 def render_placeholder(request: Request, lang: str) -> Markup:
@@ -105,17 +141,39 @@ def render_placeholder(request: Request, lang: str) -> Markup:
     return Markup(templates.get_template("checkpoint_simulator/component.html").render(context))
 
 
-def _form_errors(exc: ValidationError) -> dict[str, str]:
+def form_errors(exc: ValidationError, lang: str) -> dict[str, str]:
+    """Field -> message in the page's language, from pydantic's error types and context."""
     errors = {}
     for e in exc.errors():
         loc = [str(p) for p in e.get("loc", ()) if p != "body"]
-        msg = e.get("msg", "").removeprefix("Value error, ")
-        field, _, rest = msg.partition(": ")
-        if not loc and rest and field in RunRequest.model_fields:
-            errors[field] = rest
-        else:
-            errors[loc[0] if loc else "form"] = msg
+        kind = e.get("type", "")
+        key = f"cs.err.{kind}"
+        text = i18n.t(lang, key) if key in i18n.STRINGS[lang] else i18n.t(lang, "cs.err.other")
+        ctx = {k: v for k, v in (e.get("ctx") or {}).items() if isinstance(v, (int, float, str))}
+        try:
+            text = text.format(**ctx)
+        except (KeyError, IndexError):
+            pass
+        # Rules across fields carry their field in the message: "crash_epoch: …".
+        field = loc[0] if loc else e.get("msg", "").partition(":")[0]
+        errors[field if field in RunRequest.model_fields else "form"] = text
     return errors
+
+
+def limit_message(exc: LimitReached, lang: str) -> str:
+    key = f"cs.limit.{exc.code}"
+    return i18n.t(lang, key if key in i18n.STRINGS[lang] else "cs.limit.limit").format(**exc.params)
+
+
+def _predictions(form: dict) -> dict[str, dict]:
+    """predict-<mode>-<what> fields of the optional guess form -> {mode: {what: bool}}."""
+    out: dict[str, dict] = {}
+    for mode in RESTORE_MODES:
+        raw = {what: form.get(f"predict-{mode}-{what}") for what in ("identical", "spike")}
+        guess = Prediction(**{k: v == "yes" for k, v in raw.items() if v in ("yes", "no")}).stored()
+        if guess:
+            out[mode] = guess
+    return out
 
 
 @router.get("/live", response_class=HTMLResponse)
@@ -135,56 +193,83 @@ async def start_run(request: Request):
     lang = lang_of(request)
     raw = dict(await request.form())
     raw["scheduler"] = raw.get("scheduler") in ("on", "true", "1")
-    if not raw.get("crash_epoch"):
+    if not raw.get("crash_epoch") or raw.get("crash") in (None, "none"):
         raw.pop("crash_epoch", None)
     try:
         req = RunRequest.model_validate(raw)
     except ValidationError as exc:
-        context = {"lang": lang, "form": raw, "errors": _form_errors(exc), "prefix": PREFIX}
+        context = {"lang": lang, "form": raw, "errors": form_errors(exc, lang), "prefix": PREFIX}
         response = templates.TemplateResponse(request, "checkpoint_simulator/form.html", context)
         response.headers["HX-Retarget"] = "#cs-form"
         response.headers["HX-Reswap"] = "outerHTML"
         return response
-    try:
-        run = service.manager(request).submit_train(session_id(request), req.train_config(), req.options())
-    except LimitReached as exc:
-        return render_live(request, lang, message=str(exc))
-    return render_live(request, lang, root_id=run.id)
+
+    def submit() -> HTMLResponse:
+        try:
+            run = service.manager(request).submit_train(session_id(request), req.train_config(), req.options())
+        except LimitReached as exc:
+            return render_live(request, lang, message=limit_message(exc, lang))
+        return render_live(request, lang, root_id=run.id, focus="#cs-now")
+
+    return await service.in_slot(request, submit)
 
 
-def _act(request: Request, run_id: str, action, after_root: bool = True) -> HTMLResponse:
+def _act(request: Request, run_id: str, action, focus: str, after_root: bool = True) -> HTMLResponse:
     """Crash or delete: the action's refusal is a message in the page, never an error page."""
     run = service.owned_run(request, run_id)
+    lang = lang_of(request)
     try:
         action(service.manager(request), run)
     except NotAllowed as exc:
-        return render_live(request, lang_of(request), root_id=run.root_id, message=str(exc))
-    return render_live(request, lang_of(request), root_id=run.root_id if after_root else None)
+        return render_live(request, lang, root_id=run.root_id, message=str(exc))
+    return render_live(request, lang, root_id=run.root_id if after_root else None, focus=focus)
 
 
 @router.post("/runs/{run_id}/crash", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
 def crash(request: Request, run_id: str):
-    return _act(request, run_id, lambda jobs, run: jobs.crash(run.id))
+    return _act(request, run_id, lambda jobs, run: jobs.crash(run.id), focus="#cs-now")
+
+
+def _resume_refused(request: Request, lang: str, root_id: str, exc: Exception) -> HTMLResponse:
+    if isinstance(exc, LimitReached):
+        return render_live(request, lang, root_id=root_id, message=limit_message(exc, lang))
+    return render_live(request, lang, root_id=root_id, message=i18n.t(lang, f"cs.refused.{exc.code}"),
+                       detail=exc.detail)
 
 
 @router.post("/resume", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
-def resume(request: Request, from_run: str = Form(...), file: str = Form(...), restore: str = Form("everything")):
+async def resume(request: Request):
     lang = lang_of(request)
+    form = dict(await request.form())
     try:
-        req = ResumeRequest(from_run=from_run, file=file, restore=restore)
+        req = ResumeRequest(from_run=form.get("from_run", ""), file=form.get("file", ""),
+                            restore=form.get("restore", "everything"))
     except ValidationError as exc:
-        return render_live(request, lang, message="; ".join(e["msg"] for e in exc.errors()))
+        return render_live(request, lang, message=" ".join(form_errors(exc, lang).values()))
     source = service.owned_run(request, req.from_run)
+    prediction = _predictions(form).get(req.restore)
     try:
-        service.resume(request, source, req.file, req.restore)
-    except LimitReached as exc:
-        return render_live(request, lang, root_id=source.root_id, message=str(exc))
-    return render_live(request, lang, root_id=source.root_id)
+        run = service.resume(request, source, req.file, req.restore, prediction)
+    except (LimitReached, service.Refused) as exc:
+        return _resume_refused(request, lang, source.root_id, exc)
+    return render_live(request, lang, root_id=source.root_id, focus=f"#cs-row-{run.options['restore']}")
+
+
+@router.post("/resume-all", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
+async def resume_all(request: Request):
+    lang = lang_of(request)
+    form = dict(await request.form())
+    source = service.owned_run(request, str(form.get("from_run", ""))[:64])
+    try:
+        service.resume_all(request, source, str(form.get("file", ""))[:64], _predictions(form))
+    except (LimitReached, service.Refused) as exc:
+        return _resume_refused(request, lang, source.root_id, exc)
+    return render_live(request, lang, root_id=source.root_id, focus="#cs-ledger-title")
 
 
 @router.post("/runs/{run_id}/delete", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
 def delete(request: Request, run_id: str):
-    return _act(request, run_id, lambda jobs, run: jobs.delete(run.root_id), after_root=False)
+    return _act(request, run_id, lambda jobs, run: jobs.delete(run.root_id), focus="#cs-start", after_root=False)
 
 
 @router.get("/runs/{run_id}/files/{file:path}")
