@@ -49,3 +49,26 @@ def widest(page) -> dict:
         }
         return {scrollWidth: document.documentElement.scrollWidth, viewport: vw, wide};
     }""")
+
+
+def small_text(page, selectors: list[str], floor: float = 11.0) -> dict[str, list[str]]:
+    """Visible text rendered smaller than `floor` px inside each component (SVG text at its
+    on-screen scale)."""
+    return page.evaluate("""([selectors, floor]) => {
+      const out = {};
+      for (const sel of selectors) {
+        const root = document.querySelector(sel), small = [];
+        const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+        while (walker.nextNode()) {
+          const node = walker.currentNode, el = node.parentElement;
+          if (!node.textContent.trim() || el.closest('[hidden], .sr-only')) continue;
+          if (!el.getClientRects().length) continue;
+          let size = parseFloat(getComputedStyle(el).fontSize);
+          const svg = el.closest('svg');
+          if (svg) { const m = svg.getScreenCTM(); size *= m ? m.a : 1; }
+          if (size < floor) small.push(`${el.tagName} ${size.toFixed(1)}px "${node.textContent.trim().slice(0, 20)}"`);
+        }
+        out[sel] = small.slice(0, 10);
+      }
+      return out;
+    }""", [selectors, floor])

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.axe import describe, serious_violations
-from tests.lab_pages import chapter_page
+from tests.lab_pages import chapter_page, small_text, widest
 
 pytestmark = pytest.mark.browser
 VIEWS = [("desktop", False), ("desktop", True), ("phone", False)]
@@ -66,3 +66,18 @@ def test_axe_finds_what_it_should(browser, live_server):
         assert {"label", "button-name"} <= set(found), describe(list(found.values()))
         assert any("#planted" in " ".join(n["target"]) for n in found["button-name"]["nodes"])
         assert not serious_violations(page, exclude=["#planted"])
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_on_a_phone_nothing_is_wider_than_the_screen_and_text_stays_readable(browser, live_server, lang):
+    with chapter_page(browser, live_server, lang, "phone") as page:
+        use_the_labs(page)
+        size = widest(page)
+        assert size["scrollWidth"] <= size["viewport"] and not size["wide"], size
+        components = ["#transfer-visualizer", "#loading-clinic", "#state-dict-explorer", "#save-load-lab"]
+        small = small_text(page, components)
+        assert not any(small.values()), small
+        # Every action of these components is reachable without scrolling sideways.
+        for button in page.locator(", ".join(f"{c} button:visible" for c in components)).all():
+            box = button.bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= size["viewport"], button.text_content()
