@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import multiprocessing.connection
+import os
 import secrets
 import shutil
 import threading
@@ -453,17 +454,21 @@ class JobManager:
             self.store.add_event(run_id, kind, {k: v for k, v in event.items() if k != "type"})
 
     def _finish(self, worker: _Worker) -> None:
-        worker.proc.join(1)
+        # The sentinel is ready, so the exit status is on its way; a loaded machine may take
+        # more than a moment to hand it over.
+        worker.proc.join(5)
         self._drain(worker)
         worker.conn.close()
         code = worker.proc.exitcode
+        crash = self._crash_info(worker, code)  # before the live numbers go: it may need them
         with self._lock:
             self._workers.pop(worker.run_id, None)
             self.live.pop(worker.run_id, None)  # only active runs have live numbers
         fields: dict = {"finished": time.time()}
         if code == 0:
             fields["status"] = "done"
-        elif worker.crash is not None and code == -9:
+        elif crash is not None:
+            worker.crash = crash
             fields["status"] = "crashed"
             self.store.add_event(worker.run_id, "crash", worker.crash)
             self._checks.submit(self._record_survivors, worker.run_id)
@@ -477,6 +482,27 @@ class JobManager:
         run = self.store.get(worker.run_id)
         self._promote_planned(run.session if run else None)
         self._enforce_disk_cap(worker.run_id, keep_root=run.root_id if run else None)
+
+    def _crash_info(self, worker: _Worker, code: int | None) -> dict | None:
+        """Was this end the crash the learner asked for? Decided from what is certain, not
+        from which of two signals arrived first.
+
+        A worker announces a planned crash on its pipe and then SIGKILLs itself; the Crash
+        button records it here before sending SIGKILL. Either record is proof of a crash,
+        whatever exit status the forkserver reports (it reports 255 when it cannot tell). An
+        exit by SIGKILL of a run that was told to crash is one too, even if its announcement
+        was lost with the process (its options say where it was to crash)."""
+        if worker.crash is not None and code != 0 and worker.error is None:
+            return worker.crash
+        if code == -9:
+            run = self.store.get(worker.run_id)
+            options = run.options if run else {}
+            step = getattr(self.live.get(worker.run_id), "step", 0)
+            if options.get("crash_while_saving_at") is not None:
+                return {"how": "while_saving", "epoch": options["crash_while_saving_at"], "step": step}
+            if options.get("crash_at_epoch") is not None:
+                return {"how": "at_epoch", "epoch": options["crash_at_epoch"], "step": step}
+        return None
 
     def _schedule_comparisons(self, run_id: str) -> None:
         run = self.store.get(run_id)
@@ -530,4 +556,13 @@ class JobManager:
 
 
 def _tree_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+    # Files come and go while a run writes (temp files renamed, old checkpoints deleted):
+    # one that vanishes between the listing and its stat counts as nothing.
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name), follow_symlinks=False).st_size
+            except OSError:
+                continue
+    return total

@@ -1,6 +1,7 @@
 """Where a run keeps its files. Free of torch so the web process can list them cheaply."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -16,22 +17,53 @@ def checkpoint_name(epoch: int) -> str:
     return f"ckpt-epoch-{epoch:04d}.pt"
 
 
+def _sizes(folder: Path) -> list[tuple[str, int]]:
+    """(name, bytes) of the regular files in a folder, as they are at one moment.
+
+    A run's folder changes while it is listed: the atomic writer renames its temp file, keeps
+    only the last N checkpoints and deletes the rest, a crash leaves files behind. A file that
+    vanishes between the listing and its stat is skipped; a folder that vanishes (a deleted
+    run) lists as empty. Nothing here raises for what a running worker does."""
+    out = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                try:
+                    if entry.is_file(follow_symlinks=False):
+                        out.append((entry.name, entry.stat(follow_symlinks=False).st_size))
+                except OSError:
+                    continue
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return out
+
+
 def list_checkpoints(run_dir: Path) -> list[tuple[int, str, int]]:
     """(epoch, file name, bytes) of the complete checkpoints in a run folder, oldest first."""
-    folder = run_dir / CHECKPOINT_DIR
-    if not folder.is_dir():
-        return []
     found = []
-    for path in folder.iterdir():
-        match = CKPT_RE.match(path.name)
-        if match and path.is_file():
-            found.append((int(match.group(1)), path.name, path.stat().st_size))
+    for name, size in _sizes(run_dir / CHECKPOINT_DIR):
+        match = CKPT_RE.match(name)
+        if match:
+            found.append((int(match.group(1)), name, size))
     return sorted(found)
 
 
 def temp_files(run_dir: Path) -> list[Path]:
     folder = run_dir / CHECKPOINT_DIR
-    return sorted(p for p in folder.iterdir() if TEMP_SUFFIX in p.name) if folder.is_dir() else []
+    return sorted(folder / name for name, _ in _sizes(folder) if TEMP_SUFFIX in name)
+
+
+def temp_file_sizes(run_dir: Path) -> list[tuple[str, int]]:
+    """(name, bytes) of leftover temp files: listed and measured in one tolerant pass."""
+    return sorted((name, size) for name, size in _sizes(run_dir / CHECKPOINT_DIR) if TEMP_SUFFIX in name)
+
+
+def file_size(path: Path) -> int | None:
+    """A file's size, or None if it is not there (now)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
 
 
 def latest_pointer(run_dir: Path) -> str | None:

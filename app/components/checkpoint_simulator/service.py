@@ -115,8 +115,9 @@ def segment(jobs: JobManager, run: Run) -> Segment:
         live=vars(live) if live else None,
         queue_position=jobs.queue_position(run.id),
         crash=crash, survivors=survivors, comparison=comparison,
-        naive_bytes=naive.stat().st_size if naive.exists() else None,
-        temp_files=[(p.name, p.stat().st_size) for p in layout.temp_files(run_dir)],
+        # Measured in one tolerant pass each: the worker renames and deletes files meanwhile.
+        naive_bytes=layout.file_size(naive),
+        temp_files=layout.temp_file_sizes(run_dir),
     )
 
 
