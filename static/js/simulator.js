@@ -59,7 +59,11 @@
       var el = document.querySelector(target);
       if (el) {
         el.focus({ preventScroll: true });
-        el.scrollIntoView({ block: "nearest" });
+        // After the frame's layout (the settings may just have folded), not before it.
+        requestAnimationFrame(function () {
+          var box = el.getBoundingClientRect();
+          if (box.top < 60 || box.bottom > window.innerHeight) el.scrollIntoView({ block: "center" });
+        });
       }
     }
   });
