@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     # opening the page together fits twice over; a script making a fresh cookie per request
     # does not. Past it, pages still load, but nothing can be started until the bucket refills.
     new_sessions_per_minute: int = Field(default=120, ge=1)
+    # Open event streams (one per open chapter page) per browser and in all: several tabs
+    # each, and a class of 60 with room to spare. Past either, a page is told to come back in
+    # 30 s instead of holding a connection.
+    streams_per_session: int = Field(default=4, ge=1)
+    streams_max: int = Field(default=400, ge=1)
+    # A browser's runs, checkpoints and reports are removed after this long without activity
+    # (nothing started, nothing written), cookieless leftovers included.
+    session_ttl_days: float = Field(default=3.0, gt=0)
     max_active_runs_per_session: int = Field(default=3, ge=1)
     max_stored_runs_per_session: int = Field(default=30, ge=1)
     disk_cap_mb: int = Field(default=2000, ge=10)

@@ -582,3 +582,75 @@ def test_crash_classification_does_not_depend_on_which_signal_came_first(tmp_pat
     assert jobs._crash_info(_Worker(plain.id, None, None), -9) is None
     # A worker that raised: a failure, whatever it announced.
     assert jobs._crash_info(_Worker(planned.id, None, None, crash=announced, error="boom"), 1) is None
+
+
+# ------------------------------------------------------------------ expiry and stream caps
+
+
+def test_idle_sessions_runs_and_files_expire(tmp_path):
+    from app.jobs.manager import JobManager
+    from app.settings import Settings
+
+    jobs = JobManager(Settings(data_dir=tmp_path / "data", session_ttl_days=3))
+    config = {"epochs": 3, "lr": 0.02, "optimizer": "adam", "scheduler": True, "checkpoint_every": 1,
+              "keep_last": 2, "seed": 0, "batch_size": 64}
+    now = time.time()
+    old = jobs.submit_train("left-last-week", config, {})
+    fresh = jobs.submit_train("here-today", config, {})
+    leftover = jobs.submit_train("cookieless-1", config, {})
+    for run, age_days in ((old, 5), (fresh, 0.1), (leftover, 4)):
+        jobs.cancel(run.id)  # never started: "interrupted", as a killed server leaves them
+        jobs.store.update(run.id, created=now - age_days * 86400, finished=now - age_days * 86400)
+        jobs.run_dir(run.id).mkdir(parents=True, exist_ok=True)
+        (jobs.run_dir(run.id) / "final.pt").write_bytes(b"x")
+    busy = jobs.submit_train("old-but-waiting", config, {})
+    jobs.store.update(busy.id, created=now - 9 * 86400)
+
+    assert jobs.expire_idle(now) == 2
+    assert jobs.store.get(old.id) is None and not jobs.run_dir(old.id).exists()
+    assert jobs.store.get(leftover.id) is None
+    assert jobs.store.get(fresh.id) is not None and jobs.run_dir(fresh.id).exists()
+    assert jobs.store.get(busy.id).status == "queued"  # a waiting run keeps its session alive
+
+
+def _first_event(client: httpx.Client, url: str, read: float = 5.0) -> str | None:
+    with client.stream("GET", url, timeout=httpx.Timeout(10, read=read)) as r:
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                return line.split(":", 1)[1].strip()
+    return None
+
+
+def test_event_streams_are_capped_per_session_and_in_total(server_factory, pretrained_dir):
+    import contextlib
+
+    server = server_factory(env={"STREAMS_PER_SESSION": "2", "STREAMS_MAX": "3", "TRANSFER_PREWARM": "false",
+                                 "PRETRAINED_DIR": str(pretrained_dir)})
+    url = "/components/checkpoint-simulator/events?lang=en"
+    with contextlib.ExitStack() as stack:
+        one = stack.enter_context(httpx.Client(base_url=server.url, timeout=30))
+        _established(one)
+        held = []  # the line iterators too: a dropped one closes its response
+        for _ in range(2):
+            r = stack.enter_context(one.stream("GET", url, timeout=httpx.Timeout(10, read=10)))
+            lines = r.iter_lines()
+            assert next(line for line in lines if line.startswith("event:")) == "event: changed"
+            held.append(lines)
+        # A third tab of the same browser: told to come back later, the stream ends.
+        assert _first_event(one, url) == "busy"
+        two = stack.enter_context(httpx.Client(base_url=server.url, timeout=30))
+        _established(two)
+        assert _first_event(two, url, read=2.0) == "changed"  # the third stream in all...
+        three = stack.enter_context(httpx.Client(base_url=server.url, timeout=30))
+        _established(three)
+        r = stack.enter_context(two.stream("GET", url, timeout=httpx.Timeout(10, read=10)))
+        held.append(r.iter_lines())
+        assert next(line for line in held[-1] if line.startswith("event:")) == "event: changed"
+        assert _first_event(three, url) == "busy"  # ...and past STREAMS_MAX nobody gets one
+    # Closed streams give their places back.
+    with httpx.Client(base_url=server.url, timeout=30) as four:
+        _established(four)
+        deadline = time.monotonic() + 20
+        while _first_event(four, url, read=2.0) != "changed":
+            assert time.monotonic() < deadline

@@ -353,9 +353,30 @@ class JobManager:
                 self.live.pop(run_id, None)
 
     # --- the monitor thread ---
+    def expire_idle(self, now: float | None = None) -> int:
+        """Remove the runs and files of sessions idle for SESSION_TTL_DAYS: learners who left
+        (or scripts that dropped their cookie) do not keep the disk and the database forever."""
+        before = (now or time.time()) - self.settings.session_ttl_days * 86400
+        removed = 0
+        for root_id in self.store.idle_roots(before):
+            try:
+                self.delete(root_id)
+                removed += 1
+            except NotAllowed:  # became active meanwhile: its session is not idle after all
+                continue
+        if removed:
+            log.info("expired %d idle lineages", removed)
+        return removed
+
+    EXPIRE_EVERY_S = 600.0
+
     def _monitor(self) -> None:
+        next_expiry = 0.0
         while not self._stop.is_set():
             try:
+                if time.monotonic() >= next_expiry:
+                    next_expiry = time.monotonic() + self.EXPIRE_EVERY_S
+                    self.expire_idle()
                 self._fill_slots()
                 with self._lock:
                     conns = {w.conn: w for w in self._workers.values() if not w.closed}

@@ -218,6 +218,16 @@ class RunStore:
             "ORDER BY r.created")
         return [_run(r) for r in rows]
 
+    def idle_roots(self, before: float) -> list[str]:
+        """Root ids of the sessions whose last run activity (created, started or finished) is
+        older than `before` and that have nothing planned, waiting or training."""
+        rows = self._all(
+            "SELECT DISTINCT r.root_id FROM runs r WHERE r.session IN ("
+            " SELECT session FROM runs WHERE session IS NOT NULL GROUP BY session"
+            " HAVING MAX(MAX(created, COALESCE(started, 0), COALESCE(finished, 0))) < ?"
+            " AND SUM(status IN ('planned','queued','running')) = 0)", (before,))
+        return [r["root_id"] for r in rows]
+
     def delete_lineage(self, root_id: str) -> list[str]:
         rows = self._all("SELECT id, session FROM runs WHERE root_id = ?", (root_id,))
         with self._lock:

@@ -16,6 +16,7 @@ def _startup(app) -> None:
     app.state.inspector_gate = service.Gate(settings.inspect_at_once, settings.inspect_waiting_max,
                                             settings.uploads_per_session)
     app.state.inspector_reports.sweep(force=True)
+    service.sweep_uploads(settings)
 
 
 register(Component(name="CheckpointInspector", render=views.render_placeholder, router=router, on_startup=_startup))

@@ -125,6 +125,24 @@ class ReportStore:
                 continue
 
 
+def sweep_uploads(settings, older_than_s: float = 3600.0) -> None:
+    """Uploads are deleted straight after their inspection; a server killed meanwhile leaves
+    them behind. At start-up, remove what is older than any upload in progress could be."""
+    root = Path(settings.data_dir) / "uploads"
+    cutoff = time.time() - older_than_s
+    for folder in (root.iterdir() if root.is_dir() else []):
+        for f in (folder.iterdir() if folder.is_dir() else []):
+            try:
+                if f.stat().st_mtime < cutoff:
+                    f.unlink()
+            except OSError:
+                continue
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
 def make_store(settings) -> ReportStore:
     return ReportStore(Path(settings.data_dir) / "reports", per_session=settings.reports_per_session,
                        ttl_s=settings.report_ttl_hours * 3600)

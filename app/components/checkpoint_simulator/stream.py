@@ -12,6 +12,7 @@ import asyncio
 import json
 import random
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -22,6 +23,42 @@ TICK = 0.15  # s between looks at the counters: cheap dictionary reads
 CHANGED_GAP = 0.3  # s at least between two "changed": progress reaches the page ~3 times a second
 QUEUE_GAP = 1.0  # s between looks at places in line: a class's queue moves several times a second
 PING = 15  # s: a comment line keeps proxies and idle connections from dropping the stream
+BUSY_RETRY_MS = 30_000  # a stream refused for its cap: the browser tries again this much later
+
+
+class StreamSlots:
+    """Open streams per session and in all (STREAMS_PER_SESSION, STREAMS_MAX): each holds a
+    connection and a few looks a second, so one browser opening tabs, or a script opening
+    streams, cannot take the server's connections from the class. Counted on the event loop."""
+
+    def __init__(self, per_session: int, total: int):
+        self.per_session = per_session
+        self.total = total
+        self.open = 0
+        self.sessions: dict[str, int] = {}
+
+    def take(self, session: str) -> bool:
+        if self.open >= self.total or self.sessions.get(session, 0) >= self.per_session:
+            return False
+        self.open += 1
+        self.sessions[session] = self.sessions.get(session, 0) + 1
+        return True
+
+    def give_back(self, session: str) -> None:
+        self.open -= 1
+        self.sessions[session] -= 1
+        if not self.sessions[session]:
+            del self.sessions[session]
+
+
+_slots: "weakref.WeakKeyDictionary[JobManager, StreamSlots]" = weakref.WeakKeyDictionary()
+
+
+def slots_for(jobs: JobManager) -> StreamSlots:
+    if jobs not in _slots:
+        s = jobs.settings
+        _slots[jobs] = StreamSlots(s.streams_per_session, s.streams_max)
+    return _slots[jobs]
 
 
 @dataclass
@@ -68,7 +105,22 @@ class Watch:
 
 async def follow(watch: Watch, in_thread: Callable[[Callable], Awaitable]) -> AsyncIterator[dict]:
     """Events for one page, for as long as it listens: "changed" first, so the page loads its view.
-    in_thread(fn) runs fn off the event loop (the caller decides in which threads)."""
+    in_thread(fn) runs fn off the event loop (the caller decides in which threads).
+
+    Past the stream caps the page gets one "busy" event and the stream ends; its EventSource
+    comes back after BUSY_RETRY_MS (the page still works, by its buttons' own answers)."""
+    slots = slots_for(watch.jobs)
+    if not slots.take(watch.session):
+        yield {"event": "busy", "data": "", "retry": BUSY_RETRY_MS}
+        return
+    try:
+        async for event in _follow(watch, in_thread):
+            yield event
+    finally:
+        slots.give_back(watch.session)
+
+
+async def _follow(watch: Watch, in_thread: Callable[[Callable], Awaitable]) -> AsyncIterator[dict]:
     sent_sig, sent_queue = None, None
     changed_at = queue_at = float("-inf")
     count = 0
