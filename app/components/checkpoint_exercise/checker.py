@@ -1,0 +1,199 @@
+"""The check of a checkpoint exercise, torch-free: run the learner's code in the sandbox (train,
+SIGKILL, resume in a fresh process), compare the resumed run's final weights bit for bit with an
+uninterrupted reference run, and say what differs in the learner's terms.
+
+A verdict is plain JSON: {"status": solved|wrong|error|limit, "diagnosis": code, "details": {...},
+"checks": [...], "output": ..., "timing": {...}}. strings.py turns diagnosis + details into words.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import threading
+from pathlib import Path
+
+from app.jobs import code_sandbox
+
+# The visible check, then a hidden one (another seed, a checkpoint from another epoch), so that a
+# hard-coded epoch or value cannot pass.
+CHECKS = ({"seed": 0, "crash_after": 3, "hidden": False},
+          {"seed": 1, "crash_after": 5, "hidden": True})
+RUNNER = Path(code_sandbox.__file__).with_name("exercise_runner.py")
+# What the learner can be told about, in the order a diagnosis looks for it.
+STATE = ("weights", "optimizer", "scheduler", "rng")
+
+
+def runner_version() -> str:
+    return hashlib.sha256(RUNNER.read_bytes()).hexdigest()[:12]
+
+
+class References:
+    """Uninterrupted reference runs (one per seed), computed once in the sandbox and kept."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._lock = threading.Lock()
+
+    def _path(self, seed: int) -> Path:
+        return self.folder / f"reference-{runner_version()}-seed{seed}.json"
+
+    def get(self, seed: int) -> dict | None:
+        try:
+            return json.loads(self._path(seed).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def put(self, seed: int, data: dict) -> None:
+        with self._lock:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = self._path(seed).with_suffix(".tmp")
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, self._path(seed))
+
+
+def compare_weights(a: dict, b: dict) -> tuple[bool, float]:
+    """(bit-identical, max |Δw|). JSON floats round-trip float32 values exactly."""
+    if set(a) != set(b):
+        return False, math.inf
+    identical, worst = True, 0.0
+    for key in a:
+        if len(a[key]) != len(b[key]):
+            return False, math.inf
+        for x, y in zip(a[key], b[key]):
+            if x != y:
+                identical = False
+                worst = max(worst, abs(x - y))
+    return identical, worst
+
+
+def _evidence(logs: list[dict], ref_logs: list[dict]) -> dict:
+    """What the resumed run did differently, epoch by epoch, against the reference."""
+    ref = {r["epoch"]: r for r in ref_logs}
+    first_order = ref_logs[0]["order"] if ref_logs else None
+    ev: dict = {}
+    if logs:
+        first = logs[0]
+        r = ref.get(first["epoch"])
+        if r:
+            ev["loss"] = {"epoch": first["epoch"], "resumed": first["loss"], "reference": r["loss"],
+                          "first_batch": first["first_loss"], "first_batch_ref": r["first_loss"]}
+            if first["order"] != r["order"]:
+                ev["order"] = {"epoch": first["epoch"], "like_epoch_1": first["order"] == first_order
+                               and first["epoch"] != 1}
+    for row in logs:
+        r = ref.get(row["epoch"])
+        if r and not math.isclose(row["lr"], r["lr"], rel_tol=1e-9):
+            ev["lr"] = {"epoch": row["epoch"], "resumed": row["lr"], "reference": r["lr"]}
+            break
+    return ev
+
+
+def _limit_code(ended: str) -> str | None:
+    return {"cpu": "cpu", "timeout": "timeout", "killed": "killed", "output": "output",
+            "protocol": "output"}.get(ended.split(" ")[0]) if ended else None
+
+
+def verdict(exercise: dict, out: code_sandbox.Outcome, refs: dict[int, dict]) -> dict:
+    """Turn what the sandbox reported into a verdict (pure: unit-testable without a sandbox)."""
+    result: dict = {"status": "wrong", "diagnosis": "other", "details": {}, "checks": [],
+                    "output": out.output, "output_bytes": out.output_bytes,
+                    "timing": {"wall_s": round(out.wall_s, 3),
+                               "startup_s": round(out.first_event_s, 3) if out.first_event_s else None}}
+    learner_phase = "save" if "save_checkpoint" in exercise["learner"] else "load"
+
+    def stop(status: str, diagnosis: str, **details) -> dict:
+        result.update(status=status, diagnosis=diagnosis, details=details)
+        return result
+
+    if out.ended == "output":
+        return stop("limit", "output", kb=out.output_bytes // 1024)
+    if out.ended in ("timeout", "sandbox", "protocol"):
+        return stop("limit", "timeout" if out.ended == "timeout" else "sandbox", seconds=round(out.wall_s))
+    # Split the event stream by check.
+    per_check: list[list[dict]] = []
+    for event in out.events:
+        if event.get("ev") == "check":
+            per_check.append([])
+        elif per_check:
+            per_check[-1].append(event)
+    failed_ref = next((e for e in out.events if e.get("ev") == "failed"), None)
+    if failed_ref:
+        return stop("limit", "sandbox", seconds=round(out.wall_s))
+    if not per_check:
+        return stop("limit", "sandbox", seconds=round(out.wall_s))
+    problems: list[tuple[dict, str, dict]] = []
+    for spec, events in zip(CHECKS, per_check):
+        row = {"seed": spec["seed"], "crash_after": spec["crash_after"], "hidden": spec["hidden"],
+               "identical": False, "max_abs_diff": None, "restored": None, "start_epoch": None}
+        result["checks"].append(row)
+        error = next((e for e in events if e.get("ev") == "error"), None)
+        if error:
+            mine = error["phase"] == learner_phase
+            kind = "memory" if error["type"] == "MemoryError" else "error"
+            status = "limit" if kind == "memory" else "error"
+            return stop(status, kind, type=error["type"], message=error["message"], line=error.get("line"),
+                        where=("yours" if mine else "lesson"), phase=error["phase"], hidden=spec["hidden"])
+        train_end = next((e for e in events if e.get("ev") == "train_end"), None)
+        if not train_end:
+            return stop("limit", "sandbox", seconds=round(out.wall_s))
+        if train_end["ended"] != "crashed":
+            code = _limit_code(train_end["ended"]) or "sandbox"
+            return stop("limit", code, phase="save", seconds=round(out.wall_s), ended=train_end["ended"])
+        end = next((e for e in events if e.get("ev") == "resume_end"), None)
+        if end and end["ended"] != "exit":
+            code = _limit_code(end["ended"]) or "sandbox"
+            return stop("limit", code, phase="load", seconds=round(out.wall_s), ended=end["ended"])
+        restored = next((e for e in events if e.get("ev") == "restored"), None)
+        resumed = next((e for e in events if e.get("ev") == "resumed"), None)
+        if not restored or not resumed:
+            return stop("limit", "sandbox", seconds=round(out.wall_s))
+        ref = refs[spec["seed"]]
+        identical, worst = compare_weights(resumed["weights"], ref["weights"])
+        row.update(identical=identical, max_abs_diff=None if math.isinf(worst) else worst,
+                   restored=restored["restored"], start_epoch=restored["start_epoch"],
+                   expected_start=restored["expected_start"])
+        if identical and restored["start_epoch"] == restored["expected_start"]:
+            continue
+        evidence = _evidence(resumed["logs"], ref["logs"])
+        missing = [k for k in STATE if not restored["restored"].get(k)]
+        if "scheduler" not in missing and not restored["restored"].get("lr"):
+            missing.append("scheduler")
+        details = {"hidden": spec["hidden"], "seed": spec["seed"], "crash_after": spec["crash_after"],
+                   "missing": missing, "evidence": evidence, "max_abs_diff": row["max_abs_diff"],
+                   "start_epoch": restored["start_epoch"], "expected_start": restored["expected_start"],
+                   "lr_now": restored["now"]["lr"], "lr_truth": restored["truth"]["lr"]}
+        if restored["start_epoch"] != restored["expected_start"]:
+            diagnosis = "epoch"
+        elif missing:
+            diagnosis = missing[0]
+        else:
+            diagnosis = "mismatch"
+        problems.append((spec, diagnosis, details))
+    if not problems:
+        return stop("solved", "solved")
+    spec, diagnosis, details = problems[0]
+    details["visible_passed"] = bool(result["checks"]) and result["checks"][0]["identical"] and spec["hidden"]
+    return stop("wrong", diagnosis, **details)
+
+
+def run_check(exercise: dict, code: str, references: References, limits: code_sandbox.Limits,
+              sandboxed: bool = True) -> dict:
+    """The whole check: references (cached), the sandboxed run, the verdict. Blocks."""
+    refs = {c["seed"]: references.get(c["seed"]) for c in CHECKS}
+    job = {"learner": exercise["learner"], "references": [s for s, r in refs.items() if r is None],
+           "checks": [{"seed": c["seed"], "crash_after": c["crash_after"]} for c in CHECKS]}
+    out = code_sandbox.run(job, code, limits, sandboxed=sandboxed)
+    # References come first, from children forked before any learner code was imported.
+    first_check = next((i for i, e in enumerate(out.events) if e.get("ev") == "check"), len(out.events))
+    for event in (e for e in out.events[:first_check] if e.get("ev") == "reference"):
+        data = {"logs": event["logs"], "weights": event["weights"]}
+        refs[event["seed"]] = data
+        references.put(event["seed"], data)
+    if any(r is None for r in refs.values()):
+        v = verdict(exercise, out, {s: r or {"logs": [], "weights": {}} for s, r in refs.items()})
+        if v["status"] == "solved":  # cannot be without a reference; never claim it
+            v.update(status="limit", diagnosis="sandbox", details={"seconds": round(out.wall_s)})
+        return v
+    return verdict(exercise, out, refs)

@@ -1,0 +1,230 @@
+"""A sandbox for learners' code, torch-free on the server's side.
+
+Every check is a fresh process tree under bubblewrap: its own user, PID, network (none), IPC and
+UTS namespaces; the system, the Python installation, the virtualenv and the lesson's training code
+mounted read-only; a private, size-capped tmpfs at /check as the only writable place (the check's
+own files, read-only, under /check/in); a new session; killed with the server (--die-with-parent)
+and by a wall-clock timeout. Inside, exercise_runner.py sets CPU-time, address-space, file-size
+and process-count limits before the learner's code runs. DATA_DIR (run records, the session key)
+and the rest of the repository are simply not there.
+"""
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent.parent
+BWRAP = shutil.which("bwrap") or "/usr/bin/bwrap"
+
+
+@dataclass(frozen=True)
+class Limits:
+    wall_s: float = 60.0  # the whole check
+    phase_wall_s: float = 20.0  # one phase (train, resume)
+    cpu_s: int = 20  # CPU seconds per phase process
+    memory_mb: int = 512  # address space on top of what torch needs
+    file_mb: int = 16  # largest file
+    tmp_mb: int = 64  # the whole writable /check
+    procs: int = 64  # processes and threads of the sandbox's user
+    output_kb: int = 64  # printed output kept for the page
+    output_max_kb: int = 1024  # printed output at most: past it the check is stopped
+
+
+@dataclass
+class Outcome:
+    events: list[dict] = field(default_factory=list)
+    output: str = ""
+    output_bytes: int = 0
+    ended: str = "ok"  # ok | timeout | output | protocol | sandbox
+    exit_code: int | None = None
+    wall_s: float = 0.0
+    first_event_s: float | None = None  # start-up: sandbox + interpreter + torch import
+
+    def of(self, kind: str) -> list[dict]:
+        return [e for e in self.events if e.get("ev") == kind]
+
+
+def _python_roots() -> list[str]:
+    """Read-only mounts the interpreter needs: the virtualenv and the Python it points at."""
+    roots = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
+    exe = os.path.realpath(sys.executable)
+    roots.add(str(Path(exe).parent.parent))
+    return sorted(r for r in roots if not r.startswith("/usr/"))
+
+
+def bwrap_args(job_dir: str, limits: Limits) -> list[str]:
+    args = [BWRAP, "--unshare-all", "--uid", "65534", "--gid", "65534",
+            "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "lib", "lib64", "sbin"):
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), f"/{name}"]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), f"/{name}"]
+    for root in _python_roots():
+        args += ["--ro-bind", root, root]
+    for etc in ("/etc/ld.so.cache", "/etc/localtime"):
+        if os.path.exists(etc):
+            args += ["--ro-bind", etc, etc]
+    args += ["--ro-bind", str(REPO / "app" / "ml"), "/lab/app/ml",
+             "--ro-bind", str(REPO / "app" / "jobs" / "exercise_runner.py"), "/lab/app/jobs/exercise_runner.py",
+             "--proc", "/proc", "--dev", "/dev",
+             "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/check",
+             "--ro-bind", job_dir, "/check/in",
+             "--size", str(8 * 1024 * 1024), "--tmpfs", "/tmp",
+             "--chdir", "/check", "--clearenv",
+             "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1",
+             "--setenv", "HOME", "/check", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+             "--setenv", "PATH", "/usr/bin:/bin",
+             sys.executable, "-I", "/lab/app/jobs/exercise_runner.py", "/check/in/job.json"]
+    return args
+
+
+@lru_cache(maxsize=1)
+def availability() -> tuple[bool, str]:
+    """(usable, why not): bubblewrap present and allowed to make its namespaces here."""
+    if not os.path.exists(BWRAP):
+        return False, "bubblewrap (bwrap) is not installed"
+    with tempfile.TemporaryDirectory(prefix="cl-probe-") as d:
+        cmd = bwrap_args(d, Limits())[:-4] + ["/usr/bin/true"]
+        try:
+            r = subprocess.run(cmd, capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return False, f"bubblewrap could not start: {exc}"
+    if r.returncode != 0:
+        return False, "bubblewrap cannot create its namespaces here: " + r.stderr.decode(errors="replace").strip()[:300]
+    return True, ""
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # bwrap leads its own group; its children die with it
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run(job: dict, code: str, limits: Limits, on_event=None, sandboxed: bool = True) -> Outcome:
+    """Run one check in a fresh sandbox; blocks until it ends (call it from a worker thread).
+
+    sandboxed=False runs the same runner without bubblewrap (rlimits and timeouts still apply):
+    only for code assembled from the lesson's own lines (assemble mode), never for free code."""
+    out = Outcome()
+    job = {**job, "limits": {"cpu_s": limits.cpu_s, "memory_mb": limits.memory_mb,
+                             "file_mb": limits.file_mb, "procs": limits.procs,
+                             "phase_wall_s": limits.phase_wall_s}}
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="cl-check-") as root:
+        job_dir = os.path.join(root, "in")
+        os.mkdir(job_dir)
+        if sandboxed:
+            cmd = bwrap_args(job_dir, limits)
+        else:
+            job.update(dir=root, lab=str(REPO))
+            cmd = [sys.executable, "-I", str(REPO / "app" / "jobs" / "exercise_runner.py"),
+                   os.path.join(job_dir, "job.json")]
+        Path(job_dir, "job.json").write_text(json.dumps(job))
+        Path(job_dir, "solution.py").write_text(code, encoding="utf-8")
+        os.chmod(job_dir, 0o755)
+        for name in ("job.json", "solution.py"):
+            os.chmod(Path(job_dir, name), 0o644)
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, cwd=root,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True, close_fds=True)
+        except OSError as exc:
+            out.ended = "sandbox"
+            out.output = str(exc)
+            return out
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ, "proto")
+        sel.register(proc.stderr, selectors.EVENT_READ, "output")
+        proto, printed, proto_bytes = b"", bytearray(), 0
+        open_streams = 2
+        try:
+            while open_streams:
+                left = limits.wall_s - (time.monotonic() - t0)
+                if left <= 0:
+                    out.ended = "timeout"
+                    break
+                for key, _ in sel.select(timeout=min(left, 1.0)):
+                    chunk = os.read(key.fileobj.fileno(), 65536)
+                    if not chunk:
+                        sel.unregister(key.fileobj)
+                        open_streams -= 1
+                        continue
+                    if key.data == "output":
+                        out.output_bytes += len(chunk)
+                        room = limits.output_kb * 1024 - len(printed)
+                        if room > 0:
+                            printed += chunk[:room]
+                        if out.output_bytes > limits.output_max_kb * 1024:
+                            out.ended = "output"
+                            open_streams = 0
+                            break
+                        continue
+                    proto_bytes += len(chunk)
+                    if proto_bytes > 32 * 1024 * 1024:
+                        out.ended = "protocol"
+                        open_streams = 0
+                        break
+                    proto += chunk
+                    while b"\n" in proto:
+                        line, proto = proto.split(b"\n", 1)
+                        try:
+                            event = json.loads(line)
+                        except ValueError:
+                            continue
+                        if not isinstance(event, dict):
+                            continue
+                        if out.first_event_s is None:
+                            out.first_event_s = time.monotonic() - t0
+                        out.events.append(event)
+                        if on_event:
+                            on_event(event)
+        finally:
+            _kill(proc)
+            proc.wait()
+            sel.close()
+            proc.stdout.close()
+            proc.stderr.close()
+        out.exit_code = proc.returncode
+        out.output = printed.decode("utf-8", errors="replace")
+        out.wall_s = time.monotonic() - t0
+        if out.ended == "ok" and not out.of("done") and not out.events:
+            out.ended = "sandbox"
+    return out
+
+
+class Gate:
+    """At most `at_once` checks run at the same time; at most `waiting` more wait for a slot."""
+
+    def __init__(self, at_once: int, waiting: int):
+        self._slots = threading.BoundedSemaphore(at_once)
+        self._lock = threading.Lock()
+        self._waiting = 0
+        self.waiting_max = waiting
+
+    def enter(self) -> bool:
+        with self._lock:
+            if self._waiting >= self.waiting_max:
+                return False
+            self._waiting += 1
+        self._slots.acquire()
+        with self._lock:
+            self._waiting -= 1
+        return True
+
+    def leave(self) -> None:
+        self._slots.release()
