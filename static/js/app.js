@@ -149,3 +149,42 @@
     document.querySelectorAll("[data-events]").forEach(follow);
   });
 })();
+
+// The language switch keeps the reader at the same place: the twin chapter has the same headings
+// in the same order and the same components (with the same ids), so "the 7th heading" or
+// "#transfer-visualizer" names the same spot in either language.
+(function () {
+  "use strict";
+  var MARKS = "article.chapter > h2[id], article.chapter > h3[id], article.chapter [data-component-name][id]";
+
+  function headings() {
+    return Array.prototype.slice.call(document.querySelectorAll("article.chapter > h2[id], article.chapter > h3[id]"));
+  }
+  function currentPlace() {
+    var marks = Array.prototype.slice.call(document.querySelectorAll(MARKS));
+    var line = window.innerHeight * 0.3, here = null;
+    marks.forEach(function (el) { if (el.getBoundingClientRect().top <= line) here = el; });
+    if (!here || window.scrollY < 10) return "";
+    if (here.hasAttribute("data-component-name")) return "#" + here.id;
+    return "#section-" + headings().indexOf(here);
+  }
+  document.addEventListener("click", function (e) {
+    var link = e.target.closest && e.target.closest("a.lang-switch");
+    if (!link) return;
+    link.href = link.href.split("#")[0] + currentPlace();
+  });
+  // Chromium scrolls the page when a link in the sticky header takes keyboard focus; put the
+  // reader back (scroll events arrive a frame later, so lastY is still where they were reading).
+  var lastY = window.scrollY;
+  window.addEventListener("scroll", function () { lastY = window.scrollY; }, { passive: true });
+  document.addEventListener("focusin", function (e) {
+    if (e.target.matches && e.target.matches("a.lang-switch") && window.scrollY !== lastY) window.scrollTo(window.scrollX, lastY);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    var match = /^#section-(\d+)$/.exec(location.hash);
+    var target = match && headings()[Number(match[1])];
+    if (!target) return;
+    history.replaceState(null, "", "#" + target.id);
+    target.scrollIntoView();
+  });
+})();
