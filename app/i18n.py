@@ -27,6 +27,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "unknown_component_text": "本章引用了一个不存在的组件，页面其余部分照常可用：",
         "back_home": "返回首页",
         "theme_note": "跟随系统的浅色/深色模式",
+        "lab.unavailable": "这个实验暂时没能运行（超时或内存不足），请稍后再试。",
     },
     "en": {
         "site": "Checkpoint Lab",
@@ -49,6 +50,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "unknown_component_text": "This chapter refers to a component that does not exist; the rest of the page works:",
         "back_home": "Back to the start",
         "theme_note": "Follows the system light/dark mode",
+        "lab.unavailable": "The lab could not run just now (time or memory ran out); please try again shortly.",
     },
 }
 

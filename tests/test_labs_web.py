@@ -349,3 +349,17 @@ def test_oversized_uploads_are_refused_and_leave_nothing(tmp_path):
         torch.save({"w": torch.ones(4)}, tmp_path / "small.pt")
         assert upload_api(client, "small.pt", (tmp_path / "small.pt").read_bytes()).status_code == 201
         assert not uploads_left(client)
+
+
+def test_a_lab_that_cannot_run_says_so_in_the_page_language(lab_client, monkeypatch):
+    from app.components import labs
+    from app.jobs.processes import SandboxError
+
+    def no_time(*args, **kwargs):
+        raise SandboxError("the sandbox timed out after 20 s")
+
+    monkeypatch.setattr(labs, "call_limited", no_time)
+    zh = lab_client.get("/components/loading-clinic/cases/truncated_file/try", params={"fix": "mmap", "lang": "zh"}).text
+    assert "这个实验暂时没能运行" in zh and "timed out" not in zh
+    en = lab_client.get("/components/state-dict-explorer/explore", params={"model": "mlp_dropout", "lang": "en"}).text
+    assert "The lab could not run just now" in en

@@ -102,7 +102,6 @@ i18n.STRINGS["zh"].update({
     "cl.solved": "已解决",
     "cl.selected": "当前病例",
     "cl.try_another": "换一个试试。",
-    "cl.unavailable": "这个实验暂时没能运行（超时或内存不足），请稍后再试。",
 })
 i18n.STRINGS["en"].update({
     "cl.title": "Try it: the loading clinic",
@@ -130,5 +129,4 @@ i18n.STRINGS["en"].update({
     "cl.solved": "solved",
     "cl.selected": "current case",
     "cl.try_another": "Try another one.",
-    "cl.unavailable": "The lab could not run just now (time or memory ran out); please try again shortly.",
 })

@@ -46,7 +46,7 @@ def run_case(request: Request, case_id: str):
             context["result"] = result = service.run_case(request, case_id)
             context["fixes"] = _fixes(lang, case_id, result.get("candidates") or {})
         except LabUnavailable:
-            context["message"] = i18n.t(lang, "cl.unavailable")
+            context["message"] = i18n.t(lang, "lab.unavailable")
     return templates.TemplateResponse(request, "loading_clinic/case.html", context)
 
 
@@ -67,5 +67,5 @@ def try_fix(request: Request, case_id: str, fix: str = ""):
             context["attempt"] = {**attempt, "label": label, "why": why, "facts": facts, "proof": proof,
                                   "names": {k: _wrap_name(k) for k in (*facts, *proof)}}
         except LabUnavailable:
-            context["message"] = i18n.t(lang, "cl.unavailable")
+            context["message"] = i18n.t(lang, "lab.unavailable")
     return templates.TemplateResponse(request, "loading_clinic/attempt.html", context)

@@ -30,8 +30,8 @@ def render_placeholder(request: Request, lang: str) -> Markup:
 def _render(request: Request, template: str, context: dict, compute) -> HTMLResponse:
     try:
         context.update(compute())
-    except LabUnavailable as exc:
-        context["message"] = exc.message
+    except LabUnavailable:
+        context["message"] = i18n.t(context["lang"], "lab.unavailable")
     return templates.TemplateResponse(request, template, context)
 
 

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
+from app import i18n
 from app.components.htmx import lang_of
 from app.components.labs import LabUnavailable
 from app.components.state_dict_explorer import service, strings
@@ -33,8 +34,8 @@ def explore(request: Request, model: str = "linear"):
     else:
         try:
             context["view"] = service.explore(request, model)
-        except LabUnavailable as exc:
-            context["message"] = exc.message
+        except LabUnavailable:
+            context["message"] = i18n.t(lang, "lab.unavailable")
     return templates.TemplateResponse(request, "state_dict_explorer/explore.html", context)
 
 
@@ -44,6 +45,6 @@ def reference(request: Request):
     context = _base(lang) | {"demo": None, "message": None}
     try:
         context["demo"] = service.reference(request)
-    except LabUnavailable as exc:
-        context["message"] = exc.message
+    except LabUnavailable:
+        context["message"] = i18n.t(context["lang"], "lab.unavailable")
     return templates.TemplateResponse(request, "state_dict_explorer/reference.html", context)
