@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     reports_per_session: int = Field(default=5, ge=1, le=100)
     report_ttl_hours: float = Field(default=72.0, gt=0)
 
+    # Teacher mode. Empty key: one is made at first start, kept in DATA_DIR/teacher.key and
+    # printed once in the log with the dashboard's link.
+    teacher_key: str = ""
+    # A learner with no run written for this long (and nothing training) is shown as idle.
+    teacher_idle_minutes: float = Field(default=5.0, gt=0)
+    # Wrong teacher keys per client address per minute; past it even the right key waits.
+    teacher_wrong_keys_per_minute: int = Field(default=10, ge=1)
+    teacher_cookie_hours: float = Field(default=12.0, gt=0)
+
     @property
     def allowed_host_list(self) -> list[str]:
         return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()] or ["*"]

@@ -1,0 +1,222 @@
+"""Teacher mode in the JSON API: /api/teach/* (teacher's cookie or `Authorization: Bearer <key>`),
+and /api/class/name for a learner's optional display name."""
+from __future__ import annotations
+
+import anyio
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from app import i18n
+from app.components.checkpoint_simulator.strings import RESTORE_LABELS
+from app.components.teacher_dashboard import service
+from app.components.teacher_dashboard.auth import auth_of
+from app.components.teacher_dashboard.classroom import label
+from app.components.teacher_dashboard.strings import STUCK
+from app.sessions import has_session, session_id
+
+router = APIRouter(prefix="/api/teach", tags=["teacher mode"])
+learner_router = APIRouter(prefix="/api/class", tags=["teacher mode"])
+
+
+def require_teacher(request: Request) -> None:
+    status = auth_of(request).is_teacher(request)
+    if status == "limited":
+        raise HTTPException(429, "too many wrong teacher keys; try again in a minute")
+    if status != "ok":
+        raise HTTPException(403, "teacher only: send the teacher cookie (from /teach?key=…) or "
+                                 "'Authorization: Bearer <teacher key>'")
+
+
+class CountsOut(BaseModel):
+    learners: int
+    present: int = Field(description="learners with a run active, or written within TEACHER_IDLE_MINUTES")
+    runs: int = Field(description="first runs started (not resumes)")
+    crashed: int
+    resumes: int
+    failed: int
+    active: int = Field(description="runs waiting or training")
+    stuck: int
+
+
+class QueueOut(BaseModel):
+    waiting: int
+    training: int
+    workers: int
+
+
+class ModeOut(BaseModel):
+    mode: str
+    label: str
+    resumes: int
+    finished: int
+    compared: int = Field(description="resumes whose final weights were compared with the reference")
+    identical: int = Field(description="of those, bit-identical")
+    spikes: int = Field(description="first resumed epoch's loss ≥ 10 % above the reference's")
+    median_loss_change: float | None = Field(None, description="first resumed epoch: loss ÷ reference's − 1")
+    median_recovery_epochs: float | None = None
+
+
+class LearnerOut(BaseModel):
+    number: int
+    label: str = Field(description="anonymous: 'learner N'")
+    name: str | None = Field(None, description="the display name the learner typed, if any")
+    runs: int
+    resumes: int
+    crashed: int
+    failed: int
+    active: int
+    present: bool
+    stuck: list[str] = Field(description="failed | limit | idle")
+    stuck_text: list[str]
+    status: str | None = Field(None, description="status of the learner's latest run")
+    last_activity: float
+
+
+class ClassOut(BaseModel):
+    counts: CountsOut
+    queue: QueueOut
+    ledger: list[ModeOut]
+    learners: list[LearnerOut]
+
+
+class ExportRow(BaseModel):
+    label: str
+    learner: int
+    run: str
+    lineage: str
+    kind: str
+    status: str
+    created: str
+    epochs: int | None = None
+    lr: float | None = None
+    optimizer: str | None = None
+    scheduler: bool | None = None
+    checkpoint_every: int | None = None
+    keep_last: int | None = None
+    seed: int | None = None
+    crash_plan: str
+    crash_epoch: int | None = None
+    crashed: bool
+    restore: str | None = None
+    from_epoch: int | None = None
+    loss_change: float | None = None
+    spike: bool | None = None
+    lr_ok: bool | None = None
+    order_same: bool | None = None
+    recovery_epochs: int | None = None
+    final: str | None = None
+    final_val_loss: float | None = None
+    identical: bool | None = None
+    max_abs_diff: float | None = None
+
+
+class ArchiveOut(BaseModel):
+    id: str
+    created: float
+    runs: int
+    learners: int
+
+
+class ResetIn(BaseModel):
+    confirm: bool = Field(False, description="must be true: the current class is archived and a fresh one starts")
+
+
+class ScenarioOut(BaseModel):
+    link: str = Field(description="the chapter page with the settings in its query")
+    query: dict[str, str]
+    locks: list[str]
+    simulator_body: dict | None = Field(None, description="the same settings as a POST /api/checkpoint-simulator/runs body")
+    errors: dict[str, str] = Field(description="field -> the simulator form's own message")
+
+
+def _lang(request: Request) -> str:
+    return service.teach_lang(request)
+
+
+@router.get("/class", response_model=ClassOut, summary="The class now: counts, queue, the class ledger, learners")
+def get_class(request: Request) -> ClassOut:
+    require_teacher(request)
+    lang = _lang(request)
+    board = service.classroom(request).board()
+    return ClassOut(
+        counts=CountsOut(**board.counts), queue=QueueOut(**board.queue),
+        ledger=[ModeOut(label=RESTORE_LABELS[lang][m.mode][0], **vars(m)) for m in board.modes],
+        learners=[LearnerOut(label=label(lang, lr.number), stuck_text=[STUCK[lang][s] for s in lr.stuck],
+                             **{k: v for k, v in vars(lr).items() if k in LearnerOut.model_fields and k != "label"})
+                  for lr in board.learners])
+
+
+@router.get("/export", response_model=list[ExportRow], summary="One row per run of the current class, anonymised")
+def export(request: Request) -> list[ExportRow]:
+    require_teacher(request)
+    rows = service.export_rows(service.classroom(request).fresh_board().rows, _lang(request))
+    return [ExportRow(**r) for r in rows]
+
+
+@router.post("/reset", response_model=ArchiveOut, status_code=201,
+             summary="Archive the current class's runs (kept on disk) and start a fresh class")
+async def reset(request: Request, body: ResetIn) -> ArchiveOut:
+    require_teacher(request)
+    if not body.confirm:
+        raise HTTPException(400, i18n.t(_lang(request), "tm.reset_need_confirm"))
+    entry = await anyio.to_thread.run_sync(service.classroom(request).reset)
+    return ArchiveOut(**entry)
+
+
+@router.get("/archives", response_model=list[ArchiveOut], summary="Archived classes, newest first")
+def archives(request: Request) -> list[ArchiveOut]:
+    require_teacher(request)
+    return [ArchiveOut(**a) for a in reversed(service.classroom(request).state.archives)]
+
+
+@router.get("/archives/{archive_id}", response_model=list[ExportRow], summary="An archived class's rows")
+def archive_rows(request: Request, archive_id: str) -> list[ExportRow]:
+    require_teacher(request)
+    rows = service.classroom(request).state.archived_rows(archive_id[:40])
+    if rows is None:
+        raise HTTPException(404, "no such archive")
+    return [ExportRow(**r) for r in service.export_rows(rows, _lang(request))]
+
+
+@router.post("/archives/{archive_id}/restore", response_model=ArchiveOut,
+             summary="Put an archive's runs back into the current class")
+async def restore(request: Request, archive_id: str) -> ArchiveOut:
+    require_teacher(request)
+    entry = await anyio.to_thread.run_sync(service.classroom(request).restore, archive_id[:40])
+    if entry is None:
+        raise HTTPException(404, "no such archive")
+    return ArchiveOut(**entry)
+
+
+@router.get("/scenario", response_model=ScenarioOut,
+            summary="A scenario link from sim.<field>=… and lock=sim.<field>,… (the simulator's names)",
+            description="sim.<field> in a link is <field> in POST /api/checkpoint-simulator/runs and #cs-<field> "
+                        "in the page's form. Values are checked by the simulator's own rules; errors come in its words.")
+def get_scenario(request: Request, lock: list[str] = Query(default=[])) -> ScenarioOut:
+    require_teacher(request)
+    locks = [name for item in lock for name in item.split(",") if name]
+    return ScenarioOut(**service.scenario(request, dict(request.query_params), locks, _lang(request)))
+
+
+class NameIn(BaseModel):
+    name: str = Field("", max_length=200, description="empty: anonymous again")
+
+
+class NameOut(BaseModel):
+    name: str | None
+
+
+@learner_router.get("/name", response_model=NameOut, summary="This learner's display name for the teacher, if any")
+def get_name(request: Request) -> NameOut:
+    if not has_session(request):
+        return NameOut(name=None)
+    return NameOut(name=service.classroom(request).state.name(session_id(request)))
+
+
+@learner_router.put("/name", response_model=NameOut,
+                    summary="Set (or clear) the name the teacher sees instead of 'learner N'; nothing else is kept")
+def put_name(request: Request, body: NameIn) -> NameOut:
+    if request.method == "PUT" and not has_session(request):
+        raise HTTPException(403, "no session yet: open a page of the lesson (or GET /api/session) first")
+    name = service.classroom(request).state.set_name(session_id(request), body.name)
+    return NameOut(name=name or None)

@@ -1,0 +1,455 @@
+"""The class as the teacher sees it: every learner's simulator runs, anonymised, aggregated.
+
+Reads go through a read-only SQLite connection of our own to the run store's database (WAL lets
+it read beside the writers). `PRAGMA data_version` on that connection changes whenever anyone
+else commits: the board is rebuilt only then, at most every MIN_GAP seconds, and shared by
+every open dashboard, presenter view, export and API call. A rebuild is one query over the runs
+table; a resume's measurements (epochs against the reference) are read once when it has
+finished and been compared, and kept.
+
+What the teacher's side keeps of its own is in DATA_DIR/teacher/class.json: learners' numbers
+(keyed by a hash of the session id, never the id), optional display names, and the archives.
+An archive lists the lineages it took out of the current class plus a snapshot of their export
+rows (DATA_DIR/teacher/archive-<id>.json): the runs stay on disk, restoring puts them back.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from statistics import median
+
+from app.components.checkpoint_simulator import ledger as cs_ledger
+from app.jobs.manager import JobManager, reference_key
+from app.settings import Settings
+
+MIN_GAP = 0.3  # s between two rebuilds while the class is busy
+TIME_BUCKET = 20.0  # s: idle learners become idle without any write, so rebuild this often anyway
+FINISHED = ("done", "crashed", "failed", "interrupted")
+NAME_MAX = 40
+SETTING_KEYS = ("epochs", "lr", "optimizer", "scheduler", "checkpoint_every", "keep_last", "seed")
+
+
+def session_hash(session: str) -> str:
+    return hashlib.sha256(("learner:" + session).encode()).hexdigest()[:20]
+
+
+def clean_name(name: str) -> str:
+    """A display name as typed, trimmed to one short line of printable characters."""
+    text = "".join(ch for ch in name if ch.isprintable()).strip()
+    return " ".join(text.split())[:NAME_MAX]
+
+
+def _atomic_write(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp-{secrets.token_hex(4)}")
+    with open(tmp, "w") as f:
+        json.dump(data, f, ensure_ascii=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class ClassState:
+    """Learner numbers, display names and archives, in one small JSON file."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.path = folder / "class.json"
+        self._lock = threading.RLock()
+        try:
+            data = json.loads(self.path.read_text())
+        except (FileNotFoundError, ValueError):
+            data = {}
+        self.numbers: dict[str, int] = data.get("numbers", {})
+        self.names: dict[str, str] = data.get("names", {})
+        self.archives: list[dict] = data.get("archives", [])
+        self.started: float = data.get("started", time.time())
+        self.generation = 0  # bumped on every change: part of the board's cache key
+
+    def _save(self) -> None:
+        self.generation += 1
+        _atomic_write(self.path, {"numbers": self.numbers, "names": self.names, "archives": self.archives,
+                                  "started": self.started})
+
+    def number(self, session: str) -> int:
+        h = session_hash(session)
+        n = self.numbers.get(h)
+        if n is None:
+            with self._lock:
+                n = self.numbers.get(h)
+                if n is None:
+                    n = self.numbers[h] = max(self.numbers.values(), default=0) + 1
+                    self._save()
+        return n
+
+    def set_name(self, session: str, name: str) -> str:
+        name = clean_name(name)
+        with self._lock:
+            h = session_hash(session)
+            if name:
+                self.names[h] = name
+            else:
+                self.names.pop(h, None)
+            self.number(session)
+            self._save()
+        return name
+
+    def name(self, session: str) -> str | None:
+        return self.names.get(session_hash(session))
+
+    def archived_roots(self) -> set[str]:
+        return {root for a in self.archives for root in a["roots"]}
+
+    def archive(self, roots: list[str], rows: list[dict], learners: int) -> dict:
+        with self._lock:
+            entry = {"id": time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2), "created": time.time(),
+                     "class_started": self.started, "roots": roots, "runs": len(rows), "learners": learners}
+            _atomic_write(self.folder / f"archive-{entry['id']}.json", {**entry, "rows": rows})
+            self.archives.append(entry)
+            # A fresh class: numbers start again at 1, names are forgotten.
+            self.numbers, self.names, self.started = {}, {}, time.time()
+            self._save()
+            return entry
+
+    def archived_rows(self, archive_id: str) -> list[dict] | None:
+        entry = next((a for a in self.archives if a["id"] == archive_id), None)
+        if entry is None:
+            return None
+        try:
+            return json.loads((self.folder / f"archive-{archive_id}.json").read_text())["rows"]
+        except (FileNotFoundError, ValueError, KeyError):
+            return []
+
+    def restore(self, archive_id: str) -> dict | None:
+        """Put an archive's lineages back into the current class (joining whatever is there)."""
+        with self._lock:
+            entry = next((a for a in self.archives if a["id"] == archive_id), None)
+            if entry is None:
+                return None
+            self.archives = [a for a in self.archives if a["id"] != archive_id]
+            self.started = min(self.started, entry.get("class_started", self.started))
+            self._save()
+            try:
+                (self.folder / f"archive-{archive_id}.json").unlink()
+            except FileNotFoundError:
+                pass
+            return entry
+
+
+@dataclass
+class RunInfo:
+    id: str
+    session: str
+    kind: str
+    status: str
+    root_id: str
+    parent_id: str | None
+    config: dict
+    options: dict
+    error: str | None
+    created: float
+    started: float | None
+    finished: float | None
+
+    @property
+    def last_write(self) -> float:
+        return max(t for t in (self.created, self.started, self.finished) if t is not None)
+
+
+@dataclass
+class Measure:
+    """One resume measured against its uninterrupted reference (the simulator's ledger rules)."""
+    loss_change: float | None = None
+    spike: bool | None = None
+    lr_ok: bool | None = None
+    order_same: bool | None = None
+    recovery_epochs: int | None = None
+    final: str | None = None
+    final_val_loss: float | None = None
+    identical: bool | None = None
+    max_abs_diff: float | None = None
+    complete: bool = False
+
+
+@dataclass
+class ModeRow:
+    mode: str
+    resumes: int = 0
+    finished: int = 0
+    compared: int = 0
+    identical: int = 0
+    spikes: int = 0
+    median_loss_change: float | None = None
+    median_recovery_epochs: float | None = None
+
+
+@dataclass
+class Learner:
+    number: int
+    label: str
+    name: str | None
+    runs: int = 0
+    resumes: int = 0
+    crashed: int = 0
+    failed: int = 0
+    active: int = 0
+    last_activity: float = 0.0
+    present: bool = False
+    stuck: list[str] = field(default_factory=list)
+    latest_root: str | None = None
+    status: str | None = None
+
+
+@dataclass
+class Board:
+    version: tuple
+    built: float
+    learners: list[Learner]
+    modes: list[ModeRow]
+    counts: dict[str, int]
+    queue: dict[str, int]
+    rows: list[dict]                    # one per run, for the export
+    roots: list[str]                    # the current class's lineages
+    sessions: dict[int, str] = field(default_factory=dict, repr=False)  # number -> session (never sent)
+    sig: str = ""
+
+    def signature(self) -> str:
+        """Equal signatures: an equal dashboard (the age of 'last seen' aside)."""
+        data = [self.counts, self.queue, [asdict(m) for m in self.modes],
+                [(lr.number, lr.name, lr.runs, lr.resumes, lr.crashed, lr.failed, lr.active, lr.present, lr.stuck,
+                  lr.status) for lr in self.learners]]
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def learner(self, number: int) -> Learner | None:
+        return next((lr for lr in self.learners if lr.number == number), None)
+
+
+def label(lang: str, number: int) -> str:
+    return f"学员 {number}" if lang == "zh" else f"learner {number}"
+
+
+class Classroom:
+    def __init__(self, settings: Settings, jobs: JobManager):
+        self.settings = settings
+        self.jobs = jobs
+        self.state = ClassState(settings.data_dir / "teacher")
+        self._db = sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db_lock = threading.Lock()
+        self._build_lock = threading.Lock()
+        self._board: Board | None = None
+        self._measures: OrderedDict[str, tuple[tuple, Measure]] = OrderedDict()
+        self.builds = 0  # rebuilds so far (the tests and the benchmark look)
+
+    def close(self) -> None:
+        with self._db_lock:
+            self._db.close()
+
+    # --- reading ---
+    def data_version(self) -> int:
+        with self._db_lock:
+            return self._db.execute("PRAGMA data_version").fetchone()[0]
+
+    def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        with self._db_lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def _runs(self) -> list[RunInfo]:
+        rows = self._query(
+            "SELECT id, session, kind, status, root_id, parent_id, config, options, error, created, started, finished "
+            "FROM runs WHERE session IS NOT NULL AND kind IN ('train','resume') ORDER BY created")
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["config"], d["options"] = json.loads(d["config"]), json.loads(d["options"])
+            out.append(RunInfo(**d))
+        return out
+
+    def _measure(self, run: RunInfo, root: RunInfo | None) -> Measure:
+        if run.status not in FINISHED or root is None:
+            return Measure()
+        store = self.jobs.store
+        ref = store.reference(reference_key(root.config))
+        key = (run.status, store.version(run.root_id), ref.id if ref else None,
+               store.version(ref.root_id) if ref else 0)
+        cached = self._measures.get(run.id)
+        if cached is not None and (cached[1].complete or cached[0] == key):
+            self._measures.move_to_end(run.id)
+            return cached[1]
+        m = Measure()
+        ref_done = bool(ref and ref.status == "done")
+        if ref is not None:
+            row = cs_ledger.Row(run.options.get("restore", "everything"), {})
+            cs_ledger.measure(row, store.epochs(run.id), store.epochs(ref.id), ref_done, run.status == "done")
+            for k in ("loss_change", "spike", "lr_ok", "order_same", "recovery_epochs", "final", "final_val_loss"):
+                setattr(m, k, getattr(row, k))
+        comparison = next(iter(store.events(run.id, "comparison")), None)
+        if comparison and not comparison.get("error"):
+            m.identical, m.max_abs_diff = bool(comparison.get("identical")), comparison.get("max_abs_diff")
+        m.complete = (run.status != "done") or (ref_done and m.identical is not None)
+        self._measures[run.id] = (key, m)
+        while len(self._measures) > 20_000:
+            self._measures.popitem(last=False)
+        return m
+
+    def _queue(self) -> dict[str, int]:
+        counts = dict(self._query("SELECT status, COUNT(*) FROM runs WHERE status IN ('queued','running') "
+                                  "GROUP BY status"))
+        return {"waiting": counts.get("queued", 0), "training": counts.get("running", 0),
+                "workers": self.settings.max_workers}
+
+    # --- the board ---
+    def board(self) -> Board:
+        """The current board: rebuilt when the database or the class changed (and MIN_GAP passed)."""
+        now = time.time()
+        version = (self.data_version(), self.state.generation, int(now // TIME_BUCKET))
+        board = self._board
+        if board is not None and (board.version == version or now - board.built < MIN_GAP):
+            return board
+        with self._build_lock:
+            board = self._board
+            if board is not None and (board.version == version or time.time() - board.built < MIN_GAP):
+                return board
+            self._board = board = self._build(version)
+            return board
+
+    def fresh_board(self) -> Board:
+        """The board as of now, with no MIN_GAP wait (after the teacher's own changes)."""
+        with self._build_lock:
+            version = (self.data_version(), self.state.generation, int(time.time() // TIME_BUCKET))
+            self._board = board = self._build(version)
+            return board
+
+    def _build(self, version: tuple) -> Board:
+        self.builds += 1
+        now = time.time()
+        idle_after = self.settings.teacher_idle_minutes * 60
+        archived = self.state.archived_roots()
+        runs = [r for r in self._runs() if r.root_id not in archived]
+        by_id = {r.id: r for r in runs}
+        learners: dict[str, Learner] = {}
+        modes = {m: ModeRow(m) for m in cs_ledger.MODES}
+        changes: dict[str, list[float]] = {m: [] for m in cs_ledger.MODES}
+        recoveries: dict[str, list[float]] = {m: [] for m in cs_ledger.MODES}
+        rows = []
+        per_session_latest: dict[str, RunInfo] = {}
+        for run in runs:
+            lr = learners.get(run.session)
+            if lr is None:
+                n = self.state.number(run.session)
+                lr = learners[run.session] = Learner(n, label("en", n), self.state.name(run.session))
+            root = by_id.get(run.root_id)
+            active = run.status in ("planned", "queued", "running")
+            lr.active += active
+            lr.last_activity = max(lr.last_activity, now if run.status == "running" else run.last_write)
+            measure = Measure()
+            if run.kind == "train":
+                lr.runs += 1
+                lr.crashed += run.status == "crashed"
+                lr.latest_root = run.id
+            else:
+                lr.resumes += 1
+                mode = modes.get(run.options.get("restore", ""))
+                measure = self._measure(run, root)
+                if mode is not None:
+                    mode.resumes += 1
+                    mode.finished += run.status in FINISHED
+                    if measure.identical is not None:
+                        mode.compared += 1
+                        mode.identical += measure.identical
+                    if measure.spike:
+                        mode.spikes += 1
+                    if measure.loss_change is not None:
+                        changes[mode.mode].append(measure.loss_change)
+                    if measure.recovery_epochs is not None and measure.final is not None:
+                        recoveries[mode.mode].append(measure.recovery_epochs)
+            lr.failed += run.status == "failed"
+            per_session_latest[run.session] = run
+            rows.append(self._row(run, root, lr.number, measure))
+        for m in modes.values():
+            m.median_loss_change = median(changes[m.mode]) if changes[m.mode] else None
+            m.median_recovery_epochs = median(recoveries[m.mode]) if recoveries[m.mode] else None
+        s = self.settings
+        for session, lr in learners.items():
+            latest = per_session_latest[session]
+            lr.status = latest.status
+            lr.present = bool(lr.active) or now - lr.last_activity < idle_after
+            if latest.status == "failed":
+                lr.stuck.append("failed")
+            if lr.active >= s.max_active_runs_per_session or lr.runs >= s.max_stored_runs_per_session:
+                lr.stuck.append("limit")
+            if not lr.active and now - lr.last_activity >= idle_after:
+                lr.stuck.append("idle")
+        ordered = sorted(learners.values(), key=lambda x: x.number)
+        counts = {
+            "learners": len(ordered),
+            "present": sum(lr.present for lr in ordered),
+            "runs": sum(lr.runs for lr in ordered),
+            "crashed": sum(lr.crashed for lr in ordered),
+            "resumes": sum(lr.resumes for lr in ordered),
+            "failed": sum(lr.failed for lr in ordered),
+            "active": sum(lr.active for lr in ordered),
+            "stuck": sum(bool(lr.stuck) for lr in ordered),
+        }
+        roots = sorted({r.root_id for r in runs})
+        board = Board(version=version, built=time.time(), learners=ordered, modes=list(modes.values()),
+                      counts=counts, queue=self._queue(), rows=rows, roots=roots,
+                      sessions={lr.number: sess for sess, lr in learners.items()})
+        board.sig = board.signature()
+        return board
+
+    @staticmethod
+    def _row(run: RunInfo, root: RunInfo | None, number: int, m: Measure) -> dict:
+        plan = root.options if root else {}
+        crash_plan, crash_epoch = "none", None
+        if plan.get("crash_at_epoch"):
+            crash_plan, crash_epoch = "at_epoch", plan["crash_at_epoch"]
+        elif plan.get("crash_while_saving_at"):
+            crash_plan, crash_epoch = "while_saving", plan["crash_while_saving_at"]
+        config = run.config
+        return {
+            "learner": number,
+            "run": run.id[:8],
+            "lineage": run.root_id[:8],
+            "kind": run.kind,
+            "status": run.status,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(run.created)),
+            **{k: config.get(k) for k in SETTING_KEYS},
+            "crash_plan": crash_plan,
+            "crash_epoch": crash_epoch,
+            "crashed": run.status == "crashed",
+            "restore": run.options.get("restore") if run.kind == "resume" else None,
+            "from_epoch": run.options.get("from_epoch") if run.kind == "resume" else None,
+            "loss_change": m.loss_change,
+            "spike": m.spike,
+            "lr_ok": m.lr_ok,
+            "order_same": m.order_same,
+            "recovery_epochs": m.recovery_epochs,
+            "final": m.final,
+            "final_val_loss": m.final_val_loss,
+            "identical": m.identical,
+            "max_abs_diff": m.max_abs_diff,
+        }
+
+    # --- the teacher's actions ---
+    def reset(self) -> dict:
+        """Archive the current class's runs (kept on disk) and start a fresh class."""
+        board = self.fresh_board()
+        entry = self.state.archive(board.roots, board.rows, len(board.learners))
+        self.fresh_board()
+        return entry
+
+    def restore(self, archive_id: str) -> dict | None:
+        entry = self.state.restore(archive_id)
+        if entry is not None:
+            self.fresh_board()
+        return entry

@@ -1,0 +1,132 @@
+"""Shared by the teacher's pages and JSON API: who is the teacher, the board, export, scenarios, charts."""
+from __future__ import annotations
+
+import csv
+import io
+from urllib.parse import urlencode
+
+from fastapi import Request
+from markupsafe import Markup
+from pydantic import ValidationError
+
+from app import i18n
+from app.components import charts
+from app.components.checkpoint_simulator import service as cs_service
+from app.components.checkpoint_simulator.schemas import RunRequest
+from app.components.checkpoint_simulator.strings import RESTORE_LABELS
+from app.components.teacher_dashboard.classroom import Board, Classroom, label
+
+# Scenario links: a component's settings under its prefix, e.g. sim.optimizer=sgd, and
+# lock=sim.optimizer,sim.crash. The simulator's form field #cs-<name> and its JSON API field
+# <name> (POST /api/checkpoint-simulator/runs) carry the same names without the prefix.
+SIM_PREFIX = "sim."
+SIM_FIELDS = ("epochs", "lr", "optimizer", "scheduler", "checkpoint_every", "keep_last", "seed", "pace_ms",
+              "crash", "crash_epoch")
+EXPORT_COLUMNS = ("label", "learner", "run", "lineage", "kind", "status", "created", "epochs", "lr", "optimizer",
+                  "scheduler", "checkpoint_every", "keep_last", "seed", "crash_plan", "crash_epoch", "crashed",
+                  "restore", "from_epoch", "loss_change", "spike", "lr_ok", "order_same", "recovery_epochs", "final",
+                  "final_val_loss", "identical", "max_abs_diff")
+
+
+def classroom(request: Request) -> Classroom:
+    return request.app.state.classroom
+
+
+def teach_lang(request: Request) -> str:
+    lang = request.query_params.get("lang")
+    if lang in i18n.LANGS:
+        return lang
+    return i18n.pick_language(request.cookies.get(i18n.LANG_COOKIE), request.headers.get("accept-language"))
+
+
+def export_rows(rows: list[dict], lang: str) -> list[dict]:
+    return [{"label": label(lang, r["learner"]), **r} for r in rows]
+
+
+def to_csv(rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return out.getvalue()
+
+
+def simulator_chapter(request: Request, lang: str) -> str | None:
+    for chapter in request.app.state.library.chapters(lang):
+        if "CheckpointSimulator" in chapter.rendered.components:
+            return f"/{lang}/{chapter.slug}"
+    return None
+
+
+def scenario(request: Request, params: dict[str, str], locks: list[str], lang: str) -> dict:
+    """A scenario's link and the simulator's own verdict on its values, in the page's language."""
+    from app.components.checkpoint_simulator.views import form_errors
+
+    given = {k[len(SIM_PREFIX):]: v for k, v in params.items()
+             if k.startswith(SIM_PREFIX) and k[len(SIM_PREFIX):] in SIM_FIELDS and v not in (None, "")}
+    defaults = RunRequest().model_dump()
+    raw: dict = dict(given)
+    if "scheduler" in raw:
+        raw["scheduler"] = str(raw["scheduler"]).lower() in ("1", "on", "true", "yes")
+    if raw.get("crash", "none") == "none":
+        raw.pop("crash_epoch", None)
+    errors: dict[str, str] = {}
+    body: dict | None = None
+    try:
+        body = RunRequest.model_validate(raw).model_dump(exclude_none=True)
+    except ValidationError as exc:
+        errors = form_errors(exc, lang)
+    locks = [f for f in locks if f.startswith(SIM_PREFIX) and f[len(SIM_PREFIX):] in SIM_FIELDS]
+    query = []
+    for name in SIM_FIELDS:
+        if name not in given:
+            continue
+        value = raw.get(name, given[name])
+        if SIM_PREFIX + name in locks or str(value) != str(defaults.get(name)):
+            query.append((SIM_PREFIX + name, ("1" if value else "0") if name == "scheduler" else str(given[name])))
+    if locks:
+        query.append(("lock", ",".join(locks)))
+    page = simulator_chapter(request, lang) or f"/{lang}/"
+    link = page + ("?" + urlencode(query) if query else "") + "#checkpoint-simulator"
+    return {"link": link, "query": dict(query), "locks": locks, "simulator_body": body, "errors": errors}
+
+
+def learner_chart(request: Request, board: Board, number: int, lang: str) -> Markup | None:
+    """The learner's latest lineage as a chart: first run, each resume, the reference (dashed)."""
+    learner = board.learner(number)
+    if learner is None or learner.latest_root is None:
+        return None
+    jobs = request.app.state.jobs
+    root = jobs.store.get(learner.latest_root)
+    if root is None:
+        return None
+    lin, _ = cs_service.current_lineage(jobs, root)
+    t = lambda key, **kw: i18n.t(lang, key).format(**kw)  # noqa: E731
+    series, markers = [], []
+    for i, seg in enumerate(lin.segments):
+        points = [(float(e.epoch), e.loss) for e in seg.epochs]
+        if seg.run.kind == "train":
+            name = t("tm.series_first")
+        else:
+            name = t("tm.series_resume", mode=RESTORE_LABELS[lang].get(seg.restore or "", (seg.restore,))[0])
+        series.append(charts.Series(name, points, css=f"series-{min(i, 3) + 1}"))
+        if seg.crash:
+            markers.append(charts.Marker(float(seg.crash.get("epoch") or 0), t("tm.crash"), "crash"))
+    if lin.reference is not None:
+        series.append(charts.Series(t("tm.series_reference"), [(float(e.epoch), e.loss) for e in lin.reference.epochs],
+                                    css="series-5", dashed=True))
+    chart = charts.Chart(title=t("tm.chart_title", label=label(lang, number)), y_label=t("tm.loss"),
+                         x_label=t("tm.epoch"), series=series, markers=markers, x_max=float(lin.epochs_total),
+                         width=1120, height=440)
+    return charts.render(chart)
+
+
+def fmt_change(v: float | None) -> str:
+    return "–" if v is None else f"{v * 100:+.0f} %"
+
+
+def fmt_num(v: float | None) -> str:
+    if v is None:
+        return "–"
+    return f"{v:g}" if float(v).is_integer() else f"{v:.1f}"
