@@ -206,3 +206,19 @@ def test_the_story_is_in_the_json_api_too(tl_client):
     assert diff["totals"]["transferred"] == [0, 54] and diff["totals"]["unused"] == [56, 0] and diff["totals"]["filtered"] == [0, 2]
     assert tl_client.get(f"{API}/compare", params={"against": "nope"}).status_code == 422
     assert "/api/transfer/compare" in tl_client.get("/openapi.json").json()["paths"]
+
+
+def test_a_frozen_backbone_run_says_what_still_changes(tl_client):
+    r = tl_client.post("/components/transfer-visualizer/finetune?lang=zh", headers={"HX-Request": "true"},
+                       data={"num_classes": 2, "shots": 3, "epochs": 2, "seed": 0, "freeze_backbone": "on"})
+    run_id = r.text.split('/components/transfer-visualizer/finetune/')[1].split("?")[0]
+    deadline = time.monotonic() + 300
+    while (state := tl_client.get(f"{API}/finetune/{run_id}").json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    frozen = state["frozen"]
+    assert frozen["params_max_change"] == 0.0 and frozen["bn_stats_max_change"] == 0.0
+    assert frozen["train_mode_bn_stats_max_change"] > 0 and frozen["train_mode_batches_tracked"] == 1
+    html = tl_client.get(f"/components/transfer-visualizer/finetune/{run_id}?lang=zh").text
+    assert "“冻结”到底冻结了什么" in html and "running 统计量就变了最多" in html
+    assert f"{frozen['train_mode_bn_stats_max_change']:.3g}" in html

@@ -128,6 +128,38 @@ HEAD_ONLY_LR = 1e-2
 FINETUNE_BATCH = 16
 
 
+def _backbone_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    prefix = head_prefix(model)
+    return {k: v.detach().clone() for k, v in model.state_dict().items() if not k.startswith(prefix)}
+
+
+def _max_change(before: dict, after: dict, buffers: bool) -> float:
+    """Largest |after - before| over the backbone's parameters, or over its BatchNorm statistics."""
+    keys = [k for k in before if k.endswith(("running_mean", "running_var")) == buffers
+            and not k.endswith("num_batches_tracked")]
+    return max((float((after[k].float() - before[k].float()).abs().max()) for k in keys), default=0.0)
+
+
+@torch.no_grad()
+def bn_drift_in_train_mode(model: nn.Module, task: Task, batch_size: int = FINETUNE_BATCH) -> dict:
+    """What `requires_grad_(False)` alone leaves changing: one pass over the training images with
+    the backbone in train mode (no gradient, no optimizer) on a copy of the model, measured."""
+    import copy
+
+    probe = copy.deepcopy(model)
+    before = _backbone_state(probe)
+    probe.train()
+    for p in probe.parameters():
+        p.requires_grad_(False)
+    for i in range(0, len(task.y_train), batch_size):
+        probe(task.x_train[i:i + batch_size])
+    after = _backbone_state(probe)
+    tracked = [k for k in before if k.endswith("num_batches_tracked")]
+    return {"bn_layers": len(tracked), "train_mode_params_max_change": _max_change(before, after, False),
+            "train_mode_bn_stats_max_change": _max_change(before, after, True),
+            "train_mode_batches_tracked": int(after[tracked[0]] - before[tracked[0]]) if tracked else 0}
+
+
 def finetune(model: nn.Module, target: Task, epochs: int = 20, seed: int = 0,
              freeze_backbone: bool = False, on_epoch: EpochCallback = None,
              lr: float | None = None) -> dict:
@@ -135,6 +167,20 @@ def finetune(model: nn.Module, target: Task, epochs: int = 20, seed: int = 0,
     if lr is None:
         lr = HEAD_ONLY_LR if freeze_backbone else FINETUNE_LR
     before = accuracy(model, target.x_test, target.y_test)
+    frozen = None
+    if freeze_backbone:
+        # The numbers that make "frozen" true or false: the backbone as it was, and what train
+        # mode alone would have changed in it.
+        start_state, drift = _backbone_state(model), bn_drift_in_train_mode(model, target)
+        report = on_epoch
+
+        def on_epoch(row: dict) -> None:  # noqa: F811 - the caller's callback, with the measurements
+            nonlocal frozen
+            now = _backbone_state(model)
+            frozen = {"params_max_change": _max_change(start_state, now, False),
+                      "bn_stats_max_change": _max_change(start_state, now, True), **drift}
+            if report is not None:
+                report({**row, "frozen": frozen})
     history = train_loop(model, target, epochs, seed, lr=lr, batch_size=FINETUNE_BATCH,
                          freeze_backbone=freeze_backbone, on_epoch=on_epoch)
     trainable = sum(p.numel() for n, p in model.named_parameters()
@@ -144,7 +190,7 @@ def finetune(model: nn.Module, target: Task, epochs: int = 20, seed: int = 0,
         "test_acc_before": before, "final_test_acc": history[-1]["test_acc"],
         "best_test_acc": max(r["test_acc"] for r in history),
         "trainable_parameters": trainable, "history": history,
-        "seconds": history[-1]["seconds"],
+        "seconds": history[-1]["seconds"], "frozen": frozen,
     }
 
 

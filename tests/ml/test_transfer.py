@@ -236,6 +236,27 @@ def test_frozen_backbone_only_moves_the_head(pretrained):
     assert not torch.equal(after["fc.weight"], before["fc.weight"])
     assert result["trainable_parameters"] == after["fc.weight"].numel() + after["fc.bias"].numel()
     assert len(result["history"]) == 2
+    # What froze, measured: nothing in the backbone moved, because its BatchNorm ran in eval mode;
+    # requires_grad=False alone (train mode) would have moved the running statistics.
+    frozen = result["frozen"]
+    assert frozen["params_max_change"] == 0.0 and frozen["bn_stats_max_change"] == 0.0
+    assert frozen["bn_layers"] == sum(k.endswith("num_batches_tracked") for k in before)
+    assert frozen["train_mode_params_max_change"] == 0.0
+    assert frozen["train_mode_bn_stats_max_change"] > 1e-3
+    assert frozen["train_mode_batches_tracked"] == -(-15 // 16)
+    # The probe ran on a copy: the model itself is untouched by it.
+    assert all(torch.equal(after[k], before[k]) for k in before if "num_batches_tracked" in k)
+
+
+def test_frozen_measurements_reach_the_epoch_callback(pretrained):
+    model = build_target("resnet_mini", "same_arch", 2, seed=0)
+    load_with_strategy(model, pretrained["resnet_mini"][0], "shape_filter")
+    rows = []
+    finetune(model, target_task(2, shots=3, seed=0), epochs=2, seed=0, freeze_backbone=True, on_epoch=rows.append)
+    assert [r["epoch"] for r in rows] == [1, 2] and all(r["frozen"]["params_max_change"] == 0.0 for r in rows)
+    rows.clear()
+    finetune(model, target_task(2, shots=3, seed=0), epochs=1, seed=0, on_epoch=rows.append)
+    assert "frozen" not in rows[0]
 
 
 def test_transfer_beats_scratch_across_seeds(pretrained):

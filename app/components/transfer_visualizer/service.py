@@ -154,10 +154,13 @@ def finetune_state(jobs: JobManager, run: Run) -> dict:
     for row in series:
         curves.setdefault(row["run"], []).append(row)
     margins = [r["margin"] for r in results]
+    # With a frozen backbone, the first seed's last epoch carries what froze and what did not.
+    frozen = next((r["frozen"] for r in reversed(curves["transfer"]) if r.get("frozen")), None)
     return {
         "id": run.id, "status": run.status, "config": run.config, "error": run.error,
         "queue_position": jobs.queue_position(run.id),
         "curves": curves, "results": results,
         "mean_margin": sum(margins) / len(margins) if margins else None,
         "seeds_done": len(results), "seeds_total": len(run.config.get("seeds", [])),
+        "frozen": frozen,
     }

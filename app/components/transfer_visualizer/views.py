@@ -163,6 +163,7 @@ def _finetune_context(request: Request, lang: str, run=None, message: str | None
         context["loss_chart"] = charts.render(charts.Chart(tr("tl.loss_chart"), "loss", "epoch", loss, x_max=epochs,
                                                            log_y=True, height=200))
         context["poll_ms"] = random.randint(400, 600)
+        context["frozen"] = _frozen_story(lang, state["frozen"]) if state["frozen"] else None
     return context
 
 
@@ -194,6 +195,15 @@ def latest_finetune(request: Request):
 def finetune_view(request: Request, run_id: str):
     run = service.owned_finetune(request, run_id)
     return _render_finetune(request, lang_of(request), run=run)
+
+
+def _frozen_story(lang: str, f: dict) -> list[str]:
+    """What "frozen" meant in this run, in numbers torch measured."""
+    tr = lambda k: i18n.t(lang, k)  # noqa: E731
+    return [tr("tl.frozen_params").format(d=f["params_max_change"]),
+            tr("tl.frozen_bn").format(d=f["bn_stats_max_change"], n=f["bn_layers"]),
+            tr("tl.frozen_train_mode").format(d=f["train_mode_bn_stats_max_change"],
+                                              b=f["train_mode_batches_tracked"], w=f["train_mode_params_max_change"])]
 
 
 def limit_message(request: Request, lang: str, exc: LimitReached) -> str:
