@@ -35,3 +35,21 @@ def test_thin_keeps_spikes_and_bounds_points():
 def test_labels_are_escaped():
     svg = str(render(Chart("<b>t</b>", "y", "x", [Series("<script>x</script>", [(1, 1)])])))
     assert "<script>x" not in svg and "&lt;script&gt;" in svg
+
+
+def test_a_flat_series_is_drawn_from_zero_not_on_a_band_around_it():
+    # A constant learning rate before any decay: the axis must read 0 … 0.02, not -0.48 … 0.52.
+    svg = str(render(Chart("lr", "LR", "epoch", [Series("lr", [(0, 0.02), (5, 0.02)], step=True)], x_max=10)))
+    labels = [float(t.split(">")[1].split("<")[0]) for t in svg.split('text-anchor="end"')[1:]]
+    assert min(labels) == 0 and 0.02 <= max(labels) <= 0.03, labels
+
+
+def test_shades_and_legend_toggles():
+    from app.components.charts import Shade
+
+    chart = Chart("loss", "loss", "epoch", [Series("a", [(0, 1.0), (4, 0.5)]), Series("b", [(0, 0.9), (4, 0.4)])],
+                  x_max=4, shades=[Shade(2, 3, "lost work")], toggles=True, size="compact", width=400)
+    svg = str(render(chart))
+    assert svg.count('class="shade shade-lost"') == 2  # the band and its legend key
+    assert svg.count('class="legend-item legend-toggle"') == 2 and 'aria-pressed="true"' in svg
+    assert 'data-series="0"' in svg and 'data-series="1"' in svg

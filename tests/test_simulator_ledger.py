@@ -123,6 +123,26 @@ def test_resume_all_fills_the_ledger_from_real_runs(client):
     assert zh["rows"][0]["label"] == "全部恢复" and zh["conclusion"].startswith("只有")
 
 
+def test_the_shared_reference_appears_only_once_this_learner_resumes(client, settings):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    body = {"epochs": 4, "checkpoint_every": 2, "crash": "at_epoch", "crash_epoch": 3}
+    first = wait_finished(client, start(client, **body)["id"])
+    wait_event(client, first["id"], "survivors")
+    r = client.post(f"{API}/runs/{first['id']}/resume", json={"file": "ckpt-epoch-0002.pt"})
+    wait_finished(client, r.json()["id"])
+    assert client.get(f"{API}/runs/{first['id']}/reference").status_code == 200
+    # Another learner with the same settings: the reference exists, but not for them until they resume.
+    other = TestClient(client.app, base_url=str(client.base_url))
+    other.get("/api/session")
+    theirs = wait_finished(other, start(other, **body)["id"])
+    assert other.get(f"{API}/runs/{theirs['id']}/reference").status_code == 404
+    html = other.get(f"/components/checkpoint-simulator/live?lang=en&run={theirs['id']}").text
+    assert "never crashed" not in html.split('id="cs-now"', 1)[1].split('class="cs-ledger"', 1)[0]
+
+
 def test_a_file_torch_load_rejected_cannot_be_resumed_as_a_set(client):
     run = wait_finished(client, start(client, epochs=6, checkpoint_every=2, crash="while_saving", crash_epoch=4)["id"])
     wait_event(client, run["id"], "survivors")

@@ -5,7 +5,6 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from app import i18n
 from app.components.checkpoint_simulator import service, words
 from app.components.checkpoint_simulator.schemas import (LedgerOut, LedgerRow, Prediction, Restore, ResumeAllOut,
                                                          ResumeAllRequest, RunRequest)
@@ -130,7 +129,7 @@ def get_ledger(request: Request, run_id: str) -> LedgerOut:
     jobs = service.manager(request)
     lang = lang_of(request)
     root = jobs.store.get(run.root_id) or run
-    ledger = service.build_ledger(service.lineage(jobs, root))
+    ledger = service.build_ledger(service.current_lineage(jobs, root)[0])
     rows = [LedgerRow(label=RESTORE_LABELS[lang][r.mode][0], cost=words.cost(r, lang, ledger.margin),
                       **{k: v for k, v in vars(r).items() if k in LedgerRow.model_fields})
             for r in ledger.rows]

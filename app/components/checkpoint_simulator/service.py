@@ -182,6 +182,10 @@ def build_ledger(lin: Lineage) -> ledger.Ledger:
             c = seg.comparison
             if c and not c.get("error"):
                 row.identical, row.max_abs_diff = bool(c.get("identical")), c.get("max_abs_diff")
+            elif seg.run.final_hash and ref_done and ref.run.final_hash:
+                # Each worker reports the hash of its final weights: equal hashes are the verdict
+                # already; the comparison process adds max |Δw| a moment later.
+                row.identical = seg.run.final_hash == ref.run.final_hash
             ledger.judge_prediction(row)
         rows.append(row)
     return ledger.Ledger(rows, ref_done)

@@ -1,0 +1,102 @@
+"""resume_all: a learner crashes a run and presses "Resume all five": time until the state ledger
+is complete, against the same six runs (five resumes and the reference) each timed alone.
+
+Target: click -> full ledger / (sum of the runs alone / MAX_WORKERS) <= 1.15 with MAX_WORKERS=2,
+i.e. the pool is kept full while the learner's limit lets only three wait at once. The runs
+alone are measured on a second server with one worker, so that each really runs alone."""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from bench.common import API, Report, Server, Target, median
+
+TARGET = 1.15
+MODES = ("everything", "weights", "weights_optimizer", "no_scheduler", "no_rng")
+
+
+def add_args(p) -> None:
+    p.add_argument("--ra-epochs", type=int, default=30, help="resume_all: epochs of the run (default 30, the form's)")
+    p.add_argument("--ra-crash", type=int, default=22, help="resume_all: crash midway through this epoch (default 22)")
+    p.add_argument("--ra-repeats", type=int, default=3, help="resume_all: repeats of the timed click (default 3)")
+
+
+@contextmanager
+def _learner(srv: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=srv.url, timeout=30, headers={"Origin": srv.url}) as c:
+        c.get("/api/session")  # as the page does: runs need an established session
+        yield c
+
+
+def _crashed_run(c: httpx.Client, args, seed: int) -> tuple[str, str]:
+    body = {"epochs": args.ra_epochs, "checkpoint_every": 5, "pace_ms": 0, "seed": seed,
+            "crash": "at_epoch", "crash_epoch": args.ra_crash}
+    run_id = c.post(f"{API}/runs", json=body).raise_for_status().json()["id"]
+    while True:
+        run = c.get(f"{API}/runs/{run_id}").json()
+        if run["status"] not in ("queued", "running") and run["survivors"]:
+            break
+        time.sleep(0.1)
+    latest = next(cp["file"] for cp in run["checkpoints"] if cp["latest"])
+    return run_id, latest
+
+
+def timed_click(srv: Server, args, seed: int) -> float:
+    """Seconds from the Resume-all request to a ledger with every row compared."""
+    with _learner(srv) as c:
+        run_id, latest = _crashed_run(c, args, seed)
+        t0 = time.perf_counter()
+        c.post(f"{API}/runs/{run_id}/resume-all", json={"file": latest}).raise_for_status()
+        while not c.get(f"{API}/runs/{run_id}/ledger").json()["complete"]:
+            time.sleep(0.05)
+        return time.perf_counter() - t0
+
+
+def alone_seconds(srv: Server, args, seed: int) -> float:
+    """The same six runs one after the other (one worker): the sum of their own durations."""
+    with _learner(srv) as c:
+        run_id, latest = _crashed_run(c, args, seed)
+        for mode in MODES:
+            resumed = c.post(f"{API}/runs/{run_id}/resume", json={"file": latest, "restore": mode})
+            resumed_id = resumed.raise_for_status().json()["id"]
+            while c.get(f"{API}/runs/{resumed_id}").json()["status"] in ("queued", "running"):
+                time.sleep(0.05)
+    rows = srv.query("SELECT started, finished FROM runs WHERE status = 'done' AND (parent_id = ? OR (kind = "
+                     "'reference' AND reference_key = (SELECT reference_key FROM runs WHERE parent_id = ? LIMIT 1)))",
+                     run_id, run_id)
+    assert len(rows) == len(MODES) + 1, len(rows)
+    return sum(r["finished"] - r["started"] for r in rows)
+
+
+def _settle(srv: Server) -> None:
+    """Started, and no start-up job (pretraining the transfer sources) holds a worker."""
+    srv.start()
+    time.sleep(1)
+    while srv.query("SELECT COUNT(*) AS n FROM runs WHERE status IN ('queued', 'running')")[0]["n"]:
+        time.sleep(0.5)
+    srv.wait_forkserver()
+
+
+def run(args) -> Report:
+    rep = Report("resume_all")
+    clicks, alones = [], []
+    # Both servers up at once, measured in turns, so that whatever else the machine does falls on
+    # both sides alike. A seed per repeat: each click also pays for its own reference run, as a
+    # learner's first resume does.
+    with Server(env={"MAX_WORKERS": 2, "TRANSFER_PREWARM": "false"}) as pool, \
+            Server(env={"MAX_WORKERS": 1, "TRANSFER_PREWARM": "false"}) as single:
+        _settle(pool)
+        _settle(single)
+        for i in range(args.ra_repeats):
+            clicks.append(timed_click(pool, args, seed=100 + i))
+            alones.append(alone_seconds(single, args, seed=100 + i))
+    ratios = [c / (a / 2) for c, a in zip(clicks, alones)]
+    rep.row("click -> full ledger (s)", ", ".join(f"{x:.2f}" for x in clicks))
+    rep.row("the six runs alone, summed (s)", ", ".join(f"{x:.2f}" for x in alones))
+    rep.row("ratio of each pair", ", ".join(f"{x:.2f}" for x in ratios))
+    rep.target(Target("resume all: full ledger / (runs alone / 2 workers), median", median(ratios), "<=", TARGET,
+                      f"{args.ra_epochs} epochs, crash in epoch {args.ra_crash}"))
+    return rep
