@@ -212,3 +212,20 @@ def test_two_tabs_share_runs_and_another_learner_sees_none(page, browser, live_s
         assert response.status == 404
     finally:
         other.close()
+
+
+def test_an_open_resume_menu_survives_live_refreshes(learner):
+    page = learner("en")
+    sim = start(page, epochs="12", every="2", pace="100", crash="at_epoch", crash_epoch="5")
+    expect(sim.locator("#cs-now")).to_have_attribute("data-status", "crashed", timeout=30_000)
+    # Another run trains meanwhile, so the view refreshes several times a second.
+    page.locator("#cs-start").click()
+    expect(page.locator(".run-chip")).to_have_count(2)
+    page.locator(".run-chip").nth(1).click()  # back to the crashed run (newest first)
+    menu = sim.locator("#cs-split-4")
+    menu.locator("summary").click()
+    time.sleep(2)
+    expect(menu).to_have_attribute("open", "")
+    menu.locator("button[value=weights]").click()
+    expect(sim.locator("#cs-row-weights")).not_to_have_attribute("data-status", "untried")
+    expect(sim.locator("#cs-split-4")).not_to_have_attribute("open", "")

@@ -43,7 +43,27 @@
     if (view === "steps") e.detail.parameters.view = "steps";
   });
 
+  // A live refresh replaces the view several times a second while anything trains: menus and
+  // panels the learner opened stay open across it.
+  var opened = null;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var live = document.getElementById("cs-live");
+    if (!live || !live.contains(e.detail.target) && e.detail.target !== live) return;
+    // ...except the menu an action was just chosen from.
+    var from = e.detail.requestConfig && e.detail.requestConfig.elt;
+    opened = Array.prototype.filter.call(live.querySelectorAll("details[id][open]"), function (d) {
+      return !(from && d.contains(from));
+    }).map(function (d) { return d.id; });
+  });
+
   document.addEventListener("htmx:afterSettle", function (e) {
+    if (opened) {
+      opened.forEach(function (id) {
+        var d = document.getElementById(id);
+        if (d && d.closest("#cs-live")) d.open = true;
+      });
+      opened = null;
+    }
     var live = document.getElementById("cs-live");
     if (!live) return;
     applyToggles(live);
