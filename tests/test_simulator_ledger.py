@@ -126,7 +126,6 @@ def test_resume_all_fills_the_ledger_from_real_runs(client):
 def test_the_shared_reference_appears_only_once_this_learner_resumes(client, settings):
     from fastapi.testclient import TestClient
 
-    from app.main import create_app
 
     body = {"epochs": 4, "checkpoint_every": 2, "crash": "at_epoch", "crash_epoch": 3}
     first = wait_finished(client, start(client, **body)["id"])

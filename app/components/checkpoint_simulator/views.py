@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from markupsafe import Markup
 from pydantic import ValidationError
