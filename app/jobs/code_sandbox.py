@@ -63,8 +63,8 @@ def _python_roots() -> list[str]:
     return sorted(r for r in roots if not r.startswith("/usr/"))
 
 
-def bwrap_args(job_dir: str, limits: Limits) -> list[str]:
-    args = [BWRAP, "--unshare-all", "--uid", "65534", "--gid", "65534",
+def bwrap_args(job_dir: str, limits: Limits, info_fd: int | None = None) -> list[str]:
+    args = [BWRAP] + (["--info-fd", str(info_fd)] if info_fd is not None else []) + ["--unshare-all", "--uid", "65534", "--gid", "65534",
             "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--ro-bind", "/usr", "/usr"]
     for name in ("bin", "lib", "lib64", "sbin"):
@@ -84,6 +84,7 @@ def bwrap_args(job_dir: str, limits: Limits) -> list[str]:
              "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/check",
              "--ro-bind", job_dir, "/check/in",
              "--size", str(8 * 1024 * 1024), "--tmpfs", "/tmp",
+             "--remount-ro", "/",  # the sandbox's own root (mount points bwrap made) is read-only too
              "--chdir", "/check", "--clearenv",
              "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1",
              "--setenv", "HOME", "/check", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
@@ -115,6 +116,31 @@ def _kill(proc: subprocess.Popen) -> None:
         pass
 
 
+def _reap_namespace(info_r: int | None) -> None:
+    """Kill the sandbox's init and wait until it is gone: the kernel kills every process of its
+    PID namespace first, so nothing the learner started (a fork bomb's children) outlives it."""
+    if info_r is None:
+        return
+    try:
+        os.set_blocking(info_r, False)
+        pid = int(json.loads(os.read(info_r, 4096).decode())["child-pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    end = time.monotonic() + 30
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < end:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break  # a zombie whose namespace is empty; its parent (bwrap) is reaped
+        except OSError:
+            break
+        time.sleep(0.02)
+
+
 def run(job: dict, code: str, limits: Limits, on_event=None, sandboxed: bool = True) -> Outcome:
     """Run one check in a fresh sandbox; blocks until it ends (call it from a worker thread).
 
@@ -128,8 +154,9 @@ def run(job: dict, code: str, limits: Limits, on_event=None, sandboxed: bool = T
     with tempfile.TemporaryDirectory(prefix="cl-check-") as root:
         job_dir = os.path.join(root, "in")
         os.mkdir(job_dir)
+        info_r, info_w = os.pipe()  # bwrap writes {"child-pid": N}: the sandbox's init, seen from here
         if sandboxed:
-            cmd = bwrap_args(job_dir, limits)
+            cmd = bwrap_args(job_dir, limits, info_w)
         else:
             job.update(dir=root, lab=str(REPO))
             cmd = [sys.executable, "-I", str(REPO / "app" / "jobs" / "exercise_runner.py"),
@@ -142,11 +169,15 @@ def run(job: dict, code: str, limits: Limits, on_event=None, sandboxed: bool = T
         try:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, cwd=root,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    start_new_session=True, close_fds=True)
+                                    start_new_session=True, close_fds=True,
+                                    pass_fds=(info_w,) if sandboxed else ())
         except OSError as exc:
+            os.close(info_r)
+            os.close(info_w)
             out.ended = "sandbox"
             out.output = str(exc)
             return out
+        os.close(info_w)
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ, "proto")
         sel.register(proc.stderr, selectors.EVENT_READ, "output")
@@ -196,6 +227,8 @@ def run(job: dict, code: str, limits: Limits, on_event=None, sandboxed: bool = T
         finally:
             _kill(proc)
             proc.wait()
+            _reap_namespace(info_r if sandboxed else None)
+            os.close(info_r)
             sel.close()
             proc.stdout.close()
             proc.stderr.close()

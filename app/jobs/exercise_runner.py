@@ -238,6 +238,18 @@ def limit_child(limits: dict) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an over-long write raises "File too large"
 
 
+BLOCKED = {
+    "os.system": "os.system", "subprocess.Popen": "subprocess", "os.posix_spawn": "os.posix_spawn",
+    "os.exec": "os.exec*", "os.fork": "os.fork", "os.forkpty": "os.forkpty",
+    "socket.connect": "the network", "socket.bind": "the network", "socket.sendto": "the network",
+}
+
+
+def _audit(event: str, args) -> None:
+    if event in BLOCKED:
+        raise PermissionError(f"{BLOCKED[event]} is not available in the exercise sandbox")
+
+
 def run_child(target, args, limits: dict, phase: str, on_event=None) -> tuple[list[dict], str]:
     """Fork a child for one phase; relay its events; returns (events, how it ended)."""
     r, w = os.pipe()
@@ -251,6 +263,9 @@ def run_child(target, args, limits: dict, phase: str, on_event=None) -> tuple[li
         code = 0
         try:
             limit_child(limits)
+            # A clear message for the usual attempts; the sandbox itself (no network, read-only
+            # system, process cap) is what stops the ones that get around this hook.
+            sys.addaudithook(_audit)
             target(*args)
         except MemoryError:
             emit({"ev": "error", "phase": phase, "type": "MemoryError",
@@ -261,10 +276,11 @@ def run_child(target, args, limits: dict, phase: str, on_event=None) -> tuple[li
             except BaseException:
                 code = 3
         finally:
-            try:
-                PROTO.flush()
-            except BaseException:
-                pass
+            for stream in (sys.stdout, sys.stderr, PROTO):
+                try:
+                    stream.flush()
+                except BaseException:
+                    pass
             os._exit(code)
     os.close(w)
     events, ended = [], "exit"
