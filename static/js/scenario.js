@@ -79,9 +79,10 @@
         if (el.disabled) return;
         el.disabled = true;
         el.setAttribute("data-locked", "");
-        var holder = el.closest("label") || el;
+        // A group of radios says it once, in its fieldset's legend.
+        var group = el.type === "radio" && el.closest("fieldset");
+        var holder = (group && group.querySelector("legend")) || el.closest("label") || el;
         if (!holder.querySelector || holder.querySelector(".scenario-lock")) return;
-        if (el.type === "radio" && el !== controls(form, spec, name)[0]) return;
         var note = document.createElement("span");
         note.className = "scenario-lock meta";
         note.textContent = " (" + NOTE[lang] + ")";
@@ -116,7 +117,7 @@
       Object.keys(state.locks[prefix] || {}).forEach(function (name) {
         controls(form, spec, name).forEach(function (el) {
           if (el.type === "radio" || el.type === "checkbox") {
-            if (el.checked) e.detail.parameters[name] = el.value === "on" || el.type === "radio" ? el.value : el.value;
+            if (el.checked) e.detail.parameters[name] = el.value;
           } else {
             e.detail.parameters[name] = el.value;
           }

@@ -118,8 +118,8 @@ def learner_chart(request: Request, board: Board, number: int, lang: str) -> Mar
                                     css="series-5", dashed=True))
     chart = charts.Chart(title=t("tm.chart_title", label=label(lang, number)), y_label=t("tm.loss"),
                          x_label=t("tm.epoch"), series=series, markers=markers, x_max=float(lin.epochs_total),
-                         width=1120, height=440)
-    return charts.render(chart)
+                         width=640, height=290)
+    return charts.render(chart, {"crash": t("tm.crash")})
 
 
 def fmt_change(v: float | None) -> str:

@@ -1,0 +1,167 @@
+"""Teacher mode in Debian's Chromium: the dashboard follows the class live, scenario links
+pre-fill and lock the simulator's form, and the presenter view fits a projector's 1280×720."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.axe import describe, serious_violations
+
+pytestmark = pytest.mark.browser
+API = "/api/checkpoint-simulator"
+
+
+@pytest.fixture
+def contexts(browser, live_server):
+    made = []
+
+    def make(viewport=None, scheme="light", teacher=False):
+        context = browser.new_context(viewport=viewport or {"width": 1366, "height": 850}, base_url=live_server.url,
+                                      color_scheme=scheme)
+        made.append(context)
+        page = context.new_page()
+        page.problems = []
+        page.on("pageerror", lambda e: page.problems.append(str(e)))
+        page.on("console", lambda m: page.problems.append(m.text) if m.type == "error" else None)
+        if teacher:
+            key = (live_server.data_dir / "teacher.key").read_text().strip()
+            page.goto(f"/teach?key={key}&lang=en")
+            assert page.url.endswith("/teach?lang=en")  # the key leaves the address bar
+        return page
+
+    yield make
+    for context in made:
+        context.close()
+
+
+def count(page, name: str) -> int:
+    return int(page.locator(f"#tm-count-{name}").inner_text())
+
+
+def test_the_dashboard_follows_a_learner_who_starts_and_crashes_a_run(contexts):
+    teacher = contexts(teacher=True)
+    board_requests = []
+    teacher.on("request", lambda r: board_requests.append(r.url) if "/teach/board" in r.url else None)
+    expect(teacher.locator("#tm-ledger")).to_be_visible()
+    teacher.wait_for_timeout(500)  # the stream's first "changed" has loaded the board once
+    runs, crashed = count(teacher, "runs"), count(teacher, "crashed")
+
+    learner = contexts()
+    learner.goto("/en/06-model-io-checkpoint?sim.epochs=6&sim.checkpoint_every=2&sim.pace_ms=150"
+                 "&sim.crash=at_epoch&sim.crash_epoch=4#checkpoint-simulator")
+    learner.locator("#cs-start").click()
+    expect(teacher.locator("#tm-count-runs")).to_have_text(str(runs + 1), timeout=10_000)
+    expect(teacher.locator("#tm-count-crashed")).to_have_text(str(crashed + 1), timeout=30_000)
+    row = teacher.locator("#tm-learners tbody tr").last
+    expect(row).to_contain_text("crashed")
+    # No polling: the board was fetched once per change the stream announced, not on a timer.
+    quiet = len(board_requests)
+    teacher.wait_for_timeout(1500)
+    assert len(board_requests) == quiet
+    assert quiet < 20
+    assert not teacher.problems and not learner.problems
+
+
+def test_a_scenario_link_prefills_and_locks_the_form_and_the_run_uses_it(contexts):
+    learner = contexts()
+    learner.goto("/en/06-model-io-checkpoint?sim.optimizer=sgd&sim.lr=0.05&sim.epochs=4&sim.checkpoint_every=2"
+                 "&sim.pace_ms=0&sim.scheduler=0&lock=sim.optimizer,sim.lr,sim.scheduler#checkpoint-simulator")
+    optimizer, lr, epochs = learner.locator("#cs-optimizer"), learner.locator("#cs-lr"), learner.locator("#cs-epochs")
+    expect(optimizer).to_have_value("sgd")
+    expect(optimizer).to_be_disabled()
+    expect(lr).to_have_value("0.05")
+    expect(lr).to_be_disabled()
+    expect(learner.locator("#cs-scheduler")).not_to_be_checked()
+    expect(learner.locator("#cs-scheduler")).to_be_disabled()
+    expect(epochs).to_have_value("4")
+    expect(epochs).to_be_enabled()
+    expect(learner.locator(".scenario-lock").first).to_have_text(" (locked by your teacher)")
+    learner.locator("#cs-start").click()
+    runs = []
+    for _ in range(50):
+        runs = learner.request.get(f"{API}/runs").json()
+        if runs:
+            break
+        learner.wait_for_timeout(100)
+    assert len(runs) == 1
+    config = runs[0]["config"]
+    # The locked (disabled) controls' values were sent all the same.
+    assert config["optimizer"] == "sgd" and config["lr"] == 0.05 and config["scheduler"] is False
+    assert config["epochs"] == 4
+    assert not learner.problems
+
+
+@pytest.mark.parametrize("lang,epochs_error,choice_error", [
+    ("zh", "不能大于 200。", "请从列表中选择。"),
+    ("en", "Must be at most 200.", "Pick one of the options."),
+])
+def test_bad_values_in_a_link_get_the_forms_own_messages(contexts, lang, epochs_error, choice_error):
+    learner = contexts()
+    learner.goto(f"/{lang}/06-model-io-checkpoint?sim.epochs=5000&sim.optimizer=rmsprop&lock=sim.optimizer")
+    expect(learner.locator("#cs-epochs")).to_have_value("5000")
+    learner.locator("#cs-start").click()
+    expect(learner.locator("#cs-epochs-error")).to_have_text(epochs_error)
+    expect(learner.locator("#cs-form")).to_contain_text(choice_error)
+    # The form came back with the link's values, and the lock holds after the swap.
+    expect(learner.locator("#cs-optimizer")).to_be_disabled()
+    assert learner.request.get(f"{API}/runs").json() == []
+    assert not learner.problems
+
+
+def _fits(page):
+    size = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight,"
+                         " innerWidth, innerHeight]")
+    assert size[0] <= size[2] and size[1] <= size[3], size
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_presenter_view_fits_1280x720_with_large_type(contexts, scheme):
+    teacher = contexts(viewport={"width": 1280, "height": 720}, scheme=scheme, teacher=True)
+    # A learner with a crashed run and a resume to show.
+    learner = contexts()
+    learner.request.get("/api/session")
+    run = learner.request.post(f"{API}/runs", data={"epochs": 6, "checkpoint_every": 2, "pace_ms": 0,
+                                                    "crash": "at_epoch", "crash_epoch": 5}).json()
+    for _ in range(200):
+        if learner.request.get(f"{API}/runs/{run['id']}").json()["status"] == "crashed":
+            break
+        learner.wait_for_timeout(100)
+    r = learner.request.post(f"{API}/runs/{run['id']}/resume", data={"file": "ckpt-epoch-0004.pt", "restore": "weights"})
+    assert r.status == 201, r.text()
+
+    teacher.goto("/teach/present?lang=en")
+    expect(teacher.locator("#tm-ledger")).to_be_visible()
+    _fits(teacher)
+    size = teacher.evaluate("parseFloat(getComputedStyle(document.querySelector('#tm-ledger td')).fontSize)")
+    assert size >= 28, size
+    assert serious_violations(teacher) == [], describe(serious_violations(teacher))
+
+    number = teacher.request.get("/api/teach/class").json()["learners"][-1]["number"]
+    teacher.goto(f"/teach/present?lang=zh&learner={number}")
+    expect(teacher.locator(".present-chart svg.chart")).to_be_visible()
+    expect(teacher.locator("h1")).to_have_text(f"学员 {number}")
+    _fits(teacher)
+    # (Measured in one step: the view is swapped whenever the class changes.)
+    box = teacher.evaluate("(() => { const r = document.querySelector('.present-chart svg.chart')"
+                           ".getBoundingClientRect(); return [r.width, r.height]; })()")
+    assert box[0] > 900 and box[1] > 350, box
+    assert not teacher.problems
+
+
+@pytest.mark.parametrize("lang,scheme,viewport", [
+    ("en", "light", {"width": 1366, "height": 850}),
+    ("zh", "dark", {"width": 390, "height": 844}),
+])
+def test_the_dashboard_is_accessible_and_fits_a_phone(contexts, lang, scheme, viewport):
+    teacher = contexts(viewport=viewport, scheme=scheme, teacher=True)
+    teacher.goto(f"/teach?lang={lang}")
+    expect(teacher.locator("#tm-ledger")).to_be_visible()
+    assert teacher.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    found = serious_violations(teacher)
+    assert found == [], describe(found)
+    # The scenario builder gives a link to copy, checked by the simulator's own rules.
+    teacher.locator("#tm-sim-optimizer").select_option("sgd")
+    teacher.locator("input[name=lock][value='sim.optimizer']").check()
+    expect(teacher.locator("#tm-link")).to_have_value(
+        __import__("re").compile(r"^http://127\.0\.0\.1:\d+/\w\w/06-model-io-checkpoint\?sim\.optimizer=sgd&lock=sim\.optimizer#"))
+    assert not teacher.problems
