@@ -125,3 +125,16 @@ def test_finetune_compares_transfer_with_scratch(page):
     expect(chart.locator("polyline")).to_have_count(2)  # transferred and from scratch
     expect(finetune.locator(".tl-results tbody tr")).to_have_count(3)
     expect(finetune.locator(".tl-verdict")).to_be_visible()
+
+
+@pytest.mark.parametrize("lang,device", BOTH)
+def test_every_option_of_the_selects_fits_its_select(browser, live_server, lang, device):
+    with chapter_page(browser, live_server, lang, device) as page:
+        too_wide = page.evaluate("""() => [...document.querySelectorAll('#tl-form select')].flatMap(s => {
+            const ctx = document.createElement('canvas').getContext('2d'), cs = getComputedStyle(s);
+            ctx.font = cs.fontSize + ' ' + cs.fontFamily;
+            // The arrow takes about 20 px of the box.
+            const room = s.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 20;
+            return [...s.options].filter(o => ctx.measureText(o.text).width > room).map(o => o.text);
+        })""")
+        assert not too_wide, too_wide

@@ -2,8 +2,8 @@
 from app import i18n
 
 SOURCES = {
-    "zh": {"resnet_mini": "ResNet-mini（残差 CNN，头部 fc）", "convnet_mini": "ConvNet-mini（普通卷积，头部 classifier）"},
-    "en": {"resnet_mini": "ResNet-mini (residual CNN, head fc)", "convnet_mini": "ConvNet-mini (plain convs, head classifier)"},
+    "zh": {"resnet_mini": "ResNet-mini（残差 CNN，头部 fc）", "convnet_mini": "ConvNet-mini（普通卷积，头 classifier）"},
+    "en": {"resnet_mini": "ResNet-mini (residual CNN, head fc)", "convnet_mini": "ConvNet-mini (plain CNN, head classifier)"},
 }
 VARIANTS = {
     "zh": {
