@@ -251,6 +251,10 @@ def test_scenario_links_carry_the_simulators_names_and_its_messages(client):
 
 
 def test_a_learner_may_give_a_name_and_nothing_else_is_kept(client):
+    # The chapter offers the name field only while a teacher uses the dashboard.
+    assert 'id="class-name"' not in client.get("/en/06-model-io-checkpoint").text
+    teacher(client)
+    assert 'id="class-name"' in client.get("/en/06-model-io-checkpoint").text
     assert client.get("/api/class/name").json() == {"name": None}
     assert client.put("/api/class/name", json={"name": "x" * 100}).json() == {"name": "x" * 40}
     assert client.put("/api/class/name", json={"name": ""}).json() == {"name": None}

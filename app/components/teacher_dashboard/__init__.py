@@ -25,8 +25,16 @@ def on_startup(app) -> None:
     app.state.shutdown_hooks.append(lambda a: a.state.classroom.close())
 
 
+def in_class(request: Request) -> bool:
+    room = getattr(request.app.state, "classroom", None)
+    return bool(room and room.state.in_class(request.app.state.settings.teacher_cookie_hours))
+
+
 def render_placeholder(request: Request, lang: str) -> Markup:
     # The same for every learner (the page is cached): the learner's own name loads with htmx.
+    # Only while a teacher uses the dashboard: someone reading alone is not asked for a name.
+    if not in_class(request):
+        return Markup("")
     return Markup(templates.get_template("teacher/name.html").render(lang=lang, prefix=PREFIX))
 
 
@@ -58,4 +66,5 @@ router.include_router(api.router)
 router.include_router(api.learner_router)
 router.include_router(name_router)
 
-register(Component(name="ClassName", render=render_placeholder, router=router, on_startup=on_startup))
+register(Component(name="ClassName", render=render_placeholder, router=router, on_startup=on_startup,
+                   version=in_class))

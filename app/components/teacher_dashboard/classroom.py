@@ -72,12 +72,24 @@ class ClassState:
         self.names: dict[str, str] = data.get("names", {})
         self.archives: list[dict] = data.get("archives", [])
         self.started: float = data.get("started", time.time())
+        self.teacher_seen: float = data.get("teacher_seen", 0.0)
         self.generation = 0  # bumped on every change: part of the board's cache key
 
     def _save(self) -> None:
         self.generation += 1
         _atomic_write(self.path, {"numbers": self.numbers, "names": self.names, "archives": self.archives,
-                                  "started": self.started})
+                                  "started": self.started, "teacher_seen": self.teacher_seen})
+
+    def mark_teacher(self) -> None:
+        """A teacher is using the dashboard (written at most once a minute)."""
+        if time.time() - self.teacher_seen > 60:
+            with self._lock:
+                self.teacher_seen = time.time()
+                self._save()
+
+    def in_class(self, hours: float) -> bool:
+        """A teacher has used the dashboard lately: chapters then offer learners the name field."""
+        return time.time() - self.teacher_seen < hours * 3600
 
     def number(self, session: str) -> int:
         h = session_hash(session)

@@ -76,6 +76,7 @@ def dashboard(request: Request):
         status = auth_of(request).check_key(request, key)
         if status != "ok":
             return denied(request, status)
+        service.classroom(request).state.mark_teacher()
         # The key leaves the address bar (and the history) at once; the cookie carries on.
         lang = request.query_params.get("lang")
         response = RedirectResponse("/teach" + (f"?lang={lang}" if lang in i18n.LANGS else ""), status_code=303)
@@ -84,6 +85,7 @@ def dashboard(request: Request):
         return response
     if (refused := guard(request)) is not None:
         return refused
+    service.classroom(request).state.mark_teacher()
     lang = service.teach_lang(request)
     defaults = RunRequest().model_dump()
     context = _page_context(request, lang) | board_context(request, lang) | {
