@@ -60,13 +60,14 @@ def remember(response, lang: str):
     return response
 
 
-def render_component(request: Request, name: str, lang: str) -> Markup:
+def render_component(request: Request, name: str, lang: str, attrs: tuple = ()) -> Markup:
     component = components.get(name)
     if component is None:
         log.warning("chapter %s refers to unknown component %r", request.url.path, name)
     else:
         try:
-            return component.render(request, lang)
+            # Extra data-* attributes of the placeholder, for components that take them.
+            return component.render(request, lang, dict(attrs)) if attrs else component.render(request, lang)
         except Exception:
             # One broken component must not take the lesson page down with it.
             log.exception("component %s failed to render", name)
@@ -108,7 +109,7 @@ class RenderedPage:
 
 def _render_chapter(request: Request, lang: str, chapter: Chapter) -> RenderedPage:
     body = Markup("").join(
-        render_component(request, part.name, lang) if isinstance(part, Slot) else Markup(part)
+        render_component(request, part.name, lang, part.attrs) if isinstance(part, Slot) else Markup(part)
         for part in chapter.rendered.parts
     )
     context = page_context(request, lang, chapter) | {"body": body}

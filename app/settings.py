@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -82,6 +83,16 @@ class Settings(BaseSettings):
     # Wrong teacher keys per client address per minute; past it even the right key waits.
     teacher_wrong_keys_per_minute: int = Field(default=10, ge=1)
     teacher_cookie_hours: float = Field(default=12.0, gt=0)
+
+    # Checked code exercises (CheckpointExercise): "sandbox" runs the learner's code under
+    # bubblewrap; "assemble" offers the same exercises as lines to pick and order; "off" hides
+    # them; "auto" is sandbox when bubblewrap is usable here, else assemble.
+    code_exercises: Literal["auto", "sandbox", "assemble", "off"] = "auto"
+    exercise_checks_at_once: int = Field(default=1, ge=1, le=8)
+    exercise_waiting_max: int = Field(default=30, ge=0)
+    exercise_code_max_kb: int = Field(default=20, ge=1, le=200)
+    exercise_timeout_s: float = Field(default=60.0, ge=5)
+    exercise_checks_per_session_per_minute: int = Field(default=6, ge=1)
 
     @property
     def allowed_host_list(self) -> list[str]:

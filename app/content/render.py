@@ -17,7 +17,9 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
-PLACEHOLDER = re.compile(r'<div\s+data-component="([^"<>]*)"\s*>\s*</div>')
+PLACEHOLDER = re.compile(r'<div\s+data-component="([^"<>]*)"((?:\s+data-[a-z][a-z0-9-]*="[^"<>]*")*)\s*>\s*</div>')
+# Further data-* attributes of a placeholder (data-exercise="resume") go to the component.
+PLACEHOLDER_ATTR = re.compile(r'data-([a-z][a-z0-9-]*)="([^"<>]*)"')
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Rendered:
 @dataclass(frozen=True)
 class Slot:
     name: str
+    attrs: tuple[tuple[str, str], ...] = ()
 
 
 def _highlight(code: str, lang: str) -> str:
@@ -105,7 +108,7 @@ def render_markdown(text: str) -> Rendered:
     pos = 0
     for match in PLACEHOLDER.finditer(html):
         parts.append(html[pos : match.start()])
-        parts.append(Slot(match.group(1)))
+        parts.append(Slot(match.group(1), tuple(PLACEHOLDER_ATTR.findall(match.group(2) or ""))))
         pos = match.end()
     parts.append(html[pos:])
     return Rendered(parts=[p for p in parts if p != ""], toc=toc)

@@ -1,0 +1,83 @@
+"""JSON API of the CheckpointExercise, under /api/exercises (see /docs)."""
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from app import i18n
+from app.components.checkpoint_exercise import service as svc
+from app.components.checkpoint_exercise import strings
+from app.components.checkpoint_exercise.exercises import EXERCISES, ORDER
+from app.components.checkpoint_exercise.schemas import Attempt, ExerciseList, Progress, Solution, Submission
+from app.sessions import session_id
+
+router = APIRouter(prefix="/api/exercises", tags=["checkpoint exercises"])
+
+
+def _lang(lang: str | None) -> str:
+    return lang if lang in i18n.LANGS else "en"
+
+
+@router.get("", response_model=ExerciseList, summary="The exercises with their scaffolds, and the mode this server offers")
+def list_exercises(request: Request, lang: str = "en") -> dict:
+    lang = _lang(lang)
+    service = svc.of(request)
+    mode, why = service.mode()
+    return {"mode": mode, "mode_reason": why, "code_max_kb": service.settings.exercise_code_max_kb,
+            "exercises": [{"id": k, "title": EXERCISES[k]["title"][lang], "task": EXERCISES[k]["task"][lang],
+                           "functions": EXERCISES[k]["learner"], "scaffold": EXERCISES[k]["scaffold"],
+                           "bank": EXERCISES[k]["bank"]} for k in ORDER]}
+
+
+@router.get("/progress", response_model=dict[str, Progress], summary="This browser's solved exercises and failed checks")
+def progress(request: Request) -> dict:
+    return svc.of(request).progress(session_id(request))
+
+
+def attempt_view(service, attempt: dict, lang: str) -> dict:
+    ex = EXERCISES[attempt["exercise"]]
+    out = {"id": attempt["id"], "exercise": attempt["exercise"], "status": attempt["status"],
+           "place": service.place(attempt) if attempt["status"] == "waiting" else 0,
+           "verdict": None, "hint": None, "solution_available": False, "progress": attempt["progress"]}
+    v = attempt["verdict"]
+    if v is not None:
+        out["verdict"] = {**v, **strings.explain(lang, ex, v)}
+        failures = (attempt["progress"] or {}).get("failures", 0)
+        if v["status"] != "solved":
+            out["solution_available"] = failures >= 1
+            if failures >= 2:
+                out["hint"] = strings.hint(lang, ex, v)
+    return out
+
+
+@router.post("/{exercise_id}/checks", response_model=Attempt, status_code=202,
+             summary="Submit code (or assembled lines) for one exercise; poll the attempt for its verdict")
+def submit(request: Request, exercise_id: str, body: Submission, lang: str = "en"):
+    lang = _lang(lang)
+    service = svc.of(request)
+    sid = session_id(request)
+    try:
+        attempt = service.submit(sid, exercise_id, code=body.code, picks=body.lines)
+    except svc.Refused as r:
+        return JSONResponse({"detail": strings.REFUSED[lang][r.code].format(**r.details), "code": r.code}, status_code=r.status)
+    return attempt_view(service, attempt, lang)
+
+
+@router.get("/checks/{attempt_id}", response_model=Attempt, summary="An attempt: waiting, running, or done with its verdict")
+def poll(request: Request, attempt_id: str, lang: str = "en") -> dict:
+    service = svc.of(request)
+    attempt = service.attempt(session_id(request), attempt_id)
+    if attempt is None:
+        raise HTTPException(404, "no such check for this browser")
+    return attempt_view(service, attempt, _lang(lang))
+
+
+@router.get("/{exercise_id}/solution", response_model=Solution,
+            summary="The reference solution: only after a failed check of this exercise")
+def solution(request: Request, exercise_id: str) -> dict:
+    if exercise_id not in EXERCISES:
+        raise HTTPException(404, "no such exercise")
+    row = svc.of(request).progress(session_id(request))[exercise_id]
+    if row["failures"] < 1 and not row["solved"]:
+        raise HTTPException(403, "the solution is shown after a failed check")
+    return {"exercise": exercise_id, "code": EXERCISES[exercise_id]["solution"]}

@@ -1,0 +1,71 @@
+"""Response and request models of the CheckpointExercise JSON API (shown in /docs)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class ExerciseInfo(BaseModel):
+    id: str
+    title: str
+    task: str
+    functions: list[str] = Field(description="the functions the learner writes")
+    scaffold: str = Field(description="the editor's starting code; the learner's part is marked TODO")
+    bank: list[str] = Field(description="assemble mode: the lines to pick and order (solution lines and distractors)")
+
+
+class ExerciseList(BaseModel):
+    mode: Literal["sandbox", "assemble", "off"]
+    mode_reason: str = Field(description="why free code cannot run here, when mode is assemble")
+    code_max_kb: int
+    exercises: list[ExerciseInfo]
+
+
+class Progress(BaseModel):
+    solved: bool
+    failures: int = Field(description="failed checks so far; a hint comes after 2, the solution after 1")
+
+
+class Submission(BaseModel):
+    code: str | None = Field(default=None, description="the learner's code (sandbox mode)")
+    lines: list[int | None] | None = Field(
+        default=None, description="assemble mode: for each bank line its position (1-based), or null if unused")
+
+
+class CheckRow(BaseModel):
+    seed: int
+    crash_after: int
+    hidden: bool
+    identical: bool
+    max_abs_diff: float | None = None
+    start_epoch: int | None = None
+    restored: dict[str, bool] | None = None
+
+
+class Verdict(BaseModel):
+    status: Literal["solved", "wrong", "error", "limit"]
+    diagnosis: str = Field(description="solved, optimizer, scheduler, rng, weights, epoch, mismatch, error, memory, cpu, timeout, output, killed, sandbox")
+    headline: str
+    lines: list[str]
+    error: dict | None = Field(default=None, description="type, message (torch's own words) and the learner's line")
+    details: dict
+    checks: list[CheckRow]
+    output: str = Field(description="what the learner's code printed (capped)")
+    timing: dict
+
+
+class Attempt(BaseModel):
+    id: str
+    exercise: str
+    status: Literal["waiting", "running", "done"]
+    place: int = Field(description="checks waiting ahead of this one")
+    verdict: Verdict | None = None
+    hint: str | None = Field(default=None, description="after two failed checks: a hint tied to what differed")
+    solution_available: bool = Field(description="the reference solution may be requested (after a failed check)")
+    progress: Progress | None = None
+
+
+class Solution(BaseModel):
+    exercise: str
+    code: str

@@ -1,0 +1,174 @@
+"""Checks of the learners' code: a bounded pool, per-session limits, attempts to poll, progress
+kept per browser (session) in small JSON files under DATA_DIR/exercises/progress."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from collections import OrderedDict, deque
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from app.components.checkpoint_exercise import checker
+from app.components.checkpoint_exercise.exercises import EXERCISES
+from app.jobs import code_sandbox
+
+log = logging.getLogger(__name__)
+KEEP_ATTEMPTS = 2000
+
+
+class Refused(Exception):
+    """A check that is not started; code names the reason (strings.REFUSED)."""
+
+    def __init__(self, code: str, status: int = 429, **details):
+        super().__init__(code)
+        self.code, self.status, self.details = code, status, details
+
+
+class ExerciseService:
+    def __init__(self, settings):
+        self.settings = settings
+        self.folder = settings.data_dir / "exercises"
+        self.references = checker.References(self.folder / "references")
+        self.progress_dir = self.folder / "progress"
+        self.pool = ThreadPoolExecutor(max_workers=settings.exercise_checks_at_once, thread_name_prefix="exercise-check")
+        self.limits = code_sandbox.Limits(wall_s=settings.exercise_timeout_s,
+                                          phase_wall_s=min(20.0, settings.exercise_timeout_s / 2))
+        self._lock = threading.Lock()
+        self.attempts: OrderedDict[str, dict] = OrderedDict()
+        self.in_flight: dict[str, str] = {}  # session -> attempt id
+        self.waiting = 0
+        self.recent: dict[str, deque] = {}
+
+    # ------------------------------------------------------------ mode
+    def mode(self) -> tuple[str, str]:
+        """(sandbox|assemble|off, why not sandbox)."""
+        wanted = self.settings.code_exercises
+        if wanted == "off":
+            return "off", ""
+        usable, why = code_sandbox.availability()
+        if wanted == "assemble":
+            return "assemble", ""
+        if usable:
+            return "sandbox", ""
+        return "assemble", why
+
+    # ------------------------------------------------------------ progress
+    def _progress_path(self, sid: str) -> Path:
+        return self.progress_dir / (hashlib.sha256(sid.encode()).hexdigest()[:32] + ".json")
+
+    def progress(self, sid: str) -> dict:
+        try:
+            data = json.loads(self._progress_path(sid).read_text())
+        except (OSError, ValueError):
+            data = {}
+        return {ex: {"solved": bool(data.get(ex, {}).get("solved")), "failures": int(data.get(ex, {}).get("failures", 0))}
+                for ex in EXERCISES}
+
+    def _record(self, sid: str, exercise_id: str, solved: bool) -> dict:
+        with self._lock:
+            data = self.progress(sid)
+            row = data[exercise_id]
+            if solved:
+                row["solved"] = True
+            else:
+                row["failures"] += 1
+            self.progress_dir.mkdir(parents=True, exist_ok=True)
+            path = self._progress_path(sid)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, path)
+            return row
+
+    # ------------------------------------------------------------ code
+    def assemble(self, exercise_id: str, picks: list[int | None]) -> str:
+        """Code from the bank: picks[i] is line i's position (1-based) or None (not used)."""
+        ex = EXERCISES[exercise_id]
+        bank = ex["bank"]
+        chosen = sorted((pos, i) for i, pos in enumerate(picks[:len(bank)]) if pos)
+        if not chosen:
+            raise Refused("empty", 422)
+        return ex["prefix"] + "".join(bank[i] + "\n" for _, i in chosen) + ex["suffix"]
+
+    def submit(self, sid: str, exercise_id: str, code: str | None = None,
+               picks: list[int | None] | None = None) -> dict:
+        if exercise_id not in EXERCISES:
+            raise Refused("unknown", 404)
+        mode, _ = self.mode()
+        if mode == "off":
+            raise Refused("off", 403)
+        sandboxed = True
+        if picks is not None:
+            code = self.assemble(exercise_id, picks)
+            # Lines of the lesson's own bank only: no sandbox needed where bubblewrap is missing.
+            sandboxed = mode == "sandbox"
+        elif mode != "sandbox":
+            raise Refused("assemble_only", 403)
+        code = code or ""
+        if len(code.encode("utf-8")) > self.settings.exercise_code_max_kb * 1024:
+            raise Refused("too_big", 413, kb=self.settings.exercise_code_max_kb)
+        if not code.strip():
+            raise Refused("empty", 422)
+        now = time.monotonic()
+        with self._lock:
+            if sid in self.in_flight:
+                raise Refused("busy", 429)
+            stamps = self.recent.setdefault(sid, deque())
+            while stamps and now - stamps[0] > 60:
+                stamps.popleft()
+            if len(stamps) >= self.settings.exercise_checks_per_session_per_minute:
+                raise Refused("rate", 429)
+            if self.waiting >= self.settings.exercise_waiting_max:
+                raise Refused("full", 503)
+            stamps.append(now)
+            self.waiting += 1
+            attempt = {"id": secrets.token_urlsafe(12), "exercise": exercise_id, "session": sid,
+                       "status": "waiting", "verdict": None, "progress": None, "created": time.time()}
+            self.attempts[attempt["id"]] = attempt
+            while len(self.attempts) > KEEP_ATTEMPTS:
+                self.attempts.popitem(last=False)
+            self.in_flight[sid] = attempt["id"]
+        self.pool.submit(self._run, attempt, code, sandboxed)
+        return attempt
+
+    def _run(self, attempt: dict, code: str, sandboxed: bool) -> None:
+        with self._lock:
+            self.waiting -= 1
+            attempt["status"] = "running"
+        try:
+            v = checker.run_check(EXERCISES[attempt["exercise"]], code, self.references, self.limits, sandboxed)
+        except Exception:  # the page must get an answer, whatever happened
+            log.exception("exercise check failed")
+            v = {"status": "limit", "diagnosis": "sandbox", "details": {}, "checks": [], "output": "",
+                 "output_bytes": 0, "timing": {}}
+        row = self._record(attempt["session"], attempt["exercise"], v["status"] == "solved")
+        with self._lock:
+            attempt.update(status="done", verdict=v, progress=row)
+            self.in_flight.pop(attempt["session"], None)
+
+    def attempt(self, sid: str, attempt_id: str) -> dict | None:
+        a = self.attempts.get(attempt_id)
+        return a if a and a["session"] == sid else None
+
+    def place(self, attempt: dict) -> int:
+        """Checks waiting ahead of this one (0: it runs next or is running)."""
+        with self._lock:
+            waiting = [a for a in self.attempts.values() if a["status"] == "waiting"]
+        return next((i for i, a in enumerate(waiting) if a is attempt), 0)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def of(request) -> ExerciseService:
+    state = request.app.state
+    service = getattr(state, "exercises", None)
+    if service is None:
+        service = state.exercises = ExerciseService(state.settings)
+        if hasattr(state, "shutdown_hooks"):
+            state.shutdown_hooks.append(lambda app: service.shutdown())
+    return service

@@ -1,0 +1,75 @@
+"""HTML side of the CheckpointExercise: the partial in the chapter and its htmx routes."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
+
+from app.components.checkpoint_exercise import api, service as svc, strings
+from app.components.checkpoint_exercise.exercises import EXERCISES
+from app.components.htmx import lang_of, require_htmx
+from app.sessions import session_id
+from app.templating import templates
+
+PREFIX = "/components/checkpoint-exercise"
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+def render_placeholder(request: Request, lang: str, attrs: dict | None = None) -> Markup:
+    name = (attrs or {}).get("exercise", "resume")
+    ex = EXERCISES.get(name)
+    if ex is None:
+        return Markup(templates.get_template("checkpoint_exercise/unknown.html").render(lang=lang, name=name))
+    mode, why = svc.of(request).mode()
+    context = {"lang": lang, "prefix": PREFIX, "ex": ex, "mode": mode, "why": why,
+               "max_kb": svc.of(request).settings.exercise_code_max_kb}
+    return Markup(templates.get_template("checkpoint_exercise/component.html").render(context))
+
+
+def _attempt(request: Request, lang: str, attempt: dict | None = None, message: str | None = None,
+             exercise_id: str | None = None) -> HTMLResponse:
+    service = svc.of(request)
+    view = api.attempt_view(service, attempt, lang) if attempt else None
+    context = {"lang": lang, "prefix": PREFIX, "a": view, "message": message,
+               "exercise": exercise_id or (attempt or {}).get("exercise"),
+               "output_kb": service.limits.output_kb}
+    return templates.TemplateResponse(request, "checkpoint_exercise/attempt.html", context)
+
+
+@router.post("/{exercise_id}/check", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
+async def check(request: Request, exercise_id: str):
+    lang = lang_of(request)
+    form = await request.form()
+    picks = None
+    if form.get("mode") == "assemble" and exercise_id in EXERCISES:
+        picks = []
+        for i in range(len(EXERCISES[exercise_id]["bank"])):
+            raw = str(form.get(f"pos-{i}", "")).strip()
+            picks.append(int(raw) if raw.isdigit() and 0 < int(raw) <= 50 else None)
+    code = str(form.get("code", ""))
+    sid = session_id(request)
+    try:
+        attempt = await run_in_threadpool(svc.of(request).submit, sid, exercise_id, code, picks)
+    except svc.Refused as r:
+        return _attempt(request, lang, message=strings.REFUSED[lang][r.code].format(**r.details), exercise_id=exercise_id)
+    return _attempt(request, lang, attempt)
+
+
+@router.get("/checks/{attempt_id}", response_class=HTMLResponse)
+def poll(request: Request, attempt_id: str):
+    lang = lang_of(request)
+    attempt = svc.of(request).attempt(session_id(request), attempt_id)
+    if attempt is None:
+        return _attempt(request, lang, message=strings.REFUSED[lang]["unknown"])
+    return _attempt(request, lang, attempt)
+
+
+@router.get("/{exercise_id}/solution", response_class=HTMLResponse)
+def solution(request: Request, exercise_id: str):
+    lang = lang_of(request)
+    ex = EXERCISES.get(exercise_id)
+    row = svc.of(request).progress(session_id(request)).get(exercise_id) if ex else None
+    allowed = bool(row and (row["failures"] >= 1 or row["solved"]))
+    return templates.TemplateResponse(request, "checkpoint_exercise/solution.html",
+                                      {"lang": lang, "code": ex["solution"] if allowed else None})
