@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from app import api, components, errors, i18n, pages
+from app import api, components, errors, i18n, openapi, pages
 from app.components.cache import ViewCache
 from app.content.library import ChapterLibrary
 from app.jobs.manager import JobManager
@@ -82,11 +82,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=30 * 24 * 3600,
         same_site="lax",
     )
-    app.add_middleware(RequestGuard)
+    app.add_middleware(RequestGuard, routes=lambda: app.router.routes)
     if settings.allowed_host_list != ["*"]:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list)
     app.add_middleware(SecurityHeaders)
     errors.install(app)
+    openapi.install(app)
 
     app.mount(
         "/static",

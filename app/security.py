@@ -12,6 +12,8 @@
   The pages' own htmx posts go to /components/..., never to /api/.
 - HEAD is answered wherever GET is (link checkers and uptime monitors use it): the GET route runs
   and its body is dropped.
+- OPTIONS answers 204 with the methods the path really has (HEAD and OPTIONS included), and a
+  405's Allow header says the same: what the schema documents is what the server accepts.
 - Redirects never echo the Host header: an absolute Location pointing at the request's own host
   becomes a path (Starlette's trailing-slash redirect builds it from Host).
 """
@@ -91,8 +93,20 @@ async def _refuse(send, scope, status: int, key: str) -> None:
 
 
 class RequestGuard:
-    def __init__(self, app):
+    def __init__(self, app, routes=None):
         self.app = app
+        self.routes = routes  # () -> the app's routes, for OPTIONS
+
+    def _methods(self, scope) -> set[str]:
+        from starlette.routing import Match, Route
+
+        found: set[str] = set()
+        for route in _flat(self.routes() if self.routes else []):
+            if isinstance(route, Route) and route.methods:
+                match, _ = route.matches({**scope, "method": "GET"})
+                if match != Match.NONE:
+                    found |= set(route.methods)
+        return found
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -107,6 +121,13 @@ class RequestGuard:
                 wanted = "multipart/form-data" if path.rstrip("/") in MULTIPART_API else "application/json"
                 if media != wanted:
                     return await _refuse(send, scope, 415, "sec.json_only")
+        if method == "OPTIONS":
+            methods = self._methods(scope)
+            if methods:
+                allow = ", ".join(sorted(_with_implied(methods))).encode()
+                await send({"type": "http.response.start", "status": 204, "headers": [(b"allow", allow)]})
+                await send({"type": "http.response.body", "body": b""})
+                return
         host = _header(scope, b"host")
         head = method == "HEAD"
         if head:
@@ -121,6 +142,8 @@ class RequestGuard:
                 status = message["status"]
                 if 300 <= status < 400 and host:
                     message = {**message, "headers": _relative_location(message.get("headers", []), host)}
+                elif status == 405:
+                    message = {**message, "headers": _full_allow(message.get("headers", []))}
                 await send(message)
                 if head:
                     ended = True
@@ -141,3 +164,32 @@ def _relative_location(headers, host: str):
                 v = v.encode("latin-1")
         out.append((k, v))
     return out
+
+
+def _with_implied(methods: set[str]) -> set[str]:
+    out = {m.upper() for m in methods} | {"OPTIONS"}
+    if "GET" in out:
+        out.add("HEAD")  # answered by the GET route (see RequestGuard)
+    return out
+
+
+def _full_allow(headers):
+    out = []
+    for k, v in headers:
+        if k.lower() == b"allow":
+            methods = {m.strip() for m in v.decode("latin-1").split(",") if m.strip()}
+            v = ", ".join(sorted(_with_implied(methods))).encode("latin-1")
+        out.append((k, v))
+    return out
+
+
+def _flat(routes):
+    """Every route, through included routers. FastAPI >= 0.16x keeps an included router as one
+    lazy entry holding the original router (whose routes carry their full paths, since this
+    app includes routers without an extra prefix); older versions copy the routes in."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _flat(inner.routes)
+        else:
+            yield route

@@ -654,3 +654,31 @@ def test_event_streams_are_capped_per_session_and_in_total(server_factory, pretr
         deadline = time.monotonic() + 20
         while _first_event(four, url, read=2.0) != "changed":
             assert time.monotonic() < deadline
+
+
+# ------------------------------------------------------------------ the schema and OPTIONS
+
+
+def test_options_and_405_agree_with_the_schema(client):
+    schema = client.get("/openapi.json").json()
+    for path, item in schema["paths"].items():
+        concrete = path.replace("{", "").replace("}", "").replace(":path", "")
+        documented = {m.upper() for m in item if m in ("get", "post", "put", "patch", "delete")}
+        r = client.options(concrete)
+        assert r.status_code == 204, (path, r.status_code)
+        allow = {m.strip() for m in r.headers["allow"].split(",")}
+        assert documented <= allow and "OPTIONS" in allow, (path, allow)
+        assert ("HEAD" in allow) == ("GET" in documented), (path, allow)
+    r = client.put("/api/chapters")
+    assert r.status_code == 405 and {m.strip() for m in r.headers["allow"].split(",")} == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_every_api_operation_documents_the_shared_refusals(client):
+    schema = client.get("/openapi.json").json()
+    for path, item in schema["paths"].items():
+        for method, op in item.items():
+            codes = set(op["responses"])
+            if method in ("post", "put", "patch", "delete"):
+                assert {"403", "415"} <= codes, (method, path, codes)
+            if "{" in path:
+                assert "404" in codes, (method, path, codes)

@@ -78,7 +78,8 @@ def get_reference(request: Request, run_id: str) -> dict:
     return _run_out(jobs, lineage.reference.run)
 
 
-@router.post("/runs/{run_id}/crash", summary="SIGKILL the run's worker process")
+@router.post("/runs/{run_id}/crash", summary="SIGKILL the run's worker process (a waiting run is cancelled)",
+             responses={409: {"description": "the run is neither training nor waiting"}})
 def crash_run(request: Request, run_id: str) -> dict:
     run = service.owned_run(request, run_id)
     jobs = service.manager(request)
@@ -93,7 +94,8 @@ def _refused(exc: service.Refused) -> HTTPException:
     return HTTPException(409, f"{exc}: {exc.detail}" if exc.detail else str(exc))
 
 
-@router.post("/runs/{run_id}/resume", status_code=201, summary="Resume from one of the run's checkpoints")
+@router.post("/runs/{run_id}/resume", status_code=201, summary="Resume from one of the run's checkpoints",
+             responses={409: {"description": "this checkpoint cannot be resumed (missing, torn, or the run is active)"}})
 def resume_run(request: Request, run_id: str, body: ResumeBody) -> dict:
     source = service.owned_run(request, run_id)
     try:
@@ -107,6 +109,7 @@ def resume_run(request: Request, run_id: str, body: ResumeBody) -> dict:
 
 
 @router.post("/runs/{run_id}/resume-all", status_code=201, response_model=ResumeAllOut,
+             responses={409: {"description": "this checkpoint cannot be resumed (missing, torn, or the run is active)"}},
              summary="Resume once per restore mode from one checkpoint: fills the state ledger",
              description="As many resumes as the per-learner limit allows are queued at once; the others are "
                          "'planned' and queued as the learner's runs end. Optional predictions are judged in the ledger.")
@@ -151,7 +154,8 @@ def download_checkpoint(request: Request, run_id: str, file: str):
     return FileResponse(path, media_type="application/octet-stream", filename=f"{run.id[:8]}-{path.name}")
 
 
-@router.delete("/runs/{run_id}", status_code=204, summary="Delete a run, its resumes and their files")
+@router.delete("/runs/{run_id}", status_code=204, summary="Delete a run, its resumes and their files",
+               responses={409: {"description": "a run of the lineage is training: crash it first"}})
 def delete_run(request: Request, run_id: str) -> None:
     run = service.owned_run(request, run_id)
     try:

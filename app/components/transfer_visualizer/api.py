@@ -9,6 +9,8 @@ from app.jobs.manager import LimitReached
 from app.ml.catalog import SOURCE_NAMES, STRATEGIES, VARIANTS
 
 router = APIRouter(prefix="/api/transfer", tags=["transfer learning"])
+# What a view answers while its source model is still being pretrained (see _ready).
+NOT_READY = {503: {"description": "the source model is still being pretrained; try again shortly"}}
 
 
 @router.get("/options", summary="Sources, target variants and loading strategies, and pretraining state")
@@ -27,14 +29,14 @@ def _ready(request: Request, source: str) -> None:
         raise HTTPException(503, "the source model is still being pretrained; try again shortly")
 
 
-@router.get("/inspect", summary="Load the pretrained source into a target with a strategy: every tensor's fate")
+@router.get("/inspect", responses=NOT_READY, summary="Load the pretrained source into a target with a strategy: every tensor's fate")
 async def inspect(request: Request, query: TransferQuery = Depends()) -> dict:
     _ready(request, query.source)
     view = await service.view(request, query)
     return {k: v for k, v in view.items() if k != "previews"}
 
 
-@router.get("/groups", response_model=list[StoryGroup],
+@router.get("/groups", response_model=list[StoryGroup], responses=NOT_READY,
             summary="The load's tensors grouped by fate and module, what differs first (as the diagram tells it)")
 async def groups(request: Request, query: TransferQuery = Depends()) -> list[dict]:
     _ready(request, query.source)
@@ -42,7 +44,7 @@ async def groups(request: Request, query: TransferQuery = Depends()) -> list[dic
     return [{**g, "keys": [r["key"] for r in g["rows"]]} for g in story.groups(view["rows"])]
 
 
-@router.get("/compare", response_model=Comparison,
+@router.get("/compare", response_model=Comparison, responses=NOT_READY,
             summary="What changes when another strategy loads the same checkpoint (\"apply the fix\")")
 async def compare(request: Request, against: Strategy, query: TransferQuery = Depends()) -> dict:
     _ready(request, query.source)
@@ -50,7 +52,7 @@ async def compare(request: Request, against: Strategy, query: TransferQuery = De
     return story.compare(before, await service.view(request, query))
 
 
-@router.get("/tensor", summary="One tensor before and after loading, with the source's values")
+@router.get("/tensor", responses={**NOT_READY, 404: {"description": "no such tensor in this load"}}, summary="One tensor before and after loading, with the source's values")
 async def tensor(request: Request, key: str, query: TransferQuery = Depends()) -> dict:
     _ready(request, query.source)
     preview = (await service.view(request, query))["previews"].get(key)
@@ -59,7 +61,7 @@ async def tensor(request: Request, key: str, query: TransferQuery = Depends()) -
     return preview
 
 
-@router.post("/finetune", status_code=201, summary="Fine-tune transferred vs from scratch (background)")
+@router.post("/finetune", status_code=201, responses=NOT_READY, summary="Fine-tune transferred vs from scratch (background)")
 def finetune(request: Request, body: FinetuneRequest) -> dict:
     _ready(request, body.source)
     try:
