@@ -41,6 +41,12 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
  && python -c "import io, torch; assert torch.version.cuda is None and torch.__version__.startswith('${TORCH_VERSION}'), torch.__version__; \
 b = io.BytesIO(); torch.save(torch.nn.Linear(2, 2).state_dict(), b); b.seek(0); torch.load(b, weights_only=True); print('torch', torch.__version__, 'CPU')"
 
+# 2b. bubblewrap: the sandbox of the checked code exercises (see the README for the `docker run`
+#     options it needs; without them the exercises fall back to assemble mode).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends bubblewrap \
+ && rm -rf /var/lib/apt/lists/*
+
 # 3. A non-root user that owns only the data volume (the code stays root-owned, read-only to it).
 RUN groupadd --gid 10001 app \
  && useradd --uid 10001 --gid app --no-log-init --create-home --shell /usr/sbin/nologin app \

@@ -7,12 +7,12 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX_URL ?=
 TORCH_PIP_ARGS := $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL),)
 
-.PHONY: serve test bench setup setup-test browser axe clean
+.PHONY: serve test bench setup setup-test browser bwrap axe clean
 
 serve: setup
 	$(PY) -m app
 
-test: setup-test browser axe
+test: setup-test browser bwrap axe
 	$(PY) -m pytest
 
 bench: setup
@@ -40,6 +40,13 @@ browser:
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
 	  $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# The exercise sandbox runs learners' code under Debian's bubblewrap.
+bwrap:
+	@test -x /usr/bin/bwrap || { \
+	  echo "Installing Debian's bubblewrap for the exercise sandbox"; \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+	  $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
 
 # axe-core from the npm registry, injected by tests/axe.py into the pages under test.
 AXE_JS := .cache/axe/node_modules/axe-core/axe.min.js
