@@ -9,6 +9,8 @@ from pathlib import Path
 
 from fastapi import HTTPException, Request
 
+from app import i18n
+
 SESSION_COOKIE = "lab_session"
 
 
@@ -31,6 +33,11 @@ def secret_key(configured: str, data_dir: Path) -> str:
 
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+# The job manager's per-address refusal (LimitReached code "address"), in the page's language.
+i18n.STRINGS["zh"]["cs.limit.address"] = "队列已满：你所在网络的 {n} 个训练正在等待。过一分钟再试。"
+i18n.STRINGS["en"]["cs.limit.address"] = ("The queue is full for your network: {n} runs from your address are "
+                                          "waiting. Try again in a minute.")
 
 
 class SessionBuckets:

@@ -12,6 +12,7 @@ import os
 import resource
 import signal
 import threading
+from collections import OrderedDict
 from typing import Any, Callable
 
 _lock = threading.Lock()
@@ -117,6 +118,58 @@ def call_in_sandbox(fn: Callable, *args: Any, timeout: float = 20.0, memory_mb: 
 def call_limited(settings, fn: Callable, *args: Any) -> Any:
     """call_in_sandbox with the limits the settings give every throwaway inspection."""
     return call_in_sandbox(fn, *args, timeout=settings.inspect_timeout_s, memory_mb=settings.inspect_memory_mb)
+
+
+# Answers about one file (a checkpoint's "inside" view): the same file gives the same answer,
+# so it is asked once. Keyed by path, size and mtime: a rewritten file is asked again.
+CACHE_SIZE = 256
+_cache: "OrderedDict[tuple, tuple[str, Any]]" = OrderedDict()
+_cache_lock = threading.Lock()
+_file_slots: dict[int, threading.BoundedSemaphore] = {}
+
+
+def _slots_for(n: int) -> threading.BoundedSemaphore:
+    with _cache_lock:
+        return _file_slots.setdefault(n, threading.BoundedSemaphore(n))
+
+
+def call_cached(settings, fn: Callable, path: str, *args: Any) -> Any:
+    """call_limited(settings, fn, path, *args), once per version of the file, and at most
+    INSPECT_AT_ONCE at a time: a page asked for by a whole class, or by a script in a loop,
+    starts one sandbox, not one per request. A caller that cannot get a slot within the
+    inspection timeout is told so (SandboxError) instead of queueing without end."""
+    try:
+        st = os.stat(path)
+        key = (fn.__module__, fn.__qualname__, path, st.st_size, st.st_mtime_ns, args)
+    except OSError:
+        key = None  # gone or unreadable: let the sandbox say what torch says
+    if key is not None:
+        with _cache_lock:
+            hit = _cache.get(key)
+            if hit is not None:
+                _cache.move_to_end(key)
+        if hit is not None:
+            kind, value = hit
+            if kind == "ok":
+                return value
+            raise SandboxFailure(*value)
+    slots = _slots_for(settings.inspect_at_once)
+    if not slots.acquire(timeout=settings.inspect_timeout_s):
+        raise SandboxError("waited too long for a free inspector (the class is busy); try again")
+    try:
+        result = ("ok", call_limited(settings, fn, path, *args))
+    except SandboxFailure as exc:  # torch's verdict on this file: as stable as a result
+        result = ("error", (exc.type_name, exc.message))
+    finally:
+        slots.release()
+    if key is not None:
+        with _cache_lock:
+            _cache[key] = result
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+    if result[0] == "ok":
+        return result[1]
+    raise SandboxFailure(*result[1])
 
 
 class SandboxFailure(Exception):

@@ -18,7 +18,7 @@ from app.components.checkpoint_simulator.stream import PING, Watch, follow
 from app.components.checkpoint_simulator.strings import PIECE_LABELS, RESTORE_LABELS, STATUS
 from app.components.htmx import lang_of, require_htmx
 from app.jobs.manager import LimitReached, NotAllowed
-from app.jobs.processes import SandboxError, SandboxFailure, call_limited
+from app.jobs.processes import SandboxError, SandboxFailure, call_cached
 from app.jobs.tasks import describe_file
 from app.sessions import session_id
 from app.templating import templates
@@ -287,7 +287,8 @@ def inside(request: Request, run_id: str, file: str):
     path = service.checkpoint_path(jobs, run, file)
     context = {"lang": lang_of(request), "file": file, "run": run, "summary": None, "error": None, "prefix": PREFIX}
     try:
-        context["summary"] = call_limited(request.app.state.settings, describe_file, str(path))
+        # Once per file version, a few sandboxes at a time (app.jobs.processes.call_cached).
+        context["summary"] = call_cached(request.app.state.settings, describe_file, str(path))
     except (SandboxFailure, SandboxError) as exc:
         context["error"] = str(exc)  # torch's own words for a truncated file; else why it stopped
     return templates.TemplateResponse(request, "checkpoint_simulator/inside.html", context)
