@@ -721,3 +721,30 @@ def test_the_inside_cache_is_bounded(tmp_path, monkeypatch):
         f.write_bytes(b"x")
         assert processes.call_cached(settings, len, str(f)) == {"path": str(f)}
     assert len(processes._cache) <= 10
+
+
+def test_no_response_names_a_server_path(client, settings):
+    """After a run, a resume, an inspection and their views: no answer carries a path of the
+    server's disk (the data folder, the repository, the temp folder)."""
+    from tests.conftest import REPO
+    from tests.simulator_helpers import start, wait_finished
+
+    run = wait_finished(client, start(client, epochs=2, checkpoint_every=1)["id"])
+    r = client.post(f"{SIM}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0001.pt", "restore": "everything"})
+    assert r.status_code == 201, r.text
+    resumed = wait_finished(client, r.json()["id"])
+    buf = io.BytesIO()
+    torch.save({"w": torch.ones(2)}, buf)
+    rep = client.post("/api/checkpoint-inspector/reports", files={"file": ("w.pt", buf.getvalue())}).json()
+    cut = client.post("/api/checkpoint-inspector/reports", files={"file": ("cut.pt", buf.getvalue()[:200])})
+    urls = [f"{SIM}/runs", f"{SIM}/runs/{run['id']}", f"{SIM}/runs/{resumed['id']}", f"{SIM}/runs/{run['id']}/checkpoints",
+            f"{SIM}/runs/{run['id']}/ledger", "/api/checkpoint-inspector/reports",
+            f"/api/checkpoint-inspector/reports/{rep['id']}", f"/api/checkpoint-inspector/reports/{cut.json()['id']}",
+            f"/components/checkpoint-simulator/live?lang=en&run={run['id']}",
+            f"/components/checkpoint-simulator/runs/{run['id']}/inside?lang=en&file=naive/latest.pt",
+            f"/components/checkpoint-inspector/reports/{rep['id']}?lang=en", "/api/chapters", "/openapi.json"]
+    secrets = [str(settings.data_dir), str(REPO), str(settings.data_dir.parent)]
+    for url in urls:
+        text = client.get(url).text
+        for secret in secrets:
+            assert secret not in text, (url, secret)
