@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     inspect_report_kb: int = Field(default=512, ge=16)
     reports_per_session: int = Field(default=5, ge=1, le=100)
     report_ttl_hours: float = Field(default=72.0, gt=0)
+    # All browsers' reports together at most: past it, the least recently used browsers' go first.
+    reports_disk_mb: int = Field(default=200, ge=1)
 
     # Teacher mode. Empty key: one is made at first start, kept in DATA_DIR/teacher.key and
     # printed once in the log with the dashboard's link.

@@ -748,3 +748,20 @@ def test_no_response_names_a_server_path(client, settings):
         text = client.get(url).text
         for secret in secrets:
             assert secret not in text, (url, secret)
+
+
+def test_reports_on_disk_are_bounded_in_all(tmp_path):
+    from app.components.checkpoint_inspector.service import ReportStore
+
+    store = ReportStore(tmp_path / "reports", per_session=2, max_bytes=60_000)
+    entry = lambda i: {"id": f"report{i:04d}", "filename": "x.pt", "bytes": 1, "created": time.time(),  # noqa: E731
+                       "report": {"ok": True, "verdict": {"safe": True}, "stage": "done", "pad": "x" * 9000}}
+    for s in range(12):
+        for i in range(3):
+            store.add(f"session-{s:02d}-xxxxxxxx", entry(s * 10 + i))
+            time.sleep(0.01)
+    store.sweep(force=True)
+    total = sum(p.stat().st_size for p in (tmp_path / "reports").rglob("*") if p.is_file())
+    assert total <= 60_000
+    assert [e["id"] for e in store.list("session-11-xxxxxxxx")] == ["report0112", "report0111"]  # newest kept
+    assert store.list("session-00-xxxxxxxx") == []  # least recently used went first

@@ -43,13 +43,16 @@ class ReportStore:
     Bounded per session (per_session newest kept), in age (ttl_s) and in sessions (the least
     recently written folders past max_sessions go first)."""
 
-    def __init__(self, root: Path, per_session: int = 5, ttl_s: float = 72 * 3600, max_sessions: int = 2000):
+    def __init__(self, root: Path, per_session: int = 5, ttl_s: float = 72 * 3600, max_sessions: int = 2000,
+                 max_bytes: int = 200 * 1024 * 1024):
         self.root = Path(root)
         self.per_session = per_session
         self.ttl_s = ttl_s
         self.max_sessions = max_sessions
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._swept = 0.0
+        self._written = 0  # bytes written since the last sweep measured the folder
 
     def _folder(self, sid: str) -> Path:
         return self.root / session_digest(sid)
@@ -59,12 +62,13 @@ class ReportStore:
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in ((f"{entry['id']}.json", entry), (f"{entry['id']}.summary.json", summary(entry))):
             tmp = folder / f".{name}.{secrets.token_hex(4)}.tmp"
-            tmp.write_text(json.dumps(data, ensure_ascii=False))
+            self._written += tmp.write_bytes(json.dumps(data, ensure_ascii=False).encode())
             os.replace(tmp, folder / name)  # readers see the old list or the new one, never half a file
         with self._lock:
             for old in self._summaries(folder)[self.per_session:]:
                 self._remove(folder, old["id"])
-        self.sweep()
+        # Over a tenth of the disk budget written since the last look: look now, not in a minute.
+        self.sweep(force=self._written > self.max_bytes // 10)
 
     @staticmethod
     def _remove(folder: Path, report_id: str) -> None:
@@ -103,26 +107,36 @@ class ReportStore:
         return self._summaries(self._folder(sid))[: self.per_session]
 
     def sweep(self, force: bool = False) -> None:
-        """Delete expired reports and the folders of sessions past max_sessions (oldest first)."""
+        """Delete expired reports, then whole sessions' folders, least recently written first,
+        past max_sessions or past max_bytes in all (REPORTS_DISK_MB)."""
         now = time.time()
         if not force and now - self._swept < SWEEP_EVERY_S:
             return
-        self._swept = now
+        self._swept, self._written = now, 0
         try:
             folders = [(f.stat().st_mtime, f) for f in self.root.iterdir() if f.is_dir()]
         except FileNotFoundError:
             return
         folders.sort(reverse=True)
+        total = 0
         for i, (mtime, folder) in enumerate(folders):
             if i >= self.max_sessions or mtime < now - self.ttl_s:
                 shutil.rmtree(folder, ignore_errors=True)
                 continue
+            size = 0
             try:
                 for f in folder.iterdir():
-                    if f.stat().st_mtime < now - self.ttl_s:
+                    st = f.stat()
+                    if st.st_mtime < now - self.ttl_s:
                         f.unlink(missing_ok=True)
+                    else:
+                        size += st.st_size
             except FileNotFoundError:
                 continue
+            total += size
+            if total > self.max_bytes:
+                shutil.rmtree(folder, ignore_errors=True)
+                total -= size
 
 
 def sweep_uploads(settings, older_than_s: float = 3600.0) -> None:
@@ -145,7 +159,7 @@ def sweep_uploads(settings, older_than_s: float = 3600.0) -> None:
 
 def make_store(settings) -> ReportStore:
     return ReportStore(Path(settings.data_dir) / "reports", per_session=settings.reports_per_session,
-                       ttl_s=settings.report_ttl_hours * 3600)
+                       ttl_s=settings.report_ttl_hours * 3600, max_bytes=settings.reports_disk_mb * 1024 * 1024)
 
 
 def store(request: Request) -> ReportStore:
