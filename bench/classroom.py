@@ -5,10 +5,17 @@ Each learner holds the simulator's event stream open and fetches the live view o
 average (the latency probe: 30 pages/s for 60 learners). Measured in one server, in this order:
 idle page latency under the same load; one run alone (epochs/s); then the class. Targets: chapter p99 under training load / idle p99 <= 3;
 aggregate epochs/s / (cores x one run's epochs/s) >= 0.85. Also: runs done, wall time, peak
-memory of the server process tree, server memory per queued run."""
+memory of the server process tree, server memory per queued run.
+
+With the teacher's dashboard open (default; --no-dashboard to leave it closed): a teacher holds
+/teach/events and fetches the board on every "changed", as the page does, while --crash-probes
+learners' running runs are crashed (the Crash button, SIGKILL) a couple of seconds apart. Target:
+the dashboard's stream announces each crash within 1 s (p95) of the server recording it; the
+chapter's p99 target above is then measured with the dashboard open."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import aiohttp
@@ -17,9 +24,12 @@ import httpx
 from app.settings import Settings
 from bench.common import (API, CHAPTER, EVENTS, LIVE, Report, Server, Target, cores, descendants, median, mib, ms,
                           machine_busy, percentile, pss, rss, self_cpu, table, tree_cpu)
-from bench.load import Samples, close_clients, follow_all, make_clients, run_load, warm_up
+from bench.load import Samples, close_clients, follow_all, make_clients, run_load, timed_get, warm_up
 
 LATENCY_TARGET = 3.0
+CRASH_DELIVERY_TARGET = 1.0
+TEACHER_KEY = "bench-teacher-key"
+TEACH_EVENTS, TEACH_BOARD = "/teach/events?lang=en", "/teach/board?lang=en"
 THROUGHPUT_TARGET = 0.85
 MIX = [("chapter", CHAPTER, 1.0)]
 
@@ -33,6 +43,9 @@ def add_args(p) -> None:
     p.add_argument("--quiet-class", action="store_true",
                    help="classroom: then run the class again with nobody polling (worker pool scaling alone)")
     p.add_argument("--timeout", type=float, default=300, help="classroom: give up on the class after s (default 300)")
+    p.add_argument("--no-dashboard", action="store_true", help="classroom: no teacher dashboard open during the class")
+    p.add_argument("--crash-probes", type=int, default=10,
+                   help="classroom: learners' running runs crashed while the dashboard watches (default 10)")
 
 
 def run_body(epochs: int) -> dict:
@@ -42,6 +55,7 @@ def run_body(epochs: int) -> dict:
 def lone_seconds(srv: Server, epochs: int) -> float:
     """Seconds of one run alone, finished - started as the app records them."""
     with httpx.Client(base_url=srv.url, timeout=30) as c:
+        c.get("/api/session")  # a run needs a session, as from a page
         run_id = c.post(f"{API}/runs", json=run_body(epochs)).raise_for_status().json()["id"]
         while c.get(f"{API}/runs/{run_id}").json()["status"] in ("queued", "running"):
             time.sleep(0.25)
@@ -66,6 +80,7 @@ def quiet_class(srv: Server, args) -> tuple[float, list]:
     ids = []
     for _ in range(args.clients):
         with httpx.Client(base_url=srv.url, timeout=30) as c:  # a fresh session each
+            c.get("/api/session")
             r = c.post(f"{API}/runs", json=run_body(args.run_epochs))
             if r.status_code == 201:
                 ids.append(r.json()["id"])
@@ -122,6 +137,66 @@ class Sampler:
         stop.set()
 
 
+async def teacher_dashboard(url: str, stop: asyncio.Event, seen: list, samples: Samples) -> None:
+    """The teacher's page: its event stream, and the board fetched on each "changed". Records
+    (arrival time, crashes the board counts) for every event."""
+    headers = {"authorization": f"Bearer {TEACHER_KEY}"}
+    endless = aiohttp.ClientTimeout(total=None, sock_connect=30)
+    async with aiohttp.ClientSession(base_url=url, headers=headers) as c:
+        while not stop.is_set():
+            try:
+                async with c.get(TEACH_EVENTS, timeout=endless) as r:
+                    event = data = None
+                    async for raw in r.content:
+                        if stop.is_set():
+                            return
+                        line = raw.decode().rstrip("\r\n")
+                        if line.startswith("event:"):
+                            event = line[6:].strip()
+                        elif line.startswith("data:"):
+                            data = line[5:].strip()
+                        elif not line and event:
+                            if event == "changed":
+                                seen.append((time.time(), json.loads(data)["crashed"]))
+                                await timed_get(c, TEACH_BOARD, "board", samples)
+                            event = data = None
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                samples.fail("board-stream")
+            await asyncio.sleep(0.5)
+
+
+async def crash_probes(srv: Server, owners: dict, n: int, stop: asyncio.Event, crashed: list) -> None:
+    """Crash n of the learners' runs while they train, one every ~2 s, as a learner's Crash button does."""
+    await asyncio.sleep(3)
+    while len(crashed) < n and not stop.is_set():
+        rows = await asyncio.to_thread(srv.query, "SELECT id FROM runs WHERE status='running'")
+        running = [r["id"] for r in rows if r["id"] in owners and r["id"] not in crashed]
+        if running:
+            run_id = running[0]
+            async with owners[run_id].post(f"{API}/runs/{run_id}/crash", json={}) as r:
+                if r.status == 200:
+                    crashed.append(run_id)
+                else:
+                    print(f"  crash probe refused: {r.status} {await r.text()}")
+        await asyncio.sleep(2)
+
+
+def crash_delivery(srv: Server, crashed: list, seen: list) -> list[float]:
+    """Seconds from each crash being recorded (the run's `finished`) to the dashboard event whose
+    count first includes it. The k-th crash recorded is the k-th the board counts."""
+    if not crashed:
+        return []
+    marks = ",".join("?" * len(crashed))
+    ends = sorted(r["finished"] for r in srv.query(
+        f"SELECT finished FROM runs WHERE status='crashed' AND id IN ({marks})", *crashed))
+    out = []
+    for k, ended in enumerate(ends, start=1):
+        arrival = next((t for t, count in seen if count >= k), None)
+        if arrival is not None:
+            out.append(arrival - ended)
+    return out
+
+
 async def classroom(srv: Server, args) -> dict:
     out: dict = {}
     clients = make_clients(srv.url, args.clients)
@@ -145,11 +220,20 @@ async def classroom(srv: Server, args) -> dict:
         stop, submitted = asyncio.Event(), asyncio.Event()
         loaded = Samples()
         sampler_task = asyncio.create_task(sampler.run(stop, submitted, time.monotonic() + args.timeout))
+        owners: dict[str, aiohttp.ClientSession] = {}
+        seen: list = []
+        crashed: list[str] = []
+        side_tasks = []
+        if not args.no_dashboard:
+            side_tasks.append(asyncio.create_task(teacher_dashboard(srv.url, stop, seen, loaded)))
+            side_tasks.append(asyncio.create_task(crash_probes(srv, owners, args.crash_probes, stop, crashed)))
 
         async def learner_starts(c: aiohttp.ClientSession) -> int:
             async with c.post(f"{API}/runs", json=run_body(args.run_epochs)) as r:
                 if r.status == 201:
-                    run_ids.add((await r.json())["id"])
+                    run_id = (await r.json())["id"]
+                    run_ids.add(run_id)
+                    owners[run_id] = c
                 return r.status
 
         cpu0 = (*tree_cpu(srv.proc.pid), self_cpu(), machine_busy())
@@ -162,6 +246,13 @@ async def classroom(srv: Server, args) -> dict:
         await sampler_task
         await load_task
         await watching
+        for task in side_tasks:
+            task.cancel()
+        for result in await asyncio.gather(*side_tasks, return_exceptions=True):
+            if isinstance(result, Exception) and not isinstance(result, asyncio.CancelledError):
+                print(f"  dashboard task failed: {result!r}")
+        out["crashed"], out["crash_delivery"] = crashed, await asyncio.to_thread(crash_delivery, srv, crashed, seen)
+        out["board_events"] = len(seen)
         if sampler.died:
             raise RuntimeError(f"the server died during the class (exit code {srv.proc.returncode})")
         cpu1 = (*tree_cpu(srv.proc.pid), self_cpu(), machine_busy())
@@ -182,12 +273,17 @@ async def classroom(srv: Server, args) -> dict:
 
 def one(args, max_workers: str | None, rep: Report) -> dict:
     env = {"MAX_WORKERS": max_workers} if max_workers else {}
+    env["TEACHER_KEY"] = TEACHER_KEY
     with Server(env) as srv:
         srv.start()
         srv.wait_settled()
         out = asyncio.run(classroom(srv, args))
         ids = out["run_ids"]
         rows = [r for r in srv.query("SELECT id, status, started, finished FROM runs") if r["id"] in ids]
+        # Epochs the crashed runs (the dashboard's probes) trained before the crash count as work done.
+        crashed_epochs = sum(r[0] for r in srv.query("SELECT COUNT(*) FROM epochs WHERE run_id IN "
+                                                     f"({','.join('?' * len(out['crashed']))})", *out["crashed"])
+                             ) if out["crashed"] else 0
     done = [r for r in rows if r["status"] == "done"]
     label = f"MAX_WORKERS={max_workers or 'default'}"
     res = {"label": label, "done": len(done), "asked": len(out["codes"]),
@@ -195,7 +291,7 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
     if done:
         first, last = min(r["started"] for r in rows), max(r["finished"] for r in done)
         res["wall"] = last - out["t_start"]
-        res["agg_rate"] = len(done) * args.run_epochs / (last - first)
+        res["agg_rate"] = (len(done) * args.run_epochs + crashed_epochs) / (last - first)
     res["lone_seconds"] = median(out["lone"] + out["lone_after"])
     res["lone_rate"] = args.run_epochs / res["lone_seconds"]
     res["lone_before"] = args.run_epochs / median(out["lone"])
@@ -207,10 +303,12 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
     res["throughput"] = res.get("agg_rate", 0) / (cores() * res["lone_rate"])
     res["quiet_throughput"] = out.get("quiet", float("nan")) / (cores() * res["lone_rate"])
     res["cpu"] = out["cpu"]
+    res["crash_delivery"] = out["crash_delivery"]
     idle, loaded = out["idle"], out["loaded"]
     res["lat"] = {(phase, label_): (percentile(s.times.get(label_, []), 50), percentile(s.times.get(label_, []), 99),
                                    len(s.times.get(label_, [])), s.errors.get(label_, 0))
-                  for phase, s in (("idle", idle), ("training", loaded)) for label_ in ("chapter", "live")}
+                  for phase, s in (("idle", idle), ("training", loaded)) for label_ in ("chapter", "live", "board")
+                  if phase == "training" or label_ != "board"}
     res["latency_ratio"] = res["lat"][("training", "chapter")][1] / res["lat"][("idle", "chapter")][1]
     sm = out["sampler"]
     res.update(peak_tree=sm.peak_tree, peak_pss=sm.peak_pss, peak_procs=sm.peak_procs, peak_queue=sm.peak_queue,
@@ -223,6 +321,11 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
     rep.row(f"[{label}] event streams dropped (idle / training)",
             f"{idle.errors.get('stream', 0)} / {loaded.errors.get('stream', 0)}")
     rep.row(f"[{label}] runs done / accepted / asked", f"{res['done']} / {res['accepted']} / {res['asked']}")
+    if not args.no_dashboard:
+        delivery = res["crash_delivery"]
+        rep.row(f"[{label}] dashboard: events, crashes probed / delivered, delivery p50 / p95 / max",
+                f"{out['board_events']}, {len(out['crashed'])} / {len(delivery)}, "
+                f"{ms(percentile(delivery, 50))} / {ms(percentile(delivery, 95))} / {ms(max(delivery, default=0))}")
     if "wall" in res:
         rep.row(f"[{label}] wall: first POST -> last run finished", f"{res['wall']:.1f} s")
         rep.row(f"[{label}] aggregate epochs/s vs one run alone", f"{res['agg_rate']:.1f} vs {res['lone_rate']:.1f}"
@@ -256,6 +359,11 @@ def run(args) -> Report:
         suffix = "" if len(results) == 1 else f" [{res['label']}]"
         rep.target(Target("classroom p99 ratio loaded/idle" + suffix, res["latency_ratio"], "<=", LATENCY_TARGET,
                           "chapter page"))
+        if not args.no_dashboard:
+            delivered = res["crash_delivery"]
+            rep.target(Target("dashboard crash delivery p95 (s)" + suffix,
+                              percentile(delivered, 95) if delivered else float("inf"), "<=", CRASH_DELIVERY_TARGET,
+                              f"{len(delivered)} crashes, teacher's event stream"))
         rep.target(Target("classroom throughput ratio" + suffix, res["throughput"], ">=", THROUGHPUT_TARGET,
                           f"{res['done']}/{res['asked']} runs done, pages polled"))
         if res["quiet_throughput"] == res["quiet_throughput"]:

@@ -165,3 +165,21 @@ def test_the_dashboard_is_accessible_and_fits_a_phone(contexts, lang, scheme, vi
     expect(teacher.locator("#tm-link")).to_have_value(
         __import__("re").compile(r"^http://127\.0\.0\.1:\d+/\w\w/06-model-io-checkpoint\?sim\.optimizer=sgd&lock=sim\.optimizer#"))
     assert not teacher.problems
+
+
+def test_a_learner_types_a_name_and_the_dashboard_shows_it(contexts):
+    teacher = contexts(teacher=True)  # a teacher in class: the chapter offers the name field
+    learner = contexts(viewport={"width": 390, "height": 844}, scheme="dark")
+    learner.goto("/zh/06-model-io-checkpoint#class-name")
+    field = learner.locator("#tm-name")
+    expect(field).to_be_visible()
+    field.fill("小明")
+    learner.locator(".class-name-form button").click()
+    expect(learner.locator("#class-name")).to_contain_text("老师看到的是“小明”")
+    ours = [v for v in serious_violations(learner)
+            if any("tm-name" in n["html"] or "class-name" in n["html"] for n in v["nodes"])]
+    assert ours == [], describe(ours)
+    r = learner.request.post(f"{API}/runs", data={"epochs": 2, "checkpoint_every": 1, "pace_ms": 0})
+    assert r.status == 201, r.text()
+    expect(teacher.locator("#tm-learners")).to_contain_text("小明", timeout=10_000)
+    assert not teacher.problems and not learner.problems
