@@ -51,6 +51,25 @@ STATUS_HELP = {
         "prefix_shape": "the name matches once module. is removed, but the shape differs: the shape filter drops it even then",
     },
 }
+# How to fix what a group shows (none for what needs no fix).
+STATUS_FIX = {
+    "zh": {
+        "filtered": "新的分类头本来就该这样：它从随机初始化开始训练。出现在 backbone 里，说明两边结构不同，这些层只能重新训练。",
+        "new": "如果源 checkpoint 里有同样形状、只是名字不同的张量（见“未使用”），加载前先把 key 改名。",
+        "unused": "如果目标模型里有同样形状、只是名字不同的张量（见“新增”），加载前先把 key 改名。",
+        "not_loaded": "加载在复制到它之前就抛出了异常；换成形状过滤再加载。",
+        "prefix": "去掉 module. 前缀（consume_prefix_in_state_dict_if_present）再加载。",
+        "prefix_shape": "去掉前缀后它仍会被形状过滤掉：新的分类头从随机初始化开始训练。",
+    },
+    "en": {
+        "filtered": "Expected for a new head: it trains from its random initialisation. Inside the backbone it means the architectures differ, and those layers must be trained again.",
+        "new": "If the checkpoint holds a tensor of the same shape under another name (see “unused”), rename the keys before loading.",
+        "unused": "If the model has a tensor of the same shape under another name (see “new”), rename the keys before loading.",
+        "not_loaded": "The load raised before copying it; load with the shape filter instead.",
+        "prefix": "Strip module. (consume_prefix_in_state_dict_if_present), then load.",
+        "prefix_shape": "Even without the prefix the shape filter drops it: the new head trains from its random initialisation.",
+    },
+}
 
 i18n.STRINGS["zh"].update({
     "tl.title": "交互演示：把预训练权重注入新模型",
@@ -124,6 +143,7 @@ i18n.STRINGS["zh"].update({
     "tl.after_col": "之后",
     "tl.close": "收起",
     "tl.which": "张量",
+    "tl.how_to_fix": "怎么办：",
     "tl.frozen_title": "“冻结”到底冻结了什么（本次运行实测，第一个种子）",
     "tl.frozen_params": "backbone 的权重（requires_grad=False）：训练前后最大变化 |Δ| = {d:.3g}。",
     "tl.frozen_bn": "backbone 里 {n} 个 BatchNorm 层的 running_mean / running_var：最大变化 {d:.3g}——因为这里还把它们切到了 eval 模式。",
@@ -203,6 +223,7 @@ i18n.STRINGS["en"].update({
     "tl.after_col": "after",
     "tl.close": "Close",
     "tl.which": "tensor",
+    "tl.how_to_fix": "What to do:",
     "tl.frozen_title": "What “frozen” froze (measured in this run, first seed)",
     "tl.frozen_params": "Backbone weights (requires_grad=False): largest change over training |Δ| = {d:.3g}.",
     "tl.frozen_bn": "running_mean / running_var of the backbone's {n} BatchNorm layers: largest change {d:.3g} — because they were also switched to eval mode here.",

@@ -55,7 +55,8 @@ def _groups(lang: str, rows: list[dict]) -> list[dict]:
             index += 1
         title = tr("tl.group_one" if g["tensors"] == 1 else "tl.group").format(module=g["module"], n=g["tensors"], fate=strings.STATUS[lang][g["fate"]])
         out.append({"fate": g["fate"], "module": g["module"], "title": title, "open": not g["folded"],
-                    "help": strings.STATUS_HELP[lang][g["fate"]], "rows": shown, "tensors": g["tensors"]})
+                    "help": strings.STATUS_HELP[lang][g["fate"]],
+                    "fix": strings.STATUS_FIX[lang].get(g["fate"]), "rows": shown, "tensors": g["tensors"]})
     return out
 
 
