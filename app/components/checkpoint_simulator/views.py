@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 
 from app import i18n
+from app.components.cache import ViewCache
 from app.components.checkpoint_simulator import service, words
 from app.components.checkpoint_simulator.figures import build_figures
 from app.components.checkpoint_simulator.schemas import RESTORE_MODES, Prediction, ResumeRequest, RunRequest
@@ -93,10 +94,8 @@ def _announcement(lin: service.Lineage | None, ledger, lang: str) -> str:
     return " ".join(parts)
 
 
-def live_context(request: Request, lang: str, root_id: str | None = None, view: str = "epochs") -> dict:
+def live_context(request: Request, lang: str, roots: list, root, view: str = "epochs") -> dict:
     jobs = service.manager(request)
-    roots = service.learner_roots(jobs, session_id(request))
-    root = next((r for r in roots if r.id == root_id), roots[-1] if roots else None)
     lin, key = service.current_lineage(jobs, root) if root else (None, None)
     context = {"lang": lang, "roots": roots, "lineage": lin, "prefix": PREFIX, "fmt": _fmt, "view": view,
                "status_names": STATUS[lang], "restore_labels": RESTORE_LABELS[lang], "modes": RESTORE_MODES,
@@ -121,13 +120,30 @@ def live_context(request: Request, lang: str, root_id: str | None = None, view: 
     return context
 
 
+# Whole live views, keyed by what they show: the learner's runs (session version), the lineage on
+# screen and its reference (their versions), language and chart view. Between two epochs nothing
+# shown changes, so the refetches a stream asks for then cost a dictionary look-up, not a render.
+# (Places in line change without a version; the stream patches them into the page itself.)
+_views = ViewCache(size=256, concurrent=8)
+LIVE = "checkpoint_simulator/live.html"
+
+
 def render_live(request: Request, lang: str, root_id: str | None = None, message: str | None = None,
                 detail: str | None = None, focus: str | None = None) -> HTMLResponse:
     """The learner's live view; an action's message and focus target ride along out of band."""
     view = "steps" if request.query_params.get("view") == "steps" else "epochs"
-    context = live_context(request, lang, root_id, view)
-    context.update(message=message, detail=detail, oob_message=message is not None or focus is not None)
-    response = templates.TemplateResponse(request, "checkpoint_simulator/live.html", context)
+    jobs = service.manager(request)
+    sid = session_id(request)
+    roots = service.learner_roots(jobs, sid)
+    root = next((r for r in roots if r.id == root_id), roots[-1] if roots else None)
+    action = message is not None or focus is not None
+    if not action:
+        key = (sid, jobs.store.session_version(sid), *(service.lineage_key(jobs, root) if root else ()), lang, view)
+        body = _views.get(key, lambda: templates.get_template(LIVE).render(live_context(request, lang, roots, root, view)))
+        return HTMLResponse(body)
+    context = live_context(request, lang, roots, root, view)
+    context.update(message=message, detail=detail, oob_message=True)
+    response = templates.TemplateResponse(request, LIVE, context)
     if focus:
         # After the swap settles, the page moves focus here (static/js/simulator.js).
         response.headers["X-CS-Focus"] = focus
