@@ -80,6 +80,7 @@ def test_module_prefix_correspondence_and_applying_the_fix(browser, live_server,
         expect(fix).to_contain_text(WORDS[lang]["fix"])
         fix.click()
         expect(tl.locator(".tl-compare tr[data-status='transferred'] [data-after]")).to_have_text("54")
+        expect(tl.locator(".tl-compare")).to_be_focused()  # the keyboard lands on what changed
         expect(tl.locator(".tl-corr")).to_have_attribute("data-fixed", "true")
         expect(tl.locator("input[name='strategy'][value='strip_prefix']")).to_be_checked()
         expect(tl.locator(".tl-result")).to_be_visible()

@@ -222,3 +222,12 @@ def test_a_frozen_backbone_run_says_what_still_changes(tl_client):
     html = tl_client.get(f"/components/transfer-visualizer/finetune/{run_id}?lang=zh").text
     assert "“冻结”到底冻结了什么" in html and "running 统计量就变了最多" in html
     assert f"{frozen['train_mode_bn_stats_max_change']:.3g}" in html
+
+
+def test_groups_that_differ_say_what_to_do(tl_client):
+    html = tl_client.get(DIAGRAM, params={"lang": "en", "variant": "renamed_head", "strategy": "non_strict"}).text
+    assert _groups(html)[:2] == [("new", "head", True), ("unused", "fc", True)]
+    assert html.count("rename the keys before loading") == 2
+    zh = tl_client.get("/components/transfer-visualizer/tensor", params={"lang": "zh", "key": "fc.weight",
+                                                                         "num_classes": 5}).text
+    assert "key 相同、形状不同：没有复制，仍是随机初始化" in zh

@@ -32,8 +32,17 @@
     if (form) form.setAttribute("data-shown", settings(form));
   }
   document.addEventListener("DOMContentLoaded", remember);
+  // "Apply the fix" replaces the diagram, button included: keyboard focus moves to what changed.
+  var focusCompare = false;
+  document.addEventListener("click", function (e) {
+    if (e.target.closest && e.target.closest("#tl-apply-fix")) focusCompare = true;
+  });
   document.addEventListener("htmx:afterSettle", function (e) {
-    if (e.detail && e.detail.elt && e.detail.elt.id === "tl-diagram") remember();
+    if (!(e.detail && e.detail.elt && e.detail.elt.id === "tl-diagram")) return;
+    remember();
+    var compare = focusCompare && e.detail.elt.querySelector(".tl-compare");
+    focusCompare = false;
+    if (compare) { compare.setAttribute("tabindex", "-1"); compare.focus(); }
   });
   document.addEventListener("htmx:beforeRequest", function (e) {
     var form = e.detail && e.detail.elt;
