@@ -765,3 +765,17 @@ def test_reports_on_disk_are_bounded_in_all(tmp_path):
     assert total <= 60_000
     assert [e["id"] for e in store.list("session-11-xxxxxxxx")] == ["report0112", "report0111"]  # newest kept
     assert store.list("session-00-xxxxxxxx") == []  # least recently used went first
+
+
+def test_an_upload_without_a_session_is_told_why_in_the_pages_language(settings):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(settings)) as fresh:  # no page opened: no cookie
+        r = fresh.post("/components/checkpoint-inspector/upload", params={"lang": "zh"}, headers=HX,
+                       files={"file": ("w.pt", b"x")})
+        assert r.status_code == 200 and "请先打开课程页面" in r.text
+        r = fresh.post("/api/checkpoint-inspector/reports", files={"file": ("w.pt", b"x")})
+        assert r.status_code == 403 and r.json()["code"] == "no_session"
+        assert not (settings.data_dir / "uploads").exists() or not any((settings.data_dir / "uploads").rglob("*.upload"))

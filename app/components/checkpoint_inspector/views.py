@@ -9,7 +9,7 @@ from app import i18n
 from app.components.checkpoint_inspector import service, strings  # noqa: F401 - strings registers the text
 from app.components.checkpoint_inspector.upload import ALLOWED_EXTENSIONS, UploadRejected
 from app.components.htmx import lang_of, require_htmx
-from app.sessions import session_id
+from app.sessions import has_session, session_id
 from app.templating import templates
 
 PREFIX = "/components/checkpoint-inspector"
@@ -19,7 +19,8 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 def _base(request: Request, lang: str) -> dict:
     limit_mb = request.app.state.settings.upload_max_mb
     return {"lang": lang, "prefix": PREFIX, "limit_mb": limit_mb, "limit_bytes": limit_mb * 1024 * 1024,
-            "extensions": ALLOWED_EXTENSIONS, "recent": service.store(request).list(session_id(request)),
+            "extensions": ALLOWED_EXTENSIONS,
+            "recent": service.store(request).list(session_id(request)) if has_session(request) else [],
             "entry": None, "message": None, "oob": False,
             "key_tree": service.key_tree, "human_bytes": service.human_bytes}
 
