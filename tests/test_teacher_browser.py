@@ -159,6 +159,12 @@ def test_the_dashboard_is_accessible_and_fits_a_phone(contexts, lang, scheme, vi
     assert teacher.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     found = serious_violations(teacher)
     assert found == [], describe(found)
+    for path in ("/teach/reset", "/teach/archives"):
+        teacher.goto(f"{path}?lang={lang}")
+        assert teacher.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        found = serious_violations(teacher)
+        assert found == [], (path, describe(found))
+    teacher.goto(f"/teach?lang={lang}")
     # The scenario builder gives a link to copy, checked by the simulator's own rules.
     teacher.locator("#tm-sim-optimizer").select_option("sgd")
     teacher.locator("input[name=lock][value='sim.optimizer']").check()
