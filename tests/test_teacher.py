@@ -47,7 +47,8 @@ def learner(client) -> TestClient:
 
 TEACHER_PAGES = ["/teach", "/teach/board", "/teach/present", "/teach/present/content", "/teach/export.csv",
                  "/teach/export.json", "/teach/reset", "/teach/archives", "/teach/scenario", "/teach/events"]
-TEACHER_API = ["/api/teach/class", "/api/teach/export", "/api/teach/archives", "/api/teach/scenario"]
+TEACHER_API = ["/api/teach/class", "/api/teach/export", "/api/teach/archives", "/api/teach/scenario",
+               "/api/teach/learners/1"]
 
 
 def test_teacher_pages_refuse_without_the_key_with_a_wrong_key_and_with_a_learners_cookie(client):
@@ -74,8 +75,9 @@ def test_teacher_pages_refuse_without_the_key_with_a_wrong_key_and_with_a_learne
 
 def test_the_right_key_sets_a_signed_cookie_and_opens_every_teacher_page(client):
     t = teacher(client)
-    for path in TEACHER_PAGES[:-1] + TEACHER_API:
+    for path in TEACHER_PAGES[:-1] + TEACHER_API[:-1]:
         assert t.get(path).status_code == 200, path
+    assert t.get(TEACHER_API[-1]).status_code == 404  # no learner 1 yet: not found, not forbidden
     # The bearer key works for scripts without any cookie.
     assert TestClient(client.app).get("/api/teach/class", headers={"authorization": f"Bearer {KEY}"}).status_code == 200
     # Leaving teacher mode drops the cookie.
@@ -164,6 +166,15 @@ def test_the_board_aggregates_real_runs_of_three_learners_and_export_and_reset_r
     assert labels == ["learner 1", "learner 2", "learner 3"]
     names = {lr["name"] for lr in board["learners"]}
     assert names == {"Ada L.", None}
+    # One learner as the presenter draws it: first run, resumes, the shared reference.
+    first = t.get("/api/teach/learners/1?lang=en").json()
+    assert first["learner"]["name"] == "Ada L." and first["epochs_total"] == 8
+    kinds = [(s["kind"], s["restore"]) for s in first["segments"]]
+    assert kinds == [("train", None), ("resume", "everything"), ("resume", "weights"), ("reference", None)]
+    assert first["segments"][0]["crash_epoch"] == 6 and len(first["segments"][0]["epochs"]) == 5
+    assert [e["epoch"] for e in first["segments"][1]["epochs"]] == [5, 6, 7, 8]
+    assert t.get("/api/teach/learners/99").status_code == 404
+    assert "svg" in t.get("/teach/present/content?learner=1").text
     # The dashboard says the same in its page, in Chinese too.
     page = t.get("/teach?lang=zh").text
     assert "学员 1" in page and "Ada L." in page and "全部恢复" in page

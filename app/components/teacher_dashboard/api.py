@@ -198,6 +198,55 @@ def get_scenario(request: Request, lock: list[str] = Query(default=[])) -> Scena
     return ScenarioOut(**service.scenario(request, dict(request.query_params), locks, _lang(request)))
 
 
+class EpochOut(BaseModel):
+    epoch: int
+    loss: float
+    val_loss: float | None = None
+    acc: float | None = None
+    lr: float
+
+
+class SegmentOut(BaseModel):
+    kind: str = Field(description="train (the first run) | resume | reference (uninterrupted, shared)")
+    status: str
+    restore: str | None = None
+    from_epoch: int | None = None
+    crash_epoch: int | None = None
+    epochs: list[EpochOut]
+
+
+class LearnerDetailOut(BaseModel):
+    learner: LearnerOut
+    epochs_total: int | None = Field(None, description="planned epochs of the latest lineage")
+    segments: list[SegmentOut] = Field(description="the learner's latest lineage: what the presenter's chart draws")
+
+
+def _segment(seg) -> SegmentOut:
+    return SegmentOut(kind=seg.run.kind, status=seg.run.status, restore=seg.restore if seg.run.kind == "resume" else None,
+                      from_epoch=seg.first_epoch if seg.run.kind == "resume" else None,
+                      crash_epoch=(seg.crash or {}).get("epoch"),
+                      epochs=[EpochOut(epoch=e.epoch, loss=e.loss, val_loss=e.val_loss, acc=e.acc, lr=e.lr)
+                              for e in seg.epochs])
+
+
+@router.get("/learners/{number}", response_model=LearnerDetailOut,
+            summary="One learner, anonymised, with the latest lineage's epochs (the presenter's chart)")
+def get_learner(request: Request, number: int) -> LearnerDetailOut:
+    require_teacher(request)
+    lang = _lang(request)
+    board = service.classroom(request).board()
+    lr = board.learner(number)
+    if lr is None:
+        raise HTTPException(404, "no such learner")
+    out = LearnerOut(label=label(lang, lr.number), stuck_text=[STUCK[lang][s] for s in lr.stuck],
+                     **{k: v for k, v in vars(lr).items() if k in LearnerOut.model_fields and k != "label"})
+    lin = service.learner_lineage(request, board, number)
+    if lin is None:
+        return LearnerDetailOut(learner=out, segments=[])
+    segments = [_segment(seg) for seg in lin.segments] + ([_segment(lin.reference)] if lin.reference else [])
+    return LearnerDetailOut(learner=out, epochs_total=lin.epochs_total, segments=segments)
+
+
 class NameIn(BaseModel):
     name: str = Field("", max_length=200, description="empty: anonymous again")
 

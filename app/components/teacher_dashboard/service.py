@@ -92,8 +92,8 @@ def scenario(request: Request, params: dict[str, str], locks: list[str], lang: s
     return {"link": link, "query": dict(query), "locks": locks, "simulator_body": body, "errors": errors}
 
 
-def learner_chart(request: Request, board: Board, number: int, lang: str) -> Markup | None:
-    """The learner's latest lineage as a chart: first run, each resume, the reference (dashed)."""
+def learner_lineage(request: Request, board: Board, number: int):
+    """The learner's latest lineage (the simulator's cached view of it), or None."""
     learner = board.learner(number)
     if learner is None or learner.latest_root is None:
         return None
@@ -101,7 +101,14 @@ def learner_chart(request: Request, board: Board, number: int, lang: str) -> Mar
     root = jobs.store.get(learner.latest_root)
     if root is None:
         return None
-    lin, _ = cs_service.current_lineage(jobs, root)
+    return cs_service.current_lineage(jobs, root)[0]
+
+
+def learner_chart(request: Request, board: Board, number: int, lang: str) -> Markup | None:
+    """The learner's latest lineage as a chart: first run, each resume, the reference (dashed)."""
+    lin = learner_lineage(request, board, number)
+    if lin is None:
+        return None
     t = lambda key, **kw: i18n.t(lang, key).format(**kw)  # noqa: E731
     series, markers = [], []
     for i, seg in enumerate(lin.segments):
