@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.lab_pages import DEVICES, chapter_page, widest
+from tests.lab_pages import DEVICES, chapter_page, small_text, widest
 
 pytestmark = pytest.mark.browser
 BOTH = [(lang, device) for lang in ("zh", "en") for device in DEVICES]
@@ -139,3 +139,23 @@ def test_every_option_of_the_selects_fits_its_select(browser, live_server, lang,
             return [...s.options].filter(o => ctx.measureText(o.text).width > room).map(o => o.text);
         })""")
         assert not too_wide, too_wide
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_frozen_finetune_on_a_phone_tells_what_froze_in_readable_charts(browser, live_server, lang):
+    with chapter_page(browser, live_server, lang, "phone") as page:
+        expect(page.locator(".tl-item[data-key='fc.weight']")).to_be_attached(timeout=60_000)
+        page.locator("#tl-epochs").fill("2")
+        page.locator("#tl-shots").fill("3")
+        page.locator("#tl-freeze").check()
+        page.locator("#tl-start-ft").click()
+        finetune = page.locator("#tl-finetune")
+        expect(finetune).to_have_attribute("data-status", "done", timeout=240_000)
+        frozen = finetune.locator(".tl-frozen li")
+        expect(frozen).to_have_count(3)
+        expect(frozen.nth(2)).to_contain_text("requires_grad=False")
+        expect(finetune.locator("svg.chart")).to_have_count(2)
+        small = small_text(page, ["#tl-finetune"])
+        assert not any(small.values()), small
+        size = widest(page)
+        assert size["scrollWidth"] <= size["viewport"] and not size["wide"], size
