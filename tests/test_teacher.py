@@ -277,3 +277,17 @@ def test_a_learner_may_give_a_name_and_nothing_else_is_kept(client):
     assert "your teacher sees \u201cGrace\u201d" in r.text
     state = (client.app.state.settings.data_dir / "teacher" / "class.json").read_text()
     assert "Grace" in state and client.cookies.get("lab_session") not in state
+
+
+def test_a_scenario_link_made_on_the_laptop_itself_names_its_network_address(client):
+    t = teacher(client)
+    assert t.get("/api/teach/scenario").json()["origin"] == ""  # the page's own origin will do
+    client.app.state.settings.host = "0.0.0.0"
+    try:
+        local = t.get("/api/teach/scenario", headers={"host": "127.0.0.1:8000"}).json()["origin"]
+        assert local.startswith("http://") and local.endswith(":8000") and "127.0.0.1" not in local
+        html = t.get("/teach/scenario", headers={"host": "localhost:8000"}).text
+        assert f'data-origin="{local}"' in html
+        assert t.get("/api/teach/scenario", headers={"host": "192.168.1.20:8000"}).json()["origin"] == ""
+    finally:
+        client.app.state.settings.host = "127.0.0.1"

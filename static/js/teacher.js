@@ -4,7 +4,8 @@
   "use strict";
   function absolutise(root) {
     root.querySelectorAll("input[data-relative]").forEach(function (input) {
-      input.value = location.origin + input.getAttribute("data-relative");
+      // The server names the address learners use when this page is open on the laptop itself.
+      input.value = (input.getAttribute("data-origin") || location.origin) + input.getAttribute("data-relative");
     });
   }
   function copy(text, done) {

@@ -127,6 +127,8 @@ class ScenarioOut(BaseModel):
     locks: list[str]
     simulator_body: dict | None = Field(None, description="the same settings as a POST /api/checkpoint-simulator/runs body")
     errors: dict[str, str] = Field(description="field -> the simulator form's own message")
+    origin: str = Field("", description="where learners reach this server, when it differs from the asking page's "
+                                        "(a teacher on 127.0.0.1 of a HOST=0.0.0.0 server): prefix the link with it")
 
 
 def _lang(request: Request) -> str:

@@ -52,6 +52,21 @@ def to_csv(rows: list[dict]) -> str:
     return out.getvalue()
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def public_origin(request: Request) -> str:
+    """Where learners reach this server, for links the teacher hands out. A teacher on the
+    laptop itself sees http://127.0.0.1:8000, which no student can open: with HOST=0.0.0.0 the
+    link names the laptop's address on the local network instead. Empty: the page's own origin."""
+    from app.components.teacher_dashboard.auth import _lan_address
+
+    settings = request.app.state.settings
+    if request.url.hostname in LOOPBACK and settings.host in ("0.0.0.0", "::", ""):
+        return f"http://{_lan_address()}:{settings.port}"
+    return ""
+
+
 def simulator_chapter(request: Request, lang: str) -> str | None:
     for chapter in request.app.state.library.chapters(lang):
         if "CheckpointSimulator" in chapter.rendered.components:
@@ -89,7 +104,8 @@ def scenario(request: Request, params: dict[str, str], locks: list[str], lang: s
         query.append(("lock", ",".join(locks)))
     page = simulator_chapter(request, lang) or f"/{lang}/"
     link = page + ("?" + urlencode(query) if query else "") + "#checkpoint-simulator"
-    return {"link": link, "query": dict(query), "locks": locks, "simulator_body": body, "errors": errors}
+    return {"link": link, "query": dict(query), "locks": locks, "simulator_body": body, "errors": errors,
+            "origin": public_origin(request)}
 
 
 def learner_lineage(request: Request, board: Board, number: int):
