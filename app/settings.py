@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     upload_max_mb: int = Field(default=50, ge=1)
     inspect_timeout_s: float = Field(default=20.0, gt=0)
     inspect_memory_mb: int = Field(default=1024, ge=128)
+    # Throwaway sandbox processes at once in the whole server (inspections, labs, transfer
+    # views): each may use INSPECT_MEMORY_MB, so a class clicking together waits, not forks 60.
+    sandboxes_max: int = Field(default=4, ge=1, le=64)
     # Two sandboxes at once (one per core); uploads past that wait without holding a thread,
     # and past INSPECT_WAITING_MAX more are refused ("try again"): each waiting upload keeps
     # its file on disk.

@@ -779,3 +779,40 @@ def test_an_upload_without_a_session_is_told_why_in_the_pages_language(settings)
         r = fresh.post("/api/checkpoint-inspector/reports", files={"file": ("w.pt", b"x")})
         assert r.status_code == 403 and r.json()["code"] == "no_session"
         assert not (settings.data_dir / "uploads").exists() or not any((settings.data_dir / "uploads").rglob("*.upload"))
+
+
+def test_sandboxes_at_once_are_bounded_in_the_whole_server(tmp_path, monkeypatch):
+    import threading
+
+    from app.jobs import processes
+    from app.settings import Settings
+
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def slow(fn, *args, **kwargs):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.3)
+        with lock:
+            running[0] -= 1
+        return "ok"
+
+    monkeypatch.setattr(processes, "call_in_sandbox", slow)
+    settings = Settings(data_dir=tmp_path, sandboxes_max=2, inspect_timeout_s=5)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(processes.call_limited(settings, len, "x")))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == ["ok"] * 8 and peak[0] == 2
+    # Waiting is bounded too: past the inspection timeout the caller is told the class is busy.
+    impatient = Settings(data_dir=tmp_path, sandboxes_max=1, inspect_timeout_s=0.05)
+    holder = threading.Thread(target=processes.call_limited, args=(impatient, len, "x"))
+    holder.start()
+    time.sleep(0.05)
+    with pytest.raises(processes.SandboxError):
+        processes.call_limited(impatient, len, "x")
+    holder.join()

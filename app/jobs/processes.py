@@ -116,8 +116,17 @@ def call_in_sandbox(fn: Callable, *args: Any, timeout: float = 20.0, memory_mb: 
 
 
 def call_limited(settings, fn: Callable, *args: Any) -> Any:
-    """call_in_sandbox with the limits the settings give every throwaway inspection."""
-    return call_in_sandbox(fn, *args, timeout=settings.inspect_timeout_s, memory_mb=settings.inspect_memory_mb)
+    """call_in_sandbox with the limits the settings give every throwaway inspection, and at
+    most SANDBOXES_MAX such processes at once in the whole server (each may use up to
+    INSPECT_MEMORY_MB): a class clicking every lab at once queues here instead of forking
+    sixty processes. A caller that waits longer than the inspection timeout is told so."""
+    slots = _slots_for(settings.sandboxes_max)
+    if not slots.acquire(timeout=settings.inspect_timeout_s):
+        raise SandboxError("waited too long for a free sandbox (the class is busy); try again")
+    try:
+        return call_in_sandbox(fn, *args, timeout=settings.inspect_timeout_s, memory_mb=settings.inspect_memory_mb)
+    finally:
+        slots.release()
 
 
 # Answers about one file (a checkpoint's "inside" view): the same file gives the same answer,
@@ -125,12 +134,12 @@ def call_limited(settings, fn: Callable, *args: Any) -> Any:
 CACHE_SIZE = 256
 _cache: "OrderedDict[tuple, tuple[str, Any]]" = OrderedDict()
 _cache_lock = threading.Lock()
-_file_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots: dict[tuple[str, int], threading.BoundedSemaphore] = {}
 
 
-def _slots_for(n: int) -> threading.BoundedSemaphore:
+def _slots_for(n: int, kind: str = "sandbox") -> threading.BoundedSemaphore:
     with _cache_lock:
-        return _file_slots.setdefault(n, threading.BoundedSemaphore(n))
+        return _slots.setdefault((kind, n), threading.BoundedSemaphore(n))
 
 
 def call_cached(settings, fn: Callable, path: str, *args: Any) -> Any:
@@ -153,7 +162,7 @@ def call_cached(settings, fn: Callable, path: str, *args: Any) -> Any:
             if kind == "ok":
                 return value
             raise SandboxFailure(*value)
-    slots = _slots_for(settings.inspect_at_once)
+    slots = _slots_for(settings.inspect_at_once, "file")
     if not slots.acquire(timeout=settings.inspect_timeout_s):
         raise SandboxError("waited too long for a free inspector (the class is busy); try again")
     try:
