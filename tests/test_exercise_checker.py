@@ -144,3 +144,62 @@ def test_syntax_error_has_its_line(references):
 def test_missing_function_is_named(references):
     v = check(references, "resume", "def load(path):\n    return 1\n")
     assert v["diagnosis"] == "error" and "load_checkpoint" in v["details"]["message"]
+
+
+
+@pytest.fixture(scope="module")
+def source(pretrained_dir):
+    return pretrained_dir / "resnet_mini.pt"
+
+
+def check_with_source(references, source, exercise: str, code: str) -> dict:
+    key = (exercise, code)
+    if key not in _SEEN:
+        _SEEN[key] = checker.run_check(EXERCISES[exercise], code, references, LIMITS, source=source)
+    return _SEEN[key]
+
+
+DEVICE = EXERCISES["device"]["solution"]
+
+
+@pytest.mark.parametrize("code, diagnosis", [
+    (DEVICE, "solved"),
+    (DEVICE.replace('map_location="cpu", ', ""), "error"),
+    # Wrong order: the scheduler built after the optimizer state is in resets the LR.
+    (DEVICE.replace("    scheduler = make_scheduler(optimizer)           # built before the states are loaded\n", "")
+           .replace('    scheduler.load_state_dict(ckpt["scheduler"])\n',
+                    '    scheduler = make_scheduler(optimizer)\n    scheduler.load_state_dict(ckpt["scheduler"])\n'), "scheduler"),
+    # Wrong order: the optimizer built on a model that is then replaced.
+    (DEVICE.replace("    model = make_model()\n", "    model = make_model()\n    optimizer = make_optimizer(model.parameters())\n    model = make_model()\n")
+           .replace("    optimizer = make_optimizer(model.parameters())  # ...then build the optimizer on its parameters\n", ""), "bound"),
+])
+def test_device_exercise(references, source, code, diagnosis):
+    v = check_with_source(references, source, "device", code)
+    assert v["diagnosis"] == diagnosis, v
+    if diagnosis == "error":
+        assert "map_location" in v["details"]["message"] and v["details"]["line"] == 5
+
+
+TRANSFER = EXERCISES["transfer"]["solution"]
+
+
+@pytest.mark.parametrize("code, diagnosis, hidden", [
+    (TRANSFER, "solved", None),
+    (EXERCISES["transfer"]["scaffold"].replace("(source)", "(source, strict=False)"), "error", False),
+    # Filtered by name: the visible check passes, the wider block raises in a hidden one.
+    (TRANSFER.replace("if k in target and v.shape == target[k].shape", 'if not k.startswith("fc.")'), "error", True),
+    # Shape and name: the 24-class hidden check, whose head fits, is not loaded.
+    (TRANSFER.replace("v.shape == target[k].shape", 'v.shape == target[k].shape and not k.startswith("fc.")'), "by_name", True),
+])
+def test_transfer_exercise(references, source, code, diagnosis, hidden):
+    v = check_with_source(references, source, "transfer", code)
+    assert v["diagnosis"] == diagnosis, v
+    if hidden is not None:
+        assert v["details"]["hidden"] is hidden
+    if diagnosis == "solved":
+        assert v["checks"][0]["missing"] == ["fc.weight", "fc.bias"] and v["checks"][2]["missing"] == []
+
+
+def test_transfer_without_a_source_says_so(references, tmp_path):
+    v = checker.run_check(EXERCISES["transfer"], TRANSFER, references, LIMITS, source=tmp_path / "missing.pt")
+    assert (v["status"], v["diagnosis"]) == ("limit", "no_source")

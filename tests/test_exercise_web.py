@@ -39,15 +39,16 @@ def test_placeholder_takes_data_attributes():
 def test_chapter_places_both_exercises(client):
     for lang in ("zh", "en"):
         html = client.get(f"/{lang}/06-model-io-checkpoint").text
-        assert 'id="cx-save"' in html and 'id="cx-resume"' in html
-        assert html.count('class="cx-editor"') == 2
+        for name in ("save", "resume", "device", "transfer"):
+            assert f'id="cx-{name}"' in html
+        assert html.count('class="cx-editor"') == 4
 
 
 def test_list_exercises_with_scaffolds(client):
     data = client.get("/api/exercises?lang=zh").json()
     assert data["mode"] == ("sandbox" if code_sandbox.availability()[0] else "assemble")
     ids = [e["id"] for e in data["exercises"]]
-    assert ids == ["save", "resume"]
+    assert ids == ["save", "resume", "device", "transfer"]
     resume = data["exercises"][1]
     assert "TODO" in resume["scaffold"] and resume["functions"] == ["load_checkpoint"]
     assert "/api/exercises/{exercise_id}/checks" in client.get("/openapi.json").json()["paths"]

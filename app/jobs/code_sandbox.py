@@ -63,7 +63,8 @@ def _python_roots() -> list[str]:
     return sorted(r for r in roots if not r.startswith("/usr/"))
 
 
-def bwrap_args(job_dir: str, limits: Limits, info_fd: int | None = None) -> list[str]:
+def bwrap_args(job_dir: str, limits: Limits, info_fd: int | None = None,
+               binds: tuple[tuple[str, str], ...] = ()) -> list[str]:
     args = [BWRAP] + (["--info-fd", str(info_fd)] if info_fd is not None else []) + ["--unshare-all", "--uid", "65534", "--gid", "65534",
             "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--ro-bind", "/usr", "/usr"]
@@ -80,6 +81,7 @@ def bwrap_args(job_dir: str, limits: Limits, info_fd: int | None = None) -> list
             args += ["--ro-bind", etc, etc]
     args += ["--ro-bind", str(REPO / "app" / "ml"), "/lab/app/ml",
              "--ro-bind", str(REPO / "app" / "jobs" / "exercise_runner.py"), "/lab/app/jobs/exercise_runner.py",
+             *[arg for host, inside in binds for arg in ("--ro-bind", host, inside)],
              "--proc", "/proc", "--dev", "/dev",
              "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/check",
              "--ro-bind", job_dir, "/check/in",
@@ -141,11 +143,13 @@ def _reap_namespace(info_r: int | None) -> None:
         time.sleep(0.02)
 
 
-def run(job: dict, code: str, limits: Limits, on_event=None, sandboxed: bool = True) -> Outcome:
+def run(job: dict, code: str, limits: Limits, on_event=None, sandboxed: bool = True,
+        binds: tuple[tuple[str, str], ...] = ()) -> Outcome:
     """Run one check in a fresh sandbox; blocks until it ends (call it from a worker thread).
 
     sandboxed=False runs the same runner without bubblewrap (rlimits and timeouts still apply):
-    only for code assembled from the lesson's own lines (assemble mode), never for free code."""
+    only for code assembled from the lesson's own lines (assemble mode), never for free code.
+    binds: (host file, path inside) pairs mounted read-only, e.g. a pretrained source."""
     out = Outcome()
     job = {**job, "limits": {"cpu_s": limits.cpu_s, "memory_mb": limits.memory_mb,
                              "file_mb": limits.file_mb, "procs": limits.procs,
@@ -156,9 +160,9 @@ def run(job: dict, code: str, limits: Limits, on_event=None, sandboxed: bool = T
         os.mkdir(job_dir)
         info_r, info_w = os.pipe()  # bwrap writes {"child-pid": N}: the sandbox's init, seen from here
         if sandboxed:
-            cmd = bwrap_args(job_dir, limits, info_w)
+            cmd = bwrap_args(job_dir, limits, info_w, binds)
         else:
-            job.update(dir=root, lab=str(REPO))
+            job.update(dir=root, lab=str(REPO), **({"source": binds[0][0]} if binds else {}))
             cmd = [sys.executable, "-I", str(REPO / "app" / "jobs" / "exercise_runner.py"),
                    os.path.join(job_dir, "job.json")]
         Path(job_dir, "job.json").write_text(json.dumps(job))

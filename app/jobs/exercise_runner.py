@@ -101,6 +101,21 @@ def trusted_save(path, model, optimizer, scheduler, epoch):
                 "rng": torch.get_rng_state()}, path)
 
 
+def cuda_tagged_save(path, model, optimizer, scheduler, epoch):
+    """trusted_save as a GPU machine writes it: every storage tagged cuda:0 (same bytes). A
+    tagger of highest priority answers "cuda:0" for CPU storages; the registry is restored."""
+    import torch
+
+    registry = torch.serialization._package_registry
+    saved = list(registry)
+    torch.serialization.register_package(-1_000_000, lambda st: "cuda:0" if st.device.type == "cpu" else None,
+                                         lambda st, location: None)
+    try:
+        trusted_save(path, model, optimizer, scheduler, epoch)
+    finally:
+        registry[:] = saved
+
+
 def trusted_load(path, model, optimizer, scheduler):
     """Reads the format the save exercise asks for; a missing entry is simply not restored (the
     resumed run then shows what that costs)."""
@@ -183,7 +198,7 @@ def phase_reference(seed: int) -> None:
 
 
 def phase_train(job: dict, check: dict) -> None:
-    save = trusted_save
+    save = cuda_tagged_save if job.get("device") else trusted_save
     if "save_checkpoint" in job["learner"]:
         save = learner_fn(learner_namespace(), "save_checkpoint")
     X, y = data()
@@ -204,15 +219,23 @@ def phase_train(job: dict, check: dict) -> None:
 
 
 def phase_resume(job: dict, check: dict, truth: dict) -> None:
-    load = trusted_load
-    if "load_checkpoint" in job["learner"]:
-        load = learner_fn(learner_namespace(), "load_checkpoint")
+    path = f"{CHECK}/ckpt-{check['crash_after']}.pt"
     X, y = data()
-    model, optimizer, scheduler = build(check["seed"])  # the restarted script
-    start = load(f"{CHECK}/ckpt-{check['crash_after']}.pt", model, optimizer, scheduler)
+    if "resume_on_cpu" in job["learner"]:
+        model, optimizer, scheduler, start = resume_on_cpu(learner_fn(learner_namespace(), "resume_on_cpu"),
+                                                           path, check["seed"])
+    else:
+        load = trusted_load
+        if "load_checkpoint" in job["learner"]:
+            load = learner_fn(learner_namespace(), "load_checkpoint")
+        model, optimizer, scheduler = build(check["seed"])  # the restarted script
+        start = load(path, model, optimizer, scheduler)
     now = fingerprint(model, optimizer, scheduler)
     restored = {k: now[k] == truth[k] for k in ("weights", "optimizer", "scheduler", "rng")}
     restored["lr"] = now["lr"] == truth["lr"]
+    # The optimizer must update this model's parameters, not those of a model built before.
+    restored["bound"] = ({id(p) for g in optimizer.param_groups for p in g["params"]}
+                         == {id(p) for p in model.parameters()})
     try:
         start_epoch = int(start)
     except (TypeError, ValueError):
@@ -223,6 +246,51 @@ def phase_resume(job: dict, check: dict, truth: dict) -> None:
     if 1 <= start_epoch <= EPOCHS + 1:
         logs = [run_epoch(model, optimizer, scheduler, X, y, e) for e in range(start_epoch, EPOCHS + 1)]
     emit({"ev": "resumed", "logs": logs, "weights": weights(model)})
+
+
+def resume_on_cpu(fn, path: str, seed: int):
+    """The device exercise: the learner builds model, optimizer and scheduler with these
+    factories (in the order they choose) from a checkpoint whose tensors are tagged cuda:0."""
+    import torch
+    from app.ml.models import TinyMLP
+
+    torch.manual_seed(seed)  # the restarted script seeds first, as build() does
+    got = fn(path, TinyMLP, lambda params: torch.optim.Adam(params, lr=LR),
+             lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda))
+    if not (isinstance(got, tuple) and len(got) == 4):
+        raise TypeError("resume_on_cpu should return (model, optimizer, scheduler, start_epoch)")
+    model, optimizer, scheduler, start = got
+    if not isinstance(model, torch.nn.Module) or not isinstance(optimizer, torch.optim.Optimizer) \
+            or not hasattr(scheduler, "last_epoch"):
+        raise TypeError("resume_on_cpu should return (model, optimizer, scheduler, start_epoch), in that order")
+    return model, optimizer, scheduler, start
+
+
+SOURCE_FILE = "/lab/source/resnet_mini.pt"
+
+
+def phase_transfer(job: dict, check: dict) -> None:
+    """The transfer exercise: the learner's partial load into a model with a new head, judged
+    tensor by tensor against the real pretrained source and the target's fresh initialisation."""
+    import torch
+    from app.ml.backbones import build_target
+
+    fn = learner_fn(learner_namespace(), "load_pretrained")
+    source_path = job.get("source", SOURCE_FILE)
+    source = torch.load(source_path, weights_only=True)["state_dict"]
+    model = build_target("resnet_mini", check["variant"], check["classes"], seed=check["seed"])
+    init = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    result = fn(model, source_path)
+    rows = []
+    for key, value in model.state_dict().items():
+        src = source.get(key)
+        compatible = src is not None and tuple(src.shape) == tuple(value.shape)
+        rows.append({"key": key, "compatible": compatible,
+                     "from_source": bool(compatible and torch.equal(value, src)),
+                     "untouched": bool(value.shape == init[key].shape and torch.equal(value, init[key]))})
+    emit({"ev": "transfer", "rows": rows, "classes": check["classes"], "variant": check["variant"],
+          "missing": [str(k) for k in getattr(result, "missing_keys", [])] if hasattr(result, "missing_keys") else None,
+          "unexpected": [str(k) for k in getattr(result, "unexpected_keys", [])] if hasattr(result, "unexpected_keys") else None})
 
 
 # ---------------------------------------------------------------- the parent
@@ -343,12 +411,15 @@ def main() -> None:
     import ctypes
 
     ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    os.nice(10)  # like the training workers: the pages stay fast while checks run
     t0 = time.monotonic()
     import torch  # noqa: F401 - once, before forking: every phase starts with it loaded
     import torch._dynamo  # noqa: F401 - the optimizers import it on first use (~1 s)
     import torch.nn.functional  # noqa: F401
     import app.ml.data  # noqa: F401
     import app.ml.models  # noqa: F401
+    if job.get("kind") == "transfer":
+        import app.ml.backbones  # noqa: F401
 
     torch.set_num_threads(1)
     emit({"ev": "ready", "import_s": round(time.monotonic() - t0, 3)})
@@ -365,6 +436,14 @@ def main() -> None:
             return
     for n, check in enumerate(job["checks"]):
         emit({"ev": "check", "index": n})
+        if job.get("kind") == "transfer":
+            events, ended = run_child(phase_transfer, (job, check), limits, "load")
+            for e in events:
+                emit(e)
+            emit({"ev": "resume_end", "ended": ended, "s": 0})
+            if ended != "exit" or any(e.get("ev") == "error" for e in events):
+                return
+            continue
         saved: dict[int, dict] = {}
 
         def on_train(event, check=check):

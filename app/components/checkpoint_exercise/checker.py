@@ -95,6 +95,10 @@ def _limit_code(ended: str) -> str | None:
             "protocol": "output"}.get(ended.split(" ")[0]) if ended else None
 
 
+def checks_of(exercise: dict) -> tuple[dict, ...]:
+    return tuple(exercise.get("checks") or CHECKS)
+
+
 def verdict(exercise: dict, out: code_sandbox.Outcome, refs: dict[int, dict]) -> dict:
     """Turn what the sandbox reported into a verdict (pure: unit-testable without a sandbox)."""
     result: dict = {"status": "wrong", "diagnosis": "other", "details": {}, "checks": [],
@@ -124,6 +128,8 @@ def verdict(exercise: dict, out: code_sandbox.Outcome, refs: dict[int, dict]) ->
     if not per_check:
         return stop("limit", "sandbox", seconds=round(out.wall_s))
     problems: list[tuple[dict, str, dict]] = []
+    if exercise.get("kind") == "transfer":
+        return _transfer_verdict(exercise, per_check, result, stop, learner_phase)
     for spec, events in zip(CHECKS, per_check):
         row = {"seed": spec["seed"], "crash_after": spec["crash_after"], "hidden": spec["hidden"],
                "identical": False, "max_abs_diff": None, "restored": None, "start_epoch": None}
@@ -158,6 +164,8 @@ def verdict(exercise: dict, out: code_sandbox.Outcome, refs: dict[int, dict]) ->
             continue
         evidence = _evidence(resumed["logs"], ref["logs"])
         missing = [k for k in STATE if not restored["restored"].get(k)]
+        if restored["restored"].get("bound") is False:
+            missing.insert(0, "bound")
         if "scheduler" not in missing and not restored["restored"].get("lr"):
             missing.append("scheduler")
         details = {"hidden": spec["hidden"], "seed": spec["seed"], "crash_after": spec["crash_after"],
@@ -178,12 +186,65 @@ def verdict(exercise: dict, out: code_sandbox.Outcome, refs: dict[int, dict]) ->
     return stop("wrong", diagnosis, **details)
 
 
+def _transfer_verdict(exercise, per_check, result, stop, learner_phase) -> dict:
+    """Tensor by tensor: every tensor whose shape fits must hold the source's values, every
+    other one its fresh initialisation."""
+    specs = checks_of(exercise)
+    problems = []
+    for spec, events in zip(specs, per_check):
+        row = {"seed": spec["seed"], "crash_after": 0, "hidden": spec["hidden"], "identical": False,
+               "classes": spec["classes"], "variant": spec["variant"]}
+        result["checks"].append(row)
+        error = next((e for e in events if e.get("ev") == "error"), None)
+        if error:
+            kind = "memory" if error["type"] == "MemoryError" else "error"
+            return stop("limit" if kind == "memory" else "error", kind, type=error["type"], message=error["message"],
+                         line=error.get("line"), where="yours", phase="load", hidden=spec["hidden"],
+                         classes=spec["classes"], variant=spec["variant"])
+        end = next((e for e in events if e.get("ev") == "resume_end"), None)
+        if end and end["ended"] != "exit":
+            return stop("limit", _limit_code(end["ended"]) or "sandbox", phase="load", ended=end["ended"])
+        t = next((e for e in events if e.get("ev") == "transfer"), None)
+        if t is None:
+            return stop("limit", "sandbox")
+        not_loaded = [r["key"] for r in t["rows"] if r["compatible"] and not r["from_source"]]
+        changed = [r["key"] for r in t["rows"] if not r["compatible"] and not r["untouched"]]
+        row["identical"] = not not_loaded and not changed
+        row["missing"] = t["missing"]
+        if row["identical"]:
+            continue
+        loaded = sum(1 for r in t["rows"] if r["compatible"] and r["from_source"])
+        diagnosis = "changed" if changed else ("nothing_loaded" if loaded == 0 else "not_loaded")
+        if not changed and loaded and all(k.startswith("fc.") for k in not_loaded):
+            diagnosis = "by_name"
+        problems.append((spec, diagnosis, {"hidden": spec["hidden"], "seed": spec["seed"], "classes": spec["classes"],
+                                           "variant": spec["variant"], "not_loaded": not_loaded[:12],
+                                           "changed": changed[:12], "loaded": loaded,
+                                           "should": sum(1 for r in t["rows"] if r["compatible"]),
+                                           "missing_keys": t["missing"]}))
+    if not problems:
+        return stop("solved", "solved")
+    spec, diagnosis, details = problems[0]
+    details["visible_passed"] = bool(result["checks"]) and result["checks"][0]["identical"] and spec["hidden"]
+    return stop("wrong", diagnosis, **details)
+
+
 def run_check(exercise: dict, code: str, references: References, limits: code_sandbox.Limits,
-              sandboxed: bool = True) -> dict:
+              sandboxed: bool = True, source: Path | None = None) -> dict:
     """The whole check: references (cached), the sandboxed run, the verdict. Blocks."""
+    if exercise.get("kind") == "transfer":
+        if source is None or not Path(source).exists():
+            return {"status": "limit", "diagnosis": "no_source", "details": {}, "checks": [], "output": "",
+                    "output_bytes": 0, "timing": {}}
+        job = {"learner": exercise["learner"], "kind": "transfer", "references": [],
+               "checks": [{k: c[k] for k in ("seed", "variant", "classes")} for c in checks_of(exercise)]}
+        out = code_sandbox.run(job, code, limits, sandboxed=sandboxed,
+                               binds=((str(source), "/lab/source/resnet_mini.pt"),))
+        return verdict(exercise, out, {})
     refs = {c["seed"]: references.get(c["seed"]) for c in CHECKS}
     job = {"learner": exercise["learner"], "references": [s for s, r in refs.items() if r is None],
-           "checks": [{"seed": c["seed"], "crash_after": c["crash_after"]} for c in CHECKS]}
+           "checks": [{"seed": c["seed"], "crash_after": c["crash_after"]} for c in CHECKS],
+           "device": exercise.get("kind") == "device"}
     out = code_sandbox.run(job, code, limits, sandboxed=sandboxed)
     # References come first, from children forked before any learner code was imported.
     first_check = next((i for i, e in enumerate(out.events) if e.get("ev") == "check"), len(out.events))

@@ -41,11 +41,15 @@ class CheckRow(BaseModel):
     max_abs_diff: float | None = None
     start_epoch: int | None = None
     restored: dict[str, bool] | None = None
+    classes: int | None = Field(default=None, description="transfer: the target's number of classes")
+    variant: str | None = Field(default=None, description="transfer: the target's architecture variant")
+    missing: list[str] | None = Field(default=None, description="transfer: the missing_keys load_state_dict reported")
 
 
 class Verdict(BaseModel):
     status: Literal["solved", "wrong", "error", "limit"]
-    diagnosis: str = Field(description="solved, optimizer, scheduler, rng, weights, epoch, mismatch, error, memory, cpu, timeout, output, killed, sandbox")
+    diagnosis: str = Field(description="solved, optimizer, scheduler, rng, weights, bound, epoch, mismatch, by_name, not_loaded, "
+                                       "nothing_loaded, changed, error, memory, cpu, timeout, output, killed, sandbox, no_source")
     headline: str
     lines: list[str]
     error: dict | None = Field(default=None, description="type, message (torch's own words) and the learner's line")

@@ -33,6 +33,8 @@ i18n.STRINGS["zh"].update({
     "cx.unknown": "本章引用了不存在的练习 “{name}”。",
     "cx.timing": "用时 {s} 秒",
     "cx.progress_solved": "已解决的练习",
+    "cx.transfer_row": "{classes} 类{wider}",
+    "cx.wider": "，最后一个 block 更宽",
 })
 i18n.STRINGS["en"].update({
     "cx.editor": "Your code",
@@ -64,6 +66,8 @@ i18n.STRINGS["en"].update({
     "cx.unknown": "This chapter refers to an exercise that does not exist: “{name}”.",
     "cx.timing": "took {s} s",
     "cx.progress_solved": "solved exercises",
+    "cx.transfer_row": "{classes} classes{wider}",
+    "cx.wider": ", a wider last block",
 })
 
 REFUSED = {
@@ -110,6 +114,12 @@ HEADLINES = {
         "output": "输出太多，检查被停止了。",
         "killed": "进程被系统杀掉了（内存或进程数超限）。",
         "sandbox": "检查没能完成（沙箱没有给出结果）。",
+        "bound": "优化器更新的不是这个模型的参数。",
+        "by_name": "按名字过滤了：形状对得上的分类头没有加载。",
+        "not_loaded": "有形状相同的张量没有从预训练源加载。",
+        "nothing_loaded": "一个预训练张量都没有加载。",
+        "changed": "形状不同的张量被改动了。",
+        "no_source": "预训练源还没准备好（服务器正在预训练），请过一分钟再试。",
         "other": "结果不同。",
     },
     "en": {
@@ -127,6 +137,12 @@ HEADLINES = {
         "output": "Too much output: the check was stopped.",
         "killed": "The process was killed by the system (memory or process limit).",
         "sandbox": "The check could not finish (the sandbox gave no result).",
+        "bound": "The optimizer updates tensors that are not this model's parameters.",
+        "by_name": "Filtered by name: a head whose shape fits was not loaded.",
+        "not_loaded": "Tensors whose shapes fit were not loaded from the pretrained source.",
+        "nothing_loaded": "Not one pretrained tensor was loaded.",
+        "changed": "Tensors whose shapes differ were changed.",
+        "no_source": "The pretrained source is not ready yet (the server is pretraining it); try again in a minute.",
         "other": "The result differs.",
     },
 }
@@ -153,6 +169,10 @@ def explain(lang: str, exercise: dict, v: dict) -> dict:
                          if zh else f"The lesson's {'loader' if d.get('phase') == 'load' else 'saver'} failed on your checkpoint; torch said:")
         elif d.get("line"):
             lines.append(f"第 {d['line']} 行（{phase_zh}阶段）：" if zh else f"Line {d['line']} (while {'saving' if d.get('phase') == 'save' else 'loading'}):")
+        if d.get("hidden"):
+            wider = d.get("variant") == "wider_block"
+            lines.insert(0, ("隐藏检查" + ("（最后一个 block 更宽）" if wider else "") + "出错了，可见的检查没有。") if zh
+                         else ("A hidden check" + (" (a wider last block)" if wider else "") + " raised; the visible one did not."))
         return {"headline": HEADLINES[lang]["error"], "lines": lines,
                 "error": {"type": d.get("type"), "message": d.get("message"), "line": d.get("line")}}
     if code == "epoch":
@@ -168,6 +188,12 @@ def explain(lang: str, exercise: dict, v: dict) -> dict:
     elif code in ("optimizer", "scheduler", "rng", "weights", "mismatch", "other"):
         if where and d.get("hidden"):
             lines.append(f"{where}没有通过。" if zh else f"It fails {where}.")
+        if code == "bound":
+            lines.append("先建好模型、加载并搬到目标设备，再用 model.parameters() 建优化器。" if zh
+                         else "Build, load and move the model first, then build the optimizer from model.parameters().")
+        if code == "scheduler" and d.get("lr_now") is not None and d.get("lr_now") != d.get("lr_truth"):
+            lines.append(f"恢复后学习率是 {_n(d['lr_now'])}，保存时是 {_n(d['lr_truth'])}。" if zh
+                         else f"Right after the resume the LR was {_n(d['lr_now'])}; when saved it was {_n(d['lr_truth'])}.")
         loss = ev.get("loss")
         if code == "optimizer" and loss:
             jump = loss["resumed"] > loss["reference"]
@@ -193,6 +219,17 @@ def explain(lang: str, exercise: dict, v: dict) -> dict:
         if d.get("max_abs_diff") is not None:
             lines.append(f"最终权重的最大差异 |Δw| = {d['max_abs_diff']:.3g}。" if zh
                          else f"Final weights differ by up to |Δw| = {d['max_abs_diff']:.3g}.")
+    elif code in ("by_name", "not_loaded", "nothing_loaded", "changed"):
+        wider = d.get("variant") == "wider_block"
+        what = (f"{d.get('classes')} 类" + ("、最后一个 block 更宽" if wider else "")) if zh else \
+               (f"{d.get('classes')} classes" + (", a wider last block" if wider else ""))
+        if d.get("hidden"):
+            lines.append(f"隐藏检查（{what}）没有通过。" if zh else f"It fails a hidden check ({what}).")
+        lines.append(f"加载了 {d.get('loaded')} 个张量，应该是 {d.get('should')} 个。" if zh
+                     else f"{d.get('loaded')} tensors loaded, where {d.get('should')} fit.")
+        keys = d.get("not_loaded") or d.get("changed") or []
+        if keys:
+            lines.append(("没有加载的：" if zh else "Not loaded: ") + ", ".join(keys))
     elif code == "output":
         lines.append(f"你的代码输出了 {d.get('kb', 0)} KB 以上；打印几行就够了。" if zh
                      else f"Your code printed over {d.get('kb', 0)} KB; a few lines are enough.")
