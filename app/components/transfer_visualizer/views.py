@@ -1,6 +1,7 @@
 """HTML side of the TransferLearningVisualizer: the partial in the chapter and its htmx routes."""
 from __future__ import annotations
 
+import json
 import random
 from itertools import product
 from typing import get_args
@@ -59,6 +60,8 @@ def diagram_context(request: Request, lang: str, query: TransferQuery | None, er
     view = service.load_view(request, query)
     context["view"] = view
     context["query_string"] = "&".join(f"{k}={v}" for k, v in query.model_dump().items())
+    # Inherited by the rows' tensor requests (hx-vals): the query once per group, not per row.
+    context["tensor_query"] = json.dumps({"lang": lang, **query.model_dump()})
     context |= tell.diagram(lang, query, view)
     if compare and compare != query.strategy:
         before = service.load_view(request, query.model_copy(update={"strategy": compare}))
