@@ -816,3 +816,31 @@ def test_sandboxes_at_once_are_bounded_in_the_whole_server(tmp_path, monkeypatch
     with pytest.raises(processes.SandboxError):
         processes.call_limited(impatient, len, "x")
     holder.join()
+
+
+def test_a_download_survives_its_file_being_deleted_meanwhile(tmp_path):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from app.responses import held_file_response
+
+    path = tmp_path / "ckpt-epoch-0001.pt"
+    path.write_bytes(b"\x01" * 3_000_000)
+    app = FastAPI()
+
+    @app.get("/file")
+    def download():
+        response = held_file_response(path, "run-ckpt-epoch-0001.pt")
+        path.unlink()  # keep-last-N deletes it before the body is sent
+        return response
+
+    @app.get("/gone")
+    def gone():
+        return held_file_response(tmp_path / "never.pt", "x.pt", missing="not on disk")
+
+    with TestClient(app) as c:
+        r = c.get("/file")
+        assert r.status_code == 200 and r.content == b"\x01" * 3_000_000
+        assert r.headers["content-length"] == "3000000" and "ckpt-epoch-0001.pt" in r.headers["content-disposition"]
+        r = c.get("/gone")
+        assert r.status_code == 404 and r.json()["detail"] == "not on disk"
