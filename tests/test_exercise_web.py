@@ -103,3 +103,14 @@ def test_server_stays_fast_during_an_endless_loop(client):
     a = wait(client, attempt["id"], timeout=120)
     assert a["verdict"]["status"] == "limit" and a["verdict"]["diagnosis"] in ("cpu", "timeout")
     assert "affected" in " ".join(a["verdict"]["lines"])
+
+
+@needs_bwrap
+def test_transfer_verdict_renders_in_the_page(client):
+    from app.components.checkpoint_exercise.exercises import EXERCISES
+
+    attempt = client.post("/api/exercises/transfer/checks?lang=zh", json={"code": EXERCISES["transfer"]["scaffold"]}).json()
+    a = wait(client, attempt["id"], "zh")
+    assert a["verdict"]["diagnosis"] == "error" and a["verdict"]["error"]["line"] == 7
+    html = client.get(f"/components/checkpoint-exercise/checks/{attempt['id']}?lang=zh", headers={"HX-Request": "true"})
+    assert html.status_code == 200 and "size mismatch" in html.text and "5 类" in html.text

@@ -193,7 +193,8 @@ def _transfer_verdict(exercise, per_check, result, stop, learner_phase) -> dict:
     problems = []
     for spec, events in zip(specs, per_check):
         row = {"seed": spec["seed"], "crash_after": 0, "hidden": spec["hidden"], "identical": False,
-               "classes": spec["classes"], "variant": spec["variant"]}
+               "max_abs_diff": None, "start_epoch": None, "restored": None,
+               "classes": spec["classes"], "variant": spec["variant"], "missing": None}
         result["checks"].append(row)
         error = next((e for e in events if e.get("ev") == "error"), None)
         if error:
