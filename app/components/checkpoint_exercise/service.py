@@ -36,8 +36,8 @@ class ExerciseService:
         self.references = checker.References(self.folder / "references")
         self.progress_dir = self.folder / "progress"
         self.pool = ThreadPoolExecutor(max_workers=settings.exercise_checks_at_once, thread_name_prefix="exercise-check")
-        self.limits = code_sandbox.Limits(wall_s=settings.exercise_timeout_s,
-                                          phase_wall_s=min(20.0, settings.exercise_timeout_s / 2))
+        half = min(20.0, settings.exercise_timeout_s / 2)  # each phase (train, resume) gets at most half
+        self.limits = code_sandbox.Limits(wall_s=settings.exercise_timeout_s, phase_wall_s=half, cpu_s=max(2, int(half)))
         self._lock = threading.Lock()
         self.attempts: OrderedDict[str, dict] = OrderedDict()
         self.in_flight: dict[str, str] = {}  # session -> attempt id
