@@ -131,7 +131,7 @@ def test_copy_button_works_from_the_keyboard(page, live_server):
 def test_skip_link_is_first_and_moves_focus(page):
     page.goto(ZH)
     page.keyboard.press("Tab")
-    skip = page.locator("a.skip-link")
+    skip = page.locator("a.skip-link[href='#main']")
     expect(skip).to_be_focused()
     expect(skip).to_be_in_viewport()  # visible when focused, hidden otherwise
     page.keyboard.press("Enter")

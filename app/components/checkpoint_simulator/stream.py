@@ -90,8 +90,7 @@ class Watch:
         live = []
         for run_id in [*self._runs, *(r for r in self._refs if self.jobs.is_running(r))]:
             now = self.jobs.live.get(run_id)
-            # Epochs, not steps: the page shows a run's progress per epoch (its held-out numbers).
-            live.append((run_id, now.epoch) if now else (run_id,))
+            live.append((run_id, now.epoch, now.step) if now else (run_id,))
         return self._version, tuple(store.version(r) for r in self._refs), tuple(live)
 
     def queue(self) -> dict[str, str]:
