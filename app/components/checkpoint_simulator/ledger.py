@@ -23,8 +23,9 @@ RESTORED = {  # mode -> what it puts back, in PIECES order
 }
 # Held-out loss within this fraction of the reference's counts as "back" / "about as good".
 MARGIN = 0.10
-# The first epoch after a resume with a mean train loss this much above the reference's is a spike.
-SPIKE = 0.10
+# The first epoch after a resume with a mean train loss this much above the reference's is a spike:
+# above what a different shuffle of the same data gives here (measured: +6 to +11 %).
+SPIKE = 0.15
 
 
 @dataclass
