@@ -127,3 +127,16 @@ def test_transfer_verdict_renders_in_the_page(client):
     assert a["verdict"]["diagnosis"] == "error" and a["verdict"]["error"]["line"] == 7
     html = client.get(f"/components/checkpoint-exercise/checks/{attempt['id']}?lang=zh", headers={"HX-Request": "true"})
     assert html.status_code == 200 and "size mismatch" in html.text and "5 类" in html.text
+
+
+def test_sandbox_refusals_are_explained_in_both_languages():
+    from app.components.checkpoint_exercise import strings
+    from app.components.checkpoint_exercise.exercises import EXERCISES
+
+    v = {"diagnosis": "error", "details": {"type": "PermissionError", "line": 5, "where": "yours", "phase": "load",
+                                           "message": "os.system is not available in the exercise sandbox"}}
+    assert "不能使用 os.system" in strings.explain("zh", EXERCISES["resume"], v)["lines"][0]
+    assert "needs only torch" in strings.explain("en", EXERCISES["resume"], v)["lines"][0]
+    for code in ("cpu", "timeout", "memory", "output", "sandbox", "no_source"):
+        for lang in ("zh", "en"):
+            assert strings.explain(lang, EXERCISES["resume"], {"diagnosis": code, "details": {"kb": 1024}})["headline"]

@@ -173,6 +173,10 @@ def explain(lang: str, exercise: dict, v: dict) -> dict:
             wider = d.get("variant") == "wider_block"
             lines.insert(0, ("隐藏检查" + ("（最后一个 block 更宽）" if wider else "") + "出错了，可见的检查没有。") if zh
                          else ("A hidden check" + (" (a wider last block)" if wider else "") + " raised; the visible one did not."))
+        blocked = (d.get("message") or "").removesuffix(" is not available in the exercise sandbox")
+        if blocked != (d.get("message") or ""):
+            lines.insert(0, f"练习沙箱里不能使用 {blocked}：检查只需要 torch 和你的函数。" if zh
+                         else f"{blocked} is not available in the exercise sandbox: the check needs only torch and your functions.")
         return {"headline": HEADLINES[lang]["error"], "lines": lines,
                 "error": {"type": d.get("type"), "message": d.get("message"), "line": d.get("line")}}
     if code == "epoch":
