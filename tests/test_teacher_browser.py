@@ -189,3 +189,20 @@ def test_a_learner_types_a_name_and_the_dashboard_shows_it(contexts):
     assert r.status == 201, r.text()
     expect(teacher.locator("#tm-learners")).to_contain_text("小明", timeout=10_000)
     assert not teacher.problems and not learner.problems
+
+
+def test_a_scenario_link_reaches_the_transfer_visualizer_too(contexts):
+    learner = contexts()
+    asked = []
+    learner.on("request", lambda r: asked.append(r.url) if "/diagram" in r.url else None)
+    learner.goto("/en/06-model-io-checkpoint?tl.num_classes=5&tl.freeze_backbone=1&lock=tl.num_classes")
+    expect(learner.locator("#tl-classes")).to_have_value("5")
+    expect(learner.locator("#tl-classes")).to_be_disabled()
+    expect(learner.locator("#tl-freeze")).to_be_checked()
+    # The diagram is asked for the link's class count, although its control is disabled.
+    for _ in range(50):
+        if any("num_classes=5" in url for url in asked):
+            break
+        learner.wait_for_timeout(100)
+    assert any("num_classes=5" in url for url in asked), asked
+    assert not learner.problems

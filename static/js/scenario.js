@@ -1,14 +1,18 @@
 // Scenarios by link: a component's settings in the page's query pre-fill its form, and
 // lock=<prefix>.<field>,… disables the named controls. The chapter page is the same for everyone
 // (rendered once, cached), so this happens here, in the learner's browser.
-//   sim.<field>  ->  the CheckpointSimulator's form field #cs-<field> (radio name="crash")
-//                ->  <field> in POST /api/checkpoint-simulator/runs
+//   <prefix>.<field> -> the control named <field> in that component's form(s):
+//   sim. CheckpointSimulator (#cs-form; the control's id is #cs-<field>, and <field> is also
+//        its name in POST /api/checkpoint-simulator/runs), tl. TransferLearningVisualizer
+//        (#tl-form, #tl-ft-form), sd. StateDictExplorer (#sd-form), sl. SaveLoadLab (#sl-form).
 // A locked control is disabled, so its value is added to the form's request here; a value the
 // form cannot hold (a word in a number field, an unknown option) goes to the server as it is,
-// and the form shows the server's own message in the page's language after Start.
+// and the form shows the server's own message in the page's language.
 (function () {
   "use strict";
-  var COMPONENTS = { sim: { form: "cs-form", id: "cs-" } };
+  var COMPONENTS = { sim: ["cs-form"], tl: ["tl-form", "tl-ft-form"], sd: ["sd-form"], sl: ["sl-form"] };
+  // Forms that answer every change (the others wait for their button).
+  var LIVE = { "tl-form": true, "sd-form": true, "sl-form": true };
   var NOTE = { zh: "老师已锁定", en: "locked by your teacher" };
 
   function settings() {
@@ -23,29 +27,35 @@
     });
     (params.get("lock") || "").split(",").forEach(function (item) {
       var dot = item.indexOf(".");
-      if (dot > 0 && COMPONENTS[item.slice(0, dot)]) {
-        var prefix = item.slice(0, dot);
-        (locks[prefix] = locks[prefix] || {})[item.slice(dot + 1)] = true;
-      }
+      var prefix = item.slice(0, dot), name = item.slice(dot + 1);
+      if (dot > 0 && COMPONENTS[prefix] && /^[a-z_]{1,40}$/.test(name)) (locks[prefix] = locks[prefix] || {})[name] = true;
     });
     return { values: out, locks: locks };
   }
 
-  function controls(form, spec, name) {
-    var radios = form.querySelectorAll("input[type='radio'][name='" + name + "']");
-    if (radios.length) return Array.prototype.slice.call(radios);
-    var el = document.getElementById(spec.id + name);
-    return el && form.contains(el) ? [el] : [];
+  function forms(prefix) {
+    return COMPONENTS[prefix].map(function (id) { return document.getElementById(id); }).filter(Boolean);
   }
 
-  function fill(form, spec, name, value) {
-    var els = controls(form, spec, name);
-    if (!els.length) return;
+  // The controls named `name` in the component's forms (hidden inputs are the page's own).
+  function controls(prefix, name) {
+    var found = [];
+    forms(prefix).forEach(function (form) {
+      Array.prototype.forEach.call(form.querySelectorAll("[name='" + name + "']"), function (el) {
+        if (el.type !== "hidden" && /^(INPUT|SELECT|TEXTAREA)$/.test(el.tagName)) found.push(el);
+      });
+    });
+    return found;
+  }
+
+  function fill(prefix, name, value) {
+    var els = controls(prefix, name);
+    if (!els.length) return null;
     var first = els[0];
     if (first.type === "radio") {
       var hit = false;
       els.forEach(function (r) { r.checked = r.value === value; hit = hit || r.checked; });
-      if (!hit) extra(form, name, value);
+      if (!hit) extra(first.form, name, value);
     } else if (first.type === "checkbox") {
       first.checked = /^(1|on|true|yes)$/i.test(value);
     } else if (first.tagName === "SELECT") {
@@ -60,10 +70,12 @@
       if (first.type === "number" && value !== "" && isNaN(Number(value))) first.type = "text";
       first.value = value;
     }
+    return first.form;
   }
 
   // A value no radio offers still reaches the server, which says what is wrong with it.
   function extra(form, name, value) {
+    if (!form) return;
     var hidden = document.createElement("input");
     hidden.type = "hidden";
     hidden.name = name;
@@ -72,10 +84,10 @@
     form.appendChild(hidden);
   }
 
-  function lock(form, spec, locks) {
+  function lock(prefix, locks) {
     var lang = document.documentElement.lang.indexOf("zh") === 0 ? "zh" : "en";
     Object.keys(locks).forEach(function (name) {
-      controls(form, spec, name).forEach(function (el) {
+      controls(prefix, name).forEach(function (el) {
         if (el.disabled) return;
         el.disabled = true;
         el.setAttribute("data-locked", "");
@@ -93,12 +105,19 @@
 
   function apply(state, refill) {
     Object.keys(COMPONENTS).forEach(function (prefix) {
-      var spec = COMPONENTS[prefix];
-      var form = document.getElementById(spec.form);
-      if (!form) return;
       var values = state.values[prefix] || {};
-      if (refill) Object.keys(values).forEach(function (name) { fill(form, spec, name, values[name]); });
-      lock(form, spec, state.locks[prefix] || {});
+      var touched = [];
+      if (refill) {
+        Object.keys(values).forEach(function (name) {
+          var form = fill(prefix, name, values[name]);
+          if (form && touched.indexOf(form) < 0) touched.push(form);
+        });
+      }
+      lock(prefix, state.locks[prefix] || {});
+      // A form that answers every change shows the scenario at once.
+      touched.forEach(function (form) {
+        if (LIVE[form.id]) form.dispatchEvent(new Event("change", { bubbles: true }));
+      });
     });
   }
 
@@ -106,16 +125,20 @@
   if (!Object.keys(state.values).length && !Object.keys(state.locks).length) return;
 
   document.addEventListener("DOMContentLoaded", function () { apply(state, true); });
-  // The server re-renders the form with the values sent (and its messages): lock it again.
+  // A server may re-render a form with the values sent (and its messages): lock it again.
   document.addEventListener("htmx:afterSettle", function () { apply(state, false); });
-  // Disabled controls are not sent with a form: send the locked values all the same.
+  // Disabled controls are not sent with a form: send the locked values all the same, for the
+  // form that asks and the forms it includes (hx-include).
   document.addEventListener("htmx:configRequest", function (e) {
-    var form = e.detail && e.detail.elt;
+    var elt = e.detail && e.detail.elt;
+    if (!elt || !elt.id) return;
     Object.keys(COMPONENTS).forEach(function (prefix) {
-      var spec = COMPONENTS[prefix];
-      if (!form || form.id !== spec.form) return;
+      if (COMPONENTS[prefix].indexOf(elt.id) < 0) return;
+      var include = elt.getAttribute("hx-include");
+      var included = include ? document.querySelector(include) : null;
       Object.keys(state.locks[prefix] || {}).forEach(function (name) {
-        controls(form, spec, name).forEach(function (el) {
+        controls(prefix, name).forEach(function (el) {
+          if (el.form !== elt && el.form !== included) return;
           if (el.type === "radio" || el.type === "checkbox") {
             if (el.checked) e.detail.parameters[name] = el.value;
           } else {
