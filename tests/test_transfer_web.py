@@ -166,16 +166,19 @@ def test_diagram_tells_the_head_first_and_folds_the_transferred_backbone(tl_clie
     # Asked before it is shown: the outcome is in the page, hidden behind the prediction.
     assert 'class="tl-predict"' in html and 'class="tl-result"' in html and "tl-result\" role=\"region\"" in html
     assert "Right. PyTorch raised nothing and transferred 54 of the target's 56 tensors." in html.replace("&#39;", "'")
-    # The page's own first diagram is not behind a question.
+    # The page's own first diagram is not behind a question; a fix applied is shown at once.
     page = tl_client.get("/en/06-model-io-checkpoint").text
     assert 'class="tl-predict"' not in page
+    shown = tl_client.get(DIAGRAM, params={"lang": "en", "strategy": "strict", "compare": "shape_filter", "ask": "0"}).text
+    assert 'class="tl-predict"' not in shown and 'tl-compare"' in shown
+    assert 'class="tl-predict"' in tl_client.get(DIAGRAM, params={"lang": "en", "num_classes": 4}).text
 
 
 def test_prefix_case_draws_the_correspondence_and_the_fix_shows_what_changed(tl_client):
     html = tl_client.get(DIAGRAM, params={"lang": "en", "variant": "dataparallel_prefix", "strategy": "strict"}).text
     assert "56 of the checkpoint&#39;s 56 keys are exactly a key of the model once module. is removed" in html
     assert '<span class="tl-prefix">module.</span><wbr>conv1.<wbr>weight' in html
-    assert "strategy=strip_prefix" in html and "compare=strict" in html
+    assert "strategy=strip_prefix" in html and "compare=strict&ask=0" in html
     assert _groups(html)[0] == ("prefix_shape", "fc", True)
     fixed = tl_client.get(DIAGRAM, params={"lang": "zh", "variant": "dataparallel_prefix", "strategy": "strip_prefix",
                                            "compare": "strict"}).text

@@ -119,7 +119,8 @@ def _view_options(request: Request) -> tuple[bool, str | None]:
     """How the diagram is shown: behind a prediction question (after the learner changed a
     setting), and compared with another strategy (after "apply the fix")."""
     compare = request.query_params.get("compare")
-    return request.query_params.get("ask") == "1", compare if compare in get_args(Strategy) else None
+    # Asking is the default: the form's questions are the ones prerendered at start-up.
+    return request.query_params.get("ask", "1") == "1", compare if compare in get_args(Strategy) else None
 
 
 @router.get("/diagram", response_class=HTMLResponse)
