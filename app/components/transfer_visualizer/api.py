@@ -1,6 +1,8 @@
 """JSON API of the TransferLearningVisualizer, under /api/transfer (see /docs)."""
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from app.components.transfer_visualizer import service, story
@@ -9,6 +11,7 @@ from app.jobs.manager import LimitReached
 from app.ml.catalog import SOURCE_NAMES, STRATEGIES, VARIANTS
 
 router = APIRouter(prefix="/api/transfer", tags=["transfer learning"])
+Query = Annotated[TransferQuery, Depends()]
 # What a view answers while its source model is still being pretrained (see _ready).
 NOT_READY = {503: {"description": "the source model is still being pretrained; try again shortly"}}
 
@@ -30,7 +33,7 @@ def _ready(request: Request, source: str) -> None:
 
 
 @router.get("/inspect", responses=NOT_READY, summary="Load the pretrained source into a target with a strategy: every tensor's fate")
-async def inspect(request: Request, query: TransferQuery = Depends()) -> dict:
+async def inspect(request: Request, query: Query) -> dict:
     _ready(request, query.source)
     view = await service.view(request, query)
     return {k: v for k, v in view.items() if k != "previews"}
@@ -38,7 +41,7 @@ async def inspect(request: Request, query: TransferQuery = Depends()) -> dict:
 
 @router.get("/groups", response_model=list[StoryGroup], responses=NOT_READY,
             summary="The load's tensors grouped by fate and module, what differs first (as the diagram tells it)")
-async def groups(request: Request, query: TransferQuery = Depends()) -> list[dict]:
+async def groups(request: Request, query: Query) -> list[dict]:
     _ready(request, query.source)
     view = await service.view(request, query)
     return [{**g, "keys": [r["key"] for r in g["rows"]]} for g in story.groups(view["rows"])]
@@ -46,14 +49,14 @@ async def groups(request: Request, query: TransferQuery = Depends()) -> list[dic
 
 @router.get("/compare", response_model=Comparison, responses=NOT_READY,
             summary="What changes when another strategy loads the same checkpoint (\"apply the fix\")")
-async def compare(request: Request, against: Strategy, query: TransferQuery = Depends()) -> dict:
+async def compare(request: Request, against: Strategy, query: Query) -> dict:
     _ready(request, query.source)
     before = await service.view(request, query.model_copy(update={"strategy": against}))
     return story.compare(before, await service.view(request, query))
 
 
 @router.get("/tensor", responses={**NOT_READY, 404: {"description": "no such tensor in this load"}}, summary="One tensor before and after loading, with the source's values")
-async def tensor(request: Request, key: str, query: TransferQuery = Depends()) -> dict:
+async def tensor(request: Request, key: str, query: Query) -> dict:
     _ready(request, query.source)
     preview = (await service.view(request, query))["previews"].get(key)
     if preview is None:

@@ -59,7 +59,6 @@ def diagram_context(request: Request, lang: str, query: TransferQuery | None, er
         return context
     view = service.load_view(request, query)
     context["view"] = view
-    context["query_string"] = "&".join(f"{k}={v}" for k, v in query.model_dump().items())
     # Inherited by the rows' tensor requests (hx-vals): the query once per group, not per row.
     context["tensor_query"] = json.dumps({"lang": lang, **query.model_dump()})
     context |= tell.diagram(lang, query, view)
