@@ -160,7 +160,7 @@ def test_the_board_aggregates_real_runs_of_three_learners_and_export_and_reset_r
     assert ledger["everything"]["median_loss_change"] == 0.0  # bit-identical: the same first epoch
     assert ledger["weights"]["resumes"] == 2 and ledger["weights"]["compared"] == 2
     assert ledger["weights"]["identical"] == 0
-    assert ledger["weights"]["median_loss_change"] > 0.1 and ledger["weights"]["spikes"] == 2
+    assert ledger["weights"]["median_loss_change"] > 0.05  # fresh Adam moments: the loss jumps back up
     assert ledger["no_rng"]["resumes"] == 0 and ledger["no_rng"]["median_loss_change"] is None
     labels = [lr["label"] for lr in board["learners"]]
     assert labels == ["learner 1", "learner 2", "learner 3"]
@@ -193,6 +193,9 @@ def test_the_board_aggregates_real_runs_of_three_learners_and_export_and_reset_r
     resumed = [r for r in rows if r["kind"] == "resume"]
     assert sorted(r["restore"] for r in resumed) == ["everything", "weights", "weights"]
     assert {r["identical"] for r in resumed if r["restore"] == "everything"} == {"True"}
+    # The board's spike count is the simulator's own verdict, row by row.
+    assert ledger["weights"]["spikes"] == sum(r["spike"] == "True" for r in resumed if r["restore"] == "weights")
+    assert ledger["everything"]["spikes"] == 0
     assert all(r["crash_plan"] == "at_epoch" and r["crash_epoch"] == "6" for r in resumed)
     as_json = t.get("/api/teach/export?lang=en").json()
     assert len(as_json) == 6 and {r["label"] for r in as_json} == {"learner 1", "learner 2", "learner 3"}

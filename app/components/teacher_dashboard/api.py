@@ -51,7 +51,8 @@ class ModeOut(BaseModel):
     finished: int
     compared: int = Field(description="resumes whose final weights were compared with the reference")
     identical: int = Field(description="of those, bit-identical")
-    spikes: int = Field(description="first resumed epoch's loss ≥ 10 % above the reference's")
+    spikes: int = Field(description="resumes whose first epoch's loss was a spike by the simulator's ledger "
+                                    "(at least its SPIKE threshold above the reference's)")
     median_loss_change: float | None = Field(None, description="first resumed epoch: loss ÷ reference's − 1")
     median_recovery_epochs: float | None = None
 

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sse_starlette import EventSourceResponse
 
 from app import i18n
+from app.components.checkpoint_simulator import ledger as cs_ledger
 from app.components.checkpoint_simulator.schemas import RunRequest
 from app.components.checkpoint_simulator.strings import RESTORE_LABELS, STATUS
 from app.components.teacher_dashboard import service
@@ -66,7 +67,7 @@ def board_context(request: Request, lang: str, board=None) -> dict:
 
     return {"lang": lang, "board": board, "ago": ago, "label": lambda n: label(lang, n),
             "restore_labels": RESTORE_LABELS[lang], "status_names": STATUS[lang], "stuck_names": STUCK[lang],
-            "fmt_change": service.fmt_change, "fmt_num": service.fmt_num}
+            "fmt_change": service.fmt_change, "fmt_num": service.fmt_num, "spike": cs_ledger.SPIKE}
 
 
 @router.get("", response_class=HTMLResponse)
