@@ -11,6 +11,7 @@ from app.components.checkpoint_simulator.schemas import (LedgerOut, LedgerRow, P
 from app.components.checkpoint_simulator.strings import RESTORE_LABELS
 from app.components.htmx import lang_of
 from app.jobs.manager import LimitReached, NotAllowed
+from app.responses import held_file_response
 from app.sessions import session_id
 
 router = APIRouter(prefix="/api/checkpoint-simulator", tags=["checkpoint simulator"])
@@ -151,7 +152,8 @@ def list_checkpoints(request: Request, run_id: str) -> list[dict]:
 def download_checkpoint(request: Request, run_id: str, file: str):
     run = service.owned_run(request, run_id)
     path = service.checkpoint_path(service.manager(request), run, file)
-    return FileResponse(path, media_type="application/octet-stream", filename=f"{run.id[:8]}-{path.name}")
+    # Opened now: keep-last-N may delete the file before the body is sent (app/responses.py).
+    return held_file_response(path, f"{run.id[:8]}-{path.name}", missing="that checkpoint is no longer on disk")
 
 
 @router.delete("/runs/{run_id}", status_code=204, summary="Delete a run, its resumes and their files",

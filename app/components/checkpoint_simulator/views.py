@@ -5,7 +5,7 @@ import time
 from functools import partial
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
@@ -21,6 +21,7 @@ from app.components.htmx import lang_of, require_htmx
 from app.jobs.manager import LimitReached, NotAllowed
 from app.jobs.processes import SandboxError, SandboxFailure, call_cached
 from app.jobs.tasks import describe_file
+from app.responses import held_file_response
 from app.sessions import session_id
 from app.templating import templates
 
@@ -292,8 +293,8 @@ def delete(request: Request, run_id: str):
 def download(request: Request, run_id: str, file: str):
     run = service.owned_run(request, run_id)
     path = service.checkpoint_path(service.manager(request), run, file)
-    name = f"{run.id[:8]}-{path.name}"
-    return FileResponse(path, media_type="application/octet-stream", filename=name)
+    # Opened now: keep-last-N may delete the file before the body is sent (app/responses.py).
+    return held_file_response(path, f"{run.id[:8]}-{path.name}", missing="that checkpoint is no longer on disk")
 
 
 @router.get("/runs/{run_id}/inside", response_class=HTMLResponse)
