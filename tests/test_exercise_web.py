@@ -73,6 +73,10 @@ def test_wrong_then_hint_then_solved(client):
     # One check at a time per browser.
     busy = client.post("/api/exercises/resume/checks?lang=en", json={"code": NO_RNG})
     assert busy.status_code == 429 and "still running" in busy.json()["detail"]
+    # The page, asked again, keeps showing (and polling) the check that runs.
+    page = client.post("/components/checkpoint-exercise/resume/check?lang=en", data={"mode": "code", "code": NO_RNG},
+                       headers={"HX-Request": "true"})
+    assert "still running" in page.text and f"/checks/{first.json()['id']}" in page.text
     a = wait(client, first.json()["id"])
     v = a["verdict"]
     assert (v["status"], v["diagnosis"]) == ("wrong", "rng")

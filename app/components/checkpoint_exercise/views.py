@@ -52,7 +52,10 @@ async def check(request: Request, exercise_id: str):
     try:
         attempt = await run_in_threadpool(svc.of(request).submit, sid, exercise_id, code, picks)
     except svc.Refused as r:
-        return _attempt(request, lang, message=strings.REFUSED[lang][r.code].format(**r.details), exercise_id=exercise_id)
+        # "Busy": the check already running keeps its place on the page (and its polling).
+        running = svc.of(request).attempt(sid, svc.of(request).in_flight.get(sid, "")) if r.code == "busy" else None
+        return _attempt(request, lang, attempt=running, message=strings.REFUSED[lang][r.code].format(**r.details),
+                        exercise_id=exercise_id)
     return _attempt(request, lang, attempt)
 
 
