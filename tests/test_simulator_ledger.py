@@ -7,7 +7,7 @@ import time
 import pytest
 
 from app.components.checkpoint_simulator import ledger, words
-from app.jobs.manager import JobManager
+from app.jobs.manager import JobManager, NotAllowed
 from app.jobs.store import EpochRow
 from app.settings import Settings
 from tests.simulator_helpers import API, start, wait_event, wait_finished
@@ -181,3 +181,30 @@ def _wait(jobs: JobManager, run_id: str, status: str, timeout: float = 60):
             return run
         time.sleep(0.1)
     raise AssertionError(f"{run_id} is {jobs.store.get(run_id).status}, not {status}")
+
+
+def test_a_planned_resume_can_be_cancelled_and_its_lineage_deleted(tmp_path):
+    jobs = JobManager(Settings(data_dir=tmp_path / "data", max_workers=1))
+    jobs.start()
+    try:
+        config = {"epochs": 4, "lr": 0.02, "optimizer": "adam", "scheduler": True, "checkpoint_every": 2,
+                  "keep_last": 3, "seed": 0, "batch_size": 64}
+        root = jobs.submit_train("learner", config, {"pace_ms": 0})
+        _wait(jobs, root.id, "done")
+        path = jobs.run_dir(root.id) / "checkpoints" / "ckpt-epoch-0002.pt"
+        runs = jobs.submit_resume_all("learner", jobs.store.get(root.id), path, 2, list(ledger.MODES))
+        planned = [r for r in runs if r.status == "planned"]
+        jobs.crash(planned[0].id)  # Crash on a run that never started: it is called off
+        assert jobs.store.get(planned[0].id).status == "interrupted"
+        # Whatever still waits goes with the lineage; a run already training must end first.
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                jobs.delete(root.id)
+                break
+            except NotAllowed:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert jobs.store.lineage(root.id) == []
+    finally:
+        jobs.stop()

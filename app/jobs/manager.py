@@ -315,12 +315,15 @@ class JobManager:
         self._wake()
 
     def cancel(self, run_id: str) -> bool:
-        """Take a run out of the queue before it starts; it ends as interrupted (it never ran)."""
+        """Take a run out of the queue (or out of a planned set) before it starts; it ends as
+        interrupted (it never ran)."""
         with self._lock:
             try:
                 self._queue.remove(run_id)
             except ValueError:
-                return False
+                run = self.store.get(run_id)
+                if run is None or run.status != "planned":
+                    return False
             self.store.update(run_id, status="interrupted", finished=time.time(),
                               error="cancelled while waiting in the queue")
             return True
@@ -341,7 +344,7 @@ class JobManager:
         with self._lock:
             lineage = self.store.lineage(root_id)
             for r in lineage:
-                if r.status == "queued":
+                if r.status in ("queued", "planned"):
                     self.cancel(r.id)  # the learner's own waiting runs go with the lineage
             lineage = self.store.lineage(root_id)
             if any(r.active for r in lineage):
