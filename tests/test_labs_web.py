@@ -160,13 +160,41 @@ def test_clinic_right_fix_solves_and_wrong_ones_show_torchs_error(lab_client):
     assert list(cases["truncated_file"]["fixes"]) == list(FIX_IDS["truncated_file"])
 
 
-@pytest.mark.parametrize("case_id", ["renamed_layer", "dataparallel_prefix", "size_mismatch", "truncated_file"])
+@pytest.mark.parametrize("case_id", ["renamed_layer", "dataparallel_prefix", "size_mismatch", "truncated_file",
+                                     "resume_order", "unfreeze_groups", "compile_prefix", "numpy_weights_only",
+                                     "safetensors_shared"])
 def test_clinic_cases_fail_then_get_fixed(lab_client, case_id):
     case = lab_client.get(f"/api/loading-clinic/cases/{case_id}").json()
     assert case["error_type"] and case["fixed"] is True, case
     expected = {"renamed_layer": "Missing key(s)", "dataparallel_prefix": "module.",
-                "size_mismatch": "size mismatch", "truncated_file": "central directory"}[case_id]
+                "size_mismatch": "size mismatch", "truncated_file": "central directory",
+                "resume_order": "expected dtype float for `end` but got dtype double",
+                "unfreeze_groups": "doesn't match the size of optimizer's group",
+                "compile_prefix": '"_orig_mod.body.weight"',
+                "numpy_weights_only": "numpy._core.multiarray._reconstruct",
+                "safetensors_shared": "Some tensors share memory"}[case_id]
     assert expected in case["error"]
+
+
+def test_clinic_chapter_7_fixes_in_the_sandbox(lab_client):
+    api = "/api/loading-clinic/cases"
+    # The compiler's import runs in the sandbox too: model.compile() keeps the plain keys.
+    wrong = lab_client.get(f"{api}/compile_prefix/fixes/compile_too").json()
+    assert not wrong["fixed"] and "_orig_mod.body.weight" in wrong["error"] and "in place" in wrong["why"]
+    nxt = lab_client.get(f"{api}/numpy_weights_only/fixes/allow_reconstruct").json()
+    assert nxt["error_type"] == "UnpicklingError" and "GLOBAL numpy.ndarray" in nxt["error"]
+    right = lab_client.get(f"{api}/safetensors_shared/fixes/save_model").json()
+    assert right["fixed"] and right["proof"] == {"weights_equal": True, "still_tied": True}
+    html = lab_client.get("/components/loading-clinic/cases/numpy_weights_only/try",
+                          params={"fix": "weights_only_false", "lang": "zh"}).text
+    assert 'data-fixed="false"' in html and "没有报错，但问题并没有解决" in html and "关掉了保护" in html
+    assert 'data-proof="file_loads_with_weights_only" data-holds="false"' in html
+    html = lab_client.get("/components/loading-clinic/cases/unfreeze_groups/try",
+                          params={"fix": "same_groups_then_add", "lang": "en"}).text
+    assert 'data-solved="unfreeze_groups"' in html and "add_param_group" in html
+    html = lab_client.get("/components/loading-clinic/cases/resume_order", params={"lang": "zh"}).text
+    assert "续训顺序" in html and "expected dtype float for `end` but got dtype double" in html
+    assert 'id="cl-fix-build_move_load"' in html
 
 
 def test_clinic_unknown_case(lab_client):

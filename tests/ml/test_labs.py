@@ -181,6 +181,13 @@ EXPECTED_ERRORS = {
                                        "torch.Size([10, 16]) from checkpoint"]),
     "cuda_checkpoint": ("RuntimeError", ["Attempting to deserialize object on a CUDA device but "
                                          "torch.cuda.is_available() is False"]),
+    "resume_order": ("RuntimeError", ["expected dtype float for `end` but got dtype double"]),
+    "unfreeze_groups": ("ValueError", ["loaded state dict contains a parameter group that doesn't match "
+                                       "the size of optimizer's group"]),
+    "compile_prefix": ("RuntimeError", ['Missing key(s) in state_dict: "body.weight"',
+                                        'Unexpected key(s) in state_dict: "_orig_mod.body.weight"']),
+    "numpy_weights_only": ("UnpicklingError", ["Unsupported global: GLOBAL numpy._core.multiarray._reconstruct"]),
+    "safetensors_shared": ("RuntimeError", ["Some tensors share memory", "save_model"]),
 }
 
 
@@ -209,6 +216,11 @@ def test_clinic_evidence_details(tmp_path):
     assert trunc["evidence"]["truncated_bytes"] * 2 <= trunc["evidence"]["last_good_bytes"]
 
 
+# Importing torch's compiler (model.compile(), torch.compile) warns about torch.jit internals.
+COMPILER_IMPORT = pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+
+
+@COMPILER_IMPORT
 @pytest.mark.parametrize("case_id,fix_id", [(c, f) for c, fixes in clinic.CANDIDATES.items() for f in fixes])
 def test_every_candidate_fix_runs_for_real(case_id, fix_id, tmp_path):
     r = plain_json(clinic.try_fix(case_id, fix_id, str(tmp_path)))
@@ -220,6 +232,55 @@ def test_every_candidate_fix_runs_for_real(case_id, fix_id, tmp_path):
         assert not r["fixed"]
         assert r["error_type"] is not None or not all(r["proof"].values()), r
     assert r["code"] == clinic.CANDIDATES[case_id][fix_id]
+
+
+@COMPILER_IMPORT
+def test_chapter_7_cases_wrong_fixes_meet_the_next_real_error(tmp_path):
+    # Allowlisting only the global the error named: torch names the next one.
+    r = clinic.try_fix("numpy_weights_only", "allow_reconstruct", str(tmp_path / "a"))
+    assert r["error_type"] == "UnpicklingError" and "Unsupported global: GLOBAL numpy.ndarray" in r["error"]
+    # weights_only=False loads, and the file is still one no safe reader can open.
+    r = clinic.try_fix("numpy_weights_only", "weights_only_false", str(tmp_path / "b"))
+    assert r["error"] is None and not r["fixed"] and r["proof"]["file_loads_with_weights_only"] is False
+    assert "numpy._core.multiarray._reconstruct" in r["evidence"]["unsafe_globals_in_file"]
+    r = clinic.try_fix("unfreeze_groups", "two_groups", str(tmp_path / "c"))
+    assert r["error_type"] == "ValueError" and "different number of parameter groups" in r["error"]
+    r = clinic.try_fix("resume_order", "fresh_optimizer", str(tmp_path / "d"))
+    assert r["error"] is None and r["proof"]["adam_state_restored"] is False and r["evidence"]["adam_step"] == 1.0
+    r = clinic.try_fix("resume_order", "foreach_false", str(tmp_path / "e"))
+    assert "expected dtype float for `end` but got dtype double" in r["error"]
+    # model.compile() compiles in place: the keys keep their plain names.
+    r = clinic.try_fix("compile_prefix", "compile_too", str(tmp_path / "f"))
+    assert r["error_type"] == "RuntimeError" and 'Unexpected key(s) in state_dict: "_orig_mod.body.weight"' in r["error"]
+    r = clinic.try_fix("safetensors_shared", "contiguous", str(tmp_path / "g"))
+    assert r["error"].startswith("Some tensors share memory")  # safetensors' indentation taken off
+    r = clinic.try_fix("safetensors_shared", "drop_tied_key", str(tmp_path / "h"))
+    assert 'Missing key(s) in state_dict: "lm_head.weight"' in r["error"]
+
+
+def test_chapter_7_cases_evidence(tmp_path):
+    order = clinic.run_case("resume_order", str(tmp_path / "a"))["evidence"]
+    assert order == {"param_dtype": "torch.float64", "exp_avg_dtype": "torch.float64", "adam_step": 2.0, "saved_step": 1.0}
+    groups = clinic.run_case("unfreeze_groups", str(tmp_path / "b"))["evidence"]
+    assert groups["params_per_group"] == [2, 2] and groups["lr_per_group"] == [0.01, 0.001]
+    np_case = clinic.run_case("numpy_weights_only", str(tmp_path / "c"))["evidence"]
+    assert np_case == {"unsafe_globals_in_file": [], "val_preds_type": "torch.Tensor", "numpy_rng_type": "dict"}
+    shared = clinic.run_case("safetensors_shared", str(tmp_path / "d"))["evidence"]
+    assert shared["keys_in_file"] == ["embed.weight"]
+
+
+@COMPILER_IMPORT
+def test_compile_wrapper_names_keys_as_torch_compile_does():
+    from app.ml.labs.clinic_practice import CompileWrapper
+
+    torch.manual_seed(0)
+    net = clinic.OldNet()
+    compiled = torch.compile(net)  # only wraps: nothing is compiled before a forward pass
+    assert list(compiled.state_dict()) == list(CompileWrapper(net).state_dict())
+    assert list(compiled.state_dict())[0] == "_orig_mod.body.weight"
+    in_place = clinic.OldNet()
+    in_place.compile()
+    assert list(in_place.state_dict()) == list(net.state_dict())
 
 
 def test_each_case_has_exactly_one_right_fix():

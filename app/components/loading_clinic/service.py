@@ -10,8 +10,10 @@ from app.components.loading_clinic.strings import FIXES
 from app.jobs.lab_tasks import cl_case, cl_try
 
 # The keys of app.ml.labs.clinic.CASES and CANDIDATES (that module imports torch; tests check they agree).
-CASE_IDS = ("renamed_layer", "dataparallel_prefix", "size_mismatch", "cuda_checkpoint", "truncated_file")
-CaseId = Literal["renamed_layer", "dataparallel_prefix", "size_mismatch", "cuda_checkpoint", "truncated_file"]
+CASE_IDS = ("renamed_layer", "dataparallel_prefix", "size_mismatch", "cuda_checkpoint", "truncated_file",
+            "resume_order", "unfreeze_groups", "compile_prefix", "numpy_weights_only", "safetensors_shared")
+CaseId = Literal["renamed_layer", "dataparallel_prefix", "size_mismatch", "cuda_checkpoint", "truncated_file",
+                 "resume_order", "unfreeze_groups", "compile_prefix", "numpy_weights_only", "safetensors_shared"]
 FIX_IDS = {case_id: tuple(FIXES["en"][case_id]) for case_id in CASE_IDS}
 
 

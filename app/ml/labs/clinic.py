@@ -1,4 +1,5 @@
-"""Lessons 6.2 and 6.5: a clinic of real loading errors, each with its fix.
+"""Lessons 6.2 and 6.5: a clinic of real loading errors, each with its fix (chapter 7's cases
+are in clinic_practice).
 
 For every case a small real checkpoint is written into the work folder, then the broken code
 and the fix are executed exactly as shown (see run_snippet), so each error text is the one
@@ -8,6 +9,7 @@ torch really produced here.
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import Callable
 
@@ -17,7 +19,7 @@ from torch import nn
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
 from app.ml.checkpoint import save_atomic
-from app.ml.labs import captured, run_snippet, working_dir
+from app.ml.labs import captured, clinic_practice, run_snippet, working_dir
 
 
 class OldNet(nn.Module):
@@ -68,6 +70,15 @@ def make_cuda_tagged_checkpoint(path: str | os.PathLike, obj=None) -> dict:
     finally:
         registry[:] = saved
     return obj
+
+
+def _captured(exc: BaseException | None) -> dict:
+    """captured(exc), with the indentation some libraries' messages carry (safetensors writes its
+    text as an indented block) taken off: the words are untouched."""
+    out = captured(exc)
+    if out["error"]:
+        out["error"] = textwrap.dedent(out["error"]).strip()
+    return out
 
 
 def _same_tensors(a: dict, b: dict) -> bool:
@@ -306,6 +317,8 @@ state = torch.load("checkpoint.pt", weights_only=True, mmap=True)   # read it la
 """,
     },
 }
+CASES |= clinic_practice.CASES
+CANDIDATES |= clinic_practice.CANDIDATES
 RIGHT = {case_id: next(k for k, code in c.items() if code == CASES[case_id]["fix_code"])
          for case_id, c in CANDIDATES.items()}
 
@@ -325,7 +338,7 @@ def try_fix(case_id: str, fix_id: str, workdir: str) -> dict:
         fix = run_snippet(candidates[fix_id], ns)
         evidence, proof = (None, None) if fix is not None else _check(case, ns, reference)
     return {"id": case_id, "fix": fix_id, "ok": True, "code": candidates[fix_id], "right": fix_id == RIGHT[case_id],
-            "broken": captured(broken), **captured(fix), "evidence": evidence, "proof": proof,
+            "broken": _captured(broken), **_captured(fix), "evidence": evidence, "proof": proof,
             "fixed": broken is not None and fix is None and bool(proof) and all(proof.values())}
 
 
@@ -349,10 +362,10 @@ def run_case(case_id: str, workdir: str) -> dict:
         extra, reference = setup(root)
         ns = {"torch": torch, "nn": nn, **extra}
         broken = run_snippet(case["broken_code"], ns)
-        result.update(captured(broken))
+        result.update(_captured(broken))
         fix = run_snippet(case["fix_code"], ns)
-        result["fix_error_type"] = captured(fix)["error_type"]
-        result["fix_error"] = captured(fix)["error"]
+        result["fix_error_type"] = _captured(fix)["error_type"]
+        result["fix_error"] = _captured(fix)["error"]
         evidence, proof = (None, None) if fix is not None else _check(case, ns, reference)
     result["evidence"], result["proof"] = evidence, proof
     # A fix counts only if its evidence shows the weights really arrived.
