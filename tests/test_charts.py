@@ -53,3 +53,12 @@ def test_shades_and_legend_toggles():
     assert svg.count('class="shade shade-lost"') == 2  # the band and its legend key
     assert svg.count('class="legend-item legend-toggle"') == 2 and 'aria-pressed="true"' in svg
     assert 'data-series="0"' in svg and 'data-series="1"' in svg
+
+
+def test_a_log_axis_inside_one_decade_still_has_labels():
+    import re
+
+    for points, expected in (([(1, 0.9), (4, 0.2)], ["0.2", "0.5"]), ([(1, 2.3), (4, 0.05)], ["0.1", "1"])):
+        svg = str(render(Chart("loss", "loss", "epoch", [Series("a", points)], x_max=4, log_y=True)))
+        labels = re.findall(r'text-anchor="end">([^<]*)<', svg)
+        assert labels == expected, labels

@@ -79,6 +79,17 @@ def _ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return [round(first + i * step, 10) for i in range(int((hi - first) / step) + 1)]
 
 
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    """Ticks of a log axis spanning 10**lo .. 10**hi: decades when two or more fit, else 1-2-5
+    steps, else every integer multiple, so that a range inside one decade still has labels."""
+    for multiples in ((1,), (1, 2, 5), tuple(range(1, 10))):
+        ticks = [round(m * 10 ** e, 12) for e in range(math.floor(lo), math.ceil(hi) + 1) for m in multiples
+                 if lo <= math.log10(m * 10 ** e) <= hi]
+        if len(ticks) >= 2:
+            return ticks
+    return ticks
+
+
 def _fmt(v: float) -> str:
     if v == 0:
         return "0"
@@ -128,8 +139,7 @@ def render(chart: Chart, marker_names: dict[str, str] | None = None) -> Markup:
         return " ".join(coords)
 
     if chart.log_y:
-        y_ticks = [(sy(10 ** e), _fmt(10 ** e)) for e in range(math.floor(y_lo), math.ceil(y_hi) + 1)
-                   if y_lo <= e <= y_hi]
+        y_ticks = [(sy(v), _fmt(v)) for v in _log_ticks(y_lo, y_hi)]
     else:
         y_ticks = [(sy(v), _fmt(v)) for v in _ticks(y_lo, y_hi)]
     x_ticks = [(sx(v), _fmt(v)) for v in _ticks(0, x_max, 8) if v <= x_max]
