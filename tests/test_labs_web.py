@@ -185,6 +185,12 @@ def test_clinic_chapter_7_fixes_in_the_sandbox(lab_client):
     assert nxt["error_type"] == "UnpicklingError" and "GLOBAL numpy.ndarray" in nxt["error"]
     right = lab_client.get(f"{api}/safetensors_shared/fixes/save_model").json()
     assert right["fixed"] and right["proof"] == {"weights_equal": True, "still_tied": True}
+    assert right["broken"]["error_from"] == "safetensors"
+    html = lab_client.get("/components/loading-clinic/cases/safetensors_shared/try",
+                          params={"fix": "contiguous", "lang": "en"}).text
+    assert "It raised too — safetensors says, in its own words" in html and "Some tensors share memory" in html
+    html = lab_client.get("/components/loading-clinic/cases/safetensors_shared", params={"lang": "zh"}).text
+    assert "safetensors 的真实报错" in html and "Some tensors share memory" in html
     html = lab_client.get("/components/loading-clinic/cases/numpy_weights_only/try",
                           params={"fix": "weights_only_false", "lang": "zh"}).text
     assert 'data-fixed="false"' in html and "没有报错，但问题并没有解决" in html and "关掉了保护" in html

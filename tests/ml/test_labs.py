@@ -254,8 +254,9 @@ def test_chapter_7_cases_wrong_fixes_meet_the_next_real_error(tmp_path):
     assert r["error_type"] == "RuntimeError" and 'Unexpected key(s) in state_dict: "_orig_mod.body.weight"' in r["error"]
     r = clinic.try_fix("safetensors_shared", "contiguous", str(tmp_path / "g"))
     assert r["error"].startswith("Some tensors share memory")  # safetensors' indentation taken off
+    assert r["error_from"] == "safetensors" and r["broken"]["error_from"] == "safetensors"
     r = clinic.try_fix("safetensors_shared", "drop_tied_key", str(tmp_path / "h"))
-    assert 'Missing key(s) in state_dict: "lm_head.weight"' in r["error"]
+    assert 'Missing key(s) in state_dict: "lm_head.weight"' in r["error"] and r["error_from"] is None
 
 
 def test_chapter_7_cases_evidence(tmp_path):

@@ -16,6 +16,7 @@ class Cases(BaseModel):
 class TorchError(BaseModel):
     error_type: str | None
     error: str | None
+    error_from: str | None = None
 
 
 class Attempt(BaseModel):
@@ -27,6 +28,7 @@ class Attempt(BaseModel):
     broken: TorchError = Field(description="what the broken code raised")
     error_type: str | None = Field(description="what the fix raised, if anything")
     error: str | None
+    error_from: str | None = Field(None, description="the library that raised it, when not torch (safetensors)")
     evidence: dict | None = Field(description="what the model holds afterwards (when the fix raised nothing)")
     proof: dict[str, bool] | None = Field(description="checks that must all hold for the case to count as fixed")
     fixed: bool

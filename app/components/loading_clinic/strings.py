@@ -138,10 +138,11 @@ FIXES = {
 
 i18n.STRINGS["zh"].update({
     "cl.title": "交互演示：加载错误门诊",
-    "cl.intro": "每个病例都会在服务器上真的造出一个出问题的 checkpoint，运行出错的代码。你来选修复方案，服务器当场运行它：错误信息是 PyTorch 给出的原文，修好了就给出证据。",
+    "cl.intro": "每个病例都会在服务器上真的造出一个出问题的 checkpoint，运行出错的代码。你来选修复方案，服务器当场运行它：错误信息是 PyTorch（或 safetensors）给出的原文，修好了就给出证据。",
     "cl.pick": "选一个病例：",
     "cl.broken": "出错的代码",
     "cl.error": "PyTorch 的真实报错",
+    "cl.error_from": "{lib} 的真实报错",
     "cl.no_error": "（没有报错）",
     "cl.fix": "修复",
     "cl.fix_failed": "修复后的代码也报错了：",
@@ -154,6 +155,7 @@ i18n.STRINGS["zh"].update({
     "cl.try": "运行这个修复",
     "cl.your_fix": "你选的修复：",
     "cl.it_raised": "它也报错了——PyTorch 的原文：",
+    "cl.it_raised_from": "它也报错了——{lib} 的原文：",
     "cl.no_raise_not_fixed": "没有报错，但问题并没有解决。",
     "cl.why": "为什么：",
     "cl.checks": "检查",
@@ -165,10 +167,11 @@ i18n.STRINGS["zh"].update({
 })
 i18n.STRINGS["en"].update({
     "cl.title": "Try it: the loading clinic",
-    "cl.intro": "Each case really makes a broken checkpoint on the server and runs the failing code. You choose the fix; the server runs it right then: errors are PyTorch's own words, and a real fix comes with evidence.",
+    "cl.intro": "Each case really makes a broken checkpoint on the server and runs the failing code. You choose the fix; the server runs it right then: errors are PyTorch's own words (or safetensors'), and a real fix comes with evidence.",
     "cl.pick": "Pick a case:",
     "cl.broken": "The failing code",
     "cl.error": "PyTorch's real error",
+    "cl.error_from": "The real error, from {lib}",
     "cl.no_error": "(no error)",
     "cl.fix": "The fix",
     "cl.fix_failed": "The fixed code failed too:",
@@ -181,6 +184,7 @@ i18n.STRINGS["en"].update({
     "cl.try": "Run this fix",
     "cl.your_fix": "Your fix:",
     "cl.it_raised": "It raised too — PyTorch's own words:",
+    "cl.it_raised_from": "It raised too — {lib} says, in its own words:",
     "cl.no_raise_not_fixed": "No error, but it is not fixed.",
     "cl.why": "Why:",
     "cl.checks": "Checks",

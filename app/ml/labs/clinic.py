@@ -74,10 +74,16 @@ def make_cuda_tagged_checkpoint(path: str | os.PathLike, obj=None) -> dict:
 
 def _captured(exc: BaseException | None) -> dict:
     """captured(exc), with the indentation some libraries' messages carry (safetensors writes its
-    text as an indented block) taken off: the words are untouched."""
+    text as an indented block) taken off: the words are untouched. ``error_from`` names the
+    library that raised it when that is not torch (the page says whose words these are)."""
     out = captured(exc)
     if out["error"]:
         out["error"] = textwrap.dedent(out["error"]).strip()
+    tb = exc.__traceback__ if exc is not None else None
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    package = tb.tb_frame.f_globals.get("__name__", "").split(".")[0] if tb is not None else ""
+    out["error_from"] = package if package == "safetensors" else None
     return out
 
 
