@@ -69,6 +69,28 @@ def test_a_clinic_case_is_solved_by_the_right_fix_and_failed_by_a_wrong_one(brow
         expect(clinic).to_be_visible()
 
 
+@pytest.mark.parametrize("lang,device", [("zh", "phone"), ("en", "desktop")])
+def test_a_chapter_7_clinic_case_allowlisting_one_name_meets_the_next(browser, live_server, lang, device):
+    with chapter_page(browser, live_server, lang, device) as page:
+        button = page.locator("#cl-case-numpy_weights_only")
+        button.click()
+        case = page.locator("#cl-result .cl-case")
+        expect(case).to_have_attribute("data-case", "numpy_weights_only", timeout=60_000)
+        expect(case.locator(".cl-error")).to_contain_text("GLOBAL numpy._core.multiarray._reconstruct")
+        case.locator("#cl-fix-allow_reconstruct").check()
+        case.locator("#cl-try").click()
+        result = case.locator("#cl-attempt .cl-result")
+        expect(result).to_have_attribute("data-fix", "allow_reconstruct", timeout=60_000)
+        expect(result.locator(".cl-try-error")).to_contain_text("GLOBAL numpy.ndarray")
+        case.locator("#cl-fix-plain_types").check()
+        case.locator("#cl-try").click()
+        expect(result).to_have_attribute("data-fixed", "true", timeout=60_000)
+        expect(result.locator("tr[data-proof='file_loads_with_weights_only']")).to_have_attribute("data-holds", "true")
+        expect(button.locator(".cl-mark")).to_be_visible()
+        size = widest(page)
+        assert size["scrollWidth"] <= size["viewport"] and not size["wide"], size
+
+
 def test_pick_a_refactor_and_see_the_attribute_error(page):
     page.goto("/zh/06-model-io-checkpoint")
     lab = page.locator("#save-load-lab")
