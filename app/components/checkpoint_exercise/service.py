@@ -69,16 +69,35 @@ class ExerciseService:
         return {ex: {"solved": bool(data.get(ex, {}).get("solved")), "failures": int(data.get(ex, {}).get("failures", 0))}
                 for ex in EXERCISES}
 
-    def _record(self, sid: str, exercise_id: str, solved: bool) -> dict:
+    def _record(self, sid: str, exercise_id: str, solved: bool, diagnosis: str | None = None) -> dict:
+        """One finished check. Besides what the learner's page reads (solved, failures), the file
+        keeps what the teacher's dashboard shows: checks run, the diagnoses of failed checks
+        (counted, and the last one), when, and the class's hash of the session (never the id)."""
+        from app.components.teacher_dashboard.classroom import session_hash
+
         with self._lock:
-            data = self.progress(sid)
-            row = data[exercise_id]
+            path = self._progress_path(sid)
+            try:
+                data = json.loads(path.read_text())
+                if not isinstance(data, dict):
+                    data = {}
+            except (OSError, ValueError):
+                data = {}
+            raw = data.get(exercise_id) if isinstance(data.get(exercise_id), dict) else {}
+            row = {"solved": bool(raw.get("solved")), "failures": int(raw.get("failures", 0))}
+            checks = int(raw.get("checks", row["failures"] + row["solved"])) + 1
+            diagnoses = dict(raw.get("diagnoses") or {})
             if solved:
                 row["solved"] = True
             else:
                 row["failures"] += 1
+                if diagnosis:
+                    diagnoses[diagnosis] = int(diagnoses.get(diagnosis, 0)) + 1
+            data[exercise_id] = {**raw, **row, "checks": checks, "diagnoses": diagnoses,
+                                 "last_diagnosis": raw.get("last_diagnosis") if solved else diagnosis,
+                                 "updated": time.time()}
+            data["_learner"] = session_hash(sid)
             self.progress_dir.mkdir(parents=True, exist_ok=True)
-            path = self._progress_path(sid)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(json.dumps(data))
             os.replace(tmp, path)
@@ -146,7 +165,7 @@ class ExerciseService:
             log.exception("exercise check failed")
             v = {"status": "limit", "diagnosis": "sandbox", "details": {}, "checks": [], "output": "",
                  "output_bytes": 0, "timing": {}}
-        row = self._record(attempt["session"], attempt["exercise"], v["status"] == "solved")
+        row = self._record(attempt["session"], attempt["exercise"], v["status"] == "solved", v.get("diagnosis"))
         with self._lock:
             attempt.update(status="done", verdict=v, progress=row)
             self.in_flight.pop(attempt["session"], None)
