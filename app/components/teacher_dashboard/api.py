@@ -57,6 +57,27 @@ class ModeOut(BaseModel):
     median_recovery_epochs: float | None = None
 
 
+class ExerciseTryOut(BaseModel):
+    exercise: str
+    solved: bool
+    checks: int = Field(description="checks run in this class")
+    failed_checks: int
+    last_diagnosis: str | None = Field(None, description="the last failed check's diagnosis (the exercise verdict's code)")
+    diagnoses: dict[str, int] = Field(description="diagnosis of failed checks -> how many")
+
+
+class ExerciseRowOut(BaseModel):
+    exercise: str
+    title: str
+    tried: int = Field(description="learners who ran at least one check")
+    solved: int = Field(description="learners who solved it")
+    checks: int
+    failed_checks: int
+    top_diagnosis: str | None = Field(None, description="the most common diagnosis of the class's failed checks")
+    top_diagnosis_text: str | None = None
+    top_diagnosis_count: int = 0
+
+
 class LearnerOut(BaseModel):
     number: int
     label: str = Field(description="anonymous: 'learner N'")
@@ -67,17 +88,39 @@ class LearnerOut(BaseModel):
     failed: int
     active: int
     present: bool
-    stuck: list[str] = Field(description="failed | limit | idle")
+    stuck: list[str] = Field(description="failed | limit | idle | exercise")
     stuck_text: list[str]
     status: str | None = Field(None, description="status of the learner's latest run")
     last_activity: float
+    solved: list[str] = Field([], description="checked exercises solved in this class")
+    checks: int = Field(0, description="exercise checks run in this class")
+    failed_checks: int = 0
+    stuck_exercises: list[str] = Field([], description=">= 3 failed checks and not solved")
+    exercises: list[ExerciseTryOut] = []
 
 
 class ClassOut(BaseModel):
     counts: CountsOut
     queue: QueueOut
     ledger: list[ModeOut]
+    exercises: list[ExerciseRowOut] = Field(description="per checked exercise, across the class")
     learners: list[LearnerOut]
+
+
+class ExerciseExportRow(BaseModel):
+    label: str
+    learner: int
+    exercise: str
+    solved: bool
+    checks: int
+    failed_checks: int
+    last_diagnosis: str | None = None
+    diagnoses: str = Field(description="diagnosis:count;… of the failed checks")
+
+
+class ExerciseExportOut(BaseModel):
+    exercises: list[ExerciseRowOut]
+    rows: list[ExerciseExportRow] = Field(description="one per learner and exercise tried (the CSV's second table)")
 
 
 class ExportRow(BaseModel):
@@ -136,6 +179,25 @@ def _lang(request: Request) -> str:
     return service.teach_lang(request)
 
 
+def _learner_out(lr, lang: str) -> LearnerOut:
+    return LearnerOut(
+        label=label(lang, lr.number), stuck_text=[STUCK[lang][s] for s in lr.stuck],
+        solved=lr.solved, checks=lr.checks, failed_checks=lr.failed_checks,
+        exercises=[ExerciseTryOut(exercise=ex, solved=e.solved, checks=e.checks, failed_checks=e.failed,
+                                  last_diagnosis=e.last_diagnosis, diagnoses=e.diagnoses)
+                   for ex, e in lr.exercises.items()],
+        **{k: v for k, v in vars(lr).items()
+           if k in LearnerOut.model_fields and k not in ("label", "exercises", "solved", "checks", "failed_checks")})
+
+
+def _exercise_rows(board, lang: str) -> list[ExerciseRowOut]:
+    return [ExerciseRowOut(exercise=e.exercise, title=service.exercise_title(lang, e.exercise), tried=e.tried,
+                           solved=e.solved, checks=e.checks, failed_checks=e.failed, top_diagnosis=e.top_diagnosis,
+                           top_diagnosis_text=service.diagnosis_name(lang, e.top_diagnosis) if e.top_diagnosis else None,
+                           top_diagnosis_count=e.top_diagnosis_count)
+            for e in board.exercises]
+
+
 @router.get("/class", response_model=ClassOut, summary="The class now: counts, queue, the class ledger, learners")
 def get_class(request: Request) -> ClassOut:
     require_teacher(request)
@@ -144,9 +206,8 @@ def get_class(request: Request) -> ClassOut:
     return ClassOut(
         counts=CountsOut(**board.counts), queue=QueueOut(**board.queue),
         ledger=[ModeOut(label=RESTORE_LABELS[lang][m.mode][0], **vars(m)) for m in board.modes],
-        learners=[LearnerOut(label=label(lang, lr.number), stuck_text=[STUCK[lang][s] for s in lr.stuck],
-                             **{k: v for k, v in vars(lr).items() if k in LearnerOut.model_fields and k != "label"})
-                  for lr in board.learners])
+        exercises=_exercise_rows(board, lang),
+        learners=[_learner_out(lr, lang) for lr in board.learners])
 
 
 @router.get("/export", response_model=list[ExportRow], summary="One row per run of the current class, anonymised")
@@ -154,6 +215,16 @@ def export(request: Request) -> list[ExportRow]:
     require_teacher(request)
     rows = service.export_rows(service.classroom(request).fresh_board().rows, _lang(request))
     return [ExportRow(**r) for r in rows]
+
+
+@router.get("/exercises", response_model=ExerciseExportOut,
+            summary="Checked exercises of the current class: per exercise, and one row per learner and exercise")
+def export_exercises(request: Request) -> ExerciseExportOut:
+    require_teacher(request)
+    lang = _lang(request)
+    board = service.classroom(request).fresh_board()
+    return ExerciseExportOut(exercises=_exercise_rows(board, lang),
+                             rows=[ExerciseExportRow(**r) for r in service.exercise_rows(board, lang)])
 
 
 @router.post("/reset", response_model=ArchiveOut, status_code=201,
@@ -241,8 +312,7 @@ def get_learner(request: Request, number: int) -> LearnerDetailOut:
     lr = board.learner(number)
     if lr is None:
         raise HTTPException(404, "no such learner")
-    out = LearnerOut(label=label(lang, lr.number), stuck_text=[STUCK[lang][s] for s in lr.stuck],
-                     **{k: v for k, v in vars(lr).items() if k in LearnerOut.model_fields and k != "label"})
+    out = _learner_out(lr, lang)
     lin = service.learner_lineage(request, board, number)
     if lin is None:
         return LearnerDetailOut(learner=out, segments=[])

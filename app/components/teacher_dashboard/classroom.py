@@ -30,6 +30,7 @@ from app.components.checkpoint_simulator import ledger as cs_ledger
 from app.jobs.manager import JobManager, reference_key
 from app.settings import Settings
 
+STUCK_FAILED = 3  # failed checks of one exercise, none solved: the learner is stuck on it
 MIN_GAP = 0.3  # s between two rebuilds while the class is busy
 TIME_BUCKET = 20.0  # s: idle learners become idle without any write, so rebuild this often anyway
 FINISHED = ("done", "crashed", "failed", "interrupted")
@@ -92,7 +93,10 @@ class ClassState:
         return time.time() - self.teacher_seen < hours * 3600
 
     def number(self, session: str) -> int:
-        h = session_hash(session)
+        return self.number_of(session_hash(session))
+
+    def number_of(self, h: str) -> int:
+        """The learner's number by the class's hash of their session (what exercise progress keeps)."""
         n = self.numbers.get(h)
         if n is None:
             with self._lock:
@@ -110,12 +114,15 @@ class ClassState:
                 self.names[h] = name
             else:
                 self.names.pop(h, None)
-            self.number(session)
+            self.number_of(h)
             self._save()
         return name
 
     def name(self, session: str) -> str | None:
         return self.names.get(session_hash(session))
+
+    def name_of(self, h: str) -> str | None:
+        return self.names.get(h)
 
     def archived_roots(self) -> set[str]:
         return {root for a in self.archives for root in a["roots"]}
@@ -204,6 +211,29 @@ class ModeRow:
 
 
 @dataclass
+class ExerciseTry:
+    """One learner's checks of one exercise in this class."""
+    solved: bool = False
+    checks: int = 0
+    failed: int = 0
+    last_diagnosis: str | None = None
+    diagnoses: dict[str, int] = field(default_factory=dict)  # diagnosis of failed checks -> how many
+    updated: float = 0.0
+
+
+@dataclass
+class ExerciseRow:
+    """One exercise across the class."""
+    exercise: str
+    tried: int = 0
+    solved: int = 0
+    checks: int = 0
+    failed: int = 0
+    top_diagnosis: str | None = None  # the most common diagnosis of the class's failed checks
+    top_diagnosis_count: int = 0
+
+
+@dataclass
 class Learner:
     number: int
     label: str
@@ -218,6 +248,20 @@ class Learner:
     stuck: list[str] = field(default_factory=list)
     latest_root: str | None = None
     status: str | None = None
+    exercises: dict[str, ExerciseTry] = field(default_factory=dict)  # exercise id -> checks run in this class
+    stuck_exercises: list[str] = field(default_factory=list)  # >= STUCK_FAILED failed checks and no solve
+
+    @property
+    def solved(self) -> list[str]:
+        return [ex for ex, e in self.exercises.items() if e.solved]
+
+    @property
+    def checks(self) -> int:
+        return sum(e.checks for e in self.exercises.values())
+
+    @property
+    def failed_checks(self) -> int:
+        return sum(e.failed for e in self.exercises.values())
 
 
 @dataclass
@@ -230,14 +274,16 @@ class Board:
     queue: dict[str, int]
     rows: list[dict]                    # one per run, for the export
     roots: list[str]                    # the current class's lineages
-    sessions: dict[int, str] = field(default_factory=dict, repr=False)  # number -> session (never sent)
+    exercises: list[ExerciseRow] = field(default_factory=list)
     sig: str = ""
 
     def signature(self) -> str:
         """Equal signatures: an equal dashboard (the age of 'last seen' aside)."""
         data = [self.counts, self.queue, [asdict(m) for m in self.modes],
                 [(lr.number, lr.name, lr.runs, lr.resumes, lr.crashed, lr.failed, lr.active, lr.present, lr.stuck,
-                  lr.status) for lr in self.learners]]
+                  lr.status, {k: asdict(v) for k, v in lr.exercises.items()}, lr.stuck_exercises)
+                 for lr in self.learners],
+                [asdict(e) for e in self.exercises]]
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def learner(self, number: int) -> Learner | None:
@@ -260,6 +306,9 @@ class Classroom:
         self._build_lock = threading.Lock()
         self._board: Board | None = None
         self._measures: OrderedDict[str, tuple[tuple, Measure]] = OrderedDict()
+        # Checked exercises: one small JSON file per browser, written by the exercise service.
+        self.progress_dir = settings.data_dir / "exercises" / "progress"
+        self._progress: dict[str, tuple[tuple, dict]] = {}  # file name -> ((mtime, size), parsed)
         self.builds = 0  # rebuilds so far (the tests and the benchmark look)
 
     def close(self) -> None:
@@ -313,6 +362,65 @@ class Classroom:
             self._measures.popitem(last=False)
         return m
 
+    def progress_version(self) -> int:
+        """Changes whenever a learner's exercise progress is written: each write replaces its file
+        (os.replace), which changes the folder's mtime. One stat, no reading."""
+        try:
+            return os.stat(self.progress_dir).st_mtime_ns
+        except OSError:
+            return 0
+
+    def _exercise_progress(self) -> dict[str, dict[str, ExerciseTry]]:
+        """Every learner's checks in this class: class hash -> exercise id -> ExerciseTry. Files are
+        parsed again only when they changed; entries written before the class started are left out."""
+        from app.components.checkpoint_exercise.exercises import ORDER
+
+        out: dict[str, dict[str, ExerciseTry]] = {}
+        seen = set()
+        try:
+            entries = list(os.scandir(self.progress_dir))
+        except OSError:
+            entries = []
+        for entry in entries:
+            if not entry.name.endswith(".json"):
+                continue
+            try:
+                st = entry.stat()
+            except OSError:
+                continue
+            seen.add(entry.name)
+            key = (st.st_mtime_ns, st.st_size)
+            cached = self._progress.get(entry.name)
+            if cached is None or cached[0] != key:
+                try:
+                    data = json.loads(Path(entry.path).read_text())
+                except (OSError, ValueError):
+                    continue
+                cached = self._progress[entry.name] = (key, data if isinstance(data, dict) else {})
+            data = cached[1]
+            h = data.get("_learner")
+            if not isinstance(h, str):
+                continue  # written before the dashboard read exercises: no way to tell whose
+            tries = {}
+            for ex in ORDER:
+                raw = data.get(ex)
+                if not isinstance(raw, dict):
+                    continue
+                updated = float(raw.get("updated") or st.st_mtime)
+                if updated < self.state.started:
+                    continue
+                failed = int(raw.get("failures", 0))
+                tries[ex] = ExerciseTry(solved=bool(raw.get("solved")),
+                                        checks=int(raw.get("checks", failed + bool(raw.get("solved")))),
+                                        failed=failed, last_diagnosis=raw.get("last_diagnosis"),
+                                        diagnoses={str(k): int(v) for k, v in (raw.get("diagnoses") or {}).items()},
+                                        updated=updated)
+            if tries:
+                out[h] = tries
+        for name in set(self._progress) - seen:
+            del self._progress[name]
+        return out
+
     def _queue(self) -> dict[str, int]:
         counts = dict(self._query("SELECT status, COUNT(*) FROM runs WHERE status IN ('queued','running') "
                                   "GROUP BY status"))
@@ -323,7 +431,7 @@ class Classroom:
     def board(self) -> Board:
         """The current board: rebuilt when the database or the class changed (and MIN_GAP passed)."""
         now = time.time()
-        version = (self.data_version(), self.state.generation, int(now // TIME_BUCKET))
+        version = (self.data_version(), self.state.generation, int(now // TIME_BUCKET), self.progress_version())
         board = self._board
         if board is not None and (board.version == version or now - board.built < MIN_GAP):
             return board
@@ -337,7 +445,8 @@ class Classroom:
     def fresh_board(self) -> Board:
         """The board as of now, with no MIN_GAP wait (after the teacher's own changes)."""
         with self._build_lock:
-            version = (self.data_version(), self.state.generation, int(time.time() // TIME_BUCKET))
+            version = (self.data_version(), self.state.generation, int(time.time() // TIME_BUCKET),
+                       self.progress_version())
             self._board = board = self._build(version)
             return board
 
@@ -355,10 +464,11 @@ class Classroom:
         rows = []
         per_session_latest: dict[str, RunInfo] = {}
         for run in runs:
-            lr = learners.get(run.session)
+            h = session_hash(run.session)
+            lr = learners.get(h)
             if lr is None:
-                n = self.state.number(run.session)
-                lr = learners[run.session] = Learner(n, label("en", n), self.state.name(run.session))
+                n = self.state.number_of(h)
+                lr = learners[h] = Learner(n, label("en", n), self.state.name_of(h))
             root = by_id.get(run.root_id)
             active = run.status in ("planned", "queued", "running")
             lr.active += active
@@ -385,18 +495,29 @@ class Classroom:
                     if measure.recovery_epochs is not None and measure.final is not None:
                         recoveries[mode.mode].append(measure.recovery_epochs)
             lr.failed += run.status == "failed"
-            per_session_latest[run.session] = run
+            per_session_latest[h] = run
             rows.append(self._row(run, root, lr.number, measure))
         for m in modes.values():
             m.median_loss_change = median(changes[m.mode]) if changes[m.mode] else None
             m.median_recovery_epochs = median(recoveries[m.mode]) if recoveries[m.mode] else None
+        for h, tries in self._exercise_progress().items():
+            lr = learners.get(h)
+            if lr is None:
+                n = self.state.number_of(h)
+                lr = learners[h] = Learner(n, label("en", n), self.state.name_of(h))
+            lr.exercises = tries
+            lr.last_activity = max([lr.last_activity] + [e.updated for e in tries.values()])
+        exercise_rows = self._exercise_rows(learners.values())
         s = self.settings
-        for session, lr in learners.items():
-            latest = per_session_latest[session]
-            lr.status = latest.status
+        for h, lr in learners.items():
+            latest = per_session_latest.get(h)
+            lr.status = latest.status if latest else None
             lr.present = bool(lr.active) or now - lr.last_activity < idle_after
-            if latest.status == "failed":
+            if latest is not None and latest.status == "failed":
                 lr.stuck.append("failed")
+            lr.stuck_exercises = [ex for ex, e in lr.exercises.items() if e.failed >= STUCK_FAILED and not e.solved]
+            if lr.stuck_exercises:
+                lr.stuck.append("exercise")
             if lr.active >= s.max_active_runs_per_session or lr.runs >= s.max_stored_runs_per_session:
                 lr.stuck.append("limit")
             if not lr.active and now - lr.last_activity >= idle_after:
@@ -414,10 +535,32 @@ class Classroom:
         }
         roots = sorted({r.root_id for r in runs})
         board = Board(version=version, built=time.time(), learners=ordered, modes=list(modes.values()),
-                      counts=counts, queue=self._queue(), rows=rows, roots=roots,
-                      sessions={lr.number: sess for sess, lr in learners.items()})
+                      counts=counts, queue=self._queue(), rows=rows, roots=roots, exercises=exercise_rows)
         board.sig = board.signature()
         return board
+
+    @staticmethod
+    def _exercise_rows(learners) -> list[ExerciseRow]:
+        from app.components.checkpoint_exercise.exercises import ORDER
+
+        out = []
+        for ex in ORDER:
+            row = ExerciseRow(ex)
+            diagnoses: dict[str, int] = {}
+            for lr in learners:
+                e = lr.exercises.get(ex)
+                if e is None:
+                    continue
+                row.tried += 1
+                row.solved += e.solved
+                row.checks += e.checks
+                row.failed += e.failed
+                for d, k in e.diagnoses.items():
+                    diagnoses[d] = diagnoses.get(d, 0) + k
+            if diagnoses:
+                row.top_diagnosis, row.top_diagnosis_count = max(sorted(diagnoses.items()), key=lambda kv: kv[1])
+            out.append(row)
+        return out
 
     @staticmethod
     def _row(run: RunInfo, root: RunInfo | None, number: int, m: Measure) -> dict:

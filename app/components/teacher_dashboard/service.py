@@ -26,6 +26,8 @@ EXPORT_COLUMNS = ("label", "learner", "run", "lineage", "kind", "status", "creat
                   "scheduler", "checkpoint_every", "keep_last", "seed", "crash_plan", "crash_epoch", "crashed",
                   "restore", "from_epoch", "loss_change", "spike", "lr_ok", "order_same", "recovery_epochs", "final",
                   "final_val_loss", "identical", "max_abs_diff")
+# The export's second table: one row per learner and checked exercise tried in this class.
+EXERCISE_COLUMNS = ("label", "learner", "exercise", "solved", "checks", "failed_checks", "last_diagnosis", "diagnoses")
 
 
 def classroom(request: Request) -> Classroom:
@@ -43,13 +45,40 @@ def export_rows(rows: list[dict], lang: str) -> list[dict]:
     return [{"label": label(lang, r["learner"]), **r} for r in rows]
 
 
-def to_csv(rows: list[dict]) -> str:
+def to_csv(rows: list[dict], columns: tuple[str, ...] = EXPORT_COLUMNS) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
     return out.getvalue()
+
+
+def exercise_rows(board: Board, lang: str) -> list[dict]:
+    """The export's second table, anonymised like the runs: learner and exercise, solved, checks."""
+    return [{"label": label(lang, lr.number), "learner": lr.number, "exercise": ex, "solved": e.solved,
+             "checks": e.checks, "failed_checks": e.failed, "last_diagnosis": e.last_diagnosis,
+             "diagnoses": ";".join(f"{d}:{k}" for d, k in sorted(e.diagnoses.items()))}
+            for lr in board.learners for ex, e in lr.exercises.items()]
+
+
+def exercise_title(lang: str, exercise: str) -> str:
+    """An exercise's title without its 'Exercise:' prefix."""
+    from app.components.checkpoint_exercise.exercises import EXERCISES
+
+    ex = EXERCISES.get(exercise)
+    if ex is None:
+        return exercise
+    title = ex["title"][lang]
+    return title.split("：", 1)[-1] if lang == "zh" else title.split(": ", 1)[-1]
+
+
+def diagnosis_name(lang: str, code: str | None) -> str:
+    from app.components.teacher_dashboard.strings import DIAGNOSES
+
+    if not code:
+        return "–"
+    return DIAGNOSES[lang].get(code, code)
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")

@@ -2,8 +2,27 @@
 from app import i18n
 
 STUCK = {
-    "zh": {"failed": "运行失败", "limit": "达到上限", "idle": "长时间无操作"},
-    "en": {"failed": "a run failed", "limit": "hit a limit", "idle": "no activity"},
+    "zh": {"failed": "运行失败", "limit": "达到上限", "idle": "长时间无操作", "exercise": "练习检查失败 3 次以上"},
+    "en": {"failed": "a run failed", "limit": "hit a limit", "idle": "no activity", "exercise": "3+ failed checks of an exercise"},
+}
+
+# A checked exercise's diagnosis (checkpoint_exercise's verdict codes), in a few words for the board.
+DIAGNOSES = {
+    "zh": {"optimizer": "优化器状态没有恢复", "scheduler": "学习率调度器状态没有恢复", "rng": "随机数状态没有恢复",
+           "weights": "权重没有恢复", "epoch": "从错误的 epoch 继续", "mismatch": "状态都恢复了但权重不同",
+           "error": "代码抛出异常", "memory": "超出内存上限", "cpu": "超出 CPU 时间上限", "timeout": "超时",
+           "output": "输出太多", "killed": "进程被杀掉", "sandbox": "沙箱没有给出结果",
+           "bound": "优化器绑定了别的模型", "by_name": "按名字过滤", "not_loaded": "形状相同的张量没有加载",
+           "nothing_loaded": "什么都没有加载", "changed": "形状不同的张量被改动", "no_source": "预训练源未就绪",
+           "other": "结果不同"},
+    "en": {"optimizer": "optimizer state not restored", "scheduler": "scheduler state not restored",
+           "rng": "random state not restored", "weights": "weights not restored", "epoch": "resumed at the wrong epoch",
+           "mismatch": "all restored, weights still differ", "error": "raised an exception", "memory": "memory limit",
+           "cpu": "CPU-time limit", "timeout": "time limit", "output": "too much output", "killed": "process killed",
+           "sandbox": "the sandbox gave no result", "bound": "optimizer bound to another model",
+           "by_name": "filtered by name", "not_loaded": "fitting tensors not loaded",
+           "nothing_loaded": "nothing loaded", "changed": "tensors that do not fit were changed",
+           "no_source": "pretrained source not ready", "other": "the result differs"},
 }
 
 i18n.STRINGS["zh"].update({
@@ -95,6 +114,18 @@ i18n.STRINGS["zh"].update({
     "tm.name_saved": "已保存：老师看到的是“{name}”。",
     "tm.name_cleared": "已清除：老师看到的是匿名编号。",
     "tm.name_need_session": "请刷新页面后再试。",
+    "tm.ex_title": "代码练习",
+    "tm.ex_note": "每个练习：多少位学员做过检查、多少位已解决、失败的检查有多少次，以及失败检查里最常见的诊断。检查在沙箱里真实运行学员的代码。",
+    "tm.ex_exercise": "练习",
+    "tm.ex_tried": "做过",
+    "tm.ex_solved": "已解决",
+    "tm.ex_failed": "失败的检查",
+    "tm.ex_top": "最常见的诊断",
+    "tm.ex_none": "还没有学员运行过练习检查。",
+    "tm.ex_learner_solved": "解决的练习",
+    "tm.ex_learner_checks": "检查（失败）",
+    "tm.ex_checks_text": "{checks}（{failed}）",
+    "tm.ex_top_text": "{name}（{n} 次）",
 })
 
 i18n.STRINGS["en"].update({
@@ -186,4 +217,16 @@ i18n.STRINGS["en"].update({
     "tm.name_saved": "Saved: your teacher sees \u201c{name}\u201d.",
     "tm.name_cleared": "Cleared: your teacher sees an anonymous number.",
     "tm.name_need_session": "Reload the page and try again.",
+    "tm.ex_title": "Checked exercises",
+    "tm.ex_note": "For each exercise: how many learners ran a check, how many solved it, how many checks failed, and the diagnosis the failed checks got most often. The checks run the learners' own code in the sandbox.",
+    "tm.ex_exercise": "Exercise",
+    "tm.ex_tried": "tried",
+    "tm.ex_solved": "solved",
+    "tm.ex_failed": "failed checks",
+    "tm.ex_top": "most common diagnosis",
+    "tm.ex_none": "No learner has run an exercise check yet.",
+    "tm.ex_learner_solved": "exercises solved",
+    "tm.ex_learner_checks": "checks (failed)",
+    "tm.ex_checks_text": "{checks} ({failed})",
+    "tm.ex_top_text": "{name} ({n}×)",
 })

@@ -67,7 +67,9 @@ def board_context(request: Request, lang: str, board=None) -> dict:
 
     return {"lang": lang, "board": board, "ago": ago, "label": lambda n: label(lang, n),
             "restore_labels": RESTORE_LABELS[lang], "status_names": STATUS[lang], "stuck_names": STUCK[lang],
-            "fmt_change": service.fmt_change, "fmt_num": service.fmt_num, "spike": cs_ledger.SPIKE}
+            "fmt_change": service.fmt_change, "fmt_num": service.fmt_num, "spike": cs_ledger.SPIKE,
+            "exercise_title": lambda ex: service.exercise_title(lang, ex),
+            "diagnosis_name": lambda code: service.diagnosis_name(lang, code)}
 
 
 @router.get("", response_class=HTMLResponse)
@@ -170,8 +172,20 @@ def export_csv(request: Request):
     if (refused := guard(request)) is not None:
         return refused
     lang = service.teach_lang(request)
-    rows = service.export_rows(service.classroom(request).fresh_board().rows, lang)
-    return Response(service.to_csv(rows), media_type="text/csv; charset=utf-8",
+    board = service.classroom(request).fresh_board()
+    part = request.query_params.get("part")
+    runs = service.to_csv(service.export_rows(board.rows, lang))
+    ex_rows = service.exercise_rows(board, lang)
+    exercises = service.to_csv(ex_rows, service.EXERCISE_COLUMNS)
+    # One row per run; then, once any learner has run an exercise check, an empty line and a second
+    # table, one row per learner and exercise. ?part=runs or ?part=exercises sends one table alone.
+    if part == "runs" or (part != "exercises" and not ex_rows):
+        text = runs
+    elif part == "exercises":
+        text = exercises
+    else:
+        text = runs + "\n" + exercises
+    return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": f'attachment; filename="{_export_name("csv")}"'})
 
 
@@ -180,8 +194,9 @@ def export_json(request: Request):
     if (refused := guard(request)) is not None:
         return refused
     lang = service.teach_lang(request)
-    rows = service.export_rows(service.classroom(request).fresh_board().rows, lang)
-    return Response(json.dumps(rows, ensure_ascii=False, indent=1), media_type="application/json",
+    board = service.classroom(request).fresh_board()
+    data = {"runs": service.export_rows(board.rows, lang), "exercises": service.exercise_rows(board, lang)}
+    return Response(json.dumps(data, ensure_ascii=False, indent=1), media_type="application/json",
                     headers={"content-disposition": f'attachment; filename="{_export_name("json")}"'})
 
 
