@@ -2,6 +2,11 @@
 no serious or critical violation, in light and dark mode, on a laptop and on a phone."""
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
+import torch
+
 import pytest
 from playwright.sync_api import expect
 
@@ -42,6 +47,13 @@ def use_the_labs(page) -> None:
     case.locator("#cl-fix-strict_false").check()
     case.locator("#cl-try").click()
     expect(case.locator(".cl-result")).to_have_attribute("data-fixed", "false", timeout=60_000)
+
+    # A learner's own file, inspected in the sandbox: its report with the key tree.
+    path = Path(tempfile.mkdtemp()) / "mine.pt"
+    torch.save({"epoch": 3, "model": torch.nn.Linear(3, 2).state_dict()}, path)
+    page.locator("#ci-file").set_input_files(str(path))
+    page.locator("#ci-submit").click()
+    expect(page.locator("#ci-result .ci-report")).to_have_attribute("data-safe", "true", timeout=60_000)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
