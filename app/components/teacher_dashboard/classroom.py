@@ -500,7 +500,9 @@ class Classroom:
         for m in modes.values():
             m.median_loss_change = median(changes[m.mode]) if changes[m.mode] else None
             m.median_recovery_epochs = median(recoveries[m.mode]) if recoveries[m.mode] else None
-        for h, tries in self._exercise_progress().items():
+        # Learners met only here are numbered in the order they last checked (runs number the rest).
+        progress = sorted(self._exercise_progress().items(), key=lambda kv: min(e.updated for e in kv[1].values()))
+        for h, tries in progress:
             lr = learners.get(h)
             if lr is None:
                 n = self.state.number_of(h)

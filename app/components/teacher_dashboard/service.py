@@ -73,6 +73,12 @@ def exercise_title(lang: str, exercise: str) -> str:
     return title.split("：", 1)[-1] if lang == "zh" else title.split(": ", 1)[-1]
 
 
+def exercise_short(lang: str, exercise: str) -> str:
+    from app.components.teacher_dashboard.strings import EXERCISE_SHORT
+
+    return EXERCISE_SHORT[lang].get(exercise, exercise)
+
+
 def diagnosis_name(lang: str, code: str | None) -> str:
     from app.components.teacher_dashboard.strings import DIAGNOSES
 

@@ -6,6 +6,12 @@ STUCK = {
     "en": {"failed": "a run failed", "limit": "hit a limit", "idle": "no activity", "exercise": "3+ failed checks of an exercise"},
 }
 
+# The checked exercises in one or two words, for the learners' table (the class table has the titles).
+EXERCISE_SHORT = {
+    "zh": {"save": "保存", "resume": "续训", "device": "GPU→CPU", "transfer": "迁移"},
+    "en": {"save": "save", "resume": "resume", "device": "GPU→CPU", "transfer": "transfer"},
+}
+
 # A checked exercise's diagnosis (checkpoint_exercise's verdict codes), in a few words for the board.
 DIAGNOSES = {
     "zh": {"optimizer": "优化器状态没有恢复", "scheduler": "学习率调度器状态没有恢复", "rng": "随机数状态没有恢复",

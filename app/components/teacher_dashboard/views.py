@@ -69,6 +69,7 @@ def board_context(request: Request, lang: str, board=None) -> dict:
             "restore_labels": RESTORE_LABELS[lang], "status_names": STATUS[lang], "stuck_names": STUCK[lang],
             "fmt_change": service.fmt_change, "fmt_num": service.fmt_num, "spike": cs_ledger.SPIKE,
             "exercise_title": lambda ex: service.exercise_title(lang, ex),
+            "exercise_short": lambda ex: service.exercise_short(lang, ex),
             "diagnosis_name": lambda code: service.diagnosis_name(lang, code)}
 
 
