@@ -67,7 +67,10 @@ def bwrap_args(job_dir: str, limits: Limits, info_fd: int | None = None,
                binds: tuple[tuple[str, str], ...] = ()) -> list[str]:
     args = [BWRAP] + (["--info-fd", str(info_fd)] if info_fd is not None else []) + ["--unshare-all", "--uid", "65534", "--gid", "65534",
             "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--ro-bind", "/usr", "/usr"]
+            "--ro-bind", "/usr", "/usr",
+            # A private /tmp first: the binds below may live under the host's /tmp (a checkout or
+            # virtualenv there) and must be mounted over it, not hidden by it.
+            "--size", str(8 * 1024 * 1024), "--tmpfs", "/tmp"]
     for name in ("bin", "lib", "lib64", "sbin"):
         path = Path("/") / name
         if path.is_symlink():
@@ -85,7 +88,6 @@ def bwrap_args(job_dir: str, limits: Limits, info_fd: int | None = None,
              "--proc", "/proc", "--dev", "/dev",
              "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/check",
              "--ro-bind", job_dir, "/check/in",
-             "--size", str(8 * 1024 * 1024), "--tmpfs", "/tmp",
              "--remount-ro", "/",  # the sandbox's own root (mount points bwrap made) is read-only too
              "--chdir", "/check", "--clearenv",
              "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1",
