@@ -9,8 +9,16 @@ learner's code is never imported here, only in the children):
 - train: trains with the learner's save_checkpoint (or the lesson's), and is SIGKILLed by this
   process mid-way through the epoch after the checkpoint chosen for the crash;
 - resume: a fresh child builds the model, optimizer and scheduler as a restarted script would,
-  calls the learner's load_checkpoint (or the lesson's) on the file the killed child left, says
-  what it restored compared with the state at the moment of saving, and trains to the end.
+  calls the learner's load_checkpoint (or the lesson's) on the file the killed child left, and
+  writes what it restored (state_dicts, RNG state, start epoch) to a file;
+- finish: a fresh child that never runs the learner's code loads that file (weights_only=True)
+  into the lesson's own model, optimizer and scheduler, says what was restored compared with the
+  state at the moment of saving, trains to the end and reports the final weights.
+
+A learner's code runs in its child with the runner importable (sys.modules["__main__"]) and may
+write anything on its protocol pipe: the parent relays only the events that phase may send
+(PHASE_EVENTS), so what the verdict is computed from (restored, resumed) comes from trusted
+children alone; the server compares the final weights with the reference.
 
 Each child reports JSON lines on the protocol pipe (stdout of the sandbox); whatever the learner
 prints goes to stderr, which the server caps. Limits (CPU time, address space, file size,
@@ -218,7 +226,14 @@ def phase_train(job: dict, check: dict) -> None:
               "after": fingerprint(model, optimizer, scheduler)})
 
 
-def phase_resume(job: dict, check: dict, truth: dict) -> None:
+def state_path(check: dict) -> str:
+    return f"{CHECK}/resumed-{check['seed']}.pt"
+
+
+def phase_resume(job: dict, check: dict) -> None:
+    """The learner's load (or the lesson's); what it restored goes to a file, nothing else."""
+    import torch
+
     path = f"{CHECK}/ckpt-{check['crash_after']}.pt"
     X, y = data()
     if "resume_on_cpu" in job["learner"]:
@@ -230,16 +245,38 @@ def phase_resume(job: dict, check: dict, truth: dict) -> None:
             load = learner_fn(learner_namespace(), "load_checkpoint")
         model, optimizer, scheduler = build(check["seed"])  # the restarted script
         start = load(path, model, optimizer, scheduler)
-    now = fingerprint(model, optimizer, scheduler)
-    restored = {k: now[k] == truth[k] for k in ("weights", "optimizer", "scheduler", "rng")}
-    restored["lr"] = now["lr"] == truth["lr"]
-    # The optimizer must update this model's parameters, not those of a model built before.
-    restored["bound"] = ({id(p) for g in optimizer.param_groups for p in g["params"]}
-                         == {id(p) for p in model.parameters()})
+    # The optimizer must update this model's parameters, not those of a model built before (told
+    # from here: a learner who fakes True gains nothing, the finish binds the optimizer anyway).
+    bound = ({id(p) for g in optimizer.param_groups for p in g["params"]} == {id(p) for p in model.parameters()})
     try:
         start_epoch = int(start)
     except (TypeError, ValueError):
         raise TypeError(f"load_checkpoint returned {start!r}; it should return the epoch to start from (an int)") from None
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "start_epoch": start_epoch},
+               state_path(check))
+    emit({"ev": "loaded", "bound": bool(bound)})
+
+
+def phase_finish(job: dict, check: dict, truth: dict, bound: bool) -> None:
+    """Trusted: the restored state, read as data, in the lesson's own objects; trained to the end."""
+    import torch
+
+    state = torch.load(state_path(check), weights_only=True)
+    X, y = data()
+    model, optimizer, scheduler = build(check["seed"])
+    if not bound:
+        # As the learner's objects were: the optimizer steps another model's tensors.
+        _, optimizer, scheduler = build(check["seed"])
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng"])
+    start_epoch = int(state["start_epoch"])
+    now = fingerprint(model, optimizer, scheduler)
+    restored = {k: now[k] == truth[k] for k in ("weights", "optimizer", "scheduler", "rng")}
+    restored["lr"] = now["lr"] == truth["lr"]
+    restored["bound"] = bool(bound)
     emit({"ev": "restored", "restored": restored, "start_epoch": start_epoch,
           "expected_start": check["crash_after"] + 1, "now": now, "truth": truth})
     logs = []
@@ -318,6 +355,10 @@ def _audit(event: str, args) -> None:
         raise PermissionError(f"{BLOCKED[event]} is not available in the exercise sandbox")
 
 
+# What a child that runs the learner's code may report; anything else it writes is dropped.
+PHASE_EVENTS = {"save": {"mid_epoch", "saved", "error"}, "load": {"loaded", "transfer", "error"}}
+
+
 def run_child(target, args, limits: dict, phase: str, on_event=None) -> tuple[list[dict], str]:
     """Fork a child for one phase; relay its events; returns (events, how it ended)."""
     r, w = os.pipe()
@@ -379,6 +420,8 @@ def run_child(target, args, limits: dict, phase: str, on_event=None) -> tuple[li
             try:
                 event = json.loads(line)
             except ValueError:
+                continue
+            if not isinstance(event, dict) or (phase in PHASE_EVENTS and event.get("ev") not in PHASE_EVENTS[phase]):
                 continue
             events.append(event)
             if on_event and on_event(event) == "kill":
@@ -460,9 +503,21 @@ def main() -> None:
         if ended != "crashed" or check["crash_after"] not in saved:
             return
         t = time.monotonic()
-        events, ended = run_child(phase_resume, (job, check, saved[check["crash_after"]]), limits, "load")
+        try:
+            os.unlink(state_path(check))
+        except FileNotFoundError:
+            pass
+        events, ended = run_child(phase_resume, (job, check), limits, "load")
         for e in events:
-            emit(e)
+            if e.get("ev") != "loaded":
+                emit(e)
+        loaded = next((e for e in events if e.get("ev") == "loaded"), None)
+        if ended == "exit" and loaded is not None and not any(e.get("ev") == "error" for e in events):
+            # A fresh child that never ran the learner's code trains on from what was restored.
+            events, ended = run_child(phase_finish, (job, check, saved[check["crash_after"]], loaded.get("bound") is not False),
+                                      limits, "finish")
+            for e in events:
+                emit(e)
         emit({"ev": "resume_end", "ended": ended, "s": round(time.monotonic() - t, 3)})
         if ended != "exit" or any(e.get("ev") == "error" for e in events):
             return
