@@ -42,3 +42,22 @@ def test_a_submission_that_reports_solved_itself_is_not_solved(tmp_path):
     v = checker.run_check(EXERCISES["resume"], FORGER, refs, code_sandbox.Limits())
     assert v["status"] != "solved", v
     assert not any(c["identical"] for c in v["checks"])
+
+
+TRANSFER_FORGER = '''import os, sys
+
+
+def load_pretrained(model, source_path):
+    runner = sys.modules["__main__"]
+    rows = [{"key": k, "compatible": True, "from_source": True, "untouched": False} for k in model.state_dict()]
+    runner.emit({"ev": "transfer", "rows": rows, "classes": 0, "variant": "", "missing": [], "unexpected": []})
+    runner.emit({"ev": "resume_end", "ended": "exit", "s": 0})
+    sys.stdout.flush()
+    os._exit(0)
+'''
+
+
+def test_a_transfer_submission_that_reports_its_own_rows_is_not_solved(tmp_path, pretrained_dir):
+    v = checker.run_check(EXERCISES["transfer"], TRANSFER_FORGER, checker.References(tmp_path / "refs"),
+                          code_sandbox.Limits(), source=pretrained_dir / "resnet_mini.pt")
+    assert v["status"] != "solved", v

@@ -314,20 +314,38 @@ def phase_transfer(job: dict, check: dict) -> None:
 
     fn = learner_fn(learner_namespace(), "load_pretrained")
     source_path = job.get("source", SOURCE_FILE)
-    source = torch.load(source_path, weights_only=True)["state_dict"]
     model = build_target("resnet_mini", check["variant"], check["classes"], seed=check["seed"])
-    init = {k: v.detach().clone() for k, v in model.state_dict().items()}
     result = fn(model, source_path)
+    # What the model holds now goes to a file; a trusted child judges it (phase_transfer_judge).
+    torch.save({"state": model.state_dict(),
+                "missing": [str(k) for k in result.missing_keys] if hasattr(result, "missing_keys") else None,
+                "unexpected": [str(k) for k in result.unexpected_keys] if hasattr(result, "unexpected_keys") else None},
+               state_path(check))
+    emit({"ev": "loaded"})
+
+
+def phase_transfer_judge(job: dict, check: dict) -> None:
+    """Trusted: the learner's model, read as data, tensor by tensor against the source and the
+    target's own fresh initialisation (built again here from the same seed)."""
+    import torch
+    from app.ml.backbones import build_target
+
+    source = torch.load(job.get("source", SOURCE_FILE), weights_only=True)["state_dict"]
+    init = build_target("resnet_mini", check["variant"], check["classes"], seed=check["seed"]).state_dict()
+    saved = torch.load(state_path(check), weights_only=True)
+    state = saved["state"]
     rows = []
-    for key, value in model.state_dict().items():
+    for key, fresh in init.items():
+        value = state.get(key)
         src = source.get(key)
-        compatible = src is not None and tuple(src.shape) == tuple(value.shape)
+        compatible = src is not None and tuple(src.shape) == tuple(fresh.shape)
+        same_shape = torch.is_tensor(value) and value.shape == fresh.shape
         rows.append({"key": key, "compatible": compatible,
-                     "from_source": bool(compatible and torch.equal(value, src)),
-                     "untouched": bool(value.shape == init[key].shape and torch.equal(value, init[key]))})
+                     "from_source": bool(compatible and same_shape and torch.equal(value, src)),
+                     "untouched": bool(same_shape and torch.equal(value, fresh))})
+    names = lambda v: [str(k) for k in v][:200] if isinstance(v, list) else None  # noqa: E731
     emit({"ev": "transfer", "rows": rows, "classes": check["classes"], "variant": check["variant"],
-          "missing": [str(k) for k in getattr(result, "missing_keys", [])] if hasattr(result, "missing_keys") else None,
-          "unexpected": [str(k) for k in getattr(result, "unexpected_keys", [])] if hasattr(result, "unexpected_keys") else None})
+          "missing": names(saved.get("missing")), "unexpected": names(saved.get("unexpected"))})
 
 
 # ---------------------------------------------------------------- the parent
@@ -356,7 +374,7 @@ def _audit(event: str, args) -> None:
 
 
 # What a child that runs the learner's code may report; anything else it writes is dropped.
-PHASE_EVENTS = {"save": {"mid_epoch", "saved", "error"}, "load": {"loaded", "transfer", "error"}}
+PHASE_EVENTS = {"save": {"mid_epoch", "saved", "error"}, "load": {"loaded", "error"}}
 
 
 def run_child(target, args, limits: dict, phase: str, on_event=None) -> tuple[list[dict], str]:
@@ -480,9 +498,19 @@ def main() -> None:
     for n, check in enumerate(job["checks"]):
         emit({"ev": "check", "index": n})
         if job.get("kind") == "transfer":
+            try:
+                os.unlink(state_path(check))
+            except FileNotFoundError:
+                pass
             events, ended = run_child(phase_transfer, (job, check), limits, "load")
             for e in events:
-                emit(e)
+                if e.get("ev") != "loaded":
+                    emit(e)
+            if ended == "exit" and any(e.get("ev") == "loaded" for e in events) \
+                    and not any(e.get("ev") == "error" for e in events):
+                events, ended = run_child(phase_transfer_judge, (job, check), limits, "judge")
+                for e in events:
+                    emit(e)
             emit({"ev": "resume_end", "ended": ended, "s": 0})
             if ended != "exit" or any(e.get("ev") == "error" for e in events):
                 return
