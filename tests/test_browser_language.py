@@ -11,6 +11,9 @@ HEADINGS = "article.chapter > h2[id], article.chapter > h3[id]"
 
 
 def switch(page) -> None:
+    # A reader's scroll has settled before they reach for the switch: the page's scroll events
+    # arrive a frame after a scroll, and the switch keeps the place they last reported.
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     # From the keyboard: a pointer click makes Playwright scroll the sticky header's link into
     # view first, which moves the page under the reader before the switch reads where they are.
     link = page.locator("a.lang-switch")
