@@ -38,7 +38,10 @@ def describe_file(path: str) -> dict:
 
 
 def compare_finals(resumed_final: str, reference_final: str) -> dict:
-    """Final weights of a resumed run against the uninterrupted reference: the lesson's verdict."""
+    """Final weights of a resumed run against the uninterrupted reference: max |Δw| beside the
+    verdict that the runs' final hashes already give."""
+    # Background work: it must not take CPU from the runs still training (a "resume all" set).
+    os.nice(19)
     from app.ml.checkpoint import load_checkpoint, max_abs_diff, weights_hash
 
     a, b = load_checkpoint(Path(resumed_final)), load_checkpoint(Path(reference_final))
