@@ -458,6 +458,21 @@ def run_child(target, args, limits: dict, phase: str, on_event=None) -> tuple[li
     return events, ended
 
 
+def load_phase(target, job: dict, check: dict, limits: dict) -> tuple[list[dict], str]:
+    """The learner's loader in a child, after any state file of an earlier phase is gone (so only
+    this phase's own file can be judged); its events are relayed but for "loaded", which the
+    trusted phase after it reads."""
+    try:
+        os.unlink(state_path(check))
+    except FileNotFoundError:
+        pass
+    events, ended = run_child(target, (job, check), limits, "load")
+    for e in events:
+        if e.get("ev") != "loaded":
+            emit(e)
+    return events, ended
+
+
 def main() -> None:
     global PROTO, CHECK
     with open(sys.argv[1]) as f:
@@ -498,14 +513,7 @@ def main() -> None:
     for n, check in enumerate(job["checks"]):
         emit({"ev": "check", "index": n})
         if job.get("kind") == "transfer":
-            try:
-                os.unlink(state_path(check))
-            except FileNotFoundError:
-                pass
-            events, ended = run_child(phase_transfer, (job, check), limits, "load")
-            for e in events:
-                if e.get("ev") != "loaded":
-                    emit(e)
+            events, ended = load_phase(phase_transfer, job, check, limits)
             if ended == "exit" and any(e.get("ev") == "loaded" for e in events) \
                     and not any(e.get("ev") == "error" for e in events):
                 events, ended = run_child(phase_transfer_judge, (job, check), limits, "judge")
@@ -531,14 +539,7 @@ def main() -> None:
         if ended != "crashed" or check["crash_after"] not in saved:
             return
         t = time.monotonic()
-        try:
-            os.unlink(state_path(check))
-        except FileNotFoundError:
-            pass
-        events, ended = run_child(phase_resume, (job, check), limits, "load")
-        for e in events:
-            if e.get("ev") != "loaded":
-                emit(e)
+        events, ended = load_phase(phase_resume, job, check, limits)
         loaded = next((e for e in events if e.get("ev") == "loaded"), None)
         if ended == "exit" and loaded is not None and not any(e.get("ev") == "error" for e in events):
             # A fresh child that never ran the learner's code trains on from what was restored.

@@ -137,20 +137,21 @@ def _present_context(request: Request, lang: str) -> dict:
     return context
 
 
-@router.get("/present", response_class=HTMLResponse)
-def present(request: Request):
+def _presenter(request: Request, template: str):
     if (refused := guard(request)) is not None:
         return refused
     lang = service.teach_lang(request)
-    return templates.TemplateResponse(request, "teacher/present.html", _present_context(request, lang))
+    return templates.TemplateResponse(request, template, _present_context(request, lang))
+
+
+@router.get("/present", response_class=HTMLResponse)
+def present(request: Request):
+    return _presenter(request, "teacher/present.html")
 
 
 @router.get("/present/content", response_class=HTMLResponse)
 def present_content(request: Request):
-    if (refused := guard(request)) is not None:
-        return refused
-    lang = service.teach_lang(request)
-    return templates.TemplateResponse(request, "teacher/present_content.html", _present_context(request, lang))
+    return _presenter(request, "teacher/present_content.html")
 
 
 @router.get("/scenario", response_class=HTMLResponse)
