@@ -76,8 +76,13 @@ def test_the_story_lands_from_the_component_alone(learner, lang, viewport):
     expect(crash).to_be_in_viewport()
     expect(sim.locator(".cs-ckpt[data-file='ckpt-epoch-0010.pt']")).to_be_visible(timeout=30_000)
     # Crash from the keyboard: focus lands on the run's state, which says what happened in a sentence.
-    crash.focus()
-    page.keyboard.press("Enter")
+    # A live refresh can replace the button between focus and key press (htmx gives focus back
+    # when the swap settles); press again while the run still trains.
+    for _ in range(10):
+        if now.get_attribute("data-status") != "running":
+            break
+        crash.press("Enter")
+        page.wait_for_timeout(300)
     expect(now).to_have_attribute("data-status", "crashed", timeout=10_000)
     expect(now).to_be_focused()
     expect(page.locator("#cs-announce")).to_contain_text(w["crashed"])
