@@ -46,11 +46,14 @@
   // A live refresh replaces the view several times a second while anything trains: menus and
   // panels the learner opened stay open across it.
   var opened = null;
+  var focusedId = null;  // the control a keyboard user is on survives a refresh too
   document.addEventListener("htmx:beforeSwap", function (e) {
     var live = document.getElementById("cs-live");
     if (!live || !live.contains(e.detail.target) && e.detail.target !== live) return;
     // ...except the menu an action was just chosen from.
     var from = e.detail.requestConfig && e.detail.requestConfig.elt;
+    var active = document.activeElement;
+    focusedId = active && active.id && live.contains(active) ? active.id : null;
     opened = Array.prototype.filter.call(live.querySelectorAll("details[id][open]"), function (d) {
       return !(from && d.contains(from));
     }).map(function (d) { return d.id; });
@@ -72,6 +75,12 @@
     if (!folded && settings && live.getAttribute("data-has-runs") === "true" && !settings.hasAttribute("data-errors")) {
       settings.open = false;
       folded = true;
+    }
+    if (focusedId) {
+      var back = document.getElementById(focusedId);
+      var lost = !document.activeElement || document.activeElement === document.body;
+      if (back && lost) back.focus({ preventScroll: true });
+      focusedId = null;
     }
     var xhr = e.detail && e.detail.xhr;
     var target = xhr && xhr.getResponseHeader("X-CS-Focus");
