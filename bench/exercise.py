@@ -58,7 +58,7 @@ def run(args) -> Report:
         first_s = time.perf_counter() - t0
         assert first["status"] == "solved", first
         bare_cmd = [sys.executable, "-c", BARE.format(repo=str(REPO))]
-        probe = code_sandbox.bwrap_args(d, limits)[:-4]
+        probe = code_sandbox.bwrap_args(d, limits)[:-3]  # up to the interpreter inside
         bare, check, startup, python_only, bwrap_only = [], [], [], [], []
         for i in range(args.exercise_runs):
             pair = [("bare", lambda: bare.append(_timed(bare_cmd))),
@@ -66,7 +66,7 @@ def run(args) -> Report:
             for _, fn in (pair if i % 2 == 0 else pair[::-1]):
                 fn()
             python_only.append(_timed([sys.executable, "-c", "import torch, torch._dynamo"]))
-            bwrap_only.append(_timed(probe + [sys.executable, "-c", "import torch, torch._dynamo"]))
+            bwrap_only.append(_timed(probe + ["-c", "import torch, torch._dynamo"]))
     print(table([[str(i + 1), f"{c:.2f} s", f"{b:.2f} s", f"{c / b:.2f}"] for i, (c, b) in enumerate(zip(check, bare))],
                 ["run", "check", "bare run", "ratio"]))
     ratio = median(check) / median(bare)

@@ -2,17 +2,14 @@
 remembered after a reload (badge and table of contents); assemble mode when the sandbox is off."""
 from __future__ import annotations
 
-import pytest
 
 from app.components.checkpoint_exercise.exercises import EXERCISES
-from app.jobs import code_sandbox
 from tests.axe import serious_violations
 
 NO_RNG = EXERCISES["resume"]["solution"].replace('    torch.set_rng_state(ckpt["rng"])\n', "")
 CHAPTER = "/en/06-model-io-checkpoint"
 
 
-@pytest.mark.skipif(not code_sandbox.availability()[0], reason="bubblewrap is not usable here")
 def test_wrong_answer_then_fix_is_solved_and_remembered(page):
     page.goto(CHAPTER)
     box = page.locator("#cx-resume")

@@ -8,7 +8,6 @@ from app.components.checkpoint_exercise import checker
 from app.components.checkpoint_exercise.exercises import EXERCISES
 from app.jobs import code_sandbox
 
-pytestmark = pytest.mark.skipif(not code_sandbox.availability()[0], reason="bubblewrap is not usable here")
 LIMITS = code_sandbox.Limits()
 
 

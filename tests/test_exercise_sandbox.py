@@ -1,7 +1,6 @@
 """Bad input in the exercise sandbox: each ends with a clear verdict and the effect did not happen."""
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import threading
@@ -15,7 +14,6 @@ from app.components.checkpoint_exercise import checker
 from app.components.checkpoint_exercise.exercises import EXERCISES
 from app.jobs import code_sandbox
 
-pytestmark = pytest.mark.skipif(not code_sandbox.availability()[0], reason="bubblewrap is not usable here")
 REPO = Path(__file__).resolve().parent.parent
 # Short limits: the tests wait for them.
 LIMITS = code_sandbox.Limits(wall_s=25, phase_wall_s=8, cpu_s=4, memory_mb=256, output_max_kb=256)
@@ -25,8 +23,23 @@ LIMITS = code_sandbox.Limits(wall_s=25, phase_wall_s=8, cpu_s=4, memory_mb=256, 
 def references(tmp_path_factory):
     refs = checker.References(tmp_path_factory.mktemp("refs"))
     # Computed once here, so that each test below measures only the bad code.
-    assert checker.run_check(EXERCISES["resume"], EXERCISES["resume"]["solution"], refs, code_sandbox.Limits())["status"] == "solved"
+    assert code_sandbox.availability() == (True, "")
+    v = checker.run_check(EXERCISES["resume"], EXERCISES["resume"]["solution"], refs, code_sandbox.Limits())
+    assert v["status"] == "solved", v
     return refs
+
+
+def test_a_checkout_under_the_sandboxs_own_paths_is_not_hidden(monkeypatch):
+    # CI clones into /check/...: a virtualenv there must not be hidden by the private /check.
+    monkeypatch.setattr(code_sandbox.sys, "prefix", "/check/work/main/.venv")
+    monkeypatch.setattr(code_sandbox.sys, "executable", "/check/work/main/.venv/bin/python")
+    mounts, exe = code_sandbox._interpreter()
+    assert ("/check/work/main/.venv", code_sandbox.VENV_INSIDE) in mounts and exe == "/lab/venv/bin/python"
+    assert code_sandbox._collisions(mounts) == []
+    monkeypatch.setattr(code_sandbox.sys, "base_prefix", "/check/python")
+    monkeypatch.setattr(code_sandbox.sys, "executable", "/check/python/bin/python3")
+    monkeypatch.setattr(code_sandbox.sys, "prefix", "/check/python")
+    assert code_sandbox._collisions(code_sandbox._interpreter()[0]) == ["/check/python"]
 
 
 def check(references, body: str, top: str = "") -> dict:
@@ -148,7 +161,7 @@ def test_data_dir_and_secret_are_not_readable(references, tmp_path):
     try:
         body = ("".join(f"    try:\n        print(open({str(p)!r}).read())\n    except OSError as e:\n        print('unreadable', e)\n"
                         for p in (probe, REPO / "data" / "secret.key", tmp_path / "x"))
-                + f"    print(sorted(os.listdir('/')))\n    raise SystemExit('done')")
+                + "    print(sorted(os.listdir('/')))\n    raise SystemExit('done')")
         v = check(references, body)
         assert secret not in v["output"] and v["output"].count("unreadable") == 3, v["output"]
     finally:

@@ -4,13 +4,11 @@ weights passed off as the resumed run's) is not marked solved. The resumed train
 numbers the verdict reads come from a process that never ran the learner's code."""
 from __future__ import annotations
 
-import pytest
 
 from app.components.checkpoint_exercise import checker
 from app.components.checkpoint_exercise.exercises import EXERCISES
 from app.jobs import code_sandbox
 
-pytestmark = pytest.mark.skipif(not code_sandbox.availability()[0], reason="bubblewrap is not usable here")
 
 FORGER = '''import os, sys, torch
 

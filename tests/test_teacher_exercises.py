@@ -10,11 +10,9 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from app.jobs import code_sandbox
 from tests.test_exercise_web import NO_RNG, wait
 from tests.test_teacher import KEY, learner, teacher
 
-needs_bwrap = pytest.mark.skipif(not code_sandbox.availability()[0], reason="bubblewrap is not usable here")
 
 
 @pytest.fixture
@@ -35,7 +33,6 @@ def sections(text: str) -> tuple[list[dict], list[dict]]:
     return list(csv.DictReader(io.StringIO(runs))), list(csv.DictReader(io.StringIO(exercises)))
 
 
-@needs_bwrap
 def test_two_learners_checks_reach_the_board_the_page_and_both_exports(client):
     from app.components.checkpoint_exercise.exercises import EXERCISES
 

@@ -55,12 +55,37 @@ class Outcome:
         return [e for e in self.events if e.get("ev") == kind]
 
 
-def _python_roots() -> list[str]:
-    """Read-only mounts the interpreter needs: the virtualenv and the Python it points at."""
-    roots = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
-    exe = os.path.realpath(sys.executable)
-    roots.add(str(Path(exe).parent.parent))
-    return sorted(r for r in roots if not r.startswith("/usr/"))
+VENV_INSIDE = "/lab/venv"
+# Mount points the sandbox makes itself: nothing of the host's may be needed beneath them.
+OWN_MOUNTS = ("/check", "/lab", "/proc", "/dev")
+
+
+def _interpreter() -> tuple[list[tuple[str, str]], str]:
+    """(host path, path inside) read-only mounts the interpreter needs, and its path inside.
+
+    A virtualenv is mounted at /lab/venv rather than at its own path: the host's checkout may lie
+    under a path the sandbox uses itself (a clone at /check/..., hidden by the private /check), and
+    a virtualenv runs from anywhere (its pyvenv.cfg names the base Python, which stays in place)."""
+    venv = os.path.realpath(sys.prefix)
+    in_venv = venv != os.path.realpath(sys.base_prefix)
+    base = {os.path.realpath(sys.base_prefix), str(Path(os.path.realpath(sys.executable)).parent.parent)}
+    base = {r for r in base if not (in_venv and (r == venv or r.startswith(venv + "/")))}
+    mounts = [(r, r) for r in sorted(base) if r != "/usr" and not r.startswith("/usr/")]
+    exe = sys.executable
+    if in_venv:
+        mounts.append((venv, VENV_INSIDE))
+        exe = f"{VENV_INSIDE}/{os.path.relpath(sys.executable, sys.prefix)}"
+    return mounts, exe
+
+
+def _collisions(mounts: list[tuple[str, str]]) -> list[str]:
+    return [inside for _, inside in mounts if inside != VENV_INSIDE
+            and any(inside == own or inside.startswith(own + "/") for own in OWN_MOUNTS)]
+
+
+def python_inside() -> str:
+    """The interpreter's path inside the sandbox."""
+    return _interpreter()[1]
 
 
 def bwrap_args(job_dir: str, limits: Limits, info_fd: int | None = None,
@@ -77,8 +102,9 @@ def bwrap_args(job_dir: str, limits: Limits, info_fd: int | None = None,
             args += ["--symlink", os.readlink(path), f"/{name}"]
         elif path.is_dir():
             args += ["--ro-bind", str(path), f"/{name}"]
-    for root in _python_roots():
-        args += ["--ro-bind", root, root]
+    mounts, exe = _interpreter()
+    for host, inside in mounts:
+        args += ["--ro-bind", host, inside]
     for etc in ("/etc/ld.so.cache", "/etc/localtime"):
         if os.path.exists(etc):
             args += ["--ro-bind", etc, etc]
@@ -93,23 +119,28 @@ def bwrap_args(job_dir: str, limits: Limits, info_fd: int | None = None,
              "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1",
              "--setenv", "HOME", "/check", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
              "--setenv", "PATH", "/usr/bin:/bin",
-             sys.executable, "-I", "/lab/app/jobs/exercise_runner.py", "/check/in/job.json"]
+             exe, "-I", "/lab/app/jobs/exercise_runner.py", "/check/in/job.json"]
     return args
 
 
 @lru_cache(maxsize=1)
 def availability() -> tuple[bool, str]:
-    """(usable, why not): bubblewrap present and allowed to make its namespaces here."""
+    """(usable, why not): bubblewrap present, allowed to make its namespaces here, and the
+    interpreter starting inside it (so a mount that hides it is found here, not by a learner)."""
     if not os.path.exists(BWRAP):
         return False, "bubblewrap (bwrap) is not installed"
+    hidden = _collisions(_interpreter()[0])
+    if hidden:
+        return False, f"the interpreter lies under a path the sandbox mounts itself: {', '.join(hidden)}"
     with tempfile.TemporaryDirectory(prefix="cl-probe-") as d:
-        cmd = bwrap_args(d, Limits())[:-4] + ["/usr/bin/true"]
+        cmd = bwrap_args(d, Limits())[:-2] + ["-c", "import json, sys; print(json.dumps(sys.version_info[:2]))"]
         try:
-            r = subprocess.run(cmd, capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
+            r = subprocess.run(cmd, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return False, f"bubblewrap could not start: {exc}"
-    if r.returncode != 0:
-        return False, "bubblewrap cannot create its namespaces here: " + r.stderr.decode(errors="replace").strip()[:300]
+    if r.returncode != 0 or r.stdout.strip() != json.dumps(list(sys.version_info[:2])).encode():
+        why = r.stderr.decode(errors="replace").strip()[:300] or f"exit code {r.returncode}"
+        return False, "the sandbox could not start Python: " + why
     return True, ""
 
 
