@@ -11,9 +11,10 @@ import contextlib
 import secrets
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Annotated, Any, AsyncIterator, Callable, Iterator
 
-from fastapi import HTTPException, Request
+import anyio
+from fastapi import Depends, HTTPException, Request
 
 from app.components.cache import app_cache
 from app.jobs.processes import SandboxError, SandboxFailure, call_limited
@@ -27,8 +28,46 @@ class LabUnavailable(HTTPException):
         self.message = message
 
 
+def _slots(request: Request) -> anyio.CapacityLimiter:
+    # Made on first use, on the event loop (a limiter belongs to one).
+    limiter = getattr(request.app.state, "sandbox_slots", None)
+    if limiter is None:
+        limiter = request.app.state.sandbox_slots = anyio.CapacityLimiter(request.app.state.settings.sandboxes_max)
+    return limiter
+
+
+@contextlib.asynccontextmanager
+async def sandbox_slot_held(request: Request) -> AsyncIterator[bool]:
+    """Wait for one of SANDBOXES_MAX places on the event loop, before any thread is taken: a class
+    clicking every lab at once waits here at no cost to the pages' thread pool (a thread blocked
+    on a lock would hold one of its 40 threads). Yields False if no place came within the
+    inspection timeout; the lab then says so instead of running."""
+    limiter, borrower = _slots(request), object()
+    got = False
+    with anyio.move_on_after(request.app.state.settings.inspect_timeout_s):
+        await limiter.acquire_on_behalf_of(borrower)
+        got = True
+    try:
+        yield got
+    finally:
+        if got:
+            limiter.release_on_behalf_of(borrower)
+
+
+async def _sandbox_slot(request: Request) -> AsyncIterator[None]:
+    async with sandbox_slot_held(request) as got:
+        request.state.sandbox_waited_out = not got
+        yield
+
+
+# A route parameter `_: SandboxSlot` makes the route wait for a sandbox place before its thread.
+SandboxSlot = Annotated[None, Depends(_sandbox_slot)]
+
+
 def sandbox(request: Request, fn: Callable, *args: Any) -> Any:
     settings = request.app.state.settings
+    if getattr(request.state, "sandbox_waited_out", False):
+        raise LabUnavailable("waited too long for a free sandbox (the class is busy); try again")
     try:
         return call_limited(settings, fn, *args)
     except (SandboxFailure, SandboxError) as exc:

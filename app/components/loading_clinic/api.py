@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
 
+from app.components.labs import SandboxSlot
 from app.components.loading_clinic import service
 from app.components.loading_clinic.schemas import Attempt, Cases
 from app.components.loading_clinic.service import CaseId
@@ -19,13 +20,13 @@ def cases() -> dict:
 
 
 @router.get("/cases/{case_id}", summary="Run a case: broken code and torch's real error, the fix and its evidence")
-def run_case(request: Request, case_id: CaseId) -> dict:
+def run_case(request: Request, _: SandboxSlot, case_id: CaseId) -> dict:
     return service.run_case(request, case_id)
 
 
 @router.get("/cases/{case_id}/fixes/{fix_id}", response_model=Attempt,
             summary="Try one candidate fix: the server runs it for real against the broken checkpoint")
-def try_fix(request: Request, case_id: CaseId, fix_id: str) -> dict:
+def try_fix(request: Request, _: SandboxSlot, case_id: CaseId, fix_id: str) -> dict:
     if fix_id not in service.FIX_IDS[case_id]:
         raise HTTPException(404, f"no such fix; choose one of: {', '.join(service.FIX_IDS[case_id])}")
     result = service.try_fix(request, case_id, fix_id)

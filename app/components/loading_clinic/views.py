@@ -7,7 +7,7 @@ from markupsafe import Markup, escape
 
 from app import i18n
 from app.components.htmx import lang_of
-from app.components.labs import LabUnavailable
+from app.components.labs import LabUnavailable, SandboxSlot
 from app.components.loading_clinic import service, strings
 from app.templating import templates
 
@@ -35,7 +35,7 @@ def _fixes(lang: str, case_id: str, codes: dict[str, str]) -> list[dict]:
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-def run_case(request: Request, case_id: str):
+def run_case(request: Request, _: SandboxSlot, case_id: str):
     """The case as an exercise: the broken code and torch's real error, then candidate fixes."""
     lang = lang_of(request)
     context = _base(lang)
@@ -51,7 +51,7 @@ def run_case(request: Request, case_id: str):
 
 
 @router.get("/cases/{case_id}/try", response_class=HTMLResponse)
-def try_fix(request: Request, case_id: str, fix: str = ""):
+def try_fix(request: Request, _: SandboxSlot, case_id: str, fix: str = ""):
     lang = lang_of(request)
     context = _base(lang)
     if case_id not in service.CASE_IDS:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from app.components.labs import SandboxSlot
 from app.components.save_load_lab import service
 from app.components.save_load_lab.service import Refactor
 from app.components.save_load_lab.strings import REFACTORS
@@ -16,20 +17,20 @@ def refactors() -> dict:
 
 
 @router.get("/save", summary="Save a state_dict and a whole pickled model for real: code and file sizes")
-def save(request: Request) -> dict:
+def save(request: Request, _: SandboxSlot) -> dict:
     return service.saved(request)["save"]
 
 
 @router.get("/refactors/{refactor}", summary="Refactor the code, then load each file in a fresh process: every attempt")
-def refactor(request: Request, refactor: Refactor) -> dict:
+def refactor(request: Request, _: SandboxSlot, refactor: Refactor) -> dict:
     return service.refactor(request, refactor)
 
 
 @router.get("/inside", summary="Inside both .pt files: zip entries and the globals their pickles refer to")
-def inside(request: Request) -> dict:
+def inside(request: Request, _: SandboxSlot) -> dict:
     return service.saved(request)["inside"]
 
 
 @router.get("/train-eval", summary="Same input in train mode and after model.eval()")
-def train_eval(request: Request) -> dict:
+def train_eval(request: Request, _: SandboxSlot) -> dict:
     return service.train_eval(request)

@@ -7,7 +7,7 @@ from markupsafe import Markup
 
 from app import i18n
 from app.components.htmx import lang_of
-from app.components.labs import LabUnavailable
+from app.components.labs import LabUnavailable, SandboxSlot
 from app.components.save_load_lab import service, strings
 from app.templating import templates
 
@@ -36,13 +36,13 @@ def _render(request: Request, template: str, context: dict, compute) -> HTMLResp
 
 
 @router.get("/save", response_class=HTMLResponse)
-def save(request: Request):
+def save(request: Request, _: SandboxSlot):
     return _render(request, "save_load_lab/save.html", _base(lang_of(request)),
                    lambda: {"save": service.saved(request)["save"]})
 
 
 @router.get("/refactor", response_class=HTMLResponse)
-def refactor(request: Request, refactor: str = "none"):
+def refactor(request: Request, _: SandboxSlot, refactor: str = "none"):
     lang = lang_of(request)
     context = _base(lang) | {"refactor": refactor, "result": None}
     if refactor not in service.REFACTOR_NAMES:
@@ -53,12 +53,12 @@ def refactor(request: Request, refactor: str = "none"):
 
 
 @router.get("/inside", response_class=HTMLResponse)
-def inside(request: Request):
+def inside(request: Request, _: SandboxSlot):
     return _render(request, "save_load_lab/inside.html", _base(lang_of(request)),
                    lambda: {"inside": service.saved(request)["inside"]})
 
 
 @router.get("/train-eval", response_class=HTMLResponse)
-def train_eval(request: Request):
+def train_eval(request: Request, _: SandboxSlot):
     return _render(request, "save_load_lab/train_eval.html", _base(lang_of(request)),
                    lambda: {"te": service.train_eval(request)})

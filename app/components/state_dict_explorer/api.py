@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from app.components.labs import SandboxSlot
 from app.components.state_dict_explorer import service
 from app.components.state_dict_explorer.service import ModelName
 from app.components.state_dict_explorer.strings import MODELS
@@ -16,10 +17,10 @@ def models() -> dict:
 
 
 @router.get("/models/{model}", summary="A real model's state_dict: every entry, parameter or buffer, and stateless modules")
-def explore(request: Request, model: ModelName) -> dict:
+def explore(request: Request, _: SandboxSlot, model: ModelName) -> dict:
     return service.explore(request, model)
 
 
 @router.get("/reference", summary="state_dict() returns references: a 'best' snapshot without a copy changes with training")
-def reference(request: Request) -> dict:
+def reference(request: Request, _: SandboxSlot) -> dict:
     return service.reference(request)

@@ -7,7 +7,7 @@ from markupsafe import Markup
 
 from app import i18n
 from app.components.htmx import lang_of
-from app.components.labs import LabUnavailable
+from app.components.labs import LabUnavailable, SandboxSlot
 from app.components.state_dict_explorer import service, strings
 from app.templating import templates
 
@@ -26,7 +26,7 @@ def render_placeholder(request: Request, lang: str) -> Markup:
 
 
 @router.get("/explore", response_class=HTMLResponse)
-def explore(request: Request, model: str = "linear"):
+def explore(request: Request, _: SandboxSlot, model: str = "linear"):
     lang = lang_of(request)
     context = _base(lang) | {"model": model, "view": None, "message": None}
     if model not in service.MODEL_NAMES:
@@ -40,7 +40,7 @@ def explore(request: Request, model: str = "linear"):
 
 
 @router.get("/reference", response_class=HTMLResponse)
-def reference(request: Request):
+def reference(request: Request, _: SandboxSlot):
     lang = lang_of(request)
     context = _base(lang) | {"demo": None, "message": None}
     try:

@@ -14,10 +14,21 @@ from typing import get_args
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
+from app.components import labs
 from app.components.cache import ViewCache  # noqa: F401 - re-exported for the component's startup
-from app.components.transfer_visualizer.schemas import FinetuneRequest, Strategy, TransferQuery, Variant
+from app.components.transfer_visualizer.schemas import (
+    FinetuneRequest,
+    Strategy,
+    TransferQuery,
+    Variant,
+)
 from app.jobs.manager import JobManager
-from app.jobs.processes import SandboxError, SandboxFailure, call_in_sandbox, call_limited
+from app.jobs.processes import (
+    SandboxError,
+    SandboxFailure,
+    call_in_sandbox,
+    call_limited,
+)
 from app.jobs.store import Run
 from app.jobs.tasks import transfer_view, transfer_views
 from app.ml.catalog import SOURCE_NAMES
@@ -75,7 +86,13 @@ def cached_view(request: Request, query: TransferQuery) -> dict | None:
 
 async def view(request: Request, query: TransferQuery) -> dict:
     """The answer from the cache on the event loop, or computed in a sandbox off it."""
-    return cached_view(request, query) or await run_in_threadpool(load_view, request, query)
+    known = cached_view(request, query)
+    if known is not None:
+        return known
+    async with labs.sandbox_slot_held(request) as got:
+        if not got:
+            raise HTTPException(503, "waited too long for a free sandbox (the class is busy); try again")
+        return await run_in_threadpool(load_view, request, query)
 
 
 def load_view(request: Request, query: TransferQuery) -> dict:

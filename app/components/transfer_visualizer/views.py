@@ -13,11 +13,16 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from app import i18n
-from app.components import charts
+from app.components import charts, labs, validation
 from app.components.htmx import lang_of, require_htmx
-from app.components import validation
 from app.components.transfer_visualizer import service, story, strings, tell
-from app.components.transfer_visualizer.schemas import FinetuneRequest, Source, Strategy, TransferQuery, Variant
+from app.components.transfer_visualizer.schemas import (
+    FinetuneRequest,
+    Source,
+    Strategy,
+    TransferQuery,
+    Variant,
+)
 from app.jobs.manager import LimitReached
 from app.templating import templates
 
@@ -133,7 +138,12 @@ async def diagram(request: Request):
     ask, compare = _view_options(request)
     key = _diagram_key(request, lang, query, ask, compare)
     known = _rendered.peek(key) if key is not None else None
-    return HTMLResponse(known or await run_in_threadpool(diagram_html, request, lang, query, error, ask, compare))
+    if known:
+        return HTMLResponse(known)
+    async with labs.sandbox_slot_held(request) as got:  # the render may compute in a sandbox
+        if not got:
+            raise HTTPException(503, "waited too long for a free sandbox (the class is busy); try again")
+        return HTMLResponse(await run_in_threadpool(diagram_html, request, lang, query, error, ask, compare))
 
 
 @router.get("/tensor", response_class=HTMLResponse)
