@@ -12,6 +12,7 @@ import torch
 import torch._dynamo  # noqa: F401  (the first optimizer imports it lazily: ~2 s we pay up front)
 
 from app.jobs.processes import die_with_parent
+from app.ml import epoch_order
 from app.ml.checkpoint import CheckpointStore, load_checkpoint
 from app.ml.data import make_dataset, train_val_split
 from app.ml.train import Trainer, TrainConfig, train
@@ -35,9 +36,13 @@ def run_job(job: dict, conn) -> None:
 
 def _train(job: dict, conn) -> None:
     resume = job.get("resume")
+    sampler = None
     if resume:
         ckpt = load_checkpoint(Path(resume["checkpoint"]))
         trainer = Trainer.from_checkpoint(ckpt, restore=resume["restore"])
+        # A mid-epoch checkpoint: whatever this mode restores, record what the interrupted
+        # epoch then really trained, for the page to show (app/ml/epoch_order.py).
+        sampler = ckpt.get("sampler")
         conn.send({"type": "resumed", "epoch": trainer.epoch, "step": trainer.step, "restore": resume["restore"]})
     else:
         trainer = Trainer.fresh(TrainConfig.from_dict(job["config"]))
@@ -60,6 +65,10 @@ def _train(job: dict, conn) -> None:
             last_sent = now
 
     def on_event(event: dict) -> None:
+        if sampler is not None and event["type"] == "epoch" and event["epoch"] == sampler["epoch"]:
+            # Written before the epoch is reported, so the page that shows the epoch finds it.
+            epoch_order.write(job["run_dir"], epoch_order.record(
+                sampler, trainer.last_order, trainer.last_start, trainer.config.batch_size))
         conn.send(event)
         if event["type"] == "epoch" and pace:
             # Slow motion for the learner's eyes; the epoch itself was timed without it.

@@ -21,7 +21,7 @@ from torch import Tensor
 
 FORMAT = "checkpoint-lab/1"
 from app.ml import layout
-from app.ml.layout import CKPT_RE, TEMP_SUFFIX, checkpoint_name
+from app.ml.layout import CKPT_RE, TEMP_SUFFIX, checkpoint_name, checkpoint_position
 
 
 # ---------------------------------------------------------------- writers
@@ -132,10 +132,12 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict:
 
 @dataclass(frozen=True)
 class CheckpointInfo:
-    epoch: int
+    epoch: int  # epochs completed
     file: str
     bytes: int
     seconds: float  # time spent saving; 0.0 when only listed from disk
+    batch: int = 0  # batches of the next epoch done: 0 at an epoch's end
+    batches: int | None = None  # batches per epoch, for a mid-epoch checkpoint
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -157,14 +159,20 @@ class CheckpointStore:
         self.naive_path.parent.mkdir(parents=True, exist_ok=True)
 
     @staticmethod
-    def filename(epoch: int) -> str:
-        return checkpoint_name(epoch)
+    def filename(epoch: int, batch: int = 0) -> str:
+        return checkpoint_name(epoch, batch)
+
+    @staticmethod
+    def _position(ckpt: dict) -> tuple[int, int]:
+        sampler = ckpt.get("sampler")
+        return int(ckpt["epoch"]), int(sampler["next_batch"]) if sampler else 0
 
     def path(self, info: CheckpointInfo | str) -> Path:
         return self.dir / (info.file if isinstance(info, CheckpointInfo) else info)
 
-    def save(self, ckpt: dict) -> CheckpointInfo:
-        name = self.filename(int(ckpt["epoch"]))
+    def save(self, ckpt: dict, batches: int | None = None) -> CheckpointInfo:
+        epoch, batch = self._position(ckpt)
+        name = self.filename(epoch, batch)
         t0 = time.perf_counter()
         size = save_atomic(ckpt, self.dir / name)
         seconds = time.perf_counter() - t0
@@ -172,18 +180,18 @@ class CheckpointStore:
         self._write_pointer(name)
         save_naive(ckpt, self.naive_path)
         self._prune()
-        return CheckpointInfo(int(ckpt["epoch"]), name, size, seconds)
+        return CheckpointInfo(epoch, name, size, seconds, batch, batches if batch else None)
 
     def save_crashing(self, ckpt: dict, fraction: float = 0.5) -> NoReturn:
-        save_crashing(ckpt, self.dir / self.filename(int(ckpt["epoch"])), self.naive_path, fraction)
+        save_crashing(ckpt, self.dir / self.filename(*self._position(ckpt)), self.naive_path, fraction)
 
     def list(self) -> list[CheckpointInfo]:
         infos = []
         for p in self.dir.iterdir():
-            m = CKPT_RE.match(p.name)
-            if m and p.is_file():
-                infos.append(CheckpointInfo(int(m.group(1)), p.name, p.stat().st_size, 0.0))
-        return sorted(infos, key=lambda i: i.epoch)
+            pos = checkpoint_position(p.name)
+            if pos and p.is_file():
+                infos.append(CheckpointInfo(pos[0], p.name, p.stat().st_size, 0.0, pos[1]))
+        return sorted(infos, key=lambda i: (i.epoch, i.batch))
 
     def latest(self) -> CheckpointInfo | None:
         """The file the pointer names; the newest listed file if the pointer is missing or stale."""
@@ -191,9 +199,9 @@ class CheckpointStore:
             name = self.pointer.read_text().strip()
         except FileNotFoundError:
             name = ""
-        m = CKPT_RE.match(name)
-        if m and (self.dir / name).is_file():
-            return CheckpointInfo(int(m.group(1)), name, (self.dir / name).stat().st_size, 0.0)
+        pos = checkpoint_position(name)
+        if pos and (self.dir / name).is_file():
+            return CheckpointInfo(pos[0], name, (self.dir / name).stat().st_size, 0.0, pos[1])
         infos = self.list()
         return infos[-1] if infos else None
 
@@ -335,4 +343,15 @@ def describe(ckpt: dict) -> dict:
             "data_order_bytes": rng["data_order"].numel() if "data_order" in rng else None,
         },
         "loss_history_len": len(ckpt.get("loss_history") or []),
+        "sampler": _sampler_summary(ckpt.get("sampler")),
     }
+
+
+def _sampler_summary(sampler: Any) -> dict | None:
+    """A mid-epoch checkpoint's place in its epoch; None for one saved at an epoch's end."""
+    if not isinstance(sampler, dict):
+        return None
+    state = sampler.get("generator_state")
+    return {"epoch": sampler.get("epoch"), "next_batch": sampler.get("next_batch"),
+            "generator_bytes": state.numel() if isinstance(state, Tensor) else None,
+            "steps_so_far": len(sampler.get("step_losses") or [])}

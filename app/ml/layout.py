@@ -10,11 +10,21 @@ POINTER = "latest"
 NAIVE_FILE = "naive/latest.pt"
 FINAL_FILE = "final.pt"
 TEMP_SUFFIX = ".tmp"
-CKPT_RE = re.compile(r"^ckpt-epoch-(\d{4,})\.pt$")
+# What a resume from a mid-epoch checkpoint trained of the interrupted epoch (app/ml/epoch_order.py).
+ORDER_FILE = "epoch-order.json"
+# ckpt-epoch-0011.pt: after epoch 11. ckpt-epoch-0011-batch-0019.pt: after epoch 11 and 19
+# batches of epoch 12 (a mid-epoch checkpoint). Group 1 is always the epochs completed.
+CKPT_RE = re.compile(r"^ckpt-epoch-(\d{4,})(?:-batch-(\d{4,}))?\.pt$")
 
 
-def checkpoint_name(epoch: int) -> str:
-    return f"ckpt-epoch-{epoch:04d}.pt"
+def checkpoint_name(epoch: int, batch: int = 0) -> str:
+    return f"ckpt-epoch-{epoch:04d}-batch-{batch:04d}.pt" if batch else f"ckpt-epoch-{epoch:04d}.pt"
+
+
+def checkpoint_position(name: str) -> tuple[int, int] | None:
+    """(epochs completed, batches of the next epoch done) named by a checkpoint file, or None."""
+    m = CKPT_RE.match(name)
+    return (int(m.group(1)), int(m.group(2) or 0)) if m else None
 
 
 def _sizes(folder: Path) -> list[tuple[str, int]]:
@@ -39,13 +49,14 @@ def _sizes(folder: Path) -> list[tuple[str, int]]:
 
 
 def list_checkpoints(run_dir: Path) -> list[tuple[int, str, int]]:
-    """(epoch, file name, bytes) of the complete checkpoints in a run folder, oldest first."""
+    """(epoch, file name, bytes) of the complete checkpoints in a run folder, oldest first
+    (a mid-epoch checkpoint after the end of the epoch it continues)."""
     found = []
     for name, size in _sizes(run_dir / CHECKPOINT_DIR):
-        match = CKPT_RE.match(name)
-        if match:
-            found.append((int(match.group(1)), name, size))
-    return sorted(found)
+        pos = checkpoint_position(name)
+        if pos:
+            found.append((pos, name, size))
+    return [(pos[0], name, size) for pos, name, size in sorted(found)]
 
 
 def temp_files(run_dir: Path) -> list[Path]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -24,12 +25,16 @@ DECAY_EVERY = 10  # epochs
 DECAY_FACTOR = 0.5
 
 RESTORE_MODES = ("everything", "weights", "weights_optimizer", "no_scheduler", "no_rng")
-_RESTORES = {  # mode -> (optimizer, scheduler, rng)
-    "everything": (True, True, True),
-    "weights": (False, False, False),
-    "weights_optimizer": (True, False, False),
-    "no_scheduler": (True, False, True),
-    "no_rng": (True, True, False),
+_RESTORES = {  # mode -> (optimizer, scheduler, rng, position in the epoch)
+    "everything": (True, True, True, True),
+    # A script that keeps only weights (and the optimizer) keeps the epoch counter, not where in
+    # the epoch it was: from a mid-epoch checkpoint it starts that epoch again, with a new order.
+    "weights": (False, False, False, False),
+    "weights_optimizer": (True, False, False, False),
+    "no_scheduler": (True, False, True, True),
+    # The position is kept, but the epoch's order came from a generator whose state is RNG state:
+    # it skips the done batches of a *different* shuffle (what skip_first_batches-style resumes do).
+    "no_rng": (True, True, False, True),
 }
 
 
@@ -43,6 +48,8 @@ class TrainConfig:
     keep_last: int = 3
     seed: int = 0
     batch_size: int = 64
+    # Also save a checkpoint half-way through every epoch, with the sampler's state in it.
+    mid_epoch_checkpoint: bool = False
 
     def __post_init__(self) -> None:
         for name in ("epochs", "checkpoint_every", "keep_last", "seed", "batch_size"):
@@ -53,8 +60,9 @@ class TrainConfig:
             raise ValueError(f"lr must be a number, got {self.lr!r}")
         # JSON may give 1 for 1.0; keep the field a float so to_dict round-trips.
         object.__setattr__(self, "lr", float(self.lr))
-        if not isinstance(self.scheduler, bool):
-            raise ValueError("scheduler must be a bool")
+        for name in ("scheduler", "mid_epoch_checkpoint"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be a bool")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}")
         if self.epochs < 1 or self.checkpoint_every < 1 or self.keep_last < 1 or self.batch_size < 1:
@@ -122,6 +130,11 @@ class Trainer:
         self.step = 0
         self.loss_history: list[float] = []
         self.last_order: Tensor | None = None
+        self.last_start = 0  # first batch of last_order that run_epoch trained
+        # Where the epoch in progress is: set by run_epoch after each batch, None between epochs.
+        self.progress: dict | None = None
+        # A mid-epoch checkpoint's epoch to finish first (see from_checkpoint); None: start a new one.
+        self.pending: dict | None = None
 
     def _new_scheduler(self):
         if not self.config.scheduler:
@@ -140,7 +153,7 @@ class Trainer:
             raise ValueError(f"restore must be one of {RESTORE_MODES}")
         if ckpt.get("format") != FORMAT:
             raise ValueError(f"not a {FORMAT} checkpoint")
-        with_opt, with_sched, with_rng = _RESTORES[restore]
+        with_opt, with_sched, with_rng, with_position = _RESTORES[restore]
         t = cls(TrainConfig.from_dict(ckpt["config"]))
         t.model.load_state_dict(ckpt["model_state_dict"])
         if with_opt:
@@ -163,25 +176,51 @@ class Trainer:
         t.epoch = int(ckpt["epoch"])
         t.step = int(ckpt["step"])
         t.loss_history = [float(x) for x in ckpt["loss_history"]]
+        sampler = ckpt.get("sampler")
+        if sampler and with_position:
+            t.pending = {
+                "next_batch": int(sampler["next_batch"]),
+                "loss_sum": float(sampler["loss_sum"]),
+                "step_losses": [float(x) for x in sampler["step_losses"]],
+                # Without the RNG the epoch's generator state is gone: run_epoch shuffles anew.
+                "generator_state": sampler["generator_state"] if with_rng else None,
+            }
         return t
 
     @property
     def lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
-    def run_epoch(self, on_step: Callable[[dict], None] | None = None) -> dict:
+    def run_epoch(self, on_step: Callable[[dict], None] | None = None,
+                  on_batch: Callable[[int, int], None] | None = None) -> dict:
+        """Train one epoch (or the rest of a mid-epoch checkpoint's epoch).
+
+        on_batch(batches_done, batches) runs after each batch, before on_step: a mid-epoch
+        checkpoint taken there holds exactly the batches trained so far."""
         t0 = time.perf_counter()
         X, y, X_val, y_val = _data()
         epoch = self.epoch + 1
         lr = self.lr
         bs = self.config.batch_size
-        order = torch.randperm(len(X), generator=self.data_gen)
-        self.last_order = order
+        pending, self.pending = self.pending, None
+        first, step_losses, weighted = 0, [], 0.0
+        if pending is not None:
+            first = pending["next_batch"]
+            step_losses, weighted = list(pending["step_losses"]), pending["loss_sum"]
+        if pending is not None and pending["generator_state"] is not None:
+            # The sampler's state: the same permutation again, from the generator as it was at
+            # the epoch's start (a generator of its own, so the data RNG restored from the
+            # checkpoint stays where the interrupted run had left it).
+            start_state = pending["generator_state"]
+            order = torch.randperm(len(X), generator=torch.Generator().set_state(start_state))
+        else:
+            start_state = self.data_gen.get_state()
+            order = torch.randperm(len(X), generator=self.data_gen)
+        self.last_order, self.last_start = order, first
+        batches = math.ceil(len(X) / bs)
         self.model.train()
-        step_losses: list[float] = []
-        weighted = 0.0
-        for start in range(0, len(X), bs):
-            idx = order[start : start + bs]
+        for b in range(first, batches):
+            idx = order[b * bs : (b + 1) * bs]
             self.optimizer.zero_grad(set_to_none=True)
             loss = F.cross_entropy(self.model(X[idx]), y[idx])
             loss.backward()
@@ -190,8 +229,13 @@ class Trainer:
             value = loss.item()
             step_losses.append(value)
             weighted += value * len(idx)
+            self.progress = {"epoch": epoch, "generator_state": start_state, "next_batch": b + 1,
+                             "loss_sum": weighted, "step_losses": step_losses}
+            if on_batch is not None and b + 1 < batches:
+                on_batch(b + 1, batches)
             if on_step is not None:
                 on_step({"epoch": epoch, "step": self.step, "loss": value, "lr": lr})
+        self.progress = None
         if self.scheduler is not None:
             self.scheduler.step()
         self.epoch = epoch
@@ -235,12 +279,22 @@ class Trainer:
                 _clone_tensors(self.scheduler.state_dict()) if self.scheduler is not None else None
             ),
             "loss_history": list(self.loss_history),
+            "sampler": self._sampler_state(),
             "rng": {
                 "python": random.getstate(),
                 "torch": torch.get_rng_state(),
                 "data_order": self.data_gen.get_state(),
             },
         }
+
+    def _sampler_state(self) -> dict | None:
+        """Mid-epoch only: which permutation the epoch follows and how far it got."""
+        p = self.progress
+        if p is None:
+            return None
+        return {"epoch": p["epoch"], "generator_state": p["generator_state"].clone(),
+                "next_batch": p["next_batch"], "loss_sum": p["loss_sum"],
+                "step_losses": list(p["step_losses"])}
 
     def weights_hash(self) -> str:
         return weights_hash(self.model.state_dict())
@@ -262,15 +316,22 @@ def train(
 ) -> str:
     """Run epochs trainer.epoch+1 .. config.epochs, checkpointing as configured.
 
-    Per epoch: the "epoch" event is emitted first (synchronously, so a supervisor can
+    With config.mid_epoch_checkpoint, a checkpoint is also saved after half of each epoch's
+    batches (before that step's on_step). Per epoch: the "epoch" event is emitted first (synchronously, so a supervisor can
     kill the process there, before that epoch's checkpoint), then the checkpoint is
     saved and a "checkpoint" event follows. If the epoch equals crash_while_saving_at,
     its checkpoint is written with the crashing writer instead, and the process dies.
     Returns the final weights hash.
     """
     cfg = trainer.config
+
+    def mid_epoch(done: int, batches: int) -> None:
+        if done == batches // 2:
+            info = store.save(trainer.checkpoint(), batches)
+            on_event({"type": "checkpoint", **info.to_dict()})
+
     while trainer.epoch < cfg.epochs:
-        result = trainer.run_epoch(on_step)
+        result = trainer.run_epoch(on_step, mid_epoch if cfg.mid_epoch_checkpoint else None)
         on_event({"type": "epoch", **result})
         e = trainer.epoch
         if crash_while_saving_at is not None and e == crash_while_saving_at:

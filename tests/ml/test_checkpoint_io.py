@@ -38,7 +38,8 @@ def test_checkpoint_loads_with_weights_only(trained, tmp_path):
     assert size == (tmp_path / "c.pt").stat().st_size > 50_000
     back = torch.load(tmp_path / "c.pt", weights_only=True)
     assert set(back) == {"format", "epoch", "step", "config", "model_state_dict",
-                         "optimizer_state_dict", "scheduler_state_dict", "loss_history", "rng"}
+                         "optimizer_state_dict", "scheduler_state_dict", "loss_history", "sampler", "rng"}
+    assert back["sampler"] is None  # saved at an epoch's end: no place inside an epoch to keep
     assert back["format"] == "checkpoint-lab/1" and back["epoch"] == 1 and back["step"] == 38
     assert weights_hash(back["model_state_dict"]) == trained.weights_hash()
     assert back["rng"]["python"] == ckpt["rng"]["python"]
