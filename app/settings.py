@@ -99,6 +99,28 @@ class Settings(BaseSettings):
     exercise_timeout_s: float = Field(default=60.0, ge=5)
     exercise_checks_per_session_per_minute: int = Field(default=6, ge=1)
 
+    # Where training runs: "local" (a forkserver pool on this machine, MAX_WORKERS processes) or
+    # "celery" (worker nodes started with `python -m app.worker`, reached through Redis; this
+    # node keeps the queue, fairness and SQLite, and MAX_WORKERS is how many runs it keeps on
+    # the nodes at once: at most their cores together). DATA_DIR must then be one filesystem
+    # shared by every node: checkpoints are written there by the node that trains.
+    job_backend: Literal["local", "celery"] = "local"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    celery_queue: str = "checkpoint-lab"
+    # A worker node: runs at once (0: one per core), and its Celery node name ("" : run@<host>).
+    worker_concurrency: int = Field(default=0, ge=0, le=256)
+    worker_name: str = ""
+    # A node refreshes each run's heartbeat key every HEARTBEAT_S; the key lives HEARTBEAT_TTL_S.
+    # A run whose key stayed missing for another HEARTBEAT_TTL_S is "interrupted" (its node is
+    # lost): at most 2 x HEARTBEAT_TTL_S + 1 s after the node's last beat.
+    heartbeat_s: float = Field(default=1.0, gt=0)
+    heartbeat_ttl_s: float = Field(default=5.0, gt=0)
+    # A run no node has started this long after it was handed to Celery is "interrupted".
+    celery_start_timeout_s: float = Field(default=120.0, gt=0)
+    # How long a node keeps a finished run's last events for the web node to read (Redis may be
+    # restarting meanwhile) before it lets the run go.
+    relay_ack_timeout_s: float = Field(default=60.0, gt=0)
+
     @property
     def allowed_host_list(self) -> list[str]:
         return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()] or ["*"]

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.jobs import processes
+from app.jobs.executors import make_executor
+from app.jobs.protocol import RECORDED_KINDS, Job, Resume, RunStatus
 from app.jobs.store import EpochRow, Run, RunStore
 from app.jobs.tasks import compare_finals, verify_run_files
 from app.ml import layout
@@ -57,17 +59,22 @@ class Live:
 @dataclass
 class _Worker:
     run_id: str
-    proc: object
-    conn: object
+    proc: object  # a local process, or a handle whose kill() reaches the run's process on its node
+    conn: object  # the local process's pipe; None for a remote run (its events come via the inbox)
     crash: dict | None = None
     error: str | None = None
     # The worker closed its pipe (it is exiting): a closed pipe reads as always ready, so the
     # monitor stops waiting on it and waits for the process to end instead of spinning.
     closed: bool = False
+    node: str | None = None  # the worker node of a remote run
+
+    @property
+    def local(self) -> bool:
+        return self.conn is not None
 
 
 # Events that other kinds of jobs (pretraining, fine-tuning) report and the pages read back.
-RECORDED_EVENTS = ("series", "result", "pretrain_epoch")
+RECORDED_EVENTS = RECORDED_KINDS
 
 
 def reference_key(config: dict) -> str:
@@ -96,6 +103,10 @@ class JobManager:
         # Bytes under runs_dir: walked once, then kept up to date as runs end and lineages go,
         # so that a run's end does not cost a walk over every file the server ever kept.
         self._disk_used: int | None = None
+        # WHERE runs run (this machine's forkserver, or worker nodes through Celery); a remote
+        # executor's events wait here for the monitor thread, which alone handles events.
+        self.executor = make_executor(settings)
+        self._inbox: deque[tuple[str, dict]] = deque()
 
     # --- life cycle ---
     def start(self) -> None:
@@ -105,6 +116,7 @@ class JobManager:
         # Planned resumes never started: they survive a restart and are queued as room allows.
         for session in self.store.sessions_with_status("planned"):
             self._promote_planned(session)
+        self.executor.start(self._deliver)
         self._thread = threading.Thread(target=self._monitor, name="job-monitor", daemon=True)
         self._thread.start()
         threading.Thread(target=processes.warm_up, args=(self.settings.torch_threads_per_worker,),
@@ -118,7 +130,13 @@ class JobManager:
         with self._lock:
             for w in self._workers.values():
                 w.proc.kill()
+        self.executor.stop()
         self._checks.shutdown(wait=False, cancel_futures=True)
+
+    def _deliver(self, run_id: str, event: dict) -> None:
+        """A remote executor's events, from its own thread: queued for the monitor thread."""
+        self._inbox.append((run_id, event))
+        self._wake()
 
     def _wake(self) -> None:
         try:
@@ -140,6 +158,25 @@ class JobManager:
     def is_running(self, run_id: str) -> bool:
         with self._lock:
             return run_id in self._workers
+
+    # --- the JobBackend interface (app/jobs/protocol.py) ---
+    def submit(self, session: str | None, kind: str, config: dict, options: dict | None = None) -> Run:
+        if kind == "train":
+            return self.submit_train(session, config, options or {})
+        return self.submit_job(session, kind, config)
+
+    def status(self, run_id: str) -> RunStatus | None:
+        run = self.store.get(run_id)
+        if run is None:
+            return None
+        with self._lock:
+            live, worker = self.live.get(run_id), self._workers.get(run_id)
+            return RunStatus(run_id, run.status, self.queue_position(run_id),
+                             live.epoch if live else None, live.step if live else None,
+                             worker.node if worker else None, live.pid if live else None)
+
+    def events(self, run_id: str, kind: str | None = None) -> list[dict]:
+        return self.store.events(run_id, kind)
 
     # --- submitting work ---
     def _check_active(self, session: str) -> None:
@@ -382,8 +419,9 @@ class JobManager:
                     self.expire_idle()
                 self._fill_slots()
                 with self._lock:
-                    conns = {w.conn: w for w in self._workers.values() if not w.closed}
-                    sentinels = {w.proc.sentinel: w for w in self._workers.values()}
+                    conns = {w.conn: w for w in self._workers.values() if w.local and not w.closed}
+                    sentinels = {w.proc.sentinel: w for w in self._workers.values() if w.local}
+                self._take_inbox()
                 ready = multiprocessing.connection.wait([self._wake_r, *conns, *sentinels], timeout=1.0)
                 for obj in ready:
                     if obj is self._wake_r:
@@ -393,6 +431,7 @@ class JobManager:
                         self._drain(conns[obj])
                     elif obj in sentinels:
                         self._finish(sentinels[obj])
+                self._take_inbox()
             except Exception:  # the monitor must outlive any single bad event
                 log.exception("job monitor error")
                 time.sleep(0.5)
@@ -410,38 +449,54 @@ class JobManager:
                 # Outside the lock: the very first start waits for the forkserver to import torch,
                 # and submitting or crashing other runs must not wait for that.
                 self._launch(run)
+            except Exception:
+                # Not handed over (Redis unreachable for a remote executor): the run keeps its
+                # place at the head of the line and is tried again on the next round.
+                log.exception("run %s could not be started; it stays first in line", run.id)
+                with self._lock:
+                    self._queue.appendleft(run.id)
+                return
             finally:
                 with self._lock:
                     self._starting -= 1
 
-    def _launch(self, run: Run) -> None:
-        from app.jobs.entry import run_job
-
-        job = {
-            "task": run.kind,
-            "run_id": run.id,
-            "run_dir": str(self.run_dir(run.id)),
-            "config": run.config,
-            "pace_ms": run.options.get("pace_ms", 0),
-            "crash_at_epoch": run.options.get("crash_at_epoch"),
-            "crash_while_saving_at": run.options.get("crash_while_saving_at"),
-            "threads": self.settings.torch_threads_per_worker,
-            "nice": self.settings.worker_nice,
-            "pretrained_dir": str(self.settings.pretrained_path),
-        }
+    def job_for(self, run: Run) -> Job:
+        resume = None
         if run.kind == "resume":
-            job["resume"] = {"checkpoint": str(self.runs_dir / run.options["checkpoint"]),
-                             "restore": run.options["restore"]}
-        ctx = processes.context(self.settings.torch_threads_per_worker)
-        receiver, sender = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=run_job, args=(job, sender), name=f"train-{run.id}", daemon=True)
-        proc.start()
-        sender.close()
+            resume = Resume(checkpoint=str(self.runs_dir / run.options["checkpoint"]), restore=run.options["restore"])
+        return Job(task=run.kind, run_id=run.id, run_dir=str(self.run_dir(run.id)), config=run.config,
+                   pace_ms=run.options.get("pace_ms", 0), crash_at_epoch=run.options.get("crash_at_epoch"),
+                   crash_while_saving_at=run.options.get("crash_while_saving_at"),
+                   threads=self.settings.torch_threads_per_worker, nice=self.settings.worker_nice,
+                   pretrained_dir=str(self.settings.pretrained_path), resume=resume)
+
+    def _launch(self, run: Run) -> None:
+        proc, conn = self.executor.launch(self.job_for(run))
         with self._lock:
-            self._workers[run.id] = _Worker(run.id, proc, receiver)
+            self._workers[run.id] = _Worker(run.id, proc, conn, closed=conn is None)
             self.live[run.id] = Live(epoch=run.options.get("from_epoch", 0), pid=proc.pid)
             self.store.update(run.id, status="running", started=time.time())
         log.info("run %s (%s) started in pid %s", run.id, run.kind, proc.pid)
+
+    def _take_inbox(self) -> None:
+        """A remote executor's events, in the order it read them; runs that already ended (a
+        late or repeated event) are ignored."""
+        while self._inbox:
+            run_id, event = self._inbox.popleft()
+            worker = self._workers.get(run_id)
+            if worker is None:
+                continue
+            kind = event.get("type")
+            if kind == "exit":
+                self._end(worker, event.get("code"))
+            elif kind == "lost":
+                self._end(worker, None, lost=event.get("reason", "the worker node was lost"))
+            elif kind == "started":
+                worker.node = event.get("node")
+                live = self.live.setdefault(run_id, Live())
+                live.pid = event.get("pid")
+            else:
+                self._handle(worker, event)
 
     def _drain(self, worker: _Worker) -> None:
         try:
@@ -483,13 +538,21 @@ class JobManager:
         worker.proc.join(5)
         self._drain(worker)
         worker.conn.close()
-        code = worker.proc.exitcode
-        crash = self._crash_info(worker, code)  # before the live numbers go: it may need them
+        self._end(worker, worker.proc.exitcode)
+
+    def _end(self, worker: _Worker, code: int | None, lost: str | None = None) -> None:
+        """A run's process ended with exit code `code` (or its node was `lost`)."""
+        self.executor.forget(worker.run_id)
+        crash = None if lost else self._crash_info(worker, code)  # before the live numbers go: it may need them
         with self._lock:
             self._workers.pop(worker.run_id, None)
             self.live.pop(worker.run_id, None)  # only active runs have live numbers
         fields: dict = {"finished": time.time()}
-        if code == 0:
+        if lost:
+            # Nothing is known of how it ended: like a run of a server that stopped, it can be
+            # resumed from its last checkpoint on any node.
+            fields["status"], fields["error"] = "interrupted", lost
+        elif code == 0:
             fields["status"] = "done"
         elif crash is not None:
             worker.crash = crash
