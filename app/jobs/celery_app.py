@@ -1,0 +1,55 @@
+"""The Celery application shared by the web node (which sends runs) and the worker nodes.
+
+Celery carries each started run to one worker node; everything after that (events, heartbeat,
+crash requests) goes through Redis keys named by `keys()`, not through Celery, so that a run
+is one task no matter how long it trains. No result backend: the run's end is its exit event.
+"""
+from __future__ import annotations
+
+from celery import Celery
+
+from app.settings import Settings
+
+TASK = "checkpoint_lab.run"
+# A message a lost node had taken is never handed to another node by Celery (a year): the web
+# node decides that a lost run is "interrupted", and the learner resumes it from a checkpoint.
+NEVER_REDELIVER_S = 365 * 86400
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("checkpoint_lab", broker=settings.redis_url)
+    app.conf.update(
+        task_default_queue=settings.celery_queue,
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        # One run per free slot of a node: acknowledged when it ends, and no slot reserves a
+        # second run while the first trains (the web node hands out runs as slots free up).
+        task_acks_late=True,
+        worker_prefetch_multiplier=1,
+        broker_transport_options={"visibility_timeout": NEVER_REDELIVER_S},
+        # A restart of Redis must not stop runs that are training: their relays keep their
+        # events and send them again once Redis is back.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+        broker_connection_retry_on_startup=True,
+        worker_send_task_events=False,
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+class Keys:
+    """Redis keys of one handing-over of a run to a node (a run id plus a fresh token, so that a
+    reference run started again, or another web node's test, never reads old keys)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.events = f"lab:{name}:events"  # stream: the run's events, entry id = "<seq>-0"
+        self.ack = f"lab:{name}:ack"  # the last seq the web node has read
+        self.kill = f"lab:{name}:kill"  # present: SIGKILL the run's process
+        self.heartbeat = f"lab:{name}:hb"  # present while its node is alive (TTL)
+        self.owner = f"lab:{name}:owner"  # hash: node, pid of the run's process, the node's pid
+        self.claim = f"lab:{name}:claim"  # SET NX by the node that runs it: never twice
+
+    def transient(self) -> list[str]:
+        return [self.events, self.kill, self.heartbeat, self.owner]

@@ -1,0 +1,186 @@
+"""The web node's side of JOB_BACKEND=celery: runs go to worker nodes as Celery tasks, and their
+events come back from one Redis stream per run (XREAD), to the manager's same handler.
+
+A reader thread follows every active run's stream from the last entry it read (so entries are
+never handled twice, even when a restarted Redis is sent them again), tells the node what it has
+read (so the node can let a finished run go), repeats crash requests until the run ends, and
+watches each run's heartbeat key: missing for HEARTBEAT_TTL_S after it was seen (or never seen
+CELERY_START_TIMEOUT_S after the hand-over), the run is "lost" and the manager marks it
+interrupted, resumable on any node.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+import redis
+
+from app.jobs.celery_app import TASK, Keys, make_celery
+from app.jobs.executors import Deliver
+from app.jobs.protocol import Job
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+DOWN = (redis.ConnectionError, redis.TimeoutError)
+
+
+@dataclass
+class _Remote:
+    run_id: str
+    keys: Keys
+    last_id: str = "0-0"
+    launched: float = field(default_factory=time.monotonic)
+    seen: bool = False  # its heartbeat was seen once: a node has it
+    missing_since: float | None = None
+    kill: bool = False
+    lost: bool = False
+
+
+class RemoteProcess:
+    """What the manager holds for a run on another node: kill() is a crash request."""
+
+    def __init__(self, executor: "CeleryExecutor", run_id: str):
+        self.executor, self.run_id, self.pid = executor, run_id, None
+
+    def kill(self) -> None:
+        self.executor.kill(self.run_id)
+
+
+class CeleryExecutor:
+    remote = True
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        self.celery = make_celery(settings)
+        self._runs: dict[str, _Remote] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._deliver: Deliver | None = None
+
+    def start(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+        self._thread = threading.Thread(target=self._read, name="celery-events", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(5)
+
+    def launch(self, job: Job):
+        keys = Keys(f"{job.run_id}:{secrets.token_hex(4)}")
+        # Raises while Redis is unreachable: the manager keeps the run first in line.
+        self.celery.send_task(TASK, args=[job.to_wire(), keys.name], task_id=keys.name,
+                              queue=self.settings.celery_queue)
+        with self._lock:
+            self._runs[job.run_id] = _Remote(job.run_id, keys)
+        return RemoteProcess(self, job.run_id), None
+
+    def kill(self, run_id: str) -> None:
+        with self._lock:
+            remote = self._runs.get(run_id)
+            if remote is None:
+                return
+            remote.kill = True
+        self._send_kill(remote)
+
+    def _send_kill(self, remote: _Remote) -> None:
+        try:
+            self.redis.set(remote.keys.kill, 1, ex=3600)
+        except DOWN:
+            pass  # sent again by the reader every round until the run ends
+
+    def forget(self, run_id: str) -> None:
+        with self._lock:
+            remote = self._runs.pop(run_id, None)
+        if remote is not None:
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.delete(*remote.keys.transient())
+                # Everything read: the node lets the run go at once instead of waiting for it.
+                pipe.set(remote.keys.ack, 2**62, ex=600)
+                pipe.execute()
+            except DOWN:
+                pass  # tiny keys; a later run never reuses them (fresh token)
+
+    def owner(self, run_id: str) -> dict:
+        """Which node and pid run it (for tests and operators)."""
+        with self._lock:
+            remote = self._runs.get(run_id)
+        if remote is None:
+            return {}
+        return {k.decode(): v.decode() for k, v in self.redis.hgetall(remote.keys.owner).items()}
+
+    # --- the reader thread ---
+    def _read(self) -> None:
+        next_check = 0.0
+        while not self._stop.is_set():
+            try:
+                with self._lock:
+                    streams = {r.keys.events: r.last_id for r in self._runs.values() if not r.lost}
+                    by_stream = {r.keys.events: r for r in self._runs.values()}
+                if streams:
+                    for stream, entries in self.redis.xread(streams, count=1000, block=200) or []:
+                        self._take(by_stream[stream.decode()], entries)
+                else:
+                    self._stop.wait(0.2)
+                if time.monotonic() >= next_check:
+                    next_check = time.monotonic() + min(1.0, self.settings.heartbeat_s)
+                    self._check()
+            except DOWN:
+                # Redis restarting: nodes keep their events until it is back, and heartbeats
+                # missed meanwhile say nothing about the nodes.
+                with self._lock:
+                    for remote in self._runs.values():
+                        remote.missing_since = None
+                self._stop.wait(0.5)
+            except Exception:
+                log.exception("celery event reader error")
+                self._stop.wait(0.5)
+
+    def _take(self, remote: _Remote, entries) -> None:
+        last_seq = 0
+        for entry_id, fields in entries:
+            entry_id = entry_id.decode()
+            seq = int(entry_id.split("-")[0])
+            if seq <= int(remote.last_id.split("-")[0]):
+                continue  # sent again after a Redis restart: already handled
+            remote.last_id, last_seq = entry_id, seq
+            self._deliver(remote.run_id, json.loads(fields[b"e"]))
+        if last_seq:
+            self.redis.set(remote.keys.ack, last_seq, ex=3600)
+
+    def _check(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            remotes = [r for r in self._runs.values() if not r.lost]
+        if not remotes:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for r in remotes:
+            pipe.exists(r.keys.heartbeat)
+        alive = pipe.execute()
+        ttl = self.settings.heartbeat_ttl_s
+        for remote, beating in zip(remotes, alive):
+            if remote.kill:
+                self._send_kill(remote)
+            if beating:
+                remote.seen, remote.missing_since = True, None
+                continue
+            if remote.missing_since is None:
+                remote.missing_since = now
+            if remote.seen and now - remote.missing_since > ttl:
+                reason = f"its worker node stopped answering (no heartbeat for {ttl:.0f} s)"
+            elif not remote.seen and now - remote.launched > self.settings.celery_start_timeout_s:
+                reason = f"no worker node started it within {self.settings.celery_start_timeout_s:.0f} s"
+            else:
+                continue
+            remote.lost = True
+            log.warning("run %s lost: %s", remote.run_id, reason)
+            self._deliver(remote.run_id, {"type": "lost", "reason": reason})

@@ -1,0 +1,40 @@
+"""A worker node: `python -m app.worker` (JOB_BACKEND=celery on the web node, same REDIS_URL).
+
+A Celery worker with one slot per core (WORKER_CONCURRENCY). Its pool is threads: a slot only
+supervises; each run trains in a fresh process from this node's forkserver, which imported
+torch once, with one torch thread (TORCH_THREADS_PER_WORKER). A crash is then a SIGKILL of that
+process alone, and the node and its other runs go on. DATA_DIR must be the filesystem the web
+node and every other node share (the job names its folders by absolute path).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+from app.jobs import processes, relay
+from app.jobs.celery_app import TASK, make_celery
+from app.settings import get_settings
+
+settings = get_settings()
+celery_app = make_celery(settings)
+
+
+@celery_app.task(name=TASK, bind=True)
+def run(self, wire: dict, name: str) -> str:
+    return relay.run(wire, name, settings, self.request.hostname)
+
+
+def main() -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    concurrency = settings.worker_concurrency or os.cpu_count() or 1
+    name = settings.worker_name or f"run@{socket.gethostname()}"
+    # torch is imported by the forkserver before the node takes its first run.
+    processes.warm_up(settings.torch_threads_per_worker)
+    celery_app.worker_main(["worker", "--pool=threads", f"--concurrency={concurrency}", f"--hostname={name}",
+                            f"--queues={settings.celery_queue}", f"--loglevel={settings.log_level.upper()}",
+                            "--without-gossip", "--without-mingle", "--without-heartbeat"])
+
+
+if __name__ == "__main__":
+    main()
