@@ -114,7 +114,8 @@ def test_resume_all_fills_the_ledger_from_real_runs(client):
         assert rows[mode]["lr_ok"] is False and rows[mode]["lr_got"] == pytest.approx(0.02), mode
     assert rows["no_rng"]["lr_ok"] is True and rows["no_rng"]["order_same"] is False
     assert rows["no_scheduler"]["order_same"] is True
-    assert rows["weights"]["restored"] == {"weights": True, "optimizer": False, "scheduler": False, "rng": False}
+    assert rows["weights"]["restored"] == {"weights": True, "optimizer": False, "scheduler": False, "rng": False,
+                                           "position": False}
     # The guesses were recorded and judged against what happened.
     assert rows["everything"]["prediction_right"] == {"identical": True, "spike": True}
     assert rows["weights"]["prediction_right"] == {"identical": False}

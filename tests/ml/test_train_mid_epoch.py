@@ -37,14 +37,17 @@ def reference(one_thread, tmp_path_factory):
     digest = train(trainer, CheckpointStore(folder, CFG.keep_last), on_event=on_event)
     name = checkpoint_name(CRASH_EPOCH - 1, HALF)
     ckpt = load_checkpoint(folder / "checkpoints" / name)  # weights_only=True, as a resume loads it
-    return {"hash": digest, "orders": orders, "events": events, "ckpt": ckpt, "folder": folder,
+    return {"hash": digest, "orders": orders, "events": events, "ckpt": ckpt, "folder": folder, "file": name,
             "losses": list(trainer.loss_history), "step": trainer.step}
 
 
 def resume(reference, mode, tmp_path):
     """Resume from the mid-epoch checkpoint; the record is taken as the worker takes it."""
-    trainer = Trainer.from_checkpoint(reference["ckpt"], mode)
-    sampler = reference["ckpt"]["sampler"]
+    # Loaded afresh: a loaded optimizer state shares its tensors with the dict it came from, and
+    # training would change them for the next resume of the module.
+    ckpt = load_checkpoint(reference["folder"] / "checkpoints" / reference["file"])
+    trainer = Trainer.from_checkpoint(ckpt, mode)
+    sampler = ckpt["sampler"]
     rec = {}
 
     def on_event(e):

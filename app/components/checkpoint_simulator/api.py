@@ -5,9 +5,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from app.components.checkpoint_simulator import service, words
-from app.components.checkpoint_simulator.schemas import (LedgerOut, LedgerRow, Prediction, Restore, ResumeAllOut,
-                                                         ResumeAllRequest, RunRequest)
+from app.components.checkpoint_simulator import data_order, service, words
+from app.components.checkpoint_simulator.schemas import (DataOrderOut, LedgerOut, LedgerRow, OrderRowOut, Prediction,
+                                                         Restore, ResumeAllOut, ResumeAllRequest, RunRequest)
 from app.components.checkpoint_simulator.strings import RESTORE_LABELS
 from app.components.htmx import lang_of
 from app.jobs.manager import LimitReached, NotAllowed
@@ -31,8 +31,9 @@ def _run_out(jobs, run) -> dict:
         "queue_position": seg.queue_position, "live": seg.live,
         "epochs": [{"epoch": e.epoch, "loss": e.loss, "acc": e.acc, "val_loss": e.val_loss, "lr": e.lr, "seconds": e.seconds,
                     "step": e.step, "step_losses": e.step_losses, "order_head": e.order_head} for e in seg.epochs],
-        "checkpoints": [{"epoch": c.epoch, "file": c.file, "bytes": c.bytes, "loss": c.loss, "latest": c.latest}
-                        for c in seg.checkpoints],
+        "checkpoints": [{"epoch": c.epoch, "batch": c.batch, "file": c.file, "bytes": c.bytes, "loss": c.loss,
+                         "latest": c.latest} for c in seg.checkpoints],
+        "epoch_order": seg.epoch_order,
         "naive_file_bytes": seg.naive_bytes,
         "temp_files": [name for name, _ in seg.temp_files],
         "crash": seg.crash, "survivors": seg.survivors, "comparison": seg.comparison,
@@ -140,6 +141,27 @@ def get_ledger(request: Request, run_id: str) -> LedgerOut:
     return LedgerOut(run_id=root.id, margin=ledger.margin, spike_threshold=ledger.spike,
                      reference_done=ledger.reference_done, complete=ledger.complete,
                      conclusion=words.conclusion(ledger, lang), rows=rows)
+
+
+@router.get("/runs/{run_id}/data-order", response_model=DataOrderOut,
+            summary="The epoch a crash interrupted: how often each way of resuming mid-epoch trained its samples",
+            description="From the resumed workers' records: torch recomputed the interrupted epoch's order from the "
+                        "checkpoint's sampler state and took each resumed run's own order. Empty rows until a resume "
+                        "from a mid-epoch checkpoint has trained that epoch.")
+def get_data_order(request: Request, run_id: str) -> DataOrderOut:
+    run = service.owned_run(request, run_id)
+    jobs = service.manager(request)
+    lang = lang_of(request)
+    root = jobs.store.get(run.root_id) or run
+    view = data_order.build(service.current_lineage(jobs, root)[0])
+    if view is None:
+        return DataOrderOut(run_id=root.id)
+    labels = RESTORE_LABELS[lang]
+    rows = [OrderRowOut(label=labels[r.mode][0], sentence=data_order.sentence(r, view, lang), **vars(r))
+            for r in view.rows]
+    return DataOrderOut(run_id=root.id, epoch=view.epoch, samples=view.samples, batch_size=view.batch_size,
+                        batches=view.batches, before=view.before, reference_same_order=view.reference_same_order,
+                        summary=data_order.summary(view, lang), rows=rows)
 
 
 @router.get("/runs/{run_id}/checkpoints", summary="Checkpoint files of the run on disk")

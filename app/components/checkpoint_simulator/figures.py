@@ -39,14 +39,17 @@ def lr_points(epochs) -> list[tuple[float, float]]:
 def _timeline(lin: service.Lineage, lang: str, view: str) -> Markup:
     tr = lambda key: i18n.t(lang, key)  # noqa: E731
     seg = lin.segments[0]
-    markers = [charts.Marker(cp.epoch, f"{tr('cs.checkpoint')} {cp.epoch}", "checkpoint") for cp in seg.checkpoints]
+    steps = lin.steps_per_epoch or 1
+    markers = [charts.Marker(cp.epoch + cp.batch / steps,
+                             f"{tr('cs.checkpoint')} {cp.epoch}" + (f"+{cp.batch}/{steps}" if cp.batch else ""),
+                             "checkpoint") for cp in seg.checkpoints]
     shades = []
     if seg.crash:
         x = seg.crash.get("epoch", 0)
         if lin.steps_per_epoch and seg.crash.get("step"):
             x = seg.crash["step"] / lin.steps_per_epoch
         markers.append(charts.Marker(x, tr("cs.crash"), "crash"))
-        saved = max((cp.epoch for cp in seg.checkpoints), default=0)
+        saved = max((cp.epoch + cp.batch / steps for cp in seg.checkpoints), default=0)
         shades.append(charts.Shade(saved, x, tr("cs.lost_work")))
     train_label = tr("cs.loss_chart") if view == "steps" else tr("cs.loss")
     series = [charts.Series(train_label, train_points(seg, view), "series-1"),
@@ -67,7 +70,8 @@ def _panel(lin: service.Lineage, seg: service.Segment, lang: str, view: str) -> 
     series.append(charts.Series(RESTORE_LABELS[lang][mode][0], points(seg), SERIES[mode]))
     title = f"{RESTORE_LABELS[lang][mode][0]} — {tr('cs.val_chart') if view == 'epochs' else tr('cs.loss_chart')}"
     chart = charts.Chart(title, "loss", tr("cs.epoch"), series,
-                         [charts.Marker(seg.first_epoch, tr("cs.resume_marker"), "resume")],
+                         [charts.Marker(seg.first_epoch + seg.from_batch / (lin.steps_per_epoch or 1),
+                                        tr("cs.resume_marker"), "resume")],
                          x_max=lin.epochs_total, log_y=view == "steps", width=360, height=200, size="compact",
                          toggles=True)
     return charts.render(chart, marker_names={"resume": tr("cs.resume_marker")})
@@ -96,3 +100,29 @@ def build_figures(lin: service.Lineage, ledger: Ledger, lang: str, view: str) ->
             latest[row.mode] = seg
     panels = [(mode, _panel(lin, seg, lang, view)) for mode, seg in latest.items()]
     return Figures(_timeline(lin, lang, view), panels, _lr(lin, latest, lang) if lin.segments[0].epochs else None)
+
+
+CELL, GAP, HEIGHT = 10, 2, 26
+
+
+def order_strip(per_batch: list[list[int]], batch_size: int, samples: int, before: int, label: str) -> Markup:
+    """One cell per batch of the interrupted epoch's order: the share of its samples trained twice
+    (on top), never (at the bottom, hollow) and once (the rest); a line where the checkpoint was."""
+    n = len(per_batch)
+    parts = []
+    for b, (twice, never) in enumerate(per_batch):
+        size = min(batch_size, samples - b * batch_size)
+        x = b * CELL + GAP / 2
+        w = CELL - GAP
+        parts.append(f'<rect class="o-once" x="{x}" y="0" width="{w}" height="{HEIGHT}"/>')
+        if twice:
+            h = HEIGHT * twice / size
+            parts.append(f'<rect class="o-twice" x="{x}" y="0" width="{w}" height="{h:.2f}"/>')
+        if never:
+            h = HEIGHT * never / size
+            parts.append(f'<rect class="o-never" x="{x + .5}" y="{HEIGHT - h + .5:.2f}" width="{w - 1}" height="{max(h - 1, 0):.2f}"/>')
+    x = before * CELL
+    parts.append(f'<line class="o-ckpt" x1="{x}" x2="{x}" y1="-3" y2="{HEIGHT + 3}"/>')
+    return Markup(
+        f'<svg class="order-strip" viewBox="0 -3 {n * CELL} {HEIGHT + 6}" preserveAspectRatio="none" role="img" '
+        f'aria-label="{Markup.escape(label)}">{"".join(parts)}</svg>')

@@ -13,13 +13,16 @@ from statistics import median
 from app.jobs.store import EpochRow
 
 MODES = ("everything", "weights", "weights_optimizer", "no_scheduler", "no_rng")
-PIECES = ("weights", "optimizer", "scheduler", "rng")
+PIECES = ("weights", "optimizer", "scheduler", "rng", "position")
+# As app/ml/train.py restores them. "position" is where in the epoch a mid-epoch checkpoint was;
+# the epoch's order is RNG state (the generator at the epoch's start), so "all but the RNG" keeps
+# the position and loses the order, and the weights-only modes start the epoch again.
 RESTORED = {  # mode -> what it puts back, in PIECES order
-    "everything": (True, True, True, True),
-    "weights": (True, False, False, False),
-    "weights_optimizer": (True, True, False, False),
-    "no_scheduler": (True, True, False, True),
-    "no_rng": (True, True, True, False),
+    "everything": (True, True, True, True, True),
+    "weights": (True, False, False, False, False),
+    "weights_optimizer": (True, True, False, False, False),
+    "no_scheduler": (True, True, False, True, True),
+    "no_rng": (True, True, True, False, True),
 }
 # Held-out loss within this fraction of the reference's counts as "back" / "about as good".
 MARGIN = 0.10
@@ -46,6 +49,9 @@ class Row:
     lr_got: float | None = None
     lr_expected: float | None = None
     order_same: bool | None = None
+    samples_twice: int | None = None   # a mid-epoch resume: the interrupted epoch's samples trained twice
+    samples_never: int | None = None   # … and never
+    order_epoch: int | None = None
     recovery_epochs: int | None = None  # epochs outside the margin before coming back within it
     recovered: bool | None = None
     final_val_loss: float | None = None

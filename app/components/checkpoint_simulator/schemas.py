@@ -23,6 +23,8 @@ class RunRequest(BaseModel):
     pace_ms: int = Field(150, ge=0, le=1000, description="pause after each epoch so the run can be watched")
     crash: Literal["none", "at_epoch", "while_saving"] = "none"
     crash_epoch: int | None = Field(None, ge=1, le=MAX_EPOCHS)
+    mid_epoch: bool = Field(False, description="also save a checkpoint half-way through every epoch, holding the "
+                                               "sampler's state (the epoch's order and the next batch)")
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -42,9 +44,13 @@ class RunRequest(BaseModel):
         return self
 
     def train_config(self) -> dict:
-        return {"epochs": self.epochs, "lr": self.lr, "optimizer": self.optimizer, "scheduler": self.scheduler,
-                "checkpoint_every": self.checkpoint_every, "keep_last": self.keep_last, "seed": self.seed,
-                "batch_size": 64}
+        config = {"epochs": self.epochs, "lr": self.lr, "optimizer": self.optimizer, "scheduler": self.scheduler,
+                  "checkpoint_every": self.checkpoint_every, "keep_last": self.keep_last, "seed": self.seed,
+                  "batch_size": 64}
+        if self.mid_epoch:
+            # Only when asked: a config without it keeps its reference (keyed by the config's JSON).
+            config["mid_epoch_checkpoint"] = True
+        return config
 
     def options(self) -> dict:
         options: dict = {"pace_ms": self.pace_ms}
@@ -76,10 +82,40 @@ class ResumeAllRequest(BaseModel):
     predictions: dict[Restore, Prediction] = Field(default_factory=dict)
 
 
+class OrderRowOut(BaseModel):
+    mode: Restore
+    label: str
+    run_id: str
+    kind: Literal["continued", "restarted", "skipped", "other"] = Field(
+        description="continued: the same order from the next batch; restarted: the epoch again from batch 1 of "
+                    "a new order; skipped: the next batch of a different order")
+    start: int = Field(description="first batch (0-based) of its own order the resumed run trained")
+    same_order: bool = Field(description="the resumed run's order is the interrupted epoch's, tensor-equal")
+    twice: int = Field(description="samples trained twice in the epoch")
+    never: int = Field(description="samples never trained in the epoch")
+    steps: int = Field(description="optimizer steps the epoch took, before and after the crash")
+    per_batch: list[list[int]] = Field(description="per batch of the interrupted order: [trained twice, never trained]")
+    sentence: str
+
+
+class DataOrderOut(BaseModel):
+    run_id: str = Field(description="the lineage's first run")
+    epoch: int | None = Field(None, description="the epoch the crash interrupted (None: no mid-epoch resume yet)")
+    samples: int | None = None
+    batch_size: int | None = None
+    batches: int | None = None
+    before: int | None = Field(None, description="batches trained before the mid-epoch checkpoint")
+    reference_same_order: bool | None = Field(
+        None, description="the interrupted order's first samples match the uninterrupted run's epoch (None: not there yet)")
+    summary: str | None = None
+    rows: list[OrderRowOut] = Field(default_factory=list)
+
+
 class LedgerRow(BaseModel):
     mode: Restore
     label: str
-    restored: dict[str, bool] = Field(description="weights, optimizer, scheduler, rng: put back or not")
+    restored: dict[str, bool] = Field(description="weights, optimizer, scheduler, rng, position (where in the "
+                                                  "epoch a mid-epoch checkpoint was): put back or not")
     run_id: str | None = None
     status: str | None = Field(None, description="None while this mode has not been tried")
     from_epoch: int | None = None
@@ -93,6 +129,8 @@ class LedgerRow(BaseModel):
     lr_got: float | None = None
     lr_expected: float | None = None
     order_same: bool | None = None
+    samples_twice: int | None = Field(None, description="mid-epoch resume: samples of the interrupted epoch trained twice")
+    samples_never: int | None = Field(None, description="mid-epoch resume: samples of the interrupted epoch never trained")
     recovery_epochs: int | None = Field(None, description="epochs before the held-out loss is back within the margin")
     recovered: bool | None = None
     final_val_loss: float | None = None

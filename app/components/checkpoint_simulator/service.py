@@ -2,6 +2,7 @@
 data shared by the HTML views and the JSON API. Nothing here imports torch."""
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -57,6 +58,12 @@ class CheckpointFile:
     bytes: int
     loss: float | None
     latest: bool
+    batch: int = 0  # batches of epoch+1 done: a mid-epoch checkpoint when > 0
+
+    @property
+    def key(self) -> str:
+        """Unique among a run's checkpoints (page element ids): "5", or "11-19" mid-epoch."""
+        return f"{self.epoch}-{self.batch}" if self.batch else str(self.epoch)
 
 
 @dataclass
@@ -71,10 +78,17 @@ class Segment:
     comparison: dict | None = None
     naive_bytes: int | None = None
     temp_files: list[tuple[str, int]] = field(default_factory=list)
+    epoch_order: dict | None = None  # a mid-epoch resume: what the interrupted epoch trained
 
     @property
     def first_epoch(self) -> int:
         return int(self.run.options.get("from_epoch", 0))
+
+    @property
+    def from_batch(self) -> int:
+        """Batches of epoch first_epoch + 1 already done in the checkpoint resumed from."""
+        pos = layout.checkpoint_position(Path(self.run.options.get("checkpoint", "")).name)
+        return pos[1] if pos else 0
 
     @property
     def restore(self) -> str | None:
@@ -103,7 +117,8 @@ def segment(jobs: JobManager, run: Run) -> Segment:
     epochs = store.epochs(run.id)
     loss_at = {e.epoch: e.loss for e in epochs}
     pointer = layout.latest_pointer(run_dir)
-    checkpoints = [CheckpointFile(run.id, epoch, name, size, loss_at.get(epoch), name == pointer)
+    checkpoints = [CheckpointFile(run.id, epoch, name, size, loss_at.get(epoch), name == pointer,
+                                  (layout.checkpoint_position(name) or (epoch, 0))[1])
                    for epoch, name, size in layout.list_checkpoints(run_dir)]
     live = jobs.live.get(run.id) if run.active else None
     crash = next(iter(store.events(run.id, "crash")), None)
@@ -118,7 +133,16 @@ def segment(jobs: JobManager, run: Run) -> Segment:
         # Measured in one tolerant pass each: the worker renames and deletes files meanwhile.
         naive_bytes=layout.file_size(naive),
         temp_files=layout.temp_file_sizes(run_dir),
+        epoch_order=_read_json(run_dir / layout.ORDER_FILE) if run.kind == "resume" else None,
     )
+
+
+def _read_json(path: Path) -> dict | None:
+    # Written atomically by the worker once the interrupted epoch is over; absent before that.
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def lineage(jobs: JobManager, root: Run) -> Lineage:
@@ -179,6 +203,9 @@ def build_ledger(lin: Lineage) -> ledger.Ledger:
             row.prediction = seg.run.options.get("prediction")
             if ref is not None:
                 ledger.measure(row, seg.epochs, ref.epochs, ref_done, seg.run.status == "done")
+            if seg.epoch_order:
+                o = seg.epoch_order
+                row.samples_twice, row.samples_never, row.order_epoch = o["twice"], o["never"], o["epoch"]
             c = seg.comparison
             if c and not c.get("error"):
                 row.identical, row.max_abs_diff = bool(c.get("identical")), c.get("max_abs_diff")

@@ -3,14 +3,14 @@ from app import i18n
 
 RESTORE_LABELS = {
     "zh": {
-        "everything": ("全部恢复", "权重、优化器、scheduler、epoch 与随机数状态"),
+        "everything": ("全部恢复", "权重、优化器、scheduler、epoch、随机数状态与 epoch 内的位置"),
         "weights": ("仅权重", "新的优化器（动量/Adam 矩估计清零）、新的 scheduler、重新播种"),
         "weights_optimizer": ("权重 + 优化器", "scheduler 从头开始、重新播种"),
         "no_scheduler": ("除 scheduler 外全部", "学习率计划从头开始"),
         "no_rng": ("除随机数状态外全部", "数据顺序与 Dropout 掩码重放第 1 个 epoch"),
     },
     "en": {
-        "everything": ("Everything", "weights, optimizer, scheduler, epoch and RNG states"),
+        "everything": ("Everything", "weights, optimizer, scheduler, epoch, RNG states and the place in the epoch"),
         "weights": ("Weights only", "fresh optimizer (momentum / Adam moments lost), fresh scheduler, reseeded"),
         "weights_optimizer": ("Weights + optimizer", "scheduler starts over, reseeded"),
         "no_scheduler": ("Everything but the scheduler", "the LR schedule starts over"),
@@ -26,8 +26,10 @@ STATUS = {
 }
 
 PIECE_LABELS = {
-    "zh": {"weights": "权重", "optimizer": "优化器", "scheduler": "scheduler", "rng": "随机数"},
-    "en": {"weights": "weights", "optimizer": "optimizer", "scheduler": "scheduler", "rng": "RNG"},
+    "zh": {"weights": "权重", "optimizer": "优化器", "scheduler": "scheduler", "rng": "随机数",
+           "position": "epoch 内的位置"},
+    "en": {"weights": "weights", "optimizer": "optimizer", "scheduler": "scheduler", "rng": "RNG",
+           "position": "place in the epoch"},
 }
 
 i18n.STRINGS["zh"].update({
@@ -243,6 +245,7 @@ i18n.STRINGS["zh"].update({
     "cs.cost.pending": "正在训练，和参考的比较随进度填入。",
     "cs.cost.failed": "恢复没有开始：{error}",
     "cs.conclusion.all": "只有“全部恢复”与从未崩溃的训练逐位相同。其余每一种都少恢复了至少一样：优化器、scheduler 或随机数状态，账本里写着各自的代价。能续训的 checkpoint 要存齐四样：权重、优化器、scheduler 和随机数状态。",
+    "cs.conclusion.all_mid": "只有“全部恢复”与从未崩溃的训练逐位相同。从 epoch 中途恢复时，checkpoint 除了权重、优化器、scheduler 和随机数状态，还要存采样器的状态：这个 epoch 的顺序从哪个生成器状态来，以及下一批是第几批。少了位置就重新开始这个 epoch，少了顺序就跳过了错误的样本。",
     "cs.conclusion.partial": "已比较 {done} / {total} 种恢复方式；逐位相同的：{modes}。",
     "cs.conclusion.none_identical": "已比较 {done} / {total} 种恢复方式，还没有一种逐位相同。",
     "cs.predict": "先猜一猜（可跳过）",
@@ -349,6 +352,7 @@ i18n.STRINGS["en"].update({
     "cs.cost.pending": "Training; the comparison with the reference fills in as it goes.",
     "cs.cost.failed": "The resume never started: {error}",
     "cs.conclusion.all": "Only “Everything” came back bit-identical to the run that never crashed. Every other way left out at least one piece — the optimizer, the scheduler or the RNG state — and the ledger shows what that cost. A checkpoint you can resume from holds all four: weights, optimizer, scheduler and RNG states.",
+    "cs.conclusion.all_mid": "Only “Everything” came back bit-identical to the run that never crashed. Resuming mid-epoch, a checkpoint needs the sampler's state besides the weights, optimizer, scheduler and RNG states: which generator state the epoch's order came from, and which batch is next. Without the position the epoch starts again; without the order the wrong samples are skipped.",
     "cs.conclusion.partial": "{done} of {total} ways compared; bit-identical: {modes}.",
     "cs.conclusion.none_identical": "{done} of {total} ways compared; none bit-identical yet.",
     "cs.predict": "Guess first (optional)",

@@ -12,8 +12,8 @@ from sse_starlette import EventSourceResponse
 
 from app import i18n
 from app.components.cache import ViewCache
-from app.components.checkpoint_simulator import service, words
-from app.components.checkpoint_simulator.figures import build_figures
+from app.components.checkpoint_simulator import data_order, service, words
+from app.components.checkpoint_simulator.figures import build_figures, order_strip
 from app.components.checkpoint_simulator.schemas import RESTORE_MODES, Prediction, ResumeRequest, RunRequest
 from app.components.checkpoint_simulator.stream import PING, Watch, follow
 from app.components.checkpoint_simulator.strings import PIECE_LABELS, RESTORE_LABELS, STATUS
@@ -50,19 +50,45 @@ def _steps_lost(lin: service.Lineage) -> int | None:
     seg = lin.segments[0]
     if not seg.crash or not lin.steps_per_epoch:
         return None
-    saved = max((cp.epoch for cp in seg.checkpoints), default=0)
-    return max(int(seg.crash.get("step", 0)) - saved * lin.steps_per_epoch, 0)
+    saved = max((cp.epoch * lin.steps_per_epoch + cp.batch for cp in seg.checkpoints), default=0)
+    return max(int(seg.crash.get("step", 0)) - saved, 0)
 
 
-def _checkpoint_choices(seg: service.Segment) -> list[dict]:
+def _checkpoint_choices(seg: service.Segment, steps: int | None, lang: str) -> list[dict]:
     """The original run's checkpoints that a resume may start from, newest first, with torch's verdict."""
     verdict = {f["file"]: f for f in (seg.survivors or {}).get("files", [])}
     out = []
     for cp in reversed(seg.checkpoints):
         check = verdict.get(f"checkpoints/{cp.file}")
-        out.append({"file": cp.file, "epoch": cp.epoch, "latest": cp.latest,
+        where = {"epoch": cp.epoch + 1, "batch": cp.batch, "batches": steps or "?"} if cp.batch else None
+        out.append({"file": cp.file, "epoch": cp.epoch, "batch": cp.batch, "key": cp.key, "latest": cp.latest,
+                    "mid": where and i18n.t(lang, "cs.ckpt_mid").format(**where),
+                    "menu": i18n.t(lang, "cs.resume_menu_mid" if where else "cs.resume_menu").format(
+                        **(where or {"epoch": cp.epoch})),
+                    "all": i18n.t(lang, "cs.resume_all_mid" if where else "cs.resume_all").format(
+                        **(where or {"epoch": cp.epoch})),
                     "ok": None if check is None else check["ok"], "error": check and check.get("error")})
     return out
+
+
+def order_context(lin: service.Lineage, lang: str) -> dict | None:
+    """The interrupted epoch's data order, rows with their sentence and strip, or None."""
+    view = data_order.build(lin)
+    if view is None:
+        return None
+    labels = RESTORE_LABELS[lang]
+    ref_text = data_order.reference_sentence(view, lang)
+    ref_label = i18n.t(lang, "cs.reference") if view.reference_same_order else i18n.t(lang, "cs.original")
+    rows = [{"mode": "reference", "label": ref_label, "sentence": ref_text, "twice": 0, "never": 0,
+             "strip": order_strip([[0, 0]] * view.batches, view.batch_size, view.samples, view.before,
+                                  f"{ref_label}: {ref_text}")}]
+    for r in view.rows:
+        text = data_order.sentence(r, view, lang)
+        rows.append({"mode": r.mode, "label": labels[r.mode][0], "sentence": text, "twice": r.twice,
+                     "never": r.never, "kind": r.kind, "run_id": r.run_id,
+                     "strip": order_strip(r.per_batch, view.batch_size, view.samples, view.before,
+                                          f"{labels[r.mode][0]}: {text}")})
+    return {"view": view, "summary": data_order.summary(view, lang), "rows": rows}
 
 
 def _naive(seg: service.Segment) -> dict | None:
@@ -107,7 +133,7 @@ def live_context(request: Request, lang: str, roots: list, root, view: str = "ep
     figures = service.charts_cache.get((*key, lang, view), lambda: build_figures(lin, ledger, lang, view))
     margin = ledger.margin
     first = lin.segments[0]
-    choices = _checkpoint_choices(first)
+    choices = _checkpoint_choices(first, lin.steps_per_epoch, lang)
     loadable = [c for c in choices if c["ok"] is not False]
     context.update(
         root_seg=first, figures=figures, ledger=ledger, steps_lost=_steps_lost(lin),
@@ -116,7 +142,8 @@ def live_context(request: Request, lang: str, roots: list, root, view: str = "ep
         conclusion=words.conclusion(ledger, lang), margin_pct=f"{margin * 100:.0f}",
         choices=choices, resume_from=loadable[0] if loadable else None, naive=_naive(first),
         can_resume=not first.run.active and bool(loadable),
-        announce=_announcement(lin, ledger, lang),
+        announce=_announcement(lin, ledger, lang), order=order_context(lin, lang),
+        mid_epoch=bool(root.config.get("mid_epoch_checkpoint")),
     )
     return context
 
@@ -210,6 +237,7 @@ async def start_run(request: Request):
     lang = lang_of(request)
     raw = dict(await request.form())
     raw["scheduler"] = raw.get("scheduler") in ("on", "true", "1")
+    raw["mid_epoch"] = raw.get("mid_epoch") in ("on", "true", "1")
     if not raw.get("crash_epoch") or raw.get("crash") in (None, "none"):
         raw.pop("crash_epoch", None)
     try:

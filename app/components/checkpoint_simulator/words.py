@@ -34,6 +34,9 @@ def cost(row: Row, lang: str, margin: float) -> str:
         parts.append(t("cs.cost.lr", epoch=row.lr_epoch, got=num(row.lr_got), expected=num(row.lr_expected)))
     if row.order_same is False:
         parts.append(t("cs.cost.order"))
+    if row.samples_twice or row.samples_never:
+        # A mid-epoch resume: what the interrupted epoch trained, counted by its worker.
+        parts.append(t("cs.cost.order_mid", epoch=row.order_epoch, twice=row.samples_twice, never=row.samples_never))
     if row.recovered is True:
         parts.append(t("cs.cost.recovery_0", margin=m) if row.recovery_epochs == 0
                      else t("cs.cost.recovery", n=row.recovery_epochs, margin=m))
@@ -63,7 +66,8 @@ def conclusion(ledger: Ledger, lang: str) -> str | None:
     identical = ledger.identical_modes
     # The full conclusion only when the measurements say exactly that.
     if len(done) == len(ledger.rows) and identical == ["everything"]:
-        return t("cs.conclusion.all")
+        mid = any(r.samples_twice is not None for r in ledger.rows)
+        return t("cs.conclusion.all_mid" if mid else "cs.conclusion.all")
     labels = RESTORE_LABELS[lang]
     if not identical:
         return t("cs.conclusion.none_identical", done=len(done), total=len(ledger.rows))
