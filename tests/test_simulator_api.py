@@ -11,6 +11,17 @@ import torch
 from tests.simulator_helpers import API, get, start, wait_event, wait_finished, wait_for
 
 
+@pytest.fixture(params=["local", "celery"])
+def settings(request, settings):
+    """Every test here runs on both job backends: this machine's forkserver pool, and two Celery
+    worker nodes reached through Redis (tests/conftest.py starts them)."""
+    if request.param == "celery":
+        cluster = request.getfixturevalue("celery_cluster")
+        cluster.revive()
+        return settings.model_copy(update=cluster.settings_update)
+    return settings
+
+
 def test_crash_at_epoch_kills_the_worker_and_full_resume_matches_the_reference(client):
     run = start(client, epochs=12, checkpoint_every=3, crash="at_epoch", crash_epoch=8)
     run = wait_finished(client, run["id"])

@@ -53,6 +53,7 @@ class Live:
     acc: float | None = None  # validation accuracy after the last whole epoch
     val_loss: float | None = None  # and validation loss
     pid: int | None = None
+    node: str | None = None  # the worker node that trains it (JOB_BACKEND=celery)
     updated: float = field(default_factory=time.time)
 
 
@@ -494,7 +495,7 @@ class JobManager:
             elif kind == "started":
                 worker.node = event.get("node")
                 live = self.live.setdefault(run_id, Live())
-                live.pid = event.get("pid")
+                live.pid, live.node = event.get("pid"), worker.node
             else:
                 self._handle(worker, event)
 

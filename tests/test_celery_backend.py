@@ -1,0 +1,144 @@
+"""JOB_BACKEND=celery end to end: a real server, a real Redis and two real Celery worker nodes
+(tests/conftest.py starts them), driven through the app's JSON API."""
+from __future__ import annotations
+
+import os
+import time
+
+import httpx
+import pytest
+
+from tests.simulator_helpers import API, get, start, wait_event, wait_finished, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead too
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s: {what}")
+
+
+@pytest.fixture
+def cluster(celery_cluster):
+    celery_cluster.revive()
+    yield celery_cluster
+    celery_cluster.revive()  # a test that killed a node or Redis leaves the whole cluster behind
+
+
+@pytest.fixture
+def http(server_factory, pretrained_dir, cluster):
+    server = server_factory(env={"PRETRAINED_DIR": str(pretrained_dir), "TRANSFER_PREWARM": "false", **cluster.env})
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        client.get("/api/session")  # runs need an established session, as a browser has from the page
+        yield client
+
+
+def training(http, run_id: str, epochs: int = 2) -> dict:
+    """Wait until the run trains on a node (its node and pid are known) with `epochs` done."""
+    return wait_for(http, run_id, lambda r: r["live"] and r["live"].get("node") and len(r["epochs"]) >= epochs)
+
+
+def resume_latest(http, run: dict) -> dict:
+    latest = next(c for c in run["checkpoints"] if c["latest"])
+    r = http.post(f"{API}/runs/{run['id']}/resume", json={"file": latest["file"], "restore": "everything"})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def assert_matches_reference(http, source: dict, resumed_id: str) -> dict:
+    resumed = wait_finished(http, resumed_id, timeout=120)
+    assert resumed["status"] == "done", resumed["error"]
+    comparison = wait_event(http, resumed_id, "comparison")["comparison"]
+    assert comparison["identical"] is True and comparison["max_abs_diff"] == 0.0, comparison
+    reference = http.get(f"{API}/runs/{source['id']}/reference").json()
+    ref_losses = {e["epoch"]: e["loss"] for e in reference["epochs"]}
+    assert all(e["loss"] == ref_losses[e["epoch"]] for e in resumed["epochs"])
+    return resumed
+
+
+def test_crash_kills_only_that_runs_process_and_the_resume_matches_the_reference(http, cluster):
+    one = start(http, epochs=30, checkpoint_every=2, pace_ms=150)
+    other = start(http, epochs=30, checkpoint_every=2, pace_ms=150, seed=1)
+    one, other = training(http, one["id"]), training(http, other["id"])
+    # One slot per node: the two runs train on the two nodes.
+    assert {one["live"]["node"], other["live"]["node"]} == {n.name for n in cluster.nodes}
+    pid, other_pid = one["live"]["pid"], other["live"]["pid"]
+    assert pid_alive(pid) and pid_alive(other_pid)
+
+    assert http.post(f"{API}/runs/{one['id']}/crash").status_code == 200
+    crashed = wait_finished(http, one["id"], timeout=20)
+    assert crashed["status"] == "crashed" and crashed["crash"]["how"] == "button"
+    wait_until(lambda: not pid_alive(pid), 10, "the crashed run's process to be gone")
+    # The other node's run goes on training, in the same process.
+    epochs_then = len(get(http, other["id"])["epochs"])
+    other = wait_for(http, other["id"], lambda r: len(r["epochs"]) >= epochs_then + 2, timeout=30)
+    assert other["status"] == "running" and other["live"]["pid"] == other_pid and pid_alive(other_pid)
+    assert all(node.alive() for node in cluster.nodes)
+    survivors = wait_event(http, one["id"], "survivors")["survivors"]
+    assert all(f["ok"] for f in survivors["files"]), survivors
+    http.post(f"{API}/runs/{other['id']}/crash")
+
+    resumed = resume_latest(http, crashed)
+    assert_matches_reference(http, crashed, resumed["id"])
+
+
+def test_a_lost_worker_node_interrupts_its_run_which_resumes_on_the_other_node(http, cluster):
+    run = start(http, epochs=30, checkpoint_every=2, pace_ms=150)
+    run = wait_for(http, run["id"], lambda r: r["live"] and r["live"].get("node") and len(r["checkpoints"]) >= 2)
+    lost = next(n for n in cluster.nodes if n.name == run["live"]["node"])
+    survivor = next(n for n in cluster.nodes if n is not lost)
+    lost.kill()  # the whole node: its Celery worker, its forkserver, the run's process
+    killed_at = time.monotonic()
+    wait_until(lambda: not pid_alive(run["live"]["pid"]), 10, "the run's process to die with its node")
+    # The stated bound (README, HEARTBEAT_TTL_S): interrupted at most 2 x TTL + 1 s after the
+    # node's last heartbeat; 2 s more for this test's polling on a busy machine.
+    bound = 2 * cluster.HEARTBEAT_TTL_S + 1 + 2
+    wait_until(lambda: get(http, run["id"])["status"] != "running", bound, "the lost node's run to end")
+    assert time.monotonic() - killed_at <= bound
+    run = get(http, run["id"])
+    assert run["status"] == "interrupted" and "heartbeat" in (run["error"] or ""), run["error"]
+
+    resumed = resume_latest(http, run)
+    on = wait_for(http, resumed["id"], lambda r: r["status"] != "queued" and (r["live"] or {}).get("node")
+                  or r["status"] in ("done", "failed", "crashed", "interrupted"), timeout=60)
+    if on["live"]:
+        assert on["live"]["node"] == survivor.name
+    assert_matches_reference(http, run, resumed["id"])
+
+
+def test_redis_restarted_mid_run_loses_and_doubles_nothing(http, cluster):
+    run = start(http, epochs=24, checkpoint_every=3, pace_ms=150)
+    run = training(http, run["id"], epochs=3)
+    pid = run["live"]["pid"]
+    cluster.redis.stop()  # everything in Redis is gone: streams, heartbeats, the Celery queue
+    time.sleep(1.5)  # the run trains on, its node keeps its events
+    cluster.redis.start()
+    run = wait_finished(http, run["id"], timeout=90)
+    assert run["status"] == "done", run["error"]
+    wait_until(lambda: not pid_alive(pid), 10, "the finished run's process to be gone")
+    assert [e["epoch"] for e in run["epochs"]] == list(range(1, 25))
+    assert [c["epoch"] for c in run["checkpoints"]][-1] == 24
+    # The same run again, with Redis undisturbed, trains to the same numbers: nothing was
+    # replayed twice into the record, nothing is missing.
+    again = wait_finished(http, start(http, epochs=24, checkpoint_every=3, pace_ms=0)["id"], timeout=90)
+    assert again["status"] == "done"
+    assert [(e["epoch"], e["loss"], e["step"]) for e in again["epochs"]] == \
+        [(e["epoch"], e["loss"], e["step"]) for e in run["epochs"]]
+    # The page catches up: the live view shows the finished run.
+    assert run["id"] in http.get("/components/checkpoint-simulator/live?lang=en").text
