@@ -8,7 +8,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app.components.checkpoint_exercise import api, service as svc, strings
 from app.components.checkpoint_exercise.exercises import EXERCISES
-from app.components.htmx import lang_of, require_htmx
+from app.components.htmx import require_htmx
+from app.deps import Lang
 from app.sessions import session_id
 from app.templating import templates
 
@@ -38,8 +39,7 @@ def _attempt(request: Request, lang: str, attempt: dict | None = None, message: 
 
 
 @router.post("/{exercise_id}/check", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
-async def check(request: Request, exercise_id: str):
-    lang = lang_of(request)
+async def check(request: Request, lang: Lang, exercise_id: str):
     form = await request.form()
     picks = None
     if form.get("mode") == "assemble" and exercise_id in EXERCISES:
@@ -60,8 +60,7 @@ async def check(request: Request, exercise_id: str):
 
 
 @router.get("/checks/{attempt_id}", response_class=HTMLResponse)
-def poll(request: Request, attempt_id: str):
-    lang = lang_of(request)
+def poll(request: Request, lang: Lang, attempt_id: str):
     attempt = svc.of(request).attempt(session_id(request), attempt_id)
     if attempt is None:
         return _attempt(request, lang, message=strings.REFUSED[lang]["unknown"])
@@ -69,8 +68,7 @@ def poll(request: Request, attempt_id: str):
 
 
 @router.get("/{exercise_id}/solution", response_class=HTMLResponse)
-def solution(request: Request, exercise_id: str):
-    lang = lang_of(request)
+def solution(request: Request, lang: Lang, exercise_id: str):
     ex = EXERCISES.get(exercise_id)
     row = svc.of(request).progress(session_id(request)).get(exercise_id) if ex else None
     allowed = bool(row and (row["failures"] >= 1 or row["solved"]))

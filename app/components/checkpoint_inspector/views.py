@@ -8,7 +8,8 @@ from markupsafe import Markup
 from app import i18n
 from app.components.checkpoint_inspector import service, strings  # noqa: F401 - strings registers the text
 from app.components.checkpoint_inspector.upload import ALLOWED_EXTENSIONS, UploadRejected
-from app.components.htmx import lang_of, require_htmx
+from app.components.htmx import require_htmx
+from app.deps import Lang
 from app.sessions import has_session, session_id
 from app.templating import templates
 
@@ -34,8 +35,8 @@ def render_placeholder(request: Request, lang: str) -> Markup:
 
 
 @router.get("/recent", response_class=HTMLResponse)
-def recent(request: Request):
-    return templates.TemplateResponse(request, "checkpoint_inspector/recent.html", _base(request, lang_of(request)))
+def recent(request: Request, lang: Lang):
+    return templates.TemplateResponse(request, "checkpoint_inspector/recent.html", _base(request, lang))
 
 
 def _message(lang: str, code: str, detail: str, limit_mb: int) -> str:
@@ -45,9 +46,8 @@ def _message(lang: str, code: str, detail: str, limit_mb: int) -> str:
 
 
 @router.post("/upload", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
-async def upload(request: Request):
+async def upload(request: Request, lang: Lang):
     # Always a 200 fragment: htmx swaps it into the page, whatever went wrong with the file.
-    lang = lang_of(request)
     try:
         entry = await service.inspect_upload(request, drain=True)
     except UploadRejected as exc:
@@ -59,9 +59,9 @@ async def upload(request: Request):
 
 
 @router.get("/reports/{report_id}", response_class=HTMLResponse)
-def report(request: Request, report_id: str):
+def report(request: Request, lang: Lang, report_id: str):
     entry = service.store(request).get(session_id(request), report_id)
     if entry is None:
         raise HTTPException(404, "no such report")
-    context = _base(request, lang_of(request)) | {"entry": entry}
+    context = _base(request, lang) | {"entry": entry}
     return templates.TemplateResponse(request, "checkpoint_inspector/result.html", context)

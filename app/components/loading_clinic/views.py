@@ -6,9 +6,9 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 
 from app import i18n
-from app.components.htmx import lang_of
 from app.components.labs import LabUnavailable, SandboxSlot
 from app.components.loading_clinic import service, strings
+from app.deps import Lang
 from app.templating import templates
 
 PREFIX = "/components/loading-clinic"
@@ -35,9 +35,8 @@ def _fixes(lang: str, case_id: str, codes: dict[str, str]) -> list[dict]:
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-def run_case(request: Request, _: SandboxSlot, case_id: str):
+def run_case(request: Request, lang: Lang, _: SandboxSlot, case_id: str):
     """The case as an exercise: the broken code and torch's real error, then candidate fixes."""
-    lang = lang_of(request)
     context = _base(lang)
     if case_id not in service.CASE_IDS:
         context["message"] = i18n.t(lang, "cl.unknown_case").format(names=", ".join(service.CASE_IDS))
@@ -51,8 +50,7 @@ def run_case(request: Request, _: SandboxSlot, case_id: str):
 
 
 @router.get("/cases/{case_id}/try", response_class=HTMLResponse)
-def try_fix(request: Request, _: SandboxSlot, case_id: str, fix: str = ""):
-    lang = lang_of(request)
+def try_fix(request: Request, lang: Lang, _: SandboxSlot, case_id: str, fix: str = ""):
     context = _base(lang)
     if case_id not in service.CASE_IDS:
         context["message"] = i18n.t(lang, "cl.unknown_case").format(names=", ".join(service.CASE_IDS))

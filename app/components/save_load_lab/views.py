@@ -6,9 +6,9 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from app import i18n
-from app.components.htmx import lang_of
 from app.components.labs import LabUnavailable, SandboxSlot
 from app.components.save_load_lab import service, strings
+from app.deps import Lang
 from app.templating import templates
 
 PREFIX = "/components/save-load-lab"
@@ -36,14 +36,13 @@ def _render(request: Request, template: str, context: dict, compute) -> HTMLResp
 
 
 @router.get("/save", response_class=HTMLResponse)
-def save(request: Request, _: SandboxSlot):
-    return _render(request, "save_load_lab/save.html", _base(lang_of(request)),
+def save(request: Request, lang: Lang, _: SandboxSlot):
+    return _render(request, "save_load_lab/save.html", _base(lang),
                    lambda: {"save": service.saved(request)["save"]})
 
 
 @router.get("/refactor", response_class=HTMLResponse)
-def refactor(request: Request, _: SandboxSlot, refactor: str = "none"):
-    lang = lang_of(request)
+def refactor(request: Request, lang: Lang, _: SandboxSlot, refactor: str = "none"):
     context = _base(lang) | {"refactor": refactor, "result": None}
     if refactor not in service.REFACTOR_NAMES:
         context["message"] = i18n.t(lang, "sl.unknown_refactor").format(names=", ".join(service.REFACTOR_NAMES))
@@ -53,12 +52,12 @@ def refactor(request: Request, _: SandboxSlot, refactor: str = "none"):
 
 
 @router.get("/inside", response_class=HTMLResponse)
-def inside(request: Request, _: SandboxSlot):
-    return _render(request, "save_load_lab/inside.html", _base(lang_of(request)),
+def inside(request: Request, lang: Lang, _: SandboxSlot):
+    return _render(request, "save_load_lab/inside.html", _base(lang),
                    lambda: {"inside": service.saved(request)["inside"]})
 
 
 @router.get("/train-eval", response_class=HTMLResponse)
-def train_eval(request: Request, _: SandboxSlot):
-    return _render(request, "save_load_lab/train_eval.html", _base(lang_of(request)),
+def train_eval(request: Request, lang: Lang, _: SandboxSlot):
+    return _render(request, "save_load_lab/train_eval.html", _base(lang),
                    lambda: {"te": service.train_eval(request)})

@@ -6,9 +6,9 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from app import i18n
-from app.components.htmx import lang_of
 from app.components.labs import LabUnavailable, SandboxSlot
 from app.components.state_dict_explorer import service, strings
+from app.deps import Lang
 from app.templating import templates
 
 PREFIX = "/components/state-dict-explorer"
@@ -26,8 +26,7 @@ def render_placeholder(request: Request, lang: str) -> Markup:
 
 
 @router.get("/explore", response_class=HTMLResponse)
-def explore(request: Request, _: SandboxSlot, model: str = "linear"):
-    lang = lang_of(request)
+def explore(request: Request, lang: Lang, _: SandboxSlot, model: str = "linear"):
     context = _base(lang) | {"model": model, "view": None, "message": None}
     if model not in service.MODEL_NAMES:
         context["message"] = strings.unknown_model(lang, service.MODEL_NAMES)
@@ -40,8 +39,7 @@ def explore(request: Request, _: SandboxSlot, model: str = "linear"):
 
 
 @router.get("/reference", response_class=HTMLResponse)
-def reference(request: Request, _: SandboxSlot):
-    lang = lang_of(request)
+def reference(request: Request, lang: Lang, _: SandboxSlot):
     context = _base(lang) | {"demo": None, "message": None}
     try:
         context["demo"] = service.reference(request)

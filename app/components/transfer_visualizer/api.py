@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 
 from app.components.transfer_visualizer import service, story
 from app.components.transfer_visualizer.schemas import Comparison, FinetuneRequest, Strategy, StoryGroup, TransferQuery
+from app.deps import Jobs
 from app.jobs.manager import LimitReached
 from app.ml.catalog import SOURCE_NAMES, STRATEGIES, VARIANTS
 
@@ -17,8 +18,7 @@ NOT_READY = {503: {"description": "the source model is still being pretrained; t
 
 
 @router.get("/options", summary="Sources, target variants and loading strategies, and pretraining state")
-def options(request: Request) -> dict:
-    jobs = request.app.state.jobs
+def options(request: Request, jobs: Jobs) -> dict:
     return {
         "sources": {name: {"pretraining": service.pretraining_status(jobs, name)} for name in SOURCE_NAMES},
         "variants": {name: v.to_dict() for name, v in VARIANTS.items()},
@@ -65,15 +65,15 @@ async def tensor(request: Request, key: str, query: Query) -> dict:
 
 
 @router.post("/finetune", status_code=201, responses=NOT_READY, summary="Fine-tune transferred vs from scratch (background)")
-def finetune(request: Request, body: FinetuneRequest) -> dict:
+def finetune(request: Request, jobs: Jobs, body: FinetuneRequest) -> dict:
     _ready(request, body.source)
     try:
         run = service.submit_finetune(request, body)
     except LimitReached as exc:
         raise HTTPException(429, str(exc)) from None
-    return service.finetune_state(request.app.state.jobs, run)
+    return service.finetune_state(jobs, run)
 
 
 @router.get("/finetune/{run_id}", summary="Progress and results of a fine-tuning comparison")
-def finetune_status(request: Request, run_id: str) -> dict:
-    return service.finetune_state(request.app.state.jobs, service.owned_finetune(request, run_id))
+def finetune_status(request: Request, jobs: Jobs, run_id: str) -> dict:
+    return service.finetune_state(jobs, service.owned_finetune(request, run_id))

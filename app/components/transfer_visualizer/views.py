@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app import i18n
 from app.components import charts, labs, validation
-from app.components.htmx import lang_of, require_htmx
+from app.components.htmx import require_htmx
 from app.components.transfer_visualizer import service, story, strings, tell
 from app.components.transfer_visualizer.schemas import (
     FinetuneRequest,
@@ -23,6 +23,7 @@ from app.components.transfer_visualizer.schemas import (
     TransferQuery,
     Variant,
 )
+from app.deps import Jobs, Lang
 from app.jobs.manager import LimitReached
 from app.templating import templates
 
@@ -128,11 +129,10 @@ def _view_options(request: Request) -> tuple[bool, str | None]:
 
 
 @router.get("/diagram", response_class=HTMLResponse)
-async def diagram(request: Request):
+async def diagram(request: Request, lang: Lang):
     # A class exploring the diagram asks a few hundred questions, all answered at start-up: those
     # are served on the event loop; anything else is rendered (or computed) in a thread.
     query, error = _query(request)
-    lang = lang_of(request)
     if error:
         error = validation.message(lang, error, _labels(lang))
     ask, compare = _view_options(request)
@@ -147,14 +147,14 @@ async def diagram(request: Request):
 
 
 @router.get("/tensor", response_class=HTMLResponse)
-async def tensor(request: Request, key: str):
+async def tensor(request: Request, lang: Lang, key: str):
     query, error = _query(request)
     if query is None:
-        raise HTTPException(422, validation.message(lang_of(request), error, _labels(lang_of(request))))
+        raise HTTPException(422, validation.message(lang, error, _labels(lang)))
     preview = (await service.view(request, query))["previews"].get(key)
     if preview is None:
         raise HTTPException(404, "no such tensor")
-    context = _base(lang_of(request)) | {"p": preview}
+    context = _base(lang) | {"p": preview}
     return templates.TemplateResponse(request, "transfer_visualizer/tensor.html", context)
 
 
@@ -183,8 +183,7 @@ def _finetune_context(request: Request, lang: str, run=None, message: str | None
 
 
 @router.post("/finetune", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
-async def start_finetune(request: Request):
-    lang = lang_of(request)
+async def start_finetune(request: Request, lang: Lang, jobs: Jobs):
     raw = {k: v for k, v in (await request.form()).items() if k in FinetuneRequest.model_fields}
     raw["freeze_backbone"] = raw.get("freeze_backbone") in ("on", "true", "1")
     try:
@@ -192,7 +191,7 @@ async def start_finetune(request: Request):
     except ValidationError as exc:
         message = validation.message(lang, exc, _labels(lang))
         return _render_finetune(request, lang, message=message)
-    if service.pretraining_status(request.app.state.jobs, req.source):
+    if service.pretraining_status(jobs, req.source):
         return _render_finetune(request, lang, message=i18n.t(lang, "tl.pretraining"))
     try:
         run = service.submit_finetune(request, req)
@@ -202,14 +201,14 @@ async def start_finetune(request: Request):
 
 
 @router.get("/finetune/latest", response_class=HTMLResponse)
-def latest_finetune(request: Request):
-    return _render_finetune(request, lang_of(request))
+def latest_finetune(request: Request, lang: Lang):
+    return _render_finetune(request, lang)
 
 
 @router.get("/finetune/{run_id}", response_class=HTMLResponse)
-def finetune_view(request: Request, run_id: str):
+def finetune_view(request: Request, lang: Lang, run_id: str):
     run = service.owned_finetune(request, run_id)
-    return _render_finetune(request, lang_of(request), run=run)
+    return _render_finetune(request, lang, run=run)
 
 
 def _frozen_story(lang: str, f: dict) -> list[str]:
