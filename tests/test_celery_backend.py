@@ -142,3 +142,19 @@ def test_redis_restarted_mid_run_loses_and_doubles_nothing(http, cluster):
         [(e["epoch"], e["loss"], e["step"]) for e in run["epochs"]]
     # The page catches up: the live view shows the finished run.
     assert run["id"] in http.get("/components/checkpoint-simulator/live?lang=en").text
+
+
+def test_a_restarted_web_node_stops_the_runs_it_handed_out(server_factory, pretrained_dir, cluster, tmp_path):
+    data = tmp_path / "data"
+    env = {"PRETRAINED_DIR": str(pretrained_dir), "TRANSFER_PREWARM": "false", **cluster.env}
+    server = server_factory(data, env=env)
+    client = httpx.Client(base_url=server.url, timeout=30)
+    client.get("/api/session")
+    run = training(client, start(client, epochs=40, checkpoint_every=2, pace_ms=150)["id"])
+    server.kill()  # the web node alone; the run trains on, on its worker node
+    assert pid_alive(run["live"]["pid"])
+    again = server_factory(data, env=env)
+    client = httpx.Client(base_url=again.url, timeout=30, cookies=client.cookies)
+    assert get(client, run["id"])["status"] == "interrupted"
+    # As on a laptop, where the worker dies with its server: nothing writes behind the new one's back.
+    wait_until(lambda: not pid_alive(run["live"]["pid"]), 10, "the old web node's run to be stopped")

@@ -10,6 +10,7 @@ interrupted, resumable on any node.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import secrets
@@ -62,9 +63,12 @@ class CeleryExecutor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._deliver: Deliver | None = None
+        # This web node's runs, apart from another web node's sharing the Redis: by its DATA_DIR.
+        self.web = hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:8]
 
     def start(self, deliver: Deliver) -> None:
         self._deliver = deliver
+        self._kill_orphans()
         self._thread = threading.Thread(target=self._read, name="celery-events", daemon=True)
         self._thread.start()
 
@@ -73,8 +77,18 @@ class CeleryExecutor:
         if self._thread:
             self._thread.join(5)
 
+    def _kill_orphans(self) -> None:
+        """Runs this web node handed out before it stopped were marked interrupted at start; on a
+        laptop they died with the server, here they are told to (nothing may write behind the
+        back of the new server)."""
+        try:
+            for key in self.redis.scan_iter(match=f"lab:{self.web}:*:owner", count=1000):
+                self.redis.set(key.decode().removesuffix(":owner") + ":kill", 1, ex=3600)
+        except DOWN:
+            log.warning("Redis is unreachable at start: runs of an earlier start are not stopped")
+
     def launch(self, job: Job):
-        keys = Keys(f"{job.run_id}:{secrets.token_hex(4)}")
+        keys = Keys(f"{self.web}:{job.run_id}:{secrets.token_hex(4)}")
         # Raises while Redis is unreachable: the manager keeps the run first in line.
         self.celery.send_task(TASK, args=[job.to_wire(), keys.name], task_id=keys.name,
                               queue=self.settings.celery_queue)
