@@ -2,17 +2,24 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# A CPU build of torch. Point TORCH_INDEX_URL at a wheel index or folder to install from elsewhere.
+# A CPU build of torch: from the PyTorch CPU wheel index when it answers within 5 s (plain PyPI
+# gives x86-64 Linux the CUDA build, several GB), else from pip's default index and its settings
+# (a mirror, find-links). TORCH_INDEX_URL, when set, is used as it is (an index or a folder).
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX_URL ?=
-TORCH_PIP_ARGS := $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL),)
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 
-.PHONY: serve test bench setup setup-test browser bwrap axe clean
+.PHONY: serve worker test bench setup setup-test browser bwrap redis axe clean
 
 serve: setup
 	$(PY) -m app
 
-test: setup-test browser bwrap axe
+# A worker node of JOB_BACKEND=celery (REDIS_URL, and DATA_DIR on the filesystem all nodes share).
+worker: setup
+	$(PY) -m pip install --quiet -e ".[celery]"
+	$(PY) -m app.worker
+
+test: setup-test browser bwrap redis axe
 	$(PY) -m pytest
 
 bench: setup
@@ -26,7 +33,11 @@ setup-test: $(VENV)/.installed-test
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
+	@if [ -n "$(TORCH_INDEX_URL)" ]; then idx="$(TORCH_INDEX_URL)"; echo "torch: from TORCH_INDEX_URL ($$idx)"; \
+	elif curl -sf --max-time 5 -o /dev/null "$(TORCH_CPU_INDEX)/torch/"; then idx="$(TORCH_CPU_INDEX)"; \
+	  echo "torch: from the PyTorch CPU wheel index ($$idx)"; \
+	else idx=""; echo "torch: the PyTorch CPU wheel index is not reachable; from pip's default index"; fi; \
+	$(PY) -m pip install --quiet $${idx:+--index-url "$$idx" --find-links "$$idx"} "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
@@ -48,10 +59,17 @@ bwrap:
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
 	  $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
 
+# The Celery backend's tests start Debian's redis-server themselves (no service is left running).
+redis:
+	@test -x /usr/bin/redis-server || { \
+	  echo "Installing Debian's redis-server for the Celery backend's tests"; \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+	  $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+
 # axe-core from the npm registry, injected by tests/axe.py into the pages under test.
 AXE_JS := .cache/axe/node_modules/axe-core/axe.min.js
 axe:
 	@test -f $(AXE_JS) || npm install --no-save --silent --prefix .cache/axe axe-core@4
 
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) data .pytest_cache *.egg-info
