@@ -3,6 +3,8 @@
 #   docker build -t checkpoint-lab .
 #   docker run -p 8000:8000 -v checkpoint-lab-data:/data checkpoint-lab
 #
+# The same image is a Celery worker node with `python -m app.worker` (see compose.yaml).
+#
 # Nothing is downloaded at run time. torch comes from the PyTorch CPU wheel index; to build without
 # it, set TORCH_INDEX_URL to another PEP 503 index or to a flat folder of wheels (torch and its
 # dependencies) that the build can reach: file:///wheels (e.g. `podman build -v ~/wheels:/wheels`)
@@ -34,7 +36,8 @@ RUN pip install --no-cache-dir --disable-pip-version-check --root-user-action=ig
 # 2. The other dependencies, read from pyproject.toml. The project itself is not installed:
 #    it runs from this folder, where app/ sits next to templates/, static/ and tutorials/.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+#    The celery extra too: one image is the web node, a worker node (compose.yaml) or a laptop.
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['celery']))" \
         > /tmp/requirements.txt \
  && pip install --no-cache-dir --disable-pip-version-check --root-user-action=ignore -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt \
