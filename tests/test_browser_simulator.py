@@ -38,7 +38,7 @@ def learner(browser, live_server):
         context.close()
 
 
-def start(page, epochs="30", every="5", pace="150", crash=None, crash_epoch=None):
+def start(page, epochs="30", every="5", pace="150", crash=None, crash_epoch=None, mid_epoch=False):
     sim = page.locator("#checkpoint-simulator")
     sim.locator("#cs-title").scroll_into_view_if_needed()
     settings = page.locator("#cs-settings")
@@ -50,6 +50,8 @@ def start(page, epochs="30", every="5", pace="150", crash=None, crash_epoch=None
     if crash:
         page.locator(f"input[name=crash][value={crash}]").check()
         page.locator("#cs-crash_epoch").fill(crash_epoch)
+    if mid_epoch:
+        page.locator("#cs-mid_epoch").check()
     page.locator("#cs-start").click()
     return sim
 
@@ -237,3 +239,70 @@ def test_an_open_resume_menu_survives_live_refreshes(learner):
     menu.locator("button[value=weights]").click()
     expect(sim.locator("#cs-row-weights")).not_to_have_attribute("data-status", "untried")
     expect(sim.locator("#cs-split-4")).not_to_have_attribute("open", "")
+
+
+ORDER_WORDS = {
+    "en": {"menu": "middle of epoch 11", "title": "Epoch 11, interrupted", "continued": "each of the 2400 samples trained exactly once",
+           "restarted": "1216 samples trained before the crash were trained a second time", "skipped": "Kept the position but lost the order"},
+    "zh": {"menu": "第 11 个 epoch 中途", "title": "被打断的第 11 个 epoch", "continued": "2400 个样本每个恰好一次",
+           "restarted": "崩溃前训练过的 1216 个样本又训练了一次", "skipped": "记得位置，却丢了顺序"},
+}
+
+
+def test_a_mid_epoch_resume_shows_the_interrupted_epochs_data_order(learner, tmp_path):
+    """Crash half-way through epoch 11, resume all five from the mid-epoch checkpoint: the strips say
+    which samples each way trained twice or never, on a laptop and a phone, zh and en, light and dark."""
+    page = learner("en")
+    sim = start(page, epochs="12", every="4", pace="0", crash="at_epoch", crash_epoch="11", mid_epoch=True)
+    expect(sim.locator("#cs-now")).to_have_attribute("data-status", "crashed", timeout=60_000)
+    mid = sim.locator(".cs-ckpt[data-file='ckpt-epoch-0010-batch-0019.pt']")
+    expect(mid).to_contain_text("mid-epoch 11: after batch 19/38")
+    resume_all = sim.locator("#cs-resume-all")
+    expect(resume_all).to_contain_text(ORDER_WORDS["en"]["menu"], timeout=20_000)
+    resume_all.click()
+    expect(sim.locator(".cs-ledger-row[data-identical='unknown']")).to_have_count(0, timeout=180_000)
+    expect(sim.locator("#cs-row-everything")).to_have_attribute("data-identical", "true")
+    run_id = sim.locator("#cs-now").get_attribute("data-run-id")
+    truth = {r["mode"]: r for r in page.request.get(
+        f"/api/checkpoint-simulator/runs/{run_id}/data-order").json()["rows"]}
+    shots = []
+    for lang in ("en", "zh"):
+        w = ORDER_WORDS[lang]
+        page.goto(f"/{lang}/06-model-io-checkpoint")
+        order = page.locator("#cs-order")
+        expect(order.locator(".cs-order-row")).to_have_count(6)  # the uninterrupted run and five resumes
+        expect(order.locator("h4")).to_contain_text(w["title"])
+        expect(order.locator(".cs-order-row[data-mode='everything']")).to_contain_text(w["continued"])
+        expect(order.locator(".cs-order-row[data-mode='weights']")).to_contain_text(w["restarted"])
+        skipped = order.locator(".cs-order-row[data-mode='no_rng']")
+        expect(skipped).to_contain_text(w["skipped"])
+        # The page shows the counts the workers measured, in the sentence and on the strip's cells.
+        for mode, row in truth.items():
+            strip = order.locator(f".cs-order-row[data-mode='{mode}']")
+            expect(strip).to_have_attribute("data-twice", str(row["twice"]))
+            expect(strip).to_have_attribute("data-never", str(row["never"]))
+            expect(strip.locator("rect.o-twice")).to_have_count(sum(1 for t, _ in row["per_batch"] if t))
+            expect(strip.locator("rect.o-never")).to_have_count(sum(1 for _, n in row["per_batch"] if n))
+        expect(skipped).to_contain_text(str(truth["no_rng"]["never"]))
+        for name, viewport in (("laptop", DESKTOP), ("phone", PHONE)):
+            page.set_viewport_size(viewport)
+            order.scroll_into_view_if_needed()
+            # Each strip as wide as its row, however narrow the screen.
+            widths = page.evaluate("""() => Array.from(document.querySelectorAll('#cs-order .order-strip'))
+                .map(s => s.getBoundingClientRect().width)""")
+            assert min(widths) > 0.8 * max(widths) and max(widths) <= viewport["width"], widths
+            if viewport is PHONE:
+                no_wider_than_the_screen(page)
+            for scheme in ("light", "dark"):
+                page.emulate_media(color_scheme=scheme)
+                found = serious_violations(page)
+                assert not found, f"{lang} {name} {scheme}: {describe(found)}"
+                shot = tmp_path / f"order-{lang}-{name}-{scheme}.png"
+                # What the learner sees: the section's top just under the page's sticky header.
+                page.evaluate("""() => { document.getElementById('cs-order').scrollIntoView({block: 'start'});
+                    window.scrollBy(0, -70); }""")
+                page.screenshot(path=str(shot))
+                shots.append(shot)
+    assert all(p.stat().st_size > 5_000 for p in shots)
+    print("screenshots:", tmp_path)
+    assert not page.problems, page.problems

@@ -79,6 +79,7 @@ def order_context(lin: service.Lineage, lang: str) -> dict | None:
     labels = RESTORE_LABELS[lang]
     ref_text = data_order.reference_sentence(view, lang)
     ref_label = i18n.t(lang, "cs.reference") if view.reference_same_order else i18n.t(lang, "cs.original")
+    ref_label = ref_label[:1].upper() + ref_label[1:]
     rows = [{"mode": "reference", "label": ref_label, "sentence": ref_text, "twice": 0, "never": 0,
              "strip": order_strip([[0, 0]] * view.batches, view.batch_size, view.samples, view.before,
                                   f"{ref_label}: {ref_text}")}]
