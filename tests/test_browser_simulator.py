@@ -303,6 +303,11 @@ def test_a_mid_epoch_resume_shows_the_interrupted_epochs_data_order(learner, tmp
                     window.scrollBy(0, -70); }""")
                 page.screenshot(path=str(shot))
                 shots.append(shot)
+                if scheme == "light":  # the checkpoint list and the ledger that lead to it
+                    for part in ("cs-now", "cs-ledger-title"):
+                        page.evaluate("""(id) => { document.getElementById(id).scrollIntoView({block: 'start'});
+                            window.scrollBy(0, -70); }""", part)
+                        page.screenshot(path=str(tmp_path / f"{part}-{lang}-{name}.png"))
     assert all(p.stat().st_size > 5_000 for p in shots)
     print("screenshots:", tmp_path)
     assert not page.problems, page.problems
