@@ -11,9 +11,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
+import time
+
+import redis
 
 from app.jobs import processes, relay
-from app.jobs.celery_app import TASK, make_celery
+from app.jobs.celery_app import NODE_PREFIX, TASK, make_celery
 from app.settings import get_settings
 
 settings = get_settings()
@@ -25,12 +29,25 @@ def run(self, wire: dict, name: str) -> str:
     return relay.run(wire, name, settings, self.request.hostname)
 
 
+def announce(name: str, slots: int) -> None:
+    """While this node lives, its slots are counted by the web node, which hands out no more runs
+    than the live nodes can start at once (the rest wait in its own line, in order)."""
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    while True:
+        try:
+            client.set(NODE_PREFIX + name, slots, ex=max(1, round(settings.heartbeat_ttl_s)))
+        except redis.RedisError:
+            pass  # Redis restarting: announced again on the next beat
+        time.sleep(settings.heartbeat_s)
+
+
 def main() -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     concurrency = settings.worker_concurrency or os.cpu_count() or 1
     name = settings.worker_name or f"run@{socket.gethostname()}"
     # torch is imported by the forkserver before the node takes its first run.
     processes.warm_up(settings.torch_threads_per_worker)
+    threading.Thread(target=announce, args=(name, concurrency), name="announce", daemon=True).start()
     celery_app.worker_main(["worker", "--pool=threads", f"--concurrency={concurrency}", f"--hostname={name}",
                             f"--queues={settings.celery_queue}", f"--loglevel={settings.log_level.upper()}",
                             "--without-gossip", "--without-mingle", "--without-heartbeat"])

@@ -38,6 +38,9 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
+NODE_PREFIX = "lab:node:"  # + a node's name: its slots, while it is alive (TTL)
+
+
 class Keys:
     """Redis keys of one handing-over of a run to a node (a run id plus a fresh token, so that a
     reference run started again, or another web node's test, never reads old keys)."""

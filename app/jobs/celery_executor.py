@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from app.jobs.celery_app import TASK, Keys, make_celery
+from app.jobs.celery_app import NODE_PREFIX, TASK, Keys, make_celery
 from app.jobs.executors import Deliver
 from app.jobs.protocol import Job
 from app.settings import Settings
@@ -63,6 +63,7 @@ class CeleryExecutor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._deliver: Deliver | None = None
+        self._slots = 0  # the live worker nodes' slots together, as last read
         # This web node's runs, apart from another web node's sharing the Redis: by its DATA_DIR.
         self.web = hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:8]
 
@@ -83,7 +84,9 @@ class CeleryExecutor:
         back of the new server)."""
         try:
             for key in self.redis.scan_iter(match=f"lab:{self.web}:*:owner", count=1000):
-                self.redis.set(key.decode().removesuffix(":owner") + ":kill", 1, ex=3600)
+                name = key.decode().removesuffix(":owner")
+                self.redis.set(name + ":kill", 1, ex=3600)
+                self.redis.set(name + ":ack", 2**62, ex=600)  # nobody reads it: its node lets it go
         except DOWN:
             log.warning("Redis is unreachable at start: runs of an earlier start are not stopped")
 
@@ -95,6 +98,9 @@ class CeleryExecutor:
         with self._lock:
             self._runs[job.run_id] = _Remote(job.run_id, keys)
         return RemoteProcess(self, job.run_id), None
+
+    def slots(self) -> int:
+        return self._slots
 
     def kill(self, run_id: str) -> None:
         with self._lock:
@@ -170,7 +176,15 @@ class CeleryExecutor:
         if last_seq:
             self.redis.set(remote.keys.ack, last_seq, ex=3600)
 
+    def _count_slots(self) -> None:
+        keys = list(self.redis.scan_iter(match=NODE_PREFIX + "*", count=1000))
+        slots = sum(int(v or 0) for v in self.redis.mget(keys)) if keys else 0
+        if slots > self._slots and self._deliver:
+            self._deliver("", {"type": "slots"})  # wakes the monitor to start waiting runs
+        self._slots = slots
+
     def _check(self) -> None:
+        self._count_slots()
         now = time.monotonic()
         with self._lock:
             remotes = [r for r in self._runs.values() if not r.lost]

@@ -31,6 +31,8 @@ class Executor(Protocol):
 
     def launch(self, job: Job) -> tuple[Process, object | None]: ...  # (process, its pipe if local)
 
+    def slots(self) -> int: ...  # runs it can take at once now (the manager also keeps MAX_WORKERS)
+
     def forget(self, run_id: str) -> None: ...  # the run ended: drop what was kept for it
 
     def stop(self) -> None: ...
@@ -42,6 +44,7 @@ class LocalExecutor:
 
     def __init__(self, settings: Settings):
         self.threads = settings.torch_threads_per_worker
+        self.max_workers = settings.max_workers
 
     def start(self, deliver: Deliver) -> None:
         pass  # events come on the pipes, which the monitor waits on itself
@@ -55,6 +58,9 @@ class LocalExecutor:
         proc.start()
         sender.close()
         return proc, receiver
+
+    def slots(self) -> int:
+        return self.max_workers
 
     def forget(self, run_id: str) -> None:
         pass

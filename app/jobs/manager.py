@@ -440,7 +440,10 @@ class JobManager:
     def _fill_slots(self) -> None:
         while True:
             with self._lock:
-                if not self._queue or len(self._workers) + self._starting >= self.settings.max_workers:
+                # A remote executor's slots are the worker nodes' that answer now: with none, runs
+                # wait here in line (and show their place) rather than in Celery's queue.
+                slots = min(self.settings.max_workers, self.executor.slots())
+                if not self._queue or len(self._workers) + self._starting >= slots:
                     return
                 run = self.store.get(self._queue.popleft())
                 if run is None or run.status != "queued":

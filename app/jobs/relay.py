@@ -119,22 +119,12 @@ def run(wire: dict, name: str, settings: Settings, node: str) -> str:
         relay.lost_claim = True  # set with the claim again once Redis answers
     relay.add({"type": "started", "node": node, "pid": proc.pid})
     log.info("run %s started in pid %s on %s", job.run_id, proc.pid, node)
-    open_pipe = True
-    next_tick = 0.0
-    while True:
-        ready = multiprocessing.connection.wait([proc.sentinel, *([receiver] if open_pipe else [])], timeout=TICK_S)
-        if receiver in ready:
-            open_pipe = _drain(receiver, relay)
-        if proc.sentinel in ready:
-            proc.join(5)
-            if open_pipe:
-                _drain(receiver, relay)
-            break
-        if time.monotonic() >= next_tick:
-            next_tick = time.monotonic() + TICK_S
-            if relay.tick():
-                proc.kill()  # SIGKILL, as the Crash button on a laptop: exactly this run's process
-    receiver.close()
+    try:
+        _supervise(proc, receiver, relay)
+    finally:
+        if proc.is_alive():  # the relay itself failed: no run trains unseen
+            proc.kill()
+        receiver.close()
     relay.add({"type": "exit", "code": proc.exitcode})
     log.info("run %s ended with exit code %s", job.run_id, proc.exitcode)
     # The events must reach the web node even if Redis restarts now: kept until it read them.
@@ -148,6 +138,24 @@ def run(wire: dict, name: str, settings: Settings, node: str) -> str:
         log.warning("run %s: the web node did not read its last events within %.0f s", job.run_id,
                     settings.relay_ack_timeout_s)
     return f"exit {proc.exitcode}"
+
+
+def _supervise(proc, receiver, relay: Relay) -> None:
+    open_pipe = True
+    next_tick = 0.0
+    while True:
+        ready = multiprocessing.connection.wait([proc.sentinel, *([receiver] if open_pipe else [])], timeout=TICK_S)
+        if receiver in ready:
+            open_pipe = _drain(receiver, relay)
+        if proc.sentinel in ready:
+            proc.join(5)
+            if open_pipe:
+                _drain(receiver, relay)
+            return
+        if time.monotonic() >= next_tick:
+            next_tick = time.monotonic() + TICK_S
+            if relay.tick():
+                proc.kill()  # SIGKILL, as the Crash button on a laptop: exactly this run's process
 
 
 def _drain(receiver, relay: Relay) -> bool:
