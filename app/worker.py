@@ -17,7 +17,7 @@ import time
 import redis
 
 from app.jobs import processes, relay
-from app.jobs.celery_app import NODE_PREFIX, TASK, make_celery
+from app.jobs.celery_app import TASK, make_celery, node_key
 from app.settings import get_settings
 
 settings = get_settings()
@@ -35,7 +35,7 @@ def announce(name: str, slots: int) -> None:
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
     while True:
         try:
-            client.set(NODE_PREFIX + name, slots, ex=max(1, round(settings.heartbeat_ttl_s)))
+            client.set(node_key(settings.celery_queue, name), slots, ex=max(1, round(settings.heartbeat_ttl_s)))
         except redis.RedisError:
             pass  # Redis restarting: announced again on the next beat
         time.sleep(settings.heartbeat_s)

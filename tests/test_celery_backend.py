@@ -158,3 +158,26 @@ def test_a_restarted_web_node_stops_the_runs_it_handed_out(server_factory, pretr
     assert get(client, run["id"])["status"] == "interrupted"
     # As on a laptop, where the worker dies with its server: nothing writes behind the new one's back.
     wait_until(lambda: not pid_alive(run["live"]["pid"]), 10, "the old web node's run to be stopped")
+
+
+def test_with_no_worker_node_runs_wait_in_the_web_nodes_own_line(tmp_path, cluster):
+    import redis
+
+    from app.jobs.manager import JobManager
+    from app.settings import Settings
+
+    # A queue no node serves: no slots are announced for it.
+    settings = Settings(data_dir=tmp_path / "data", **{**cluster.settings_update, "celery_queue": "nobody-serves"})
+    manager = JobManager(settings)
+    manager.start()
+    try:
+        config = {"epochs": 2, "lr": 0.02, "optimizer": "adam", "scheduler": True, "checkpoint_every": 1,
+                  "keep_last": 3, "seed": 0, "batch_size": 64}
+        runs = [manager.submit("s1", "train", config), manager.submit("s2", "train", config)]
+        time.sleep(3)  # several rounds of the monitor and of the slot count
+        assert [manager.status(r.id).status for r in runs] == ["queued", "queued"]
+        assert [manager.status(r.id).queue_position for r in runs] == [1, 2]
+        # Nothing was handed to Celery: its queue is empty, and the line keeps its fair order.
+        assert redis.Redis.from_url(cluster.redis.url).llen("nobody-serves") == 0
+    finally:
+        manager.stop()

@@ -38,7 +38,9 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
-NODE_PREFIX = "lab:node:"  # + a node's name: its slots, while it is alive (TTL)
+def node_key(queue: str, name: str) -> str:
+    """A live node's slots for runs of `queue` (a key with a TTL, refreshed while it lives)."""
+    return f"lab:node:{queue}:{name}"
 
 
 class Keys:

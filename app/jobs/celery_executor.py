@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from app.jobs.celery_app import NODE_PREFIX, TASK, Keys, make_celery
+from app.jobs.celery_app import TASK, Keys, make_celery, node_key
 from app.jobs.executors import Deliver
 from app.jobs.protocol import Job
 from app.settings import Settings
@@ -177,7 +177,7 @@ class CeleryExecutor:
             self.redis.set(remote.keys.ack, last_seq, ex=3600)
 
     def _count_slots(self) -> None:
-        keys = list(self.redis.scan_iter(match=NODE_PREFIX + "*", count=1000))
+        keys = list(self.redis.scan_iter(match=node_key(self.settings.celery_queue, "*"), count=1000))
         slots = sum(int(v or 0) for v in self.redis.mget(keys)) if keys else 0
         if slots > self._slots and self._deliver:
             self._deliver("", {"type": "slots"})  # wakes the monitor to start waiting runs
