@@ -74,9 +74,21 @@ class CeleryExecutor:
         self._thread.start()
 
     def stop(self) -> None:
+        """The web node stops: its runs stop too (as a laptop's die with their server), and their
+        nodes need not keep the slots waiting for this node to read their last events."""
         self._stop.set()
         if self._thread:
             self._thread.join(5)
+        with self._lock:
+            remotes = list(self._runs.values())
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for remote in remotes:
+                pipe.set(remote.keys.kill, 1, ex=3600)
+                pipe.set(remote.keys.ack, 2**62, ex=600)
+            pipe.execute()
+        except DOWN:
+            pass  # stopped at the web node's next start (_kill_orphans)
 
     def _kill_orphans(self) -> None:
         """Runs this web node handed out before it stopped were marked interrupted at start; on a
@@ -146,7 +158,7 @@ class CeleryExecutor:
                     streams = {r.keys.events: r.last_id for r in self._runs.values() if not r.lost}
                     by_stream = {r.keys.events: r for r in self._runs.values()}
                 if streams:
-                    for stream, entries in self.redis.xread(streams, count=1000, block=200) or []:
+                    for stream, entries in self.redis.xread(streams, count=1000, block=100) or []:
                         self._take(by_stream[stream.decode()], entries)
                 else:
                     self._stop.wait(0.2)
