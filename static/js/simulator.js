@@ -43,6 +43,49 @@
     if (view === "steps") e.detail.parameters.view = "steps";
   });
 
+  // One request for the live view at a time. An answer that lands after another one replaced
+  // #cs-live would be swapped into the replaced element (htmx swaps it all the same: a script
+  // error, and an action's answer lost). So a refresh asked for meanwhile is made once, after the
+  // request under way; an action (Start, Crash, Resume…) aborts a refresh under way, and the
+  // view is refreshed again after the action's answer.
+  var underWay = [];  // the XMLHttpRequests for #cs-live not answered yet
+  var refreshAgain = false;
+  function busy() {
+    underWay = underWay.filter(function (x) { return x.readyState > 0 && x.readyState < 4; });
+    return underWay;
+  }
+  function isRefresh(d) {
+    return d.elt && d.elt.id === "cs-live" && d.requestConfig && d.requestConfig.verb === "get";
+  }
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var d = e.detail;
+    if (!d.target || d.target.id !== "cs-live" || !d.xhr) return;
+    var refresh = isRefresh(d);
+    if (refresh && busy().length) {
+      e.preventDefault();
+      refreshAgain = true;
+      return;
+    }
+    if (!refresh) {
+      busy().forEach(function (x) {
+        if (x.csRefresh) { refreshAgain = true; x.abort(); }
+      });
+    }
+    d.xhr.csRefresh = refresh;
+    underWay.push(d.xhr);
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var d = e.detail;
+    underWay = underWay.filter(function (x) { return x !== d.xhr; });
+    if (!refreshAgain || busy().length) return;
+    refreshAgain = false;
+    setTimeout(function () {
+      var live = document.getElementById("cs-live");
+      var follow = live && live.closest("[data-events]");
+      if (follow && window.htmx) window.htmx.trigger(follow, "sse:changed");
+    }, 0);
+  });
+
   // A live refresh replaces the view several times a second while anything trains: menus and
   // panels the learner opened stay open across it.
   var opened = null;
@@ -82,18 +125,43 @@
       if (back && lost) back.focus({ preventScroll: true });
       focusedId = null;
     }
+    applyPendingFocus();
+    if (inView) requestAnimationFrame(keepInView);
+  });
+
+  // Where an action's answer sends focus (X-CS-Focus: the run's state after Start or Crash, the
+  // ledger after Resume all). Taken from the answer itself, not from its swap: a live refresh
+  // that lands first replaces #cs-live, and htmx then drops the action's own swap (its target is
+  // gone), so the refresh's content is what gets the focus.
+  var pendingFocus = null;
+  document.addEventListener("htmx:afterRequest", function (e) {
     var xhr = e.detail && e.detail.xhr;
     var target = xhr && xhr.getResponseHeader("X-CS-Focus");
-    if (target) {
-      var el = document.querySelector(target);
-      if (el) {
-        el.focus({ preventScroll: true });
-        // After the frame's layout (the settings may just have folded), not before it.
-        requestAnimationFrame(function () {
-          var box = el.getBoundingClientRect();
-          if (box.top < 60 || box.bottom > window.innerHeight) el.scrollIntoView({ block: "center" });
-        });
-      }
-    }
+    if (!target) return;
+    pendingFocus = { selector: target, until: Date.now() + 3000 };
+    requestAnimationFrame(applyPendingFocus);
   });
+
+  function applyPendingFocus() {
+    if (!pendingFocus) return;
+    if (Date.now() > pendingFocus.until) { pendingFocus = null; return; }
+    var el = document.querySelector(pendingFocus.selector);
+    if (!el) return;  // not on the page yet: the next refresh brings it
+    pendingFocus = null;
+    el.focus({ preventScroll: true });
+    inView = { id: el.id, checks: 2 };
+    requestAnimationFrame(keepInView);
+  }
+
+  // The focused target is scrolled into view after the frame's layout, and once more after the
+  // next settle: folding the settings above it (on the first run) moves it up by their height.
+  var inView = null;
+  function keepInView() {
+    if (!inView) return;
+    var el = document.getElementById(inView.id);
+    if (--inView.checks <= 0) inView = null;
+    if (!el) return;
+    var box = el.getBoundingClientRect();
+    if (box.top < 60 || box.bottom > window.innerHeight) el.scrollIntoView({ block: "center" });
+  }
 })();
