@@ -18,6 +18,7 @@ from app.components.checkpoint_simulator.schemas import RESTORE_MODES, Predictio
 from app.components.checkpoint_simulator.stream import PING, Watch, follow
 from app.components.checkpoint_simulator.strings import PIECE_LABELS, RESTORE_LABELS, STATUS
 from app.components.htmx import lang_of, require_htmx
+from app.components.labs import SandboxSlot
 from app.jobs.manager import LimitReached, NotAllowed
 from app.jobs.processes import SandboxError, SandboxFailure, call_cached
 from app.jobs.tasks import describe_file
@@ -327,11 +328,14 @@ def download(request: Request, run_id: str, file: str):
 
 
 @router.get("/runs/{run_id}/inside", response_class=HTMLResponse)
-def inside(request: Request, run_id: str, file: str):
+def inside(request: Request, _: SandboxSlot, run_id: str, file: str):
     run = service.owned_run(request, run_id)
     jobs = service.manager(request)
     path = service.checkpoint_path(jobs, run, file)
     context = {"lang": lang_of(request), "file": file, "run": run, "summary": None, "error": None, "prefix": PREFIX}
+    if request.state.sandbox_waited_out:  # waited for a sandbox place on the event loop, in vain
+        context["error"] = "waited too long for a free sandbox (the class is busy); try again"
+        return templates.TemplateResponse(request, "checkpoint_simulator/inside.html", context)
     try:
         # Once per file version, a few sandboxes at a time (app.jobs.processes.call_cached).
         context["summary"] = call_cached(request.app.state.settings, describe_file, str(path))
