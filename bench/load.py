@@ -72,26 +72,40 @@ async def learner(client: aiohttp.ClientSession, mix: list[tuple[str, str, float
 
 async def follower(client: aiohttp.ClientSession, events_path: str, view_path: str, samples: Samples,
                    stop: asyncio.Event) -> None:
-    """What the simulator's page does: hold its event stream open and fetch the live view on
-    each "changed" (the first one loads it). Reconnects like EventSource when the stream drops."""
+    """What the simulator's page does: hold its event stream open and fetch the live view when
+    it says "changed" (the first one loads it), one fetch at a time: a "changed" that arrives
+    during a fetch makes one more fetch after it (static/js/simulator.js). Reconnects like
+    EventSource when the stream drops."""
     endless = aiohttp.ClientTimeout(total=None, sock_connect=30)
-    while not stop.is_set():
-        try:
-            async with client.get(events_path, timeout=endless) as r:
-                event = None
-                async for raw in r.content:
-                    if stop.is_set():
-                        return
-                    line = raw.decode().rstrip("\r\n")
-                    if line.startswith("event:"):
-                        event = line[6:].strip()
-                    elif not line and event:
-                        if event == "changed":
-                            await timed_get(client, view_path, "live", samples)
-                        event = None
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            samples.fail("stream")
-        await asyncio.sleep(0.5)
+    dirty = asyncio.Event()
+
+    async def fetcher() -> None:
+        while not stop.is_set():
+            await dirty.wait()
+            dirty.clear()
+            await timed_get(client, view_path, "live", samples)
+
+    fetching = asyncio.create_task(fetcher())
+    try:
+        while not stop.is_set():
+            try:
+                async with client.get(events_path, timeout=endless) as r:
+                    event = None
+                    async for raw in r.content:
+                        if stop.is_set():
+                            return
+                        line = raw.decode().rstrip("\r\n")
+                        if line.startswith("event:"):
+                            event = line[6:].strip()
+                        elif not line and event:
+                            if event == "changed":
+                                dirty.set()
+                            event = None
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                samples.fail("stream")
+            await asyncio.sleep(0.5)
+    finally:
+        fetching.cancel()
 
 
 async def follow_all(clients: list[aiohttp.ClientSession], events_path: str, view_path: str, samples: Samples,
