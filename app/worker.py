@@ -17,7 +17,7 @@ import time
 import redis
 
 from app.jobs import processes, relay
-from app.jobs.celery_app import TASK, make_celery, node_key
+from app.jobs.celery_app import TASK, make_celery, node_key, node_queue
 from app.settings import get_settings
 
 settings = get_settings()
@@ -49,7 +49,7 @@ def main() -> None:
     processes.warm_up(settings.torch_threads_per_worker)
     threading.Thread(target=announce, args=(name, concurrency), name="announce", daemon=True).start()
     celery_app.worker_main(["worker", "--pool=threads", f"--concurrency={concurrency}", f"--hostname={name}",
-                            f"--queues={settings.celery_queue}", f"--loglevel={settings.log_level.upper()}",
+                            f"--queues={node_queue(settings.celery_queue, name)}", f"--loglevel={settings.log_level.upper()}",
                             "--without-gossip", "--without-mingle", "--without-heartbeat"])
 
 

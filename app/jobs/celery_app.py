@@ -38,6 +38,13 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
+def node_queue(queue: str, name: str) -> str:
+    """The Celery queue only this node consumes: the web node picks the node of each run (one
+    with a free slot), so no node reserves a run while another idles (Celery's prefetch with
+    late acknowledgement can hold one message more than a node has slots)."""
+    return f"{queue}.{name}"
+
+
 def node_key(queue: str, name: str) -> str:
     """A live node's slots for runs of `queue` (a key with a TTL, refreshed while it lives)."""
     return f"lab:node:{queue}:{name}"

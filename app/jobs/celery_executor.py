@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from app.jobs.celery_app import TASK, Keys, make_celery, node_key
+from app.jobs.celery_app import TASK, Keys, make_celery, node_key, node_queue
 from app.jobs.executors import Deliver
 from app.jobs.protocol import Job
 from app.settings import Settings
@@ -33,6 +33,7 @@ DOWN = (redis.ConnectionError, redis.TimeoutError)
 class _Remote:
     run_id: str
     keys: Keys
+    node: str
     last_id: str = "0-0"
     launched: float = field(default_factory=time.monotonic)
     seen: bool = False  # its heartbeat was seen once: a node has it
@@ -63,7 +64,7 @@ class CeleryExecutor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._deliver: Deliver | None = None
-        self._slots = 0  # the live worker nodes' slots together, as last read
+        self._nodes: dict[str, int] = {}  # live worker nodes and their slots, as last read
         # This web node's runs, apart from another web node's sharing the Redis: by its DATA_DIR.
         self.web = hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:8]
 
@@ -104,15 +105,27 @@ class CeleryExecutor:
 
     def launch(self, job: Job):
         keys = Keys(f"{self.web}:{job.run_id}:{secrets.token_hex(4)}")
+        node = self._pick_node()
+        if node is None:
+            raise RuntimeError("no worker node is up")  # the manager keeps the run first in line
         # Raises while Redis is unreachable: the manager keeps the run first in line.
         self.celery.send_task(TASK, args=[job.to_wire(), keys.name], task_id=keys.name,
-                              queue=self.settings.celery_queue)
+                              queue=node_queue(self.settings.celery_queue, node))
         with self._lock:
-            self._runs[job.run_id] = _Remote(job.run_id, keys)
+            self._runs[job.run_id] = _Remote(job.run_id, keys, node)
         return RemoteProcess(self, job.run_id), None
 
+    def _pick_node(self) -> str | None:
+        """The live node with the most free slots (runs handed to it and not ended count)."""
+        with self._lock:
+            busy: dict[str, int] = {}
+            for remote in self._runs.values():
+                busy[remote.node] = busy.get(remote.node, 0) + 1
+            free = {name: slots - busy.get(name, 0) for name, slots in self._nodes.items()}
+        return max(sorted(free), key=lambda name: free[name]) if free else None
+
     def slots(self) -> int:
-        return self._slots
+        return sum(self._nodes.values())
 
     def kill(self, run_id: str) -> None:
         with self._lock:
@@ -137,6 +150,9 @@ class CeleryExecutor:
                 pipe.delete(*remote.keys.transient())
                 # Everything read: the node lets the run go at once instead of waiting for it.
                 pipe.set(remote.keys.ack, 2**62, ex=600)
+                # A run that ended before any node took it (lost, or its node died holding the
+                # message) can never start later behind the learner's back: the claim is taken.
+                pipe.set(remote.keys.claim, "ended", ex=86400, nx=True)
                 pipe.execute()
             except DOWN:
                 pass  # tiny keys; a later run never reuses them (fresh token)
@@ -189,11 +205,14 @@ class CeleryExecutor:
             self.redis.set(remote.keys.ack, last_seq, ex=3600)
 
     def _count_slots(self) -> None:
-        keys = list(self.redis.scan_iter(match=node_key(self.settings.celery_queue, "*"), count=1000))
-        slots = sum(int(v or 0) for v in self.redis.mget(keys)) if keys else 0
-        if slots > self._slots and self._deliver:
+        prefix = node_key(self.settings.celery_queue, "")
+        keys = list(self.redis.scan_iter(match=prefix + "*", count=1000))
+        values = self.redis.mget(keys) if keys else []
+        nodes = {k.decode()[len(prefix):]: int(v) for k, v in zip(keys, values) if v is not None}
+        grew = sum(nodes.values()) > self.slots()
+        self._nodes = nodes
+        if grew and self._deliver:
             self._deliver("", {"type": "slots"})  # wakes the monitor to start waiting runs
-        self._slots = slots
 
     def _check(self) -> None:
         self._count_slots()
