@@ -50,8 +50,10 @@ def http(server_factory, pretrained_dir, cluster):
 
 
 def training(http, run_id: str, epochs: int = 2) -> dict:
-    """Wait until the run trains on a node (its node and pid are known) with `epochs` done."""
-    return wait_for(http, run_id, lambda r: r["live"] and r["live"].get("node") and len(r["epochs"]) >= epochs)
+    """Wait until the run trains on a node (its node and pid are known) with `epochs` done and
+    a checkpoint on disk (a checkpoint is written just after its epoch is reported)."""
+    return wait_for(http, run_id, lambda r: r["live"] and r["live"].get("node") and len(r["epochs"]) >= epochs
+                    and r["checkpoints"])
 
 
 def resume_latest(http, run: dict) -> dict:

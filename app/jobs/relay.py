@@ -23,7 +23,8 @@ from app.jobs.protocol import Job
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
-TICK_S = 0.1  # how often events are sent and a crash request looked for
+TICK_S = 0.05  # how often events are sent and a crash request looked for (~0.1 ms of CPU each)
+ACK_POLL_S = 0.01  # after the end: the slot is free as soon as the web node has read the exit
 DOWN = (redis.ConnectionError, redis.TimeoutError)
 
 
@@ -133,7 +134,7 @@ def run(wire: dict, name: str, settings: Settings, node: str) -> str:
         relay.tick()
         if relay.acked():
             break
-        time.sleep(TICK_S)
+        time.sleep(ACK_POLL_S)
     else:
         log.warning("run %s: the web node did not read its last events within %.0f s", job.run_id,
                     settings.relay_ack_timeout_s)
