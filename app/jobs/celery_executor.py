@@ -153,6 +153,10 @@ class CeleryExecutor:
                 # A run that ended before any node took it (lost, or its node died holding the
                 # message) can never start later behind the learner's back: the claim is taken.
                 pipe.set(remote.keys.claim, "ended", ex=86400, nx=True)
+                if remote.lost:
+                    # Declared lost, it may only be cut off: if its node reaches Redis again, the
+                    # relay finds this and kills the run, which is "interrupted" here already.
+                    pipe.set(remote.keys.kill, 1, ex=86400)
                 pipe.execute()
             except DOWN:
                 pass  # tiny keys; a later run never reuses them (fresh token)
