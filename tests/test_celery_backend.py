@@ -183,3 +183,22 @@ def test_with_no_worker_node_runs_wait_in_the_web_nodes_own_line(tmp_path, clust
         assert redis.Redis.from_url(cluster.redis.url).llen("nobody-serves") == 0
     finally:
         manager.stop()
+
+
+def test_a_node_cut_off_and_back_kills_the_run_that_was_declared_lost(http, cluster):
+    import signal
+
+    # Long enough that, left alone, it would still train well past the test's waits.
+    run = start(http, epochs=150, checkpoint_every=2, pace_ms=150)
+    run = training(http, run["id"])
+    node = next(n for n in cluster.nodes if n.name == run["live"]["node"])
+    pid = run["live"]["pid"]
+    os.killpg(node.proc.pid, signal.SIGSTOP)  # the node stops answering: no heartbeat, no events
+    try:
+        bound = 2 * cluster.HEARTBEAT_TTL_S + 1 + 2  # as in the lost-node test
+        wait_until(lambda: get(http, run["id"])["status"] == "interrupted", bound, "the silent node's run to be interrupted")
+    finally:
+        os.killpg(node.proc.pid, signal.SIGCONT)  # back: its relay finds the kill request
+    wait_until(lambda: not pid_alive(pid), 10, "the interrupted run's process to be killed on its node")
+    assert node.alive()
+    assert get(http, run["id"])["status"] == "interrupted"
