@@ -572,7 +572,20 @@ class JobManager:
             self._schedule_comparisons(worker.run_id)
         run = self.store.get(worker.run_id)
         self._promote_planned(run.session if run else None)
+        if run is not None and fields["status"] == "crashed" and run.kind in ("train", "resume"):
+            self._warm_reference(run)
         self._enforce_disk_cap(worker.run_id, keep_root=run.root_id if run else None)
+
+    def _warm_reference(self, run: Run) -> None:
+        """After a crash the learner resumes, and every resume is judged against the uninterrupted
+        reference run: start it now if a worker would otherwise sit idle, so that it is done, or
+        nearly, when the resumes need it. Never ahead of anyone's waiting run: with a queue, the
+        reference waits for the first resume to ask for it, as before."""
+        with self._lock:
+            idle = not self._queue and len(self._workers) + self._starting < self.settings.max_workers
+        if idle and self.store.reference(reference_key(run.config)) is None:
+            ref = self.ensure_reference(run.config)
+            log.info("run %s crashed on an idle pool: reference %s started ahead of its resumes", run.id, ref.id)
 
     def _crash_info(self, worker: _Worker, code: int | None) -> dict | None:
         """Was this end the crash the learner asked for? Decided from what is certain, not
