@@ -49,6 +49,7 @@ def wait_run(c: httpx.Client, run_id: str, interval: float, timeout: float = 600
 
 def app_run(srv: Server, epochs: int) -> dict:
     with httpx.Client(base_url=srv.url, timeout=30) as c:
+        c.get("/api/session")  # as the page does: runs need an established session
         t0 = time.perf_counter()
         r = c.post(f"{API}/runs", json={"epochs": epochs, "checkpoint_every": 5, "pace_ms": 0})
         r.raise_for_status()
@@ -61,6 +62,7 @@ def app_run(srv: Server, epochs: int) -> dict:
 
 def crash_resume(srv: Server, epochs: int) -> dict | None:
     with httpx.Client(base_url=srv.url, timeout=30) as c:
+        c.get("/api/session")
         run_id = c.post(f"{API}/runs", json={"epochs": epochs, "checkpoint_every": 5, "pace_ms": 0}).json()["id"]
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:  # crash once a checkpoint or two exist
