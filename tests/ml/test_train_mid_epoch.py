@@ -15,14 +15,6 @@ BATCHES, HALF, BS = 38, 19, 64
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
 def reference(one_thread, tmp_path_factory):
     """The uninterrupted run, through train() with its mid-epoch checkpoints on disk."""
     folder = tmp_path_factory.mktemp("ref")

@@ -116,14 +116,6 @@ def _run_to_end(trainer):
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
 def reference(one_thread, tmp_path_factory):
     """Uninterrupted run; its epoch-20 checkpoint goes through a real file and weights_only load."""
     store = CheckpointStore(tmp_path_factory.mktemp("ref"), keep_last=10)
