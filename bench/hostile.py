@@ -38,7 +38,7 @@ def crash_while_saving(n: int) -> dict:
         try:
             ids = []
             for i in range(n):
-                ids.append(jobs.submit_train(f"s{i % 50}", {**CONFIG, "seed": i},
+                ids.append(jobs.submit_train(f"s{i}", {**CONFIG, "seed": i},
                                              {"pace_ms": 0, "crash_while_saving_at": 2}).id)
             deadline = time.monotonic() + 60 + 3 * n
             while time.monotonic() < deadline:
