@@ -43,11 +43,12 @@
     if (view === "steps") e.detail.parameters.view = "steps";
   });
 
-  // One request for the live view at a time. An answer that lands after another one replaced
+  // One answer for the live view at a time. An answer that lands after another one replaced
   // #cs-live would be swapped into the replaced element (htmx swaps it all the same: a script
   // error, and an action's answer lost). So a refresh asked for meanwhile is made once, after the
-  // request under way; an action (Start, Crash, Resume…) aborts a refresh under way, and the
-  // view is refreshed again after the action's answer.
+  // request under way; an action (Start, Crash, Resume…) sent while a refresh is under way makes
+  // that refresh's answer stale (not swapped), and the view is refreshed again after the
+  // action's answer.
   var underWay = [];  // the XMLHttpRequests for #cs-live not answered yet
   var refreshAgain = false;
   function busy() {
@@ -68,11 +69,14 @@
     }
     if (!refresh) {
       busy().forEach(function (x) {
-        if (x.csRefresh) { refreshAgain = true; x.abort(); }
+        if (x.csRefresh) { refreshAgain = true; x.csStale = true; }
       });
     }
     d.xhr.csRefresh = refresh;
     underWay.push(d.xhr);
+  });
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    if (e.detail.xhr && e.detail.xhr.csStale) e.detail.shouldSwap = false;
   });
   document.addEventListener("htmx:afterRequest", function (e) {
     var d = e.detail;
