@@ -5,7 +5,9 @@
   atomic checkpoints torch.load could not read afterwards, how many naive ones were torn.
 - server SIGKILLs: --hs-kills times, a server is SIGKILLed mid-training and started again on the
   same DATA_DIR: runs lost, checkpoints lost or unreadable, worker processes left alive.
-Targets: 0 failed, 0 corrupt, 0 lost, 0 orphans (counts, not times)."""
+- attacks (bench/hostile_attacks.py): malicious pickles, path traversal, tampered cookies, one
+  learner at another's runs.
+Targets: 0 failed, 0 corrupt, 0 lost, 0 orphans, 0 attacks through (counts, not times)."""
 from __future__ import annotations
 
 import os
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import hostile_attacks
 from bench.common import API, Report, Server, Target
 
 CONFIG = {"epochs": 3, "lr": 0.02, "optimizer": "adam", "scheduler": True, "checkpoint_every": 1,
@@ -145,6 +148,17 @@ def run(args) -> Report:
     k = server_kills(args.hs_kills)
     rep.row("server SIGKILLs: runs lost / runs; checkpoints unreadable / all; workers left alive",
             f"{k['lost']} / {k['runs']}; {k['bad']} / {k['checkpoints']}; {k['orphans']}  ({time.monotonic() - t1:.0f} s)")
+    srv = Server(env={"TRANSFER_PREWARM": "false", "MAX_WORKERS": 2}).start()
+    try:
+        for name, attack in (("malicious pickles", hostile_attacks.pickles), ("path traversal", hostile_attacks.traversal),
+                             ("tampered cookies", hostile_attacks.cookies),
+                             ("another learner's runs", hostile_attacks.cross_session)):
+            tried, refused, through = attack(srv.url)
+            rep.row(f"{name}: refused / tried", f"{refused} / {tried}" + (f"; THROUGH: {through}" if through else ""))
+            rep.target(Target(f"{name}: got through", len(through) + (tried - refused - len(through)), "<=", 0,
+                              f"{tried} tried"))
+    finally:
+        srv.stop()
     rep.target(Target("crash while saving: runs not 'crashed'", s["runs"] - s["crashed"], "<=", 0))
     rep.target(Target("crash while saving: atomic checkpoints unreadable", s["atomic_bad"], "<=", 0))
     rep.target(Target("server SIGKILLs: runs lost + checkpoints unreadable + orphans",
