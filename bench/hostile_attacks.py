@@ -8,6 +8,7 @@ import io
 import os
 import pickle
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
@@ -88,6 +89,16 @@ TRAVERSALS = ["../../../../etc/passwd", "..%2f..%2f..%2fetc%2fpasswd", "%2e%2e/%
               "../lab.sqlite3", "../../teacher.key", "latest/../../../../etc/hostname"]
 
 
+def _finished_run(c: httpx.Client, epochs: int) -> dict:
+    """A short run of this client's learner, trained to its end (a checkpoint every epoch)."""
+    run = c.post(f"{API}/runs", json={"epochs": epochs, "checkpoint_every": 1, "pace_ms": 0}).json()
+    for _ in range(100):
+        if c.get(f"{API}/runs/{run['id']}").json()["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.1)
+    return run
+
+
 class _Raw:
     """What a GET answered, with the path sent exactly as written (http.client does not resolve
     dot segments; httpx would, on the client's side)."""
@@ -116,12 +127,7 @@ def traversal(url: str) -> tuple[int, int, list[str]]:
     tried, refused, through = 0, 0, []
     with httpx.Client(base_url=url, timeout=30) as c:
         c.get("/api/session")
-        run = c.post(f"{API}/runs", json={"epochs": 2, "checkpoint_every": 1, "pace_ms": 0}).json()
-        for _ in range(100):
-            if c.get(f"{API}/runs/{run['id']}").json()["status"] not in ("queued", "running"):
-                break
-            import time
-            time.sleep(0.1)
+        run = _finished_run(c, epochs=2)
         routes = [f"{API}/runs/{run['id']}/checkpoints/{{f}}",
                   f"/components/checkpoint-simulator/runs/{run['id']}/files/{{f}}"]
         for t in TRAVERSALS:
@@ -179,17 +185,11 @@ def cookies(url: str) -> tuple[int, int, list[str]]:
 
 def cross_session(url: str) -> tuple[int, int, list[str]]:
     """Learner B, with a session of its own, at every route of learner A's run."""
-    import time
-
     tried, refused, through = 0, 0, []
     with httpx.Client(base_url=url, timeout=30) as a, httpx.Client(base_url=url, timeout=30) as b:
         a.get("/api/session")
         b.get("/api/session")
-        run = a.post(f"{API}/runs", json={"epochs": 3, "checkpoint_every": 1, "pace_ms": 0}).json()
-        for _ in range(100):
-            if a.get(f"{API}/runs/{run['id']}").json()["status"] not in ("queued", "running"):
-                break
-            time.sleep(0.1)
+        run = _finished_run(a, epochs=3)
         rid = run["id"]
         asks = [("GET", f"{API}/runs/{rid}", None), ("GET", f"{API}/runs/{rid}/reference", None),
                 ("GET", f"{API}/runs/{rid}/ledger", None), ("GET", f"{API}/runs/{rid}/data-order", None),
