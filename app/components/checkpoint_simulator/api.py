@@ -127,14 +127,20 @@ def resume_all(request: Request, run_id: str, body: ResumeAllRequest) -> ResumeA
     return ResumeAllOut(runs=[{"id": r.id, "restore": r.options["restore"], "status": r.status} for r in runs])
 
 
+def _lineage_of(request: Request, run_id: str):
+    """The learner's own run's first run, and the lineage it heads as the page shows it."""
+    run = service.owned_run(request, run_id)
+    jobs = service.manager(request)
+    root = jobs.store.get(run.root_id) or run
+    return root, service.current_lineage(jobs, root)[0]
+
+
 @router.get("/runs/{run_id}/ledger", response_model=LedgerOut,
             summary="The state ledger of the run's lineage: what each way of resuming cost, measured")
 def get_ledger(request: Request, run_id: str) -> LedgerOut:
-    run = service.owned_run(request, run_id)
-    jobs = service.manager(request)
     lang = lang_of(request)
-    root = jobs.store.get(run.root_id) or run
-    ledger = service.build_ledger(service.current_lineage(jobs, root)[0])
+    root, lineage = _lineage_of(request, run_id)
+    ledger = service.build_ledger(lineage)
     rows = [LedgerRow(label=RESTORE_LABELS[lang][r.mode][0], cost=words.cost(r, lang, ledger.margin),
                       **{k: v for k, v in vars(r).items() if k in LedgerRow.model_fields})
             for r in ledger.rows]
@@ -149,11 +155,9 @@ def get_ledger(request: Request, run_id: str) -> LedgerOut:
                         "checkpoint's sampler state and took each resumed run's own order. Empty rows until a resume "
                         "from a mid-epoch checkpoint has trained that epoch.")
 def get_data_order(request: Request, run_id: str) -> DataOrderOut:
-    run = service.owned_run(request, run_id)
-    jobs = service.manager(request)
     lang = lang_of(request)
-    root = jobs.store.get(run.root_id) or run
-    view = data_order.build(service.current_lineage(jobs, root)[0])
+    root, lineage = _lineage_of(request, run_id)
+    view = data_order.build(lineage)
     if view is None:
         return DataOrderOut(run_id=root.id)
     labels = RESTORE_LABELS[lang]
