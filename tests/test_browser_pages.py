@@ -8,6 +8,16 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+
+def wait_true(page, expression: str, timeout_ms: int = 10_000) -> None:
+    """Poll a JS expression with page.evaluate: wait_for_function evaluates a string predicate with
+    eval() inside the page, which the app's Content-Security-Policy (script-src 'self') refuses."""
+    for _ in range(timeout_ms // 50):
+        if page.evaluate(expression):
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"never true: {expression}")
+
 pytestmark = pytest.mark.browser
 
 ZH = "/zh/06-model-io-checkpoint"
@@ -69,7 +79,7 @@ def test_toc_follows_the_readers_own_scrolling(page):
     expect(link).to_have_class(re.compile(r"\bactive\b"))
     page.mouse.move(640, 450)
     page.mouse.wheel(0, 2500)
-    page.wait_for_function("window.scrollY > 0 && !document.querySelector(\".toc a[href^='#63-']\").classList.contains('active')")
+    wait_true(page, "window.scrollY > 0 && !document.querySelector(\".toc a[href^='#63-']\").classList.contains('active')")
     expect(page.locator(".toc a.active")).to_have_count(1)
     expect(link).not_to_have_attribute("aria-current", "location")
 
@@ -159,7 +169,7 @@ def test_dark_mode_follows_the_system(page):
     background = "getComputedStyle(document.body).backgroundColor"
     light = page.evaluate(background)
     page.emulate_media(color_scheme="dark")
-    page.wait_for_function(f"{background} !== {light!r}")
+    wait_true(page, f"{background} !== {light!r}")
     dark = page.evaluate(background)
     lum = lambda c: sum(int(x) for x in re.findall(r"\d+", c)[:3])
     assert lum(dark) < lum(light)
