@@ -78,6 +78,8 @@ def test_the_story_lands_from_the_component_alone(learner, lang, viewport):
     expect(now).to_be_in_viewport()
     expect(crash).to_be_in_viewport()
     expect(sim.locator(".cs-ckpt[data-file='ckpt-epoch-0010.pt']")).to_be_visible(timeout=30_000)
+    # A few epochs past that checkpoint (150 ms each), so the crash loses work the chart can shade.
+    page.wait_for_timeout(450)
     # Crash from the keyboard: focus lands on the run's state, which says what happened in a sentence.
     # A live refresh can replace the button between focus and key press (htmx gives focus back
     # when the swap settles); press again while the run still trains.
