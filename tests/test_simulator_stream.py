@@ -103,6 +103,45 @@ def test_progress_reaches_the_page_more_than_twice_a_second(jobs):
     assert len(changed) >= 2 * seconds, len(changed)
 
 
+class CountingWatch(Watch):
+    signatures = 0
+
+    def signature(self):
+        self.signatures += 1
+        return super().signature()
+
+
+def test_a_quiet_page_costs_no_look_at_its_runs(jobs):
+    """One doorbell looks at every page's counters; a page whose runs do not change is not woken,
+    while the page whose run trains is, several times a second."""
+    done = jobs.submit_train("quiet", {**CONFIG, "epochs": 2}, {"pace_ms": 0})
+    wait_finished_local(jobs, done.id)
+    busy = jobs.submit_train("busy", CONFIG, {"pace_ms": 20})
+
+    async def scenario():
+        quiet, trains = CountingWatch(jobs, "quiet", "en"), CountingWatch(jobs, "busy", "en")
+        a, b = Recorder(follow(quiet, _in_thread)), Recorder(follow(trains, _in_thread))
+        while not jobs.is_running(busy.id):
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        before = quiet.signatures, trains.signatures
+        await asyncio.sleep(2.0)
+        a.stop(), b.stop()
+        return quiet.signatures - before[0], trains.signatures - before[1]
+
+    quiet_looks, busy_looks = run_scenario(scenario)
+    jobs.crash(busy.id)
+    assert quiet_looks == 0
+    assert busy_looks >= 4
+
+
+def wait_finished_local(jobs, run_id: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while jobs.store.get(run_id).status in ("queued", "running"):
+        assert time.monotonic() < deadline, "run did not finish"
+        time.sleep(0.05)
+
+
 def test_the_stream_over_http_follows_a_run_to_its_end(live_server):
     """Through real uvicorn: the session cookie picks the learner; the run's end is announced."""
     http = httpx.Client(base_url=live_server.url, timeout=30)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from app import i18n
 from app.jobs.manager import JobManager, reference_key
 
-TICK = 0.15  # s between looks at the counters: cheap dictionary reads
+TICK = 0.15  # s between the doorbell's looks at the counters: cheap dictionary reads
 CHANGED_GAP = 0.3  # s at least between two "changed": progress reaches the page ~3 times a second
 QUEUE_GAP = 1.0  # s between looks at places in line: a class's queue moves several times a second
 PING = 15  # s: a comment line keeps proxies and idle connections from dropping the stream
@@ -61,7 +61,7 @@ def slots_for(jobs: JobManager) -> StreamSlots:
     return _slots[jobs]
 
 
-@dataclass
+@dataclass(eq=False)  # one page's watch: a key of the doorbell's table, by identity
 class Watch:
     """What one learner's page shows, reduced to what tells a change from no change."""
     jobs: JobManager
@@ -70,6 +70,7 @@ class Watch:
     _version: int = -1
     _runs: list[str] = field(default_factory=list)
     _refs: list[str] = field(default_factory=list)
+    _seen: tuple = ()
 
     def _reread(self) -> None:
         runs = self.jobs.store.for_session(self.session)
@@ -81,17 +82,31 @@ class Watch:
         """The learner's runs were written since the last look (which then re-reads them)."""
         return self.jobs.store.session_version(self.session) != self._version
 
-    def signature(self) -> tuple:
-        """Equal signatures mean an equal live view (apart from queue places)."""
+    def _now(self) -> tuple:
+        """The shared references' versions and the live epoch of every run on the page. The view
+        shows progress by the epoch (its numbers and charts), so a step alone is no change."""
         store = self.jobs.store
-        if self.moved():
-            self._version = store.session_version(self.session)
-            self._reread()
         live = []
         for run_id in [*self._runs, *(r for r in self._refs if self.jobs.is_running(r))]:
             now = self.jobs.live.get(run_id)
-            live.append((run_id, now.epoch, now.step) if now else (run_id,))
-        return self._version, tuple(store.version(r) for r in self._refs), tuple(live)
+            live.append((run_id, now.epoch) if now else (run_id,))
+        return tuple(store.version(r) for r in self._refs), tuple(live)
+
+    def stale(self) -> bool:
+        """Something the page shows may differ from the last signature (no SQLite: dict reads)."""
+        return self.moved() or self._now() != self._seen
+
+    def signature(self) -> tuple:
+        """Equal signatures mean an equal live view (apart from queue places)."""
+        if self.moved():
+            self._version = self.jobs.store.session_version(self.session)
+            self._reread()
+        self._seen = self._now()
+        return (self._version, *self._seen)
+
+    @property
+    def waiting(self) -> bool:
+        return bool(self._runs)
 
     def queue(self) -> dict[str, str]:
         """Place in line of each of the learner's waiting runs, as the page words it."""
@@ -101,6 +116,51 @@ class Watch:
             if n is not None:
                 places[run_id] = i18n.t(self.lang, "cs.queue").format(n=n)
         return places
+
+
+class Doorbell:
+    """One timer for every open stream of a server. Every TICK it looks once at each page's
+    counters (dictionary reads) and wakes only the streams whose view may have changed; every
+    QUEUE_GAP it also wakes the pages with runs in line. A class of sixty pages used to wake
+    sixty coroutines six times a second to find, nearly always, nothing new."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.rings: dict[Watch, asyncio.Event] = {}
+        self.task: asyncio.Task | None = None
+
+    def join(self, watch: Watch) -> asyncio.Event:
+        ring = self.rings[watch] = asyncio.Event()
+        ring.set()  # the page loads its view first
+        if self.task is None or self.task.done():
+            self.task = self.loop.create_task(self._run())
+        return ring
+
+    def leave(self, watch: Watch) -> None:
+        self.rings.pop(watch, None)
+
+    async def _run(self) -> None:
+        queue_at = time.monotonic()
+        while self.rings:
+            await asyncio.sleep(TICK)
+            now = time.monotonic()
+            queue_due = now - queue_at >= QUEUE_GAP
+            if queue_due:
+                queue_at = now
+            for watch, ring in list(self.rings.items()):
+                if not ring.is_set() and (watch.stale() or (queue_due and watch.waiting)):
+                    ring.set()
+
+
+_bells: "weakref.WeakKeyDictionary[JobManager, Doorbell]" = weakref.WeakKeyDictionary()
+
+
+def doorbell_for(jobs: JobManager) -> Doorbell:
+    loop = asyncio.get_running_loop()
+    bell = _bells.get(jobs)
+    if bell is None or bell.loop is not loop:
+        bell = _bells[jobs] = Doorbell(loop)
+    return bell
 
 
 async def follow(watch: Watch, in_thread: Callable[[Callable], Awaitable]) -> AsyncIterator[dict]:
@@ -113,33 +173,38 @@ async def follow(watch: Watch, in_thread: Callable[[Callable], Awaitable]) -> As
     if not slots.take(watch.session):
         yield {"event": "busy", "data": "", "retry": BUSY_RETRY_MS}
         return
+    bell = doorbell_for(watch.jobs)
+    ring = bell.join(watch)
     try:
-        async for event in _follow(watch, in_thread):
+        async for event in _follow(watch, ring, in_thread):
             yield event
     finally:
+        bell.leave(watch)
         slots.give_back(watch.session)
 
 
-async def _follow(watch: Watch, in_thread: Callable[[Callable], Awaitable]) -> AsyncIterator[dict]:
+async def _follow(watch: Watch, ring: asyncio.Event,
+                  in_thread: Callable[[Callable], Awaitable]) -> AsyncIterator[dict]:
     sent_sig, sent_queue = None, None
-    changed_at = queue_at = float("-inf")
+    changed_at = float("-inf")
     count = 0
     while True:
-        now = time.monotonic()
-        if now - changed_at >= CHANGED_GAP:
-            # Re-reading the learner's runs touches SQLite: keep that off the event loop.
-            sig = await in_thread(watch.signature) if watch.moved() else watch.signature()
-            if sig != sent_sig:
-                if count and now - changed_at > 2 * CHANGED_GAP:
-                    # The first change after a quiet spell is often everyone's (a class starting
-                    # at once): spread the sixty refetches over a moment instead of one burst.
-                    await asyncio.sleep(random.uniform(0, CHANGED_GAP))
-                count += 1
-                sent_sig, changed_at = sig, time.monotonic()
-                yield {"event": "changed", "data": str(count)}
-        if now - queue_at >= QUEUE_GAP:
-            queue_at, places = now, watch.queue()
-            if places and places != sent_queue:
-                yield {"event": "queue", "data": json.dumps(places, ensure_ascii=False)}
-            sent_queue = places
-        await asyncio.sleep(TICK)
+        await ring.wait()
+        ring.clear()
+        gap = CHANGED_GAP - (time.monotonic() - changed_at)
+        if gap > 0:
+            await asyncio.sleep(gap)  # at most ~3 "changed" a second: what changes meanwhile rides along
+        # Re-reading the learner's runs touches SQLite: keep that off the event loop.
+        sig = await in_thread(watch.signature) if watch.moved() else watch.signature()
+        if sig != sent_sig:
+            if count and time.monotonic() - changed_at > 2 * CHANGED_GAP:
+                # The first change after a quiet spell is often everyone's (a class starting
+                # at once): spread the sixty refetches over a moment instead of one burst.
+                await asyncio.sleep(random.uniform(0, CHANGED_GAP))
+            count += 1
+            sent_sig, changed_at = sig, time.monotonic()
+            yield {"event": "changed", "data": str(count)}
+        places = watch.queue()
+        if places and places != sent_queue:
+            yield {"event": "queue", "data": json.dumps(places, ensure_ascii=False)}
+        sent_queue = places
