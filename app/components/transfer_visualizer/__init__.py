@@ -32,8 +32,14 @@ def _prewarm(app, stop: threading.Event) -> None:
 
 def _version(request) -> tuple:
     # The partial says "pretraining…" until the source files exist, then shows the diagram.
-    jobs = request.app.state.jobs
-    return tuple(service.pretrained_path(jobs, s).exists() for s in SOURCE_NAMES)
+    # Once they all exist they stay (pretraining runs at startup only): the chapter page, which
+    # asks on every request, then stops asking the disk.
+    state = request.app.state
+    if getattr(state, "transfer_sources_ready", False):
+        return (True,) * len(SOURCE_NAMES)
+    ready = tuple(service.pretrained_path(state.jobs, s).exists() for s in SOURCE_NAMES)
+    state.transfer_sources_ready = all(ready)
+    return ready
 
 
 register(Component(name="TransferLearningVisualizer", render=views.render_placeholder, router=router,
