@@ -22,7 +22,7 @@ from pathlib import Path
 
 from app.jobs import processes
 from app.jobs.executors import make_executor
-from app.jobs.protocol import RECORDED_KINDS, Job, Resume, RunStatus
+from app.jobs.protocol import RECORDED_KINDS, Job, Resume, RunStatus, unbatch
 from app.jobs.store import EpochRow, Run, RunStore
 from app.jobs.tasks import compare_finals, verify_run_files
 from app.ml import layout
@@ -505,7 +505,10 @@ class JobManager:
     def _drain(self, worker: _Worker) -> None:
         try:
             while worker.conn.poll():
-                self._handle(worker, worker.conn.recv())
+                events = unbatch(worker.conn.recv())
+                with self.store.batch():  # a burst of epochs: one commit
+                    for event in events:
+                        self._handle(worker, event)
         except (EOFError, OSError):
             worker.closed = True
 

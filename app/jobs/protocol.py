@@ -158,6 +158,12 @@ def parse_event(wire: dict) -> Event:
     return cls(**{k: v for k, v in body.items() if k in known})
 
 
+def unbatch(message: dict | list) -> list[dict]:
+    """The events in one message from a run's process: one event, or a list of several (a fast
+    run's epochs travel together, app/jobs/worker.py `Outbox`), in the order they happened."""
+    return message if isinstance(message, list) else [message]
+
+
 # --- the interface the web layer may rely on ---
 @dataclass(frozen=True)
 class RunStatus:

@@ -19,7 +19,7 @@ import redis
 
 from app.jobs import processes
 from app.jobs.celery_app import Keys
-from app.jobs.protocol import Job
+from app.jobs.protocol import Job, unbatch
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,8 @@ def _supervise(proc, receiver, relay: Relay) -> None:
 def _drain(receiver, relay: Relay) -> bool:
     try:
         while receiver.poll():
-            relay.add(receiver.recv())
+            for event in unbatch(receiver.recv()):
+                relay.add(event)
     except (EOFError, OSError):
         return False
     return True

@@ -10,6 +10,8 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,7 +104,7 @@ class RunStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by the writes inside batch()
         # Versions per lineage and per session, taken from one counter that only grows, bumped by
         # every write: pages cache what they draw under them; event streams watch them for changes.
         self._clock = itertools.count(1)  # next() is atomic: writers in several threads
@@ -123,6 +125,17 @@ class RunStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """The writes inside in one transaction, one commit: a worker's burst of epochs. What was
+        written before an error is kept, as it would have been one write at a time."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._db.execute("COMMIT")
 
     def _exec(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
         with self._lock:
