@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import time
 import weakref
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 
 from app import i18n
 from app.jobs.manager import JobManager, reference_key
+
+log = logging.getLogger(__name__)
 
 TICK = 0.15  # s between the doorbell's looks at the counters: cheap dictionary reads
 CHANGED_GAP = 0.3  # s at least between two "changed": progress reaches the page ~3 times a second
@@ -148,7 +151,11 @@ class Doorbell:
             if queue_due:
                 queue_at = now
             for watch, ring in list(self.rings.items()):
-                if not ring.is_set() and (watch.stale() or (queue_due and watch.waiting)):
+                try:
+                    if not ring.is_set() and (watch.stale() or (queue_due and watch.waiting)):
+                        ring.set()
+                except Exception:  # one page's bad look must not silence every other page
+                    log.exception("stream doorbell: looking at a page failed")
                     ring.set()
 
 
