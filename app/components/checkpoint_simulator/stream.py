@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from app import i18n
-from app.jobs.manager import JobManager, reference_key
+from app.jobs.protocol import JobBackend, reference_id
 
 TICK = 0.15  # s between looks at the counters: cheap dictionary reads
 CHANGED_GAP = 0.3  # s at least between two "changed": progress reaches the page ~3 times a second
@@ -51,10 +51,10 @@ class StreamSlots:
             del self.sessions[session]
 
 
-_slots: "weakref.WeakKeyDictionary[JobManager, StreamSlots]" = weakref.WeakKeyDictionary()
+_slots: "weakref.WeakKeyDictionary[JobBackend, StreamSlots]" = weakref.WeakKeyDictionary()
 
 
-def slots_for(jobs: JobManager) -> StreamSlots:
+def slots_for(jobs: JobBackend) -> StreamSlots:
     if jobs not in _slots:
         s = jobs.settings
         _slots[jobs] = StreamSlots(s.streams_per_session, s.streams_max)
@@ -64,7 +64,7 @@ def slots_for(jobs: JobManager) -> StreamSlots:
 @dataclass
 class Watch:
     """What one learner's page shows, reduced to what tells a change from no change."""
-    jobs: JobManager
+    jobs: JobBackend
     session: str
     lang: str
     _version: int = -1
@@ -72,26 +72,25 @@ class Watch:
     _refs: list[str] = field(default_factory=list)
 
     def _reread(self) -> None:
-        runs = self.jobs.store.for_session(self.session)
+        runs = self.jobs.session_runs(self.session)
         self._runs = [r.id for r in runs if r.active]
         # Every train root shows the uninterrupted reference of its settings, which is shared.
-        self._refs = sorted({"ref-" + reference_key(r.config) for r in runs if r.kind == "train"})
+        self._refs = sorted({reference_id(r.config) for r in runs if r.kind == "train"})
 
     def moved(self) -> bool:
         """The learner's runs were written since the last look (which then re-reads them)."""
-        return self.jobs.store.session_version(self.session) != self._version
+        return self.jobs.session_version(self.session) != self._version
 
     def signature(self) -> tuple:
         """Equal signatures mean an equal live view (apart from queue places)."""
-        store = self.jobs.store
         if self.moved():
-            self._version = store.session_version(self.session)
+            self._version = self.jobs.session_version(self.session)
             self._reread()
         live = []
         for run_id in [*self._runs, *(r for r in self._refs if self.jobs.is_running(r))]:
-            now = self.jobs.live.get(run_id)
+            now = self.jobs.progress(run_id)
             live.append((run_id, now.epoch, now.step) if now else (run_id,))
-        return self._version, tuple(store.version(r) for r in self._refs), tuple(live)
+        return self._version, tuple(self.jobs.version(r) for r in self._refs), tuple(live)
 
     def queue(self) -> dict[str, str]:
         """Place in line of each of the learner's waiting runs, as the page words it."""

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from app.components.transfer_visualizer import service, story
 from app.components.transfer_visualizer.schemas import Comparison, FinetuneRequest, Strategy, StoryGroup, TransferQuery
 from app.deps import Jobs
-from app.jobs.manager import LimitReached
+from app.jobs.protocol import LimitReached
 from app.ml.catalog import SOURCE_NAMES, STRATEGIES, VARIANTS
 
 router = APIRouter(prefix="/api/transfer", tags=["transfer learning"])
