@@ -12,8 +12,10 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from app.components.checkpoint_simulator import data_order, service, words
-from app.components.checkpoint_simulator.schemas import (DataOrderOut, LedgerOut, LedgerRow, OrderRowOut, Prediction,
-                                                         Restore, ResumeAllOut, ResumeAllRequest, RunRequest)
+from app.components.checkpoint_simulator.schemas import (CheckpointOut, CrashOut, DataOrderOut, EpochOut, LedgerOut,
+                                                         LedgerRow, OrderRowOut, PlannedResume, Prediction,
+                                                         ProgressOut, Restore, ResumeAllOut, ResumeAllRequest,
+                                                         RunOut, RunRequest, RunWithResumes)
 from app.components.checkpoint_simulator.service import OwnedRun
 from app.components.checkpoint_simulator.strings import RESTORE_LABELS
 from app.deps import Jobs, Lang, Session
@@ -32,30 +34,31 @@ class ResumeBody(BaseModel):
     prediction: Prediction | None = None
 
 
-def _run_out(jobs: JobBackend, run: Run) -> dict:
+def _run_out(jobs: JobBackend, run: Run) -> RunOut:
     seg = service.segment(jobs, run)
-    return {
-        "id": run.id, "kind": run.kind, "status": run.status, "root_id": run.root_id, "parent_id": run.parent_id,
-        "config": run.config, "options": run.options, "error": run.error, "final_hash": run.final_hash,
-        "queue_position": seg.queue_position, "live": seg.live,
-        "epochs": [{"epoch": e.epoch, "loss": e.loss, "acc": e.acc, "val_loss": e.val_loss, "lr": e.lr, "seconds": e.seconds,
-                    "step": e.step, "step_losses": e.step_losses, "order_head": e.order_head} for e in seg.epochs],
-        "checkpoints": [{"epoch": c.epoch, "batch": c.batch, "file": c.file, "bytes": c.bytes, "loss": c.loss,
-                         "latest": c.latest} for c in seg.checkpoints],
-        "epoch_order": seg.epoch_order,
-        "naive_file_bytes": seg.naive_bytes,
-        "temp_files": [name for name, _ in seg.temp_files],
-        "crash": seg.crash, "survivors": seg.survivors, "comparison": seg.comparison,
-    }
+    return RunOut(
+        id=run.id, kind=run.kind, status=run.status, root_id=run.root_id, parent_id=run.parent_id,
+        config=run.config, options=run.options, error=run.error, final_hash=run.final_hash,
+        queue_position=seg.queue_position, live=ProgressOut(**seg.live) if seg.live else None,
+        epochs=[EpochOut(epoch=e.epoch, loss=e.loss, acc=e.acc, val_loss=e.val_loss, lr=e.lr, seconds=e.seconds,
+                         step=e.step, step_losses=e.step_losses, order_head=e.order_head) for e in seg.epochs],
+        checkpoints=[CheckpointOut(epoch=c.epoch, batch=c.batch, file=c.file, bytes=c.bytes, loss=c.loss,
+                                   latest=c.latest) for c in seg.checkpoints],
+        epoch_order=seg.epoch_order,
+        naive_file_bytes=seg.naive_bytes,
+        temp_files=[name for name, _ in seg.temp_files],
+        crash=seg.crash, survivors=seg.survivors, comparison=seg.comparison,
+    )
 
 
 def _limit(exc: Exception) -> HTTPException:
     return HTTPException(429, str(exc))
 
 
-@router.post("/runs", status_code=201, summary="Start a training run (queued if all workers are busy)")
-async def create_run(request: Request, jobs: Jobs, sid: Session, body: RunRequest) -> dict:
-    def submit() -> dict:
+@router.post("/runs", status_code=201, response_model=RunOut,
+             summary="Start a training run (queued if all workers are busy)")
+async def create_run(request: Request, jobs: Jobs, sid: Session, body: RunRequest) -> RunOut:
+    def submit() -> RunOut:
         try:
             run = jobs.submit(sid, "train", body.train_config(), body.options())
         except LimitReached as exc:
@@ -66,25 +69,26 @@ async def create_run(request: Request, jobs: Jobs, sid: Session, body: RunReques
     return await service.in_slot(request, submit)
 
 
-@router.get("/runs", summary="This browser's runs, each with its resumes")
-async def list_runs(request: Request, jobs: Jobs, sid: Session) -> list[dict]:
-    def runs() -> list[dict]:
-        return [{**_run_out(jobs, root),
-                 "resumes": [_run_out(jobs, r) for r in jobs.lineage_runs(root.id) if r.id != root.id]}
+@router.get("/runs", response_model=list[RunWithResumes], summary="This browser's runs, each with its resumes")
+async def list_runs(request: Request, jobs: Jobs, sid: Session) -> list[RunWithResumes]:
+    def runs() -> list[RunWithResumes]:
+        return [RunWithResumes(**dict(_run_out(jobs, root)),
+                               resumes=[_run_out(jobs, r) for r in jobs.lineage_runs(root.id) if r.id != root.id])
                 for root in service.learner_roots(jobs, sid)]
 
     return await service.in_slot(request, runs)
 
 
-@router.get("/runs/{run_id}", responses=NOT_FOUND, summary="One run: progress, epochs, checkpoints, crash, comparison")
-async def get_run(request: Request, jobs: Jobs, run: OwnedRun) -> dict:
+@router.get("/runs/{run_id}", response_model=RunOut, responses=NOT_FOUND,
+            summary="One run: progress, epochs, checkpoints, crash, comparison")
+async def get_run(request: Request, jobs: Jobs, run: OwnedRun) -> RunOut:
     return await service.in_slot(request, partial(_run_out, jobs, run))
 
 
-@router.get("/runs/{run_id}/reference", responses=NOT_FOUND,
+@router.get("/runs/{run_id}/reference", response_model=RunOut, responses=NOT_FOUND,
             summary="The uninterrupted reference run for this run's settings")
-async def get_reference(request: Request, jobs: Jobs, run: OwnedRun) -> dict:
-    def reference() -> dict:
+async def get_reference(request: Request, jobs: Jobs, run: OwnedRun) -> RunOut:
+    def reference() -> RunOut:
         lineage = service.lineage(jobs, run)
         if lineage.reference is None:
             raise HTTPException(404, "no reference yet: it is started by the first resume")
@@ -93,15 +97,16 @@ async def get_reference(request: Request, jobs: Jobs, run: OwnedRun) -> dict:
     return await service.in_slot(request, reference)
 
 
-@router.post("/runs/{run_id}/crash", summary="SIGKILL the run's worker process (a waiting run is cancelled)",
+@router.post("/runs/{run_id}/crash", response_model=CrashOut,
+             summary="SIGKILL the run's worker process (a waiting run is cancelled)",
              responses={**NOT_FOUND, 409: {"description": "the run is neither training nor waiting"}})
-async def crash_run(request: Request, jobs: Jobs, run: OwnedRun) -> dict:
-    def crash() -> dict:
+async def crash_run(request: Request, jobs: Jobs, run: OwnedRun) -> CrashOut:
+    def crash() -> CrashOut:
         try:
             jobs.crash(run.id)
         except NotAllowed as exc:
             raise HTTPException(409, str(exc)) from None
-        return {"id": run.id, "crashed": True}
+        return CrashOut(id=run.id, crashed=True)
 
     return await service.in_slot(request, crash)
 
@@ -110,10 +115,10 @@ def _refused(exc: service.Refused) -> HTTPException:
     return HTTPException(409, f"{exc}: {exc.detail}" if exc.detail else str(exc))
 
 
-@router.post("/runs/{run_id}/resume", status_code=201, responses={**NOT_FOUND, **REFUSED},
+@router.post("/runs/{run_id}/resume", status_code=201, response_model=RunOut, responses={**NOT_FOUND, **REFUSED},
              summary="Resume from one of the run's checkpoints")
-async def resume_run(request: Request, jobs: Jobs, source: OwnedRun, body: ResumeBody) -> dict:
-    def submit() -> dict:
+async def resume_run(request: Request, jobs: Jobs, source: OwnedRun, body: ResumeBody) -> RunOut:
+    def submit() -> RunOut:
         try:
             run = service.resume(jobs, source, body.file, body.restore,
                                  body.prediction.stored() if body.prediction else None)
@@ -141,7 +146,7 @@ async def resume_all(request: Request, jobs: Jobs, source: OwnedRun, body: Resum
             raise _limit(exc) from None
         except service.Refused as exc:
             raise _refused(exc) from None
-        return ResumeAllOut(runs=[{"id": r.id, "restore": r.options["restore"], "status": r.status} for r in runs])
+        return ResumeAllOut(runs=[PlannedResume(id=r.id, restore=r.options["restore"], status=r.status) for r in runs])
 
     return await service.in_slot(request, submit)
 
@@ -189,9 +194,10 @@ async def get_data_order(request: Request, jobs: Jobs, lang: Lang, run: OwnedRun
     return await service.in_slot(request, order_out)
 
 
-@router.get("/runs/{run_id}/checkpoints", responses=NOT_FOUND, summary="Checkpoint files of the run on disk")
-async def list_checkpoints(request: Request, jobs: Jobs, run: OwnedRun) -> list[dict]:
-    return (await service.in_slot(request, partial(_run_out, jobs, run)))["checkpoints"]
+@router.get("/runs/{run_id}/checkpoints", response_model=list[CheckpointOut], responses=NOT_FOUND,
+            summary="Checkpoint files of the run on disk")
+async def list_checkpoints(request: Request, jobs: Jobs, run: OwnedRun) -> list[CheckpointOut]:
+    return (await service.in_slot(request, partial(_run_out, jobs, run))).checkpoints
 
 
 @router.get("/runs/{run_id}/checkpoints/{file:path}", summary="Download a checkpoint file",
