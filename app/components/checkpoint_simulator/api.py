@@ -201,7 +201,8 @@ async def list_checkpoints(request: Request, jobs: Jobs, run: OwnedRun) -> list[
 
 
 @router.get("/runs/{run_id}/checkpoints/{file:path}", summary="Download a checkpoint file",
-            response_class=FileResponse, responses=NOT_FOUND)
+            response_class=FileResponse, responses={**NOT_FOUND, 200: {"description": "the file's bytes", "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 async def download_checkpoint(request: Request, jobs: Jobs, run: OwnedRun, file: str):
     def open_file():
         path = service.checkpoint_path(jobs, run, file)
