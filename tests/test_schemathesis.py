@@ -1,6 +1,6 @@
-"""Property-based requests over the app's own /openapi.json: no 5xx, and no status code the
-schema does not document. Bounded: a fixed seed (derandomized), a few examples per operation,
-one training worker, loopback only (in-process ASGI)."""
+"""Property-based requests over the app's own /openapi.json: no 5xx, no status code the schema
+does not document, and every answer within its documented schema. Bounded: a fixed seed
+(derandomized), a few examples per operation, one training worker, loopback only (in-process ASGI)."""
 from __future__ import annotations
 
 import os
@@ -9,7 +9,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings as hsettings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import status_code_conformance
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,8 @@ def test_api_answers_within_its_schema(lab_app):
             sent[0] += 1
             try:
                 case.call_and_validate(headers={"Cookie": lab_app.test_cookie},
-                                       checks=[not_a_server_error, status_code_conformance])
+                                       checks=[not_a_server_error, status_code_conformance,
+                                               response_schema_conformance])
             except BaseException as exc:  # noqa: BLE001 - collected (failures come as exception groups)
                 problems.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:300]}")
 

@@ -6,8 +6,6 @@ crash (SIGKILL from the learner) from a worker that died on its own.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import multiprocessing.connection
 import os
@@ -17,44 +15,20 @@ import threading
 import time
 from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from app.jobs import processes
 from app.jobs.executors import make_executor
-from app.jobs.protocol import RECORDED_KINDS, Job, Resume, RunStatus, unbatch
-from app.jobs.store import EpochRow, Run, RunStore
+from app.jobs.protocol import (RECORDED_KINDS, Job, LimitReached, NotAllowed, Progress, Resume,  # noqa: F401
+                               RunStatus, unbatch)
+from app.jobs.records import EpochRow, Run, reference_id, reference_key
+from app.jobs.store import RunStore
 from app.jobs.tasks import compare_finals, verify_run_files
 from app.ml import layout
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class LimitReached(Exception):
-    """A per-session or global limit refuses new work; the message says which. `code` and
-    `params` let a page say the same in its own language."""
-
-    def __init__(self, message: str, code: str = "limit", **params):
-        super().__init__(message)
-        self.code, self.params = code, params
-
-
-class NotAllowed(Exception):
-    """The action does not fit the run's state (crash a finished run, resume a queued one…)."""
-
-
-@dataclass
-class Live:
-    epoch: int = 0
-    step: int = 0
-    loss: float | None = None
-    lr: float | None = None
-    acc: float | None = None  # validation accuracy after the last whole epoch
-    val_loss: float | None = None  # and validation loss
-    pid: int | None = None
-    node: str | None = None  # the worker node that trains it (JOB_BACKEND=celery)
-    updated: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -78,17 +52,13 @@ class _Worker:
 RECORDED_EVENTS = RECORDED_KINDS
 
 
-def reference_key(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:20]
-
-
 class JobManager:
     def __init__(self, settings: Settings, store: RunStore | None = None):
         self.settings = settings
         self.runs_dir = settings.runs_dir
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self.store = store or RunStore(settings.db_path)
-        self.live: dict[str, Live] = {}
+        self.live: dict[str, Progress] = {}
         self._queue: deque[str] = deque()
         # Fairness without accounts: the client address each session was last seen from (the
         # web layer tells us), to cap queued places per address (QUEUE_PER_ADDRESS).
@@ -161,10 +131,11 @@ class JobManager:
             return run_id in self._workers
 
     # --- the JobBackend interface (app/jobs/protocol.py) ---
-    def submit(self, session: str | None, kind: str, config: dict, options: dict | None = None) -> Run:
+    def submit(self, session: str | None, kind: str, config: dict, options: dict | None = None, *,
+               run_id: str | None = None, first: bool = False) -> Run:
         if kind == "train":
             return self.submit_train(session, config, options or {})
-        return self.submit_job(session, kind, config)
+        return self.submit_job(session, kind, config, run_id=run_id, first=first)
 
     def status(self, run_id: str) -> RunStatus | None:
         run = self.store.get(run_id)
@@ -178,6 +149,34 @@ class JobManager:
 
     def events(self, run_id: str, kind: str | None = None) -> list[dict]:
         return self.store.events(run_id, kind)
+
+    def progress(self, run_id: str) -> Progress | None:
+        # No lock: event streams ask on the event loop, several times a second, and the lock may
+        # be held across SQLite writes. The copy may mix two updates' numbers, as a read of the
+        # live object itself always could; it no longer changes once handed out.
+        live = self.live.get(run_id)
+        return replace(live) if live else None
+
+    def run(self, run_id: str) -> Run | None:
+        return self.store.get(run_id)
+
+    def session_runs(self, session: str) -> list[Run]:
+        return self.store.for_session(session)
+
+    def lineage_runs(self, root_id: str) -> list[Run]:
+        return self.store.lineage(root_id)
+
+    def reference_run(self, config: dict) -> Run | None:
+        return self.store.reference(reference_key(config))
+
+    def epochs(self, run_id: str) -> list[EpochRow]:
+        return self.store.epochs(run_id)
+
+    def version(self, root_id: str) -> int:
+        return self.store.version(root_id)
+
+    def session_version(self, session: str) -> int:
+        return self.store.session_version(session)
 
     # --- submitting work ---
     def _check_active(self, session: str) -> None:
@@ -286,7 +285,7 @@ class JobManager:
             existing = self.store.reference(key)
             if existing:
                 return existing
-            run_id = "ref-" + key
+            run_id = reference_id(config)
             # A stale record of an earlier failed or deleted reference gives way to a new one.
             self.store.delete_lineage(run_id)
             shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
@@ -374,7 +373,7 @@ class JobManager:
                 return  # a waiting run: crashing it means it never starts
             if worker is None:
                 raise NotAllowed("only a run that is training can crash")
-            live = self.live.get(run_id, Live())
+            live = self.live.get(run_id, Progress())
             worker.crash = {"how": "button", "epoch": live.epoch, "step": live.step}
             worker.proc.kill()  # SIGKILL: the process gets no chance to save anything
 
@@ -478,7 +477,7 @@ class JobManager:
         proc, conn = self.executor.launch(self.job_for(run))
         with self._lock:
             self._workers[run.id] = _Worker(run.id, proc, conn, closed=conn is None)
-            self.live[run.id] = Live(epoch=run.options.get("from_epoch", 0), pid=proc.pid)
+            self.live[run.id] = Progress(epoch=run.options.get("from_epoch", 0), pid=proc.pid)
             self.store.update(run.id, status="running", started=time.time())
         log.info("run %s (%s) started in pid %s", run.id, run.kind, proc.pid)
 
@@ -497,7 +496,7 @@ class JobManager:
                 self._end(worker, None, lost=event.get("reason", "the worker node was lost"))
             elif kind == "started":
                 worker.node = event.get("node")
-                live = self.live.setdefault(run_id, Live())
+                live = self.live.setdefault(run_id, Progress())
                 live.pid, live.node = event.get("pid"), worker.node
             else:
                 self._handle(worker, event)
@@ -515,7 +514,7 @@ class JobManager:
     def _handle(self, worker: _Worker, event: dict) -> None:
         run_id = worker.run_id
         kind = event.get("type")
-        live = self.live.setdefault(run_id, Live())
+        live = self.live.setdefault(run_id, Progress())
         live.updated = time.time()
         if kind == "step":
             live.step, live.loss, live.lr = event["step"], event["loss"], event["lr"]

@@ -5,11 +5,23 @@ On the wire (a multiprocessing pipe, or a Redis stream between machines) both st
 the worker body is shared with the other engineer's code and sends dicts, and a dict pickles and
 JSON-encodes alike. These types say what those dicts hold; `Job.to_wire` and `parse_event`
 convert, and an unknown event kind is kept as `Other` rather than dropped.
+
+The other way round, `JobBackend` is all the web layer may ask of the job system, with the
+records it hands out (`Run`, `EpochRow`), its live numbers (`Progress`) and its refusals
+(`LimitReached`, `NotAllowed`).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Iterable, Literal, Protocol, Union, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol, Union, runtime_checkable
+
+# The run records the interface hands out; components import them from here.
+from app.jobs.records import EpochRow, Run, reference_id, reference_key  # noqa: F401
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 TaskKind = Literal["train", "resume", "reference", "pretrain", "finetune"]
 
@@ -165,6 +177,33 @@ def unbatch(message: dict | list) -> list[dict]:
 
 
 # --- the interface the web layer may rely on ---
+class LimitReached(Exception):
+    """A per-session or global limit refuses new work; the message says which. `code` and
+    `params` let a page say the same in its own language."""
+
+    def __init__(self, message: str, code: str = "limit", **params):
+        super().__init__(message)
+        self.code, self.params = code, params
+
+
+class NotAllowed(Exception):
+    """The action does not fit the run's state (crash a finished run, resume a queued one…)."""
+
+
+@dataclass
+class Progress:
+    """A training run's live numbers, between the epochs the store records (only while active)."""
+    epoch: int = 0
+    step: int = 0
+    loss: float | None = None
+    lr: float | None = None
+    acc: float | None = None  # validation accuracy after the last whole epoch
+    val_loss: float | None = None  # and validation loss
+    pid: int | None = None
+    node: str | None = None  # the worker node that trains it (JOB_BACKEND=celery)
+    updated: float = field(default_factory=time.time)
+
+
 @dataclass(frozen=True)
 class RunStatus:
     run_id: str
@@ -178,14 +217,55 @@ class RunStatus:
 
 @runtime_checkable
 class JobBackend(Protocol):
-    """What the web layer needs from a job system, whichever runs the processes."""
+    """What the web layer needs from a job system, whichever runs the processes. Components
+    use only this (tests/test_architecture.py checks): never the store or the live numbers."""
 
-    def submit(self, session: str | None, kind: str, config: dict, options: dict | None = None) -> Any: ...
+    settings: Settings
+
+    # --- work: submit, crash, cancel, delete ---
+    def submit(self, session: str | None, kind: str, config: dict, options: dict | None = None, *,
+               run_id: str | None = None, first: bool = False) -> Run: ...  # raises LimitReached
+
+    def submit_resume(self, session: str, source: Run, checkpoint: Path, epoch: int, restore: str,
+                      prediction: dict | None = None) -> Run: ...
+
+    def submit_resume_all(self, session: str, source: Run, checkpoint: Path, epoch: int,
+                          modes: list[str], predictions: dict[str, dict] | None = None) -> list[Run]: ...
 
     def crash(self, run_id: str) -> None: ...  # SIGKILL of exactly that run's process
 
     def cancel(self, run_id: str) -> bool: ...  # a waiting run leaves the queue
 
+    def delete(self, root_id: str) -> None: ...  # a lineage, its records and files (NotAllowed if active)
+
+    def note_address(self, session: str, address: str) -> None: ...  # for the per-address queue cap
+
+    # --- reading: records (what survives a restart) ---
+    def run(self, run_id: str) -> Run | None: ...
+
+    def session_runs(self, session: str) -> list[Run]: ...  # oldest first
+
+    def lineage_runs(self, root_id: str) -> list[Run]: ...  # a first run and its resumes, oldest first
+
+    def reference_run(self, config: dict) -> Run | None: ...  # the uninterrupted run of these settings
+
+    def epochs(self, run_id: str) -> list[EpochRow]: ...
+
+    def events(self, run_id: str, kind: str | None = None) -> list[dict]: ...
+
+    def run_dir(self, run_id: str) -> Path: ...  # the run's files, on the filesystem all nodes share
+
+    # Counters that change whenever a lineage's (or a session's) records are written: pages
+    # cache what they draw under them, event streams watch them.
+    def version(self, root_id: str) -> int: ...
+
+    def session_version(self, session: str) -> int: ...
+
+    # --- reading: now (in memory, gone when the run ends) ---
     def status(self, run_id: str) -> RunStatus | None: ...
 
-    def events(self, run_id: str, kind: str | None = None) -> Iterable[dict]: ...
+    def progress(self, run_id: str) -> Progress | None: ...  # a copy: it does not change under you
+
+    def queue_position(self, run_id: str) -> int | None: ...  # 1 = next to start
+
+    def is_running(self, run_id: str) -> bool: ...

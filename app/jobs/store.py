@@ -12,8 +12,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from app.jobs.records import ACTIVE, EpochRow, Run  # noqa: F401 - also importable from here
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -51,45 +52,6 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_run ON events(run_id, at);
 """
-
-# "planned": a resume of a set (resume all) that waits for room under the learner's limit; it
-# holds no place in the worker queue until then.
-ACTIVE = ("planned", "queued", "running")
-
-
-@dataclass
-class Run:
-    id: str
-    session: str | None
-    kind: str
-    config: dict
-    options: dict
-    status: str
-    parent_id: str | None
-    root_id: str
-    reference_key: str | None
-    error: str | None
-    final_hash: str | None
-    created: float
-    started: float | None
-    finished: float | None
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE
-
-
-@dataclass
-class EpochRow:
-    epoch: int
-    loss: float
-    acc: float
-    lr: float
-    seconds: float
-    step: int
-    step_losses: list[float] = field(default_factory=list)
-    order_head: list[int] = field(default_factory=list)
-    val_loss: float | None = None
 
 
 def _run(row: sqlite3.Row) -> Run:

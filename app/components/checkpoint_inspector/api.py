@@ -3,12 +3,32 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from app.components.checkpoint_inspector import service
 from app.components.checkpoint_inspector.upload import UploadRejected
 from app.sessions import session_id
 
 router = APIRouter(prefix="/api/checkpoint-inspector", tags=["checkpoint inspector"])
+
+
+class ReportOut(BaseModel):
+    id: str
+    report: dict = Field(description="key tree, shapes, dtypes, statistics, zip entries, pickle globals, verdict")
+
+
+class ReportSummary(BaseModel):
+    id: str
+    filename: str
+    bytes: int
+    created: float = Field(description="Unix time")
+    ok: bool | None = Field(description="the file could be inspected")
+    safe: bool | None = Field(description="the safety verdict (None: not judged)")
+    stage: str | None = Field(description="where an inspection that failed stopped")
+
+
+class ReportList(BaseModel):
+    reports: list[ReportSummary] = Field(description="newest first")
 
 UPLOAD_BODY = {
     "requestBody": {
@@ -22,7 +42,7 @@ UPLOAD_BODY = {
 }
 
 
-@router.post("/reports", status_code=201, openapi_extra=UPLOAD_BODY,
+@router.post("/reports", status_code=201, response_model=ReportOut, openapi_extra=UPLOAD_BODY,
              summary="Upload a checkpoint: key tree, shapes, dtypes, statistics, zip entries, pickle globals and a safety verdict",
              responses={400: {"description": "not a multipart/form-data body, or a malformed one"},
                         403: {"description": "a cross-site request, or no session yet (GET /api/session first)"},
@@ -42,12 +62,12 @@ async def upload(request: Request):
     return {"id": entry["id"], "report": report}
 
 
-@router.get("/reports", summary="This session's recent reports (the last few)")
+@router.get("/reports", response_model=ReportList, summary="This session's recent reports (the last few)")
 def reports(request: Request) -> dict:
     return {"reports": service.store(request).list(session_id(request))}
 
 
-@router.get("/reports/{report_id}", summary="One of this session's reports")
+@router.get("/reports/{report_id}", response_model=ReportOut, summary="One of this session's reports")
 def report(request: Request, report_id: str) -> dict:
     entry = service.store(request).get(session_id(request), report_id)
     if entry is None:

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from statistics import median
 
-from app.jobs.store import EpochRow
+from app.jobs.protocol import EpochRow
 
 MODES = ("everything", "weights", "weights_optimizer", "no_scheduler", "no_rng")
 PIECES = ("weights", "optimizer", "scheduler", "rng", "position")

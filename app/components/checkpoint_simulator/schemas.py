@@ -155,5 +155,77 @@ class LedgerOut(BaseModel):
     rows: list[LedgerRow]
 
 
+class PlannedResume(BaseModel):
+    id: str
+    restore: Restore
+    status: Literal["queued", "planned"]
+
+
 class ResumeAllOut(BaseModel):
-    runs: list[dict] = Field(description="one run per restore mode: id, restore, status (queued or planned)")
+    runs: list[PlannedResume] = Field(description="one run per restore mode (queued, or planned within the limit)")
+
+
+# --- a run as the JSON API shows it (checkpoint_simulator/api.py builds it) ---
+class ProgressOut(BaseModel):
+    """Live numbers of an active run, between the epochs it records."""
+    epoch: int
+    step: int
+    loss: float | None
+    lr: float | None
+    acc: float | None = Field(description="validation accuracy after the last whole epoch")
+    val_loss: float | None
+    pid: int | None = Field(description="the run's own process")
+    node: str | None = Field(description="the worker node training it (JOB_BACKEND=celery)")
+    updated: float = Field(description="when the run last reported (Unix time)")
+
+
+class EpochOut(BaseModel):
+    epoch: int
+    loss: float
+    acc: float
+    val_loss: float | None
+    lr: float
+    seconds: float
+    step: int = Field(description="optimizer steps so far")
+    step_losses: list[float]
+    order_head: list[int] = Field(description="first sample indices of the epoch: shows the data order")
+
+
+class CheckpointOut(BaseModel):
+    epoch: int
+    batch: int = Field(description="batches of the next epoch done: a mid-epoch checkpoint when > 0")
+    file: str
+    bytes: int
+    loss: float | None
+    latest: bool = Field(description="the file the 'latest' pointer names")
+
+
+class RunOut(BaseModel):
+    id: str
+    kind: str = Field(description="train, resume or reference")
+    status: Literal["planned", "queued", "running", "done", "crashed", "failed", "interrupted"]
+    root_id: str = Field(description="the lineage's first run")
+    parent_id: str | None = Field(description="the run a resume continues")
+    config: dict = Field(description="the training settings (RunRequest.train_config)")
+    options: dict = Field(description="pace, crash plan; for a resume: checkpoint, from_run, from_epoch, restore")
+    error: str | None
+    final_hash: str | None = Field(description="hash of the final weights, once done")
+    queue_position: int | None = Field(description="place in line while waiting (1: next)")
+    live: ProgressOut | None
+    epochs: list[EpochOut]
+    checkpoints: list[CheckpointOut]
+    epoch_order: dict | None = Field(description="a mid-epoch resume: what the interrupted epoch trained")
+    naive_file_bytes: int | None = Field(description="size of naive/latest.pt (saved without the atomic writer)")
+    temp_files: list[str] = Field(description="half-written temp files the atomic writer left")
+    crash: dict | None = Field(description="how, at which epoch and step the run crashed")
+    survivors: dict | None = Field(description="after a crash: each file on disk as torch.load judged it")
+    comparison: dict | None = Field(description="a resume, once done: identical to the reference? max |Δw|")
+
+
+class RunWithResumes(RunOut):
+    resumes: list[RunOut] = Field(description="the lineage's other runs, oldest first")
+
+
+class CrashOut(BaseModel):
+    id: str
+    crashed: bool

@@ -6,24 +6,20 @@ import json
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import anyio
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 
 from app.components.cache import ViewCache
 from app.components.checkpoint_simulator import ledger
-from app.jobs.manager import JobManager, reference_key
-from app.jobs.store import EpochRow, Run
+from app.deps import Jobs, Session
+from app.jobs.protocol import EpochRow, JobBackend, Run, reference_id
 from app.ml import layout
-from app.sessions import session_id
 
 T = TypeVar("T")
-
-
-def manager(request: Request) -> JobManager:
-    return request.app.state.jobs
 
 
 # The simulator's own work in the web process (live views, starting runs) runs a few at a time:
@@ -38,16 +34,31 @@ def on_startup(app) -> None:
 
 
 def in_slot(request: Request, fn: Callable[[], T]) -> Awaitable[T]:
-    """fn() in a worker thread, among at most SLOTS at once."""
+    """fn() in a worker thread, among at most SLOTS at once.
+
+    The simulator's one rule for blocking work: every route (HTML and JSON) is `async def`, and
+    whatever touches SQLite, the run folders or renders a template runs through here, never on
+    the event loop and never in Starlette's default thread pool (where sixty learners' clicks
+    would become sixty threads). Only the request's own parsing (form, body) and in-memory
+    looks stay on the loop."""
     return anyio.to_thread.run_sync(fn, limiter=request.app.state.simulator_slots)
 
 
-def owned_run(request: Request, run_id: str) -> Run:
+def owned_run(jobs: JobBackend, session: str, run_id: str) -> Run:
     """A run of this browser's session; any other id is 'not found', never 'forbidden'."""
-    run = manager(request).store.get(run_id) if len(run_id) <= 64 else None
-    if run is None or run.session != session_id(request):
+    run = jobs.run(run_id) if len(run_id) <= 64 else None
+    if run is None or run.session != session:
         raise HTTPException(404, "no such run")
     return run
+
+
+async def _owned_run(request: Request, jobs: Jobs, session: Session, run_id: str) -> Run:
+    return await in_slot(request, partial(owned_run, jobs, session, run_id))
+
+
+# A route with {run_id} in its path and a parameter `run: OwnedRun` gets that run of the
+# learner's own, looked up in a slot (404 for anyone else's).
+OwnedRun = Annotated[Run, Depends(_owned_run)]
 
 
 @dataclass
@@ -111,19 +122,18 @@ class Lineage:
         return int(self.root.config["epochs"])
 
 
-def segment(jobs: JobManager, run: Run) -> Segment:
-    store = jobs.store
+def segment(jobs: JobBackend, run: Run) -> Segment:
     run_dir = jobs.run_dir(run.id)
-    epochs = store.epochs(run.id)
+    epochs = jobs.epochs(run.id)
     loss_at = {e.epoch: e.loss for e in epochs}
     pointer = layout.latest_pointer(run_dir)
     checkpoints = [CheckpointFile(run.id, epoch, name, size, loss_at.get(epoch), name == pointer,
                                   (layout.checkpoint_position(name) or (epoch, 0))[1])
                    for epoch, name, size in layout.list_checkpoints(run_dir)]
-    live = jobs.live.get(run.id) if run.active else None
-    crash = next(iter(store.events(run.id, "crash")), None)
-    survivors = next(iter(store.events(run.id, "survivors")), None)
-    comparison = next(iter(store.events(run.id, "comparison")), None)
+    live = jobs.progress(run.id) if run.active else None
+    crash = next(iter(jobs.events(run.id, "crash")), None)
+    survivors = next(iter(jobs.events(run.id, "survivors")), None)
+    comparison = next(iter(jobs.events(run.id, "comparison")), None)
     naive = run_dir / layout.NAIVE_FILE
     return Segment(
         run=run, epochs=epochs, checkpoints=checkpoints,
@@ -145,13 +155,13 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def lineage(jobs: JobManager, root: Run) -> Lineage:
-    runs = jobs.store.lineage(root.root_id)
+def lineage(jobs: JobBackend, root: Run) -> Lineage:
+    runs = jobs.lineage_runs(root.root_id)
     segments = [segment(jobs, r) for r in runs]
     # The reference is shared by everyone with the same settings and may already exist: it is
     # shown only once this lineage has a resume to compare with it, never as a stranger's run.
     has_resume = any(r.kind == "resume" for r in runs)
-    ref_run = jobs.store.reference(reference_key(root.config)) if has_resume else None
+    ref_run = jobs.reference_run(root.config) if has_resume else None
     reference = segment(jobs, ref_run) if ref_run else None
     steps = None
     for seg in [*segments, *( [reference] if reference else [])]:
@@ -160,7 +170,7 @@ def lineage(jobs: JobManager, root: Run) -> Lineage:
             steps = len(first.step_losses) or None
             if steps:
                 break
-    return Lineage(root=jobs.store.get(root.root_id) or root, segments=segments, reference=reference,
+    return Lineage(root=jobs.run(root.root_id) or root, segments=segments, reference=reference,
                    steps_per_epoch=steps)
 
 
@@ -170,12 +180,12 @@ _lineages = ViewCache(size=512, concurrent=8)
 charts_cache = ViewCache(size=512, concurrent=8)
 
 
-def lineage_key(jobs: JobManager, root: Run) -> tuple:
-    ref_root = "ref-" + reference_key(root.config)
-    return (root.root_id, jobs.store.version(root.root_id), ref_root, jobs.store.version(ref_root))
+def lineage_key(jobs: JobBackend, root: Run) -> tuple:
+    ref_root = reference_id(root.config)
+    return (root.root_id, jobs.version(root.root_id), ref_root, jobs.version(ref_root))
 
 
-def current_lineage(jobs: JobManager, root: Run) -> tuple[Lineage, tuple]:
+def current_lineage(jobs: JobBackend, root: Run) -> tuple[Lineage, tuple]:
     """The lineage as last written, plus the live numbers that change between writes."""
     key = lineage_key(jobs, root)
     cached = _lineages.get(key, lambda: lineage(jobs, root))
@@ -183,8 +193,8 @@ def current_lineage(jobs: JobManager, root: Run) -> tuple[Lineage, tuple]:
     def fresh(seg: Segment | None) -> Segment | None:
         if seg is None or not seg.run.active:
             return seg
-        live = jobs.live.get(seg.run.id)
-        return replace(seg, live=vars(live).copy() if live else None, queue_position=jobs.queue_position(seg.run.id))
+        live = jobs.progress(seg.run.id)
+        return replace(seg, live=vars(live) if live else None, queue_position=jobs.queue_position(seg.run.id))
 
     return replace(cached, segments=[fresh(s) for s in cached.segments], reference=fresh(cached.reference)), key
 
@@ -218,8 +228,8 @@ def build_ledger(lin: Lineage) -> ledger.Ledger:
     return ledger.Ledger(rows, ref_done)
 
 
-def learner_roots(jobs: JobManager, session: str) -> list[Run]:
-    return [r for r in jobs.store.for_session(session) if r.kind == "train"]
+def learner_roots(jobs: JobBackend, session: str) -> list[Run]:
+    return [r for r in jobs.session_runs(session) if r.kind == "train"]
 
 
 def step_points(seg: Segment) -> list[tuple[float, float]]:
@@ -264,11 +274,11 @@ class Refused(Exception):
         self.code, self.detail = code, detail
 
 
-def _resumable(jobs: JobManager, source: Run, file: str) -> tuple[Path, int]:
+def _resumable(jobs: JobBackend, source: Run, file: str) -> tuple[Path, int]:
     if source.active:
         raise Refused("active", "the run is still active; crash it or wait for it to finish")
     path = checkpoint_path(jobs, source, file)
-    survivors = next(iter(jobs.store.events(source.id, "survivors")), None)
+    survivors = next(iter(jobs.events(source.id, "survivors")), None)
     verdict = next((f for f in (survivors or {}).get("files", []) if f.get("file") in (file, f"{layout.CHECKPOINT_DIR}/{file}")), None)
     if verdict is not None and not verdict.get("ok"):
         # torch.load already refused this file after the crash: a resume would only fail the same way.
@@ -276,25 +286,23 @@ def _resumable(jobs: JobManager, source: Run, file: str) -> tuple[Path, int]:
     match = layout.CKPT_RE.match(file)
     # The naive file names no epoch; it is overwritten at every save, so it claims the last one.
     epoch = int(match.group(1)) if match else max(
-        (e["epoch"] for e in jobs.store.events(source.id, "checkpoint")), default=0)
+        (e["epoch"] for e in jobs.events(source.id, "checkpoint")), default=0)
     return path, epoch
 
 
-def resume(request: Request, source: Run, file: str, restore: str, prediction: dict | None = None) -> Run:
+def resume(jobs: JobBackend, source: Run, file: str, restore: str, prediction: dict | None = None) -> Run:
     """Queue a resume of `source` from one of its files; raises Refused, LimitReached or HTTP 404."""
-    jobs = manager(request)
     path, epoch = _resumable(jobs, source, file)
-    return jobs.submit_resume(session_id(request), source, path, epoch, restore, prediction)
+    return jobs.submit_resume(source.session, source, path, epoch, restore, prediction)
 
 
-def resume_all(request: Request, source: Run, file: str, predictions: dict[str, dict] | None = None) -> list[Run]:
+def resume_all(jobs: JobBackend, source: Run, file: str, predictions: dict[str, dict] | None = None) -> list[Run]:
     """One resume per restore mode from one checkpoint (queued within the learner's limit)."""
-    jobs = manager(request)
     path, epoch = _resumable(jobs, source, file)
-    return jobs.submit_resume_all(session_id(request), source, path, epoch, list(ledger.MODES), predictions)
+    return jobs.submit_resume_all(source.session, source, path, epoch, list(ledger.MODES), predictions)
 
 
-def checkpoint_path(jobs: JobManager, run: Run, file: str) -> Path:
+def checkpoint_path(jobs: JobBackend, run: Run, file: str) -> Path:
     """Resolve a learner-named checkpoint file strictly inside that run's folder."""
     run_dir = jobs.run_dir(run.id)
     if file == layout.NAIVE_FILE:

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from app import i18n
-from app.jobs.manager import JobManager, reference_key
+from app.jobs.protocol import JobBackend, reference_id
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,10 @@ class StreamSlots:
             del self.sessions[session]
 
 
-_slots: "weakref.WeakKeyDictionary[JobManager, StreamSlots]" = weakref.WeakKeyDictionary()
+_slots: "weakref.WeakKeyDictionary[JobBackend, StreamSlots]" = weakref.WeakKeyDictionary()
 
 
-def slots_for(jobs: JobManager) -> StreamSlots:
+def slots_for(jobs: JobBackend) -> StreamSlots:
     if jobs not in _slots:
         s = jobs.settings
         _slots[jobs] = StreamSlots(s.streams_per_session, s.streams_max)
@@ -67,7 +67,7 @@ def slots_for(jobs: JobManager) -> StreamSlots:
 @dataclass(eq=False)  # one page's watch: a key of the doorbell's table, by identity
 class Watch:
     """What one learner's page shows, reduced to what tells a change from no change."""
-    jobs: JobManager
+    jobs: JobBackend
     session: str
     lang: str
     _version: int = -1
@@ -76,24 +76,23 @@ class Watch:
     _seen: tuple = ()
 
     def _reread(self) -> None:
-        runs = self.jobs.store.for_session(self.session)
+        runs = self.jobs.session_runs(self.session)
         self._runs = [r.id for r in runs if r.active]
         # Every train root shows the uninterrupted reference of its settings, which is shared.
-        self._refs = sorted({"ref-" + reference_key(r.config) for r in runs if r.kind == "train"})
+        self._refs = sorted({reference_id(r.config) for r in runs if r.kind == "train"})
 
     def moved(self) -> bool:
         """The learner's runs were written since the last look (which then re-reads them)."""
-        return self.jobs.store.session_version(self.session) != self._version
+        return self.jobs.session_version(self.session) != self._version
 
     def _now(self) -> tuple:
         """The shared references' versions and the live epoch of every run on the page. The view
         shows progress by the epoch (its numbers and charts), so a step alone is no change."""
-        store = self.jobs.store
         live = []
         for run_id in [*self._runs, *(r for r in self._refs if self.jobs.is_running(r))]:
-            now = self.jobs.live.get(run_id)
+            now = self.jobs.progress(run_id)
             live.append((run_id, now.epoch) if now else (run_id,))
-        return tuple(store.version(r) for r in self._refs), tuple(live)
+        return tuple(self.jobs.version(r) for r in self._refs), tuple(live)
 
     def stale(self) -> bool:
         """Something the page shows may differ from the last signature (no SQLite: dict reads)."""
@@ -102,7 +101,7 @@ class Watch:
     def signature(self) -> tuple:
         """Equal signatures mean an equal live view (apart from queue places)."""
         if self.moved():
-            self._version = self.jobs.store.session_version(self.session)
+            self._version = self.jobs.session_version(self.session)
             self._reread()
         self._seen = self._now()
         return (self._version, *self._seen)
@@ -159,10 +158,10 @@ class Doorbell:
                     ring.set()
 
 
-_bells: "weakref.WeakKeyDictionary[JobManager, Doorbell]" = weakref.WeakKeyDictionary()
+_bells: "weakref.WeakKeyDictionary[JobBackend, Doorbell]" = weakref.WeakKeyDictionary()
 
 
-def doorbell_for(jobs: JobManager) -> Doorbell:
+def doorbell_for(jobs: JobBackend) -> Doorbell:
     loop = asyncio.get_running_loop()
     bell = _bells.get(jobs)
     if bell is None or bell.loop is not loop:

@@ -1,4 +1,9 @@
-"""HTML side of the CheckpointSimulator: the partial placed in the chapter and its htmx routes."""
+"""HTML side of the CheckpointSimulator: the partial placed in the chapter and its htmx routes.
+
+Blocking work, one rule for every route here and in api.py: the route is `async def`, and its
+body that touches SQLite, the run folders or renders runs through `service.in_slot` (a few
+threads for the whole simulator). `inside` alone holds a sandbox place instead (see there).
+"""
 from __future__ import annotations
 
 import time
@@ -9,21 +14,23 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
 
 from app import i18n
 from app.components.cache import ViewCache
 from app.components.checkpoint_simulator import data_order, service, words
 from app.components.checkpoint_simulator.figures import build_figures, order_strip
 from app.components.checkpoint_simulator.schemas import RESTORE_MODES, Prediction, ResumeRequest, RunRequest
+from app.components.checkpoint_simulator.service import OwnedRun
 from app.components.checkpoint_simulator.stream import PING, Watch, follow
 from app.components.checkpoint_simulator.strings import PIECE_LABELS, RESTORE_LABELS, STATUS
-from app.components.htmx import lang_of, require_htmx
+from app.components.htmx import require_htmx
 from app.components.labs import SandboxSlot
-from app.jobs.manager import LimitReached, NotAllowed
+from app.deps import Jobs, Lang, Session
 from app.jobs.processes import SandboxError, SandboxFailure, call_cached
+from app.jobs.protocol import JobBackend, LimitReached, NotAllowed
 from app.jobs.tasks import describe_file
 from app.responses import held_file_response
-from app.sessions import session_id
 from app.templating import templates
 
 PREFIX = "/components/checkpoint-simulator"
@@ -123,8 +130,7 @@ def _announcement(lin: service.Lineage | None, ledger, lang: str) -> str:
     return " ".join(parts)
 
 
-def live_context(request: Request, lang: str, roots: list, root, view: str = "epochs") -> dict:
-    jobs = service.manager(request)
+def live_context(jobs: JobBackend, lang: str, roots: list, root, view: str = "epochs") -> dict:
     lin, key = service.current_lineage(jobs, root) if root else (None, None)
     context = {"lang": lang, "roots": roots, "lineage": lin, "prefix": PREFIX, "fmt": _fmt, "view": view,
                "status_names": STATUS[lang], "restore_labels": RESTORE_LABELS[lang], "modes": RESTORE_MODES,
@@ -158,20 +164,19 @@ _views = ViewCache(size=256, concurrent=8)
 LIVE = "checkpoint_simulator/live.html"
 
 
-def render_live(request: Request, lang: str, root_id: str | None = None, message: str | None = None,
-                detail: str | None = None, focus: str | None = None) -> HTMLResponse:
-    """The learner's live view; an action's message and focus target ride along out of band."""
+def render_live(request: Request, jobs: JobBackend, sid: str, lang: str, root_id: str | None = None,
+                message: str | None = None, detail: str | None = None, focus: str | None = None) -> HTMLResponse:
+    """The learner's live view; an action's message and focus target ride along out of band.
+    Blocking (SQLite, the run folders, the render): call it through service.in_slot."""
     view = "steps" if request.query_params.get("view") == "steps" else "epochs"
-    jobs = service.manager(request)
-    sid = session_id(request)
     roots = service.learner_roots(jobs, sid)
     root = next((r for r in roots if r.id == root_id), roots[-1] if roots else None)
     action = message is not None or focus is not None
     if not action:
-        key = (sid, jobs.store.session_version(sid), *(service.lineage_key(jobs, root) if root else ()), lang, view)
-        body = _views.get(key, lambda: templates.get_template(LIVE).render(live_context(request, lang, roots, root, view)))
+        key = (sid, jobs.session_version(sid), *(service.lineage_key(jobs, root) if root else ()), lang, view)
+        body = _views.get(key, lambda: templates.get_template(LIVE).render(live_context(jobs, lang, roots, root, view)))
         return HTMLResponse(body)
-    context = live_context(request, lang, roots, root, view)
+    context = live_context(jobs, lang, roots, root, view)
     context.update(message=message, detail=detail, oob_message=True)
     response = templates.TemplateResponse(request, LIVE, context)
     if focus:
@@ -223,122 +228,138 @@ def _predictions(form: dict) -> dict[str, dict]:
 
 
 @router.get("/live", response_class=HTMLResponse)
-async def live(request: Request, run: str | None = None):
-    return await service.in_slot(request, partial(render_live, request, lang_of(request), root_id=run))
+async def live(request: Request, jobs: Jobs, sid: Session, lang: Lang, run: str | None = None):
+    return await service.in_slot(request, partial(render_live, request, jobs, sid, lang, root_id=run))
 
 
 @router.get("/events")
-async def events(request: Request):
+async def events(request: Request, jobs: Jobs, sid: Session, lang: Lang):
     """The page's event stream: "changed" when the learner's runs change, "queue" places in line."""
-    watch = Watch(service.manager(request), session_id(request), lang_of(request))
+    watch = Watch(jobs, sid, lang)
     return EventSourceResponse(follow(watch, lambda fn: service.in_slot(request, fn)), ping=PING)
 
 
 @router.post("/runs", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
-async def start_run(request: Request):
-    lang = lang_of(request)
+async def start_run(request: Request, jobs: Jobs, sid: Session, lang: Lang):
     raw = dict(await request.form())
     raw["scheduler"] = raw.get("scheduler") in ("on", "true", "1")
     raw["mid_epoch"] = raw.get("mid_epoch") in ("on", "true", "1")
     if not raw.get("crash_epoch") or raw.get("crash") in (None, "none"):
         raw.pop("crash_epoch", None)
-    try:
-        req = RunRequest.model_validate(raw)
-    except ValidationError as exc:
-        context = {"lang": lang, "form": raw, "errors": form_errors(exc, lang), "prefix": PREFIX}
-        response = templates.TemplateResponse(request, "checkpoint_simulator/form.html", context)
-        response.headers["HX-Retarget"] = "#cs-form"
-        response.headers["HX-Reswap"] = "outerHTML"
-        return response
 
     def submit() -> HTMLResponse:
         try:
-            run = service.manager(request).submit_train(session_id(request), req.train_config(), req.options())
+            req = RunRequest.model_validate(raw)
+        except ValidationError as exc:
+            context = {"lang": lang, "form": raw, "errors": form_errors(exc, lang), "prefix": PREFIX}
+            response = templates.TemplateResponse(request, "checkpoint_simulator/form.html", context)
+            response.headers["HX-Retarget"] = "#cs-form"
+            response.headers["HX-Reswap"] = "outerHTML"
+            return response
+        try:
+            run = jobs.submit(sid, "train", req.train_config(), req.options())
         except LimitReached as exc:
-            return render_live(request, lang, message=limit_message(exc, lang))
-        return render_live(request, lang, root_id=run.id, focus="#cs-now")
+            return render_live(request, jobs, sid, lang, message=limit_message(exc, lang))
+        return render_live(request, jobs, sid, lang, root_id=run.id, focus="#cs-now")
 
     return await service.in_slot(request, submit)
 
 
-def _act(request: Request, run_id: str, action, focus: str, after_root: bool = True) -> HTMLResponse:
+def _act(request: Request, jobs: JobBackend, sid: str, lang: str, run, action, focus: str,
+         after_root: bool = True) -> HTMLResponse:
     """Crash or delete: the action's refusal is a message in the page, never an error page."""
-    run = service.owned_run(request, run_id)
-    lang = lang_of(request)
     try:
-        action(service.manager(request), run)
+        action(run)
     except NotAllowed as exc:
-        return render_live(request, lang, root_id=run.root_id, message=str(exc))
-    return render_live(request, lang, root_id=run.root_id if after_root else None, focus=focus)
+        return render_live(request, jobs, sid, lang, root_id=run.root_id, message=str(exc))
+    return render_live(request, jobs, sid, lang, root_id=run.root_id if after_root else None, focus=focus)
 
 
 @router.post("/runs/{run_id}/crash", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
-def crash(request: Request, run_id: str):
-    return _act(request, run_id, lambda jobs, run: jobs.crash(run.id), focus="#cs-now")
+async def crash(request: Request, jobs: Jobs, sid: Session, lang: Lang, run: OwnedRun):
+    act = partial(_act, request, jobs, sid, lang, run, lambda r: jobs.crash(r.id), "#cs-now")
+    return await service.in_slot(request, act)
 
 
-def _resume_refused(request: Request, lang: str, root_id: str, exc: Exception) -> HTMLResponse:
+def _resume_refused(request: Request, jobs: JobBackend, sid: str, lang: str, root_id: str,
+                    exc: Exception) -> HTMLResponse:
     if isinstance(exc, LimitReached):
-        return render_live(request, lang, root_id=root_id, message=limit_message(exc, lang))
-    return render_live(request, lang, root_id=root_id, message=i18n.t(lang, f"cs.refused.{exc.code}"),
+        return render_live(request, jobs, sid, lang, root_id=root_id, message=limit_message(exc, lang))
+    return render_live(request, jobs, sid, lang, root_id=root_id, message=i18n.t(lang, f"cs.refused.{exc.code}"),
                        detail=exc.detail)
 
 
 @router.post("/resume", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
-async def resume(request: Request):
-    lang = lang_of(request)
+async def resume(request: Request, jobs: Jobs, sid: Session, lang: Lang):
     form = dict(await request.form())
-    try:
-        req = ResumeRequest(from_run=form.get("from_run", ""), file=form.get("file", ""),
-                            restore=form.get("restore", "everything"))
-    except ValidationError as exc:
-        return render_live(request, lang, message=" ".join(form_errors(exc, lang).values()))
-    source = service.owned_run(request, req.from_run)
-    prediction = _predictions(form).get(req.restore)
-    try:
-        run = service.resume(request, source, req.file, req.restore, prediction)
-    except (LimitReached, service.Refused) as exc:
-        return _resume_refused(request, lang, source.root_id, exc)
-    return render_live(request, lang, root_id=source.root_id, focus=f"#cs-row-{run.options['restore']}")
+
+    def submit() -> HTMLResponse:
+        try:
+            req = ResumeRequest(from_run=form.get("from_run", ""), file=form.get("file", ""),
+                                restore=form.get("restore", "everything"))
+        except ValidationError as exc:
+            return render_live(request, jobs, sid, lang, message=" ".join(form_errors(exc, lang).values()))
+        source = service.owned_run(jobs, sid, req.from_run)
+        prediction = _predictions(form).get(req.restore)
+        try:
+            run = service.resume(jobs, source, req.file, req.restore, prediction)
+        except (LimitReached, service.Refused) as exc:
+            return _resume_refused(request, jobs, sid, lang, source.root_id, exc)
+        return render_live(request, jobs, sid, lang, root_id=source.root_id,
+                           focus=f"#cs-row-{run.options['restore']}")
+
+    return await service.in_slot(request, submit)
 
 
 @router.post("/resume-all", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
-async def resume_all(request: Request):
-    lang = lang_of(request)
+async def resume_all(request: Request, jobs: Jobs, sid: Session, lang: Lang):
     form = dict(await request.form())
-    source = service.owned_run(request, str(form.get("from_run", ""))[:64])
-    try:
-        service.resume_all(request, source, str(form.get("file", ""))[:64], _predictions(form))
-    except (LimitReached, service.Refused) as exc:
-        return _resume_refused(request, lang, source.root_id, exc)
-    return render_live(request, lang, root_id=source.root_id, focus="#cs-ledger-title")
+
+    def submit() -> HTMLResponse:
+        source = service.owned_run(jobs, sid, str(form.get("from_run", ""))[:64])
+        try:
+            service.resume_all(jobs, source, str(form.get("file", ""))[:64], _predictions(form))
+        except (LimitReached, service.Refused) as exc:
+            return _resume_refused(request, jobs, sid, lang, source.root_id, exc)
+        return render_live(request, jobs, sid, lang, root_id=source.root_id, focus="#cs-ledger-title")
+
+    return await service.in_slot(request, submit)
 
 
 @router.post("/runs/{run_id}/delete", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
-def delete(request: Request, run_id: str):
-    return _act(request, run_id, lambda jobs, run: jobs.delete(run.root_id), focus="#cs-start", after_root=False)
+async def delete(request: Request, jobs: Jobs, sid: Session, lang: Lang, run: OwnedRun):
+    act = partial(_act, request, jobs, sid, lang, run, lambda r: jobs.delete(r.root_id), "#cs-start",
+                  after_root=False)
+    return await service.in_slot(request, act)
 
 
 @router.get("/runs/{run_id}/files/{file:path}")
-def download(request: Request, run_id: str, file: str):
-    run = service.owned_run(request, run_id)
-    path = service.checkpoint_path(service.manager(request), run, file)
-    # Opened now: keep-last-N may delete the file before the body is sent (app/responses.py).
-    return held_file_response(path, f"{run.id[:8]}-{path.name}", missing="that checkpoint is no longer on disk")
+async def download(request: Request, jobs: Jobs, run: OwnedRun, file: str):
+    def open_file():
+        path = service.checkpoint_path(jobs, run, file)
+        # Opened now: keep-last-N may delete the file before the body is sent (app/responses.py).
+        return held_file_response(path, f"{run.id[:8]}-{path.name}", missing="that checkpoint is no longer on disk")
+
+    return await service.in_slot(request, open_file)
 
 
 @router.get("/runs/{run_id}/inside", response_class=HTMLResponse)
-def inside(request: Request, _: SandboxSlot, run_id: str, file: str):
-    run = service.owned_run(request, run_id)
-    jobs = service.manager(request)
-    path = service.checkpoint_path(jobs, run, file)
-    context = {"lang": lang_of(request), "file": file, "run": run, "summary": None, "error": None, "prefix": PREFIX}
-    if request.state.sandbox_waited_out:  # waited for a sandbox place on the event loop, in vain
-        context["error"] = "waited too long for a free sandbox (the class is busy); try again"
+async def inside(request: Request, _: SandboxSlot, jobs: Jobs, lang: Lang, run: OwnedRun, file: str):
+    """The one sandbox call of the simulator's routes: it waits for a sandbox place on the event
+    loop (SandboxSlot, app/components/labs.py) and, holding it, runs in the thread pool rather
+    than a simulator slot, so that a slow torch.load cannot hold up the class's live views."""
+    path = await service.in_slot(request, partial(service.checkpoint_path, jobs, run, file))
+
+    def look() -> HTMLResponse:
+        context = {"lang": lang, "file": file, "run": run, "summary": None, "error": None, "prefix": PREFIX}
+        if request.state.sandbox_waited_out:  # waited for a sandbox place on the event loop, in vain
+            context["error"] = "waited too long for a free sandbox (the class is busy); try again"
+            return templates.TemplateResponse(request, "checkpoint_simulator/inside.html", context)
+        try:
+            # Once per file version, a few sandboxes at a time (app.jobs.processes.call_cached).
+            context["summary"] = call_cached(request.app.state.settings, describe_file, str(path))
+        except (SandboxFailure, SandboxError) as exc:
+            context["error"] = str(exc)  # torch's own words for a truncated file; else why it stopped
         return templates.TemplateResponse(request, "checkpoint_simulator/inside.html", context)
-    try:
-        # Once per file version, a few sandboxes at a time (app.jobs.processes.call_cached).
-        context["summary"] = call_cached(request.app.state.settings, describe_file, str(path))
-    except (SandboxFailure, SandboxError) as exc:
-        context["error"] = str(exc)  # torch's own words for a truncated file; else why it stopped
-    return templates.TemplateResponse(request, "checkpoint_simulator/inside.html", context)
+
+    return await run_in_threadpool(look)

@@ -27,7 +27,7 @@ from pathlib import Path
 from statistics import median
 
 from app.components.checkpoint_simulator import ledger as cs_ledger
-from app.jobs.manager import JobManager, reference_key
+from app.jobs.protocol import JobBackend
 from app.settings import Settings
 
 STUCK_FAILED = 3  # failed checks of one exercise, none solved: the learner is stuck on it
@@ -295,7 +295,7 @@ def label(lang: str, number: int) -> str:
 
 
 class Classroom:
-    def __init__(self, settings: Settings, jobs: JobManager):
+    def __init__(self, settings: Settings, jobs: JobBackend):
         self.settings = settings
         self.jobs = jobs
         self.state = ClassState(settings.data_dir / "teacher")
@@ -338,10 +338,10 @@ class Classroom:
     def _measure(self, run: RunInfo, root: RunInfo | None) -> Measure:
         if run.status not in FINISHED or root is None:
             return Measure()
-        store = self.jobs.store
-        ref = store.reference(reference_key(root.config))
-        key = (run.status, store.version(run.root_id), ref.id if ref else None,
-               store.version(ref.root_id) if ref else 0)
+        jobs = self.jobs
+        ref = jobs.reference_run(root.config)
+        key = (run.status, jobs.version(run.root_id), ref.id if ref else None,
+               jobs.version(ref.root_id) if ref else 0)
         cached = self._measures.get(run.id)
         if cached is not None and (cached[1].complete or cached[0] == key):
             self._measures.move_to_end(run.id)
@@ -350,10 +350,10 @@ class Classroom:
         ref_done = bool(ref and ref.status == "done")
         if ref is not None:
             row = cs_ledger.Row(run.options.get("restore", "everything"), {})
-            cs_ledger.measure(row, store.epochs(run.id), store.epochs(ref.id), ref_done, run.status == "done")
+            cs_ledger.measure(row, jobs.epochs(run.id), jobs.epochs(ref.id), ref_done, run.status == "done")
             for k in ("loss_change", "spike", "lr_ok", "order_same", "recovery_epochs", "final", "final_val_loss"):
                 setattr(m, k, getattr(row, k))
-        comparison = next(iter(store.events(run.id, "comparison")), None)
+        comparison = next(iter(jobs.events(run.id, "comparison")), None)
         if comparison and not comparison.get("error"):
             m.identical, m.max_abs_diff = bool(comparison.get("identical")), comparison.get("max_abs_diff")
         m.complete = (run.status != "done") or (ref_done and m.identical is not None)

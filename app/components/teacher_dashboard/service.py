@@ -149,7 +149,7 @@ def learner_lineage(request: Request, board: Board, number: int):
     if learner is None or learner.latest_root is None:
         return None
     jobs = request.app.state.jobs
-    root = jobs.store.get(learner.latest_root)
+    root = jobs.run(learner.latest_root)
     if root is None:
         return None
     return cs_service.current_lineage(jobs, root)[0]

@@ -6,9 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from app.components.transfer_visualizer import service, story
-from app.components.transfer_visualizer.schemas import Comparison, FinetuneRequest, Strategy, StoryGroup, TransferQuery
+from app.components.transfer_visualizer.schemas import (Comparison, FinetuneOut, FinetuneRequest, OptionsOut, Strategy,
+                                                         StoryGroup, TransferQuery)
 from app.deps import Jobs
-from app.jobs.manager import LimitReached
+from app.jobs.protocol import LimitReached
 from app.ml.catalog import SOURCE_NAMES, STRATEGIES, VARIANTS
 
 router = APIRouter(prefix="/api/transfer", tags=["transfer learning"])
@@ -17,7 +18,8 @@ Query = Annotated[TransferQuery, Depends()]
 NOT_READY = {503: {"description": "the source model is still being pretrained; try again shortly"}}
 
 
-@router.get("/options", summary="Sources, target variants and loading strategies, and pretraining state")
+@router.get("/options", response_model=OptionsOut,
+            summary="Sources, target variants and loading strategies, and pretraining state")
 def options(request: Request, jobs: Jobs) -> dict:
     return {
         "sources": {name: {"pretraining": service.pretraining_status(jobs, name)} for name in SOURCE_NAMES},
@@ -64,7 +66,7 @@ async def tensor(request: Request, key: str, query: Query) -> dict:
     return preview
 
 
-@router.post("/finetune", status_code=201, responses=NOT_READY, summary="Fine-tune transferred vs from scratch (background)")
+@router.post("/finetune", status_code=201, response_model=FinetuneOut, responses=NOT_READY, summary="Fine-tune transferred vs from scratch (background)")
 def finetune(request: Request, jobs: Jobs, body: FinetuneRequest) -> dict:
     _ready(request, body.source)
     try:
@@ -74,6 +76,6 @@ def finetune(request: Request, jobs: Jobs, body: FinetuneRequest) -> dict:
     return service.finetune_state(jobs, run)
 
 
-@router.get("/finetune/{run_id}", summary="Progress and results of a fine-tuning comparison")
+@router.get("/finetune/{run_id}", response_model=FinetuneOut, summary="Progress and results of a fine-tuning comparison")
 def finetune_status(request: Request, jobs: Jobs, run_id: str) -> dict:
     return service.finetune_state(jobs, service.owned_finetune(request, run_id))

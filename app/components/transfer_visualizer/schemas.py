@@ -46,3 +46,50 @@ class Comparison(BaseModel):
     ok_after: bool
     totals: dict[str, list[int]] = Field(description="status -> [tensors before, tensors after]")
     changed_keys: list[str]
+
+
+class PretrainingOut(BaseModel):
+    """How far a source model's pretraining has got (None once its file is there)."""
+    status: str = Field(description="queued, running, done, failed, interrupted")
+    epoch: int
+    total: int | None = Field(description="epochs in all, once the first is reported")
+    error: str | None
+    queue_position: int | None
+
+
+class SourceOut(BaseModel):
+    pretraining: PretrainingOut | None
+
+
+class VariantOut(BaseModel):
+    name: str
+    description: str
+    expected: str = Field(description="what goes wrong with a naive load, in one line")
+
+
+class StrategyOut(BaseModel):
+    label: str
+    description: str
+    code: str
+
+
+class OptionsOut(BaseModel):
+    sources: dict[Source, SourceOut]
+    variants: dict[Variant, VariantOut]
+    strategies: dict[Strategy, StrategyOut]
+    all_views_ready: bool = Field(description="every load view is computed and cached")
+
+
+class FinetuneOut(BaseModel):
+    """A fine-tuning comparison (transferred vs from scratch, several seeds), as far as it got."""
+    id: str
+    status: str = Field(description="queued, running, done, failed, interrupted")
+    config: dict = Field(description="the request, with the seeds and the pretrained source's file name")
+    error: str | None
+    queue_position: int | None
+    curves: dict[str, list[dict]] = Field(description="per model (transfer, scratch): one row per seed and epoch")
+    results: list[dict] = Field(description="per finished seed: both models' results and the margin")
+    mean_margin: float | None = Field(description="test accuracy transferred − from scratch, mean over seeds")
+    seeds_done: int
+    seeds_total: int
+    frozen: dict | None = Field(description="with a frozen backbone: how much of it moved (it should not)")

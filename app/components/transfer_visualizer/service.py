@@ -22,14 +22,13 @@ from app.components.transfer_visualizer.schemas import (
     TransferQuery,
     Variant,
 )
-from app.jobs.manager import JobManager
 from app.jobs.processes import (
     SandboxError,
     SandboxFailure,
     call_in_sandbox,
     call_limited,
 )
-from app.jobs.store import Run
+from app.jobs.protocol import JobBackend, Run
 from app.jobs.tasks import transfer_view, transfer_views
 from app.ml.catalog import SOURCE_NAMES
 from app.sessions import session_id
@@ -40,7 +39,7 @@ SEEDS_PER_COMPARISON = 3
 KEEP_FINETUNES = 5      # per learner: older comparisons are forgotten
 
 
-def pretrained_path(jobs: JobManager, source: str) -> Path:
+def pretrained_path(jobs: JobBackend, source: str) -> Path:
     return jobs.settings.pretrained_path / f"{source}.pt"
 
 
@@ -52,22 +51,22 @@ def ensure_pretrained(app) -> None:
 
     One job trains them one after the other, so it takes one worker slot and learners' runs keep
     the others: a class can start training while the sources are still being prepared."""
-    jobs: JobManager = app.state.jobs
+    jobs: JobBackend = app.state.jobs
     missing = [s for s in SOURCE_NAMES if not pretrained_path(jobs, s).exists()]
-    run = jobs.store.get(PRETRAIN_RUN)
+    run = jobs.run(PRETRAIN_RUN)
     if not missing or (run is not None and run.active):
         return
-    jobs.store.delete_lineage(PRETRAIN_RUN)
+    jobs.delete(PRETRAIN_RUN)  # the record of an earlier (failed) pretraining gives way
     outs = {source: str(pretrained_path(jobs, source)) for source in missing}
-    jobs.submit_job(None, "pretrain", {"sources": missing, "outs": outs}, run_id=PRETRAIN_RUN, first=True)
+    jobs.submit(None, "pretrain", {"sources": missing, "outs": outs}, run_id=PRETRAIN_RUN, first=True)
 
 
-def pretraining_status(jobs: JobManager, source: str) -> dict | None:
+def pretraining_status(jobs: JobBackend, source: str) -> dict | None:
     """None once the source is ready; else how far its pretraining has got."""
     if pretrained_path(jobs, source).exists():
         return None
-    run = jobs.store.get(PRETRAIN_RUN)
-    epochs = [e for e in jobs.store.events(run.id, "pretrain_epoch") if e.get("source") == source] if run else []
+    run = jobs.run(PRETRAIN_RUN)
+    epochs = [e for e in jobs.events(run.id, "pretrain_epoch") if e.get("source") == source] if run else []
     last = epochs[-1] if epochs else {}
     return {"status": run.status if run else "queued", "epoch": last.get("epoch", 0),
             "total": last.get("total_epochs"), "error": run.error if run else None,
@@ -96,7 +95,7 @@ async def view(request: Request, query: TransferQuery) -> dict:
 
 
 def load_view(request: Request, query: TransferQuery) -> dict:
-    jobs: JobManager = request.app.state.jobs
+    jobs: JobBackend = request.app.state.jobs
     cache: ViewCache = request.app.state.transfer_cache
     path = pretrained_path(jobs, query.source)
     key = _view_key(request, query)
@@ -117,7 +116,7 @@ def prewarm(app, stop: threading.Event) -> bool:
     """Every load view is one of a few hundred fixed questions: once the sources are pretrained,
     answer them all in the background, a source and variant per sandbox call, so that a class
     exploring the diagram never waits for torch."""
-    jobs: JobManager = app.state.jobs
+    jobs: JobBackend = app.state.jobs
     cache: ViewCache = app.state.transfer_cache
     classes = list(range(2, 11))
     todo = [(s, v) for s in SOURCE_NAMES for v in get_args(Variant)]
@@ -141,32 +140,34 @@ def prewarm(app, stop: threading.Event) -> bool:
 
 
 def submit_finetune(request: Request, req: FinetuneRequest) -> Run:
-    jobs: JobManager = request.app.state.jobs
+    jobs: JobBackend = request.app.state.jobs
     sid = session_id(request)
     config = {**req.model_dump(), "pretrained": str(pretrained_path(jobs, req.source)),
               "seeds": [req.seed + i for i in range(SEEDS_PER_COMPARISON)]}
-    run = jobs.submit_job(sid, "finetune", config)
-    old = [r for r in jobs.store.for_session(sid) if r.kind == "finetune" and not r.active]
+    run = jobs.submit(sid, "finetune", config)
+    old = [r for r in jobs.session_runs(sid) if r.kind == "finetune" and not r.active]
     for stale in old[: max(0, len(old) - KEEP_FINETUNES)]:
-        jobs.store.delete_lineage(stale.id)
+        jobs.delete(stale.id)
     return run
 
 
 def owned_finetune(request: Request, run_id: str) -> Run:
-    run = request.app.state.jobs.store.get(run_id) if len(run_id) <= 64 else None
+    jobs: JobBackend = request.app.state.jobs
+    run = jobs.run(run_id) if len(run_id) <= 64 else None
     if run is None or run.kind != "finetune" or run.session != session_id(request):
         raise HTTPException(404, "no such fine-tuning run")
     return run
 
 
 def latest_finetune(request: Request) -> Run | None:
-    runs = [r for r in request.app.state.jobs.store.for_session(session_id(request)) if r.kind == "finetune"]
+    jobs: JobBackend = request.app.state.jobs
+    runs = [r for r in jobs.session_runs(session_id(request)) if r.kind == "finetune"]
     return runs[-1] if runs else None
 
 
-def finetune_state(jobs: JobManager, run: Run) -> dict:
-    series = jobs.store.events(run.id, "series")
-    results = jobs.store.events(run.id, "result")
+def finetune_state(jobs: JobBackend, run: Run) -> dict:
+    series = jobs.events(run.id, "series")
+    results = jobs.events(run.id, "result")
     curves: dict[str, list[dict]] = {"transfer": [], "scratch": []}
     for row in series:
         curves.setdefault(row["run"], []).append(row)

@@ -24,7 +24,7 @@ from app.components.transfer_visualizer.schemas import (
     Variant,
 )
 from app.deps import Jobs, Lang
-from app.jobs.manager import LimitReached
+from app.jobs.protocol import LimitReached
 from app.templating import templates
 
 PREFIX = "/components/transfer-visualizer"

@@ -1,0 +1,92 @@
+"""The components reach the job system only through its typed seam (app/jobs/protocol.py):
+no `.store` (the SQLite store), no `.live` (the in-memory progress), no private attribute of the
+job manager, and no import of the manager's or the store's modules. Read from the source with
+`ast`, so a new route that reaches past the seam fails here, not on a Celery worker node."""
+from __future__ import annotations
+
+import ast
+
+from tests.conftest import REPO
+
+COMPONENTS = REPO / "app" / "components"
+# What a component may import from app.jobs: the seam, and the sandbox helpers the labs call
+# (they run a function in a throwaway process; they are not the job manager).
+ALLOWED = {"app.jobs.protocol", "app.jobs.processes", "app.jobs.tasks", "app.jobs.lab_tasks",
+           "app.jobs.code_sandbox"}
+INTERNALS = {"store", "live"}
+
+
+def _is_job_system(node: ast.expr) -> bool:
+    """An expression that names the job manager: `jobs`, `self.jobs`, `request.app.state.jobs`,
+    `manager(request)`, `service.manager(request)`."""
+    if isinstance(node, ast.Name):
+        return node.id in ("jobs", "manager", "backend")
+    if isinstance(node, ast.Attribute):
+        return node.attr == "jobs"
+    if isinstance(node, ast.Call):
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        return name == "manager"
+    return False
+
+
+def violations(source: str, where: str = "<code>") -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and _is_job_system(node.value):
+            if node.attr in INTERNALS or node.attr.startswith("_"):
+                found.append(f"{where}:{node.lineno}: .{node.attr} on the job system")
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules = [node.module] if node.module != "app.jobs" else [f"app.jobs.{a.name}" for a in node.names]
+            found += [f"{where}:{node.lineno}: imports {m}" for m in modules
+                      if m.startswith("app.jobs.") and m not in ALLOWED]
+        elif isinstance(node, ast.Import):
+            found += [f"{where}:{node.lineno}: imports {a.name}" for a in node.names
+                      if a.name.startswith("app.jobs.") and a.name not in ALLOWED]
+    return found
+
+
+def test_the_checker_flags_what_the_components_used_to_do():
+    before = """
+from app.jobs.manager import JobManager, reference_key
+from app.jobs.store import EpochRow, Run
+from app.jobs import store
+import app.jobs.manager
+run = manager(request).store.get(run_id)
+runs = jobs.store.lineage(root)
+live = jobs.live.get(run.id)
+ref = self.jobs.store.reference(key)
+old = request.app.state.jobs.store.for_session(sid)
+n = jobs._queue
+"""
+    assert len(violations(before)) == 10
+    # The inspector's own report store and a segment's live numbers are not the job system.
+    fine = """
+from app.jobs.protocol import JobBackend, LimitReached, Run
+from app.jobs.processes import call_limited
+reports = service.store(request).list(sid)
+live = seg.live
+run = jobs.run(run_id)
+"""
+    assert violations(fine) == []
+
+
+def test_no_component_reaches_past_the_job_seam():
+    found = []
+    for path in sorted(COMPONENTS.rglob("*.py")):
+        found += violations(path.read_text(), str(path.relative_to(REPO)))
+    assert not found, "components must use app.jobs.protocol.JobBackend only:\n" + "\n".join(found)
+
+
+def test_the_seam_has_what_the_components_use():
+    """Every method a component calls on the job system is part of JobBackend (so that a second
+    backend implementing the Protocol serves the components too)."""
+    from app.jobs.protocol import JobBackend
+
+    members = {name for name in dir(JobBackend) if not name.startswith("_")} | set(JobBackend.__annotations__)
+    used = set()
+    for path in COMPONENTS.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and _is_job_system(node.value):
+                used.add(node.attr)
+    assert used and used <= members, f"not in JobBackend: {sorted(used - members)}"
