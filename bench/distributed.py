@@ -30,8 +30,8 @@ from pathlib import Path
 import aiohttp
 import httpx
 
-from bench.common import (API, EVENTS, REPO, Report, Server, Target, _times, descendants, free_port, median, ms,
-                          percentile, table)
+from bench.common import (API, EVENTS, REPO, Report, Server, Target, _times, descendants, free_port, machine_busy,
+                          median, ms, percentile, self_cpu, table)
 from bench.training import bare_epochs, wait_run
 
 REDIS_SERVER = "/usr/bin/redis-server"
@@ -160,12 +160,16 @@ def process_groups(srv: Server, cluster: "Cluster | None") -> dict[str, list[int
 
 def batch_throughput(srv: Server, runs: int, epochs: int, cluster: "Cluster | None" = None) -> tuple[float, dict]:
     """Epochs per second of wall time for `runs` runs started at once (each its own learner), and
-    the CPU seconds each group of processes used meanwhile. The end is the last run's `finished` as
-    the web node recorded it (the clients poll, which would round it up by up to their interval)."""
+    the CPU seconds each group of processes used meanwhile, and "other work": the machine's busy
+    CPU beyond them and this client. On a shared machine other work decides the ratio: the kernel
+    shares the cores between sessions (autogroup) before nice counts, and the two worker nodes are
+    two sessions where the local pool is one, so a round with much other work says little. The end
+    is the last run's `finished` as the web node recorded it (the clients poll, which would round
+    it up by up to their interval)."""
     clients = [learner(srv) for _ in range(runs)]
     try:
         before = process_groups(srv, cluster)
-        cpu0 = cpu_of(before)
+        cpu0, busy0, own0 = cpu_of(before), machine_busy(), self_cpu()
         t0 = time.time()
         ids = []
         for c in clients:
@@ -177,6 +181,7 @@ def batch_throughput(srv: Server, runs: int, epochs: int, cluster: "Cluster | No
         # Runs' processes that started and ended meanwhile are in their forkserver's reaped time.
         cpu1 = cpu_of(before)
         cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
+        cpu["other work"] = max(0.0, machine_busy() - busy0 - (self_cpu() - own0) - sum(cpu.values()))
         end = max(row["finished"] for row in srv.query(
             f"SELECT finished FROM runs WHERE id IN ({','.join('?' * len(ids))})", *ids))
         return runs * epochs / (end - t0), cpu
@@ -256,8 +261,9 @@ def cpu_line(cpu: dict[str, float]) -> str:
 
 def run(args) -> Report:
     """Both web nodes (Celery with its two worker nodes, and the local pool) are up at once, and
-    every comparison alternates between them round by round: load that other work puts on a
-    shared machine meanwhile falls on both alike, and each round gives its own ratio."""
+    every comparison alternates between them round by round, each round giving its own ratio.
+    Other work on a shared machine still falls on each unevenly (see batch_throughput): read the
+    "other work" CPU of each round, and trust the rounds where it is near zero."""
     rep = Report("distributed")
     nice = int(os.environ.get("WORKER_NICE", 10))
     rows, ratios = [], []
