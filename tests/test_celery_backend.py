@@ -34,6 +34,20 @@ def wait_until(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout} s: {what}")
 
 
+def test_a_runs_process_on_a_node_does_not_import_the_node():
+    """multiprocessing runs a node's main module (`-m app.worker`) again in every run's process
+    from the forkserver, as it prepares the child: that must not import Celery before training."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom multiprocessing import spawn\n"
+            "spawn.prepare({'init_main_from_name': 'app.worker'})\n"
+            "assert sys.modules['__mp_main__'].__name__ == '__mp_main__'\n"
+            "print(sorted(m for m in ('celery', 'kombu', 'redis', 'app.jobs.node') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 @pytest.fixture
 def cluster(celery_cluster):
     celery_cluster.revive()

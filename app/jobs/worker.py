@@ -99,7 +99,9 @@ def _train(job: dict, conn) -> None:
             # Written before the epoch is reported, so the page that shows the epoch finds it.
             epoch_order.write(job["run_dir"], epoch_order.record(
                 sampler, trainer.last_order, trainer.last_start, trainer.config.batch_size))
-        conn.send(event)
+        # This machine's wall clock as the run's process produces the event: how late the page
+        # hears of an epoch or a checkpoint is measured from here (bench `distributed`).
+        conn.send({**event, "sent_at": time.time()})
         if event["type"] == "epoch" and pace:
             conn.flush()  # the page shows the epoch during its pause, not after it
             # Slow motion for the learner's eyes; the epoch itself was timed without it.
