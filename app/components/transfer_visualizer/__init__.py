@@ -3,6 +3,7 @@ import threading
 
 from fastapi import APIRouter
 
+from app import heap
 from app.components import Component, register
 from app.components.transfer_visualizer import api, service, views
 from app.ml.catalog import SOURCE_NAMES
@@ -27,6 +28,7 @@ def _startup(app) -> None:
 def _prewarm(app, stop: threading.Event) -> None:
     if service.prewarm(app, stop):
         views.prerender(app, stop)
+        heap.settle()  # the prerendered views live as long as the server
         app.state.transfer_prewarmed = not stop.is_set()
 
 
