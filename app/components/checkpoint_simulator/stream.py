@@ -129,28 +129,32 @@ class Doorbell:
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
         self.rings: dict[Watch, asyncio.Event] = {}
+        self.queue_due: dict[Watch, float] = {}
         self.task: asyncio.Task | None = None
 
     def join(self, watch: Watch) -> asyncio.Event:
         ring = self.rings[watch] = asyncio.Event()
         ring.set()  # the page loads its view first
+        # Each page looks at its place in line on its own beat, so that sixty waiting pages are
+        # not all woken in the same tick (a burst that held the event loop for ~10 ms).
+        self.queue_due[watch] = time.monotonic() + random.uniform(0, QUEUE_GAP)
         if self.task is None or self.task.done():
             self.task = self.loop.create_task(self._run())
         return ring
 
     def leave(self, watch: Watch) -> None:
         self.rings.pop(watch, None)
+        self.queue_due.pop(watch, None)
 
     async def _run(self) -> None:
-        queue_at = time.monotonic()
         while self.rings:
             await asyncio.sleep(TICK)
             now = time.monotonic()
-            queue_due = now - queue_at >= QUEUE_GAP
-            if queue_due:
-                queue_at = now
             for watch, ring in list(self.rings.items()):
                 try:
+                    queue_due = now >= self.queue_due.get(watch, now)
+                    if queue_due:
+                        self.queue_due[watch] = now + QUEUE_GAP
                     if not ring.is_set() and (watch.stale() or (queue_due and watch.waiting)):
                         ring.set()
                 except Exception:  # one page's bad look must not silence every other page
