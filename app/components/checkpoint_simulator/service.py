@@ -2,8 +2,10 @@
 data shared by the HTML views and the JSON API. Nothing here imports torch."""
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -42,6 +44,18 @@ def in_slot(request: Request, fn: Callable[[], T]) -> Awaitable[T]:
     would become sixty threads). Only the request's own parsing (form, body) and in-memory
     looks stay on the loop."""
     return anyio.to_thread.run_sync(fn, limiter=request.app.state.simulator_slots)
+
+
+async def ended(request: Request, jobs: JobBackend, run_id: str, timeout: float = 2.0) -> None:
+    """Until the run's end is recorded (or `timeout` s): a SIGKILL takes a moment to be seen and
+    written, locally a few ms, through a worker node a relay tick or two. Waits on the event
+    loop; each look takes a simulator slot only for a primary-key read."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = await in_slot(request, partial(jobs.run, run_id))
+        if run is None or not run.active:
+            return
+        await asyncio.sleep(0.02)
 
 
 def owned_run(jobs: JobBackend, session: str, run_id: str) -> Run:

@@ -162,6 +162,7 @@ def live_context(jobs: JobBackend, lang: str, roots: list, root, view: str = "ep
 # (Places in line change without a version; the stream patches them into the page itself.)
 _views = ViewCache(size=256, concurrent=8)
 LIVE = "checkpoint_simulator/live.html"
+MESSAGE = "checkpoint_simulator/message.html"
 
 
 def render_live(request: Request, jobs: JobBackend, sid: str, lang: str, root_id: str | None = None,
@@ -171,14 +172,15 @@ def render_live(request: Request, jobs: JobBackend, sid: str, lang: str, root_id
     view = "steps" if request.query_params.get("view") == "steps" else "epochs"
     roots = service.learner_roots(jobs, sid)
     root = next((r for r in roots if r.id == root_id), roots[-1] if roots else None)
-    action = message is not None or focus is not None
-    if not action:
-        key = (sid, jobs.session_version(sid), *(service.lineage_key(jobs, root) if root else ()), lang, view)
-        body = _views.get(key, lambda: templates.get_template(LIVE).render(live_context(jobs, lang, roots, root, view)))
+    key = (sid, jobs.session_version(sid), *(service.lineage_key(jobs, root) if root else ()), lang, view)
+    body = _views.get(key, lambda: templates.get_template(LIVE).render(live_context(jobs, lang, roots, root, view)))
+    if message is None and focus is None:
         return HTMLResponse(body)
-    context = live_context(jobs, lang, roots, root, view)
-    context.update(message=message, detail=detail, oob_message=True)
-    response = templates.TemplateResponse(request, LIVE, context)
+    # An action's answer is the view as the action left it, rendered into the same cache: the
+    # refetch that the event stream asks for next finds it there (one render per click). The
+    # message rides along out of band.
+    note = templates.get_template(MESSAGE).render(lang=lang, message=message, detail=detail)
+    response = HTMLResponse(body + note)
     if focus:
         # After the swap settles, the page moves focus here (static/js/simulator.js).
         response.headers["X-CS-Focus"] = focus
@@ -277,8 +279,21 @@ def _act(request: Request, jobs: JobBackend, sid: str, lang: str, run, action, f
 
 @router.post("/runs/{run_id}/crash", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
 async def crash(request: Request, jobs: Jobs, sid: Session, lang: Lang, run: OwnedRun):
-    act = partial(_act, request, jobs, sid, lang, run, lambda r: jobs.crash(r.id), "#cs-now")
-    return await service.in_slot(request, act)
+    def kill() -> HTMLResponse | None:
+        try:
+            jobs.crash(run.id)
+        except NotAllowed as exc:
+            return render_live(request, jobs, sid, lang, root_id=run.root_id, message=str(exc))
+        return None
+
+    refused = await service.in_slot(request, kill)
+    if refused is not None:
+        return refused
+    # The answer shows the run crashed, not still "running" for the moment the process takes to
+    # die and be recorded (an answer the next refresh would have to correct: two renders).
+    await service.ended(request, jobs, run.id)
+    return await service.in_slot(request, partial(render_live, request, jobs, sid, lang, root_id=run.root_id,
+                                                  focus="#cs-now"))
 
 
 def _resume_refused(request: Request, jobs: JobBackend, sid: str, lang: str, root_id: str,

@@ -1,0 +1,68 @@
+"""The simulator's htmx answers: an action renders the live view once, as the action left it."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.components.checkpoint_simulator import views
+from app.main import create_app
+from tests.simulator_helpers import get, start
+
+HX = {"HX-Request": "true"}
+LIVE = "/components/checkpoint-simulator/live?lang=en"
+CONFIG = {"epochs": 200, "lr": 0.02, "optimizer": "adam", "scheduler": True, "checkpoint_every": 5,
+          "keep_last": 3, "seed": 0, "batch_size": 64}
+
+
+@pytest.fixture
+def one_worker(settings):
+    with TestClient(create_app(settings.model_copy(update={"max_workers": 1}))) as c:
+        c.get("/api/session")
+        yield c
+
+
+@pytest.fixture
+def renders(monkeypatch):
+    count = {"n": 0}
+    real = views.live_context
+
+    def counting(*args, **kwargs):
+        count["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(views, "live_context", counting)
+    return count
+
+
+def test_start_renders_once_and_the_streams_refetch_finds_it(one_worker, renders):
+    jobs = one_worker.app.state.jobs
+    # Another learner holds the only worker: our run waits, and nothing of ours changes meanwhile.
+    busy = jobs.submit("someone-else", "train", CONFIG, {"pace_ms": 200})
+    deadline = time.monotonic() + 60
+    while not jobs.is_running(busy.id):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    r = one_worker.post("/components/checkpoint-simulator/runs?lang=en", headers=HX,
+                        data={"epochs": "10", "checkpoint_every": "5"})
+    assert r.status_code == 200 and r.headers["x-cs-focus"] == "#cs-now"
+    assert 'id="cs-message"' in r.text  # the message region is cleared, out of band
+    assert renders["n"] == 1
+    again = one_worker.get(LIVE, headers=HX)  # what the event stream's "changed" makes the page do
+    assert renders["n"] == 1
+    assert r.text.startswith(again.text) and 'id="cs-message"' not in again.text
+    assert jobs.is_running(busy.id)
+    jobs.crash(busy.id)
+
+
+def test_crash_answers_with_the_run_crashed_not_still_running(client):
+    run = start(client, epochs=200, checkpoint_every=5, pace_ms=50)
+    deadline = time.monotonic() + 60
+    while get(client, run["id"])["status"] != "running" or not get(client, run["id"])["epochs"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    r = client.post(f"/components/checkpoint-simulator/runs/{run['id']}/crash?lang=en", headers=HX)
+    assert r.status_code == 200 and r.headers["x-cs-focus"] == "#cs-now"
+    assert "Run crashed in epoch" in r.text, r.text[-600:]
+    assert get(client, run["id"])["status"] == "crashed"
