@@ -1,6 +1,7 @@
 """The chapter-6 labs over HTTP: real PyTorch in the sandbox, rendered and served as JSON."""
 from __future__ import annotations
 
+import json
 import pathlib
 import pickle
 import struct
@@ -397,3 +398,49 @@ def test_a_lab_that_cannot_run_says_so_in_the_page_language(lab_client, monkeypa
     assert "这个实验暂时没能运行" in zh and "timed out" not in zh
     en = lab_client.get("/components/state-dict-explorer/explore", params={"model": "mlp_dropout", "lang": "en"}).text
     assert "The lab could not run just now" in en
+
+
+def test_a_typed_report_is_the_inspectors_own_dict(lab_client, tmp_path):
+    """ReportOut.report describes the sandbox's report key by key: the answer equals the report
+    the inspector makes of the same file (a state_dict, a safetensors file with metadata, a
+    refused pickle, and a file that could not be inspected, read back by its id)."""
+    from safetensors.torch import save as safetensors_bytes
+
+    from app.components.checkpoint_inspector.service import report_limits
+    from app.jobs.lab_tasks import ci_inspect
+
+    limits = report_limits(lab_client.app.state.settings)
+    files = {"weights.pt": torch_bytes({"model": torch.nn.Linear(3, 2).state_dict(), "epoch": 4, "note": None}, tmp_path),
+             "tied.safetensors": safetensors_bytes({"w": torch.ones(2, 2)}, metadata={"format": "pt"}),
+             "evil.pt": torch_bytes({"x": Payload(tmp_path / "never")}, tmp_path),
+             "noise.pt": bytes(range(256)) * 8}
+    for name, data in files.items():
+        r = upload_api(lab_client, name, data)
+        assert r.status_code in (201, 422), r.text
+        answer = lab_client.get(f"/api/checkpoint-inspector/reports/{r.json()['id']}")
+        assert answer.status_code == 200, answer.text
+        (tmp_path / name).write_bytes(data)
+        made = json.loads(json.dumps(ci_inspect(str(tmp_path / name), name, limits)))
+        assert answer.json()["report"] == made, name
+    assert not (tmp_path / "never").exists()
+
+
+def test_the_typed_answers_are_the_labs_own_dicts(lab_client):
+    """The response models describe what the labs return: no key dropped, renamed or added, and
+    no absent key turned into null (each answer equals the cached dict it was made from).
+    Last in the file: it asks every lab question, and a test above needs one not asked yet."""
+    from app.components.cache import app_cache
+
+    asked = {"/api/save-load-lab/save": (("sl.save",), "save"),
+             "/api/save-load-lab/inside": (("sl.save",), "inside"),
+             "/api/save-load-lab/train-eval": (("sl.train_eval",), None),
+             "/api/state-dict-explorer/reference": (("sd.reference",), None)}
+    asked |= {f"/api/save-load-lab/refactors/{name}": (("sl.refactor", name), None) for name in REFACTOR_NAMES}
+    asked |= {f"/api/state-dict-explorer/models/{name}": (("sd.explore", name), None) for name in MODEL_NAMES}
+    asked |= {f"/api/loading-clinic/cases/{case}": (("cl.case", case), None) for case in CASE_IDS}
+    cache = app_cache(lab_client.app)
+    for url, (key, part) in asked.items():
+        answer = lab_client.get(url)
+        assert answer.status_code == 200, (url, answer.text)
+        lab = cache.peek(key)
+        assert answer.json() == json.loads(json.dumps(lab[part] if part else lab)), url

@@ -58,3 +58,55 @@ def test_api_answers_within_its_schema(lab_app):
         check()
     print(f"{sent[0]} requests over {len(operations)} operations")
     assert not problems, "\n".join(sorted(set(problems)))
+
+
+def _typed(schema: dict) -> bool:
+    """A schema that says what comes: a $ref to a model, a union of typed schemas, an array of
+    typed items, an object with properties or typed values, or a scalar type. A route returning a
+    plain `dict` documents {"type": "object", "additionalProperties": true}: not typed."""
+    if "$ref" in schema:
+        return True
+    for union in ("anyOf", "oneOf", "allOf"):
+        if union in schema:
+            return all(_typed(s) for s in schema[union])
+    if schema.get("type") == "array":
+        return _typed(schema.get("items") or {})
+    if schema.get("type") == "object":
+        values = schema.get("additionalProperties")
+        return bool(schema.get("properties")) or (isinstance(values, dict) and _typed(values))
+    return "type" in schema or "const" in schema or "enum" in schema
+
+
+def test_every_json_answer_of_the_api_is_typed(tmp_path):
+    """/docs shows typed results: every /api operation that answers application/json with a 2xx
+    documents a schema. Downloads and streams are told apart by the media type they document
+    (a FileResponse says application/octet-stream, an event stream text/event-stream), so only
+    application/json answers are looked at; a 204 documents no content at all."""
+    from app.main import create_app
+    from app.settings import Settings
+
+    spec = create_app(Settings(data_dir=tmp_path / "data", secret_key="t")).openapi()
+    untyped, looked_at = [], 0
+    for path, operations in spec["paths"].items():
+        if not path.startswith("/api/"):
+            continue
+        for method, operation in operations.items():
+            for status, response in operation.get("responses", {}).items():
+                schema = response.get("content", {}).get("application/json", {}).get("schema")
+                if not status.startswith("2") or schema is None:
+                    continue
+                looked_at += 1
+                if not _typed(schema):
+                    untyped.append(f"{method.upper()} {path} {status}: {schema}")
+    assert looked_at >= 40
+    assert not untyped, "answers documented without a schema (set response_model=):\n" + "\n".join(untyped)
+
+
+def test_the_typing_check_knows_an_untyped_answer():
+    assert not _typed({"type": "object", "additionalProperties": True, "title": "Response Save"})
+    assert not _typed({})
+    assert not _typed({"type": "array", "items": {}})
+    assert not _typed({"anyOf": [{"$ref": "#/components/schemas/A"}, {"type": "object"}]})
+    assert _typed({"$ref": "#/components/schemas/RunOut"})
+    assert _typed({"type": "object", "additionalProperties": {"$ref": "#/components/schemas/PtFile"}})
+    assert _typed({"type": "array", "items": {"$ref": "#/components/schemas/StoryGroup"}})

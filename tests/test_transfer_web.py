@@ -92,6 +92,27 @@ def test_renamed_head_and_prefix_variants(tl_client):
     assert stripped["totals"]["transferred"]["tensors"] > 40
 
 
+def test_the_typed_answers_are_the_load_views_own_dicts(tl_client):
+    """LoadView and TensorPreview describe the computed view key by key: the answers equal the
+    cached view (a new tensor's preview has no `source` side at all, not a null one)."""
+    import json
+
+    from app.components.transfer_visualizer.schemas import TransferQuery
+    from app.components.transfer_visualizer.service import pretrained_path
+
+    app = tl_client.app
+    query = TransferQuery(variant="renamed_head", strategy="non_strict")
+    view = inspect(tl_client, **query.model_dump())
+    mtime = pretrained_path(app.state.jobs, query.source).stat().st_mtime_ns
+    made = json.loads(json.dumps(app.state.transfer_cache.peek((*query.key(), mtime))))
+    previews = made.pop("previews")
+    assert view == made
+    for key in ("conv1.weight", "head.weight", "fc.weight"):  # transferred, new, unused
+        r = tl_client.get(f"{API}/tensor", params={"key": key, **query.model_dump()})
+        assert r.status_code == 200 and r.json() == previews[key], key
+    assert "source" not in previews["head.weight"]["first"]
+
+
 def test_class_count_changes_the_head_and_bad_input_is_422(tl_client):
     a = inspect(tl_client, num_classes=2)
     b = inspect(tl_client, num_classes=9)

@@ -3,32 +3,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from app.components.checkpoint_inspector import service
+from app.components.checkpoint_inspector.schemas import ReportList, ReportOut
 from app.components.checkpoint_inspector.upload import UploadRejected
 from app.sessions import session_id
 
 router = APIRouter(prefix="/api/checkpoint-inspector", tags=["checkpoint inspector"])
-
-
-class ReportOut(BaseModel):
-    id: str
-    report: dict = Field(description="key tree, shapes, dtypes, statistics, zip entries, pickle globals, verdict")
-
-
-class ReportSummary(BaseModel):
-    id: str
-    filename: str
-    bytes: int
-    created: float = Field(description="Unix time")
-    ok: bool | None = Field(description="the file could be inspected")
-    safe: bool | None = Field(description="the safety verdict (None: not judged)")
-    stage: str | None = Field(description="where an inspection that failed stopped")
-
-
-class ReportList(BaseModel):
-    reports: list[ReportSummary] = Field(description="newest first")
 
 UPLOAD_BODY = {
     "requestBody": {

@@ -5,7 +5,7 @@ from fastapi import APIRouter, HTTPException, Request
 
 from app.components.labs import SandboxSlot
 from app.components.loading_clinic import service
-from app.components.loading_clinic.schemas import Attempt, Cases
+from app.components.loading_clinic.schemas import Attempt, CaseRun, Cases
 from app.components.loading_clinic.service import CaseId
 from app.components.loading_clinic.strings import CASES, FIXES
 
@@ -19,7 +19,7 @@ def cases() -> dict:
                       for case_id in service.CASE_IDS}}
 
 
-@router.get("/cases/{case_id}", summary="Run a case: broken code and torch's real error, the fix and its evidence")
+@router.get("/cases/{case_id}", response_model=CaseRun, summary="Run a case: broken code and torch's real error, the fix and its evidence")
 def run_case(request: Request, _: SandboxSlot, case_id: CaseId) -> dict:
     return service.run_case(request, case_id)
 

@@ -6,8 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from app.components.transfer_visualizer import service, story
-from app.components.transfer_visualizer.schemas import (Comparison, FinetuneOut, FinetuneRequest, OptionsOut, Strategy,
-                                                         StoryGroup, TransferQuery)
+from app.components.transfer_visualizer.schemas import (Comparison, FinetuneOut, FinetuneRequest, LoadView, OptionsOut,
+                                                         Strategy, StoryGroup, TensorPreview, TransferQuery)
 from app.deps import Jobs
 from app.jobs.protocol import LimitReached
 from app.ml.catalog import SOURCE_NAMES, STRATEGIES, VARIANTS
@@ -34,7 +34,7 @@ def _ready(request: Request, source: str) -> None:
         raise HTTPException(503, "the source model is still being pretrained; try again shortly")
 
 
-@router.get("/inspect", responses=NOT_READY, summary="Load the pretrained source into a target with a strategy: every tensor's fate")
+@router.get("/inspect", response_model=LoadView, responses=NOT_READY, summary="Load the pretrained source into a target with a strategy: every tensor's fate")
 async def inspect(request: Request, query: Query) -> dict:
     _ready(request, query.source)
     view = await service.view(request, query)
@@ -57,7 +57,10 @@ async def compare(request: Request, against: Strategy, query: Query) -> dict:
     return story.compare(before, await service.view(request, query))
 
 
-@router.get("/tensor", responses={**NOT_READY, 404: {"description": "no such tensor in this load"}}, summary="One tensor before and after loading, with the source's values")
+# exclude_unset: a tensor the checkpoint lacks has no `source` side, and its answer has no such key (not null).
+@router.get("/tensor", response_model=TensorPreview, response_model_exclude_unset=True,
+            responses={**NOT_READY, 404: {"description": "no such tensor in this load"}},
+            summary="One tensor before and after loading, with the source's values")
 async def tensor(request: Request, key: str, query: Query) -> dict:
     _ready(request, query.source)
     preview = (await service.view(request, query))["previews"].get(key)

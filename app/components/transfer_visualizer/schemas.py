@@ -5,9 +5,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.components.answer import Answer
+
 Source = Literal["resnet_mini", "convnet_mini"]
 Variant = Literal["same_arch", "renamed_head", "dataparallel_prefix", "wider_block"]
 Strategy = Literal["shape_filter", "strict", "non_strict", "strip_prefix"]
+# A tensor's fate in a load (app.ml.catalog.STATUSES; LoadTotals names each one).
+Status = Literal["transferred", "filtered", "not_loaded", "new", "unused"]
 
 
 class TransferQuery(BaseModel):
@@ -93,3 +97,98 @@ class FinetuneOut(BaseModel):
     seeds_done: int
     seeds_total: int
     frozen: dict | None = Field(description="with a frozen backbone: how much of it moved (it should not)")
+
+
+# The load view (app.ml.transfer.LoadReport.to_dict) and one tensor's preview (LoadReport.preview),
+# key by key.
+
+
+class LoadError(Answer):
+    type: str
+    message: str = Field(description="torch's own words")
+
+
+class TensorFate(Answer):
+    key: str = Field(description="name in the target model (or in the checkpoint, if unused)")
+    source_key: str | None = Field(description="name in the checkpoint as given (may carry `module.`)")
+    source_shape: list[int] | None
+    target_shape: list[int] | None
+    status: Status
+    numel: int
+    is_buffer: bool
+    changed: bool | None = Field(description="did loading change the target tensor at all")
+    equals_source: bool | None = Field(description="torch.equal(target after loading, source tensor)")
+
+
+class StatusTotals(Answer):
+    tensors: int
+    numel: int
+    parameters: int = Field(description="numbers in parameters")
+    buffers: int = Field(description="numbers in buffers")
+
+
+class LoadTotals(Answer):
+    transferred: StatusTotals
+    filtered: StatusTotals
+    not_loaded: StatusTotals
+    new: StatusTotals
+    unused: StatusTotals
+    target_parameters: int
+    transferred_parameter_fraction: float
+
+
+class LoadView(Answer):
+    """The pretrained source loaded into a fresh target with one strategy: every tensor's fate."""
+    strategy: Strategy
+    code: str = Field(description="the strategy's loading code")
+    ok: bool
+    error: LoadError | None = Field(description="what torch raised (a failed load may still have copied tensors)")
+    missing_keys: list[str] | None = Field(description="as load_state_dict returned them (None if it raised)")
+    unexpected_keys: list[str] | None
+    filter_kept: list[str] | None = Field(description="keys the shape filter let through (filter strategies)")
+    filter_dropped: list[str] | None
+    rows: list[TensorFate]
+    totals: LoadTotals
+
+
+# The tensor's sides: `source` is absent when the checkpoint has no tensor for the key (a new one).
+class Values(Answer):
+    before: list[float]
+    after: list[float]
+    source: list[float] | None = None
+
+
+class Stats(Answer):
+    mean: float
+    std: float
+    min: float
+    max: float
+
+
+class StatsOfSides(Answer):
+    before: Stats
+    after: Stats
+    source: Stats | None = None
+
+
+class Histogram(Answer):
+    edges: list[float] = Field(description="shared by all sides")
+    before: list[int]
+    after: list[int]
+    source: list[int] | None = None
+
+
+class TensorPreview(Answer):
+    """One tensor before and after loading, and the source's (a key only in the source shows it on every side)."""
+    key: str
+    status: Status
+    only_in_source: bool
+    shape: list[int]
+    numel: int
+    dtype: str
+    first: Values = Field(description="the leading values")
+    stats: StatsOfSides
+    histogram: Histogram
+    after_equals_source: bool
+    after_equals_before: bool
+    changed_fraction: float

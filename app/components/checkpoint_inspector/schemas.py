@@ -1,0 +1,108 @@
+"""What the CheckpointInspector's JSON API answers (see /docs). A report is the sandbox's dict
+(app.ml.labs.inspector), key by key: every key is there in every report, None where it does not
+apply (a refused file has no tree, a safetensors file no zip)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from app.components.answer import Answer
+
+
+class TensorStats(Answer):
+    """Over the finite values of (at most the leading stats_elements of) a floating-point tensor."""
+    mean: float | None = Field(description="None when no value is finite")
+    std: float | None
+    min: float | None
+    max: float | None
+    sampled: bool = Field(description="only the leading elements were used")
+    elements: int
+    nonfinite: int
+
+
+class Leaf(Answer):
+    """One leaf of the file's content, at its dotted path."""
+    path: str
+    kind: Literal["tensor", "bool", "int", "float", "str", "none", "other"]
+    shape: list[int] | None
+    dtype: str | None
+    numel: int | None
+    bytes: int | None
+    stats: TensorStats | None = Field(description="floating-point tensors only")
+    value: str | None = Field(description="a non-tensor's value as text, cut short")
+
+
+class ZipEntry(Answer):
+    name: str
+    file_size: int
+    compress_size: int
+
+
+class ZipListing(Answer):
+    count: int
+    declared_bytes: int
+    entries: list[ZipEntry]
+    entries_truncated: bool
+
+
+class Verdict(Answer):
+    safe: bool | None = Field(description="None: not judged (the file could not be read that far)")
+    summary: str
+    reason: str | None = Field(description="torch's refusal, for an unsafe file")
+    globals: list[str] = Field(description="what the pickle asks to import")
+    globals_complete: bool = Field(description="false when a malformed pickle stopped the walk")
+
+
+class Totals(Answer):
+    leaves: int
+    tensors: int
+    numel: int
+    tensor_bytes: int
+
+
+class More(Answer):
+    """How many of each kind of entry the file has beyond what the report shows."""
+    leaves: int
+    globals: int
+    metadata: int
+    zip_entries: int
+    notes: int
+
+
+class Report(Answer):
+    ok: bool = Field(description="the file could be inspected")
+    filename: str
+    extension: str
+    format: Literal["torch-zip", "torch-legacy", "pickle", "safetensors"] | None
+    bytes: int | None
+    stage: str | None = Field(description="where the inspection stopped: done, or load, format, limits, …")
+    error_type: str | None
+    error: str | None
+    verdict: Verdict | None
+    zip: ZipListing | None
+    metadata: dict[str, str] | None = Field(description="a safetensors header's __metadata__")
+    tree: list[Leaf]
+    truncated: bool
+    totals: Totals
+    notes: list[str]
+    more: More
+
+
+class ReportOut(Answer):
+    id: str
+    report: Report = Field(description="key tree, shapes, dtypes, statistics, zip entries, pickle globals, verdict")
+
+
+class ReportSummary(BaseModel):
+    id: str
+    filename: str
+    bytes: int
+    created: float = Field(description="Unix time")
+    ok: bool | None = Field(description="the file could be inspected")
+    safe: bool | None = Field(description="the safety verdict (None: not judged)")
+    stage: str | None = Field(description="where an inspection that failed stopped")
+
+
+class ReportList(BaseModel):
+    reports: list[ReportSummary] = Field(description="newest first")
