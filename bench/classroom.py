@@ -24,7 +24,8 @@ import httpx
 from app.settings import Settings
 from bench.common import (API, CHAPTER, EVENTS, LIVE, Report, Server, Target, cores, descendants, median, mib, ms,
                           machine_busy, percentile, pss, rss, self_cpu, table, tree_cpu)
-from bench.load import Samples, close_clients, follow_all, make_clients, run_load, timed_get, warm_up
+from bench.load import (Samples, close_clients, follow_all, make_clients, run_load, sse_events, timed_get,
+                        warm_up)
 
 LATENCY_TARGET = 3.0
 CRASH_DELIVERY_TARGET = 1.0
@@ -147,20 +148,12 @@ async def teacher_dashboard(url: str, stop: asyncio.Event, seen: list, samples: 
         while not stop.is_set():
             try:
                 async with c.get(TEACH_EVENTS, timeout=endless) as r:
-                    event = data = None
-                    async for raw in r.content:
+                    async for event, data in sse_events(r):
                         if stop.is_set():
                             return
-                        line = raw.decode().rstrip("\r\n")
-                        if line.startswith("event:"):
-                            event = line[6:].strip()
-                        elif line.startswith("data:"):
-                            data = line[5:].strip()
-                        elif not line and event:
-                            if event == "changed":
-                                seen.append((time.time(), json.loads(data)["crashed"]))
-                                await timed_get(c, TEACH_BOARD, "board", samples)
-                            event = data = None
+                        if event == "changed":
+                            seen.append((time.time(), json.loads(data)["crashed"]))
+                            await timed_get(c, TEACH_BOARD, "board", samples)
             except (aiohttp.ClientError, asyncio.TimeoutError):
                 samples.fail("board-stream")
             await asyncio.sleep(0.5)

@@ -32,6 +32,7 @@ import httpx
 
 from bench.common import (API, EVENTS, REPO, Report, Server, Target, _times, descendants, free_port, machine_busy,
                           median, ms, percentile, self_cpu, table)
+from bench.load import sse_events
 from bench.training import bare_epochs, wait_run
 
 REDIS_SERVER = "/usr/bin/redis-server"
@@ -202,15 +203,9 @@ async def _follow_one(base: str, epochs: int, pace_ms: int, every: int) -> tuple
 
         async def stream() -> None:
             async with c.get(EVENTS, timeout=aiohttp.ClientTimeout(total=None, sock_connect=30)) as r:
-                event = None
-                async for raw in r.content:
-                    line = raw.decode().rstrip("\r\n")
-                    if line.startswith("event:"):
-                        event = line[6:].strip()
-                    elif not line and event:
-                        if event == "changed":
-                            changed.set()
-                        event = None
+                async for event, _ in sse_events(r):
+                    if event == "changed":
+                        changed.set()
 
         listening = asyncio.create_task(stream())
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -35,6 +36,20 @@ def make_clients(base_url: str, n: int) -> list[aiohttp.ClientSession]:
     return [aiohttp.ClientSession(base_url=base_url, timeout=aiohttp.ClientTimeout(total=30),
                                   connector=aiohttp.TCPConnector(limit=4),
                                   cookie_jar=aiohttp.CookieJar(unsafe=True)) for _ in range(n)]
+
+
+async def sse_events(response) -> AsyncIterator[tuple[str, str | None]]:
+    """(event, data) for each event a server-sent event stream sends, as a page's EventSource reads it."""
+    event = data = None
+    async for raw in response.content:
+        line = raw.decode().rstrip("\r\n")
+        if line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data = line[5:].strip()
+        elif not line and event:
+            yield event, data
+            event = data = None
 
 
 async def close_clients(clients: list[aiohttp.ClientSession]) -> None:
@@ -90,17 +105,11 @@ async def follower(client: aiohttp.ClientSession, events_path: str, view_path: s
         while not stop.is_set():
             try:
                 async with client.get(events_path, timeout=endless) as r:
-                    event = None
-                    async for raw in r.content:
+                    async for event, _ in sse_events(r):
                         if stop.is_set():
                             return
-                        line = raw.decode().rstrip("\r\n")
-                        if line.startswith("event:"):
-                            event = line[6:].strip()
-                        elif not line and event:
-                            if event == "changed":
-                                dirty.set()
-                            event = None
+                        if event == "changed":
+                            dirty.set()
             except (aiohttp.ClientError, asyncio.TimeoutError):
                 samples.fail("stream")
             await asyncio.sleep(0.5)
