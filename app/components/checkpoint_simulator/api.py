@@ -97,18 +97,20 @@ async def get_reference(request: Request, jobs: Jobs, run: OwnedRun) -> RunOut:
     return await service.in_slot(request, reference)
 
 
+def _or_409(action, *args) -> None:
+    """The job system's refusal (a run not training, a lineage still active) is a 409 with its reason."""
+    try:
+        action(*args)
+    except NotAllowed as exc:
+        raise HTTPException(409, str(exc)) from None
+
+
 @router.post("/runs/{run_id}/crash", response_model=CrashOut,
              summary="SIGKILL the run's worker process (a waiting run is cancelled)",
              responses={**NOT_FOUND, 409: {"description": "the run is neither training nor waiting"}})
 async def crash_run(request: Request, jobs: Jobs, run: OwnedRun) -> CrashOut:
-    def crash() -> CrashOut:
-        try:
-            jobs.crash(run.id)
-        except NotAllowed as exc:
-            raise HTTPException(409, str(exc)) from None
-        return CrashOut(id=run.id, crashed=True)
-
-    return await service.in_slot(request, crash)
+    await service.in_slot(request, partial(_or_409, jobs.crash, run.id))
+    return CrashOut(id=run.id, crashed=True)
 
 
 def _refused(exc: service.Refused) -> HTTPException:
@@ -215,10 +217,4 @@ async def download_checkpoint(request: Request, jobs: Jobs, run: OwnedRun, file:
 @router.delete("/runs/{run_id}", status_code=204, summary="Delete a run, its resumes and their files",
                responses={**NOT_FOUND, 409: {"description": "a run of the lineage is training: crash it first"}})
 async def delete_run(request: Request, jobs: Jobs, run: OwnedRun) -> None:
-    def delete() -> None:
-        try:
-            jobs.delete(run.root_id)
-        except NotAllowed as exc:
-            raise HTTPException(409, str(exc)) from None
-
-    await service.in_slot(request, delete)
+    await service.in_slot(request, partial(_or_409, jobs.delete, run.root_id))

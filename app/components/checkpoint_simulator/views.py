@@ -267,33 +267,33 @@ async def start_run(request: Request, jobs: Jobs, sid: Session, lang: Lang):
     return await service.in_slot(request, submit)
 
 
-def _act(request: Request, jobs: JobBackend, sid: str, lang: str, run, action, focus: str,
-         after_root: bool = True) -> HTMLResponse:
-    """Crash or delete: the action's refusal is a message in the page, never an error page."""
-    try:
-        action(run)
-    except NotAllowed as exc:
-        return render_live(request, jobs, sid, lang, root_id=run.root_id, message=str(exc))
-    return render_live(request, jobs, sid, lang, root_id=run.root_id if after_root else None, focus=focus)
+async def _act(request: Request, jobs: JobBackend, sid: str, lang: str, run, action, focus: str,
+               after_root: bool = True, settle=None) -> HTMLResponse:
+    """Crash or delete: the action's refusal is a message in the page, never an error page.
+    `settle()`, awaited after a successful action, lets the answer show its outcome."""
+    def attempt() -> str | None:
+        try:
+            action(run)
+        except NotAllowed as exc:
+            return str(exc)
+        return None
+
+    refused = await service.in_slot(request, attempt)
+    if refused is not None:
+        return await service.in_slot(request, partial(render_live, request, jobs, sid, lang, root_id=run.root_id,
+                                                      message=refused))
+    if settle is not None:
+        await settle()
+    return await service.in_slot(request, partial(render_live, request, jobs, sid, lang,
+                                                  root_id=run.root_id if after_root else None, focus=focus))
 
 
 @router.post("/runs/{run_id}/crash", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
 async def crash(request: Request, jobs: Jobs, sid: Session, lang: Lang, run: OwnedRun):
-    def kill() -> HTMLResponse | None:
-        try:
-            jobs.crash(run.id)
-        except NotAllowed as exc:
-            return render_live(request, jobs, sid, lang, root_id=run.root_id, message=str(exc))
-        return None
-
-    refused = await service.in_slot(request, kill)
-    if refused is not None:
-        return refused
     # The answer shows the run crashed, not still "running" for the moment the process takes to
     # die and be recorded (an answer the next refresh would have to correct: two renders).
-    await service.ended(request, jobs, run.id)
-    return await service.in_slot(request, partial(render_live, request, jobs, sid, lang, root_id=run.root_id,
-                                                  focus="#cs-now"))
+    return await _act(request, jobs, sid, lang, run, lambda r: jobs.crash(r.id), "#cs-now",
+                      settle=lambda: service.ended(request, jobs, run.id))
 
 
 def _resume_refused(request: Request, jobs: JobBackend, sid: str, lang: str, root_id: str,
@@ -343,9 +343,8 @@ async def resume_all(request: Request, jobs: Jobs, sid: Session, lang: Lang):
 
 @router.post("/runs/{run_id}/delete", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
 async def delete(request: Request, jobs: Jobs, sid: Session, lang: Lang, run: OwnedRun):
-    act = partial(_act, request, jobs, sid, lang, run, lambda r: jobs.delete(r.root_id), "#cs-start",
-                  after_root=False)
-    return await service.in_slot(request, act)
+    return await _act(request, jobs, sid, lang, run, lambda r: jobs.delete(r.root_id), "#cs-start",
+                      after_root=False)
 
 
 @router.get("/runs/{run_id}/files/{file:path}")
