@@ -328,7 +328,7 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
         srv_cpu, below_cpu, gen_cpu, busy = res["cpu"]
         other = max(0.0, busy - srv_cpu - below_cpu - gen_cpu)
         rep.row(f"[{label}] CPU s in class: server/workers/load gen/others",
-                f"{srv_cpu:.1f} / {below_cpu:.1f} / {gen_cpu:.1f} / {other:.1f} of {cores() * res['wall']:.1f} core-s")
+                f"{srv_cpu:.2f} / {below_cpu:.1f} / {gen_cpu:.1f} / {other:.1f} of {cores() * res['wall']:.1f} core-s")
         rep.row(f"[{label}] class epochs per worker CPU-s vs alone per wall-s",
                 f"{res['done'] * args.run_epochs / below_cpu:.1f} vs {res['lone_rate']:.1f}")
     rep.row(f"[{label}] worker slots busy; one run's s in class vs alone",
