@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     # Background training. Two cores by default: one torch thread per worker process
     # scales; more threads per process oversubscribe and collapse (see bench/).
     max_workers: int = Field(default=2, ge=1, le=64)
+    # Runs at the form's watching pace (>= 100 ms after each epoch) beside those: each sleeps
+    # ~95 % of its time, so it takes a process (~30-60 MB of its own), hardly a core. 0: paced
+    # runs wait for MAX_WORKERS like any other. Worker nodes (JOB_BACKEND=celery) ignore it.
+    paced_workers: int = Field(default=4, ge=0, le=64)
     torch_threads_per_worker: int = Field(default=1, ge=1, le=16)
     worker_nice: int = Field(default=10, ge=0, le=19)
     queue_max: int = Field(default=300, ge=1)

@@ -3,7 +3,10 @@ is complete, against the same six runs (five resumes and the reference) each tim
 
 Target: click -> full ledger / (sum of the runs alone / MAX_WORKERS) <= 1.15 with MAX_WORKERS=2,
 i.e. the pool is kept full while the learner's limit lets only three wait at once. The runs
-alone are measured on a second server with one worker, so that each really runs alone."""
+alone are measured on a second server with one worker and no paced places, so that each really
+runs alone. At the form's pace the resumes take paced places (PACED_WORKERS), not cores; the
+same click on a server without them (PACED_WORKERS=0: paced runs wait for MAX_WORKERS) is
+measured beside it, for the difference."""
 from __future__ import annotations
 
 import time
@@ -99,20 +102,27 @@ def run(args) -> Report:
     # learner's first resume does. At the form's pace (what a learner's click waits for), and at
     # pace 0, where a whole run takes a fraction of a second and start-up latency dominates.
     with Server(env={"MAX_WORKERS": 2, "TRANSFER_PREWARM": "false"}) as pool, \
-            Server(env={"MAX_WORKERS": 1, "TRANSFER_PREWARM": "false"}) as single:
-        _settle(pool)
-        _settle(single)
+            Server(env={"MAX_WORKERS": 2, "PACED_WORKERS": 0, "TRANSFER_PREWARM": "false"}) as unpaced, \
+            Server(env={"MAX_WORKERS": 1, "PACED_WORKERS": 0, "TRANSFER_PREWARM": "false"}) as single:
+        for srv in (pool, unpaced, single):
+            _settle(srv)
         for n, pace in enumerate(dict.fromkeys((args.ra_pace, 0))):
-            clicks, alones, pooled = [], [], []
+            clicks, alones, pooled, without = [], [], [], []
             for i in range(args.ra_repeats):
                 seed = 100 + 10 * n + i
                 click, busy, span = timed_click(pool, args, seed, pace)
                 clicks.append(click)
                 pooled.append((busy, span))
+                if pace:
+                    without.append(timed_click(unpaced, args, seed, pace)[0])
                 alones.append(alone_seconds(single, args, seed, pace))
             ratios = [c / (a / 2) for c, a in zip(clicks, alones)]
             at = f"pace {pace} ms"
             rep.row(f"{at}: click -> full ledger (s)", ", ".join(f"{x:.2f}" for x in clicks))
+            if without:
+                rep.row(f"{at}: the same click without paced places (PACED_WORKERS=0)",
+                        ", ".join(f"{x:.2f}" for x in without) + "  (ratio "
+                        + ", ".join(f"{c / (a / 2):.2f}" for c, a in zip(without, alones)) + ")")
             rep.row(f"{at}: the six runs alone, summed (s)", ", ".join(f"{x:.2f}" for x in alones))
             rep.row(f"{at}: ratio of each pair", ", ".join(f"{x:.2f}" for x in ratios))
             detail = f"{args.ra_epochs} epochs, crash in epoch {args.ra_crash}, {at}"

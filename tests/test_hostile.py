@@ -370,12 +370,13 @@ SLOW_RUN = {"epochs": 200, "checkpoint_every": 50, "pace_ms": 400}
 
 @pytest.fixture
 def fair_app(settings):
-    """One worker, a small per-address cap: a busy worker keeps every later run queued."""
+    """One worker and no paced places, a small per-address cap: a busy worker keeps every later
+    run queued."""
     from fastapi.testclient import TestClient
 
     from app.main import create_app
 
-    app = create_app(settings.model_copy(update={"max_workers": 1, "queue_per_address": 4,
+    app = create_app(settings.model_copy(update={"max_workers": 1, "paced_workers": 0, "queue_per_address": 4,
                                                  "new_sessions_per_minute": 30}))
     with TestClient(app, client=("10.0.0.9", 4000)) as owner:
         owner.get("/api/session")

@@ -36,7 +36,9 @@ def wait_until(predicate, timeout=30.0):
 
 @pytest.fixture
 def manager(tmp_path):
-    settings = Settings(data_dir=tmp_path / "data", max_workers=1, max_active_runs_per_session=2, queue_max=3)
+    # No paced places: these tests watch one line of runs (paced ones included) wait for one core.
+    settings = Settings(data_dir=tmp_path / "data", max_workers=1, paced_workers=0, max_active_runs_per_session=2,
+                        queue_max=3)
     jobs = JobManager(settings)
     jobs.start()
     yield jobs
@@ -74,6 +76,31 @@ def test_queue_positions_and_limits(manager):
     assert [manager.queue_position(r.id) for r in (b, c)] == [1, 2]
     for r in (second,):
         manager.crash(r.id)
+
+
+def test_paced_runs_have_places_of_their_own(tmp_path):
+    """A run at a watching pace sleeps most of its time: it waits for one of PACED_WORKERS'
+    places, never for a core, and a full-speed run never waits for a paced one."""
+    jobs = JobManager(Settings(data_dir=tmp_path / "data", max_workers=1, paced_workers=2))
+    jobs.start()
+    try:
+        full = jobs.submit_train("f", CONFIG, {"pace_ms": 50})  # under PACED_MIN_MS: takes the core
+        paced = [jobs.submit_train(s, CONFIG, {"pace_ms": 200}) for s in ("a", "b", "c")]
+        wait_until(lambda: all(jobs.is_running(r.id) for r in (full, *paced[:2])))
+        assert not jobs.is_running(paced[2].id)
+        second_full = jobs.submit_train("g", CONFIG, {"pace_ms": 0})
+        # Each waits first in its own line.
+        assert [jobs.queue_position(r.id) for r in (paced[2], second_full)] == [1, 1]
+        jobs.crash(paced[0].id)
+        wait_until(lambda: jobs.is_running(paced[2].id))
+        assert jobs.queue_position(second_full.id) == 1 and not jobs.is_running(second_full.id)
+        jobs.crash(full.id)
+        wait_until(lambda: jobs.is_running(second_full.id) or jobs.store.get(second_full.id).status == "done")
+    finally:
+        for r in jobs.store.for_session("a") + jobs.store.for_session("b") + jobs.store.for_session("c"):
+            if jobs.is_running(r.id):
+                jobs.crash(r.id)
+        jobs.stop()
 
 
 def test_max_epochs_setting_is_a_limit(tmp_path):

@@ -52,8 +52,9 @@ class Recorder:
 
 @pytest.fixture
 def jobs(tmp_path):
-    # One worker, held by a slow first run: everything after it waits in the queue.
-    manager = JobManager(Settings(data_dir=tmp_path / "data", max_workers=1))
+    # One worker, held by a slow first run: everything after it waits in the queue (paced runs
+    # too: no paced places).
+    manager = JobManager(Settings(data_dir=tmp_path / "data", max_workers=1, paced_workers=0))
     manager.start()
     yield manager
     manager.stop()

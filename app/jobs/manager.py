@@ -42,11 +42,20 @@ class _Worker:
     # monitor stops waiting on it and waits for the process to end instead of spinning.
     closed: bool = False
     node: str | None = None  # the worker node of a remote run
+    paced: bool = False  # holds one of PACED_WORKERS' places, not a core (see PACED_MIN_MS)
 
     @property
     def local(self) -> bool:
         return self.conn is not None
 
+
+# A run at a watching pace sleeps most of its time: the form's 150 ms after each epoch of ~10 ms
+# of training. It holds a process, hardly a core, so runs paced at least this much have
+# PACED_WORKERS places of their own beside MAX_WORKERS' full-speed ones: a class watching its
+# runs at the form's pace is not kept in line by sleeping processes, and "resume all five" runs
+# three at once (the learner's limit) instead of two. Full-speed work (no pace, the reference,
+# pretraining) still gets a core each. On worker nodes (Celery) every run takes a node's slot.
+PACED_MIN_MS = 100
 
 # Events that other kinds of jobs (pretraining, fine-tuning) report and the pages read back.
 RECORDED_EVENTS = RECORDED_KINDS
@@ -64,8 +73,9 @@ class JobManager:
         # web layer tells us), to cap queued places per address (QUEUE_PER_ADDRESS).
         self._addresses: OrderedDict[str, str] = OrderedDict()
         self._owners: dict[str, str] = {}  # queued run -> its session (a cache of the store)
+        self._paced: set[str] = set()  # queued runs that wait for a paced place
         self._workers: dict[str, _Worker] = {}
-        self._starting = 0
+        self._starting = {False: 0, True: 0}  # launches under way, by paced or not
         self._lock = threading.RLock()
         self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)
         self._stop = threading.Event()
@@ -120,11 +130,16 @@ class JobManager:
         return self.runs_dir / run_id
 
     def queue_position(self, run_id: str) -> int | None:
+        """Place among the runs waiting for the same kind of place (paced or full speed)."""
         with self._lock:
-            try:
-                return self._queue.index(run_id) + 1
-            except ValueError:
-                return None
+            paced = run_id in self._paced
+            place = 0
+            for rid in self._queue:
+                if (rid in self._paced) == paced:
+                    place += 1
+                if rid == run_id:
+                    return place
+            return None
 
     def is_running(self, run_id: str) -> bool:
         with self._lock:
@@ -273,6 +288,7 @@ class JobManager:
             run = self._new_run(run_id, session, kind, config, {}, parent=None, root=run_id)
             if first:
                 self._queue.appendleft(run.id)
+                self._note_paced(run)
                 self._wake()
             else:
                 self._enqueue(run.id)
@@ -331,10 +347,27 @@ class JobManager:
                   created=time.time(), started=None, finished=None)
         return self.store.add(run)
 
+    def _paced_places(self) -> int:
+        return 0 if self.executor.remote else self.settings.paced_workers
+
+    def _note_paced(self, run: Run | None) -> None:
+        if (run is not None and self._paced_places() and run.kind in ("train", "resume")
+                and run.options.get("pace_ms", 0) >= PACED_MIN_MS):
+            self._paced.add(run.id)
+
+    def _free_places(self) -> dict[bool, int]:
+        """Places free now: full speed (False) and paced (True)."""
+        full = min(self.settings.max_workers, self.executor.slots())
+        free = {False: full - self._starting[False], True: self._paced_places() - self._starting[True]}
+        for w in self._workers.values():
+            free[w.paced] -= 1
+        return free
+
     def _enqueue(self, run_id: str) -> None:
         """Round-robin across sessions: a session's k-th waiting run goes after every other
         session's k-th, so one learner's (or one script's) pile never pushes the others back."""
         owner = self._queued_owner(run_id)
+        self._note_paced(self.store.get(run_id))
         ranks: dict[str, int] = {}
         rank_of = []
         for rid in self._queue:
@@ -357,6 +390,7 @@ class JobManager:
         with self._lock:
             try:
                 self._queue.remove(run_id)
+                self._paced.discard(run_id)
             except ValueError:
                 run = self.store.get(run_id)
                 if run is None or run.status != "planned":
@@ -436,32 +470,50 @@ class JobManager:
                 log.exception("job monitor error")
                 time.sleep(0.5)
 
+    def _next_to_start(self) -> tuple[str, bool] | None:
+        """The first waiting run whose kind of place is free. A remote executor's slots are the
+        worker nodes' that answer now: with none, runs wait here in line (and show their place)
+        rather than in Celery's queue."""
+        if not self._queue:
+            return None
+        free = self._free_places()
+        if free[False] <= 0 and free[True] <= 0:
+            return None
+        for rid in self._queue:
+            paced = rid in self._paced
+            if free[paced] > 0:
+                return rid, paced
+        return None
+
     def _fill_slots(self) -> None:
         while True:
             with self._lock:
-                # A remote executor's slots are the worker nodes' that answer now: with none, runs
-                # wait here in line (and show their place) rather than in Celery's queue.
-                slots = min(self.settings.max_workers, self.executor.slots())
-                if not self._queue or len(self._workers) + self._starting >= slots:
+                nxt = self._next_to_start()
+                if nxt is None:
                     return
-                run = self.store.get(self._queue.popleft())
+                run_id, paced = nxt
+                self._queue.remove(run_id)
+                self._paced.discard(run_id)
+                run = self.store.get(run_id)
                 if run is None or run.status != "queued":
                     continue
-                self._starting += 1
+                self._starting[paced] += 1
             try:
                 # Outside the lock: the very first start waits for the forkserver to import torch,
                 # and submitting or crashing other runs must not wait for that.
-                self._launch(run)
+                self._launch(run, paced)
             except Exception:
                 # Not handed over (Redis unreachable for a remote executor): the run keeps its
                 # place at the head of the line and is tried again on the next round.
                 log.exception("run %s could not be started; it stays first in line", run.id)
                 with self._lock:
                     self._queue.appendleft(run.id)
+                    if paced:
+                        self._paced.add(run.id)
                 return
             finally:
                 with self._lock:
-                    self._starting -= 1
+                    self._starting[paced] -= 1
 
     def job_for(self, run: Run) -> Job:
         resume = None
@@ -473,10 +525,10 @@ class JobManager:
                    threads=self.settings.torch_threads_per_worker, nice=self.settings.worker_nice,
                    pretrained_dir=str(self.settings.pretrained_path), resume=resume)
 
-    def _launch(self, run: Run) -> None:
+    def _launch(self, run: Run, paced: bool = False) -> None:
         proc, conn = self.executor.launch(self.job_for(run))
         with self._lock:
-            self._workers[run.id] = _Worker(run.id, proc, conn, closed=conn is None)
+            self._workers[run.id] = _Worker(run.id, proc, conn, closed=conn is None, paced=paced)
             self.live[run.id] = Progress(epoch=run.options.get("from_epoch", 0), pid=proc.pid)
             self.store.update(run.id, status="running", started=time.time())
         log.info("run %s (%s) started in pid %s", run.id, run.kind, proc.pid)
@@ -584,7 +636,8 @@ class JobManager:
         nearly, when the resumes need it. Never ahead of anyone's waiting run: with a queue, the
         reference waits for the first resume to ask for it, as before."""
         with self._lock:
-            idle = not self._queue and len(self._workers) + self._starting < self.settings.max_workers
+            waiting = any(rid not in self._paced for rid in self._queue)
+            idle = not waiting and self._free_places()[False] > 0
         if idle and self.store.reference(reference_key(run.config)) is None:
             ref = self.ensure_reference(run.config)
             log.info("run %s crashed on an idle pool: reference %s started ahead of its resumes", run.id, ref.id)

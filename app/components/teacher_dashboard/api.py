@@ -41,7 +41,8 @@ class CountsOut(BaseModel):
 class QueueOut(BaseModel):
     waiting: int
     training: int
-    workers: int
+    workers: int = Field(description="runs at full speed at once (MAX_WORKERS)")
+    paced: int = Field(description="runs at a watching pace at once beside those (PACED_WORKERS; 0 on worker nodes)")
 
 
 class ModeOut(BaseModel):

@@ -424,8 +424,9 @@ class Classroom:
     def _queue(self) -> dict[str, int]:
         counts = dict(self._query("SELECT status, COUNT(*) FROM runs WHERE status IN ('queued','running') "
                                   "GROUP BY status"))
+        s = self.settings
         return {"waiting": counts.get("queued", 0), "training": counts.get("running", 0),
-                "workers": self.settings.max_workers}
+                "workers": s.max_workers, "paced": 0 if s.job_backend == "celery" else s.paced_workers}
 
     # --- the board ---
     def board(self) -> Board:
