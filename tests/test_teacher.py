@@ -207,8 +207,13 @@ def test_the_board_aggregates_real_runs_of_three_learners_and_export_and_reset_r
     assert t.get("/api/teach/class").json()["counts"]["runs"] == 3
     r = t.post("/teach/reset?lang=en", data={"confirm": "yes"})
     assert r.status_code == 200 and "6 runs archived" in r.text
-    assert t.get("/api/teach/class").json()["counts"] == {
+    fresh_class = t.get("/api/teach/class").json()
+    assert fresh_class["counts"] == {
         "learners": 0, "present": 0, "runs": 0, "crashed": 0, "resumes": 0, "failed": 0, "active": 0, "stuck": 0}
+    # The places the queue serves: full speed (MAX_WORKERS) and a watching pace (PACED_WORKERS).
+    settings = client.app.state.settings
+    assert fresh_class["queue"] == {"waiting": 0, "training": 0, "workers": settings.max_workers,
+                                    "paced": settings.paced_workers}
     archives = t.get("/api/teach/archives").json()
     assert len(archives) == 1 and archives[0]["runs"] == 6 and archives[0]["learners"] == 3
     archived = list(csv.DictReader(io.StringIO(t.get(f"/teach/archives/{archives[0]['id']}.csv").text)))

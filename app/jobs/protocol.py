@@ -266,6 +266,6 @@ class JobBackend(Protocol):
 
     def progress(self, run_id: str) -> Progress | None: ...  # a copy: it does not change under you
 
-    def queue_position(self, run_id: str) -> int | None: ...  # 1 = next to start
+    def queue_position(self, run_id: str) -> int | None: ...  # 1 = next to start in its line (paced or not)
 
     def is_running(self, run_id: str) -> bool: ...
