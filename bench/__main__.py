@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-BENCHES = ["startup", "pages", "training", "classroom", "transfer", "resume_all", "exercise", "distributed", "hostile"]
+BENCHES = ["startup", "pages", "training", "classroom", "transfer", "resume_all", "paced", "exercise", "distributed", "hostile"]
 
 
 def main(argv: list[str] | None = None) -> int:
