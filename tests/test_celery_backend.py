@@ -189,10 +189,13 @@ def test_with_no_worker_node_runs_wait_in_the_web_nodes_own_line(tmp_path, clust
     try:
         config = {"epochs": 2, "lr": 0.02, "optimizer": "adam", "scheduler": True, "checkpoint_every": 1,
                   "keep_last": 3, "seed": 0, "batch_size": 64}
-        runs = [manager.submit("s1", "train", config), manager.submit("s2", "train", config)]
+        # On worker nodes a run at a watching pace takes a node's slot like any other: no paced
+        # places, one line.
+        runs = [manager.submit("s1", "train", config), manager.submit("s2", "train", config),
+                manager.submit("s3", "train", config, {"pace_ms": 150})]
         time.sleep(3)  # several rounds of the monitor and of the slot count
-        assert [manager.status(r.id).status for r in runs] == ["queued", "queued"]
-        assert [manager.status(r.id).queue_position for r in runs] == [1, 2]
+        assert [manager.status(r.id).status for r in runs] == ["queued", "queued", "queued"]
+        assert [manager.status(r.id).queue_position for r in runs] == [1, 2, 3]
         # Nothing was handed to Celery: its queue is empty, and the line keeps its fair order.
         assert redis.Redis.from_url(cluster.redis.url).llen("nobody-serves") == 0
     finally:
