@@ -130,6 +130,12 @@ class Settings(BaseSettings):
         return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()] or ["*"]
 
     @property
+    def paced_places(self) -> int:
+        """PACED_WORKERS where runs train on this machine; none on worker nodes, where every
+        run takes one of a node's fixed slots."""
+        return 0 if self.job_backend == "celery" else self.paced_workers
+
+    @property
     def runs_dir(self) -> Path:
         return self.data_dir / "runs"
 

@@ -347,18 +347,15 @@ class JobManager:
                   created=time.time(), started=None, finished=None)
         return self.store.add(run)
 
-    def _paced_places(self) -> int:
-        return 0 if self.executor.remote else self.settings.paced_workers
-
     def _note_paced(self, run: Run | None) -> None:
-        if (run is not None and self._paced_places() and run.kind in ("train", "resume")
+        if (run is not None and self.settings.paced_places and run.kind in ("train", "resume")
                 and run.options.get("pace_ms", 0) >= PACED_MIN_MS):
             self._paced.add(run.id)
 
     def _free_places(self) -> dict[bool, int]:
         """Places free now: full speed (False) and paced (True)."""
         full = min(self.settings.max_workers, self.executor.slots())
-        free = {False: full - self._starting[False], True: self._paced_places() - self._starting[True]}
+        free = {False: full - self._starting[False], True: self.settings.paced_places - self._starting[True]}
         for w in self._workers.values():
             free[w.paced] -= 1
         return free

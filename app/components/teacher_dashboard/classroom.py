@@ -426,7 +426,7 @@ class Classroom:
                                   "GROUP BY status"))
         s = self.settings
         return {"waiting": counts.get("queued", 0), "training": counts.get("running", 0),
-                "workers": s.max_workers, "paced": 0 if s.job_backend == "celery" else s.paced_workers}
+                "workers": s.max_workers, "paced": s.paced_places}
 
     # --- the board ---
     def board(self) -> Board:
