@@ -151,6 +151,8 @@ def test_the_presenter_view_fits_1280x720_with_large_type(contexts, scheme):
 @pytest.mark.parametrize("lang,scheme,viewport", [
     ("en", "light", {"width": 1366, "height": 850}),
     ("zh", "dark", {"width": 390, "height": 844}),
+    # English headers are the wider ones: the ledger needs its scroll box on a phone.
+    ("en", "light", {"width": 390, "height": 844}),
 ])
 def test_the_dashboard_is_accessible_and_fits_a_phone(contexts, lang, scheme, viewport):
     teacher = contexts(viewport=viewport, scheme=scheme, teacher=True)
