@@ -61,7 +61,11 @@ def jobs(tmp_path):
 
 
 def test_a_stream_speaks_of_its_own_learner_only(jobs):
-    jobs.submit_train("busy", CONFIG, {"pace_ms": 300})
+    busy = jobs.submit_train("busy", CONFIG, {"pace_ms": 300})
+    # The slow run holds the one worker before the learner's run joins the line: until it starts,
+    # it is in the line too, and the learner's place would read 2 for an instant.
+    while not jobs.is_running(busy.id):
+        time.sleep(0.02)
     mine = jobs.submit_train("learner-a", CONFIG, {"pace_ms": 0})
 
     async def scenario():
