@@ -18,7 +18,9 @@ CONFIG = {"epochs": 200, "lr": 0.02, "optimizer": "adam", "scheduler": True, "ch
 
 @pytest.fixture
 def one_worker(settings):
-    with TestClient(create_app(settings.model_copy(update={"max_workers": 1}))) as c:
+    # One place for every run: the form's default pace would otherwise take a paced place of its
+    # own and start at once instead of waiting behind the busy run.
+    with TestClient(create_app(settings.model_copy(update={"max_workers": 1, "paced_workers": 0}))) as c:
         c.get("/api/session")
         yield c
 
