@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from app.components.checkpoint_simulator.service import lineage_key
 from app.components.checkpoint_simulator.stream import Watch, follow
 from app.jobs.manager import JobManager
 from app.settings import Settings
@@ -138,6 +139,50 @@ def test_a_quiet_page_costs_no_look_at_its_runs(jobs):
     jobs.crash(busy.id)
     assert quiet_looks == 0
     assert busy_looks >= 4
+
+
+def test_the_shared_reference_wakes_only_the_pages_that_show_it(tmp_path):
+    """A class with the same settings shares one reference run. A page shows it once its lineage
+    has a resume; before that, the reference's epochs are no change to it (sixty pages used to
+    refetch their views on each of them)."""
+    # A reference long enough to watch it twice.
+    jobs = JobManager(Settings(data_dir=tmp_path / "data", max_workers=1, paced_workers=0, max_epochs=600))
+    jobs.start()
+    try:
+        _reference_wakes_only_pages_that_show_it(jobs)
+    finally:
+        jobs.stop()
+
+
+def _reference_wakes_only_pages_that_show_it(jobs):
+    config = {**CONFIG, "epochs": 600}
+    crashed = jobs.submit_train("learner", config, {"pace_ms": 0, "crash_at_epoch": 6})
+    wait_finished_local(jobs, crashed.id)
+    ref = jobs.ensure_reference(config)  # a crash on an idle pool has already started it
+
+    async def changes_while_the_reference_trains(seconds: float) -> tuple[int, int]:
+        page = Recorder(follow(Watch(jobs, "learner", "en"), _in_thread))
+        while not jobs.is_running(ref.id):
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # the page's first "changed" (its view) is behind it
+        epoch, key = jobs.progress(ref.id).epoch, lineage_key(jobs, root)
+        events = await page.after(seconds)
+        page.stop()
+        assert jobs.is_running(ref.id), "the reference ended too soon to tell"
+        keys.append((key, lineage_key(jobs, root)))
+        return [e["event"] for e in events].count("changed"), jobs.progress(ref.id).epoch - epoch
+
+    root, keys = jobs.store.get(crashed.id), []
+    changed, epochs = run_scenario(lambda: changes_while_the_reference_trains(1.5))
+    assert epochs >= 5 and changed == 0
+    # Nor does it change the key the live view is cached under: a refetch finds the same view.
+    assert keys[0][0] == keys[0][1]
+    # The learner resumes: the lineage now shows the reference, and its progress reaches the page.
+    checkpoint = jobs.run_dir(crashed.id) / "checkpoints" / "ckpt-epoch-0005.pt"
+    jobs.submit_resume("learner", jobs.store.get(crashed.id), checkpoint, 5, "everything")
+    changed, epochs = run_scenario(lambda: changes_while_the_reference_trains(1.5))
+    jobs.crash(ref.id)
+    assert epochs >= 5 and changed >= 2 and keys[1][0] != keys[1][1]
 
 
 def wait_finished_local(jobs, run_id: str, timeout: float = 60) -> None:

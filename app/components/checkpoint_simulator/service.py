@@ -194,9 +194,21 @@ _lineages = ViewCache(size=512, concurrent=8)
 charts_cache = ViewCache(size=512, concurrent=8)
 
 
+# Whether a lineage has a resume, by lineage version: it changes only with a write to the lineage.
+_resumed = ViewCache(size=1024, concurrent=8)
+
+
 def lineage_key(jobs: JobBackend, root: Run) -> tuple:
+    """What the lineage's view is drawn from. The shared reference counts only once the lineage has
+    a resume (before that it is not shown): a class with the same settings shares one reference,
+    and its every epoch would otherwise redraw every learner's view."""
+    version = jobs.version(root.root_id)
+    resumed = _resumed.get((root.root_id, version),
+                           lambda: any(r.kind == "resume" for r in jobs.lineage_runs(root.root_id)))
+    if not resumed:
+        return (root.root_id, version)
     ref_root = reference_id(root.config)
-    return (root.root_id, jobs.version(root.root_id), ref_root, jobs.version(ref_root))
+    return (root.root_id, version, ref_root, jobs.version(ref_root))
 
 
 def current_lineage(jobs: JobBackend, root: Run) -> tuple[Lineage, tuple]:

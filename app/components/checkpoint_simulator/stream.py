@@ -78,8 +78,10 @@ class Watch:
     def _reread(self) -> None:
         runs = self.jobs.session_runs(self.session)
         self._runs = [r.id for r in runs if r.active]
-        # Every train root shows the uninterrupted reference of its settings, which is shared.
-        self._refs = sorted({reference_id(r.config) for r in runs if r.kind == "train"})
+        # A lineage with a resume shows the uninterrupted reference of its settings, which is
+        # shared: its progress concerns this page only then (service.lineage_key, the same rule).
+        resumed = {r.root_id for r in runs if r.kind == "resume"}
+        self._refs = sorted({reference_id(r.config) for r in runs if r.kind == "train" and r.id in resumed})
 
     def moved(self) -> bool:
         """The learner's runs were written since the last look (which then re-reads them)."""
