@@ -82,9 +82,11 @@ def occupancy(rows, workers: int) -> tuple[float, float]:
     return busy / (workers * span), median([r["finished"] - r["started"] for r in rows])
 
 
-def quiet_class(srv: Server, args) -> tuple[float, list]:
-    """The same class of runs with nobody polling: how the worker pool alone scales (epochs/s)."""
+def quiet_class(srv: Server, args) -> tuple[float, list, float, float]:
+    """The same class of runs with nobody polling: how the worker pool alone scales (epochs/s),
+    and what the web process spends on the runs themselves (starting them, their events)."""
     ids = []
+    cpu0, t0 = tree_cpu(srv.proc.pid)[0], time.monotonic()
     for _ in range(args.clients):
         with httpx.Client(base_url=srv.url, timeout=30) as c:  # a fresh session each
             c.get("/api/session")
@@ -98,10 +100,12 @@ def quiet_class(srv: Server, args) -> tuple[float, list]:
         if all(r["status"] not in ("queued", "running") for r in rows):
             break
         time.sleep(0.5)
+    server = (tree_cpu(srv.proc.pid)[0] - cpu0, time.monotonic() - t0)
     done = [r for r in rows if r["status"] == "done"]
     if not done:
-        return float("nan"), rows
-    return len(done) * args.run_epochs / (max(r["finished"] for r in done) - min(r["started"] for r in rows)), rows
+        return float("nan"), rows, *server
+    span = max(r["finished"] for r in done) - min(r["started"] for r in rows)
+    return len(done) * args.run_epochs / span, rows, *server
 
 
 class Sampler:
@@ -262,7 +266,7 @@ async def classroom(srv: Server, args) -> dict:
         out["lone_after"] = [await asyncio.to_thread(lone_seconds, srv, args.run_epochs)
                              for _ in range(args.lone_runs)]
         if args.quiet_class:
-            out["quiet"], out["quiet_rows"] = await asyncio.to_thread(quiet_class, srv, args)
+            out["quiet"], out["quiet_rows"], *out["quiet_server"] = await asyncio.to_thread(quiet_class, srv, args)
         out.update(t0=time.time() - t0, codes=codes, loaded=loaded, sampler=sampler, run_ids=run_ids)
         out["t_end"] = time.time()
         out["t_start"] = t0
@@ -343,6 +347,9 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
         rep.row(f"[{label}] same class, nobody polling: epochs/s", f"{out['quiet']:.1f}"
                 f"  (ratio {res['quiet_throughput']:.2f}; slots busy {res['quiet_occupancy']:.0%},"
                 f" one run {res['quiet_run_seconds']:.2f} s)")
+        cpu, wall = out["quiet_server"]
+        rep.row(f"[{label}] same class, nobody polling: web process CPU", f"{cpu:.2f} core-s over {wall:.1f} s"
+                f" ({cpu / (cores() * wall):.1%} of the cores)")
     rep.row(f"[{label}] peak tree RSS (sum) / PSS, processes",
             f"{mib(res['peak_tree'])} / {mib(res['peak_pss'])}, {res['peak_procs']}"
             f"  (before: {mib(res['tree_before'])})")
