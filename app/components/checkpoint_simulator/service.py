@@ -169,13 +169,17 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
+def shows_reference(runs: list[Run], root_id: str) -> bool:
+    """The reference is shared by everyone with the same settings and may already exist: a
+    lineage shows it only once it has a resume to compare with it, never as a stranger's run.
+    Until then its progress is no change to the lineage's view (lineage_key, stream.Watch)."""
+    return any(r.kind == "resume" and r.root_id == root_id for r in runs)
+
+
 def lineage(jobs: JobBackend, root: Run) -> Lineage:
     runs = jobs.lineage_runs(root.root_id)
     segments = [segment(jobs, r) for r in runs]
-    # The reference is shared by everyone with the same settings and may already exist: it is
-    # shown only once this lineage has a resume to compare with it, never as a stranger's run.
-    has_resume = any(r.kind == "resume" for r in runs)
-    ref_run = jobs.reference_run(root.config) if has_resume else None
+    ref_run = jobs.reference_run(root.config) if shows_reference(runs, root.root_id) else None
     reference = segment(jobs, ref_run) if ref_run else None
     steps = None
     for seg in [*segments, *( [reference] if reference else [])]:
@@ -199,13 +203,12 @@ _resumed = ViewCache(size=1024, concurrent=8)
 
 
 def lineage_key(jobs: JobBackend, root: Run) -> tuple:
-    """What the lineage's view is drawn from. The shared reference counts only once the lineage has
-    a resume (before that it is not shown): a class with the same settings shares one reference,
-    and its every epoch would otherwise redraw every learner's view."""
+    """What the lineage's view is drawn from; the shared reference only once it is shown: a class
+    with the same settings shares one, and its every epoch would otherwise redraw every view."""
     version = jobs.version(root.root_id)
-    resumed = _resumed.get((root.root_id, version),
-                           lambda: any(r.kind == "resume" for r in jobs.lineage_runs(root.root_id)))
-    if not resumed:
+    shown = _resumed.get((root.root_id, version),
+                         lambda: shows_reference(jobs.lineage_runs(root.root_id), root.root_id))
+    if not shown:
         return (root.root_id, version)
     ref_root = reference_id(root.config)
     return (root.root_id, version, ref_root, jobs.version(ref_root))

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from app import i18n
+from app.components.checkpoint_simulator.service import shows_reference
 from app.jobs.protocol import JobBackend, reference_id
 
 log = logging.getLogger(__name__)
@@ -78,10 +79,9 @@ class Watch:
     def _reread(self) -> None:
         runs = self.jobs.session_runs(self.session)
         self._runs = [r.id for r in runs if r.active]
-        # A lineage with a resume shows the uninterrupted reference of its settings, which is
-        # shared: its progress concerns this page only then (service.lineage_key, the same rule).
-        resumed = {r.root_id for r in runs if r.kind == "resume"}
-        self._refs = sorted({reference_id(r.config) for r in runs if r.kind == "train" and r.id in resumed})
+        # The shared references this page shows: their progress is a change to it.
+        self._refs = sorted({reference_id(r.config) for r in runs
+                             if r.kind == "train" and shows_reference(runs, r.id)})
 
     def moved(self) -> bool:
         """The learner's runs were written since the last look (which then re-reads them)."""
