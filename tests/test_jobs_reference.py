@@ -29,8 +29,10 @@ def test_a_crash_on_an_idle_pool_starts_the_reference_before_any_resume(tmp_path
     try:
         run = jobs.submit_train("learner-a", CONFIG, {"pace_ms": 0, "crash_at_epoch": 3})
         _wait(lambda: jobs.store.get(run.id).status == "crashed")
+        # The monitor records the crash, then starts the reference: a moment apart.
+        _wait(lambda: jobs.store.reference(reference_key(CONFIG)) is not None)
         ref = jobs.store.reference(reference_key(CONFIG))
-        assert ref is not None and ref.kind == "reference" and ref.session is None
+        assert ref.kind == "reference" and ref.session is None
         _wait(lambda: jobs.store.get(ref.id).status == "done")
         # The learner's resume later finds it done: it is judged at once, against that same run.
         assert jobs.ensure_reference(CONFIG).id == ref.id
