@@ -212,7 +212,7 @@ class JobManager:
             self._check_queue()
             run_id = secrets.token_urlsafe(12)
             run = self._new_run(run_id, session, "train", config, options, parent=None, root=run_id)
-            self._enqueue(run.id)
+            self._enqueue(run)
         return run
 
     def submit_resume(self, session: str, source: Run, checkpoint: Path, epoch: int, restore: str,
@@ -222,7 +222,7 @@ class JobManager:
             self._check_queue()
             self.ensure_reference(source.config)
             run = self._new_resume(session, source, checkpoint, epoch, restore, prediction, "queued")
-            self._enqueue(run.id)
+            self._enqueue(run)
         return run
 
     def submit_resume_all(self, session: str, source: Run, checkpoint: Path, epoch: int,
@@ -243,7 +243,7 @@ class JobManager:
                 status = "queued" if i < room else "planned"
                 run = self._new_resume(session, source, checkpoint, epoch, mode, predictions.get(mode), status)
                 if status == "queued":
-                    self._enqueue(run.id)
+                    self._enqueue(run)
                 runs.append(run)
         return runs
 
@@ -270,7 +270,7 @@ class JobManager:
             room = self.settings.max_active_runs_per_session - self.store.count_active(session)
             for run in self.store.with_status(session, "planned")[:max(room, 0)]:
                 self.store.update(run.id, status="queued")
-                self._enqueue(run.id)
+                self._enqueue(run)
 
     def submit_job(self, session: str | None, kind: str, config: dict, run_id: str | None = None,
                    first: bool = False) -> Run:
@@ -291,7 +291,7 @@ class JobManager:
                 self._note_paced(run)
                 self._wake()
             else:
-                self._enqueue(run.id)
+                self._enqueue(run)
         return run
 
     def ensure_reference(self, config: dict) -> Run:
@@ -306,7 +306,7 @@ class JobManager:
             self.store.delete_lineage(run_id)
             shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
             run = self._new_run(run_id, None, "reference", config, {"pace_ms": 0}, parent=None, root=run_id, ref=key)
-            self._enqueue(run.id)
+            self._enqueue(run)
             return run
 
     def _check_queue(self) -> None:
@@ -347,8 +347,8 @@ class JobManager:
                   created=time.time(), started=None, finished=None)
         return self.store.add(run)
 
-    def _note_paced(self, run: Run | None) -> None:
-        if (run is not None and self.settings.paced_places and run.kind in ("train", "resume")
+    def _note_paced(self, run: Run) -> None:
+        if (self.settings.paced_places and run.kind in ("train", "resume")
                 and run.options.get("pace_ms", 0) >= PACED_MIN_MS):
             self._paced.add(run.id)
 
@@ -360,11 +360,11 @@ class JobManager:
             free[w.paced] -= 1
         return free
 
-    def _enqueue(self, run_id: str) -> None:
+    def _enqueue(self, run: Run) -> None:
         """Round-robin across sessions: a session's k-th waiting run goes after every other
         session's k-th, so one learner's (or one script's) pile never pushes the others back."""
-        owner = self._queued_owner(run_id)
-        self._note_paced(self.store.get(run_id))
+        owner = self._queued_owner(run.id)
+        self._note_paced(run)
         ranks: dict[str, int] = {}
         rank_of = []
         for rid in self._queue:
@@ -375,7 +375,7 @@ class JobManager:
         at = len(self._queue)
         while at > 0 and rank_of[at - 1] > mine:
             at -= 1
-        self._queue.insert(at, run_id)
+        self._queue.insert(at, run.id)
         if len(self._owners) > 2 * len(self._queue) + 64:  # forget runs that left the queue
             queued = set(self._queue)
             self._owners = {k: v for k, v in self._owners.items() if k in queued}
