@@ -169,17 +169,18 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def shows_reference(runs: list[Run], root_id: str) -> bool:
-    """The reference is shared by everyone with the same settings and may already exist: a
-    lineage shows it only once it has a resume to compare with it, never as a stranger's run.
-    Until then its progress is no change to the lineage's view (lineage_key, stream.Watch)."""
-    return any(r.kind == "resume" and r.root_id == root_id for r in runs)
+def showing_reference(runs: list[Run]) -> set[str]:
+    """The lineages (root ids) among `runs` that show their shared reference. It is shared by
+    everyone with the same settings and may already exist: a lineage shows it only once it has a
+    resume to compare with it, never as a stranger's run. Until then its progress is no change
+    to the lineage's view (lineage_key, stream.Watch)."""
+    return {r.root_id for r in runs if r.kind == "resume"}
 
 
 def lineage(jobs: JobBackend, root: Run) -> Lineage:
     runs = jobs.lineage_runs(root.root_id)
     segments = [segment(jobs, r) for r in runs]
-    ref_run = jobs.reference_run(root.config) if shows_reference(runs, root.root_id) else None
+    ref_run = jobs.reference_run(root.config) if root.root_id in showing_reference(runs) else None
     reference = segment(jobs, ref_run) if ref_run else None
     steps = None
     for seg in [*segments, *( [reference] if reference else [])]:
@@ -198,16 +199,16 @@ _lineages = ViewCache(size=512, concurrent=8)
 charts_cache = ViewCache(size=512, concurrent=8)
 
 
-# Whether a lineage has a resume, by lineage version: it changes only with a write to the lineage.
-_resumed = ViewCache(size=1024, concurrent=8)
+# Whether a lineage shows its reference, by lineage version: it changes only with a write to it.
+_shows_reference = ViewCache(size=1024, concurrent=8)
 
 
 def lineage_key(jobs: JobBackend, root: Run) -> tuple:
     """What the lineage's view is drawn from; the shared reference only once it is shown: a class
     with the same settings shares one, and its every epoch would otherwise redraw every view."""
     version = jobs.version(root.root_id)
-    shown = _resumed.get((root.root_id, version),
-                         lambda: shows_reference(jobs.lineage_runs(root.root_id), root.root_id))
+    shown = _shows_reference.get((root.root_id, version),
+                                 lambda: root.root_id in showing_reference(jobs.lineage_runs(root.root_id)))
     if not shown:
         return (root.root_id, version)
     ref_root = reference_id(root.config)

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from app import i18n
-from app.components.checkpoint_simulator.service import shows_reference
+from app.components.checkpoint_simulator.service import showing_reference
 from app.jobs.protocol import JobBackend, reference_id
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,8 @@ class Watch:
         runs = self.jobs.session_runs(self.session)
         self._runs = [r.id for r in runs if r.active]
         # The shared references this page shows: their progress is a change to it.
-        self._refs = sorted({reference_id(r.config) for r in runs
-                             if r.kind == "train" and shows_reference(runs, r.id)})
+        shown = showing_reference(runs)
+        self._refs = sorted({reference_id(r.config) for r in runs if r.kind == "train" and r.id in shown})
 
     def moved(self) -> bool:
         """The learner's runs were written since the last look (which then re-reads them)."""
