@@ -18,7 +18,8 @@ from app.jobs.manager import JobManager
 from app.content.render import pygments_css
 from app.middleware import SecurityHeaders
 from app.security import RequestGuard
-from app.sessions import SESSION_COOKIE, SessionBuckets, secret_key
+from app.page_cache import PageCache
+from app.sessions import SESSION_COOKIE, SESSION_MAX_AGE, SessionBuckets, secret_key
 from app.settings import Settings, get_settings
 from app.templating import STATIC_DIR
 
@@ -76,14 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.startup_hooks = [lambda a: a.state.jobs.start()]
     app.state.shutdown_hooks = [lambda a: a.state.jobs.stop()]
 
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=secret_key(settings.secret_key, settings.data_dir),
-        session_cookie=SESSION_COOKIE,
-        max_age=30 * 24 * 3600,
-        same_site="lax",
-    )
+    key = secret_key(settings.secret_key, settings.data_dir)
+    app.add_middleware(SessionMiddleware, secret_key=key, session_cookie=SESSION_COOKIE,
+                       max_age=SESSION_MAX_AGE, same_site="lax")
     app.add_middleware(RequestGuard, routes=lambda: app.router.routes)
+    # Outside the session and the guards, inside the host check and the security headers.
+    app.add_middleware(PageCache, secret_key=key, max_age=SESSION_MAX_AGE)
     if settings.allowed_host_list != ["*"]:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list)
     app.add_middleware(SecurityHeaders)

@@ -96,9 +96,25 @@ def index_page(request: Request, lang: str):
     return remember(templates.TemplateResponse(request, "index.html", context), lang)
 
 
+_hooks: dict[int, tuple] = {}  # id(chapter.rendered) -> (that object, its version hooks)
+
+
+def _version_hooks(rendered) -> tuple:
+    """The version hooks of a chapter's components, found once per chapter text: the page asks
+    them on every request, and most components have none."""
+    kept = _hooks.get(id(rendered))
+    if kept is not None and kept[0] is rendered:
+        return kept[1]
+    found = (components.get(part.name) for part in rendered.parts if isinstance(part, Slot))
+    hooks = tuple(c.version for c in found if c and c.version)
+    if len(_hooks) > 64:  # chapters edited while served leave old texts behind
+        _hooks.clear()
+    _hooks[id(rendered)] = (rendered, hooks)
+    return hooks
+
+
 def _versions(request: Request, chapter: Chapter) -> tuple:
-    found = (components.get(part.name) for part in chapter.rendered.parts if isinstance(part, Slot))
-    return tuple(c.version(request) if c and c.version else None for c in found)
+    return tuple(version(request) for version in _version_hooks(chapter.rendered))
 
 
 @dataclass(frozen=True)
@@ -117,7 +133,7 @@ def _render_chapter(request: Request, lang: str, chapter: Chapter) -> RenderedPa
     return RenderedPage(html, gzip.compress(html, compresslevel=9, mtime=0))
 
 
-def _accepts_gzip(header: str) -> bool:
+def accepts_gzip(header: str) -> bool:
     for item in header.split(","):
         coding, *params = [p.strip() for p in item.split(";")]
         if coding.lower() in ("gzip", "*"):
@@ -130,7 +146,7 @@ def _accepts_gzip(header: str) -> bool:
 
 
 def _page_response(request: Request, page: RenderedPage) -> HTMLResponse:
-    if _accepts_gzip(request.headers.get("accept-encoding", "")):
+    if accepts_gzip(request.headers.get("accept-encoding", "")):
         response = HTMLResponse(page.gzipped, headers={"content-encoding": "gzip"})
     else:
         response = HTMLResponse(page.html)
@@ -138,15 +154,22 @@ def _page_response(request: Request, page: RenderedPage) -> HTMLResponse:
     return response
 
 
-@router.get("/{lang:lang}/{slug}", response_class=HTMLResponse)
-async def chapter_page(request: Request, lang: str, slug: str):
+def page_key(request: Request, lang: str, slug: str) -> tuple[Chapter | None, tuple]:
+    """The chapter and what its page's bytes depend on: the same for every learner until the
+    chapter or a component's state changes (app.page_cache keeps the answers by this key too)."""
     lib = library(request)
     chapter = lib.get(lang, slug)
     if chapter is None:
+        return None, ()
+    return chapter, (lang, slug, id(chapter.rendered), lib.generation, _versions(request, chapter))
+
+
+@router.get("/{lang:lang}/{slug}", response_class=HTMLResponse)
+async def chapter_page(request: Request, lang: str, slug: str):
+    chapter, key = page_key(request, lang, slug)
+    if chapter is None:
         raise HTTPException(404)
-    # The same bytes for every learner until the chapter or a component's state changes:
-    # a classroom opening the lesson at once costs one render, off the event loop.
-    key = (lang, slug, id(chapter.rendered), lib.generation, _versions(request, chapter))
+    # A classroom opening the lesson at once costs one render, off the event loop.
     cache = request.app.state.page_cache
     page = cache.peek(key) or await run_in_threadpool(
         cache.get, key, lambda: _render_chapter(request, lang, chapter))

@@ -12,6 +12,7 @@ from fastapi import HTTPException, Request
 from app import i18n
 
 SESSION_COOKIE = "lab_session"
+SESSION_MAX_AGE = 30 * 24 * 3600  # s: a learner coming back within a month finds their runs
 
 
 def secret_key(configured: str, data_dir: Path) -> str:
@@ -71,9 +72,12 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def has_session(request: Request) -> bool:
-    sid = request.session.get("sid")
+def is_session_id(sid) -> bool:
     return isinstance(sid, str) and len(sid) >= 16
+
+
+def has_session(request: Request) -> bool:
+    return is_session_id(request.session.get("sid"))
 
 
 def session_id(request: Request) -> str:
@@ -82,7 +86,7 @@ def session_id(request: Request) -> str:
     cookie cannot mint a fresh session, with fresh per-session limits, on every POST."""
     sid = request.session.get("sid")
     state = request.app.state
-    if isinstance(sid, str) and len(sid) >= 16:
+    if is_session_id(sid):
         if request.method not in SAFE_METHODS and hasattr(state, "jobs"):
             state.jobs.note_address(sid, client_address(request))
         return sid
