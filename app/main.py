@@ -68,6 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The stock /docs pulls Swagger UI from a CDN; ours serves it from a pinned package.
         docs_url=None,
         redoc_url=None,
+        # An offline classroom server has nowhere to send traces; off, FastAPI also skips
+        # looking for an OpenTelemetry provider on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.library = library
