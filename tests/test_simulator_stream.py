@@ -141,6 +141,45 @@ def test_a_quiet_page_costs_no_look_at_its_runs(jobs):
     assert busy_looks >= 4
 
 
+class ReadingWatch(Watch):
+    rereads = 0
+
+    def _reread(self):
+        self.rereads += 1
+        super()._reread()
+
+
+def test_a_training_runs_epochs_change_the_page_without_reading_its_runs_again(jobs):
+    """Each epoch changes the view (the stream says so), but no run's row: the learner's runs are
+    read again from SQLite, off the event loop, only when one starts, ends or is added."""
+    run = jobs.submit_train("reader", {**CONFIG, "epochs": 30}, {"pace_ms": 60})
+    hops = []
+
+    async def counting_thread(fn):
+        hops.append(fn)
+        return await asyncio.to_thread(fn)
+
+    async def scenario():
+        watch = ReadingWatch(jobs, "reader", "en")
+        stream = Recorder(follow(watch, counting_thread))
+        while not jobs.is_running(run.id):
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.5)
+        rereads, hopped = watch.rereads, len(hops)
+        changed = [e for e in await stream.after(1.5) if e["event"] == "changed"]
+        training = watch.rereads - rereads, len(hops) - hopped
+        while jobs.is_running(run.id):
+            await asyncio.sleep(0.05)
+        await stream.after(1.0)
+        stream.stop()
+        return changed, training, watch.rereads - rereads
+
+    changed, (rereads_while_training, hops_while_training), rereads_to_the_end = run_scenario(scenario)
+    assert len(changed) >= 3  # the epochs reached the page
+    assert rereads_while_training == 0 and hops_while_training == 0
+    assert rereads_to_the_end >= 1  # its end (a row's change) is read
+
+
 def test_the_shared_reference_wakes_only_the_pages_that_show_it(tmp_path):
     """A class with the same settings shares one reference run. A page shows it once its lineage
     has a resume; before that, the reference's epochs are no change to it (sixty pages used to

@@ -193,6 +193,9 @@ class JobManager:
     def session_version(self, session: str) -> int:
         return self.store.session_version(session)
 
+    def session_runs_version(self, session: str) -> int:
+        return self.store.session_runs_version(session)
+
     # --- submitting work ---
     def _check_active(self, session: str) -> None:
         n = self.settings.max_active_runs_per_session

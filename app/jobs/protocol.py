@@ -261,6 +261,9 @@ class JobBackend(Protocol):
 
     def session_version(self, session: str) -> int: ...
 
+    # Only when a run of the session is added, changes (status…) or goes: not for its epochs.
+    def session_runs_version(self, session: str) -> int: ...
+
     # --- reading: now (in memory, gone when the run ends) ---
     def status(self, run_id: str) -> RunStatus | None: ...
 

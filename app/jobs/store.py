@@ -72,6 +72,7 @@ class RunStore:
         self._clock = itertools.count(1)  # next() is atomic: writers in several threads
         self._versions: dict[str, int] = {}
         self._session_versions: dict[str, int] = {}
+        self._session_rows: dict[str, int] = {}  # the same, bumped by writes to the runs' rows only
         self._root_of: dict[str, tuple[str, str | None]] = {}
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -115,19 +116,26 @@ class RunStore:
         """Changes whenever any run of the session is written (not its shared references)."""
         return self._session_versions.get(session, 0)
 
-    def _touch(self, run_id: str) -> None:
+    def session_runs_version(self, session: str) -> int:
+        """Changes when a run of the session is added, changed (its status…) or deleted; not
+        when it records an epoch or an event."""
+        return self._session_rows.get(session, 0)
+
+    def _touch(self, run_id: str, row: bool = True) -> None:
         found = self._root_of.get(run_id)
         if found is None:
             rows = self._all("SELECT root_id, session FROM runs WHERE id = ?", (run_id,))
             found = (rows[0][0], rows[0][1]) if rows else (run_id, None)
             self._root_of[run_id] = found
-        self._bump(*found)
+        self._bump(*found, row=row)
 
-    def _bump(self, root_id: str, session: str | None) -> None:
+    def _bump(self, root_id: str, session: str | None, row: bool = True) -> None:
         now = next(self._clock)
         self._versions[root_id] = now
         if session is not None:
             self._session_versions[session] = now
+            if row:
+                self._session_rows[session] = now
 
     # --- runs ---
     def add(self, run: Run) -> Run:
@@ -231,7 +239,7 @@ class RunStore:
             (run_id, e.epoch, e.loss, e.acc, e.lr, e.seconds, e.step, json.dumps(e.step_losses),
              json.dumps(e.order_head), e.val_loss),
         )
-        self._touch(run_id)
+        self._touch(run_id, row=False)
 
     def epochs(self, run_id: str) -> list[EpochRow]:
         rows = self._all("SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))
@@ -241,7 +249,7 @@ class RunStore:
 
     def add_event(self, run_id: str, kind: str, data: dict) -> None:
         self._exec("INSERT INTO events VALUES (?,?,?,?)", (run_id, time.time(), kind, json.dumps(data)))
-        self._touch(run_id)
+        self._touch(run_id, row=False)
 
     def events(self, run_id: str, kind: str | None = None) -> list[dict]:
         if kind:

@@ -72,6 +72,7 @@ class Watch:
     session: str
     lang: str
     _version: int = -1
+    _rows: int = -1  # the session's runs version at the last re-read
     _runs: list[str] = field(default_factory=list)
     _refs: list[str] = field(default_factory=list)
     _seen: tuple = ()
@@ -84,8 +85,13 @@ class Watch:
         self._refs = sorted({reference_id(r.config) for r in runs if r.kind == "train" and r.id in shown})
 
     def moved(self) -> bool:
-        """The learner's runs were written since the last look (which then re-reads them)."""
+        """The learner's runs were written (a run, an epoch, an event) since the last look."""
         return self.jobs.session_version(self.session) != self._version
+
+    def rows_moved(self) -> bool:
+        """A run of the learner was added, changed or deleted: the next look re-reads them (from
+        SQLite, off the event loop). An epoch alone changes no run's row: ~20 a run, no re-read."""
+        return self.jobs.session_runs_version(self.session) != self._rows
 
     def _now(self) -> tuple:
         """The shared references' versions and the live epoch of every run on the page. The view
@@ -102,8 +108,9 @@ class Watch:
 
     def signature(self) -> tuple:
         """Equal signatures mean an equal live view (apart from queue places)."""
-        if self.moved():
-            self._version = self.jobs.session_version(self.session)
+        self._version = self.jobs.session_version(self.session)
+        if self.rows_moved():
+            self._rows = self.jobs.session_runs_version(self.session)
             self._reread()
         self._seen = self._now()
         return (self._version, *self._seen)
@@ -207,7 +214,7 @@ async def _follow(watch: Watch, ring: asyncio.Event,
         if gap > 0:
             await asyncio.sleep(gap)  # at most ~3 "changed" a second: what changes meanwhile rides along
         # Re-reading the learner's runs touches SQLite: keep that off the event loop.
-        sig = await in_thread(watch.signature) if watch.moved() else watch.signature()
+        sig = await in_thread(watch.signature) if watch.rows_moved() else watch.signature()
         if sig != sent_sig:
             if count and time.monotonic() - changed_at > 2 * CHANGED_GAP:
                 # The first change after a quiet spell is often everyone's (a class starting
