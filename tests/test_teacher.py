@@ -138,7 +138,8 @@ def _three_learners(client):
         assert r.status_code == 201, r.text
         resumes.append((who, r.json()["id"]))
     for who, run_id in resumes:
-        assert wait_finished(who, run_id)["status"] == "done"
+        run = wait_finished(who, run_id)
+        assert run["status"] == "done", run
         wait_event(who, run_id, "comparison")
     assert wait_finished(b, rb["id"])["status"] == "done"
     return a, b, c
