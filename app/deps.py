@@ -21,9 +21,14 @@ async def _lang(request: Request) -> str:
     return lang_of(request)
 
 
+async def _session(request: Request) -> str:
+    # async for the same reason: a few dictionary reads (and, on a POST, a brief lock).
+    return session_id(request)
+
+
 # The language of a fragment: ?lang= from the page that asked, else the remembered choice.
 Lang = Annotated[str, Depends(_lang)]
 # The job system, through its typed interface only (app/jobs/protocol.py).
 Jobs = Annotated[JobBackend, Depends(_jobs)]
 # This browser's session id (a GET may establish one; a POST needs one already: 403).
-Session = Annotated[str, Depends(session_id)]
+Session = Annotated[str, Depends(_session)]
