@@ -10,11 +10,14 @@ import json
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from app.jobs.records import ACTIVE, EpochRow, Run  # noqa: F401 - also importable from here
+
+SESSIONS_KEPT = 4096  # learners whose runs for_session keeps in memory (a few KiB each)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -74,6 +77,7 @@ class RunStore:
         self._session_versions: dict[str, int] = {}
         self._session_rows: dict[str, int] = {}  # the same, bumped by writes to the runs' rows only
         self._root_of: dict[str, tuple[str, str | None]] = {}
+        self._by_session: OrderedDict[str, tuple[int, list[Run]]] = OrderedDict()  # see for_session
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode loses at most the last commits on power loss, never corrupts.
@@ -161,7 +165,21 @@ class RunStore:
         self._touch(run_id)
 
     def for_session(self, session: str) -> list[Run]:
-        return [_run(r) for r in self._all("SELECT * FROM runs WHERE session = ? ORDER BY created", (session,))]
+        """A learner's runs, oldest first. A class's live views and streams ask on every change
+        they show (~10 times a run); the rows change ~3 times a run (added, started, ended). So the
+        answer is kept per session under its runs version, read before the query: a write during
+        the query only makes the next call read again."""
+        version = self.session_runs_version(session)
+        kept = self._by_session.get(session)
+        if kept is not None and kept[0] == version:
+            return list(kept[1])
+        runs = [_run(r) for r in self._all("SELECT * FROM runs WHERE session = ? ORDER BY created", (session,))]
+        with self._lock:
+            self._by_session[session] = (version, runs)
+            self._by_session.move_to_end(session)
+            while len(self._by_session) > SESSIONS_KEPT:
+                self._by_session.popitem(last=False)
+        return list(runs)
 
     def lineage(self, root_id: str) -> list[Run]:
         return [_run(r) for r in self._all("SELECT * FROM runs WHERE root_id = ? ORDER BY created", (root_id,))]
