@@ -30,7 +30,7 @@ def teacher(client) -> TestClient:
 
 
 def board_when(t: TestClient, predicate, timeout: float = 5.0) -> dict:
-    """The board once predicate holds: it is rebuilt at most every MIN_GAP (0.3 s) while busy."""
+    """The board once predicate holds: it is rebuilt at most every MIN_GAP (0.5 s) while busy."""
     deadline = time.monotonic() + timeout
     while True:
         board = t.get("/api/teach/class?lang=en").json()
