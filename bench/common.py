@@ -231,6 +231,8 @@ def percentile(values: list[float], q: float) -> float:
     k = (len(xs) - 1) * q / 100
     lo = int(k)
     hi = min(lo + 1, len(xs) - 1)
+    if k == lo or xs[hi] == xs[lo]:
+        return xs[lo]  # also keeps an infinite value (a miss) from turning the result into nan
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
