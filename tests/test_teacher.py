@@ -300,3 +300,21 @@ def test_a_scenario_link_made_on_the_laptop_itself_names_its_network_address(cli
         assert t.get("/api/teach/scenario", headers={"host": "192.168.1.20:8000"}).json()["origin"] == ""
     finally:
         client.app.state.settings.host = "127.0.0.1"
+
+
+def test_learners_new_to_the_board_are_numbered_in_order_with_one_write(tmp_path, monkeypatch):
+    from app.components.teacher_dashboard import classroom
+
+    writes = []
+    real = classroom._atomic_write
+    monkeypatch.setattr(classroom, "_atomic_write", lambda path, data: (writes.append(data), real(path, data)))
+    state = classroom.ClassState(tmp_path)
+    assert state.number_of("first") == 1
+    writes.clear()
+    state.number_all(["b", "first", "c", "b", "d"])
+    assert len(writes) == 1
+    assert [state.number_of(h) for h in ("first", "b", "c", "d")] == [1, 2, 3, 4]
+    state.number_all(["c", "d"])  # nobody new: nothing written
+    assert len(writes) == 1
+    again = classroom.ClassState(tmp_path)  # what was written is what a restart reads
+    assert again.numbers == {"first": 1, "b": 2, "c": 3, "d": 4}

@@ -109,6 +109,20 @@ class ClassState:
                     self._save()
         return n
 
+    def number_all(self, hashes) -> None:
+        """Numbers for the learners not numbered yet, in the order given, in one write: a class's
+        sixty learners reach the board within a second, and a write each (the whole file, synced)
+        was about a quarter of the time of the board's rebuilds then."""
+        new = [h for h in dict.fromkeys(hashes) if h not in self.numbers]
+        if not new:
+            return
+        with self._lock:
+            n = max(self.numbers.values(), default=0)
+            for h in new:
+                if h not in self.numbers:
+                    n = self.numbers[h] = n + 1
+            self._save()
+
     def set_name(self, session: str, name: str) -> str:
         name = clean_name(name)
         with self._lock:
@@ -467,6 +481,7 @@ class Classroom:
         recoveries: dict[str, list[float]] = {m: [] for m in cs_ledger.MODES}
         rows = []
         per_session_latest: dict[str, RunInfo] = {}
+        self.state.number_all(session_hash(run.session) for run in runs)
         for run in runs:
             h = session_hash(run.session)
             lr = learners.get(h)
@@ -506,6 +521,7 @@ class Classroom:
             m.median_recovery_epochs = median(recoveries[m.mode]) if recoveries[m.mode] else None
         # Learners met only here are numbered in the order they last checked (runs number the rest).
         progress = sorted(self._exercise_progress().items(), key=lambda kv: min(e.updated for e in kv[1].values()))
+        self.state.number_all(h for h, _ in progress if h not in learners)
         for h, tries in progress:
             lr = learners.get(h)
             if lr is None:
