@@ -68,3 +68,54 @@ def test_the_kept_answers_are_bounded(tmp_path, monkeypatch):
         store.add(_run(f"r{i}", session=f"s{i}"))
         assert [r.id for r in store.for_session(f"s{i}")] == [f"r{i}"]
     assert len(store._by_session) == 3
+
+
+def _epoch(n: int, loss: float = 1.0) -> EpochRow:
+    return EpochRow(n, loss / n, 0.5, 0.1, 0.01, n * 10, [loss, loss / 2], [n, n + 1], loss)
+
+
+def test_a_runs_epochs_are_decoded_once_and_only_new_ones_are_read_again(tmp_path):
+    store = RunStore(tmp_path / "lab.sqlite3")
+    store.add(_run("a"))
+    for n in (1, 2, 3):
+        store.add_epoch("a", _epoch(n))
+    queries = _counting(store)
+    assert [e.epoch for e in store.epochs("a")] == [1, 2, 3]
+    assert [e.epoch for e in store.epochs("a")] == [1, 2, 3]
+    assert len([q for q in queries if "FROM epochs" in q]) == 1  # the second answer was kept
+    store.add_epoch("a", _epoch(4))
+    assert [e.epoch for e in store.epochs("a")] == [1, 2, 3, 4]
+    assert "epoch >= ?" in [q for q in queries if "FROM epochs" in q][-1]  # only the new one read
+
+
+def test_the_kept_epochs_always_equal_what_sqlite_holds(tmp_path):
+    store = RunStore(tmp_path / "lab.sqlite3")
+    store.add(_run("a"))
+    store.add(_run("b", root="a"))
+    for n in (1, 2, 3):
+        store.add_epoch("a", _epoch(n))
+    store.epochs("a")
+    store.add_epoch("a", _epoch(2, loss=7.0))  # an epoch written again (a repeated event) is read again
+    store.add_epoch("a", _epoch(5))
+    store.add_epoch("b", _epoch(1))
+    fresh = RunStore(tmp_path / "lab.sqlite3")  # reads everything from SQLite
+    assert store.epochs("a") == fresh.epochs("a")
+    assert store.epochs("a")[1].loss == 7.0 / 2
+    assert store.epochs("b") == fresh.epochs("b")
+    kept = store.epochs("a")
+    kept.clear()  # a caller's list is its own
+    assert len(store.epochs("a")) == 4
+    store.delete_lineage("a")
+    assert store.epochs("a") == [] and store.epochs("b") == []
+
+
+def test_the_kept_epochs_are_bounded(tmp_path, monkeypatch):
+    monkeypatch.setattr("app.jobs.store.RUNS_KEPT", 2)
+    store = RunStore(tmp_path / "lab.sqlite3")
+    for i in range(5):
+        store.add(_run(f"r{i}", session=f"s{i}"))
+        store.add_epoch(f"r{i}", _epoch(1))
+        assert len(store.epochs(f"r{i}")) == 1
+    assert list(store._epochs) == ["r3", "r4"]
+    store.add_epoch("r0", _epoch(2))  # not kept: read whole next time
+    assert [e.epoch for e in store.epochs("r0")] == [1, 2]

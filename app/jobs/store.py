@@ -18,6 +18,7 @@ from pathlib import Path
 from app.jobs.records import ACTIVE, EpochRow, Run  # noqa: F401 - also importable from here
 
 SESSIONS_KEPT = 4096  # learners whose runs for_session keeps in memory (a few KiB each)
+RUNS_KEPT = 256  # runs whose decoded epochs epochs() keeps (~55 KiB for 30 epochs: ~14 MiB at most)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -57,6 +58,11 @@ CREATE INDEX IF NOT EXISTS events_run ON events(run_id, at);
 """
 
 
+def _epoch(r: sqlite3.Row) -> EpochRow:
+    return EpochRow(r["epoch"], r["loss"], r["acc"], r["lr"], r["seconds"], r["step"],
+                    json.loads(r["step_losses"] or "[]"), json.loads(r["order_head"] or "[]"), r["val_loss"])
+
+
 def _run(row: sqlite3.Row) -> Run:
     d = dict(row)
     d["config"] = json.loads(d["config"])
@@ -78,6 +84,8 @@ class RunStore:
         self._session_rows: dict[str, int] = {}  # the same, bumped by writes to the runs' rows only
         self._root_of: dict[str, tuple[str, str | None]] = {}
         self._by_session: OrderedDict[str, tuple[int, list[Run]]] = OrderedDict()  # see for_session
+        self._epochs: OrderedDict[str, list[EpochRow]] = OrderedDict()  # see epochs
+        self._stale_from: dict[str, int] = {}  # run -> the first epoch written since it was kept
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode loses at most the last commits on power loss, never corrupts.
@@ -236,8 +244,10 @@ class RunStore:
                 self._db.execute("DELETE FROM epochs WHERE run_id = ?", (row["id"],))
                 self._db.execute("DELETE FROM events WHERE run_id = ?", (row["id"],))
                 self._db.execute("DELETE FROM runs WHERE id = ?", (row["id"],))
-        for row in rows:
-            self._root_of.pop(row["id"], None)
+            for row in rows:
+                self._root_of.pop(row["id"], None)
+                self._epochs.pop(row["id"], None)
+                self._stale_from.pop(row["id"], None)
         self._bump(root_id, rows[0]["session"] if rows else None)
         return [row["id"] for row in rows]
 
@@ -251,19 +261,39 @@ class RunStore:
 
     # --- epochs and events ---
     def add_epoch(self, run_id: str, e: EpochRow) -> None:
-        self._exec(
-            "INSERT OR REPLACE INTO epochs (run_id, epoch, loss, acc, lr, seconds, step, step_losses, order_head, "
-            "val_loss) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (run_id, e.epoch, e.loss, e.acc, e.lr, e.seconds, e.step, json.dumps(e.step_losses),
-             json.dumps(e.order_head), e.val_loss),
-        )
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO epochs (run_id, epoch, loss, acc, lr, seconds, step, step_losses, "
+                "order_head, val_loss) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (run_id, e.epoch, e.loss, e.acc, e.lr, e.seconds, e.step, json.dumps(e.step_losses),
+                 json.dumps(e.order_head), e.val_loss),
+            )
+            if run_id in self._epochs:
+                self._stale_from[run_id] = min(self._stale_from.get(run_id, e.epoch), e.epoch)
         self._touch(run_id, row=False)
 
     def epochs(self, run_id: str) -> list[EpochRow]:
-        rows = self._all("SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))
-        return [EpochRow(r["epoch"], r["loss"], r["acc"], r["lr"], r["seconds"], r["step"],
-                         json.loads(r["step_losses"] or "[]"), json.loads(r["order_head"] or "[]"), r["val_loss"])
-                for r in rows]
+        """A run's epochs, in order. A live view draws every epoch of every run on screen each time
+        one more arrives, and decoding them all again (two JSON lists an epoch) was most of reading
+        a lineage: the decoded rows are kept, and only those written since are read again (SQLite
+        stays the source of every row; a rewritten epoch is read again too). The rows are shared
+        between callers, who only read them."""
+        with self._lock:
+            kept = self._epochs.get(run_id)
+            since = self._stale_from.pop(run_id, None)
+            if kept is None:
+                rows = [_epoch(r) for r in self._all("SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch",
+                                                    (run_id,))]
+            elif since is not None:
+                rows = [e for e in kept if e.epoch < since] + [_epoch(r) for r in self._all(
+                    "SELECT * FROM epochs WHERE run_id = ? AND epoch >= ? ORDER BY epoch", (run_id, since))]
+            else:
+                rows = kept
+            self._epochs[run_id] = rows
+            self._epochs.move_to_end(run_id)
+            while len(self._epochs) > RUNS_KEPT:
+                self._stale_from.pop(self._epochs.popitem(last=False)[0], None)
+            return list(rows)
 
     def add_event(self, run_id: str, kind: str, data: dict) -> None:
         self._exec("INSERT INTO events VALUES (?,?,?,?)", (run_id, time.time(), kind, json.dumps(data)))
