@@ -58,6 +58,13 @@ CREATE INDEX IF NOT EXISTS events_run ON events(run_id, at);
 """
 
 
+def _remember(kept: OrderedDict, key, value, limit: int) -> list:
+    """kept[key] = value as the newest entry; the oldest go past `limit`. Returns their keys."""
+    kept[key] = value
+    kept.move_to_end(key)
+    return [kept.popitem(last=False)[0] for _ in range(len(kept) - limit)]
+
+
 def _epoch(r: sqlite3.Row) -> EpochRow:
     return EpochRow(r["epoch"], r["loss"], r["acc"], r["lr"], r["seconds"], r["step"],
                     json.loads(r["step_losses"] or "[]"), json.loads(r["order_head"] or "[]"), r["val_loss"])
@@ -183,10 +190,7 @@ class RunStore:
             return list(kept[1])
         runs = [_run(r) for r in self._all("SELECT * FROM runs WHERE session = ? ORDER BY created", (session,))]
         with self._lock:
-            self._by_session[session] = (version, runs)
-            self._by_session.move_to_end(session)
-            while len(self._by_session) > SESSIONS_KEPT:
-                self._by_session.popitem(last=False)
+            _remember(self._by_session, session, (version, runs), SESSIONS_KEPT)
         return list(runs)
 
     def lineage(self, root_id: str) -> list[Run]:
@@ -289,10 +293,8 @@ class RunStore:
                     "SELECT * FROM epochs WHERE run_id = ? AND epoch >= ? ORDER BY epoch", (run_id, since))]
             else:
                 rows = kept
-            self._epochs[run_id] = rows
-            self._epochs.move_to_end(run_id)
-            while len(self._epochs) > RUNS_KEPT:
-                self._stale_from.pop(self._epochs.popitem(last=False)[0], None)
+            for gone in _remember(self._epochs, run_id, rows, RUNS_KEPT):
+                self._stale_from.pop(gone, None)
             return list(rows)
 
     def add_event(self, run_id: str, kind: str, data: dict) -> None:
