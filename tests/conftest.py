@@ -303,3 +303,19 @@ def celery_cluster(tmp_path_factory):
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test that used a real server gets that server's last log lines in its report:
+    a browser test that times out says what the page showed, not what the server did meanwhile
+    (runs started and ended, errors), and CI keeps no files to look at afterwards."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for name in ("live_server",):
+        srv = getattr(item, "funcargs", {}).get(name)
+        if isinstance(srv, Server) and srv.log.exists():
+            tail = srv.log.read_text(errors="replace").splitlines()[-40:]
+            report.sections.append((f"{name} log (last 40 lines)", "\n".join(tail)))

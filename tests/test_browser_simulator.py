@@ -152,7 +152,11 @@ def test_crash_while_saving_explains_the_broken_file(learner, lang):
     page = learner(lang)
     sim = start(page, epochs="8", every="2", pace="0", crash="while_saving", crash_epoch="4")
     naive = sim.locator(".cs-naive")
-    expect(naive).to_have_attribute("data-ok", "false", timeout=40_000)
+    try:
+        expect(naive).to_have_attribute("data-ok", "false", timeout=40_000)
+    except AssertionError as exc:  # say what the server had and what the page showed
+        runs = page.request.get("/api/checkpoint-simulator/runs").json()
+        raise AssertionError(f"runs: {runs}\npage: {sim.inner_text()[:1500]}") from exc
     expect(naive).to_contain_text(WORDS[lang]["naive"])
     expect(naive.locator("pre.torch-error")).not_to_be_empty()
     expect(naive.locator("details.cs-split")).to_have_count(0)  # nothing resumes from a rejected file
