@@ -314,8 +314,7 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.when != "call" or not report.failed:
         return
-    for name in ("live_server",):
-        srv = getattr(item, "funcargs", {}).get(name)
-        if isinstance(srv, Server) and srv.log.exists():
-            tail = srv.log.read_text(errors="replace").splitlines()[-40:]
-            report.sections.append((f"{name} log (last 40 lines)", "\n".join(tail)))
+    srv = getattr(item, "funcargs", {}).get("live_server")
+    if isinstance(srv, Server) and srv.log.exists():
+        tail = srv.log.read_text(errors="replace").splitlines()[-40:]
+        report.sections.append(("live_server log (last 40 lines)", "\n".join(tail)))

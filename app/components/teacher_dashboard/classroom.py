@@ -100,14 +100,9 @@ class ClassState:
 
     def number_of(self, h: str) -> int:
         """The learner's number by the class's hash of their session (what exercise progress keeps)."""
-        n = self.numbers.get(h)
-        if n is None:
-            with self._lock:
-                n = self.numbers.get(h)
-                if n is None:
-                    n = self.numbers[h] = max(self.numbers.values(), default=0) + 1
-                    self._save()
-        return n
+        if h not in self.numbers:
+            self.number_all([h])
+        return self.numbers[h]
 
     def number_all(self, hashes) -> None:
         """Numbers for the learners not numbered yet, in the order given, in one write: a class's
