@@ -139,7 +139,7 @@ def _three_learners(client):
         resumes.append((who, r.json()["id"]))
     for who, run_id in resumes:
         run = wait_finished(who, run_id)
-        assert run["status"] == "done", run
+        assert run["status"] == "done", (run["status"], run.get("error"), run.get("options"))
         wait_event(who, run_id, "comparison")
     assert wait_finished(b, rb["id"])["status"] == "done"
     return a, b, c

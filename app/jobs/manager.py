@@ -652,7 +652,10 @@ class JobManager:
             fields["status"] = "failed"
             fields["error"] = worker.error or f"the worker process ended unexpectedly (exit code {code})"
         self.store.update(worker.run_id, **fields)
-        log.info("run %s ended: %s", worker.run_id, fields["status"])
+        if fields["status"] == "failed":  # an operator (and a test's report) should see why
+            log.warning("run %s ended: failed: %s", worker.run_id, fields["error"])
+        else:
+            log.info("run %s ended: %s", worker.run_id, fields["status"])
         if fields["status"] == "done":
             self._schedule_comparisons(worker.run_id)
         run = self.store.get(worker.run_id)
