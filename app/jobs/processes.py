@@ -13,11 +13,51 @@ import resource
 import signal
 import threading
 from collections import OrderedDict
+from multiprocessing import forkserver, popen_forkserver
 from typing import Any, Callable
 
 _lock = threading.Lock()
 _ctx: mp.context.ForkServerContext | None = None
 PRELOAD = ["app.jobs.worker"]
+
+
+class _Popen(popen_forkserver.Popen):
+    """The forkserver's Popen, with its exit status read once, under a lock.
+
+    CPython's poll() waits for the sentinel pipe, then reads the status the forkserver wrote
+    there, without a lock. Two threads polling one process can both find the pipe ready; the
+    one that reads second gets EOF and sets returncode to 255, over the real status
+    (python/cpython#130895, not fixed in 3.11). Here that happens whenever another thread
+    starts any process (Process.start() polls every child) just as a run's process ends and
+    the job monitor joins it: a finished run was recorded as failed, "exit code 255"."""
+
+    def __init__(self, process_obj):
+        self._reap_lock = threading.Lock()
+        super().__init__(process_obj)
+
+    def poll(self, flag=os.WNOHANG):
+        if self.returncode is None:
+            from multiprocessing.connection import wait
+
+            if not wait([self.sentinel], 0 if flag == os.WNOHANG else None):
+                return None
+            with self._reap_lock:
+                if self.returncode is None:  # another thread may have read it meanwhile
+                    try:
+                        self.returncode = forkserver.read_signed(self.sentinel)
+                    except (OSError, EOFError):  # the forkserver itself died
+                        self.returncode = 255
+        return self.returncode
+
+
+class _Process(mp.context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj):
+        return _Popen(process_obj)
+
+
+class _Context(mp.context.ForkServerContext):
+    Process = _Process
 
 
 def context(threads: int = 1) -> mp.context.ForkServerContext:
@@ -27,7 +67,7 @@ def context(threads: int = 1) -> mp.context.ForkServerContext:
             # Inherited by the forkserver and so by every worker: torch sizes its thread pool once.
             os.environ["OMP_NUM_THREADS"] = str(threads)
             os.environ["MKL_NUM_THREADS"] = str(threads)
-            ctx = mp.get_context("forkserver")
+            ctx = _Context()
             ctx.set_forkserver_preload(PRELOAD)
             _ctx = ctx
         return _ctx

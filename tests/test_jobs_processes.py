@@ -1,0 +1,58 @@
+"""Worker processes from the forkserver (app/jobs/processes.py): a process's exit status is the
+same whichever threads ask for it, and however many at once."""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from multiprocessing import forkserver
+from multiprocessing.connection import wait
+
+import pytest
+
+from app.jobs import processes
+
+
+def _poll_from_threads(proc, n: int) -> list:
+    """n threads poll the ended process at the same moment, as the job monitor's join and another
+    thread's Process.start() (which polls every child) can."""
+    barrier = threading.Barrier(n)
+    codes: list = []
+
+    def poll() -> None:
+        barrier.wait()
+        codes.append(proc._popen.poll())
+
+    threads = [threading.Thread(target=poll) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    return codes
+
+
+@pytest.mark.parametrize("status", [0, 3])
+def test_threads_that_reap_one_process_together_all_get_its_real_exit_status(monkeypatch, status):
+    proc = processes.context().Process(target=sys.exit, args=(status,))
+    proc.start()
+    assert wait([proc.sentinel], 10)  # it ended: the forkserver wrote its status, nobody read it yet
+    # Widen the window between "the pipe is ready" and "the status is read", where CPython's own
+    # poll lets a second reader hit EOF and write 255 over the status (python/cpython#130895).
+    read = forkserver.read_signed
+
+    def slow_read(fd):
+        time.sleep(0.05)
+        return read(fd)
+
+    monkeypatch.setattr(forkserver, "read_signed", slow_read)
+    codes = _poll_from_threads(proc, 4)
+    assert codes == [status] * 4
+    assert proc.exitcode == status
+
+
+def test_a_killed_process_still_reads_as_killed():
+    proc = processes.context().Process(target=time.sleep, args=(30,))
+    proc.start()
+    proc.kill()
+    proc.join(10)
+    assert proc.exitcode == -9
