@@ -70,7 +70,10 @@ def no_wider_than_the_screen(page):
 def test_the_story_lands_from_the_component_alone(learner, lang, viewport):
     page = learner(lang, viewport)
     w = WORDS[lang]
-    sim = start(page)
+    # A checkpoint every 10 epochs: the crash below lands a few epochs after the one at 10 and well
+    # before the one at 20. With every 5, a slow page could crash just after the one at 15, with
+    # nothing lost and rightly nothing shaded.
+    sim = start(page, every="10")
     now = sim.locator("#cs-now")
     expect(now).to_have_attribute("data-status", "running", timeout=30_000)
     # The run and its Crash button appear on screen, right under Start.
