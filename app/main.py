@@ -35,6 +35,20 @@ class CachedStatic(StaticFiles):
         return response
 
 
+class LessonApp(FastAPI):
+    """FastAPI with the chapter-page cache outside every other layer of the app.
+
+    A kept page skips the error handler, the body limit, the host check and the security headers
+    too (app/page_cache.py has the measurement): the kept answer already carries what those
+    layers added when the app answered it, and the cache answers only hosts that the host check
+    let through."""
+
+    page_cache_key = ""
+
+    def build_middleware_stack(self):
+        return PageCache(super().build_middleware_stack(), secret_key=self.page_cache_key, max_age=SESSION_MAX_AGE)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -61,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for hook in app.state.shutdown_hooks:
                 hook(app)
 
-    app = FastAPI(
+    app = LessonApp(
         title="Checkpoint Lab API",
         description="Chapters and interactive components of the Checkpoint Lab lesson.",
         version="0.1.0",
@@ -85,8 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SessionMiddleware, secret_key=key, session_cookie=SESSION_COOKIE,
                        max_age=SESSION_MAX_AGE, same_site="lax")
     app.add_middleware(RequestGuard, routes=lambda: app.router.routes)
-    # Outside the session and the guards, inside the host check and the security headers.
-    app.add_middleware(PageCache, secret_key=key, max_age=SESSION_MAX_AGE)
+    app.page_cache_key = key  # the page cache sits outside all of these (LessonApp)
     if settings.allowed_host_list != ["*"]:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list)
     app.add_middleware(SecurityHeaders)

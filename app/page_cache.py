@@ -9,9 +9,15 @@ layers, not the page, were most of it, and that CPU is taken from the cores the 
 
 Only a request the route would answer with exactly the kept bytes is answered here: a GET of a
 chapter, without a query, from a browser whose session cookie is valid (the route would set no
-new one). The first request for each version of a page, and every other request, goes through
-the route; the route's 200 answer is kept for the next. What differs per request is added
-outside this layer (security headers) or by the server (date), as for any other answer.
+new one), naming a host that the app's host check let through before. The first request for
+each version of a page, and every other request, goes through the whole app; its 200 answer is
+kept, with every header the app's layers added (security headers), for the next. Only the date
+differs per request, and the server adds it.
+
+This layer sits outside every other one (app.main.LessonApp), the error handler, the body limit
+and the host check included: in alternating runs on one 2-core VM, a kept page took 0.59-0.63 ms
+of the server's CPU from there, against 0.64-0.68 ms inside those layers. What is left is
+uvicorn's and the socket's.
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from app.sessions import SESSION_COOKIE, is_session_id
 
 class PageCache:
     MAX_REMEMBERED = 4096  # cookies whose check is remembered: a few classes' worth
+    MAX_HOSTS = 64  # Host headers the app answered: a server's names and addresses
 
     def __init__(self, app, secret_key: str, max_age: int):
         self.app = app
@@ -39,6 +46,9 @@ class PageCache:
         # (lang, slug, gzipped) -> (page key, response start message, body): the latest only.
         self.pages: dict[tuple, tuple] = {}
         self.valid: dict[str, float] = {}  # session cookie -> when it expires (a few MB at most)
+        # The app checks the Host header (ALLOWED_HOSTS) inside this layer: a host it answered a
+        # page for passes that check, any other goes through it.
+        self.hosts: set[str] = set()
 
     def _has_session(self, cookie_header: str) -> bool:
         value = cookie_parser(cookie_header).get(SESSION_COOKIE)
@@ -67,13 +77,15 @@ class PageCache:
         parts = scope["path"].split("/")
         if len(parts) != 3 or parts[1] not in i18n.LANGS or not parts[2]:
             return await self.app(scope, receive, send)
-        cookie, accept = "", ""
+        cookie, accept, host = "", "", ""
         for name, value in scope["headers"]:
             # The first of each, as Starlette reads them.
             if name == b"cookie" and not cookie:
                 cookie = value.decode("latin-1")
             elif name == b"accept-encoding" and not accept:
                 accept = value.decode("latin-1")
+            elif name == b"host" and not host:
+                host = value.decode("latin-1")
         if not self._has_session(cookie):
             return await self.app(scope, receive, send)
         lang, slug = parts[1], parts[2]
@@ -82,13 +94,13 @@ class PageCache:
             return await self.app(scope, receive, send)
         where = (lang, slug, accepts_gzip(accept))
         kept = self.pages.get(where)
-        if kept is not None and kept[0] == key:
+        if kept is not None and kept[0] == key and host in self.hosts:
             await send(kept[1])
             await send({"type": "http.response.body", "body": kept[2]})
             return
-        await self._through_route(scope, receive, send, where, key)
+        await self._through_route(scope, receive, send, where, key, host)
 
-    async def _through_route(self, scope, receive, send, where: tuple, key: tuple):
+    async def _through_route(self, scope, receive, send, where: tuple, key: tuple, host: str):
         start, body = None, []
 
         async def keeping_send(message):
@@ -107,3 +119,6 @@ class PageCache:
         if any(k.lower() == b"set-cookie" and v.startswith(session_prefix) for k, v in start.get("headers", [])):
             return
         self.pages[where] = (key, start, b"".join(body))
+        if len(self.hosts) >= self.MAX_HOSTS:
+            self.hosts.clear()
+        self.hosts.add(host)

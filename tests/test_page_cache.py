@@ -150,3 +150,33 @@ def test_what_is_remembered_of_cookies_is_bounded_by_sessions_not_by_headers(cli
     r = client.get(URL, headers={"cookie": f"lab_session={session}{'A' * 4000}"})
     assert "lab_session=" in r.headers.get("set-cookie", "")
     assert len(cache.valid) == 1
+
+
+def test_a_host_the_app_refuses_never_gets_a_kept_page(settings, route_calls):
+    """The page cache sits outside the host check (ALLOWED_HOSTS): it answers only hosts that
+    check let through, and a refused host gets the check's answer, kept page or not."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(settings.model_copy(update={"allowed_hosts": "testserver, lab.local"}))) as c:
+        c.get("/api/session")
+        assert c.get(URL).status_code == c.get(URL).status_code == 200
+        assert len(route_calls) == 1  # kept for testserver
+        refused = c.get(URL, headers={"host": "evil.example"})
+        assert refused.status_code == 400 and "<html" not in refused.text.lower()
+        assert c.get(URL, headers={"host": "lab.local"}).status_code == 200  # through the app once
+        assert c.get(URL, headers={"host": "lab.local"}).status_code == 200  # then kept
+        assert len(route_calls) == 2
+        assert c.get(URL, headers={"host": "evil.example"}).status_code == 400
+
+
+def test_the_kept_page_is_the_outermost_layer_and_carries_every_layers_headers(client, route_calls):
+    """No framework layer runs for a kept page, yet its headers are the whole app's answer."""
+    from app.page_cache import PageCache
+
+    assert isinstance(client.app.middleware_stack, PageCache)
+    first, kept = client.get(URL), client.get(URL)
+    assert len(route_calls) == 1
+    for name in ("content-security-policy", "x-content-type-options", "referrer-policy", "cache-control", "vary"):
+        assert kept.headers[name] == first.headers[name], name
