@@ -319,6 +319,11 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
     res["lone_rate"] = args.run_epochs / res["lone_seconds"]
     res["lone_before"] = args.run_epochs / median(out["lone"])
     res["lone_after"] = args.run_epochs / median(out["lone_after"])
+    # The spread of the lone runs: on a VM whose host is busy, one run alone has been seen at
+    # 18-38 epochs/s minutes apart, and the throughput ratio can then say more of the host than
+    # of the app.
+    res["lone_range"] = (args.run_epochs / max(out["lone"] + out["lone_after"]),
+                         args.run_epochs / min(out["lone"] + out["lone_after"]))
     workers = int(max_workers) if max_workers else Settings().max_workers
     res["occupancy"], res["run_seconds"] = occupancy(rows, workers)
     if "quiet_rows" in out:
@@ -352,7 +357,8 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
     if "wall" in res:
         rep.row(f"[{label}] wall: first POST -> last run finished", f"{res['wall']:.1f} s")
         rep.row(f"[{label}] aggregate epochs/s vs one run alone", f"{res['agg_rate']:.1f} vs {res['lone_rate']:.1f}"
-                f"  (x {cores()} cores; alone before/after: {res['lone_before']:.1f}/{res['lone_after']:.1f})")
+                f"  (x {cores()} cores; alone before/after: {res['lone_before']:.1f}/{res['lone_after']:.1f},"
+                f" slowest-fastest {res['lone_range'][0]:.1f}-{res['lone_range'][1]:.1f})")
     if "wall" in res:
         srv_cpu, below_cpu, gen_cpu, busy = res["cpu"]
         other = max(0.0, busy - srv_cpu - below_cpu - gen_cpu)
