@@ -43,10 +43,13 @@ class LessonApp(FastAPI):
     layers added when the app answered it, and the cache answers only hosts that the host check
     let through."""
 
-    page_cache_key = ""
+    page_cache_key: str | None = None  # the session cookies' key; without it, no cache (never an empty key)
 
     def build_middleware_stack(self):
-        return PageCache(super().build_middleware_stack(), secret_key=self.page_cache_key, max_age=SESSION_MAX_AGE)
+        stack = super().build_middleware_stack()
+        if self.page_cache_key is None:
+            return stack
+        return PageCache(stack, secret_key=self.page_cache_key, max_age=SESSION_MAX_AGE)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
