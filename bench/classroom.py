@@ -1,7 +1,7 @@
 """classroom: --clients learners each start a run at once and watch it train, as the page does.
 
-Each learner holds the simulator's event stream open and fetches the live view on every
-"changed" (what the page's script does), and loads the chapter page every 2 x --think s on
+Each learner holds the simulator's event stream open, which pushes the live view whenever the
+learner's runs change (what the page's script shows), and loads the chapter page every 2 x --think s on
 average (the latency probe: 30 pages/s for 60 learners). Measured in one server, in this order:
 idle page latency under the same load; one run alone (epochs/s); then the class. Targets: chapter p99 under training load / idle p99 <= 3;
 aggregate epochs/s / (cores x one run's epochs/s) >= 0.85. Also: runs done, wall time, peak
@@ -26,7 +26,7 @@ import aiohttp
 import httpx
 
 from app.settings import Settings
-from bench.common import (API, CHAPTER, EVENTS, LIVE, Report, Server, Target, cores, descendants, median, mib, ms,
+from bench.common import (API, CHAPTER, EVENTS, Report, Server, Target, cores, descendants, median, mib, ms,
                           machine_busy, percentile, pss, rss, self_cpu, table, tree_cpu)
 from bench.load import (Samples, close_clients, follow_all, make_clients, run_load, sse_events, timed_get,
                         warm_up)
@@ -216,10 +216,10 @@ async def classroom(srv: Server, args) -> dict:
     try:
         await warm_up(clients, CHAPTER)  # sessions, templates
         idle, idle_stop = Samples(), asyncio.Event()
-        watching = asyncio.create_task(follow_all(clients, EVENTS, LIVE, idle, idle_stop))
+        watching = asyncio.create_task(follow_all(clients, EVENTS, idle, idle_stop))
         # Every page has loaded its live view once (a burst of 60 renders) before idle is measured.
         deadline = time.monotonic() + 60
-        while len(idle.times.get("live", [])) < len(clients) and time.monotonic() < deadline:
+        while len(idle.times.get("view", [])) < len(clients) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         if not args.no_probe:
             await run_load(clients, MIX, 2 * args.think, args.idle_seconds, seed=2, samples=idle)
@@ -255,7 +255,7 @@ async def classroom(srv: Server, args) -> dict:
         t0 = time.time()
         load_task = asyncio.create_task(stop.wait() if args.no_probe else run_load(
             clients, MIX, 2 * args.think, args.timeout, seed=3, stop=stop, samples=loaded))
-        watching = asyncio.create_task(follow_all(clients, EVENTS, LIVE, loaded, stop))
+        watching = asyncio.create_task(follow_all(clients, EVENTS, loaded, stop))
         codes = await asyncio.gather(*(learner_starts(c) for c in clients))
         submitted.set()
         await sampler_task
@@ -334,8 +334,8 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
     res["crash_delivery"] = out["crash_delivery"]
     idle, loaded = out["idle"], out["loaded"]
     res["lat"] = {(phase, label_): (percentile(s.times.get(label_, []), 50), percentile(s.times.get(label_, []), 99),
-                                   len(s.times.get(label_, [])), s.errors.get(label_, 0))
-                  for phase, s in (("idle", idle), ("training", loaded)) for label_ in ("chapter", "live", "board")
+                                   len(s.times.get(label_, [])) + s.counts.get(label_, 0), s.errors.get(label_, 0))
+                  for phase, s in (("idle", idle), ("training", loaded)) for label_ in ("chapter", "view", "board")
                   if phase == "training" or label_ != "board"}
     res["latency_ratio"] = res["lat"][("training", "chapter")][1] / res["lat"][("idle", "chapter")][1]
     sm = out["sampler"]
@@ -346,6 +346,7 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
     print(f"  -- {label}")
     print(table([[ph, lb, str(n), str(err), ms(p50), ms(p99)] for (ph, lb), (p50, p99, n, err) in res["lat"].items()],
                 ["phase", "path", "requests", "errors", "p50", "p99"]))
+    print("  (view: live views the streams pushed; p50 / p99 from opening a stream to its first view)")
     rep.row(f"[{label}] event streams dropped (idle / training)",
             f"{idle.errors.get('stream', 0)} / {loaded.errors.get('stream', 0)}")
     rep.row(f"[{label}] runs done / accepted / asked", f"{res['done']} / {res['accepted']} / {res['asked']}")

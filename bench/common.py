@@ -20,7 +20,6 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 CHAPTER = "/en/06-model-io-checkpoint"
-LIVE = "/components/checkpoint-simulator/live?lang=en"
 EVENTS = "/components/checkpoint-simulator/events?lang=en"
 API = "/api/checkpoint-simulator"
 

@@ -192,8 +192,8 @@ def batch_throughput(srv: Server, runs: int, epochs: int, cluster: "Cluster | No
 
 
 async def _follow_one(base: str, epochs: int, pace_ms: int, every: int) -> tuple[str, dict[int, float]]:
-    """One learner's page: hold the event stream, start a run, and on every "changed" fetch the
-    run (one fetch at a time; a "changed" during a fetch makes one more, as the page's script).
+    """One learner's page: hold the event stream, start a run, and on every view the stream
+    pushes fetch the run (one fetch at a time; a view during a fetch makes one more).
     Returns the run and, per checkpoint epoch, the wall clock of the first fetch that showed it."""
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(base_url=base, cookie_jar=jar, timeout=aiohttp.ClientTimeout(total=30)) as c:
@@ -204,7 +204,7 @@ async def _follow_one(base: str, epochs: int, pace_ms: int, every: int) -> tuple
         async def stream() -> None:
             async with c.get(EVENTS, timeout=aiohttp.ClientTimeout(total=None, sock_connect=30)) as r:
                 async for event, _ in sse_events(r):
-                    if event == "changed":
+                    if event == "view":
                         changed.set()
 
         listening = asyncio.create_task(stream())

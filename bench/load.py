@@ -16,12 +16,16 @@ import aiohttp
 
 @dataclass
 class Samples:
-    """Latencies in seconds per label, plus failures."""
+    """Latencies in seconds per label, plus failures, plus events that have no latency (counted)."""
     times: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
 
     def add(self, label: str, seconds: float) -> None:
         self.times.setdefault(label, []).append(seconds)
+
+    def tally(self, label: str) -> None:
+        self.counts[label] = self.counts.get(label, 0) + 1
 
     def fail(self, label: str) -> None:
         self.errors[label] = self.errors.get(label, 0) + 1
@@ -40,16 +44,16 @@ def make_clients(base_url: str, n: int) -> list[aiohttp.ClientSession]:
 
 async def sse_events(response) -> AsyncIterator[tuple[str, str | None]]:
     """(event, data) for each event a server-sent event stream sends, as a page's EventSource reads it."""
-    event = data = None
+    event, data = None, []
     async for raw in response.content:
         line = raw.decode().rstrip("\r\n")
         if line.startswith("event:"):
             event = line[6:].strip()
         elif line.startswith("data:"):
-            data = line[5:].strip()
+            data.append(line[6:] if line.startswith("data: ") else line[5:])  # lines joined by "\n"
         elif not line and event:
-            yield event, data
-            event = data = None
+            yield event, "\n".join(data) if data else None
+            event, data = None, []
 
 
 async def close_clients(clients: list[aiohttp.ClientSession]) -> None:
@@ -85,42 +89,36 @@ async def learner(client: aiohttp.ClientSession, mix: list[tuple[str, str, float
         await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
 
 
-async def follower(client: aiohttp.ClientSession, events_path: str, view_path: str, samples: Samples,
-                   stop: asyncio.Event) -> None:
-    """What the simulator's page does: hold its event stream open and fetch the live view when
-    it says "changed" (the first one loads it), one fetch at a time: a "changed" that arrives
-    during a fetch makes one more fetch after it (static/js/simulator.js). Reconnects like
-    EventSource when the stream drops."""
+async def follower(client: aiohttp.ClientSession, events_path: str, samples: Samples, stop: asyncio.Event) -> None:
+    """What the simulator's page does: hold its event stream open, which pushes the live view
+    itself whenever the learner's runs change (the first one on opening: the learner's latest
+    lineage, which it keeps following, as here, until the page shows another). Reconnects like
+    EventSource when the stream drops. Samples "view": from opening a stream to its first view
+    (a latency), and every later view (a count)."""
     endless = aiohttp.ClientTimeout(total=None, sock_connect=30)
-    dirty = asyncio.Event()
-
-    async def fetcher() -> None:
-        while not stop.is_set():
-            await dirty.wait()
-            dirty.clear()
-            await timed_get(client, view_path, "live", samples)
-
-    fetching = asyncio.create_task(fetcher())
-    try:
-        while not stop.is_set():
-            try:
-                async with client.get(events_path, timeout=endless) as r:
-                    async for event, _ in sse_events(r):
-                        if stop.is_set():
-                            return
-                        if event == "changed":
-                            dirty.set()
-            except (aiohttp.ClientError, asyncio.TimeoutError):
-                samples.fail("stream")
-            await asyncio.sleep(0.5)
-    finally:
-        fetching.cancel()
+    while not stop.is_set():
+        try:
+            t0 = time.perf_counter()
+            async with client.get(events_path, timeout=endless) as r:
+                async for event, _ in sse_events(r):
+                    if stop.is_set():
+                        return
+                    if event != "view":
+                        continue
+                    if t0:
+                        samples.add("view", time.perf_counter() - t0)
+                        t0 = 0.0
+                    else:
+                        samples.tally("view")
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            samples.fail("stream")
+        await asyncio.sleep(0.5)
 
 
-async def follow_all(clients: list[aiohttp.ClientSession], events_path: str, view_path: str, samples: Samples,
+async def follow_all(clients: list[aiohttp.ClientSession], events_path: str, samples: Samples,
                      stop: asyncio.Event) -> None:
     """Every client follows its stream until `stop`; then the streams are closed."""
-    tasks = [asyncio.create_task(follower(c, events_path, view_path, samples, stop)) for c in clients]
+    tasks = [asyncio.create_task(follower(c, events_path, samples, stop)) for c in clients]
     await stop.wait()
     for t in tasks:
         t.cancel()

@@ -636,24 +636,24 @@ def test_event_streams_are_capped_per_session_and_in_total(server_factory, pretr
         for _ in range(2):
             r = stack.enter_context(one.stream("GET", url, timeout=httpx.Timeout(10, read=10)))
             lines = r.iter_lines()
-            assert next(line for line in lines if line.startswith("event:")) == "event: changed"
+            assert next(line for line in lines if line.startswith("event:")) == "event: view"
             held.append(lines)
         # A third tab of the same browser: told to come back later, the stream ends.
         assert _first_event(one, url) == "busy"
         two = stack.enter_context(httpx.Client(base_url=server.url, timeout=30))
         _established(two)
-        assert _first_event(two, url, read=2.0) == "changed"  # the third stream in all...
+        assert _first_event(two, url, read=2.0) == "view"  # the third stream in all...
         three = stack.enter_context(httpx.Client(base_url=server.url, timeout=30))
         _established(three)
         r = stack.enter_context(two.stream("GET", url, timeout=httpx.Timeout(10, read=10)))
         held.append(r.iter_lines())
-        assert next(line for line in held[-1] if line.startswith("event:")) == "event: changed"
+        assert next(line for line in held[-1] if line.startswith("event:")) == "event: view"
         assert _first_event(three, url) == "busy"  # ...and past STREAMS_MAX nobody gets one
     # Closed streams give their places back.
     with httpx.Client(base_url=server.url, timeout=30) as four:
         _established(four)
         deadline = time.monotonic() + 20
-        while _first_event(four, url, read=2.0) != "changed":
+        while _first_event(four, url, read=2.0) != "view":
             assert time.monotonic() < deadline
 
 

@@ -1,5 +1,5 @@
-"""The live view's event stream: "changed" only when the learner's own runs change, places in
-line for waiting runs, and the page following it instead of polling."""
+"""The live view's event stream: the view itself ("view") only when the learner's own runs change,
+places in line for waiting runs, and the page following it instead of polling."""
 from __future__ import annotations
 
 import asyncio
@@ -8,17 +8,25 @@ import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from sse_starlette import ServerSentEvent
+
 import httpx
 import pytest
 
 from app.components.checkpoint_simulator.service import lineage_key
-from app.components.checkpoint_simulator.stream import CHANGED_GAP, TICK, Watch, follow
+from app.components.checkpoint_simulator.stream import CHANGED_GAP, TICK, ViewEvent, Watch, follow
+from app.components.checkpoint_simulator.views import live_body
 from app.jobs.manager import JobManager
 from app.settings import Settings
 from tests.simulator_helpers import API, start, wait_finished
 
 CONFIG = {"epochs": 200, "lr": 0.02, "optimizer": "adam", "scheduler": True, "checkpoint_every": 5,
           "keep_last": 3, "seed": 0, "batch_size": 64}
+
+
+def _watch(jobs, session: str, lang: str, kind=Watch) -> Watch:
+    """A page's watch, drawing the learner's real live view."""
+    return kind(jobs, session, lang, draw=lambda: live_body(jobs, session, lang))
 
 
 async def _in_thread(fn):
@@ -39,8 +47,8 @@ class Recorder:
         self.task = asyncio.create_task(self._read(events))
 
     async def _read(self, events):
-        async for event in events:
-            self.events.append(event)
+        async for event in events:  # dicts, and views as sse_starlette events (encoded once)
+            self.events.append(event if isinstance(event, dict) else {"event": event.event, "data": event.data})
 
     async def after(self, seconds: float) -> list[dict]:
         """The events that arrive in the next `seconds`."""
@@ -62,6 +70,13 @@ def jobs(tmp_path):
     manager.stop()
 
 
+def test_a_view_is_encoded_as_sse_starlette_encodes_any_event():
+    """The view's event is encoded in the thread that draws it, by a shortcut: the same bytes."""
+    html = '<div id="cs-live">\n  <pre class="torch-error">line one\r\nline two\rthree</pre>\n  训练中\n</div>\n'
+    assert ViewEvent(html).encode() == ServerSentEvent(data=html, event="view").encode()
+    assert ViewEvent("").encode() == ServerSentEvent(data="", event="view").encode()
+
+
 def test_a_stream_speaks_of_its_own_learner_only(jobs):
     busy = jobs.submit_train("busy", CONFIG, {"pace_ms": 300})
     # The slow run holds the one worker before the learner's run joins the line: until it starts,
@@ -71,10 +86,10 @@ def test_a_stream_speaks_of_its_own_learner_only(jobs):
     mine = jobs.submit_train("learner-a", CONFIG, {"pace_ms": 0})
 
     async def scenario():
-        a = Recorder(follow(Watch(jobs, "learner-a", "en"), _in_thread))
-        b = Recorder(follow(Watch(jobs, "learner-b", "zh"), _in_thread))
+        a = Recorder(follow(_watch(jobs, "learner-a", "en"), _in_thread))
+        b = Recorder(follow(_watch(jobs, "learner-b", "zh"), _in_thread))
         first_a, first_b = await a.after(1.0), b.events[:]
-        # Another learner's run changes: a hears nothing new, b hears "changed".
+        # Another learner's run changes: a hears nothing new, b gets its new view.
         jobs.submit_train("learner-b", CONFIG, {"pace_ms": 0})
         later_a, later_b = await a.after(1.5), b.events[len(first_b):]
         a.stop(), b.stop()
@@ -82,12 +97,15 @@ def test_a_stream_speaks_of_its_own_learner_only(jobs):
 
     first_a, first_b, later_a, later_b = run_scenario(scenario)
     # The first event loads the view; a waiting run gets its place in line, in the page's language.
-    assert first_a[0]["event"] == "changed"
+    assert first_a[0]["event"] == "view"
+    # The view itself, each learner's own: a's shows its run; b's, in b's language, does not.
+    assert f'data-run-id="{mine.id}"' in first_a[0]["data"]
+    assert mine.id not in first_b[0]["data"] and "lang=zh" in first_b[0]["data"]
     queue = [json.loads(e["data"]) for e in first_a if e["event"] == "queue"]
     assert queue == [{mine.id: "number 1 in the queue"}]
-    assert [e["event"] for e in first_b] == ["changed"]
-    assert not [e for e in later_a if e["event"] == "changed"]
-    assert [e["event"] for e in later_b].count("changed") == 1
+    assert [e["event"] for e in first_b] == ["view"]
+    assert not [e for e in later_a if e["event"] == "view"]
+    assert [e["event"] for e in later_b].count("view") == 1
     places = [json.loads(e["data"]) for e in later_b if e["event"] == "queue"]
     assert places and list(places[-1].values()) == ["排队第 2 位"]
 
@@ -98,7 +116,7 @@ def _epoch(jobs, run_id: str) -> int:
 
 
 def owed_changes(epochs: int, seconds: float) -> int:
-    """"changed" events a page is owed while a run trains `epochs` epochs in `seconds`: one per
+    """Views a page is owed while a run trains `epochs` epochs in `seconds`: one per
     epoch, at most one per CHANGED_GAP, the doorbell's next look up to a TICK after the gap (~2.2
     a second), less one for where the window falls and a late look on a busy machine. A slow
     machine trains fewer epochs and is owed fewer changes: the test is about the stream, not
@@ -110,14 +128,14 @@ def test_progress_reaches_the_page_at_the_streams_pace(jobs):
     run = jobs.submit_train("learner", CONFIG, {"pace_ms": 20})
 
     async def scenario():
-        stream = Recorder(follow(Watch(jobs, "learner", "en"), _in_thread))
+        stream = Recorder(follow(_watch(jobs, "learner", "en"), _in_thread))
         while not jobs.is_running(run.id):
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)
         t0, e0 = time.monotonic(), _epoch(jobs, run.id)
         events = await stream.after(3.0)
         stream.stop()
-        return [e for e in events if e["event"] == "changed"], time.monotonic() - t0, _epoch(jobs, run.id) - e0
+        return [e for e in events if e["event"] == "view"], time.monotonic() - t0, _epoch(jobs, run.id) - e0
 
     changed, seconds, epochs = run_scenario(scenario)
     jobs.crash(run.id)
@@ -141,7 +159,7 @@ def test_a_quiet_page_costs_no_look_at_its_runs(jobs):
     busy = jobs.submit_train("busy", CONFIG, {"pace_ms": 20})
 
     async def scenario():
-        quiet, trains = CountingWatch(jobs, "quiet", "en"), CountingWatch(jobs, "busy", "en")
+        quiet, trains = _watch(jobs, "quiet", "en", CountingWatch), _watch(jobs, "busy", "en", CountingWatch)
         a, b = Recorder(follow(quiet, _in_thread)), Recorder(follow(trains, _in_thread))
         while not jobs.is_running(busy.id):
             await asyncio.sleep(0.05)
@@ -172,11 +190,13 @@ def test_a_training_runs_epochs_change_the_page_without_reading_its_runs_again(j
     hops = []
 
     async def counting_thread(fn):
-        hops.append(fn)
+        if fn != watch.event:  # drawing each new view is the one hop an epoch is owed
+            hops.append(fn)
         return await asyncio.to_thread(fn)
 
+    watch = _watch(jobs, "reader", "en", ReadingWatch)
+
     async def scenario():
-        watch = ReadingWatch(jobs, "reader", "en")
         stream = Recorder(follow(watch, counting_thread))
         while not jobs.is_running(run.id):
             await asyncio.sleep(0.02)
@@ -187,7 +207,7 @@ def test_a_training_runs_epochs_change_the_page_without_reading_its_runs_again(j
         while _epoch(jobs, run.id) < min(e0 + 15, 28) and jobs.is_running(run.id):
             await asyncio.sleep(0.02)
         training = watch.rereads - rereads, len(hops) - hopped, _epoch(jobs, run.id) - e0
-        changed = [e for e in stream.events[seen:] if e["event"] == "changed"]
+        changed = [e for e in stream.events[seen:] if e["event"] == "view"]
         while jobs.is_running(run.id):
             await asyncio.sleep(0.05)
         await stream.after(1.0)
@@ -220,16 +240,16 @@ def _reference_wakes_only_pages_that_show_it(jobs):
     ref = jobs.ensure_reference(config)  # a crash on an idle pool has already started it
 
     async def changes_while_the_reference_trains(seconds: float) -> tuple[int, int]:
-        page = Recorder(follow(Watch(jobs, "learner", "en"), _in_thread))
+        page = Recorder(follow(_watch(jobs, "learner", "en"), _in_thread))
         while not jobs.is_running(ref.id):
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)  # the page's first "changed" (its view) is behind it
+        await asyncio.sleep(0.5)  # the page's first view is behind it
         epoch, key = jobs.progress(ref.id).epoch, lineage_key(jobs, root)
         events = await page.after(seconds)
         page.stop()
         assert jobs.is_running(ref.id), "the reference ended too soon to tell"
         keys.append((key, lineage_key(jobs, root)))
-        return [e["event"] for e in events].count("changed"), jobs.progress(ref.id).epoch - epoch
+        return [e["event"] for e in events].count("view"), jobs.progress(ref.id).epoch - epoch
 
     root, keys = jobs.store.get(crashed.id), []
     changed, epochs = run_scenario(lambda: changes_while_the_reference_trains(1.5))
@@ -264,8 +284,8 @@ def test_the_stream_over_http_follows_a_run_to_its_end(live_server):
                 seen.append(line.split(":", 1)[1].strip())
             if http.get(f"{API}/runs/{run['id']}").json()["status"] == "done" and len(seen) >= 2:
                 break
-    assert seen[0] == "changed" and seen.count("changed") >= 2
-    # A stranger's stream: one "changed" (its empty view) and then nothing about our run.
+    assert seen[0] == "view" and seen.count("view") >= 2
+    # A stranger's stream: one view (its empty one) and then nothing about our run.
     stranger = httpx.Client(base_url=live_server.url, timeout=30)
     with stranger.stream("GET", "/components/checkpoint-simulator/events?lang=en",
                          timeout=httpx.Timeout(30, read=3)) as r:
@@ -275,7 +295,7 @@ def test_the_stream_over_http_follows_a_run_to_its_end(live_server):
                 lines.append(line)
         except httpx.ReadTimeout:
             pass
-    assert [ln for ln in lines if ln.startswith("event:")] == ["event: changed"]
+    assert [ln for ln in lines if ln.startswith("event:")] == ["event: view"]
     assert run["id"] not in "\n".join(lines)
     wait_finished(http, run["id"])
 
@@ -294,13 +314,15 @@ def test_the_page_follows_the_stream_instead_of_polling(page, live_server):
     assert response.status == 201
     run_id = response.json()["id"]
     page.wait_for_selector(f"#cs-live [data-run-id='{run_id}'][data-status='done']", timeout=30000)
-    assert 1 <= len(live_requests) <= 30, live_requests
+    # Every view came with the stream: the page fetched none of them.
+    assert live_requests == []
 
 
 @pytest.mark.browser
 def test_a_change_announced_right_after_a_swap_is_not_lost(page, live_server):
-    """#cs-live is replaced whole (outerHTML) on every refresh, and the replacement listens for
-    "changed" only once htmx has processed it. A "changed" in between (the run's last one: its
+    """#cs-live is replaced whole (outerHTML) by every view, and the replacement listens for
+    "changed" (the page's own fetch, when a pushed view came while an answer was under way)
+    only once htmx has processed it. A "changed" in between (the run's last one: its
     crash or end, arriving just as the previous refresh lands) must still refetch the view: else
     the page shows a finished run as training, and nothing ever comes to correct it."""
     page.goto("/en/06-model-io-checkpoint")
@@ -325,7 +347,7 @@ def test_a_change_announced_right_after_a_swap_is_not_lost(page, live_server):
 @pytest.mark.slow
 def test_an_open_page_catches_up_after_the_server_is_killed_and_restarted(browser, server_factory):
     """No reload: the browser's EventSource reconnects to the restarted server, whose first event
-    is "changed", and the page shows the run the kill interrupted."""
+    is the view, and the page shows the run the kill interrupted."""
     server = server_factory()
     context = browser.new_context(base_url=server.url)
     try:
@@ -342,3 +364,43 @@ def test_an_open_page_catches_up_after_the_server_is_killed_and_restarted(browse
         assert page.locator("#cs-live .notice-warn").count() == 1
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_the_stream_follows_the_lineage_the_page_shows(page, live_server):
+    """Views come with the stream, for the lineage on screen: pick an older lineage, and the
+    stream is reopened for it; its resume then reaches the page pushed, with no fetch. A view
+    drawn before the one on screen is not placed; a later one is."""
+    page.goto("/en/06-model-io-checkpoint")
+    page.wait_for_selector("#cs-live .cs-empty")
+    streams: list[str] = []
+    page.on("request", lambda r: streams.append(r.url) if "/checkpoint-simulator/events" in r.url else None)
+    post = lambda path, data: page.request.post(f"{live_server.url}{API}{path}", data=data)  # noqa: E731
+    crashing = {"epochs": 6, "checkpoint_every": 2, "pace_ms": 0, "crash": "at_epoch", "crash_epoch": 5}
+    first = post("/runs", crashing).json()["id"]
+    page.wait_for_selector(f"#cs-live[data-root='{first}'] #cs-now[data-status='crashed']", timeout=30000)
+    second = post("/runs", {"epochs": 2, "checkpoint_every": 1, "pace_ms": 0}).json()["id"]
+    # The stream opened bare follows the latest lineage: the new run shows without a reopen.
+    page.wait_for_selector(f"#cs-live[data-root='{second}'] #cs-now[data-status='done']", timeout=30000)
+    assert streams == []
+    page.click(f"#cs-pick-{first}")
+    page.wait_for_selector(f"#cs-live[data-root='{first}']")
+    deadline = time.monotonic() + 5
+    while not any(f"run={first}" in u for u in streams):
+        assert time.monotonic() < deadline, streams
+        page.wait_for_timeout(50)
+    live_requests: list[str] = []
+    page.on("request", lambda r: live_requests.append(r.url) if "/checkpoint-simulator/live" in r.url else None)
+    assert post(f"/runs/{first}/resume", {"file": "ckpt-epoch-0004.pt", "restore": "weights"}).status == 201
+    page.wait_for_selector(f"#cs-live[data-root='{first}'] #cs-row-weights:not([data-status='untried'])",
+                           timeout=30000)
+    assert live_requests == []
+    placed = """v => {
+        const live = document.getElementById('cs-live');
+        const html = live.outerHTML.replace(/data-version="\\d+"/, 'data-version="' + (Number(live.dataset.version) + v) + '"')
+                                   .replace('class="cs-live"', 'class="cs-live pushed-test"');
+        live.closest('[data-events]').dispatchEvent(new CustomEvent('sse:view', {bubbles: true, detail: {html: html, fresh: false}}));
+        return document.querySelectorAll('#cs-live.pushed-test').length;
+    }"""
+    assert page.evaluate(placed, -1) == 0
+    assert page.evaluate(placed, 1) == 1

@@ -1,6 +1,7 @@
 """The simulator's htmx answers: an action renders the live view once, as the action left it."""
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -38,7 +39,7 @@ def renders(monkeypatch):
     return count
 
 
-def test_start_renders_once_and_the_streams_refetch_finds_it(one_worker, renders):
+def test_start_renders_once_and_the_streams_next_view_finds_it(one_worker, renders):
     jobs = one_worker.app.state.jobs
     # Another learner holds the only worker: our run waits, and nothing of ours changes meanwhile.
     busy = jobs.submit("someone-else", "train", CONFIG, {"pace_ms": 200})
@@ -51,9 +52,15 @@ def test_start_renders_once_and_the_streams_refetch_finds_it(one_worker, renders
     assert r.status_code == 200 and r.headers["x-cs-focus"] == "#cs-now"
     assert 'id="cs-message"' in r.text  # the message region is cleared, out of band
     assert renders["n"] == 1
-    again = one_worker.get(LIVE, headers=HX)  # what the event stream's "changed" makes the page do
+    # The page now shows the new run, and its event stream follows that run: the view it pushes
+    # next is the one the answer drew, from the cache.
+    root = re.search(r'id="cs-live"[^>]* data-root="([^"]+)"', r.text).group(1)
+    pushed = views.live_body(jobs, jobs.run(root).session, "en", root, "epochs")
     assert renders["n"] == 1
-    assert r.text.startswith(again.text) and 'id="cs-message"' not in again.text
+    assert r.text.startswith(pushed) and 'id="cs-message"' not in pushed
+    # So is the page's own fetch (after a push it could not place while an answer was under way).
+    again = one_worker.get(LIVE, headers=HX)
+    assert renders["n"] == 1 and again.text == pushed
     assert jobs.is_running(busy.id)
     jobs.crash(busy.id)
 

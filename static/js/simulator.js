@@ -94,16 +94,60 @@
   // panels the learner opened stay open across it.
   var opened = null;
   var focusedId = null;  // the control a keyboard user is on survives a refresh too
-  document.addEventListener("htmx:beforeSwap", function (e) {
-    var live = document.getElementById("cs-live");
-    if (!live || !live.contains(e.detail.target) && e.detail.target !== live) return;
-    // ...except the menu an action was just chosen from.
-    var from = e.detail.requestConfig && e.detail.requestConfig.elt;
+  function remember(live, from) {
     var active = document.activeElement;
     focusedId = active && active.id && live.contains(active) ? active.id : null;
     opened = Array.prototype.filter.call(live.querySelectorAll("details[id][open]"), function (d) {
-      return !(from && d.contains(from));
+      return !(from && d.contains(from));  // ...except the menu an action was just chosen from
     }).map(function (d) { return d.id; });
+  }
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var live = document.getElementById("cs-live");
+    if (!live || !live.contains(e.detail.target) && e.detail.target !== live) return;
+    remember(live, e.detail.requestConfig && e.detail.requestConfig.elt);
+  });
+
+  // The event stream pushes the whole view when the learner's runs change ("sse:view",
+  // static/js/app.js). The stream follows what the page shows, the lineage on screen and the
+  // chart view: its URL carries both, and it is reopened when the page shows something else
+  // (another lineage picked, a new run started, the view toggled). Opened bare, it shows the
+  // learner's latest lineage, and keeps doing so until the page shows another one.
+  var stream = { run: "", view: "epochs", shows: "" };  // what the stream was opened for, and shows
+  function chosenView() {
+    try { return localStorage.getItem("cs-view") === "steps" ? "steps" : "epochs"; } catch (err) { return "epochs"; }
+  }
+  function streamFollows(live) {
+    var run = live.getAttribute("data-root") || "";
+    var view = live.getAttribute("data-view") || chosenView();
+    if (view === stream.view && (run === stream.run || !stream.run && run === stream.shows)) return true;
+    stream = { run: run, view: view, shows: run };
+    var follow = live.closest("[data-events]");
+    if (!follow) return false;
+    var url = follow.getAttribute("data-events") + (run ? "&run=" + encodeURIComponent(run) : "") +
+      (view === "steps" ? "&view=steps" : "");
+    follow.dispatchEvent(new CustomEvent("sse:retarget", { detail: { url: url } }));
+    return false;
+  }
+  function attrOf(html, name) {  // an attribute of the view's own element, read before placing it
+    var tag = /<div id="cs-live"[^>]*>/.exec(html);
+    var m = tag && new RegExp(" " + name + '="([^"]*)"').exec(tag[0]);
+    return m ? m[1] : null;
+  }
+  document.addEventListener("sse:view", function (e) {
+    var live = document.getElementById("cs-live");
+    if (!live || !window.htmx) return;
+    // An answer under way replaces #cs-live itself (swapped into a replaced element it would be
+    // lost): the view is fetched once more after it instead.
+    if (busy().length) { refreshAgain = true; return; }
+    // Drawn for what the page no longer shows: the reopened stream's first view comes next.
+    if (!streamFollows(live)) return;
+    // Drawn before the view on screen (an action's answer overtook it): the newer one stays. The
+    // first view of a (re)opened stream always counts: a restarted server counts afresh.
+    var version = Number(attrOf(e.detail.html, "data-version") || -1);
+    if (!e.detail.fresh && version < Number(live.getAttribute("data-version") || 0)) return;
+    stream.shows = attrOf(e.detail.html, "data-root") || "";
+    remember(live, null);
+    window.htmx.swap(live, e.detail.html, { swapStyle: "outerHTML", swapDelay: 0, settleDelay: 0 });
   });
 
   document.addEventListener("htmx:afterSettle", function (e) {
@@ -131,6 +175,7 @@
     }
     applyPendingFocus();
     if (inView) requestAnimationFrame(keepInView);
+    streamFollows(live);
   });
 
   // Where an action's answer sends focus (X-CS-Focus: the run's state after Start or Crash, the

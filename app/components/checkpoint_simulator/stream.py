@@ -2,9 +2,10 @@
 
 A classroom of browsers polling the live view re-renders it for everyone twice a second, and
 that CPU comes out of the two cores the training needs. Instead each page holds one stream: the
-server looks at in-memory counters a few times a second and says "changed" only when the
-learner's runs did, and the page then fetches the live view once. Queued learners get their
-place in line as a few bytes of text, no render at all.
+server looks at in-memory counters a few times a second and, only when the learner's runs
+changed, sends the page its new view. (A bare "changed" that the page answers by fetching the
+view would put a whole request around every render: the web process's largest cost in a class.)
+Queued learners get their place in line as a few bytes of text, no render at all.
 """
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ import asyncio
 import json
 import logging
 import random
+import re
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+
+from sse_starlette import ServerSentEvent
 
 from app import i18n
 from app.components.checkpoint_simulator.service import showing_reference
@@ -24,10 +28,23 @@ from app.jobs.protocol import JobBackend, reference_id
 log = logging.getLogger(__name__)
 
 TICK = 0.15  # s between the doorbell's looks at the counters: cheap dictionary reads
-CHANGED_GAP = 0.3  # s at least between two "changed": progress reaches the page ~3 times a second
+CHANGED_GAP = 0.3  # s at least between two views: progress reaches the page ~3 times a second
 QUEUE_GAP = 1.0  # s between looks at places in line: a class's queue moves several times a second
 PING = 15  # s: a comment line keeps proxies and idle connections from dropping the stream
 BUSY_RETRY_MS = 30_000  # a stream refused for its cap: the browser tries again this much later
+
+
+class ViewEvent(ServerSentEvent):
+    """A "view" event, encoded where it is drawn, off the event loop: a view is ~500 lines of
+    HTML, and sse_starlette's line-by-line encoding cost the loop ~0.75 ms for each."""
+    LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+
+    def __init__(self, html: str):
+        super().__init__(data=html, event="view")
+        self._encoded = ("event: view\r\ndata: " + self.LINE_BREAKS.sub("\r\ndata: ", html) + "\r\n\r\n").encode()
+
+    def encode(self) -> bytes:
+        return self._encoded
 
 
 class StreamSlots:
@@ -67,10 +84,12 @@ def slots_for(jobs: JobBackend) -> StreamSlots:
 
 @dataclass(eq=False)  # one page's watch: a key of the doorbell's table, by identity
 class Watch:
-    """What one learner's page shows, reduced to what tells a change from no change."""
+    """What one learner's page shows, reduced to what tells a change from no change; `draw()`
+    renders the view itself (blocking: the stream calls it off the event loop)."""
     jobs: JobBackend
     session: str
     lang: str
+    draw: Callable[[], str]
     _version: int = -1
     _rows: int = -1  # the session's runs version at the last re-read
     _runs: list[str] = field(default_factory=list)
@@ -105,6 +124,10 @@ class Watch:
     def stale(self) -> bool:
         """Something the page shows may differ from the last signature (no SQLite: dict reads)."""
         return self.moved() or self._now() != self._seen
+
+    def event(self) -> ViewEvent:
+        """The page's view, drawn now, as the stream sends it (blocking: off the event loop)."""
+        return ViewEvent(self.draw())
 
     def signature(self) -> tuple:
         """Equal signatures mean an equal live view (apart from queue places)."""
@@ -182,8 +205,9 @@ def doorbell_for(jobs: JobBackend) -> Doorbell:
     return bell
 
 
-async def follow(watch: Watch, in_thread: Callable[[Callable], Awaitable]) -> AsyncIterator[dict]:
-    """Events for one page, for as long as it listens: "changed" first, so the page loads its view.
+async def follow(watch: Watch, in_thread: Callable[[Callable], Awaitable]) -> AsyncIterator[dict | ViewEvent]:
+    """Events for one page, for as long as it listens: "view" (the view's HTML) first, then
+    whenever it changes; "queue" places in line.
     in_thread(fn) runs fn off the event loop (the caller decides in which threads).
 
     Past the stream caps the page gets one "busy" event and the stream ends; its EventSource
@@ -203,7 +227,7 @@ async def follow(watch: Watch, in_thread: Callable[[Callable], Awaitable]) -> As
 
 
 async def _follow(watch: Watch, ring: asyncio.Event,
-                  in_thread: Callable[[Callable], Awaitable]) -> AsyncIterator[dict]:
+                  in_thread: Callable[[Callable], Awaitable]) -> AsyncIterator[dict | ViewEvent]:
     sent_sig, sent_queue = None, None
     changed_at = float("-inf")
     count = 0
@@ -212,17 +236,17 @@ async def _follow(watch: Watch, ring: asyncio.Event,
         ring.clear()
         gap = CHANGED_GAP - (time.monotonic() - changed_at)
         if gap > 0:
-            await asyncio.sleep(gap)  # at most ~3 "changed" a second: what changes meanwhile rides along
+            await asyncio.sleep(gap)  # at most ~3 views a second: what changes meanwhile rides along
         # Re-reading the learner's runs touches SQLite: keep that off the event loop.
         sig = await in_thread(watch.signature) if watch.rows_moved() else watch.signature()
         if sig != sent_sig:
             if count and time.monotonic() - changed_at > 2 * CHANGED_GAP:
                 # The first change after a quiet spell is often everyone's (a class starting
-                # at once): spread the sixty refetches over a moment instead of one burst.
+                # at once): spread the sixty renders over a moment instead of one burst.
                 await asyncio.sleep(random.uniform(0, CHANGED_GAP))
             count += 1
             sent_sig, changed_at = sig, time.monotonic()
-            yield {"event": "changed", "data": str(count)}
+            yield await in_thread(watch.event)
         places = watch.queue()
         if places and places != sent_queue:
             yield {"event": "queue", "data": json.dumps(places, ensure_ascii=False)}

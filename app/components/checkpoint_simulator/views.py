@@ -158,27 +158,40 @@ def live_context(jobs: JobBackend, lang: str, roots: list, root, view: str = "ep
 
 # Whole live views, keyed by what they show: the learner's runs (session version), the lineage on
 # screen and its reference (their versions), language and chart view. Between two epochs nothing
-# shown changes, so the refetches a stream asks for then cost a dictionary look-up, not a render.
+# shown changes, so a view the stream pushes then (or an action's answer already drew) costs a
+# dictionary look-up, not a render.
 # (Places in line change without a version; the stream patches them into the page itself.)
 _views = ViewCache(size=256, concurrent=8)
 LIVE = "checkpoint_simulator/live.html"
 MESSAGE = "checkpoint_simulator/message.html"
 
 
+def chart_view(value: str | None) -> str:
+    """The chart view a page asked for; anything else is the default (a bad value is no error)."""
+    return "steps" if value == "steps" else "epochs"
+
+
+def live_body(jobs: JobBackend, sid: str, lang: str, root_id: str | None = None, view: str = "epochs") -> str:
+    """The learner's live view as HTML, from the cache when nothing it shows has changed.
+    Blocking (SQLite, the run folders, the render): call it through service.in_slot."""
+    roots = service.learner_roots(jobs, sid)
+    root = next((r for r in roots if r.id == root_id), roots[-1] if roots else None)
+    version = jobs.session_version(sid)  # read first: the view shows this version or a later one
+    key = (sid, version, *(service.lineage_key(jobs, root) if root else ()), lang, view)
+    return _views.get(key, lambda: templates.get_template(LIVE).render(
+        live_context(jobs, lang, roots, root, view), version=version))
+
+
 def render_live(request: Request, jobs: JobBackend, sid: str, lang: str, root_id: str | None = None,
                 message: str | None = None, detail: str | None = None, focus: str | None = None) -> HTMLResponse:
     """The learner's live view; an action's message and focus target ride along out of band.
     Blocking (SQLite, the run folders, the render): call it through service.in_slot."""
-    view = "steps" if request.query_params.get("view") == "steps" else "epochs"
-    roots = service.learner_roots(jobs, sid)
-    root = next((r for r in roots if r.id == root_id), roots[-1] if roots else None)
-    key = (sid, jobs.session_version(sid), *(service.lineage_key(jobs, root) if root else ()), lang, view)
-    body = _views.get(key, lambda: templates.get_template(LIVE).render(live_context(jobs, lang, roots, root, view)))
+    body = live_body(jobs, sid, lang, root_id, chart_view(request.query_params.get("view")))
     if message is None and focus is None:
         return HTMLResponse(body)
     # An action's answer is the view as the action left it, rendered into the same cache: the
-    # refetch that the event stream asks for next finds it there (one render per click). The
-    # message rides along out of band.
+    # view the event stream pushes next is found there (one render per click). The message
+    # rides along out of band.
     note = templates.get_template(MESSAGE).render(lang=lang, message=message, detail=detail)
     response = HTMLResponse(body + note)
     if focus:
@@ -235,9 +248,10 @@ async def live(request: Request, jobs: Jobs, sid: Session, lang: Lang, run: str 
 
 
 @router.get("/events")
-async def events(request: Request, jobs: Jobs, sid: Session, lang: Lang):
-    """The page's event stream: "changed" when the learner's runs change, "queue" places in line."""
-    watch = Watch(jobs, sid, lang)
+async def events(request: Request, jobs: Jobs, sid: Session, lang: Lang, run: str = "", view: str = ""):
+    """The page's event stream: the live view itself whenever the learner's runs change (the
+    lineage `run` and chart `view` the page shows), "queue" places in line."""
+    watch = Watch(jobs, sid, lang, draw=partial(live_body, jobs, sid, lang, run[:64] or None, chart_view(view)))
     return EventSourceResponse(follow(watch, lambda fn: service.in_slot(request, fn)), ping=PING)
 
 
