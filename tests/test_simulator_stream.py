@@ -110,6 +110,23 @@ def test_a_stream_speaks_of_its_own_learner_only(jobs):
     assert places and list(places[-1].values()) == ["排队第 2 位"]
 
 
+def test_the_place_in_line_is_looked_at_less_often_further_back(jobs):
+    busy = jobs.submit_train("busy", CONFIG, {"pace_ms": 300})
+    while not jobs.is_running(busy.id):
+        time.sleep(0.02)
+    near, far = _watch(jobs, "near", "en"), _watch(jobs, "far", "en")
+    jobs.submit_train("near", CONFIG, {"pace_ms": 0})
+    for i in range(28):
+        jobs.submit_train(f"filler-{i}", CONFIG, {"pace_ms": 0})
+    jobs.submit_train("far", CONFIG, {"pace_ms": 0})
+    for w in (near, far):
+        w.signature()  # reads the learner's runs, as the stream's first look does
+    assert near.queue() and far.queue()
+    assert (near.front, far.front) == (1, 30)
+    assert near.queue_gap() == 1.0 and far.queue_gap() == 3.0
+    jobs.crash(busy.id)
+
+
 def _epoch(jobs, run_id: str) -> int:
     now = jobs.progress(run_id)
     return now.epoch if now else 0

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 TICK = 0.15  # s between the doorbell's looks at the counters: cheap dictionary reads
 CHANGED_GAP = 0.3  # s at least between two views: progress reaches the page ~3 times a second
 QUEUE_GAP = 1.0  # s between looks at places in line: a class's queue moves several times a second
+QUEUE_NEAR = 10  # places: further back in line, the place is looked at less often (40th: every 4 s)
 PING = 15  # s: a comment line keeps proxies and idle connections from dropping the stream
 BUSY_RETRY_MS = 30_000  # a stream refused for its cap: the browser tries again this much later
 
@@ -95,6 +96,7 @@ class Watch:
     _runs: list[str] = field(default_factory=list)
     _refs: list[str] = field(default_factory=list)
     _seen: tuple = ()
+    front: int = 0  # the learner's best place in line at the last look (0: none waiting)
 
     def _reread(self) -> None:
         runs = self.jobs.session_runs(self.session)
@@ -144,18 +146,26 @@ class Watch:
 
     def queue(self) -> dict[str, str]:
         """Place in line of each of the learner's waiting runs, as the page words it."""
-        places = {}
+        places, front = {}, 0
         for run_id in self._runs:
             n = self.jobs.queue_position(run_id)
             if n is not None:
                 places[run_id] = i18n.t(self.lang, "cs.queue").format(n=n)
+                front = min(front or n, n)
+        self.front = front
         return places
+
+    def queue_gap(self) -> float:
+        """Seconds until the next look at the places: the line moves a place or two a second, so
+        the 40th in line loses nothing by hearing of it every 4 s, and a class of sixty waiting
+        pages sends about half as many events."""
+        return QUEUE_GAP * max(1.0, self.front / QUEUE_NEAR)
 
 
 class Doorbell:
     """One timer for every open stream of a server. Every TICK it looks once at each page's
     counters (dictionary reads) and wakes only the streams whose view may have changed; every
-    QUEUE_GAP it also wakes the pages with runs in line. A class of sixty pages used to wake
+    QUEUE_GAP or more (Watch.queue_gap) it also wakes the pages with runs in line. A class of sixty pages used to wake
     sixty coroutines six times a second to find, nearly always, nothing new."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop):
@@ -186,7 +196,7 @@ class Doorbell:
                 try:
                     queue_due = now >= self.queue_due.get(watch, now)
                     if queue_due:
-                        self.queue_due[watch] = now + QUEUE_GAP
+                        self.queue_due[watch] = now + watch.queue_gap()
                     if not ring.is_set() and (watch.stale() or (queue_due and watch.waiting)):
                         ring.set()
                 except Exception:  # one page's bad look must not silence every other page
