@@ -9,10 +9,10 @@ c) aggregate throughput: the same batch of runs started at once on two worker no
    each part used meanwhile (/proc: web node, node main processes, Redis, training processes).
 d) event latency worker -> page: the wall clock at which a checkpoint event leaves the run's
    process (its `sent_at`, stored with the event) to the moment a page that holds the simulator's
-   event stream and fetches the run's JSON on every "changed" first shows that checkpoint (same
+   event stream and fetches the run's JSON on every view it pushes first shows that checkpoint (same
    machine, one clock). Learners at the form's pace, both backends side by side; p50 and p95, and
    the part up to the web node's SQLite (the event's `at`). Target: Celery p95 <= local p95 + 0.1 s
-   (the page's own cadence, a "changed" at most every 0.3 s, is the same on both; the hop
+   (the page's own cadence, a view at most every 0.3 s, is the same on both; the hop
    through a node's relay and Redis may add its 50 ms tick and one read, and a page that hears
    of a checkpoint within ~0.5 s still shows it as it happens)."""
 from __future__ import annotations
