@@ -250,6 +250,25 @@ def test_the_board_is_rebuilt_only_when_the_store_changes(client):
     assert run["id"][:8] in t.get("/teach/export.csv").text
 
 
+def test_a_board_built_within_min_gap_is_taken_from_memory(client, monkeypatch):
+    """What board() would return unchanged, recent_board() returns without touching the
+    database: the dashboard's stream then needs no thread for it."""
+    from app.components.teacher_dashboard import classroom
+
+    teacher(client)
+    room = client.app.state.classroom
+    built = room.fresh_board()
+
+    def no_io():
+        raise AssertionError("recent_board touched the database")
+
+    monkeypatch.setattr(room, "data_version", no_io)
+    monkeypatch.setattr(room, "progress_version", no_io)
+    assert room.recent_board() is built
+    built.built -= classroom.MIN_GAP  # as if built MIN_GAP ago
+    assert room.recent_board() is None  # then board() looks at the store again
+
+
 def test_scenario_links_carry_the_simulators_names_and_its_messages(client):
     t = teacher(client)
     r = t.get("/api/teach/scenario?lang=en&sim.optimizer=sgd&sim.crash=at_epoch&sim.crash_epoch=12"

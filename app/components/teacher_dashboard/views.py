@@ -109,7 +109,7 @@ async def _follow(request: Request):
     room = service.classroom(request)
     sent, count = None, 0
     while True:
-        board = await anyio.to_thread.run_sync(room.board)
+        board = room.recent_board() or await anyio.to_thread.run_sync(room.board)
         if board.sig != sent:
             sent, count = board.sig, count + 1
             yield {"event": "changed", "data": json.dumps({"n": count, **board.counts, **board.queue})}
