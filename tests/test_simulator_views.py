@@ -75,3 +75,31 @@ def test_crash_answers_with_the_run_crashed_not_still_running(client):
     assert r.status_code == 200 and r.headers["x-cs-focus"] == "#cs-now"
     assert "Run crashed in epoch" in r.text, r.text[-600:]
     assert get(client, run["id"])["status"] == "crashed"
+
+
+def test_a_view_is_never_kept_under_a_version_newer_than_what_it_shows(one_worker, monkeypatch):
+    """A run written between reading the learner's runs and drawing the view must not leave the
+    view without it under the new version's key: the next look would find it there for good."""
+    jobs = one_worker.app.state.jobs
+    # Another learner holds the only worker: the learner's runs wait, and nothing else writes them.
+    busy = jobs.submit("someone-else", "train", CONFIG, {"pace_ms": 200})
+    deadline = time.monotonic() + 60
+    while not jobs.is_running(busy.id):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    first = jobs.submit("learner", "train", {**CONFIG, "epochs": 2}, {"pace_ms": 0})
+    real = views.service.learner_roots
+
+    def roots_then_a_write(jobs_, sid):
+        roots = real(jobs_, sid)
+        later.append(jobs_.submit(sid, "train", {**CONFIG, "epochs": 2}, {"pace_ms": 0}))
+        return roots
+
+    later: list = []
+    monkeypatch.setattr(views.service, "learner_roots", roots_then_a_write)
+    # The page shows the first lineage; the new run is a chip in the list of runs.
+    assert f"cs-pick-{first.id}" in views.live_body(jobs, "learner", "en", first.id)
+    monkeypatch.setattr(views.service, "learner_roots", real)
+    assert f"cs-pick-{later[0].id}" in views.live_body(jobs, "learner", "en", first.id)
+    assert jobs.is_running(busy.id)  # nothing of the learner's was written in between
+    jobs.crash(busy.id)

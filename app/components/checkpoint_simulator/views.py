@@ -174,9 +174,11 @@ def chart_view(value: str | None) -> str:
 def live_body(jobs: JobBackend, sid: str, lang: str, root_id: str | None = None, view: str = "epochs") -> str:
     """The learner's live view as HTML, from the cache when nothing it shows has changed.
     Blocking (SQLite, the run folders, the render): call it through service.in_slot."""
+    # Read before the runs: the view then shows this version or a later one, never an earlier
+    # one under this version's key (nor tagged with it for the page's ordering, data-version).
+    version = jobs.session_version(sid)
     roots = service.learner_roots(jobs, sid)
     root = next((r for r in roots if r.id == root_id), roots[-1] if roots else None)
-    version = jobs.session_version(sid)  # read first: the view shows this version or a later one
     key = (sid, version, *(service.lineage_key(jobs, root) if root else ()), lang, view)
     return _views.get(key, lambda: templates.get_template(LIVE).render(
         live_context(jobs, lang, roots, root, view), version=version))
