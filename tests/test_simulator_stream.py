@@ -421,3 +421,26 @@ def test_the_stream_follows_the_lineage_the_page_shows(page, live_server):
     }"""
     assert page.evaluate(placed, -1) == 0
     assert page.evaluate(placed, 1) == 1
+
+
+@pytest.mark.browser
+def test_the_chart_view_chosen_is_the_one_the_stream_pushes(page, live_server):
+    """Per step instead of per epoch (the learner's choice, kept in the browser): the stream is
+    opened for it, so pushed views keep that chart, and so do the page's own requests."""
+    page.goto("/en/06-model-io-checkpoint")
+    page.evaluate("() => localStorage.setItem('cs-view', 'steps')")
+    streams: list[str] = []
+    page.on("request", lambda r: streams.append(r.url) if "/checkpoint-simulator/events" in r.url else None)
+    page.reload()
+    page.wait_for_selector("#cs-live[data-view='steps'] .cs-empty")
+    assert any("view=steps" in u for u in streams), streams
+    post = lambda: page.request.post(f"{live_server.url}{API}/runs",  # noqa: E731
+                                     data={"epochs": 2, "checkpoint_every": 1, "pace_ms": 0}).json()["id"]
+    first = post()
+    page.wait_for_selector(f"#cs-live[data-root='{first}'][data-view='steps'] #cs-now[data-status='done']",
+                           timeout=30000)
+    second = post()
+    page.wait_for_selector(f"#cs-live[data-root='{second}'][data-view='steps'] #cs-now[data-status='done']",
+                           timeout=30000)
+    page.click(f"#cs-pick-{first}")  # the page's own request
+    page.wait_for_selector(f"#cs-live[data-root='{first}'][data-view='steps']")

@@ -39,14 +39,20 @@ def renders(monkeypatch):
     return count
 
 
-def test_start_renders_once_and_the_streams_next_view_finds_it(one_worker, renders):
-    jobs = one_worker.app.state.jobs
-    # Another learner holds the only worker: our run waits, and nothing of ours changes meanwhile.
+def hold_the_worker(jobs):
+    """Another learner's slow run, running on the only worker: the learner's runs wait behind it."""
     busy = jobs.submit("someone-else", "train", CONFIG, {"pace_ms": 200})
     deadline = time.monotonic() + 60
     while not jobs.is_running(busy.id):
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    return busy
+
+
+def test_start_renders_once_and_the_streams_next_view_finds_it(one_worker, renders):
+    jobs = one_worker.app.state.jobs
+    # Another learner holds the only worker: our run waits, and nothing of ours changes meanwhile.
+    busy = hold_the_worker(jobs)
     r = one_worker.post("/components/checkpoint-simulator/runs?lang=en", headers=HX,
                         data={"epochs": "10", "checkpoint_every": "5"})
     assert r.status_code == 200 and r.headers["x-cs-focus"] == "#cs-now"
@@ -82,11 +88,7 @@ def test_a_view_is_never_kept_under_a_version_newer_than_what_it_shows(one_worke
     view without it under the new version's key: the next look would find it there for good."""
     jobs = one_worker.app.state.jobs
     # Another learner holds the only worker: the learner's runs wait, and nothing else writes them.
-    busy = jobs.submit("someone-else", "train", CONFIG, {"pace_ms": 200})
-    deadline = time.monotonic() + 60
-    while not jobs.is_running(busy.id):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    busy = hold_the_worker(jobs)
     first = jobs.submit("learner", "train", {**CONFIG, "epochs": 2}, {"pace_ms": 0})
     real = views.service.learner_roots
 

@@ -38,9 +38,7 @@
   // Every request of the simulator carries the chosen chart view.
   document.addEventListener("htmx:configRequest", function (e) {
     if (e.detail.path.indexOf("/components/checkpoint-simulator/") !== 0) return;
-    var view = null;
-    try { view = localStorage.getItem("cs-view"); } catch (err) { view = null; }
-    if (view === "steps") e.detail.parameters.view = "steps";
+    if (chosenView() === "steps") e.detail.parameters.view = "steps";
   });
 
   // One answer for the live view at a time. An answer that lands after another one replaced
