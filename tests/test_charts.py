@@ -62,3 +62,19 @@ def test_a_log_axis_inside_one_decade_still_has_labels():
         svg = str(render(Chart("loss", "loss", "epoch", [Series("a", points)], x_max=4, log_y=True)))
         labels = re.findall(r'text-anchor="end">([^<]*)<', svg)
         assert labels == expected, labels
+
+
+def test_a_marker_label_near_the_right_edge_reads_leftwards_inside_the_frame():
+    """A crash in the last epoch drawn: its label ends left of the line instead of running out of the
+    frame (on a phone it was cut to "✕ cras"); one on the left half still starts right of its line."""
+    chart = Chart("loss", "loss", "epoch", [Series("run", [(1.0, 1.0), (10.0, 0.5)])],
+                  [Marker(10.0, "crash", "crash"), Marker(2.0, "resume", "resume")])
+    svg = str(render(chart))
+    crash = svg.split('class="marker marker-crash"')[1].split("</g>")[0]
+    resume = svg.split('class="marker marker-resume"')[1].split("</g>")[0]
+    line_x = float(crash.split('x1="')[1].split('"')[0])
+    label_x = float(crash.split('<text x="')[1].split('"')[0])
+    assert line_x == chart.width - 12  # the marker sits on the frame's right edge
+    assert 'text-anchor="end"' in crash and label_x < line_x
+    assert 'text-anchor' not in resume and float(resume.split('<text x="')[1].split('"')[0]) > float(
+        resume.split('x1="')[1].split('"')[0])

@@ -145,7 +145,10 @@ def render(chart: Chart, marker_names: dict[str, str] | None = None) -> Markup:
     x_ticks = [(sx(v), _fmt(v)) for v in _ticks(0, x_max, 8) if v <= x_max]
     lines = [{"label": s.label, "css": s.css, "dashed": s.dashed, "points": path(s),
               "last": (sx(s.points[-1][0]), sy(s.points[-1][1])) if s.points else None} for s in series]
-    markers = [{"x": sx(m.x), "label": m.label, "kind": m.kind} for m in chart.markers]
+    # A label reads away from the middle: one on a marker near the right edge (a crash in the last
+    # epoch drawn) would otherwise run out of the frame and be cut off.
+    markers = [{"x": sx(m.x), "label": m.label, "kind": m.kind,
+                "end": sx(m.x) > pad_l + pw / 2} for m in chart.markers]
     shades = [{"x": sx(b.x0), "w": max(sx(b.x1) - sx(b.x0), 1.0), "label": b.label, "kind": b.kind}
               for b in chart.shades if b.x1 > b.x0]
     if chart.size == "compact":
