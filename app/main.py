@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from app import api, components, errors, heap, i18n, openapi, pages, templating
+from app import api, components, errors, gil, heap, i18n, openapi, pages, templating
 from app.components.cache import ViewCache
 from app.content.library import ChapterLibrary
 from app.jobs.manager import JobManager
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 component.on_startup(app)
         templating.compile_all()  # before settle(): compiled templates live as long as the process
         heap.settle()
+        gil.share()
         try:
             yield
         finally:
