@@ -181,15 +181,19 @@ def test_a_quiet_page_costs_no_look_at_its_runs(jobs):
         while not jobs.is_running(busy.id):
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)
-        before = quiet.signatures, trains.signatures
+        before, t0, e0 = (quiet.signatures, trains.signatures), time.monotonic(), _epoch(jobs, busy.id)
         await asyncio.sleep(2.0)
         a.stop(), b.stop()
-        return quiet.signatures - before[0], trains.signatures - before[1]
+        return (quiet.signatures - before[0], trains.signatures - before[1],
+                _epoch(jobs, busy.id) - e0, time.monotonic() - t0)
 
-    quiet_looks, busy_looks = run_scenario(scenario)
+    quiet_looks, busy_looks, epochs, seconds = run_scenario(scenario)
     jobs.crash(busy.id)
     assert quiet_looks == 0
-    assert busy_looks >= 4
+    # Owed as the stream's pace test owes views: a busy VM hands epochs over in bursts, and a
+    # fixed 4 in 2 s (the pace's exact ceiling) failed once on such a machine with 3.
+    assert epochs >= 1
+    assert busy_looks >= owed_changes(epochs, seconds), (busy_looks, epochs, seconds)
 
 
 class ReadingWatch(Watch):
