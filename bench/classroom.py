@@ -5,8 +5,8 @@ learner's runs change (what the page's script shows), and loads the chapter page
 average (the latency probe: 30 pages/s for 60 learners). Measured in one server, in this order:
 idle page latency under the same load; --lone-runs runs alone; the class; the lone runs again. Targets:
 chapter p99 under training load / idle p99 <= 3; aggregate epochs/s / (cores x the lone runs' epochs
-over their seconds) >= 0.85. Also: runs done, wall time, peak
-memory of the server process tree, server memory per queued run.
+over their seconds) >= 0.85. Also: runs done, wall time, peak memory of the server process tree,
+server memory per queued run.
 
 With the teacher's dashboard open (default; --no-dashboard to leave it closed): a teacher holds
 /teach/events and fetches the board on every "changed", as the page does, while --crash-probes
