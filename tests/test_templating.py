@@ -15,7 +15,7 @@ def _compiled() -> set[str]:
 def test_start_up_compiles_every_template(settings):
     templates.env.cache.clear()
     names = set(templates.env.list_templates(extensions=("html",)))
-    assert "charts/line.svg.html" in names and "teacher/board.html" in names
+    assert "checkpoint_simulator/live.html" in names and "teacher/board.html" in names
     with TestClient(create_app(settings)):
         # Nothing was asked of the server yet: whatever is compiled, start-up compiled.
         assert names <= _compiled()
