@@ -75,6 +75,9 @@ def test_a_view_is_encoded_as_sse_starlette_encodes_any_event():
     html = '<div id="cs-live">\n  <pre class="torch-error">line one\r\nline two\rthree</pre>\n  训练中\n</div>\n'
     assert ViewEvent(html).encode() == ServerSentEvent(data=html, event="view").encode()
     assert ViewEvent("").encode() == ServerSentEvent(data="", event="view").encode()
+    plain = html.replace("\r", "")  # the common case, without a "\r": the other way of splitting
+    assert ViewEvent(plain).encode() == ServerSentEvent(data=plain, event="view").encode()
+    assert ViewEvent("\n\n").encode() == ServerSentEvent(data="\n\n", event="view").encode()
 
 
 def test_a_stream_speaks_of_its_own_learner_only(jobs):
@@ -448,3 +451,37 @@ def test_the_chart_view_chosen_is_the_one_the_stream_pushes(page, live_server):
                            timeout=30000)
     page.click(f"#cs-pick-{first}")  # the page's own request
     page.wait_for_selector(f"#cs-live[data-root='{first}'][data-view='steps']")
+
+
+class NowCountingWatch(Watch):
+    nows = 0
+
+    def _now(self):
+        self.nows += 1
+        return super()._now()
+
+
+def test_a_page_whose_runs_wait_in_line_is_not_looked_at_for_live_numbers(jobs):
+    """In a class most pages wait in line: the doorbell does not read their live numbers six
+    times a second, and still sees at once when their run starts."""
+    busy = jobs.submit_train("busy", CONFIG, {"pace_ms": 300})
+    while not jobs.is_running(busy.id):
+        time.sleep(0.02)
+    waiting = jobs.submit_train("waiting", CONFIG, {"pace_ms": 300})
+    watch = _watch(jobs, "waiting", "en", NowCountingWatch)
+    watch.signature()
+    looked = watch.nows
+    assert not any(watch.stale() for _ in range(50))
+    assert watch.nows == looked
+    jobs.crash(busy.id)
+    deadline = time.monotonic() + 30
+    while not jobs.is_running(waiting.id):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert watch.stale()  # the start is a write: seen without the live numbers
+    watch.signature()
+    nows = watch.nows
+    watch.moved = lambda: False  # an epoch written meanwhile would answer before the numbers do
+    watch.stale()
+    assert watch.nows == nows + 1  # while it trains, its live numbers are looked at again
+    jobs.crash(waiting.id)

@@ -42,7 +42,10 @@ class ViewEvent(ServerSentEvent):
 
     def __init__(self, html: str):
         super().__init__(data=html, event="view")
-        self._encoded = ("event: view\r\ndata: " + self.LINE_BREAKS.sub("\r\ndata: ", html) + "\r\n\r\n").encode()
+        # A view's lines end in "\n" alone unless a text in it (torch's error) brought a "\r":
+        # str.replace then does in ~0.1 ms what the regular expression does in ~0.45.
+        lines = self.LINE_BREAKS.sub("\r\ndata: ", html) if "\r" in html else html.replace("\n", "\r\ndata: ")
+        self._encoded = ("event: view\r\ndata: " + lines + "\r\n\r\n").encode()
 
     def encode(self) -> bytes:
         return self._encoded
@@ -96,6 +99,7 @@ class Watch:
     _runs: list[str] = field(default_factory=list)
     _refs: list[str] = field(default_factory=list)
     _seen: tuple = ()
+    _live: bool = True  # a run on the page was training, or a shared reference shown, at the last look
     front: int = 0  # the learner's best place in line at the last look (0: none waiting)
 
     def _reread(self) -> None:
@@ -124,8 +128,11 @@ class Watch:
         return tuple(self.jobs.version(r) for r in self._refs), tuple(live)
 
     def stale(self) -> bool:
-        """Something the page shows may differ from the last signature (no SQLite: dict reads)."""
-        return self.moved() or self._now() != self._seen
+        """Something the page shows may differ from the last signature (no SQLite: dict reads).
+        A page with nothing training has no live numbers to look at: its runs change only by
+        writes (a start among them), which moved() sees. In a class most pages wait in line, and
+        looking at their numbers anyway was most of the doorbell's work, six times a second."""
+        return self.moved() or (self._live and self._now() != self._seen)
 
     def event(self) -> ViewEvent:
         """The page's view, drawn now, as the stream sends it (blocking: off the event loop)."""
@@ -138,6 +145,7 @@ class Watch:
             self._rows = self.jobs.session_runs_version(self.session)
             self._reread()
         self._seen = self._now()
+        self._live = bool(self._refs) or any(self.jobs.is_running(r) for r in self._runs)
         return (self._version, *self._seen)
 
     @property
