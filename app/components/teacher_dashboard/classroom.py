@@ -14,6 +14,7 @@ rows (DATA_DIR/teacher/archive-<id>.json): the runs stay on disk, restoring puts
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -41,6 +42,9 @@ NAME_MAX = 40
 SETTING_KEYS = ("epochs", "lr", "optimizer", "scheduler", "checkpoint_every", "keep_last", "seed")
 
 
+# Asked for every run on every rebuild of the board (twice a second while a class trains): a
+# session's hash never changes, so it is worked out once.
+@functools.lru_cache(maxsize=8192)
 def session_hash(session: str) -> str:
     return hashlib.sha256(("learner:" + session).encode()).hexdigest()[:20]
 
@@ -284,10 +288,16 @@ class Board:
     modes: list[ModeRow]
     counts: dict[str, int]
     queue: dict[str, int]
-    rows: list[dict]                    # one per run, for the export
+    row_inputs: list[tuple]             # (run, root, learner number, measure) per run, for `rows`
     roots: list[str]                    # the current class's lineages
     exercises: list[ExerciseRow] = field(default_factory=list)
     sig: str = ""
+
+    @functools.cached_property
+    def rows(self) -> list[dict]:
+        """One per run, for the export and the archive: only those read them, so a rebuild while
+        the class trains does not build them."""
+        return [Classroom._row(*args) for args in self.row_inputs]
 
     def signature(self) -> str:
         """Equal signatures: an equal dashboard (the age of 'last seen' aside)."""
@@ -318,6 +328,7 @@ class Classroom:
         self._build_lock = threading.Lock()
         self._board: Board | None = None
         self._measures: OrderedDict[str, tuple[tuple, Measure]] = OrderedDict()
+        self._parsed: dict[str, tuple] = {}  # run id -> ((config, options) as stored, parsed config, options)
         # Checked exercises: one small JSON file per browser, written by the exercise service.
         self.progress_dir = settings.data_dir / "exercises" / "progress"
         self._progress: dict[str, tuple[tuple, dict]] = {}  # file name -> ((mtime, size), parsed)
@@ -340,11 +351,18 @@ class Classroom:
         rows = self._query(
             "SELECT id, session, kind, status, root_id, parent_id, config, options, error, created, started, finished "
             "FROM runs WHERE session IS NOT NULL AND kind IN ('train','resume') ORDER BY created")
-        out = []
+        out, parsed = [], {}
         for r in rows:
             d = dict(r)
-            d["config"], d["options"] = json.loads(d["config"]), json.loads(d["options"])
+            # A run's settings are written once, with the run: parsed once, not on every rebuild.
+            raw = (d["config"], d["options"])
+            kept = self._parsed.get(d["id"])
+            if kept is None or kept[0] != raw:
+                kept = (raw, json.loads(raw[0]), json.loads(raw[1]))
+            parsed[d["id"]] = kept
+            d["config"], d["options"] = kept[1], kept[2]
             out.append(RunInfo(**d))
+        self._parsed = parsed  # runs deleted from the store drop out with this
         return out
 
     def _measure(self, run: RunInfo, root: RunInfo | None) -> Measure:
@@ -481,7 +499,7 @@ class Classroom:
         modes = {m: ModeRow(m) for m in cs_ledger.MODES}
         changes: dict[str, list[float]] = {m: [] for m in cs_ledger.MODES}
         recoveries: dict[str, list[float]] = {m: [] for m in cs_ledger.MODES}
-        rows = []
+        row_inputs = []
         per_session_latest: dict[str, RunInfo] = {}
         self.state.number_all(session_hash(run.session) for run in runs)
         for run in runs:
@@ -517,7 +535,7 @@ class Classroom:
                         recoveries[mode.mode].append(measure.recovery_epochs)
             lr.failed += run.status == "failed"
             per_session_latest[h] = run
-            rows.append(self._row(run, root, lr.number, measure))
+            row_inputs.append((run, root, lr.number, measure))
         for m in modes.values():
             m.median_loss_change = median(changes[m.mode]) if changes[m.mode] else None
             m.median_recovery_epochs = median(recoveries[m.mode]) if recoveries[m.mode] else None
@@ -559,7 +577,7 @@ class Classroom:
         }
         roots = sorted({r.root_id for r in runs})
         board = Board(version=version, built=time.time(), learners=ordered, modes=list(modes.values()),
-                      counts=counts, queue=self._queue(), rows=rows, roots=roots, exercises=exercise_rows)
+                      counts=counts, queue=self._queue(), row_inputs=row_inputs, roots=roots, exercises=exercise_rows)
         board.sig = board.signature()
         return board
 
