@@ -164,11 +164,15 @@ def test_progress_reaches_the_page_at_the_streams_pace(jobs):
 
 
 class CountingWatch(Watch):
-    signatures = 0
+    signatures = nows = 0
 
     def signature(self):
         self.signatures += 1
         return super().signature()
+
+    def _now(self):
+        self.nows += 1
+        return super()._now()
 
 
 def test_a_quiet_page_costs_no_look_at_its_runs(jobs):
@@ -453,14 +457,6 @@ def test_the_chart_view_chosen_is_the_one_the_stream_pushes(page, live_server):
     page.wait_for_selector(f"#cs-live[data-root='{first}'][data-view='steps']")
 
 
-class NowCountingWatch(Watch):
-    nows = 0
-
-    def _now(self):
-        self.nows += 1
-        return super()._now()
-
-
 def test_a_page_whose_runs_wait_in_line_is_not_looked_at_for_live_numbers(jobs):
     """In a class most pages wait in line: the doorbell does not read their live numbers six
     times a second, and still sees at once when their run starts."""
@@ -468,7 +464,7 @@ def test_a_page_whose_runs_wait_in_line_is_not_looked_at_for_live_numbers(jobs):
     while not jobs.is_running(busy.id):
         time.sleep(0.02)
     waiting = jobs.submit_train("waiting", CONFIG, {"pace_ms": 300})
-    watch = _watch(jobs, "waiting", "en", NowCountingWatch)
+    watch = _watch(jobs, "waiting", "en", CountingWatch)
     watch.signature()
     looked = watch.nows
     assert not any(watch.stale() for _ in range(50))
