@@ -317,8 +317,8 @@ def test_a_mid_epoch_resume_shows_the_interrupted_epochs_data_order(learner, tmp
                     window.scrollBy(0, -70); }""")
                 page.screenshot(path=str(shot))
                 shots.append(shot)
-                if scheme == "light":  # the checkpoint list and the ledger that lead to it
-                    for part in ("cs-now", "cs-ledger-title"):
+                if scheme == "light":  # the checkpoint list, the ledger that leads to it, the charts under it
+                    for part in ("cs-now", "cs-ledger-title", "cs-compare-title"):
                         page.evaluate("""(id) => { document.getElementById(id).scrollIntoView({block: 'start'});
                             window.scrollBy(0, -70); }""", part)
                         page.screenshot(path=str(tmp_path / f"{part}-{lang}-{name}.png"))
