@@ -384,6 +384,11 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
                 f"{below_cpu / (cores() * res['wall']):.0%}")
         rep.row(f"[{label}] class epochs per worker CPU-s vs alone per wall-s",
                 f"{res['epochs'] / below_cpu:.1f} vs {res['lone_rate']:.1f}")
+        # The ratio is about the product of the two: what the class left to training, and how
+        # well two runs at once train on this host against one alone. A miss says which fell.
+        share, pace = below_cpu / (cores() * res["wall"]), res["epochs"] / below_cpu / res["lone_rate"]
+        rep.row(f"[{label}] throughput ~ workers' share x (epochs per worker CPU-s / alone)",
+                f"{share:.2f} x {pace:.2f} = {share * pace:.2f} (ratio {res['throughput']:.2f})")
     rep.row(f"[{label}] worker slots busy; one run's mean s in class vs alone",
             f"{res['occupancy']:.0%}; {res['run_seconds']:.2f} vs {res['lone_seconds']:.2f}")
     if "quiet" in out:
