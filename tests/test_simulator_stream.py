@@ -50,10 +50,14 @@ class Recorder:
         async for event in events:  # dicts, and views as sse_starlette events (encoded once)
             self.events.append(event if isinstance(event, dict) else {"event": event.event, "data": event.data})
 
-    async def after(self, seconds: float) -> list[dict]:
-        """The events that arrive in the next `seconds`."""
-        start = len(self.events)
+    async def after(self, seconds: float, until=lambda: True, timeout: float = 30) -> list[dict]:
+        """The events that arrive in the next `seconds`, and then until `until()` holds (at most
+        `timeout` seconds in all): a window that owes its assertions enough of a run's epochs
+        however slowly the machine trains at the moment."""
+        start, deadline = len(self.events), time.monotonic() + timeout
         await asyncio.sleep(seconds)
+        while not until() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         return self.events[start:]
 
     def stop(self) -> None:
@@ -273,7 +277,8 @@ def _reference_wakes_only_pages_that_show_it(jobs):
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)  # the page's first view is behind it
         epoch, key = jobs.progress(ref.id).epoch, lineage_key(jobs, root)
-        events = await page.after(seconds)
+        # Five of the reference's epochs at least: one CI run trained only three in 1.5 s.
+        events = await page.after(seconds, until=lambda: _epoch(jobs, ref.id) - epoch >= 5)
         page.stop()
         assert jobs.is_running(ref.id), "the reference ended too soon to tell"
         keys.append((key, lineage_key(jobs, root)))
