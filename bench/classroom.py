@@ -380,13 +380,13 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
         # Beside the ratio, two figures the host's speed does not move: the cores' share the class
         # left to training, and what an epoch cost the workers. In a slow spell of the VM the
         # second falls and the ratio with it, while the first stays where the app puts it.
-        rep.row(f"[{label}] workers' share of the cores in class",
-                f"{below_cpu / (cores() * res['wall']):.0%}")
+        share, per_cpu = below_cpu / (cores() * res["wall"]), res["epochs"] / below_cpu
+        rep.row(f"[{label}] workers' share of the cores in class", f"{share:.0%}")
         rep.row(f"[{label}] class epochs per worker CPU-s vs alone per wall-s",
-                f"{res['epochs'] / below_cpu:.1f} vs {res['lone_rate']:.1f}")
+                f"{per_cpu:.1f} vs {res['lone_rate']:.1f}")
         # The ratio is about the product of the two: what the class left to training, and how
         # well two runs at once train on this host against one alone. A miss says which fell.
-        share, pace = below_cpu / (cores() * res["wall"]), res["epochs"] / below_cpu / res["lone_rate"]
+        pace = per_cpu / res["lone_rate"]
         rep.row(f"[{label}] throughput ~ workers' share x (epochs per worker CPU-s / alone)",
                 f"{share:.2f} x {pace:.2f} = {share * pace:.2f} (ratio {res['throughput']:.2f})")
     rep.row(f"[{label}] worker slots busy; one run's mean s in class vs alone",
