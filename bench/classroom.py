@@ -32,6 +32,7 @@ from bench.common import (API, CHAPTER, EVENTS, Report, Server, Target, cores, d
                           machine_busy, percentile, pss, rss, self_cpu, table, tree_cpu)
 from bench.load import (Samples, close_clients, follow_all, make_clients, run_load, sse_events, timed_get,
                         warm_up)
+from bench.training import host_pace
 
 LATENCY_TARGET = 3.0
 CRASH_DELIVERY_TARGET = 1.0
@@ -58,6 +59,9 @@ def add_args(p) -> None:
     p.add_argument("--no-dashboard", action="store_true", help="classroom: no teacher dashboard open during the class")
     p.add_argument("--no-probe", action="store_true",
                    help="classroom: no chapter-page latency probe, only the watching class (its CPU alone)")
+    p.add_argument("--host-pace-epochs", type=int, default=150,
+                   help="classroom: epochs of the bare loops that read the host's own two-at-once pace before"
+                        " and after the class (default 150; 0 leaves them out)")
     p.add_argument("--crash-probes", type=int, default=10,
                    help="classroom: learners' running runs crashed while the dashboard watches (default 10)")
 
@@ -217,6 +221,14 @@ def crash_delivery(srv: Server, crashed: list, seen: list) -> list[float]:
     return out
 
 
+async def host_pace_now(args) -> float:
+    """The host's own two-at-once pace (bench.training.host_pace), niced as the workers are; nan if
+    left out. Read with the server idle, just before and just after the class."""
+    if args.host_pace_epochs < 2:
+        return float("nan")
+    return await asyncio.to_thread(host_pace, args.host_pace_epochs, Settings().worker_nice)
+
+
 async def classroom(srv: Server, args) -> dict:
     out: dict = {}
     clients = make_clients(srv.url, args.clients)
@@ -234,6 +246,7 @@ async def classroom(srv: Server, args) -> dict:
         await watching
         out["idle"] = idle
         out["lone"] = [await asyncio.to_thread(lone_seconds, srv, args.run_epochs) for _ in range(args.lone_runs)]
+        out["host_pace"] = [await host_pace_now(args)]
         out["server_rss_before"] = rss(srv.proc.pid)
         out["tree_rss_before"] = sum(map(rss, descendants(srv.proc.pid)))
         run_ids: set[str] = set()
@@ -291,6 +304,7 @@ async def classroom(srv: Server, args) -> dict:
         # would carry whatever else ran then. The ratio uses the runs before and after together.
         out["lone_after"] = [await asyncio.to_thread(lone_seconds, srv, args.run_epochs)
                              for _ in range(args.lone_runs)]
+        out["host_pace"].append(await host_pace_now(args))
         if args.quiet_class:
             out["quiet"], out["quiet_rows"], *out["quiet_server"] = await asyncio.to_thread(quiet_class, srv, args)
         out.update(t0=time.time() - t0, codes=codes, loaded=loaded, sampler=sampler, run_ids=run_ids)
@@ -342,6 +356,7 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
     res["throughput"] = res.get("agg_rate", 0) / (cores() * res["lone_rate"])
     res["quiet_throughput"] = out.get("quiet", float("nan")) / (cores() * res["lone_rate"])
     res["cpu"] = out["cpu"]
+    res["host_pace"] = out["host_pace"]
     res["crash_delivery"] = out["crash_delivery"]
     idle, loaded = out["idle"], out["loaded"]
     res["lat"] = {(phase, label_): (percentile(s.times.get(label_, []), 50), percentile(s.times.get(label_, []), 99),
@@ -389,6 +404,13 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
         pace = per_cpu / res["lone_rate"]
         rep.row(f"[{label}] throughput ~ workers' share x (epochs per worker CPU-s / alone)",
                 f"{share:.2f} x {pace:.2f} = {share * pace:.2f} (ratio {res['throughput']:.2f})")
+        # The host's pace sets the class's: two bare torch loops at once against one alone, read
+        # just before and just after. The app's share of the cores times it is about the ratio the
+        # app could reach then; a miss where that product is below the target is the host's.
+        before, after = res["host_pace"]
+        if before == before:
+            rep.row(f"[{label}] host's pace: two bare loops at once vs one alone, before / after the class",
+                    f"{before:.2f} / {after:.2f}  (x share: {share * before:.2f} / {share * after:.2f})")
     rep.row(f"[{label}] worker slots busy; one run's mean s in class vs alone",
             f"{res['occupancy']:.0%}; {res['run_seconds']:.2f} vs {res['lone_seconds']:.2f}")
     if "quiet" in out:

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
@@ -35,6 +36,17 @@ def bare_epochs(epochs: int, nice: int) -> list[float]:
     out = subprocess.run([sys.executable, "-m", "bench.bare_loop", str(epochs), str(nice)], cwd=REPO, env=env,
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def host_pace(epochs: int, nice: int) -> float:
+    """Two bare loops at once, each one's epochs per second, over one loop alone (epoch 1 of each
+    skipped): how well this host trains two at once right now, with no app code in the way. The
+    classroom's pace (its workers' epochs per CPU-s over a lone run's per wall-s) follows it, give or
+    take the host's drift between the readings."""
+    alone = bare_epochs(epochs, nice)[1:]
+    with ThreadPoolExecutor(2) as pool:
+        pair = [xs[1:] for xs in pool.map(lambda _: bare_epochs(epochs, nice), range(2))]
+    return (sum(alone) / len(alone)) / (sum(map(sum, pair)) / sum(map(len, pair)))
 
 
 def wait_run(c: httpx.Client, run_id: str, interval: float, timeout: float = 600) -> tuple[dict, float]:
