@@ -1,4 +1,5 @@
 """`python -m app`: serve the lesson with the host and port from the settings."""
+
 import uvicorn
 
 from app.settings import get_settings

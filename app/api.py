@@ -1,4 +1,5 @@
 """The JSON API for chapters; each component adds its own routes under /api too."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
@@ -33,8 +34,13 @@ class ChapterIndex(BaseModel):
 
 def _summary(c) -> ChapterSummary:
     return ChapterSummary(
-        lang=c.lang, slug=c.slug, title=c.title, description=c.description, updated=c.updated,
-        url=f"/{c.lang}/{c.slug}", components=c.rendered.components,
+        lang=c.lang,
+        slug=c.slug,
+        title=c.title,
+        description=c.description,
+        updated=c.updated,
+        url=f"/{c.lang}/{c.slug}",
+        components=c.rendered.components,
     )
 
 
@@ -59,8 +65,11 @@ class SessionOut(BaseModel):
     established: bool
 
 
-@router.get("/session", response_model=SessionOut,
-            summary="Establish this client's session (a cookie); starting runs or uploads needs one")
+@router.get(
+    "/session",
+    response_model=SessionOut,
+    summary="Establish this client's session (a cookie); starting runs or uploads needs one",
+)
 def establish_session(request: Request) -> SessionOut:
     # Opening any page does the same: API clients call this once and keep the cookie.
     return SessionOut(established=not session_id(request).startswith("unkept-"))

@@ -1,6 +1,7 @@
 """What a route asks of each request, as FastAPI dependencies: its language, the job system and
 the browser's session. A route names them as parameters (`lang: Lang`), so the signature says
 what the route reads and tests can override them (app.dependency_overrides)."""
+
 from __future__ import annotations
 
 from typing import Annotated

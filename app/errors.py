@@ -1,4 +1,5 @@
 """404 and 500 in the lesson's style and language; JSON for the API; never a stack trace."""
+
 from __future__ import annotations
 
 import logging
@@ -49,7 +50,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
         # Field names and messages only: the raw input is not echoed back.
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
         return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(Exception)

@@ -7,6 +7,7 @@ meanwhile waits that long before the loop can even read it. In a class, a chapte
 with training had a median of 7.1 ms over six runs at the default and 6.1 ms over sixteen at
 1 ms (~2 ms idle). Handing the GIL over more often costs some more switches; the web
 process's CPU in those runs stayed within its run-to-run spread."""
+
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,5 @@
 """Languages of the site and the interface strings around the lesson text."""
+
 from __future__ import annotations
 
 LANGS = ("zh", "en")

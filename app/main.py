@@ -1,12 +1,13 @@
 """The app factory: `uvicorn app.main:create_app --factory` (or `python -m app`)."""
+
 from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse, Response
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -14,11 +15,11 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from app import api, components, errors, gil, heap, i18n, openapi, pages, templating
 from app.components.cache import ViewCache
 from app.content.library import ChapterLibrary
-from app.jobs.manager import JobManager
 from app.content.render import pygments_css
+from app.jobs.manager import JobManager
 from app.middleware import SecurityHeaders
-from app.security import RequestGuard
 from app.page_cache import PageCache
+from app.security import RequestGuard
 from app.sessions import SESSION_COOKIE, SESSION_MAX_AGE, SessionBuckets, secret_key
 from app.settings import Settings, get_settings
 from app.templating import STATIC_DIR
@@ -54,7 +55,9 @@ class LessonApp(FastAPI):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     components.load_builtin()
     library = ChapterLibrary(settings.tutorials_dir, i18n.LANGS)
@@ -64,7 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         library.refresh(force=True)
         for error in library.errors():
             log.warning("chapter %s not served: %s", error.file, error.reason)
-        log.info("serving %d chapters from %s", sum(len(library.chapters(l)) for l in i18n.LANGS), settings.tutorials_dir)
+        log.info(
+            "serving %d chapters from %s",
+            sum(len(library.chapters(l)) for l in i18n.LANGS),
+            settings.tutorials_dir,
+        )
         for hook in app.state.startup_hooks:
             hook(app)
         for component in components.all_components():
@@ -100,8 +107,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.shutdown_hooks = [lambda a: a.state.jobs.stop()]
 
     key = secret_key(settings.secret_key, settings.data_dir)
-    app.add_middleware(SessionMiddleware, secret_key=key, session_cookie=SESSION_COOKIE,
-                       max_age=SESSION_MAX_AGE, same_site="lax")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=key,
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE,
+        same_site="lax",
+    )
     app.add_middleware(RequestGuard, routes=lambda: app.router.routes)
     app.page_cache_key = key  # the page cache sits outside all of these (LessonApp)
     if settings.allowed_host_list != ["*"]:
@@ -120,8 +132,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/docs", include_in_schema=False)
     def docs() -> Response:
         page = get_swagger_ui_html(
-            openapi_url=app.openapi_url, title=app.title + " — docs",
-            swagger_js_url="/docs-assets/swagger-ui-bundle.js", swagger_css_url="/docs-assets/swagger-ui.css",
+            openapi_url=app.openapi_url,
+            title=app.title + " — docs",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
             swagger_favicon_url="/favicon.ico",
             # No validator badge: it would call an outside service from a classroom's network.
             swagger_ui_parameters={"validatorUrl": None},
@@ -129,7 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Swagger UI starts from an inline script: allowed on this page only.
         page.headers["content-security-policy"] = (
             "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'")
+            "img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+        )
         return page
 
     css = pygments_css()
@@ -140,8 +155,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:
-        return Response((STATIC_DIR / "favicon.svg").read_bytes(), media_type="image/svg+xml",
-                        headers={"cache-control": "public, max-age=86400"})
+        return Response(
+            (STATIC_DIR / "favicon.svg").read_bytes(),
+            media_type="image/svg+xml",
+            headers={"cache-control": "public, max-age=86400"},
+        )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> PlainTextResponse:

@@ -1,4 +1,5 @@
 """Response headers every page needs, as plain ASGI (cheaper than BaseHTTPMiddleware)."""
+
 from __future__ import annotations
 
 # Everything the lesson loads comes from this app; the policy makes the browser enforce it.
@@ -20,7 +21,9 @@ def with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[byte
     if content_type.startswith(b"text/html"):
         extra.append((b"content-security-policy", CSP.encode()))
         extra.append((b"cache-control", b"no-cache"))
-        vary = [v.strip() for k, val in headers if k.lower() == b"vary" for v in val.decode("latin-1").split(",")]
+        vary = [
+            v.strip() for k, val in headers if k.lower() == b"vary" for v in val.decode("latin-1").split(",")
+        ]
         vary = [v for v in vary if v]
         known = {v.lower() for v in vary}
         vary += [v for v in VARY if v.lower() not in known]

@@ -9,14 +9,20 @@ layers every route shares, and are documented here once rather than on every rou
   learner's run is "not found", never "forbidden");
 - 429 on every request that starts work: a limit of the browser, its address or the queue.
 """
+
 from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 UNSAFE = {"post", "put", "patch", "delete"}
-ERROR = {"content": {"application/json": {"schema": {
-    "type": "object", "properties": {"detail": {}}, "required": ["detail"]}}}}
+ERROR = {
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "properties": {"detail": {}}, "required": ["detail"]}
+        }
+    }
+}
 
 
 def _add(operation: dict, status: int, description: str) -> None:
@@ -32,7 +38,11 @@ def complete(schema: dict) -> dict:
             if "{" in path:
                 _add(operation, 404, "not found (or not this browser's)")
             if method in UNSAFE:
-                _add(operation, 403, "refused: a cross-site request, or no session yet (GET /api/session first)")
+                _add(
+                    operation,
+                    403,
+                    "refused: a cross-site request, or no session yet (GET /api/session first)",
+                )
                 _add(operation, 415, "the body is not of the documented media type")
                 if documented & {"201", "202"}:
                     _add(operation, 429, "a limit is reached (this browser's, its address's, or the queue's)")
@@ -44,8 +54,11 @@ def complete(schema: dict) -> dict:
 def install(app: FastAPI) -> None:
     def openapi() -> dict:
         if app.openapi_schema is None:
-            app.openapi_schema = complete(get_openapi(
-                title=app.title, version=app.version, description=app.description, routes=app.routes))
+            app.openapi_schema = complete(
+                get_openapi(
+                    title=app.title, version=app.version, description=app.description, routes=app.routes
+                )
+            )
         return app.openapi_schema
 
     app.openapi = openapi

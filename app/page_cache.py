@@ -19,6 +19,7 @@ and the host check included: in alternating runs on one 2-core VM, a kept page t
 of the server's CPU from there, against 0.64-0.68 ms inside those layers. What is left is
 uvicorn's and the socket's.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,7 +61,9 @@ class PageCache:
         if until is not None and time.time() < until:
             return True
         try:
-            payload, signed_at = self.signer.unsign(value.encode(), max_age=self.max_age, return_timestamp=True)
+            payload, signed_at = self.signer.unsign(
+                value.encode(), max_age=self.max_age, return_timestamp=True
+            )
             data = json.loads(b64decode(payload))
         except (itsdangerous.BadSignature, ValueError):
             return False
@@ -116,7 +119,9 @@ class PageCache:
             return
         # A new session cookie is this learner's alone: that answer is not everyone's.
         session_prefix = SESSION_COOKIE.encode() + b"="
-        if any(k.lower() == b"set-cookie" and v.startswith(session_prefix) for k, v in start.get("headers", [])):
+        if any(
+            k.lower() == b"set-cookie" and v.startswith(session_prefix) for k, v in start.get("headers", [])
+        ):
             return
         self.pages[where] = (key, start, b"".join(body))
         if len(self.hosts) >= self.MAX_HOSTS:

@@ -1,4 +1,5 @@
 """Chapter pages: the index and one page per Markdown file, with components filled in."""
+
 from __future__ import annotations
 
 import gzip
@@ -25,6 +26,7 @@ class LangConvertor(Convertor):
     """A path segment that is one of the lesson's languages. With it the page routes cannot
     swallow /api/... or /components/... paths, so they are tried first: a chapter request then
     skips matching against every component route (~0.17 ms of the ~1 ms a page costs)."""
+
     regex = "|".join(i18n.LANGS)
 
     def convert(self, value: str) -> str:
@@ -172,6 +174,7 @@ async def chapter_page(request: Request, lang: str, slug: str):
     # A classroom opening the lesson at once costs one render, off the event loop.
     cache = request.app.state.page_cache
     page = cache.peek(key) or await run_in_threadpool(
-        cache.get, key, lambda: _render_chapter(request, lang, chapter))
+        cache.get, key, lambda: _render_chapter(request, lang, chapter)
+    )
     session_id(request)  # the learner's session starts with the page, not with its first fragment
     return remember(_page_response(request, page), lang)

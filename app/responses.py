@@ -1,4 +1,5 @@
 """Responses for files that a running worker may rename or delete at any moment."""
+
 from __future__ import annotations
 
 import os
@@ -12,7 +13,9 @@ from fastapi.responses import StreamingResponse
 CHUNK = 1 << 20
 
 
-def held_file_response(path: Path, filename: str, missing: str = "that file is no longer on disk") -> StreamingResponse:
+def held_file_response(
+    path: Path, filename: str, missing: str = "that file is no longer on disk"
+) -> StreamingResponse:
     """The file as a download, opened now: Starlette's FileResponse stats and opens the path
     later, after the endpoint returned, and a checkpoint that keep-last-N deletes in between
     made that a 500. An open file stays readable after it is unlinked; a file already gone
@@ -30,6 +33,8 @@ def held_file_response(path: Path, filename: str, missing: str = "that file is n
         finally:
             f.close()
 
-    headers = {"content-length": str(size),
-               "content-disposition": f"attachment; filename*=utf-8''{quote(filename)}"}
+    headers = {
+        "content-length": str(size),
+        "content-disposition": f"attachment; filename*=utf-8''{quote(filename)}",
+    }
     return StreamingResponse(body(), media_type="application/octet-stream", headers=headers)

@@ -17,6 +17,7 @@
 - Redirects never echo the Host header: an absolute Location pointing at the request's own host
   becomes a path (Starlette's trailing-slash redirect builds it from Host).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,14 +29,18 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Endpoints whose body is by nature not JSON.
 MULTIPART_API = {"/api/checkpoint-inspector/reports"}
 
-i18n.STRINGS["zh"].update({
-    "sec.cross_site": "已拒绝：这个请求来自另一个网站。请直接在课程页面上操作。",
-    "sec.json_only": "这个接口只接受 JSON（Content-Type: application/json）。",
-})
-i18n.STRINGS["en"].update({
-    "sec.cross_site": "Refused: this request comes from another site. Please use the lesson page itself.",
-    "sec.json_only": "This endpoint accepts JSON only (Content-Type: application/json).",
-})
+i18n.STRINGS["zh"].update(
+    {
+        "sec.cross_site": "已拒绝：这个请求来自另一个网站。请直接在课程页面上操作。",
+        "sec.json_only": "这个接口只接受 JSON（Content-Type: application/json）。",
+    }
+)
+i18n.STRINGS["en"].update(
+    {
+        "sec.cross_site": "Refused: this request comes from another site. Please use the lesson page itself.",
+        "sec.json_only": "This endpoint accepts JSON only (Content-Type: application/json).",
+    }
+)
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -55,8 +60,14 @@ def _lang(scope) -> str:
         if part.startswith("lang=") and part[5:] in i18n.LANGS:
             return part[5:]
     cookies = _header(scope, b"cookie") or ""
-    chosen = next((c.split("=", 1)[1] for c in (x.strip() for x in cookies.split(";"))
-                   if c.startswith(i18n.LANG_COOKIE + "=")), None)
+    chosen = next(
+        (
+            c.split("=", 1)[1]
+            for c in (x.strip() for x in cookies.split(";"))
+            if c.startswith(i18n.LANG_COOKIE + "=")
+        ),
+        None,
+    )
     return i18n.pick_language(chosen, _header(scope, b"accept-language"))
 
 
@@ -87,8 +98,13 @@ async def _refuse(send, scope, status: int, key: str) -> None:
     else:
         body = text.encode()
         ctype = b"text/plain; charset=utf-8"
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

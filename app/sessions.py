@@ -1,4 +1,5 @@
 """Per-browser sessions: a random id in a signed cookie, so runs belong to one browser."""
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,9 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 # The job manager's per-address refusal (LimitReached code "address"), in the page's language.
 i18n.STRINGS["zh"]["cs.limit.address"] = "队列已满：你所在网络的 {n} 个训练正在等待。过一分钟再试。"
-i18n.STRINGS["en"]["cs.limit.address"] = ("The queue is full for your network: {n} runs from your address are "
-                                          "waiting. Try again in a minute.")
+i18n.STRINGS["en"]["cs.limit.address"] = (
+    "The queue is full for your network: {n} runs from your address are waiting. Try again in a minute."
+)
 
 
 class SessionBuckets:
@@ -91,8 +93,10 @@ def session_id(request: Request) -> str:
             state.jobs.note_address(sid, client_address(request))
         return sid
     if request.method not in SAFE_METHODS:
-        raise HTTPException(403, ("no session yet: open a page of the lesson "
-                                  "(or GET /api/session) first, and send its cookie"))
+        raise HTTPException(
+            403,
+            ("no session yet: open a page of the lesson (or GET /api/session) first, and send its cookie"),
+        )
     buckets = getattr(state, "session_buckets", None)
     if buckets is not None and not buckets.admit(client_address(request)):
         # Too many new sessions from this address: the page still loads, read-only, with an

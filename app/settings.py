@@ -1,4 +1,5 @@
 """Settings read from the environment (and an optional .env file), one place for every limit."""
+
 from __future__ import annotations
 
 from functools import lru_cache

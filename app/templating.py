@@ -1,4 +1,5 @@
 """One Jinja environment for pages and partials (jinja2-fragments renders single blocks)."""
+
 from __future__ import annotations
 
 import hashlib

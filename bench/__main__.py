@@ -1,4 +1,5 @@
 """`python -m bench [NAME ...] [flags]`: run the named benchmarks (all when none is named)."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,12 +7,25 @@ import importlib
 import sys
 import time
 
-BENCHES = ["startup", "pages", "training", "classroom", "transfer", "resume_all", "paced", "exercise", "distributed", "hostile"]
+BENCHES = [
+    "startup",
+    "pages",
+    "training",
+    "classroom",
+    "transfer",
+    "resume_all",
+    "paced",
+    "exercise",
+    "distributed",
+    "hostile",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(BENCHES)} (default: all)")
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"any of {', '.join(BENCHES)} (default: all)"
+    )
     modules = {name: importlib.import_module(f"bench.{name}") for name in BENCHES}
     for name, mod in modules.items():
         group = parser.add_argument_group(name, (mod.__doc__ or "").strip().splitlines()[0])

@@ -3,6 +3,7 @@
 Same model, data, optimizer, batch size, shuffle and per-epoch validation as Trainer.run_epoch,
 without the app around it (no events, no pipe, no scheduler, no checkpoints). Prints one JSON
 list of per-epoch seconds."""
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,7 @@ def main() -> None:
         model.train()
         total = 0.0
         for start in range(0, len(X), bs):
-            idx = order[start:start + bs]
+            idx = order[start : start + bs]
             opt.zero_grad(set_to_none=True)
             loss = F.cross_entropy(model(X[idx]), y[idx])
             loss.backward()

@@ -16,6 +16,7 @@ chapter's p99 target above is then measured with the dashboard open.
 
 --no-probe leaves the chapter-page probe out (no latency target then): the class's CPU from
 watching alone, beside the same class with the probe in another run."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,10 +29,36 @@ import aiohttp
 import httpx
 
 from app.settings import Settings
-from bench.common import (API, CHAPTER, EVENTS, Report, Server, Target, cores, descendants, median, mib, ms,
-                          machine_busy, percentile, pss, rss, self_cpu, table, tree_cpu)
-from bench.load import (Samples, close_clients, follow_all, make_clients, run_load, sse_events, timed_get,
-                        warm_up)
+from bench.common import (
+    API,
+    CHAPTER,
+    EVENTS,
+    Report,
+    Server,
+    Target,
+    cores,
+    descendants,
+    machine_busy,
+    median,
+    mib,
+    ms,
+    percentile,
+    pss,
+    rss,
+    self_cpu,
+    table,
+    tree_cpu,
+)
+from bench.load import (
+    Samples,
+    close_clients,
+    follow_all,
+    make_clients,
+    run_load,
+    sse_events,
+    timed_get,
+    warm_up,
+)
 from bench.training import host_pace
 
 LATENCY_TARGET = 3.0
@@ -44,26 +71,55 @@ MIX = [("chapter", CHAPTER, 1.0)]
 
 
 def add_args(p) -> None:
-    p.add_argument("--run-epochs", type=int, default=20, help="classroom: epochs of each learner's run (default 20)")
-    p.add_argument("--idle-seconds", type=float, default=15, help="classroom: idle latency phase in s (default 15)")
+    p.add_argument(
+        "--run-epochs", type=int, default=20, help="classroom: epochs of each learner's run (default 20)"
+    )
+    p.add_argument(
+        "--idle-seconds", type=float, default=15, help="classroom: idle latency phase in s (default 15)"
+    )
     # Eight before and eight after: one 20-epoch run alone lasts under a second here and single runs
     # read 19-34 epochs/s back to back, so the median of three before and three after moved the
     # ratio by a tenth from one class to the next on its own.
-    p.add_argument("--lone-runs", type=int, default=8,
-                   help="classroom: lone runs before and after the class for the 1-run rate (default 8)")
-    p.add_argument("--max-workers", default="",
-                   help="classroom: MAX_WORKERS to try, comma-separated, e.g. 2,4 (default: the app's default)")
-    p.add_argument("--quiet-class", action="store_true",
-                   help="classroom: then run the class again with nobody polling (worker pool scaling alone)")
-    p.add_argument("--timeout", type=float, default=300, help="classroom: give up on the class after s (default 300)")
-    p.add_argument("--no-dashboard", action="store_true", help="classroom: no teacher dashboard open during the class")
-    p.add_argument("--no-probe", action="store_true",
-                   help="classroom: no chapter-page latency probe, only the watching class (its CPU alone)")
-    p.add_argument("--host-pace-epochs", type=int, default=150,
-                   help="classroom: epochs of the bare loops that read the host's own two-at-once pace before"
-                        " and after the class (default 150; 0 leaves them out)")
-    p.add_argument("--crash-probes", type=int, default=10,
-                   help="classroom: learners' running runs crashed while the dashboard watches (default 10)")
+    p.add_argument(
+        "--lone-runs",
+        type=int,
+        default=8,
+        help="classroom: lone runs before and after the class for the 1-run rate (default 8)",
+    )
+    p.add_argument(
+        "--max-workers",
+        default="",
+        help="classroom: MAX_WORKERS to try, comma-separated, e.g. 2,4 (default: the app's default)",
+    )
+    p.add_argument(
+        "--quiet-class",
+        action="store_true",
+        help="classroom: then run the class again with nobody polling (worker pool scaling alone)",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=300, help="classroom: give up on the class after s (default 300)"
+    )
+    p.add_argument(
+        "--no-dashboard", action="store_true", help="classroom: no teacher dashboard open during the class"
+    )
+    p.add_argument(
+        "--no-probe",
+        action="store_true",
+        help="classroom: no chapter-page latency probe, only the watching class (its CPU alone)",
+    )
+    p.add_argument(
+        "--host-pace-epochs",
+        type=int,
+        default=150,
+        help="classroom: epochs of the bare loops that read the host's own two-at-once pace before"
+        " and after the class (default 150; 0 leaves them out)",
+    )
+    p.add_argument(
+        "--crash-probes",
+        type=int,
+        default=10,
+        help="classroom: learners' running runs crashed while the dashboard watches (default 10)",
+    )
 
 
 def run_body(epochs: int) -> dict:
@@ -178,7 +234,7 @@ async def teacher_dashboard(url: str, stop: asyncio.Event, seen: list, samples: 
                         if event == "changed":
                             seen.append((time.time(), json.loads(data)["crashed"]))
                             await timed_get(c, TEACH_BOARD, "board", samples)
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 samples.fail("board-stream")
             await asyncio.sleep(0.5)
 
@@ -205,8 +261,10 @@ def crashes_recorded(srv: Server, crashed: list) -> list[float]:
     if not crashed:
         return []
     marks = ",".join("?" * len(crashed))
-    return sorted(r["finished"] for r in srv.query(
-        f"SELECT finished FROM runs WHERE status='crashed' AND id IN ({marks})", *crashed))
+    return sorted(
+        r["finished"]
+        for r in srv.query(f"SELECT finished FROM runs WHERE status='crashed' AND id IN ({marks})", *crashed)
+    )
 
 
 def crash_delivery(srv: Server, crashed: list, seen: list) -> list[float]:
@@ -245,7 +303,9 @@ async def classroom(srv: Server, args) -> dict:
         idle_stop.set()
         await watching
         out["idle"] = idle
-        out["lone"] = [await asyncio.to_thread(lone_seconds, srv, args.run_epochs) for _ in range(args.lone_runs)]
+        out["lone"] = [
+            await asyncio.to_thread(lone_seconds, srv, args.run_epochs) for _ in range(args.lone_runs)
+        ]
         out["host_pace"] = [await host_pace_now(args)]
         out["server_rss_before"] = rss(srv.proc.pid)
         out["tree_rss_before"] = sum(map(rss, descendants(srv.proc.pid)))
@@ -261,7 +321,9 @@ async def classroom(srv: Server, args) -> dict:
         board_stop = asyncio.Event()
         if not args.no_dashboard:
             side_tasks.append(asyncio.create_task(teacher_dashboard(srv.url, board_stop, seen, loaded)))
-            side_tasks.append(asyncio.create_task(crash_probes(srv, owners, args.crash_probes, stop, crashed)))
+            side_tasks.append(
+                asyncio.create_task(crash_probes(srv, owners, args.crash_probes, stop, crashed))
+            )
 
         async def learner_starts(c: aiohttp.ClientSession) -> int:
             async with c.post(f"{API}/runs", json=run_body(args.run_epochs)) as r:
@@ -273,8 +335,11 @@ async def classroom(srv: Server, args) -> dict:
 
         cpu0 = (*tree_cpu(srv.proc.pid), self_cpu(), machine_busy())
         t0 = time.time()
-        load_task = asyncio.create_task(stop.wait() if args.no_probe else run_load(
-            clients, MIX, 2 * args.think, args.timeout, seed=3, stop=stop, samples=loaded))
+        load_task = asyncio.create_task(
+            stop.wait()
+            if args.no_probe
+            else run_load(clients, MIX, 2 * args.think, args.timeout, seed=3, stop=stop, samples=loaded)
+        )
         watching = asyncio.create_task(follow_all(clients, EVENTS, loaded, stop))
         codes = await asyncio.gather(*(learner_starts(c) for c in clients))
         submitted.set()
@@ -294,7 +359,10 @@ async def classroom(srv: Server, args) -> dict:
         for result in await asyncio.gather(*side_tasks, return_exceptions=True):
             if isinstance(result, Exception) and not isinstance(result, asyncio.CancelledError):
                 print(f"  dashboard task failed: {result!r}")
-        out["crashed"], out["crash_delivery"] = crashed, await asyncio.to_thread(crash_delivery, srv, crashed, seen)
+        out["crashed"], out["crash_delivery"] = (
+            crashed,
+            await asyncio.to_thread(crash_delivery, srv, crashed, seen),
+        )
         out["board_events"] = len(seen)
         if sampler.died:
             raise RuntimeError(f"the server died during the class (exit code {srv.proc.returncode})")
@@ -302,11 +370,14 @@ async def classroom(srv: Server, args) -> dict:
         out["cpu"] = [b - a for a, b in zip(cpu0, cpu1)]
         # Again after the class: the machine is shared, and a denominator from one moment only
         # would carry whatever else ran then. The ratio uses the runs before and after together.
-        out["lone_after"] = [await asyncio.to_thread(lone_seconds, srv, args.run_epochs)
-                             for _ in range(args.lone_runs)]
+        out["lone_after"] = [
+            await asyncio.to_thread(lone_seconds, srv, args.run_epochs) for _ in range(args.lone_runs)
+        ]
         out["host_pace"].append(await host_pace_now(args))
         if args.quiet_class:
-            out["quiet"], out["quiet_rows"], *out["quiet_server"] = await asyncio.to_thread(quiet_class, srv, args)
+            out["quiet"], out["quiet_rows"], *out["quiet_server"] = await asyncio.to_thread(
+                quiet_class, srv, args
+            )
         out.update(t0=time.time() - t0, codes=codes, loaded=loaded, sampler=sampler, run_ids=run_ids)
         out["t_end"] = time.time()
         out["t_start"] = t0
@@ -325,13 +396,25 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
         ids = out["run_ids"]
         rows = [r for r in srv.query("SELECT id, status, started, finished FROM runs") if r["id"] in ids]
         # Epochs the crashed runs (the dashboard's probes) trained before the crash count as work done.
-        crashed_epochs = sum(r[0] for r in srv.query("SELECT COUNT(*) FROM epochs WHERE run_id IN "
-                                                     f"({','.join('?' * len(out['crashed']))})", *out["crashed"])
-                             ) if out["crashed"] else 0
+        crashed_epochs = (
+            sum(
+                r[0]
+                for r in srv.query(
+                    f"SELECT COUNT(*) FROM epochs WHERE run_id IN ({','.join('?' * len(out['crashed']))})",
+                    *out["crashed"],
+                )
+            )
+            if out["crashed"]
+            else 0
+        )
     done = [r for r in rows if r["status"] == "done"]
     label = f"MAX_WORKERS={max_workers or 'default'}"
-    res = {"label": label, "done": len(done), "asked": len(out["codes"]),
-           "accepted": sum(c == 201 for c in out["codes"])}
+    res = {
+        "label": label,
+        "done": len(done),
+        "asked": len(out["codes"]),
+        "accepted": sum(c == 201 for c in out["codes"]),
+    }
     if done:
         first, last = min(r["started"] for r in rows), max(r["finished"] for r in done)
         res["wall"] = last - out["t_start"]
@@ -359,72 +442,119 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
     res["host_pace"] = out["host_pace"]
     res["crash_delivery"] = out["crash_delivery"]
     idle, loaded = out["idle"], out["loaded"]
-    res["lat"] = {(phase, label_): (percentile(s.times.get(label_, []), 50), percentile(s.times.get(label_, []), 99),
-                                   len(s.times.get(label_, [])) + s.counts.get(label_, 0), s.errors.get(label_, 0))
-                  for phase, s in (("idle", idle), ("training", loaded)) for label_ in ("chapter", "view", "board")
-                  if phase == "training" or label_ != "board"}
+    res["lat"] = {
+        (phase, label_): (
+            percentile(s.times.get(label_, []), 50),
+            percentile(s.times.get(label_, []), 99),
+            len(s.times.get(label_, [])) + s.counts.get(label_, 0),
+            s.errors.get(label_, 0),
+        )
+        for phase, s in (("idle", idle), ("training", loaded))
+        for label_ in ("chapter", "view", "board")
+        if phase == "training" or label_ != "board"
+    }
     res["latency_ratio"] = res["lat"][("training", "chapter")][1] / res["lat"][("idle", "chapter")][1]
     sm = out["sampler"]
-    res.update(peak_tree=sm.peak_tree, peak_pss=sm.peak_pss, peak_procs=sm.peak_procs, peak_queue=sm.peak_queue,
-               per_queued=(sm.server_rss_at_peak_queue - out["server_rss_before"]) / sm.peak_queue
-               if sm.peak_queue else float("nan"),
-               server_before=out["server_rss_before"], tree_before=out["tree_rss_before"])
+    res.update(
+        peak_tree=sm.peak_tree,
+        peak_pss=sm.peak_pss,
+        peak_procs=sm.peak_procs,
+        peak_queue=sm.peak_queue,
+        per_queued=(sm.server_rss_at_peak_queue - out["server_rss_before"]) / sm.peak_queue
+        if sm.peak_queue
+        else float("nan"),
+        server_before=out["server_rss_before"],
+        tree_before=out["tree_rss_before"],
+    )
     print(f"  -- {label}")
-    print(table([[ph, lb, str(n), str(err), ms(p50), ms(p99)] for (ph, lb), (p50, p99, n, err) in res["lat"].items()],
-                ["phase", "path", "requests", "errors", "p50", "p99"]))
+    print(
+        table(
+            [
+                [ph, lb, str(n), str(err), ms(p50), ms(p99)]
+                for (ph, lb), (p50, p99, n, err) in res["lat"].items()
+            ],
+            ["phase", "path", "requests", "errors", "p50", "p99"],
+        )
+    )
     print("  (view: live views the streams pushed; p50 / p99 from opening a stream to its first view)")
-    rep.row(f"[{label}] event streams dropped (idle / training)",
-            f"{idle.errors.get('stream', 0)} / {loaded.errors.get('stream', 0)}")
+    rep.row(
+        f"[{label}] event streams dropped (idle / training)",
+        f"{idle.errors.get('stream', 0)} / {loaded.errors.get('stream', 0)}",
+    )
     rep.row(f"[{label}] runs done / accepted / asked", f"{res['done']} / {res['accepted']} / {res['asked']}")
     if not args.no_dashboard:
         delivery = res["crash_delivery"]
-        rep.row(f"[{label}] dashboard: events, crashes probed / recorded / announced, delivery p50 / p95 / max",
-                f"{out['board_events']}, {len(out['crashed'])} / {len(delivery)} / {sum(map(math.isfinite, delivery))}, "
-                f"{ms(percentile(delivery, 50))} / {ms(percentile(delivery, 95))} / {ms(max(delivery, default=0))}")
+        rep.row(
+            f"[{label}] dashboard: events, crashes probed / recorded / announced, delivery p50 / p95 / max",
+            f"{out['board_events']}, {len(out['crashed'])} / {len(delivery)} / {sum(map(math.isfinite, delivery))}, "
+            f"{ms(percentile(delivery, 50))} / {ms(percentile(delivery, 95))} / {ms(max(delivery, default=0))}",
+        )
     if "wall" in res:
         rep.row(f"[{label}] wall: first POST -> last run finished", f"{res['wall']:.1f} s")
-        rep.row(f"[{label}] aggregate epochs/s vs one run alone", f"{res['agg_rate']:.1f} vs {res['lone_rate']:.1f}"
-                f"  (x {cores()} cores; alone before/after: {res['lone_before']:.1f}/{res['lone_after']:.1f},"
-                f" median run {res['lone_median_rate']:.1f},"
-                f" slowest-fastest {res['lone_range'][0]:.1f}-{res['lone_range'][1]:.1f})")
+        rep.row(
+            f"[{label}] aggregate epochs/s vs one run alone",
+            f"{res['agg_rate']:.1f} vs {res['lone_rate']:.1f}"
+            f"  (x {cores()} cores; alone before/after: {res['lone_before']:.1f}/{res['lone_after']:.1f},"
+            f" median run {res['lone_median_rate']:.1f},"
+            f" slowest-fastest {res['lone_range'][0]:.1f}-{res['lone_range'][1]:.1f})",
+        )
     if "wall" in res:
         srv_cpu, below_cpu, gen_cpu, busy = res["cpu"]
         other = max(0.0, busy - srv_cpu - below_cpu - gen_cpu)
-        rep.row(f"[{label}] CPU s in class: server/workers/load gen/others",
-                f"{srv_cpu:.2f} / {below_cpu:.1f} / {gen_cpu:.1f} / {other:.1f} of {cores() * res['wall']:.1f} core-s")
+        rep.row(
+            f"[{label}] CPU s in class: server/workers/load gen/others",
+            f"{srv_cpu:.2f} / {below_cpu:.1f} / {gen_cpu:.1f} / {other:.1f} of {cores() * res['wall']:.1f} core-s",
+        )
         # Beside the ratio, two figures the host's speed does not move: the cores' share the class
         # left to training, and what an epoch cost the workers. In a slow spell of the VM the
         # second falls and the ratio with it, while the first stays where the app puts it.
         share, per_cpu = below_cpu / (cores() * res["wall"]), res["epochs"] / below_cpu
         rep.row(f"[{label}] workers' share of the cores in class", f"{share:.0%}")
-        rep.row(f"[{label}] class epochs per worker CPU-s vs alone per wall-s",
-                f"{per_cpu:.1f} vs {res['lone_rate']:.1f}")
+        rep.row(
+            f"[{label}] class epochs per worker CPU-s vs alone per wall-s",
+            f"{per_cpu:.1f} vs {res['lone_rate']:.1f}",
+        )
         # The ratio is about the product of the two: what the class left to training, and how
         # well two runs at once train on this host against one alone. A miss says which fell.
         pace = per_cpu / res["lone_rate"]
-        rep.row(f"[{label}] throughput ~ workers' share x (epochs per worker CPU-s / alone)",
-                f"{share:.2f} x {pace:.2f} = {share * pace:.2f} (ratio {res['throughput']:.2f})")
+        rep.row(
+            f"[{label}] throughput ~ workers' share x (epochs per worker CPU-s / alone)",
+            f"{share:.2f} x {pace:.2f} = {share * pace:.2f} (ratio {res['throughput']:.2f})",
+        )
         # The host's pace sets the class's: two bare torch loops at once against one alone, read
         # just before and just after. The app's share of the cores times it is about the ratio the
         # app could reach then; a miss where that product is below the target is the host's.
         before, after = res["host_pace"]
         if before == before:
-            rep.row(f"[{label}] host's pace: two bare loops at once vs one alone, before / after the class",
-                    f"{before:.2f} / {after:.2f}  (x share: {share * before:.2f} / {share * after:.2f})")
-    rep.row(f"[{label}] worker slots busy; one run's mean s in class vs alone",
-            f"{res['occupancy']:.0%}; {res['run_seconds']:.2f} vs {res['lone_seconds']:.2f}")
+            rep.row(
+                f"[{label}] host's pace: two bare loops at once vs one alone, before / after the class",
+                f"{before:.2f} / {after:.2f}  (x share: {share * before:.2f} / {share * after:.2f})",
+            )
+    rep.row(
+        f"[{label}] worker slots busy; one run's mean s in class vs alone",
+        f"{res['occupancy']:.0%}; {res['run_seconds']:.2f} vs {res['lone_seconds']:.2f}",
+    )
     if "quiet" in out:
-        rep.row(f"[{label}] same class, nobody polling: epochs/s", f"{out['quiet']:.1f}"
-                f"  (ratio {res['quiet_throughput']:.2f}; slots busy {res['quiet_occupancy']:.0%},"
-                f" one run {res['quiet_run_seconds']:.2f} s)")
+        rep.row(
+            f"[{label}] same class, nobody polling: epochs/s",
+            f"{out['quiet']:.1f}"
+            f"  (ratio {res['quiet_throughput']:.2f}; slots busy {res['quiet_occupancy']:.0%},"
+            f" one run {res['quiet_run_seconds']:.2f} s)",
+        )
         cpu, wall = out["quiet_server"]
-        rep.row(f"[{label}] same class, nobody polling: web process CPU", f"{cpu:.2f} core-s over {wall:.1f} s"
-                f" ({cpu / (cores() * wall):.1%} of the cores)")
-    rep.row(f"[{label}] peak tree RSS (sum) / PSS, processes",
-            f"{mib(res['peak_tree'])} / {mib(res['peak_pss'])}, {res['peak_procs']}"
-            f"  (before: {mib(res['tree_before'])})")
-    rep.row(f"[{label}] server RSS per queued run (peak queue {res['peak_queue']})",
-            f"{res['per_queued'] / 1024:.1f} KiB")
+        rep.row(
+            f"[{label}] same class, nobody polling: web process CPU",
+            f"{cpu:.2f} core-s over {wall:.1f} s ({cpu / (cores() * wall):.1%} of the cores)",
+        )
+    rep.row(
+        f"[{label}] peak tree RSS (sum) / PSS, processes",
+        f"{mib(res['peak_tree'])} / {mib(res['peak_pss'])}, {res['peak_procs']}"
+        f"  (before: {mib(res['tree_before'])})",
+    )
+    rep.row(
+        f"[{label}] server RSS per queued run (peak queue {res['peak_queue']})",
+        f"{res['per_queued'] / 1024:.1f} KiB",
+    )
     return res
 
 
@@ -435,21 +565,53 @@ def run(args) -> Report:
     for res in results:
         suffix = "" if len(results) == 1 else f" [{res['label']}]"
         if not args.no_probe:
-            rep.target(Target("classroom p99 ratio loaded/idle" + suffix, res["latency_ratio"], "<=",
-                              LATENCY_TARGET, "chapter page"))
+            rep.target(
+                Target(
+                    "classroom p99 ratio loaded/idle" + suffix,
+                    res["latency_ratio"],
+                    "<=",
+                    LATENCY_TARGET,
+                    "chapter page",
+                )
+            )
         if not args.no_dashboard:
             delivered = res["crash_delivery"]
-            rep.target(Target("dashboard crash delivery p95 (s)" + suffix,
-                              percentile(delivered, 95) if delivered else float("inf"), "<=", CRASH_DELIVERY_TARGET,
-                              f"{len(delivered)} crashes, teacher's event stream"))
-        rep.target(Target("classroom throughput ratio" + suffix, res["throughput"], ">=", THROUGHPUT_TARGET,
-                          f"{res['done']}/{res['asked']} runs done, pages polled"))
+            rep.target(
+                Target(
+                    "dashboard crash delivery p95 (s)" + suffix,
+                    percentile(delivered, 95) if delivered else float("inf"),
+                    "<=",
+                    CRASH_DELIVERY_TARGET,
+                    f"{len(delivered)} crashes, teacher's event stream",
+                )
+            )
+        rep.target(
+            Target(
+                "classroom throughput ratio" + suffix,
+                res["throughput"],
+                ">=",
+                THROUGHPUT_TARGET,
+                f"{res['done']}/{res['asked']} runs done, pages polled",
+            )
+        )
         if "cpu" in res and "wall" in res:
-            rep.target(Target("classroom: web process CPU / the cores' time" + suffix,
-                              res["cpu"][0] / (cores() * res["wall"]), "<=", SERVER_CPU_TARGET,
-                              "60 learners watching, the dashboard open"
-                              + ("" if args.no_probe else ", the chapter page polled")))
+            rep.target(
+                Target(
+                    "classroom: web process CPU / the cores' time" + suffix,
+                    res["cpu"][0] / (cores() * res["wall"]),
+                    "<=",
+                    SERVER_CPU_TARGET,
+                    "60 learners watching, the dashboard open"
+                    + ("" if args.no_probe else ", the chapter page polled"),
+                )
+            )
         if res["quiet_throughput"] == res["quiet_throughput"]:
-            rep.target(Target("classroom throughput, nobody polling" + suffix, res["quiet_throughput"], "info",
-                              note="worker pool alone"))
+            rep.target(
+                Target(
+                    "classroom throughput, nobody polling" + suffix,
+                    res["quiet_throughput"],
+                    "info",
+                    note="worker pool alone",
+                )
+            )
     return rep

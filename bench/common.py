@@ -1,4 +1,5 @@
 """Shared pieces of the benchmarks: the server under test, /proc memory, percentiles, output."""
+
 from __future__ import annotations
 
 import hashlib
@@ -63,13 +64,26 @@ class Server:
         self.started_at = 0.0
 
     def spawn(self) -> None:
-        env = {**os.environ, "DATA_DIR": str(self.data_dir), "HOST": "127.0.0.1", "PORT": str(self.port),
-               "SECRET_KEY": "bench", "LOG_LEVEL": "warning", **self.extra_env}
+        env = {
+            **os.environ,
+            "DATA_DIR": str(self.data_dir),
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "SECRET_KEY": "bench",
+            "LOG_LEVEL": "warning",
+            **self.extra_env,
+        }
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log, "ab")
         self.started_at = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, "-m", "app"], cwd=REPO, env=env, stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
 
     def wait_healthy(self, timeout: float = 90, interval: float = 0.01) -> float:
@@ -87,7 +101,7 @@ class Server:
                 time.sleep(interval)
         raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
 
-    def start(self) -> "Server":
+    def start(self) -> Server:
         self.spawn()
         self.wait_healthy()
         return self
@@ -137,7 +151,7 @@ class Server:
                 pass
         self.tmp.cleanup()
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

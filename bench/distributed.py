@@ -15,6 +15,7 @@ d) event latency worker -> page: the wall clock at which a checkpoint event leav
    (the page's own cadence, a view at most every 0.3 s, is the same on both; the hop
    through a node's relay and Redis may add its 50 ms tick and one read, and a page that hears
    of a checkpoint within ~0.5 s still shows it as it happens)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,8 +31,23 @@ from pathlib import Path
 import aiohttp
 import httpx
 
-from bench.common import (API, EVENTS, REPO, Report, Server, Target, _times, descendants, free_port, machine_busy,
-                          median, ms, percentile, self_cpu, table)
+from bench.common import (
+    API,
+    EVENTS,
+    REPO,
+    Report,
+    Server,
+    Target,
+    _times,
+    descendants,
+    free_port,
+    machine_busy,
+    median,
+    ms,
+    percentile,
+    self_cpu,
+    table,
+)
 from bench.load import sse_events
 from bench.training import bare_epochs, wait_run
 
@@ -39,12 +55,20 @@ REDIS_SERVER = "/usr/bin/redis-server"
 
 
 def add_args(p) -> None:
-    p.add_argument("--dist-rounds", type=int, default=3, help="distributed: bare/celery run pairs (default 3)")
+    p.add_argument(
+        "--dist-rounds", type=int, default=3, help="distributed: bare/celery run pairs (default 3)"
+    )
     p.add_argument("--dist-epochs", type=int, default=60, help="distributed: epochs per run (default 60)")
-    p.add_argument("--dist-batch", type=int, default=8, help="distributed: runs in the throughput batch (default 8)")
-    p.add_argument("--dist-pair-rounds", type=int, default=3,
-                   help="distributed: rounds of the side-by-side measurements (crash, batch, event latency), "
-                        "each backend once per round in alternating order (default 3)")
+    p.add_argument(
+        "--dist-batch", type=int, default=8, help="distributed: runs in the throughput batch (default 8)"
+    )
+    p.add_argument(
+        "--dist-pair-rounds",
+        type=int,
+        default=3,
+        help="distributed: rounds of the side-by-side measurements (crash, batch, event latency), "
+        "each backend once per round in alternating order (default 3)",
+    )
 
 
 class Cluster:
@@ -55,25 +79,38 @@ class Cluster:
         self.url = f"redis://127.0.0.1:{free_port()}/0"
         self.nodes, self.procs = nodes, []
 
-    def __enter__(self) -> "Cluster":
+    def __enter__(self) -> Cluster:
         port = self.url.rsplit(":", 1)[1].split("/")[0]
-        self._spawn([REDIS_SERVER, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], "redis")
+        self._spawn(
+            [REDIS_SERVER, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], "redis"
+        )
         for i in range(self.nodes):
-            env = {**os.environ, "JOB_BACKEND": "celery", "REDIS_URL": self.url, "WORKER_CONCURRENCY": "1",
-                   "WORKER_NAME": f"n{i}@bench", "LOG_LEVEL": "info"}
+            env = {
+                **os.environ,
+                "JOB_BACKEND": "celery",
+                "REDIS_URL": self.url,
+                "WORKER_CONCURRENCY": "1",
+                "WORKER_NAME": f"n{i}@bench",
+                "LOG_LEVEL": "info",
+            }
             self._spawn([sys.executable, "-m", "app.worker"], f"n{i}", env)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            if all(f"n{i}@bench ready.".encode() in (Path(self.tmp.name) / f"n{i}.log").read_bytes()
-                   for i in range(self.nodes)):
+            if all(
+                f"n{i}@bench ready.".encode() in (Path(self.tmp.name) / f"n{i}.log").read_bytes()
+                for i in range(self.nodes)
+            ):
                 return self
             time.sleep(0.2)
         raise RuntimeError("worker nodes did not start")
 
     def _spawn(self, cmd: list[str], name: str, env: dict | None = None) -> None:
         log = open(Path(self.tmp.name) / f"{name}.log", "ab")
-        self.procs.append(subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                           start_new_session=True))
+        self.procs.append(
+            subprocess.Popen(
+                cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        )
 
     def __exit__(self, *exc) -> None:
         for proc in self.procs:
@@ -108,7 +145,9 @@ def epoch_seconds(srv: Server, epochs: int) -> list[float]:
 def crash_to_first_epoch(srv: Server, epochs: int) -> float:
     """Crash a run after ten epochs; seconds from the crash to the first epoch of its resume."""
     with closing(learner(srv)) as c:
-        run_id = c.post(f"{API}/runs", json={"epochs": epochs, "checkpoint_every": 5, "pace_ms": 20}).json()["id"]
+        run_id = c.post(f"{API}/runs", json={"epochs": epochs, "checkpoint_every": 5, "pace_ms": 20}).json()[
+            "id"
+        ]
         while len(c.get(f"{API}/runs/{run_id}").json()["epochs"]) < 10:
             time.sleep(0.01)
         t0 = time.perf_counter()
@@ -143,7 +182,7 @@ def cpu_of(groups: dict[str, list[int]]) -> dict[str, float]:
     return out
 
 
-def process_groups(srv: Server, cluster: "Cluster | None") -> dict[str, list[int]]:
+def process_groups(srv: Server, cluster: Cluster | None) -> dict[str, list[int]]:
     """The web node; for Celery each node's main process and Redis; the forkservers (whose reaped
     children are the runs' processes) and any run's process alive now, as "training"."""
     web_kids = descendants(srv.proc.pid)[1:]
@@ -159,7 +198,9 @@ def process_groups(srv: Server, cluster: "Cluster | None") -> dict[str, list[int
     return groups
 
 
-def batch_throughput(srv: Server, runs: int, epochs: int, cluster: "Cluster | None" = None) -> tuple[float, dict]:
+def batch_throughput(
+    srv: Server, runs: int, epochs: int, cluster: Cluster | None = None
+) -> tuple[float, dict]:
     """Epochs per second of wall time for `runs` runs started at once (each its own learner), and
     the CPU seconds each group of processes used meanwhile, and "other work": the machine's busy
     CPU beyond them and this client. On a shared machine other work decides the ratio: the kernel
@@ -183,8 +224,10 @@ def batch_throughput(srv: Server, runs: int, epochs: int, cluster: "Cluster | No
         cpu1 = cpu_of(before)
         cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
         cpu["other work"] = max(0.0, machine_busy() - busy0 - (self_cpu() - own0) - sum(cpu.values()))
-        end = max(row["finished"] for row in srv.query(
-            f"SELECT finished FROM runs WHERE id IN ({','.join('?' * len(ids))})", *ids))
+        end = max(
+            row["finished"]
+            for row in srv.query(f"SELECT finished FROM runs WHERE id IN ({','.join('?' * len(ids))})", *ids)
+        )
         return runs * epochs / (end - t0), cpu
     finally:
         for c in clients:
@@ -196,7 +239,9 @@ async def _follow_one(base: str, epochs: int, pace_ms: int, every: int) -> tuple
     pushes fetch the run (one fetch at a time; a view during a fetch makes one more).
     Returns the run and, per checkpoint epoch, the wall clock of the first fetch that showed it."""
     jar = aiohttp.CookieJar(unsafe=True)
-    async with aiohttp.ClientSession(base_url=base, cookie_jar=jar, timeout=aiohttp.ClientTimeout(total=30)) as c:
+    async with aiohttp.ClientSession(
+        base_url=base, cookie_jar=jar, timeout=aiohttp.ClientTimeout(total=30)
+    ) as c:
         async with c.get("/api/session") as r:
             r.raise_for_status()
         changed = asyncio.Event()
@@ -231,10 +276,12 @@ async def _follow_one(base: str, epochs: int, pace_ms: int, every: int) -> tuple
             await asyncio.gather(listening, return_exceptions=True)
 
 
-def event_latency(srv: Server, learners: int = 2, epochs: int = 40, pace_ms: int = 150,
-                  every: int = 2) -> tuple[list[float], list[float]]:
+def event_latency(
+    srv: Server, learners: int = 2, epochs: int = 40, pace_ms: int = 150, every: int = 2
+) -> tuple[list[float], list[float]]:
     """`learners` pages at once, each following its own run (one per slot) at the form's pace:
     (worker -> page, worker -> the web node's SQLite) in seconds, one sample per checkpoint."""
+
     async def all_pages():
         return await asyncio.gather(*(_follow_one(srv.url, epochs, pace_ms, every) for _ in range(learners)))
 
@@ -265,8 +312,11 @@ def run(args) -> Report:
     crash = {"celery": [], "local": []}
     tp_rows, tp_ratios, cpu = [], [], {}
     latency = {"celery": ([], []), "local": ([], [])}
-    with Cluster(nodes=2) as cluster, Server(env=cluster.server_env(2)) as celery_srv, \
-            Server(env={"MAX_WORKERS": 2}) as local_srv:
+    with (
+        Cluster(nodes=2) as cluster,
+        Server(env=cluster.server_env(2)) as celery_srv,
+        Server(env={"MAX_WORKERS": 2}) as local_srv,
+    ):
         for srv in (celery_srv, local_srv):
             srv.start()
         for srv in (celery_srv, local_srv):
@@ -294,28 +344,62 @@ def run(args) -> Report:
                 latency[backend][0].extend(page)
                 latency[backend][1].extend(web)
             tp_ratios.append(tp["celery"] / tp["local"])
-            tp_rows.append([str(i + 1), f"{tp['celery']:.1f}", f"{tp['local']:.1f}", f"{tp_ratios[-1]:.2f}",
-                            ms(crash["celery"][-1]), ms(crash["local"][-1])])
-            print(f"  CPU s in round {i + 1}'s batch: celery {cpu_line(cpu['celery'])}; local {cpu_line(cpu['local'])}",
-                  flush=True)
+            tp_rows.append(
+                [
+                    str(i + 1),
+                    f"{tp['celery']:.1f}",
+                    f"{tp['local']:.1f}",
+                    f"{tp_ratios[-1]:.2f}",
+                    ms(crash["celery"][-1]),
+                    ms(crash["local"][-1]),
+                ]
+            )
+            print(
+                f"  CPU s in round {i + 1}'s batch: celery {cpu_line(cpu['celery'])}; local {cpu_line(cpu['local'])}",
+                flush=True,
+            )
         print(table(tp_rows, ["round", "celery ep/s", "local ep/s", "ratio", "crash->epoch celery", "local"]))
     rep.row("celery epoch / bare epoch, per round", " ".join(f"{x:.2f}" for x in ratios))
     rep.target(Target("celery epoch / bare loop", median(ratios), "<=", 1.10, "median of per-round ratios"))
-    rep.row("crash -> first resumed epoch, celery / local",
-            f"{ms(median(crash['celery']))} / {ms(median(crash['local']))}")
-    rep.target(Target("crash->resumed epoch, celery / local", median(crash["celery"]) / median(crash["local"]), "info"))
+    rep.row(
+        "crash -> first resumed epoch, celery / local",
+        f"{ms(median(crash['celery']))} / {ms(median(crash['local']))}",
+    )
+    rep.target(
+        Target(
+            "crash->resumed epoch, celery / local", median(crash["celery"]) / median(crash["local"]), "info"
+        )
+    )
     rep.row("throughput two nodes / local MAX_WORKERS=2, per round", " ".join(f"{x:.2f}" for x in tp_ratios))
     rep.row("CPU s in the last batch, celery", cpu_line(cpu["celery"]))
     rep.row("CPU s in the last batch, local", cpu_line(cpu["local"]))
-    rep.target(Target("throughput two nodes / local pool", median(tp_ratios), ">=", 0.9,
-                      f"median of per-round ratios, {args.dist_batch} runs x {args.dist_epochs} epochs at once"))
+    rep.target(
+        Target(
+            "throughput two nodes / local pool",
+            median(tp_ratios),
+            ">=",
+            0.9,
+            f"median of per-round ratios, {args.dist_batch} runs x {args.dist_epochs} epochs at once",
+        )
+    )
     for backend in ("celery", "local"):
         page, web = latency[backend]
-        rep.row(f"event latency worker -> page, {backend}: p50 / p95",
-                f"{ms(percentile(page, 50))} / {ms(percentile(page, 95))} ({len(page)} checkpoints)")
-        rep.row("  of which worker -> web node's SQLite: p50 / p95",
-                f"{ms(percentile(web, 50))} / {ms(percentile(web, 95))}")
+        rep.row(
+            f"event latency worker -> page, {backend}: p50 / p95",
+            f"{ms(percentile(page, 50))} / {ms(percentile(page, 95))} ({len(page)} checkpoints)",
+        )
+        rep.row(
+            "  of which worker -> web node's SQLite: p50 / p95",
+            f"{ms(percentile(web, 50))} / {ms(percentile(web, 95))}",
+        )
     p95 = {b: percentile(latency[b][0], 95) for b in latency}
-    rep.target(Target("event latency p95, celery - local (s)", p95["celery"] - p95["local"], "<=", 0.1,
-                      f"celery p95 {ms(p95['celery'])}, local p95 {ms(p95['local'])}"))
+    rep.target(
+        Target(
+            "event latency p95, celery - local (s)",
+            p95["celery"] - p95["local"],
+            "<=",
+            0.1,
+            f"celery p95 {ms(p95['celery'])}, local p95 {ms(p95['local'])}",
+        )
+    )
     return rep

@@ -6,6 +6,7 @@ The bare run is a fresh `python` that imports torch and trains the same 8 epochs
 Also reported: the sandbox's start-up overhead (bubblewrap + interpreter + torch import, against
 the same without bubblewrap) and a first check that computes its references too.
 Run alone with `python -m bench.exercise`."""
+
 from __future__ import annotations
 
 import subprocess
@@ -30,12 +31,20 @@ for epoch in range(1, r.EPOCHS + 1):
 
 
 def add_args(p) -> None:
-    p.add_argument("--exercise-runs", type=int, default=5, help="exercise: timings of each kind (median taken)")
+    p.add_argument(
+        "--exercise-runs", type=int, default=5, help="exercise: timings of each kind (median taken)"
+    )
 
 
 def _timed(cmd: list[str]) -> float:
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=REPO, check=True, stdin=subprocess.DEVNULL, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    subprocess.run(
+        cmd,
+        cwd=REPO,
+        check=True,
+        stdin=subprocess.DEVNULL,
+        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+    )
     return time.perf_counter() - t0
 
 
@@ -61,20 +70,32 @@ def run(args) -> Report:
         probe = code_sandbox.bwrap_args(d, limits)[:-3]  # up to the interpreter inside
         bare, check, startup, python_only, bwrap_only = [], [], [], [], []
         for i in range(args.exercise_runs):
-            pair = [("bare", lambda: bare.append(_timed(bare_cmd))),
-                    ("check", lambda: check.append(_check(checker, ex, refs, limits, startup)))]
-            for _, fn in (pair if i % 2 == 0 else pair[::-1]):
+            pair = [
+                ("bare", lambda: bare.append(_timed(bare_cmd))),
+                ("check", lambda: check.append(_check(checker, ex, refs, limits, startup))),
+            ]
+            for _, fn in pair if i % 2 == 0 else pair[::-1]:
                 fn()
             python_only.append(_timed([sys.executable, "-c", "import torch, torch._dynamo"]))
             bwrap_only.append(_timed(probe + ["-c", "import torch, torch._dynamo"]))
-    print(table([[str(i + 1), f"{c:.2f} s", f"{b:.2f} s", f"{c / b:.2f}"] for i, (c, b) in enumerate(zip(check, bare))],
-                ["run", "check", "bare run", "ratio"]))
+    print(
+        table(
+            [
+                [str(i + 1), f"{c:.2f} s", f"{b:.2f} s", f"{c / b:.2f}"]
+                for i, (c, b) in enumerate(zip(check, bare))
+            ],
+            ["run", "check", "bare run", "ratio"],
+        )
+    )
     ratio = median(check) / median(bare)
     rep.row("median check (2 runs: train, SIGKILL, resume, compare)", f"{median(check):.2f} s")
     rep.row("median bare run (fresh python, 8 epochs)", f"{median(bare):.2f} s")
     rep.row("first check, computing its references too", f"{first_s:.2f} s")
     rep.row("check start -> sandbox ready (torch imported)", f"{median(startup):.2f} s")
-    rep.row("bubblewrap overhead (import torch in/out of it)", f"{median(bwrap_only) - median(python_only):+.3f} s")
+    rep.row(
+        "bubblewrap overhead (import torch in/out of it)",
+        f"{median(bwrap_only) - median(python_only):+.3f} s",
+    )
     rep.target(Target("exercise check ÷ bare run", ratio, "<=", TARGET))
     rep.target(Target("sandbox start-up overhead, s", median(bwrap_only) - median(python_only), "info"))
     return rep

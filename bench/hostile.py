@@ -8,6 +8,7 @@
 - attacks (bench/hostile_attacks.py): malicious pickles, path traversal, tampered cookies, one
   learner at another's runs.
 Targets: 0 failed, 0 corrupt, 0 lost, 0 orphans, 0 attacks through (counts, not times)."""
+
 from __future__ import annotations
 
 import os
@@ -21,13 +22,25 @@ import httpx
 from bench import hostile_attacks
 from bench.common import API, Report, Server, Target
 
-CONFIG = {"epochs": 3, "lr": 0.02, "optimizer": "adam", "scheduler": True, "checkpoint_every": 1,
-          "keep_last": 2, "seed": 0, "batch_size": 64}
+CONFIG = {
+    "epochs": 3,
+    "lr": 0.02,
+    "optimizer": "adam",
+    "scheduler": True,
+    "checkpoint_every": 1,
+    "keep_last": 2,
+    "seed": 0,
+    "batch_size": 64,
+}
 
 
 def add_args(p) -> None:
-    p.add_argument("--hs-saves", type=int, default=400, help="hostile: runs crashed while saving (default 400)")
-    p.add_argument("--hs-kills", type=int, default=10, help="hostile: server SIGKILLs mid-training (default 10)")
+    p.add_argument(
+        "--hs-saves", type=int, default=400, help="hostile: runs crashed while saving (default 400)"
+    )
+    p.add_argument(
+        "--hs-kills", type=int, default=10, help="hostile: server SIGKILLs mid-training (default 10)"
+    )
 
 
 def crash_while_saving(n: int) -> dict:
@@ -35,22 +48,38 @@ def crash_while_saving(n: int) -> dict:
     from app.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="bench-hostile-") as d:
-        jobs = JobManager(Settings(data_dir=Path(d) / "data", max_workers=2, max_active_runs_per_session=n,
-                                   queue_max=n + 10))
+        jobs = JobManager(
+            Settings(
+                data_dir=Path(d) / "data", max_workers=2, max_active_runs_per_session=n, queue_max=n + 10
+            )
+        )
         jobs.start()
         try:
             ids = []
             for i in range(n):
-                ids.append(jobs.submit_train(f"s{i}", {**CONFIG, "seed": i},
-                                             {"pace_ms": 0, "crash_while_saving_at": 2}).id)
+                ids.append(
+                    jobs.submit_train(
+                        f"s{i}", {**CONFIG, "seed": i}, {"pace_ms": 0, "crash_while_saving_at": 2}
+                    ).id
+                )
             deadline = time.monotonic() + 60 + 3 * n
             while time.monotonic() < deadline:
                 runs = [jobs.store.get(r) for r in ids]
                 if not any(r.active for r in runs) and all(
-                        jobs.store.events(r.id, "survivors") for r in runs if r.status == "crashed"):
+                    jobs.store.events(r.id, "survivors") for r in runs if r.status == "crashed"
+                ):
                     break
                 time.sleep(0.5)
-            out = {"runs": n, "crashed": 0, "other": {}, "atomic": 0, "atomic_bad": 0, "naive": 0, "naive_torn": 0, "temp": 0}
+            out = {
+                "runs": n,
+                "crashed": 0,
+                "other": {},
+                "atomic": 0,
+                "atomic_bad": 0,
+                "naive": 0,
+                "naive_torn": 0,
+                "temp": 0,
+            }
             for r in (jobs.store.get(i) for i in ids):
                 if r.status != "crashed":
                     out["other"][r.status] = out["other"].get(r.status, 0) + 1
@@ -126,7 +155,9 @@ def server_kills(k: int) -> dict:
                 for cp in r.json()["checkpoints"]:
                     out["checkpoints"] += 1
                     try:
-                        ckpt = torch.load(srv.data_dir / "runs" / run_id / "checkpoints" / cp["file"], weights_only=True)
+                        ckpt = torch.load(
+                            srv.data_dir / "runs" / run_id / "checkpoints" / cp["file"], weights_only=True
+                        )
                         out["bad"] += ckpt["epoch"] != cp["epoch"]
                     except Exception:
                         out["bad"] += 1
@@ -139,28 +170,54 @@ def run(args) -> Report:
     rep = Report("hostile")
     t0 = time.monotonic()
     s = crash_while_saving(args.hs_saves)
-    rep.row("crash while saving: runs crashed / asked; ended otherwise",
-            f"{s['crashed']} / {s['runs']}; {s['other'] or 'none'}  ({time.monotonic() - t0:.0f} s)")
+    rep.row(
+        "crash while saving: runs crashed / asked; ended otherwise",
+        f"{s['crashed']} / {s['runs']}; {s['other'] or 'none'}  ({time.monotonic() - t0:.0f} s)",
+    )
     rep.row("crash while saving: atomic checkpoints unreadable / all", f"{s['atomic_bad']} / {s['atomic']}")
-    rep.row("crash while saving: naive files torn / all (as taught); unfinished temp files",
-            f"{s['naive_torn']} / {s['naive']}; {s['temp']}")
+    rep.row(
+        "crash while saving: naive files torn / all (as taught); unfinished temp files",
+        f"{s['naive_torn']} / {s['naive']}; {s['temp']}",
+    )
     t1 = time.monotonic()
     k = server_kills(args.hs_kills)
-    rep.row("server SIGKILLs: runs lost / runs; checkpoints unreadable / all; workers left alive",
-            f"{k['lost']} / {k['runs']}; {k['bad']} / {k['checkpoints']}; {k['orphans']}  ({time.monotonic() - t1:.0f} s)")
+    rep.row(
+        "server SIGKILLs: runs lost / runs; checkpoints unreadable / all; workers left alive",
+        f"{k['lost']} / {k['runs']}; {k['bad']} / {k['checkpoints']}; {k['orphans']}  ({time.monotonic() - t1:.0f} s)",
+    )
     srv = Server(env={"TRANSFER_PREWARM": "false", "MAX_WORKERS": 2}).start()
     try:
-        for name, attack in (("malicious pickles", hostile_attacks.pickles), ("path traversal", hostile_attacks.traversal),
-                             ("tampered cookies", hostile_attacks.cookies),
-                             ("another learner's runs", hostile_attacks.cross_session)):
+        for name, attack in (
+            ("malicious pickles", hostile_attacks.pickles),
+            ("path traversal", hostile_attacks.traversal),
+            ("tampered cookies", hostile_attacks.cookies),
+            ("another learner's runs", hostile_attacks.cross_session),
+        ):
             tried, refused, through = attack(srv.url)
-            rep.row(f"{name}: refused / tried", f"{refused} / {tried}" + (f"; THROUGH: {through}" if through else ""))
-            rep.target(Target(f"{name}: got through", len(through) + (tried - refused - len(through)), "<=", 0,
-                              f"{tried} tried"))
+            rep.row(
+                f"{name}: refused / tried",
+                f"{refused} / {tried}" + (f"; THROUGH: {through}" if through else ""),
+            )
+            rep.target(
+                Target(
+                    f"{name}: got through",
+                    len(through) + (tried - refused - len(through)),
+                    "<=",
+                    0,
+                    f"{tried} tried",
+                )
+            )
     finally:
         srv.stop()
     rep.target(Target("crash while saving: runs not 'crashed'", s["runs"] - s["crashed"], "<=", 0))
     rep.target(Target("crash while saving: atomic checkpoints unreadable", s["atomic_bad"], "<=", 0))
-    rep.target(Target("server SIGKILLs: runs lost + checkpoints unreadable + orphans",
-                      k["lost"] + k["bad"] + k["orphans"], "<=", 0, f"{k['kills']} kills"))
+    rep.target(
+        Target(
+            "server SIGKILLs: runs lost + checkpoints unreadable + orphans",
+            k["lost"] + k["bad"] + k["orphans"],
+            "<=",
+            0,
+            f"{k['kills']} kills",
+        )
+    )
     return rep

@@ -2,6 +2,7 @@
 malicious pickles uploaded to the inspector, path traversal on every file route, tampered session
 cookies, and one learner reaching for another's runs. Each returns (tried, refused, [what got
 through]); a payload that gets through is named, never hidden in a count."""
+
 from __future__ import annotations
 
 import io
@@ -58,7 +59,10 @@ def pickles(url: str) -> tuple[int, int, list[str]]:
     import torch
 
     tried, refused, through = 0, 0, []
-    with tempfile.TemporaryDirectory(prefix="bench-pickles-") as d, httpx.Client(base_url=url, timeout=60) as c:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-pickles-") as d,
+        httpx.Client(base_url=url, timeout=60) as c,
+    ):
         c.get("/api/session")
         marker = Path(d) / "pwned"
         for name, payload in _payloads(marker):
@@ -71,7 +75,11 @@ def pickles(url: str) -> tuple[int, int, list[str]]:
                     body = buf.getvalue()
                 tried += 1
                 r = c.post(INSPECT, files={"file": ("evil.pt", body, "application/octet-stream")})
-                report = (r.json().get("report") or {}) if r.headers.get("content-type", "").startswith("application/json") else {}
+                report = (
+                    (r.json().get("report") or {})
+                    if r.headers.get("content-type", "").startswith("application/json")
+                    else {}
+                )
                 safe = (report.get("verdict") or {}).get("safe")
                 if marker.exists():
                     through.append(f"{name} ({form}) RAN")
@@ -83,10 +91,21 @@ def pickles(url: str) -> tuple[int, int, list[str]]:
     return tried, refused, through
 
 
-TRAVERSALS = ["../../../../etc/passwd", "..%2f..%2f..%2fetc%2fpasswd", "%2e%2e/%2e%2e/etc/passwd",
-              "....//....//etc/passwd", "/etc/passwd", "..\\..\\..\\etc\\passwd", "ckpt.pt%00.txt",
-              "%252e%252e%252fetc%252fpasswd", "..%c0%af..%c0%afetc/passwd", "checkpoints/../../../secret.key",
-              "../lab.sqlite3", "../../teacher.key", "latest/../../../../etc/hostname"]
+TRAVERSALS = [
+    "../../../../etc/passwd",
+    "..%2f..%2f..%2fetc%2fpasswd",
+    "%2e%2e/%2e%2e/etc/passwd",
+    "....//....//etc/passwd",
+    "/etc/passwd",
+    "..\\..\\..\\etc\\passwd",
+    "ckpt.pt%00.txt",
+    "%252e%252e%252fetc%252fpasswd",
+    "..%c0%af..%c0%afetc/passwd",
+    "checkpoints/../../../secret.key",
+    "../lab.sqlite3",
+    "../../teacher.key",
+    "latest/../../../../etc/hostname",
+]
 
 
 def _finished_run(c: httpx.Client, epochs: int) -> dict:
@@ -128,18 +147,25 @@ def traversal(url: str) -> tuple[int, int, list[str]]:
     with httpx.Client(base_url=url, timeout=30) as c:
         c.get("/api/session")
         run = _finished_run(c, epochs=2)
-        routes = [f"{API}/runs/{run['id']}/checkpoints/{{f}}",
-                  f"/components/checkpoint-simulator/runs/{run['id']}/files/{{f}}"]
+        routes = [
+            f"{API}/runs/{run['id']}/checkpoints/{{f}}",
+            f"/components/checkpoint-simulator/runs/{run['id']}/files/{{f}}",
+        ]
         for t in TRAVERSALS:
             for route in routes:
                 tried += 1
                 r = _raw_get(c, route.replace("{f}", t))
                 leaked = "root:" in r.text or "BEGIN" in r.text or r.content[:16].startswith(b"SQLite format")
-                (through.append(f"{route.split('/runs/')[0]} {t}: {r.status_code}") if leaked or r.status_code < 400
-                 else None)
+                (
+                    through.append(f"{route.split('/runs/')[0]} {t}: {r.status_code}")
+                    if leaked or r.status_code < 400
+                    else None
+                )
                 refused += not leaked and r.status_code >= 400
             tried += 1
-            r = c.get(f"/components/checkpoint-simulator/runs/{run['id']}/inside", params={"file": t, "lang": "en"})
+            r = c.get(
+                f"/components/checkpoint-simulator/runs/{run['id']}/inside", params={"file": t, "lang": "en"}
+            )
             leaked = "root:" in r.text
             if leaked or (r.status_code < 400 and "not" not in r.text.lower()):
                 through.append(f"inside {t}: {r.status_code}")
@@ -176,7 +202,9 @@ def cookies(url: str) -> tuple[int, int, list[str]]:
                     continue
                 sees = run["id"] in listed.text
                 if sees or crash.status_code < 400:
-                    through.append(f"{what}: list {listed.status_code} sees={sees}, crash {crash.status_code}")
+                    through.append(
+                        f"{what}: list {listed.status_code} sees={sees}, crash {crash.status_code}"
+                    )
                 else:
                     refused += 1
         victim.post(f"{API}/runs/{run['id']}/crash")
@@ -191,23 +219,34 @@ def cross_session(url: str) -> tuple[int, int, list[str]]:
         b.get("/api/session")
         run = _finished_run(a, epochs=3)
         rid = run["id"]
-        asks = [("GET", f"{API}/runs/{rid}", None), ("GET", f"{API}/runs/{rid}/reference", None),
-                ("GET", f"{API}/runs/{rid}/ledger", None), ("GET", f"{API}/runs/{rid}/data-order", None),
-                ("GET", f"{API}/runs/{rid}/checkpoints", None),
-                ("GET", f"{API}/runs/{rid}/checkpoints/ckpt-epoch-0001.pt", None),
-                ("POST", f"{API}/runs/{rid}/crash", None),
-                ("POST", f"{API}/runs/{rid}/resume", {"file": "ckpt-epoch-0001.pt", "restore": "everything"}),
-                ("POST", f"{API}/runs/{rid}/resume-all", {"file": "ckpt-epoch-0001.pt"}),
-                ("DELETE", f"{API}/runs/{rid}", None),
-                ("GET", f"/components/checkpoint-simulator/runs/{rid}/files/ckpt-epoch-0001.pt", None),
-                ("GET", f"/components/checkpoint-simulator/runs/{rid}/inside?file=ckpt-epoch-0001.pt", None),
-                ("GET", f"/components/checkpoint-simulator/live?run={rid}", None)]
+        asks = [
+            ("GET", f"{API}/runs/{rid}", None),
+            ("GET", f"{API}/runs/{rid}/reference", None),
+            ("GET", f"{API}/runs/{rid}/ledger", None),
+            ("GET", f"{API}/runs/{rid}/data-order", None),
+            ("GET", f"{API}/runs/{rid}/checkpoints", None),
+            ("GET", f"{API}/runs/{rid}/checkpoints/ckpt-epoch-0001.pt", None),
+            ("POST", f"{API}/runs/{rid}/crash", None),
+            ("POST", f"{API}/runs/{rid}/resume", {"file": "ckpt-epoch-0001.pt", "restore": "everything"}),
+            ("POST", f"{API}/runs/{rid}/resume-all", {"file": "ckpt-epoch-0001.pt"}),
+            ("DELETE", f"{API}/runs/{rid}", None),
+            ("GET", f"/components/checkpoint-simulator/runs/{rid}/files/ckpt-epoch-0001.pt", None),
+            ("GET", f"/components/checkpoint-simulator/runs/{rid}/inside?file=ckpt-epoch-0001.pt", None),
+            ("GET", f"/components/checkpoint-simulator/live?run={rid}", None),
+        ]
         report = a.post(INSPECT, files={"file": ("w.pt", _tensor_file(), "application/octet-stream")}).json()
-        asks += [("GET", f"{INSPECT}/{report['id']}", None),
-                 ("GET", f"/components/checkpoint-inspector/reports/{report['id']}", None)]
+        asks += [
+            ("GET", f"{INSPECT}/{report['id']}", None),
+            ("GET", f"/components/checkpoint-inspector/reports/{report['id']}", None),
+        ]
         for method, path, body in asks:
             tried += 1
-            r = b.request(method, path, json=body, headers={"HX-Request": "true"} if path.startswith("/components") else None)
+            r = b.request(
+                method,
+                path,
+                json=body,
+                headers={"HX-Request": "true"} if path.startswith("/components") else None,
+            )
             if r.status_code in (403, 404) or (path.endswith(f"run={rid}") and rid not in r.text):
                 refused += 1
             else:

@@ -3,6 +3,7 @@
 The learners' browsers would run on their own laptops; here they share the two cores with the
 server under test, so the client must cost little: aiohttp (C HTTP parser) spends ~0.2 ms of
 CPU per page where httpx spends ~2 ms, CPU that would otherwise be counted against the app."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,6 +19,7 @@ import aiohttp
 @dataclass
 class Samples:
     """Latencies in seconds per label, plus failures, plus events that have no latency (counted)."""
+
     times: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
@@ -42,9 +44,15 @@ EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 def make_clients(base_url: str, n: int) -> list[aiohttp.ClientSession]:
     # A few connections per learner, as a browser keeps (it allows six per host): the event
     # stream holds one. Each session keeps its own cookies (unsafe: the host is an IP address).
-    return [aiohttp.ClientSession(base_url=base_url, timeout=aiohttp.ClientTimeout(total=30),
-                                  connector=aiohttp.TCPConnector(limit=4),
-                                  cookie_jar=aiohttp.CookieJar(unsafe=True)) for _ in range(n)]
+    return [
+        aiohttp.ClientSession(
+            base_url=base_url,
+            timeout=aiohttp.ClientTimeout(total=30),
+            connector=aiohttp.TCPConnector(limit=4),
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+        )
+        for _ in range(n)
+    ]
 
 
 async def sse_events(response) -> AsyncIterator[tuple[str, str | None]]:
@@ -57,7 +65,7 @@ async def sse_events(response) -> AsyncIterator[tuple[str, str | None]]:
         buf += chunk
         start = 0
         while (end := EVENT_END.search(buf, start)) is not None:
-            block, start = buf[start:end.start()], end.end()
+            block, start = buf[start : end.start()], end.end()
             event, data = None, []
             for line in block.decode().splitlines():
                 if line.startswith("event:"):
@@ -82,7 +90,7 @@ async def timed_get(client: aiohttp.ClientSession, path: str, label: str, sample
         async with client.get(path, auto_decompress=False) as r:
             await r.read()
             ok = r.status == 200
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         ok = False
     dt = time.perf_counter() - t0
     if ok:
@@ -91,8 +99,15 @@ async def timed_get(client: aiohttp.ClientSession, path: str, label: str, sample
         samples.fail(label)
 
 
-async def learner(client: aiohttp.ClientSession, mix: list[tuple[str, str, float]], think: float,
-                  until: float, samples: Samples, rng: random.Random, stop: asyncio.Event | None = None) -> None:
+async def learner(
+    client: aiohttp.ClientSession,
+    mix: list[tuple[str, str, float]],
+    think: float,
+    until: float,
+    samples: Samples,
+    rng: random.Random,
+    stop: asyncio.Event | None = None,
+) -> None:
     """Until `until` (monotonic) or `stop`: wait a jittered think time, GET one path picked by weight."""
     labels = [m[0] for m in mix]
     paths = dict((m[0], m[1]) for m in mix)
@@ -105,7 +120,9 @@ async def learner(client: aiohttp.ClientSession, mix: list[tuple[str, str, float
         await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
 
 
-async def follower(client: aiohttp.ClientSession, events_path: str, samples: Samples, stop: asyncio.Event) -> None:
+async def follower(
+    client: aiohttp.ClientSession, events_path: str, samples: Samples, stop: asyncio.Event
+) -> None:
     """What the simulator's page does: hold its event stream open, which pushes the live view
     itself whenever the learner's runs change (the first one on opening: the learner's latest
     lineage, which it keeps following, as here, until the page shows another). Reconnects like
@@ -126,13 +143,14 @@ async def follower(client: aiohttp.ClientSession, events_path: str, samples: Sam
                         t0 = 0.0
                     else:
                         samples.tally("view")
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             samples.fail("stream")
         await asyncio.sleep(0.5)
 
 
-async def follow_all(clients: list[aiohttp.ClientSession], events_path: str, samples: Samples,
-                     stop: asyncio.Event) -> None:
+async def follow_all(
+    clients: list[aiohttp.ClientSession], events_path: str, samples: Samples, stop: asyncio.Event
+) -> None:
     """Every client follows its stream until `stop`; then the streams are closed."""
     tasks = [asyncio.create_task(follower(c, events_path, samples, stop)) for c in clients]
     await stop.wait()
@@ -141,19 +159,30 @@ async def follow_all(clients: list[aiohttp.ClientSession], events_path: str, sam
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def run_load(clients: list[aiohttp.ClientSession], mix: list[tuple[str, str, float]], think: float,
-                   seconds: float, seed: int = 0, stop: asyncio.Event | None = None,
-                   samples: Samples | None = None) -> Samples:
+async def run_load(
+    clients: list[aiohttp.ClientSession],
+    mix: list[tuple[str, str, float]],
+    think: float,
+    seconds: float,
+    seed: int = 0,
+    stop: asyncio.Event | None = None,
+    samples: Samples | None = None,
+) -> Samples:
     """Every client runs `learner` for `seconds` at most (less if `stop` is set)."""
     samples = samples if samples is not None else Samples()
     until = time.monotonic() + seconds
-    await asyncio.gather(*(learner(c, mix, think, until, samples, random.Random(seed * 1000 + i), stop)
-                           for i, c in enumerate(clients)))
+    await asyncio.gather(
+        *(
+            learner(c, mix, think, until, samples, random.Random(seed * 1000 + i), stop)
+            for i, c in enumerate(clients)
+        )
+    )
     return samples
 
 
 async def warm_up(clients: list[aiohttp.ClientSession], path: str, tries: int = 5) -> None:
     """One GET per client (its session cookie, compiled templates), retried on a refused connect."""
+
     async def one(c: aiohttp.ClientSession) -> None:
         for i in range(tries):
             try:
@@ -165,4 +194,5 @@ async def warm_up(clients: list[aiohttp.ClientSession], path: str, tries: int = 
                 if i == tries - 1:
                     raise
                 await asyncio.sleep(0.2 * (i + 1))
+
     await asyncio.gather(*(one(c) for c in clients))

@@ -5,6 +5,7 @@ sleeps most of its life. Measured on two servers side by side, in turns: the app
 (paced runs take PACED_WORKERS places of their own) and PACED_WORKERS=0 (they wait for the
 MAX_WORKERS cores, as full-speed runs do). Also the web process's and the workers' CPU, to show
 that the extra places cost the cores little. No target: for information."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,9 +17,16 @@ from bench.load import close_clients, make_clients
 
 
 def add_args(p) -> None:
-    p.add_argument("--paced-learners", type=int, default=20, help="paced: learners starting a run at once (default 20)")
+    p.add_argument(
+        "--paced-learners", type=int, default=20, help="paced: learners starting a run at once (default 20)"
+    )
     p.add_argument("--paced-epochs", type=int, default=10, help="paced: epochs of each run (default 10)")
-    p.add_argument("--paced-ms", type=int, default=150, help="paced: pause after each epoch in ms (default 150, the form's)")
+    p.add_argument(
+        "--paced-ms",
+        type=int,
+        default=150,
+        help="paced: pause after each epoch in ms (default 150, the form's)",
+    )
     p.add_argument("--paced-repeats", type=int, default=2, help="paced: turns on each server (default 2)")
 
 
@@ -46,8 +54,10 @@ async def _class(srv: Server, args) -> tuple[float, float, float]:
 
         ids = await asyncio.gather(*(learner(c) for c in clients))
         cpu1 = tree_cpu(srv.proc.pid)
-        rows = srv.query(f"SELECT MIN(created) AS a, MAX(finished) AS b FROM runs WHERE id IN ({','.join('?' * len(ids))})",
-                         *ids)
+        rows = srv.query(
+            f"SELECT MIN(created) AS a, MAX(finished) AS b FROM runs WHERE id IN ({','.join('?' * len(ids))})",
+            *ids,
+        )
         return rows[0]["b"] - rows[0]["a"], cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
     finally:
         await close_clients(clients)
@@ -67,8 +77,14 @@ def run(args) -> Report:
         what = f"{args.paced_learners} learners, {args.paced_epochs} epochs at {args.paced_ms} ms"
         for name, label in (("places", "paced places (default)"), ("cores", "PACED_WORKERS=0")):
             rows = results[name]
-            rep.row(f"{label}: first run created -> last run finished (s)", ", ".join(f"{w:.1f}" for w, _, _ in rows))
-            rep.row(f"{label}: CPU s web process (with the polling) / workers", ", ".join(f"{s:.2f} / {w:.1f}" for _, s, w in rows))
+            rep.row(
+                f"{label}: first run created -> last run finished (s)",
+                ", ".join(f"{w:.1f}" for w, _, _ in rows),
+            )
+            rep.row(
+                f"{label}: CPU s web process (with the polling) / workers",
+                ", ".join(f"{s:.2f} / {w:.1f}" for _, s, w in rows),
+            )
         ratio = median([w for w, _, _ in results["cores"]]) / median([w for w, _, _ in results["places"]])
         rep.target(Target("paced class: time without paced places / with, median", ratio, "info", note=what))
     return rep

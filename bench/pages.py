@@ -1,6 +1,7 @@
 """pages: --clients loopback learners GET /healthz and the chapter page, randomly interleaved.
 
 p50 and p99 of each, side by side in the same load; target: chapter p99 / healthz p99 <= 2."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,8 +15,12 @@ TARGET = 2.0
 def add_args(p) -> None:
     p.add_argument("--clients", type=int, default=60, help="pages/classroom: simulated learners (default 60)")
     p.add_argument("--seconds", type=float, default=20, help="pages: load duration in s (default 20)")
-    p.add_argument("--think", type=float, default=1.0,
-                   help="pages/classroom: mean think time between a learner's requests, jittered +-50%% (default 1 s)")
+    p.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="pages/classroom: mean think time between a learner's requests, jittered +-50%% (default 1 s)",
+    )
 
 
 async def _measure(url: str, clients: int, think: float, seconds: float):
@@ -39,8 +44,16 @@ def run(args) -> Report:
     for label in ("healthz", "chapter"):
         xs = samples.times.get(label, [])
         stats[label] = (percentile(xs, 50), percentile(xs, 99))
-        rows.append([label, str(len(xs)), str(samples.errors.get(label, 0)), ms(stats[label][0]), ms(stats[label][1]),
-                     ms(max(xs) if xs else float("nan"))])
+        rows.append(
+            [
+                label,
+                str(len(xs)),
+                str(samples.errors.get(label, 0)),
+                ms(stats[label][0]),
+                ms(stats[label][1]),
+                ms(max(xs) if xs else float("nan")),
+            ]
+        )
     print(table(rows, ["path", "requests", "errors", "p50", "p99", "max"]))
     rate = samples.count() / args.seconds
     rep.row("clients / offered rate", f"{args.clients} / {rate:.0f} req/s over {args.seconds:.0f} s")

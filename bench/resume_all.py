@@ -7,6 +7,7 @@ alone are measured on a second server with one worker and no paced places, so th
 runs alone. At the form's pace the resumes take paced places (PACED_WORKERS), not cores; the
 same click on a server without them (PACED_WORKERS=0: paced runs wait for MAX_WORKERS) is
 measured beside it, for the difference."""
+
 from __future__ import annotations
 
 import time
@@ -22,11 +23,21 @@ MODES = ("everything", "weights", "weights_optimizer", "no_scheduler", "no_rng")
 
 
 def add_args(p) -> None:
-    p.add_argument("--ra-epochs", type=int, default=30, help="resume_all: epochs of the run (default 30, the form's)")
-    p.add_argument("--ra-crash", type=int, default=22, help="resume_all: crash midway through this epoch (default 22)")
-    p.add_argument("--ra-repeats", type=int, default=3, help="resume_all: repeats of the timed click (default 3)")
-    p.add_argument("--ra-pace", type=int, default=150,
-                   help="resume_all: pause after each epoch in ms (default 150, the form's); also measured at 0")
+    p.add_argument(
+        "--ra-epochs", type=int, default=30, help="resume_all: epochs of the run (default 30, the form's)"
+    )
+    p.add_argument(
+        "--ra-crash", type=int, default=22, help="resume_all: crash midway through this epoch (default 22)"
+    )
+    p.add_argument(
+        "--ra-repeats", type=int, default=3, help="resume_all: repeats of the timed click (default 3)"
+    )
+    p.add_argument(
+        "--ra-pace",
+        type=int,
+        default=150,
+        help="resume_all: pause after each epoch in ms (default 150, the form's); also measured at 0",
+    )
 
 
 @contextmanager
@@ -37,8 +48,14 @@ def _learner(srv: Server) -> Iterator[httpx.Client]:
 
 
 def _crashed_run(c: httpx.Client, args, seed: int, pace: int) -> tuple[str, str]:
-    body = {"epochs": args.ra_epochs, "checkpoint_every": 5, "pace_ms": pace, "seed": seed,
-            "crash": "at_epoch", "crash_epoch": args.ra_crash}
+    body = {
+        "epochs": args.ra_epochs,
+        "checkpoint_every": 5,
+        "pace_ms": pace,
+        "seed": seed,
+        "crash": "at_epoch",
+        "crash_epoch": args.ra_crash,
+    }
     run_id = c.post(f"{API}/runs", json=body).raise_for_status().json()["id"]
     while True:
         run = c.get(f"{API}/runs/{run_id}").json()
@@ -50,9 +67,12 @@ def _crashed_run(c: httpx.Client, args, seed: int, pace: int) -> tuple[str, str]
 
 
 def _six(srv: Server, run_id: str) -> list:
-    return srv.query("SELECT started, finished FROM runs WHERE status = 'done' AND (parent_id = ? OR (kind = "
-                     "'reference' AND reference_key = (SELECT reference_key FROM runs WHERE parent_id = ? LIMIT 1)))",
-                     run_id, run_id)
+    return srv.query(
+        "SELECT started, finished FROM runs WHERE status = 'done' AND (parent_id = ? OR (kind = "
+        "'reference' AND reference_key = (SELECT reference_key FROM runs WHERE parent_id = ? LIMIT 1)))",
+        run_id,
+        run_id,
+    )
 
 
 def timed_click(srv: Server, args, seed: int, pace: int) -> tuple[float, float, float]:
@@ -101,9 +121,11 @@ def run(args) -> Report:
     # both sides alike. A seed per repeat: each click also pays for its own reference run, as a
     # learner's first resume does. At the form's pace (what a learner's click waits for), and at
     # pace 0, where a whole run takes a fraction of a second and start-up latency dominates.
-    with Server(env={"MAX_WORKERS": 2, "TRANSFER_PREWARM": "false"}) as pool, \
-            Server(env={"MAX_WORKERS": 2, "PACED_WORKERS": 0, "TRANSFER_PREWARM": "false"}) as unpaced, \
-            Server(env={"MAX_WORKERS": 1, "PACED_WORKERS": 0, "TRANSFER_PREWARM": "false"}) as single:
+    with (
+        Server(env={"MAX_WORKERS": 2, "TRANSFER_PREWARM": "false"}) as pool,
+        Server(env={"MAX_WORKERS": 2, "PACED_WORKERS": 0, "TRANSFER_PREWARM": "false"}) as unpaced,
+        Server(env={"MAX_WORKERS": 1, "PACED_WORKERS": 0, "TRANSFER_PREWARM": "false"}) as single,
+    ):
         for srv in (pool, unpaced, single):
             _settle(srv)
         for n, pace in enumerate(dict.fromkeys((args.ra_pace, 0))):
@@ -120,18 +142,41 @@ def run(args) -> Report:
             at = f"pace {pace} ms"
             rep.row(f"{at}: click -> full ledger (s)", ", ".join(f"{x:.2f}" for x in clicks))
             if without:
-                rep.row(f"{at}: the same click without paced places (PACED_WORKERS=0)",
-                        ", ".join(f"{x:.2f}" for x in without) + "  (ratio "
-                        + ", ".join(f"{c / (a / 2):.2f}" for c, a in zip(without, alones)) + ")")
+                rep.row(
+                    f"{at}: the same click without paced places (PACED_WORKERS=0)",
+                    ", ".join(f"{x:.2f}" for x in without)
+                    + "  (ratio "
+                    + ", ".join(f"{c / (a / 2):.2f}" for c, a in zip(without, alones))
+                    + ")",
+                )
             rep.row(f"{at}: the six runs alone, summed (s)", ", ".join(f"{x:.2f}" for x in alones))
             rep.row(f"{at}: ratio of each pair", ", ".join(f"{x:.2f}" for x in ratios))
             detail = f"{args.ra_epochs} epochs, crash in epoch {args.ra_crash}, {at}"
-            rep.target(Target("resume all: full ledger / (runs alone / 2 workers), median", median(ratios),
-                              "<=" if pace == args.ra_pace else "info", TARGET, detail))
+            rep.target(
+                Target(
+                    "resume all: full ledger / (runs alone / 2 workers), median",
+                    median(ratios),
+                    "<=" if pace == args.ra_pace else "info",
+                    TARGET,
+                    detail,
+                )
+            )
             # Where the rest goes: how full the pool was kept (span vs the same runs' own
             # durations / 2), and how much slower a run is beside another than alone.
-            rep.target(Target("resume all: pool span / (pooled runs' durations / 2), median",
-                              median([span / (busy / 2) for busy, span in pooled]), "info", note=detail))
-            rep.target(Target("resume all: a run beside another / alone (durations summed), median",
-                              median([busy / alone for (busy, _), alone in zip(pooled, alones)]), "info", note=detail))
+            rep.target(
+                Target(
+                    "resume all: pool span / (pooled runs' durations / 2), median",
+                    median([span / (busy / 2) for busy, span in pooled]),
+                    "info",
+                    note=detail,
+                )
+            )
+            rep.target(
+                Target(
+                    "resume all: a run beside another / alone (durations summed), median",
+                    median([busy / alone for (busy, _), alone in zip(pooled, alones)]),
+                    "info",
+                    note=detail,
+                )
+            )
     return rep

@@ -1,6 +1,7 @@
 """startup: process start -> first 200 on /healthz, against `python -c "import torch"`.
 
 Both are timed in turn (interleaved), median of --runs each; target: ratio <= 1.5."""
+
 from __future__ import annotations
 
 import subprocess
@@ -60,9 +61,15 @@ def run(args) -> Report:
             order.reverse()
         for fn, out in order:
             out.append(fn())
-    print(table([[str(i + 1), f"{a:.2f} s", f"{t:.2f} s", f"{a / t:.2f}"]
-                 for i, (a, t) in enumerate(zip(app_t, torch_t))],
-                ["run", "app -> /healthz 200", "import torch", "ratio"]))
+    print(
+        table(
+            [
+                [str(i + 1), f"{a:.2f} s", f"{t:.2f} s", f"{a / t:.2f}"]
+                for i, (a, t) in enumerate(zip(app_t, torch_t))
+            ],
+            ["run", "app -> /healthz 200", "import torch", "ratio"],
+        )
+    )
     ratio = median(app_t) / median(torch_t)
     rep.row("median app start -> first 200 on /healthz", f"{median(app_t):.2f} s")
     rep.row("median python -c 'import torch'", f"{median(torch_t):.2f} s")

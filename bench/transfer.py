@@ -4,6 +4,7 @@ Pretraining time is from server start until both source models are ready (a fres
 The inspect/load views are the transfer diagram, the JSON inspect and a tensor preview over random
 questions (source, variant, class count, strategy), against /healthz in the same load, once the
 app has answered every question in the background after pretraining."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,24 +24,33 @@ STRATEGIES = ("shape_filter", "strict", "non_strict", "strip_prefix")
 
 def add_args(p) -> None:
     p.add_argument("--tl-clients", type=int, default=60, help="transfer: simulated learners (default 60)")
-    p.add_argument("--tl-seconds", type=float, default=20, help="transfer: seconds per load phase (default 20)")
+    p.add_argument(
+        "--tl-seconds", type=float, default=20, help="transfer: seconds per load phase (default 20)"
+    )
 
 
 def _question(rng: random.Random) -> str:
-    return (f"source={rng.choice(SOURCES)}&variant={rng.choice(VARIANTS)}&num_classes={rng.randint(2, 10)}"
-            f"&strategy={rng.choice(STRATEGIES)}")
+    return (
+        f"source={rng.choice(SOURCES)}&variant={rng.choice(VARIANTS)}&num_classes={rng.randint(2, 10)}"
+        f"&strategy={rng.choice(STRATEGIES)}"
+    )
 
 
 async def _learner(client, until: float, samples: Samples, rng: random.Random) -> None:
     await asyncio.sleep(rng.uniform(0, 1))
     while time.monotonic() < until:
         q = _question(rng)
-        path, label = rng.choice([
-            ("/healthz", "healthz"),
-            (f"/components/transfer-visualizer/diagram?lang=en&{q}", "diagram"),
-            (f"/api/transfer/inspect?{q}", "inspect"),
-            (f"/api/transfer/tensor?key=conv1.weight&{q}".replace("convnet_mini", "resnet_mini"), "tensor"),
-        ])
+        path, label = rng.choice(
+            [
+                ("/healthz", "healthz"),
+                (f"/components/transfer-visualizer/diagram?lang=en&{q}", "diagram"),
+                (f"/api/transfer/inspect?{q}", "inspect"),
+                (
+                    f"/api/transfer/tensor?key=conv1.weight&{q}".replace("convnet_mini", "resnet_mini"),
+                    "tensor",
+                ),
+            ]
+        )
         await timed_get(client, path, label, samples)
         await asyncio.sleep(rng.uniform(0.5, 1.5))
 
@@ -51,7 +61,9 @@ async def _phase(url: str, clients: int, seconds: float, seed: int) -> Samples:
         await warm_up(cs, "/healthz")
         samples = Samples()
         until = time.monotonic() + seconds
-        await asyncio.gather(*(_learner(c, until, samples, random.Random(seed * 1000 + i)) for i, c in enumerate(cs)))
+        await asyncio.gather(
+            *(_learner(c, until, samples, random.Random(seed * 1000 + i)) for i, c in enumerate(cs))
+        )
         return samples
     finally:
         await close_clients(cs)
@@ -63,7 +75,9 @@ def _report(rep: Report, name: str, samples: Samples) -> None:
     for label in ("healthz", "diagram", "inspect", "tensor"):
         xs = samples.times.get(label, [])
         stats[label] = (percentile(xs, 50), percentile(xs, 99))
-        rows.append([label, str(len(xs)), str(samples.errors.get(label, 0)), ms(stats[label][0]), ms(stats[label][1])])
+        rows.append(
+            [label, str(len(xs)), str(samples.errors.get(label, 0)), ms(stats[label][0]), ms(stats[label][1])]
+        )
     print(table(rows, ["path", "requests", "errors", "p50", "p99"]))
     views = [x for label in ("diagram", "inspect", "tensor") for x in samples.times.get(label, [])]
     ratio = percentile(views, 99) / stats["healthz"][1]
@@ -85,16 +99,25 @@ def run(args) -> Report:
         with httpx.Client(base_url=srv.url, timeout=10) as c:
             while not c.get("/api/transfer/options").json()["all_views_ready"]:
                 time.sleep(0.2)
-        rep.row("then every load view answered in the background", f"{time.perf_counter() - srv.started_at:.1f} s")
+        rep.row(
+            "then every load view answered in the background", f"{time.perf_counter() - srv.started_at:.1f} s"
+        )
         for name, seed in (("warm", 2),):
             print(f"  -- {name} cache")
             _report(rep, name, asyncio.run(_phase(srv.url, args.tl_clients, args.tl_seconds, seed)))
         with httpx.Client(base_url=srv.url, timeout=10) as c:
             t0 = time.perf_counter()
-            run_id = c.post("/api/transfer/finetune", json={"num_classes": 10, "shots": 10, "epochs": 15}).json()["id"]
-            while (state := c.get(f"/api/transfer/finetune/{run_id}").json())["status"] in ("queued", "running"):
+            run_id = c.post(
+                "/api/transfer/finetune", json={"num_classes": 10, "shots": 10, "epochs": 15}
+            ).json()["id"]
+            while (state := c.get(f"/api/transfer/finetune/{run_id}").json())["status"] in (
+                "queued",
+                "running",
+            ):
                 time.sleep(0.1)
             seconds = time.perf_counter() - t0
-        rep.row("fine-tune comparison (10 classes x 10 shots, 15 epochs, 3 seeds)",
-                f"{seconds:.1f} s, {state['status']}, mean margin {100 * (state['mean_margin'] or 0):+.1f} points")
+        rep.row(
+            "fine-tune comparison (10 classes x 10 shots, 15 epochs, 3 seeds)",
+            f"{seconds:.1f} s, {state['status']}, mean margin {100 * (state['mean_margin'] or 0):+.1f} points",
+        )
     return rep

@@ -2,6 +2,7 @@
 
 axe-core comes from the npm registry (`make test` installs it under .cache/axe); it is injected
 into the page under test, so nothing is served by the app or fetched from a CDN."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,9 @@ def _inject(page) -> None:
     if page.evaluate("typeof window.axe === 'object'"):
         return
     if not AXE_JS.exists():
-        raise RuntimeError(f"{AXE_JS} is missing: run `make test`, or "
-                           "`npm install --no-save --prefix .cache/axe axe-core@4`")
+        raise RuntimeError(
+            f"{AXE_JS} is missing: run `make test`, or `npm install --no-save --prefix .cache/axe axe-core@4`"
+        )
     # Evaluated through the DevTools protocol rather than a <script> tag: a Content-Security-Policy
     # that forbids inline scripts (as it should) does not apply, and the page's DOM stays as served.
     page.evaluate(AXE_JS.read_text(encoding="utf-8") + "\n;void 0")
@@ -47,8 +49,10 @@ def describe(violations: list[dict]) -> str:
     """A readable assertion message: rule, impact, how many nodes, and the first few targets."""
     lines = []
     for v in violations:
-        targets = ", ".join(" ".join(n["target"]) if isinstance(n["target"], list) else str(n["target"])
-                            for n in v["nodes"][:5])
+        targets = ", ".join(
+            " ".join(n["target"]) if isinstance(n["target"], list) else str(n["target"])
+            for n in v["nodes"][:5]
+        )
         lines.append(f"{v['id']} ({v['impact']}, {len(v['nodes'])} nodes): {v['help']} — {targets}")
         if v["nodes"]:
             lines.append(f"    e.g. {v['nodes'][0]['html']}\n    {v['nodes'][0]['summary']}")

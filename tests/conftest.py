@@ -1,4 +1,5 @@
 """Shared fixtures: an app on a temporary DATA_DIR, a real uvicorn server, and Debian's Chromium."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,15 @@ os.environ["TRANSFER_PREWARM"] = "false"
 CHROMIUM = "/usr/bin/chromium"
 # Chromium must not try to reach the network: this machine has none, and a test must notice
 # any request that leaves the app, not wait for background updaters.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:
@@ -42,8 +50,10 @@ def pretrained_dir(tmp_path_factory) -> Path:
     """Pretrained transfer sources shared by every app of a test session: pretrained once, up
     front and in parallel, so that no app of the session queues pretraining of its own."""
     folder = tmp_path_factory.mktemp("pretrained")
-    procs = [subprocess.Popen([sys.executable, "-c", PRETRAIN, name, str(folder / f"{name}.pt")], cwd=REPO)
-             for name in ("resnet_mini", "convnet_mini")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", PRETRAIN, name, str(folder / f"{name}.pt")], cwd=REPO)
+        for name in ("resnet_mini", "convnet_mini")
+    ]
     assert all(p.wait(600) == 0 for p in procs), "pretraining the transfer sources failed"
     return folder
 
@@ -53,8 +63,13 @@ def settings(tmp_path, pretrained_dir):
     from app.settings import Settings
 
     # Prewarming answers 288 transfer questions in the background: CPU the tests need elsewhere.
-    return Settings(data_dir=tmp_path / "data", tutorials_dir=REPO / "tutorials", secret_key="test-secret",
-                    pretrained_dir=pretrained_dir, transfer_prewarm=False)
+    return Settings(
+        data_dir=tmp_path / "data",
+        tutorials_dir=REPO / "tutorials",
+        secret_key="test-secret",
+        pretrained_dir=pretrained_dir,
+        transfer_prewarm=False,
+    )
 
 
 @pytest.fixture
@@ -80,14 +95,27 @@ class Server:
         self.proc: subprocess.Popen | None = None
         self.log = data_dir.parent / f"server-{self.port}.log"
 
-    def start(self, timeout: float = 60) -> "Server":
-        env = {**os.environ, "DATA_DIR": str(self.data_dir), "TUTORIALS_DIR": str(self.tutorials_dir),
-               "HOST": "127.0.0.1", "PORT": str(self.port), "SECRET_KEY": "test-secret", **self.extra_env}
+    def start(self, timeout: float = 60) -> Server:
+        env = {
+            **os.environ,
+            "DATA_DIR": str(self.data_dir),
+            "TUTORIALS_DIR": str(self.tutorials_dir),
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "SECRET_KEY": "test-secret",
+            **self.extra_env,
+        }
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log, "ab")
         # Its own process group, so a SIGKILL of the group also takes the forkserver and workers.
-        self.proc = subprocess.Popen([sys.executable, "-m", "app"], cwd=REPO, env=env, stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -138,8 +166,10 @@ def server_factory(tmp_path, pretrained_dir):
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory, pretrained_dir):
     """One real server for the browser tests of a session."""
-    srv = Server(tmp_path_factory.mktemp("live") / "data",
-                 env={"PRETRAINED_DIR": str(pretrained_dir), "TRANSFER_PREWARM": "false"}).start()
+    srv = Server(
+        tmp_path_factory.mktemp("live") / "data",
+        env={"PRETRAINED_DIR": str(pretrained_dir), "TRANSFER_PREWARM": "false"},
+    ).start()
     yield srv
     srv.stop()
 
@@ -162,7 +192,9 @@ def page(browser, live_server):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
     page = context.new_page()
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on(
+        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
 
     def check_request(request):
@@ -189,14 +221,29 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 20) -> "RedisServer":
+    def start(self, timeout: float = 20) -> RedisServer:
         import redis
 
         self.folder.mkdir(parents=True, exist_ok=True)
         log = open(self.folder / f"redis-{self.port}.log", "ab")
-        self.proc = subprocess.Popen([REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--save", "", "--appendonly", "no", "--dir", str(self.folder)],
-                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -221,14 +268,27 @@ class CeleryNode:
         self.log = folder / f"worker-{name.split('@')[0]}.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 180) -> "CeleryNode":
-        env = {**os.environ, **self.env, "JOB_BACKEND": "celery", "REDIS_URL": self.redis_url,
-               "WORKER_NAME": self.name, "WORKER_CONCURRENCY": "1", "LOG_LEVEL": "info"}
+    def start(self, timeout: float = 180) -> CeleryNode:
+        env = {
+            **os.environ,
+            **self.env,
+            "JOB_BACKEND": "celery",
+            "REDIS_URL": self.redis_url,
+            "WORKER_NAME": self.name,
+            "WORKER_CONCURRENCY": "1",
+            "LOG_LEVEL": "info",
+        }
         self.folder.mkdir(parents=True, exist_ok=True)
         start_at = self.log.stat().st_size if self.log.exists() else 0
         out = open(self.log, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "app.worker"], cwd=REPO, env=env, stdout=out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app.worker"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -264,15 +324,23 @@ class CeleryCluster:
     @property
     def settings_update(self) -> dict:
         """What a web node's Settings need to use this cluster (MAX_WORKERS: its two slots)."""
-        return {"job_backend": "celery", "redis_url": self.redis.url, "max_workers": 2,
-                "heartbeat_ttl_s": self.HEARTBEAT_TTL_S}
+        return {
+            "job_backend": "celery",
+            "redis_url": self.redis.url,
+            "max_workers": 2,
+            "heartbeat_ttl_s": self.HEARTBEAT_TTL_S,
+        }
 
     @property
     def env(self) -> dict:
-        return {"JOB_BACKEND": "celery", "REDIS_URL": self.redis.url, "MAX_WORKERS": "2",
-                "HEARTBEAT_TTL_S": str(self.HEARTBEAT_TTL_S)}
+        return {
+            "JOB_BACKEND": "celery",
+            "REDIS_URL": self.redis.url,
+            "MAX_WORKERS": "2",
+            "HEARTBEAT_TTL_S": str(self.HEARTBEAT_TTL_S),
+        }
 
-    def start(self) -> "CeleryCluster":
+    def start(self) -> CeleryCluster:
         self.redis.start()
         for node in self.nodes:
             node.start()

@@ -1,4 +1,5 @@
 """Browser pages for the labs' tests: a viewport per device, problems recorded as in conftest."""
+
 from __future__ import annotations
 
 import contextlib
@@ -17,10 +18,18 @@ def chapter_page(browser, live_server, lang: str, device: str = "desktop", dark:
     context = browser.new_context(viewport=viewport, base_url=live_server.url, has_touch=device == "phone")
     page = context.new_page()
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on(
+        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("request", lambda r: problems.append(f"request left the app: {r.url}")
-            if not r.url.startswith((live_server.url, "data:", "about:")) else None)
+    page.on(
+        "request",
+        lambda r: (
+            problems.append(f"request left the app: {r.url}")
+            if not r.url.startswith((live_server.url, "data:", "about:"))
+            else None
+        ),
+    )
     if dark:
         page.emulate_media(color_scheme="dark")
     page.goto(CHAPTER.format(lang=lang))
@@ -54,7 +63,8 @@ def widest(page) -> dict:
 def small_text(page, selectors: list[str], floor: float = 11.0) -> dict[str, list[str]]:
     """Visible text rendered smaller than `floor` px inside each component (SVG text at its
     on-screen scale)."""
-    return page.evaluate("""([selectors, floor]) => {
+    return page.evaluate(
+        """([selectors, floor]) => {
       const out = {};
       for (const sel of selectors) {
         const root = document.querySelector(sel), small = [];
@@ -71,4 +81,6 @@ def small_text(page, selectors: list[str], floor: float = 11.0) -> dict[str, lis
         out[sel] = small.slice(0, 10);
       }
       return out;
-    }""", [selectors, floor])
+    }""",
+        [selectors, floor],
+    )

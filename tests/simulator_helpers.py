@@ -1,4 +1,5 @@
 """Small helpers for driving the CheckpointSimulator API in tests."""
+
 from __future__ import annotations
 
 import time
@@ -28,7 +29,9 @@ def wait_for(client, run_id: str, predicate, timeout: float = 90.0) -> dict:
         if predicate(run):
             return run
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting on run {run_id}: {run['status']}, {len(run['epochs'])} epochs")
+            raise AssertionError(
+                f"timed out waiting on run {run_id}: {run['status']}, {len(run['epochs'])} epochs"
+            )
         time.sleep(0.1)
 
 

@@ -2,6 +2,7 @@
 no `.store` (the SQLite store), no `.live` (the in-memory progress), no private attribute of the
 job manager, and no import of the manager's or the store's modules. Read from the source with
 `ast`, so a new route that reaches past the seam fails here, not on a Celery worker node."""
+
 from __future__ import annotations
 
 import ast
@@ -11,8 +12,13 @@ from tests.conftest import REPO
 COMPONENTS = REPO / "app" / "components"
 # What a component may import from app.jobs: the seam, and the sandbox helpers the labs call
 # (they run a function in a throwaway process; they are not the job manager).
-ALLOWED = {"app.jobs.protocol", "app.jobs.processes", "app.jobs.tasks", "app.jobs.lab_tasks",
-           "app.jobs.code_sandbox"}
+ALLOWED = {
+    "app.jobs.protocol",
+    "app.jobs.processes",
+    "app.jobs.tasks",
+    "app.jobs.lab_tasks",
+    "app.jobs.code_sandbox",
+}
 INTERNALS = {"store", "live"}
 
 
@@ -37,12 +43,20 @@ def violations(source: str, where: str = "<code>") -> list[str]:
             if node.attr in INTERNALS or node.attr.startswith("_"):
                 found.append(f"{where}:{node.lineno}: .{node.attr} on the job system")
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            modules = [node.module] if node.module != "app.jobs" else [f"app.jobs.{a.name}" for a in node.names]
-            found += [f"{where}:{node.lineno}: imports {m}" for m in modules
-                      if m.startswith("app.jobs.") and m not in ALLOWED]
+            modules = (
+                [node.module] if node.module != "app.jobs" else [f"app.jobs.{a.name}" for a in node.names]
+            )
+            found += [
+                f"{where}:{node.lineno}: imports {m}"
+                for m in modules
+                if m.startswith("app.jobs.") and m not in ALLOWED
+            ]
         elif isinstance(node, ast.Import):
-            found += [f"{where}:{node.lineno}: imports {a.name}" for a in node.names
-                      if a.name.startswith("app.jobs.") and a.name not in ALLOWED]
+            found += [
+                f"{where}:{node.lineno}: imports {a.name}"
+                for a in node.names
+                if a.name.startswith("app.jobs.") and a.name not in ALLOWED
+            ]
     return found
 
 

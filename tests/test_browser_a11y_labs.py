@@ -1,13 +1,13 @@
 """axe-core on both chapter pages after a learner has used the transfer visualizer and the labs:
 no serious or critical violation, in light and dark mode, on a laptop and on a phone."""
+
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
-import torch
-
 import pytest
+import torch
 from playwright.sync_api import expect
 
 from tests.axe import describe, serious_violations
@@ -92,4 +92,6 @@ def test_on_a_phone_nothing_is_wider_than_the_screen_and_text_stays_readable(bro
         # Every action of these components is reachable without scrolling sideways.
         for button in page.locator(", ".join(f"{c} button:visible" for c in components)).all():
             box = button.bounding_box()
-            assert box and box["x"] >= 0 and box["x"] + box["width"] <= size["viewport"], button.text_content()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= size["viewport"], (
+                button.text_content()
+            )

@@ -1,4 +1,5 @@
 """/docs works offline: Swagger UI comes from a pinned package served by the app."""
+
 import pytest
 from playwright.sync_api import expect
 

@@ -1,4 +1,5 @@
 """The chapter-6 labs in Debian's Chromium."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,14 +14,19 @@ pytestmark = pytest.mark.browser
 def test_upload_a_checkpoint_and_see_its_tree(page, tmp_path):
     torch.manual_seed(0)
     path = tmp_path / "my_model.pt"
-    torch.save({"epoch": 7, "model": torch.nn.Linear(3, 2).state_dict(), "<script>alert(1)</script>": torch.ones(2)}, path)
+    torch.save(
+        {"epoch": 7, "model": torch.nn.Linear(3, 2).state_dict(), "<script>alert(1)</script>": torch.ones(2)},
+        path,
+    )
     page.goto("/en/06-model-io-checkpoint")
     page.locator("#ci-file").set_input_files(str(path))
     page.locator("#ci-submit").click()
     report = page.locator("#ci-result .ci-report")
     expect(report).to_have_attribute("data-safe", "true", timeout=60_000)
     expect(report.locator("tr[data-path='model.weight']")).to_contain_text("2×3")
-    expect(report.locator("tr[data-path='<script>alert(1)</script>']")).to_contain_text("<script>alert(1)</script>")
+    expect(report.locator("tr[data-path='<script>alert(1)</script>']")).to_contain_text(
+        "<script>alert(1)</script>"
+    )
     expect(page.locator("#ci-recent button[data-report]")).to_have_count(1)
     # The key tree folds by module prefix; the node says how many keys and bytes it holds.
     node = report.locator("details.ci-node[data-prefix='model']")
@@ -35,7 +41,9 @@ CLINIC_WORDS = {"zh": {"why": "为什么", "solved": "已解决"}, "en": {"why":
 
 
 @pytest.mark.parametrize("lang,device", [(lang, device) for lang in ("zh", "en") for device in DEVICES])
-def test_a_clinic_case_is_solved_by_the_right_fix_and_failed_by_a_wrong_one(browser, live_server, lang, device):
+def test_a_clinic_case_is_solved_by_the_right_fix_and_failed_by_a_wrong_one(
+    browser, live_server, lang, device
+):
     with chapter_page(browser, live_server, lang, device) as page:
         clinic = page.locator("#loading-clinic")
         button = page.locator("#cl-case-size_mismatch")
@@ -51,7 +59,9 @@ def test_a_clinic_case_is_solved_by_the_right_fix_and_failed_by_a_wrong_one(brow
         result = case.locator("#cl-attempt .cl-result")
         expect(result).to_have_attribute("data-fix", "strict_false", timeout=60_000)
         expect(result).to_have_attribute("data-fixed", "false")
-        expect(result.locator(".cl-try-error")).to_contain_text("RuntimeError: Error(s) in loading state_dict for OldNet")
+        expect(result.locator(".cl-try-error")).to_contain_text(
+            "RuntimeError: Error(s) in loading state_dict for OldNet"
+        )
         expect(result.locator(".cl-why")).to_contain_text(CLINIC_WORDS[lang]["why"])
         expect(button.locator(".cl-mark")).to_be_hidden()
         # The right one solves it, with the evidence, and the case list remembers (in this browser).
@@ -85,7 +95,9 @@ def test_a_chapter_7_clinic_case_allowlisting_one_name_meets_the_next(browser, l
         case.locator("#cl-fix-plain_types").check()
         case.locator("#cl-try").click()
         expect(result).to_have_attribute("data-fixed", "true", timeout=60_000)
-        expect(result.locator("tr[data-proof='file_loads_with_weights_only']")).to_have_attribute("data-holds", "true")
+        expect(result.locator("tr[data-proof='file_loads_with_weights_only']")).to_have_attribute(
+            "data-holds", "true"
+        )
         expect(button.locator(".cl-mark")).to_be_visible()
         size = widest(page)
         assert size["scrollWidth"] <= size["viewport"] and not size["wide"], size

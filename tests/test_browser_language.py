@@ -1,4 +1,5 @@
 """Switching language keeps the reader at the same section of the chapter, on a laptop and a phone."""
+
 from __future__ import annotations
 
 import pytest

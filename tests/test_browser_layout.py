@@ -1,4 +1,5 @@
 """Layout on a phone: the table of contents folds away so the chapter starts on the first screen."""
+
 import pytest
 from playwright.sync_api import expect
 

@@ -1,6 +1,7 @@
 """The lesson pages in Debian's Chromium: TOC, copy buttons, language switch, keyboard, phone width.
 
 The `page` fixture fails a test on any console error, page error or request to another host."""
+
 from __future__ import annotations
 
 import re
@@ -17,6 +18,7 @@ def wait_true(page, expression: str, timeout_ms: int = 10_000) -> None:
             return
         page.wait_for_timeout(50)
     raise AssertionError(f"never true: {expression}")
+
 
 pytestmark = pytest.mark.browser
 
@@ -79,7 +81,10 @@ def test_toc_follows_the_readers_own_scrolling(page):
     expect(link).to_have_class(re.compile(r"\bactive\b"))
     page.mouse.move(640, 450)
     page.mouse.wheel(0, 2500)
-    wait_true(page, "window.scrollY > 0 && !document.querySelector(\".toc a[href^='#63-']\").classList.contains('active')")
+    wait_true(
+        page,
+        "window.scrollY > 0 && !document.querySelector(\".toc a[href^='#63-']\").classList.contains('active')",
+    )
     expect(page.locator(".toc a.active")).to_have_count(1)
     expect(link).not_to_have_attribute("aria-current", "location")
 
@@ -156,7 +161,11 @@ def test_tab_order_reaches_the_controls(page):
     seen = []
     for _ in range(12):
         page.keyboard.press("Tab")
-        seen.append(page.evaluate("document.activeElement.className + '|' + (document.activeElement.getAttribute('href') || '')"))
+        seen.append(
+            page.evaluate(
+                "document.activeElement.className + '|' + (document.activeElement.getAttribute('href') || '')"
+            )
+        )
     assert seen[0].startswith("skip-link")
     assert any(s.startswith("brand") for s in seen)
     assert any(s.startswith("lang-switch") for s in seen)

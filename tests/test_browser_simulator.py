@@ -1,5 +1,6 @@
 """The CheckpointSimulator in Debian's Chromium, as a learner who has not read the chapter meets it:
 start, crash, resume all five ways, read the ledger — on a laptop and on a phone, zh and en."""
+
 from __future__ import annotations
 
 import time
@@ -13,10 +14,20 @@ from tests.axe import describe, serious_violations
 pytestmark = pytest.mark.browser
 DESKTOP, PHONE = {"width": 1366, "height": 850}, {"width": 390, "height": 844}
 WORDS = {
-    "en": {"crashed": "Run crashed in epoch", "cost": "The first epoch back", "identical": "Nothing lost",
-           "naive": "truncated zip archive", "guess": "You guessed bit-identical: yes — wrong"},
-    "zh": {"crashed": "训练在第", "cost": "恢复后第一个 epoch", "identical": "什么也没丢",
-           "naive": "被截断的 zip 存档", "guess": "你猜逐位相同：是，猜错了"},
+    "en": {
+        "crashed": "Run crashed in epoch",
+        "cost": "The first epoch back",
+        "identical": "Nothing lost",
+        "naive": "truncated zip archive",
+        "guess": "You guessed bit-identical: yes — wrong",
+    },
+    "zh": {
+        "crashed": "训练在第",
+        "cost": "恢复后第一个 epoch",
+        "identical": "什么也没丢",
+        "naive": "被截断的 zip 存档",
+        "guess": "你猜逐位相同：是，猜错了",
+    },
 }
 
 
@@ -60,9 +71,12 @@ def start(page, epochs="30", every="5", pace="150", crash=None, crash_epoch=None
 def no_wider_than_the_screen(page):
     width = page.viewport_size["width"]
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    wide = page.evaluate("""(w) => Array.from(document.querySelectorAll('#checkpoint-simulator *'))
+    wide = page.evaluate(
+        """(w) => Array.from(document.querySelectorAll('#checkpoint-simulator *'))
         .filter(e => e.getBoundingClientRect().right > w + 1 && e.offsetParent !== null)
-        .map(e => e.tagName + '.' + e.className).slice(0, 5)""", width)
+        .map(e => e.tagName + '.' + e.className).slice(0, 5)""",
+        width,
+    )
     assert wide == [], wide
 
 
@@ -189,7 +203,9 @@ def test_a_limit_message_stays_until_dismissed(learner, live_server):
         runs = page.request.get("/api/checkpoint-simulator/runs").json()
         ids = [r["id"] for r in runs]
         for run_id in ids:
-            page.request.post(f"/api/checkpoint-simulator/runs/{run_id}/crash", headers={"Origin": live_server.url})
+            page.request.post(
+                f"/api/checkpoint-simulator/runs/{run_id}/crash", headers={"Origin": live_server.url}
+            )
     assert len(ids) == 3
 
 
@@ -256,10 +272,20 @@ def test_an_open_resume_menu_survives_live_refreshes(learner):
 
 
 ORDER_WORDS = {
-    "en": {"menu": "middle of epoch 11", "title": "Epoch 11, interrupted", "continued": "each of the 2400 samples trained exactly once",
-           "restarted": "1216 samples trained before the crash were trained a second time", "skipped": "Kept the position but lost the order"},
-    "zh": {"menu": "第 11 个 epoch 中途", "title": "被打断的第 11 个 epoch", "continued": "2400 个样本每个恰好一次",
-           "restarted": "崩溃前训练过的 1216 个样本又训练了一次", "skipped": "记得位置，却丢了顺序"},
+    "en": {
+        "menu": "middle of epoch 11",
+        "title": "Epoch 11, interrupted",
+        "continued": "each of the 2400 samples trained exactly once",
+        "restarted": "1216 samples trained before the crash were trained a second time",
+        "skipped": "Kept the position but lost the order",
+    },
+    "zh": {
+        "menu": "第 11 个 epoch 中途",
+        "title": "被打断的第 11 个 epoch",
+        "continued": "2400 个样本每个恰好一次",
+        "restarted": "崩溃前训练过的 1216 个样本又训练了一次",
+        "skipped": "记得位置，却丢了顺序",
+    },
 }
 
 
@@ -277,8 +303,10 @@ def test_a_mid_epoch_resume_shows_the_interrupted_epochs_data_order(learner, tmp
     expect(sim.locator(".cs-ledger-row[data-identical='unknown']")).to_have_count(0, timeout=180_000)
     expect(sim.locator("#cs-row-everything")).to_have_attribute("data-identical", "true")
     run_id = sim.locator("#cs-now").get_attribute("data-run-id")
-    truth = {r["mode"]: r for r in page.request.get(
-        f"/api/checkpoint-simulator/runs/{run_id}/data-order").json()["rows"]}
+    truth = {
+        r["mode"]: r
+        for r in page.request.get(f"/api/checkpoint-simulator/runs/{run_id}/data-order").json()["rows"]
+    }
     shots = []
     for lang in ("en", "zh"):
         w = ORDER_WORDS[lang]
@@ -319,8 +347,11 @@ def test_a_mid_epoch_resume_shows_the_interrupted_epochs_data_order(learner, tmp
                 shots.append(shot)
                 if scheme == "light":  # the checkpoint list, the ledger that leads to it, the charts under it
                     for part in ("cs-now", "cs-ledger-title", "cs-compare-title"):
-                        page.evaluate("""(id) => { document.getElementById(id).scrollIntoView({block: 'start'});
-                            window.scrollBy(0, -70); }""", part)
+                        page.evaluate(
+                            """(id) => { document.getElementById(id).scrollIntoView({block: 'start'});
+                            window.scrollBy(0, -70); }""",
+                            part,
+                        )
                         page.screenshot(path=str(tmp_path / f"{part}-{lang}-{name}.png"))
     assert all(p.stat().st_size > 5_000 for p in shots)
     print("screenshots:", tmp_path)

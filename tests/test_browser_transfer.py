@@ -1,4 +1,5 @@
 """The TransferLearningVisualizer in Debian's Chromium, in Chinese and English, on a laptop and a phone."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,8 +9,10 @@ from tests.lab_pages import DEVICES, chapter_page, small_text, widest
 
 pytestmark = pytest.mark.browser
 BOTH = [(lang, device) for lang in ("zh", "en") for device in DEVICES]
-WORDS = {"zh": {"right": "猜对了", "wrong": "没猜对", "fix": "应用修复"},
-         "en": {"right": "Right.", "wrong": "Not quite.", "fix": "Apply the fix"}}
+WORDS = {
+    "zh": {"right": "猜对了", "wrong": "没猜对", "fix": "应用修复"},
+    "en": {"right": "Right.", "wrong": "Not quite.", "fix": "Apply the fix"},
+}
 
 
 def change(page, selector: str, value: str) -> None:
@@ -96,7 +99,9 @@ def test_strict_false_raises_on_the_head_and_the_error_is_torchs(page):
     with page.expect_response(lambda r: "/diagram" in r.url):
         tl.locator("input[name='strategy'][value='non_strict']").check()
     tl.locator("[data-predict='yes']").click()
-    expect(tl.locator(".tl-feedback[data-answer='yes']")).to_contain_text("Not quite. PyTorch raised RuntimeError")
+    expect(tl.locator(".tl-feedback[data-answer='yes']")).to_contain_text(
+        "Not quite. PyTorch raised RuntimeError"
+    )
     expect(tl.locator("#tl-error")).to_contain_text("size mismatch for fc.weight")
 
 
@@ -106,7 +111,9 @@ def test_keyboard_reaches_a_tensor(page):
     expect(row).to_be_visible(timeout=60_000)
     row.focus()
     page.keyboard.press("Enter")
-    expect(page.locator(".tl-item[data-key='fc.weight'] .tl-tensor-view")).to_have_attribute("data-key", "fc.weight")
+    expect(page.locator(".tl-item[data-key='fc.weight'] .tl-tensor-view")).to_have_attribute(
+        "data-key", "fc.weight"
+    )
     page.keyboard.press("Enter")  # again: it closes
     expect(row).to_have_attribute("aria-expanded", "false")
     summary = page.locator(".tl-group[data-module='layer2'] > summary")

@@ -1,5 +1,6 @@
 """JOB_BACKEND=celery end to end: a real server, a real Redis and two real Celery worker nodes
 (tests/conftest.py starts them), driven through the app's JSON API."""
+
 from __future__ import annotations
 
 import os
@@ -40,10 +41,12 @@ def test_a_runs_process_on_a_node_does_not_import_the_node():
     import subprocess
     import sys
 
-    code = ("import sys\nfrom multiprocessing import spawn\n"
-            "spawn.prepare({'init_main_from_name': 'app.worker'})\n"
-            "assert sys.modules['__mp_main__'].__name__ == '__mp_main__'\n"
-            "print(sorted(m for m in ('celery', 'kombu', 'redis', 'app.jobs.node') if m in sys.modules))")
+    code = (
+        "import sys\nfrom multiprocessing import spawn\n"
+        "spawn.prepare({'init_main_from_name': 'app.worker'})\n"
+        "assert sys.modules['__mp_main__'].__name__ == '__mp_main__'\n"
+        "print(sorted(m for m in ('celery', 'kombu', 'redis', 'app.jobs.node') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -57,7 +60,9 @@ def cluster(celery_cluster):
 
 @pytest.fixture
 def http(server_factory, pretrained_dir, cluster):
-    server = server_factory(env={"PRETRAINED_DIR": str(pretrained_dir), "TRANSFER_PREWARM": "false", **cluster.env})
+    server = server_factory(
+        env={"PRETRAINED_DIR": str(pretrained_dir), "TRANSFER_PREWARM": "false", **cluster.env}
+    )
     with httpx.Client(base_url=server.url, timeout=30) as client:
         client.get("/api/session")  # runs need an established session, as a browser has from the page
         yield client
@@ -66,8 +71,11 @@ def http(server_factory, pretrained_dir, cluster):
 def training(http, run_id: str, epochs: int = 2) -> dict:
     """Wait until the run trains on a node (its node and pid are known) with `epochs` done and
     a checkpoint on disk (a checkpoint is written just after its epoch is reported)."""
-    return wait_for(http, run_id, lambda r: r["live"] and r["live"].get("node") and len(r["epochs"]) >= epochs
-                    and r["checkpoints"])
+    return wait_for(
+        http,
+        run_id,
+        lambda r: r["live"] and r["live"].get("node") and len(r["epochs"]) >= epochs and r["checkpoints"],
+    )
 
 
 def resume_latest(http, run: dict) -> dict:
@@ -116,7 +124,9 @@ def test_crash_kills_only_that_runs_process_and_the_resume_matches_the_reference
 
 def test_a_lost_worker_node_interrupts_its_run_which_resumes_on_the_other_node(http, cluster):
     run = start(http, epochs=30, checkpoint_every=2, pace_ms=150)
-    run = wait_for(http, run["id"], lambda r: r["live"] and r["live"].get("node") and len(r["checkpoints"]) >= 2)
+    run = wait_for(
+        http, run["id"], lambda r: r["live"] and r["live"].get("node") and len(r["checkpoints"]) >= 2
+    )
     lost = next(n for n in cluster.nodes if n.name == run["live"]["node"])
     survivor = next(n for n in cluster.nodes if n is not lost)
     lost.kill()  # the whole node: its Celery worker, its forkserver, the run's process
@@ -131,8 +141,16 @@ def test_a_lost_worker_node_interrupts_its_run_which_resumes_on_the_other_node(h
     assert run["status"] == "interrupted" and "heartbeat" in (run["error"] or ""), run["error"]
 
     resumed = resume_latest(http, run)
-    on = wait_for(http, resumed["id"], lambda r: r["status"] != "queued" and (r["live"] or {}).get("node")
-                  or r["status"] in ("done", "failed", "crashed", "interrupted"), timeout=60)
+    on = wait_for(
+        http,
+        resumed["id"],
+        lambda r: (
+            (r["status"] != "queued"
+            and (r["live"] or {}).get("node"))
+            or r["status"] in ("done", "failed", "crashed", "interrupted")
+        ),
+        timeout=60,
+    )
     if on["live"]:
         assert on["live"]["node"] == survivor.name
     assert_matches_reference(http, run, resumed["id"])
@@ -154,8 +172,9 @@ def test_redis_restarted_mid_run_loses_and_doubles_nothing(http, cluster):
     # replayed twice into the record, nothing is missing.
     again = wait_finished(http, start(http, epochs=24, checkpoint_every=3, pace_ms=0)["id"], timeout=90)
     assert again["status"] == "done"
-    assert [(e["epoch"], e["loss"], e["step"]) for e in again["epochs"]] == \
-        [(e["epoch"], e["loss"], e["step"]) for e in run["epochs"]]
+    assert [(e["epoch"], e["loss"], e["step"]) for e in again["epochs"]] == [
+        (e["epoch"], e["loss"], e["step"]) for e in run["epochs"]
+    ]
     # The page catches up: the live view shows the finished run.
     assert run["id"] in http.get("/components/checkpoint-simulator/live?lang=en").text
 
@@ -183,16 +202,29 @@ def test_with_no_worker_node_runs_wait_in_the_web_nodes_own_line(tmp_path, clust
     from app.settings import Settings
 
     # A queue no node serves: no slots are announced for it.
-    settings = Settings(data_dir=tmp_path / "data", **{**cluster.settings_update, "celery_queue": "nobody-serves"})
+    settings = Settings(
+        data_dir=tmp_path / "data", **{**cluster.settings_update, "celery_queue": "nobody-serves"}
+    )
     manager = JobManager(settings)
     manager.start()
     try:
-        config = {"epochs": 2, "lr": 0.02, "optimizer": "adam", "scheduler": True, "checkpoint_every": 1,
-                  "keep_last": 3, "seed": 0, "batch_size": 64}
+        config = {
+            "epochs": 2,
+            "lr": 0.02,
+            "optimizer": "adam",
+            "scheduler": True,
+            "checkpoint_every": 1,
+            "keep_last": 3,
+            "seed": 0,
+            "batch_size": 64,
+        }
         # On worker nodes a run at a watching pace takes a node's slot like any other: no paced
         # places, one line.
-        runs = [manager.submit("s1", "train", config), manager.submit("s2", "train", config),
-                manager.submit("s3", "train", config, {"pace_ms": 150})]
+        runs = [
+            manager.submit("s1", "train", config),
+            manager.submit("s2", "train", config),
+            manager.submit("s3", "train", config, {"pace_ms": 150}),
+        ]
         time.sleep(3)  # several rounds of the monitor and of the slot count
         assert [manager.status(r.id).status for r in runs] == ["queued", "queued", "queued"]
         assert [manager.status(r.id).queue_position for r in runs] == [1, 2, 3]
@@ -213,7 +245,11 @@ def test_a_node_cut_off_and_back_kills_the_run_that_was_declared_lost(http, clus
     os.killpg(node.proc.pid, signal.SIGSTOP)  # the node stops answering: no heartbeat, no events
     try:
         bound = 2 * cluster.HEARTBEAT_TTL_S + 1 + 2  # as in the lost-node test
-        wait_until(lambda: get(http, run["id"])["status"] == "interrupted", bound, "the silent node's run to be interrupted")
+        wait_until(
+            lambda: get(http, run["id"])["status"] == "interrupted",
+            bound,
+            "the silent node's run to be interrupted",
+        )
     finally:
         os.killpg(node.proc.pid, signal.SIGCONT)  # back: its relay finds the kill request
     wait_until(lambda: not pid_alive(pid), 10, "the interrupted run's process to be killed on its node")

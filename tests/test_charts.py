@@ -1,4 +1,5 @@
 """Server-rendered SVG charts: geometry from data, never a crash on odd data."""
+
 import math
 
 from app.components.charts import Chart, Marker, Series, render, thin
@@ -12,8 +13,15 @@ def test_empty_and_degenerate_series_render():
 
 
 def test_points_map_into_the_frame_and_markers_show():
-    chart = Chart("loss", "loss", "epoch", [Series("run", [(0.5, 1.0), (1.0, 0.5), (2.0, 0.1)])],
-                  [Marker(1.0, "ckpt", "checkpoint"), Marker(1.5, "boom", "crash")], x_max=2, log_y=True)
+    chart = Chart(
+        "loss",
+        "loss",
+        "epoch",
+        [Series("run", [(0.5, 1.0), (1.0, 0.5), (2.0, 0.1)])],
+        [Marker(1.0, "ckpt", "checkpoint"), Marker(1.5, "boom", "crash")],
+        x_max=2,
+        log_y=True,
+    )
     svg = str(render(chart, {"checkpoint": "checkpoint", "crash": "crash"}))
     coords = [tuple(map(float, p.split(","))) for p in svg.split('points="')[1].split('"')[0].split()]
     assert len(coords) == 3
@@ -47,8 +55,17 @@ def test_a_flat_series_is_drawn_from_zero_not_on_a_band_around_it():
 def test_shades_and_legend_toggles():
     from app.components.charts import Shade
 
-    chart = Chart("loss", "loss", "epoch", [Series("a", [(0, 1.0), (4, 0.5)]), Series("b", [(0, 0.9), (4, 0.4)])],
-                  x_max=4, shades=[Shade(2, 3, "lost work")], toggles=True, size="compact", width=400)
+    chart = Chart(
+        "loss",
+        "loss",
+        "epoch",
+        [Series("a", [(0, 1.0), (4, 0.5)]), Series("b", [(0, 0.9), (4, 0.4)])],
+        x_max=4,
+        shades=[Shade(2, 3, "lost work")],
+        toggles=True,
+        size="compact",
+        width=400,
+    )
     svg = str(render(chart))
     assert svg.count('class="shade shade-lost"') == 2  # the band and its legend key
     assert svg.count('class="legend-item legend-toggle"') == 2 and 'aria-pressed="true"' in svg
@@ -67,8 +84,13 @@ def test_a_log_axis_inside_one_decade_still_has_labels():
 def test_a_marker_label_near_the_right_edge_reads_leftwards_inside_the_frame():
     """A crash in the last epoch drawn: its label ends left of the line instead of running out of the
     frame (on a phone it was cut to "✕ cras"); one on the left half still starts right of its line."""
-    chart = Chart("loss", "loss", "epoch", [Series("run", [(1.0, 1.0), (10.0, 0.5)])],
-                  [Marker(10.0, "crash", "crash"), Marker(2.0, "resume", "resume")])
+    chart = Chart(
+        "loss",
+        "loss",
+        "epoch",
+        [Series("run", [(1.0, 1.0), (10.0, 0.5)])],
+        [Marker(10.0, "crash", "crash"), Marker(2.0, "resume", "resume")],
+    )
     svg = str(render(chart))
     crash = svg.split('class="marker marker-crash"')[1].split("</g>")[0]
     resume = svg.split('class="marker marker-resume"')[1].split("</g>")[0]
@@ -76,5 +98,6 @@ def test_a_marker_label_near_the_right_edge_reads_leftwards_inside_the_frame():
     label_x = float(crash.split('<text x="')[1].split('"')[0])
     assert line_x == chart.width - 12  # the marker sits on the frame's right edge
     assert 'text-anchor="end"' in crash and label_x < line_x
-    assert 'text-anchor' not in resume and float(resume.split('<text x="')[1].split('"')[0]) > float(
-        resume.split('x1="')[1].split('"')[0])
+    assert "text-anchor" not in resume and float(resume.split('<text x="')[1].split('"')[0]) > float(
+        resume.split('x1="')[1].split('"')[0]
+    )

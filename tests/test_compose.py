@@ -1,6 +1,7 @@
 """compose.yaml, as written, makes a working deployment: its web node and worker node, started
 with the services' own commands and environments (the host names and the shared volume
 pointed at this machine), train a run end to end. No Docker engine is needed for this."""
+
 from __future__ import annotations
 
 import os
@@ -49,12 +50,19 @@ class ComposeNode(CeleryNode):
     def __init__(self, env: dict, folder):
         super().__init__("compose@checkpoint-lab-test", env["REDIS_URL"], folder, env)
 
-    def start(self, timeout: float = 180) -> "ComposeNode":
+    def start(self, timeout: float = 180) -> ComposeNode:
         command = [sys.executable, *COMPOSE["services"]["worker"]["command"][1:]]
-        env = {**os.environ, **self.env, "WORKER_NAME": self.name, "LOG_LEVEL": "info", "TRANSFER_PREWARM": "false"}
+        env = {
+            **os.environ,
+            **self.env,
+            "WORKER_NAME": self.name,
+            "LOG_LEVEL": "info",
+            "TRANSFER_PREWARM": "false",
+        }
         out = open(self.log, "ab")
-        self.proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while f" {self.name} ready.".encode() not in self.log.read_bytes():
             assert self.proc.poll() is None, self.log.read_text()[-2000:]
@@ -70,8 +78,11 @@ def test_the_compose_services_train_a_run_end_to_end(tmp_path, pretrained_dir):
     node = web = None
     try:
         node = ComposeNode(service_env("worker", redis.url, data), tmp_path).start()
-        web_env = {**service_env("web", redis.url, data), "PRETRAINED_DIR": str(pretrained_dir),
-                   "TRANSFER_PREWARM": "false"}
+        web_env = {
+            **service_env("web", redis.url, data),
+            "PRETRAINED_DIR": str(pretrained_dir),
+            "TRANSFER_PREWARM": "false",
+        }
         web = Server(data, env=web_env).start()
         http = httpx.Client(base_url=web.url, timeout=30)
         run = start(http, epochs=3, checkpoint_every=1)

@@ -1,4 +1,5 @@
 """Chapters are content: Markdown files become pages, and a broken file never breaks the site."""
+
 from __future__ import annotations
 
 import logging
@@ -81,6 +82,7 @@ def tut_client(tmp_path, tut):
 
 # --- front matter and loading --------------------------------------------------------------
 
+
 def test_split_front_matter_reads_the_mapping():
     meta, body = split_front_matter('---\ntitle: "T"\nupdated: 2026-01-02\n---\n# Hello\n')
     assert meta["title"] == "T"
@@ -153,6 +155,7 @@ def test_load_chapter_refuses_huge_files(tmp_path):
 
 # --- rendering -----------------------------------------------------------------------------
 
+
 def test_render_headings_get_anchors_and_toc():
     r = render_markdown("# Title\n\n## Saving models\n\n### The `state_dict`\n\n#### too deep\n")
     assert [(e.level, e.anchor, e.title) for e in r.toc] == [
@@ -163,7 +166,7 @@ def test_render_headings_get_anchors_and_toc():
     assert '<h2 id="saving-models"' in html
     assert '<h3 id="the-state_dict"' in html
     assert 'href="#saving-models"' in html  # a permalink the reader can copy
-    assert "<h1" in html and 'h1 id=' not in html and "<h4>" in html  # h1/h4 are not anchored
+    assert "<h1" in html and "h1 id=" not in html and "<h4>" in html  # h1/h4 are not anchored
 
 
 def test_cjk_headings_get_readable_unique_anchors():
@@ -180,7 +183,10 @@ def test_cjk_headings_get_readable_unique_anchors():
 def test_render_highlights_code_with_pygments():
     r = render_markdown("```python\nimport torch\nx = 1  # comment\n```\n\n```nosuchlang\na < b\n```\n")
     html = "".join(r.parts)
-    assert '<div class="code-block" data-lang="python"><pre class="highlight" tabindex="0"><code class="language-python">' in html
+    assert (
+        '<div class="code-block" data-lang="python"><pre class="highlight" tabindex="0"><code class="language-python">'
+        in html
+    )
     assert re.search(r'<span class="kn">import</span>', html)
     assert '<span class="c1"># comment</span>' in html
     # An unknown language is shown as plain, escaped text rather than failing.
@@ -196,8 +202,7 @@ def test_render_tables_and_callout():
 
 def test_placeholders_become_slots():
     r = render_markdown(
-        "Intro\n\n<div data-component=\"Alpha\"></div>\n\nMiddle\n\n"
-        "<div data-component=\"Beta\"></div>\n\nEnd\n"
+        'Intro\n\n<div data-component="Alpha"></div>\n\nMiddle\n\n<div data-component="Beta"></div>\n\nEnd\n'
     )
     assert r.components == ["Alpha", "Beta"]
     kinds = [type(p).__name__ for p in r.parts]
@@ -208,19 +213,22 @@ def test_placeholders_become_slots():
 
 
 def test_placeholder_inside_code_is_just_code():
-    r = render_markdown('```html\n<div data-component="Alpha"></div>\n```\n\nSay `<div data-component="Beta"></div>`.\n')
+    r = render_markdown(
+        '```html\n<div data-component="Alpha"></div>\n```\n\nSay `<div data-component="Beta"></div>`.\n'
+    )
     assert r.components == []
     assert "data-component" in "".join(r.parts)  # shown, escaped, as code
 
 
 def test_headings_are_escaped_in_toc_and_body():
-    r = render_markdown("## 1 < 2 & \"x\"\n")
+    r = render_markdown('## 1 < 2 & "x"\n')
     assert r.toc[0].title == '1 < 2 & "x"'
     html = "".join(r.parts)
     assert "1 &lt; 2 &amp;" in html
 
 
 # --- the library -------------------------------------------------------------------------------
+
 
 def test_library_lists_chapters_and_errors(tmp_path):
     root = tmp_path / "t"
@@ -229,7 +237,7 @@ def test_library_lists_chapters_and_errors(tmp_path):
     write(root, "en/a.md", chapter_text("A-en"))
     write(root, "en/bad name.md", chapter_text("spaces"))
     write(root, "en/broken.md", "no front matter")
-    write(root, "fr/a.md", chapter_text("French"))   # not a language of the site
+    write(root, "fr/a.md", chapter_text("French"))  # not a language of the site
     write(root, "zh/notes.txt", "not markdown")
     lib = ChapterLibrary(root, LANGS)
     assert [c.slug for c in lib.chapters("zh")] == ["a", "b"]
@@ -243,7 +251,9 @@ def test_library_lists_chapters_and_errors(tmp_path):
     assert lib.get("en", "bad name") is None
 
 
-@pytest.mark.parametrize("slug", ["..", "../zh/a", "/etc/passwd", "a\\b", "a\x00", "a" * 300, "", ".a", "a\n"])
+@pytest.mark.parametrize(
+    "slug", ["..", "../zh/a", "/etc/passwd", "a\\b", "a\x00", "a" * 300, "", ".a", "a\n"]
+)
 def test_library_get_never_leaves_the_folder(tmp_path, slug):
     root = tmp_path / "t"
     write(root, "zh/a.md", chapter_text("A"))
@@ -281,6 +291,7 @@ def test_library_rescans_at_most_once_per_interval(tmp_path):
 
 
 # --- through the app ---------------------------------------------------------------------------
+
 
 def test_a_new_file_appears_without_restart(tut_client, tut):
     assert tut_client.get("/en/02-new").status_code == 404
@@ -353,13 +364,22 @@ def test_a_renderer_crash_is_reported_not_raised(tut_client, tut, monkeypatch):
     tut_client.app.state.library.refresh(force=True)
     assert tut_client.get("/en/01-first").status_code == 200
     problems = tut_client.get("/api/chapters").json()["problems"]
-    assert problems == [{"lang": "en", "file": "en/02-boom.md", "reason": "could not be rendered: RuntimeError"}]
+    assert problems == [
+        {"lang": "en", "file": "en/02-boom.md", "reason": "could not be rendered: RuntimeError"}
+    ]
 
 
 def test_chapter_metadata_is_escaped(tut_client, tut):
-    write(tut, "en/02-xss.md", chapter_text(
-        "x", body="## Heading <not a tag> & more\n\ntext\n",
-        title="'<script>alert(1)</script>'", description="'<img src=x onerror=alert(1)>'"))
+    write(
+        tut,
+        "en/02-xss.md",
+        chapter_text(
+            "x",
+            body="## Heading <not a tag> & more\n\ntext\n",
+            title="'<script>alert(1)</script>'",
+            description="'<img src=x onerror=alert(1)>'",
+        ),
+    )
     tut_client.app.state.library.refresh(force=True)
     for url in ("/en/02-xss", "/en/"):
         html = tut_client.get(url).text
@@ -369,9 +389,17 @@ def test_chapter_metadata_is_escaped(tut_client, tut):
 
 
 def test_components_are_filled_in(tut_client, tut, caplog):
-    write(tut, "en/02-sim.md", chapter_text("sim", body=(
-        "## Before\n\nfirst words\n\n<div data-component=\"CheckpointSimulator\"></div>\n\n"
-        "## Middle\n\n<div data-component=\"NoSuchWidget\"></div>\n\n## After\n\nlast words\n")))
+    write(
+        tut,
+        "en/02-sim.md",
+        chapter_text(
+            "sim",
+            body=(
+                '## Before\n\nfirst words\n\n<div data-component="CheckpointSimulator"></div>\n\n'
+                '## Middle\n\n<div data-component="NoSuchWidget"></div>\n\n## After\n\nlast words\n'
+            ),
+        ),
+    )
     tut_client.app.state.library.refresh(force=True)
     with caplog.at_level(logging.WARNING):
         r = tut_client.get("/en/02-sim")
@@ -379,9 +407,11 @@ def test_components_are_filled_in(tut_client, tut, caplog):
     assert r.text.count('id="checkpoint-simulator"') == 1
     assert 'data-missing-component="NoSuchWidget"' in r.text
     assert "<code>NoSuchWidget</code>" in r.text  # visible to the reader, named
-    assert "data-component=\"NoSuchWidget\"" not in r.text
+    assert 'data-component="NoSuchWidget"' not in r.text
     assert "first words" in r.text and "last words" in r.text and 'id="after"' in r.text
-    assert any("NoSuchWidget" in rec.getMessage() and rec.levelno == logging.WARNING for rec in caplog.records)
+    assert any(
+        "NoSuchWidget" in rec.getMessage() and rec.levelno == logging.WARNING for rec in caplog.records
+    )
     summary = tut_client.get("/api/chapters/en/02-sim").json()
     assert summary["components"] == ["CheckpointSimulator", "NoSuchWidget"]
 
@@ -392,9 +422,17 @@ def test_a_failing_component_does_not_take_the_page_down(tut_client, tut, caplog
 
     components.register(components.Component(name="ThrowawayBroken", render=render))
     try:
-        write(tut, "en/02-broken.md", chapter_text("broken", body=(
-            "## One\n\nbefore it\n\n<div data-component=\"ThrowawayBroken\"></div>\n\n"
-            "<div data-component=\"CheckpointSimulator\"></div>\n\nafter it\n")))
+        write(
+            tut,
+            "en/02-broken.md",
+            chapter_text(
+                "broken",
+                body=(
+                    '## One\n\nbefore it\n\n<div data-component="ThrowawayBroken"></div>\n\n'
+                    '<div data-component="CheckpointSimulator"></div>\n\nafter it\n'
+                ),
+            ),
+        )
         tut_client.app.state.library.refresh(force=True)
         with caplog.at_level(logging.ERROR):
             r = tut_client.get("/en/02-broken")
@@ -410,10 +448,15 @@ def test_a_failing_component_does_not_take_the_page_down(tut_client, tut, caplog
 
 
 def test_a_working_component_renders_its_markup(tut_client, tut):
-    components.register(components.Component(
-        name="ThrowawayHello", render=lambda request, lang: Markup(f'<p id="hello-{lang}">hi</p>')))
+    components.register(
+        components.Component(
+            name="ThrowawayHello", render=lambda request, lang: Markup(f'<p id="hello-{lang}">hi</p>')
+        )
+    )
     try:
-        write(tut, "zh/02-hello.md", chapter_text("hello", body="<div data-component=\"ThrowawayHello\"></div>\n"))
+        write(
+            tut, "zh/02-hello.md", chapter_text("hello", body='<div data-component="ThrowawayHello"></div>\n')
+        )
         tut_client.app.state.library.refresh(force=True)
         r = tut_client.get("/zh/02-hello")
         assert '<p id="hello-zh">hi</p>' in r.text

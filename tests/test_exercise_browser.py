@@ -1,7 +1,7 @@
 """CheckpointExercise in a real browser: a wrong answer gets its diagnosis, the fix is solved and
 remembered after a reload (badge and table of contents); assemble mode when the sandbox is off."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 from app.components.checkpoint_exercise.exercises import EXERCISES
 from tests.axe import serious_violations
@@ -45,8 +45,9 @@ def test_wrong_answer_then_fix_is_solved_and_remembered(page):
 
 
 def test_assemble_mode_when_the_sandbox_is_switched_off(server_factory, pretrained_dir, browser, tmp_path):
-    srv = server_factory(env={"PRETRAINED_DIR": str(pretrained_dir), "TRANSFER_PREWARM": "false",
-                              "CODE_EXERCISES": "assemble"})
+    srv = server_factory(
+        env={"PRETRAINED_DIR": str(pretrained_dir), "TRANSFER_PREWARM": "false", "CODE_EXERCISES": "assemble"}
+    )
     context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=srv.url)
     page = context.new_page()
     page.goto(CHAPTER)
@@ -54,9 +55,14 @@ def test_assemble_mode_when_the_sandbox_is_switched_off(server_factory, pretrain
     assert box.locator("textarea").count() == 0
     assert "Assemble mode" in box.inner_text()
     bank = EXERCISES["resume"]["bank"]
-    wanted = ['    ckpt = torch.load(path, weights_only=True)', '    model.load_state_dict(ckpt["model"])',
-              '    optimizer.load_state_dict(ckpt["optimizer"])', '    scheduler.load_state_dict(ckpt["scheduler"])',
-              '    torch.set_rng_state(ckpt["rng"])', '    return ckpt["epoch"] + 1']
+    wanted = [
+        "    ckpt = torch.load(path, weights_only=True)",
+        '    model.load_state_dict(ckpt["model"])',
+        '    optimizer.load_state_dict(ckpt["optimizer"])',
+        '    scheduler.load_state_dict(ckpt["scheduler"])',
+        '    torch.set_rng_state(ckpt["rng"])',
+        '    return ckpt["epoch"] + 1',
+    ]
     selects = box.locator("select")
     for position, line in enumerate(wanted, start=1):
         selects.nth(bank.index(line)).select_option(str(position))

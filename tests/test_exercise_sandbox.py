@@ -1,4 +1,5 @@
 """Bad input in the exercise sandbox: each ends with a clear verdict and the effect did not happen."""
+
 from __future__ import annotations
 
 import socket
@@ -82,9 +83,11 @@ def test_fork_bomb_is_refused(references):
 
 def test_fork_bomb_around_the_hook_stops_at_the_process_cap(references):
     # libc's fork directly: no audit event. The process cap and the sandbox's end stop it.
-    body = ("    import ctypes\n    libc = ctypes.CDLL(None)\n    n = 0\n"
-            "    for _ in range(100000):\n        if libc.fork() < 0:\n            n += 1\n"
-            "    raise RuntimeError(f'fork failed {n} times')")
+    body = (
+        "    import ctypes\n    libc = ctypes.CDLL(None)\n    n = 0\n"
+        "    for _ in range(100000):\n        if libc.fork() < 0:\n            n += 1\n"
+        "    raise RuntimeError(f'fork failed {n} times')"
+    )
     v = check(references, body)
     assert v["status"] in ("error", "limit"), v
     assert not sandbox_processes()
@@ -96,10 +99,19 @@ def test_huge_allocation_is_a_memory_error(references):
 
 
 def test_writes_outside_the_check_folder_do_not_land(references, tmp_path):
-    targets = [Path("/tmp") / f"cl-marker-{uuid.uuid4().hex}", REPO / "app" / "ml" / "marker.txt",
-               REPO / f"marker-{uuid.uuid4().hex}", tmp_path / "marker"]
-    body = "".join(f"    try:\n        open({str(p)!r}, 'w').write('x')\n    except OSError as e:\n        print('refused', e)\n"
-                   for p in targets) + "    raise SystemExit('done')"
+    targets = [
+        Path("/tmp") / f"cl-marker-{uuid.uuid4().hex}",
+        REPO / "app" / "ml" / "marker.txt",
+        REPO / f"marker-{uuid.uuid4().hex}",
+        tmp_path / "marker",
+    ]
+    body = (
+        "".join(
+            f"    try:\n        open({str(p)!r}, 'w').write('x')\n    except OSError as e:\n        print('refused', e)\n"
+            for p in targets
+        )
+        + "    raise SystemExit('done')"
+    )
     v = check(references, body)
     assert v["status"] == "error", v
     # /tmp inside is the sandbox's own small tmpfs: a write there lands in it, not on the host
@@ -118,8 +130,10 @@ def test_os_system_is_refused_and_has_no_effect(references):
 
 def test_a_shell_around_the_hook_cannot_touch_the_host(references):
     marker = Path("/tmp") / f"cl-marker-{uuid.uuid4().hex}"
-    body = (f"    import ctypes\n    rc = ctypes.CDLL(None).system(b'touch {marker}; echo shell-ran')\n"
-            "    raise SystemExit('done')")
+    body = (
+        f"    import ctypes\n    rc = ctypes.CDLL(None).system(b'touch {marker}; echo shell-ran')\n"
+        "    raise SystemExit('done')"
+    )
     v = check(references, body)
     assert v["status"] == "error"
     assert not marker.exists()
@@ -143,16 +157,18 @@ def test_network_is_unreachable(references):
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    body = (f"    import socket\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)")
+    body = f"    import socket\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)"
     v = check(references, body)
     assert v["status"] == "error" and "network is not available" in v["details"]["message"], v
     # Around the hook: the raw syscall through ctypes also fails (there is no network at all).
-    body = ("    import ctypes, struct\n    libc = ctypes.CDLL(None, use_errno=True)\n"
-            "    fd = libc.socket(2, 1, 0)\n"
-            f"    addr = struct.pack('!HH4s8x', 2, {port}, bytes([127, 0, 0, 1]))\n"
-            "    addr = struct.pack('H', 2) + addr[2:]\n"
-            "    rc = libc.connect(fd, addr, 16)\n"
-            "    raise SystemExit(f'connect returned {rc} errno {ctypes.get_errno()}')")
+    body = (
+        "    import ctypes, struct\n    libc = ctypes.CDLL(None, use_errno=True)\n"
+        "    fd = libc.socket(2, 1, 0)\n"
+        f"    addr = struct.pack('!HH4s8x', 2, {port}, bytes([127, 0, 0, 1]))\n"
+        "    addr = struct.pack('H', 2) + addr[2:]\n"
+        "    rc = libc.connect(fd, addr, 16)\n"
+        "    raise SystemExit(f'connect returned {rc} errno {ctypes.get_errno()}')"
+    )
     v = check(references, body)
     assert "connect returned -1" in v["details"]["message"], v
     time.sleep(0.5)
@@ -167,9 +183,13 @@ def test_data_dir_and_secret_are_not_readable(references, tmp_path):
     probe = data / f"probe-{uuid.uuid4().hex}.key"
     probe.write_text(secret)
     try:
-        body = ("".join(f"    try:\n        print(open({str(p)!r}).read())\n    except OSError as e:\n        print('unreadable', e)\n"
-                        for p in (probe, REPO / "data" / "secret.key", tmp_path / "x"))
-                + "    print(sorted(os.listdir('/')))\n    raise SystemExit('done')")
+        body = (
+            "".join(
+                f"    try:\n        print(open({str(p)!r}).read())\n    except OSError as e:\n        print('unreadable', e)\n"
+                for p in (probe, REPO / "data" / "secret.key", tmp_path / "x")
+            )
+            + "    print(sorted(os.listdir('/')))\n    raise SystemExit('done')"
+        )
         v = check(references, body)
         assert secret not in v["output"] and v["output"].count("unreadable") == 3, v["output"]
     finally:

@@ -2,15 +2,14 @@
 and reports a perfect resume (events forged on the protocol stream, an uninterrupted run's
 weights passed off as the resumed run's) is not marked solved. The resumed training and the
 numbers the verdict reads come from a process that never ran the learner's code."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 from app.components.checkpoint_exercise import checker
 from app.components.checkpoint_exercise.exercises import EXERCISES
 from app.jobs import code_sandbox
 
-
-FORGER = '''import os, sys, torch
+FORGER = """import os, sys, torch
 
 
 def load_checkpoint(path, model, optimizer, scheduler):
@@ -32,7 +31,7 @@ def load_checkpoint(path, model, optimizer, scheduler):
     runner.emit({"ev": "resume_end", "ended": "exit", "s": 0})
     sys.stdout.flush()
     os._exit(0)
-'''
+"""
 
 
 def test_a_submission_that_reports_solved_itself_is_not_solved(tmp_path):
@@ -42,7 +41,7 @@ def test_a_submission_that_reports_solved_itself_is_not_solved(tmp_path):
     assert not any(c["identical"] for c in v["checks"])
 
 
-TRANSFER_FORGER = '''import os, sys
+TRANSFER_FORGER = """import os, sys
 
 
 def load_pretrained(model, source_path):
@@ -52,10 +51,15 @@ def load_pretrained(model, source_path):
     runner.emit({"ev": "resume_end", "ended": "exit", "s": 0})
     sys.stdout.flush()
     os._exit(0)
-'''
+"""
 
 
 def test_a_transfer_submission_that_reports_its_own_rows_is_not_solved(tmp_path, pretrained_dir):
-    v = checker.run_check(EXERCISES["transfer"], TRANSFER_FORGER, checker.References(tmp_path / "refs"),
-                          code_sandbox.Limits(), source=pretrained_dir / "resnet_mini.pt")
+    v = checker.run_check(
+        EXERCISES["transfer"],
+        TRANSFER_FORGER,
+        checker.References(tmp_path / "refs"),
+        code_sandbox.Limits(),
+        source=pretrained_dir / "resnet_mini.pt",
+    )
     assert v["status"] != "solved", v

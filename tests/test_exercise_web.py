@@ -1,5 +1,6 @@
 """CheckpointExercise over HTTP: the JSON API (list, submit, poll, solution, progress), limits,
 the placeholder with data-* attributes, and the server staying responsive during a bad check."""
+
 from __future__ import annotations
 
 import threading
@@ -11,10 +12,12 @@ from app.content.render import Slot, render_markdown
 from app.jobs import code_sandbox
 
 HEADERS = {"content-type": "application/json"}
-NO_RNG = ('import torch\n\n\ndef load_checkpoint(path, model, optimizer, scheduler):\n'
-          '    ckpt = torch.load(path, weights_only=True)\n    model.load_state_dict(ckpt["model"])\n'
-          '    optimizer.load_state_dict(ckpt["optimizer"])\n    scheduler.load_state_dict(ckpt["scheduler"])\n'
-          '    return ckpt["epoch"] + 1\n')
+NO_RNG = (
+    "import torch\n\n\ndef load_checkpoint(path, model, optimizer, scheduler):\n"
+    '    ckpt = torch.load(path, weights_only=True)\n    model.load_state_dict(ckpt["model"])\n'
+    '    optimizer.load_state_dict(ckpt["optimizer"])\n    scheduler.load_state_dict(ckpt["scheduler"])\n'
+    '    return ckpt["epoch"] + 1\n'
+)
 
 
 def wait(client, attempt_id: str, lang: str = "en", timeout: float = 120) -> dict:
@@ -28,11 +31,15 @@ def wait(client, attempt_id: str, lang: str = "en", timeout: float = 120) -> dic
 
 
 def test_placeholder_takes_data_attributes():
-    r = render_markdown('# T\n\n<div data-component="CheckpointExercise" data-exercise="resume"></div>\n\n'
-                        '<div data-component="StateDictExplorer"></div>\n')
+    r = render_markdown(
+        '# T\n\n<div data-component="CheckpointExercise" data-exercise="resume"></div>\n\n'
+        '<div data-component="StateDictExplorer"></div>\n'
+    )
     slots = [p for p in r.parts if isinstance(p, Slot)]
-    assert [(s.name, s.attrs) for s in slots] == [("CheckpointExercise", (("exercise", "resume"),)),
-                                                  ("StateDictExplorer", ())]
+    assert [(s.name, s.attrs) for s in slots] == [
+        ("CheckpointExercise", (("exercise", "resume"),)),
+        ("StateDictExplorer", ()),
+    ]
 
 
 def test_chapter_places_both_exercises(client):
@@ -73,15 +80,20 @@ def test_wrong_then_hint_then_solved(client):
     busy = client.post("/api/exercises/resume/checks?lang=en", json={"code": NO_RNG})
     assert busy.status_code == 429 and "still running" in busy.json()["detail"]
     # The page, asked again, keeps showing (and polling) the check that runs.
-    page = client.post("/components/checkpoint-exercise/resume/check?lang=en", data={"mode": "code", "code": NO_RNG},
-                       headers={"HX-Request": "true"})
+    page = client.post(
+        "/components/checkpoint-exercise/resume/check?lang=en",
+        data={"mode": "code", "code": NO_RNG},
+        headers={"HX-Request": "true"},
+    )
     assert "still running" in page.text and f"/checks/{first.json()['id']}" in page.text
     a = wait(client, first.json()["id"])
     v = a["verdict"]
     assert (v["status"], v["diagnosis"]) == ("wrong", "rng")
     assert "order" in " ".join(v["lines"]) and a["solution_available"] and a["hint"] is None
     assert "set_rng_state" in client.get("/api/exercises/resume/solution").json()["code"]
-    a = wait(client, client.post("/api/exercises/resume/checks?lang=zh", json={"code": NO_RNG}).json()["id"], "zh")
+    a = wait(
+        client, client.post("/api/exercises/resume/checks?lang=zh", json={"code": NO_RNG}).json()["id"], "zh"
+    )
     assert a["hint"] and "torch.set_rng_state" in a["hint"] and "随机数" in a["verdict"]["headline"]
     solution = client.get("/api/exercises/resume/solution").json()["code"]
     a = wait(client, client.post("/api/exercises/resume/checks", json={"code": solution}).json()["id"])
@@ -123,10 +135,14 @@ def test_server_stays_fast_during_an_endless_loop(short_client):
 def test_transfer_verdict_renders_in_the_page(client):
     from app.components.checkpoint_exercise.exercises import EXERCISES
 
-    attempt = client.post("/api/exercises/transfer/checks?lang=zh", json={"code": EXERCISES["transfer"]["scaffold"]}).json()
+    attempt = client.post(
+        "/api/exercises/transfer/checks?lang=zh", json={"code": EXERCISES["transfer"]["scaffold"]}
+    ).json()
     a = wait(client, attempt["id"], "zh")
     assert a["verdict"]["diagnosis"] == "error" and a["verdict"]["error"]["line"] == 7
-    html = client.get(f"/components/checkpoint-exercise/checks/{attempt['id']}?lang=zh", headers={"HX-Request": "true"})
+    html = client.get(
+        f"/components/checkpoint-exercise/checks/{attempt['id']}?lang=zh", headers={"HX-Request": "true"}
+    )
     assert html.status_code == 200 and "size mismatch" in html.text and "5 类" in html.text
 
 
@@ -134,10 +150,20 @@ def test_sandbox_refusals_are_explained_in_both_languages():
     from app.components.checkpoint_exercise import strings
     from app.components.checkpoint_exercise.exercises import EXERCISES
 
-    v = {"diagnosis": "error", "details": {"type": "PermissionError", "line": 5, "where": "yours", "phase": "load",
-                                           "message": "os.system is not available in the exercise sandbox"}}
+    v = {
+        "diagnosis": "error",
+        "details": {
+            "type": "PermissionError",
+            "line": 5,
+            "where": "yours",
+            "phase": "load",
+            "message": "os.system is not available in the exercise sandbox",
+        },
+    }
     assert "不能使用 os.system" in strings.explain("zh", EXERCISES["resume"], v)["lines"][0]
     assert "needs only torch" in strings.explain("en", EXERCISES["resume"], v)["lines"][0]
     for code in ("cpu", "timeout", "memory", "output", "sandbox", "no_source"):
         for lang in ("zh", "en"):
-            assert strings.explain(lang, EXERCISES["resume"], {"diagnosis": code, "details": {"kb": 1024}})["headline"]
+            assert strings.explain(lang, EXERCISES["resume"], {"diagnosis": code, "details": {"kb": 1024}})[
+                "headline"
+            ]

@@ -1,4 +1,5 @@
 """The web process hands the GIL to its event loop more often than Python's default (app/gil.py)."""
+
 from __future__ import annotations
 
 import sys

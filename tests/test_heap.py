@@ -1,5 +1,6 @@
 """The web process freezes what start-up built, so that the cycle collector's full passes walk
 only what the class creates (app/heap.py)."""
+
 from __future__ import annotations
 
 import gc

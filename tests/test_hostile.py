@@ -3,11 +3,11 @@
 Each test states what an attacker tried and what must hold: bounded memory, bounded answers,
 refusals with a clear status, and nothing of one learner visible to another.
 """
+
 from __future__ import annotations
 
 import io
 import json
-import pickle
 import struct
 import time
 
@@ -101,7 +101,9 @@ def test_globals_are_capped_and_the_rest_counted(tmp_path):
 
 def test_safetensors_metadata_is_capped(tmp_path):
     meta = {f"key{i}": "v" * 5000 for i in range(500)}
-    header = json.dumps({"__metadata__": meta, "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+    header = json.dumps(
+        {"__metadata__": meta, "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}
+    ).encode()
     (tmp_path / "m.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 4)
     r = inspect_file(str(tmp_path / "m.safetensors"), "m.safetensors")
     assert r["ok"] and len(r["metadata"]) == DEFAULT_LIMITS["max_metadata"] and r["more"]["metadata"] == 450
@@ -136,9 +138,21 @@ def test_amplification_uploads_keep_server_memory_and_answers_bounded(server_fac
         small = io.BytesIO()
         torch.save({"w": torch.ones(3)}, small)
         # Warm up every code path once (templates, sandbox, the report store) before measuring.
-        assert client.post("/api/checkpoint-inspector/reports", files={"file": ("w.pt", small.getvalue())}).status_code == 201
-        assert client.post("/components/checkpoint-inspector/upload", params={"lang": "en"}, headers=HX,
-                           files={"file": ("w.pt", small.getvalue())}).status_code == 200
+        assert (
+            client.post(
+                "/api/checkpoint-inspector/reports", files={"file": ("w.pt", small.getvalue())}
+            ).status_code
+            == 201
+        )
+        assert (
+            client.post(
+                "/components/checkpoint-inspector/upload",
+                params={"lang": "en"},
+                headers=HX,
+                files={"file": ("w.pt", small.getvalue())},
+            ).status_code
+            == 200
+        )
         before = rss_kb(server.proc.pid)
         ids = []
         for i in range(6):
@@ -146,8 +160,12 @@ def test_amplification_uploads_keep_server_memory_and_answers_bounded(server_fac
             assert api.status_code == 201, api.text[:300]
             assert len(api.content) < 600_000, len(api.content)
             ids.append(api.json()["id"])
-            page = client.post("/components/checkpoint-inspector/upload", params={"lang": "zh"}, headers=HX,
-                               files={"file": (f"amp{i}.pt", data)})
+            page = client.post(
+                "/components/checkpoint-inspector/upload",
+                params={"lang": "zh"},
+                headers=HX,
+                files={"file": (f"amp{i}.pt", data)},
+            )
             assert page.status_code == 200 and len(page.content) < 1_000_000, len(page.content)
             assert "个 key 没有显示" in page.text  # "… N more keys", in the page's language
         after = rss_kb(server.proc.pid)
@@ -173,8 +191,12 @@ def test_key_tree_groups_by_module_prefix(server_factory):
     torch.save({"epoch": 2, "model": model.state_dict()}, buf)
     with httpx.Client(base_url=server.url, timeout=60) as client:
         _established(client)
-        html = client.post("/components/checkpoint-inspector/upload", params={"lang": "en"}, headers=HX,
-                           files={"file": ("m.pt", buf.getvalue())}).text
+        html = client.post(
+            "/components/checkpoint-inspector/upload",
+            params={"lang": "en"},
+            headers=HX,
+            files={"file": ("m.pt", buf.getvalue())},
+        ).text
     # One node per module prefix, with its key count and total tensor bytes.
     assert 'data-prefix="model" data-keys="9"' in html
     assert 'data-prefix="model.1" data-keys="5"' in html
@@ -182,7 +204,7 @@ def test_key_tree_groups_by_module_prefix(server_factory):
     assert "9 keys · 9 tensors · 148 B" in html
     assert html.count('class="verdict ') == 1  # one verdict
     # Keys wrap only at a dot: every segment is its own unbreakable span.
-    assert '<span>running_mean</span>' in html
+    assert "<span>running_mean</span>" in html
 
 
 # ------------------------------------------------------------------ cross-site requests, Host, HEAD
@@ -191,14 +213,21 @@ def test_key_tree_groups_by_module_prefix(server_factory):
 EVIL = {"Origin": "http://evil.example"}
 
 
-@pytest.mark.parametrize("method,url,kwargs", [
-    ("POST", "/api/checkpoint-simulator/runs/abc/crash", {"data": {"x": "1"}}),
-    ("POST", "/api/checkpoint-simulator/runs", {"json": {"epochs": 2}}),
-    ("DELETE", "/api/checkpoint-simulator/runs/abc", {}),
-    ("POST", "/api/checkpoint-inspector/reports", {"files": {"file": ("a.pt", b"x")}}),
-    ("POST", "/components/checkpoint-inspector/upload", {"files": {"file": ("a.pt", b"x")}, "headers": HX}),
-    ("POST", "/components/checkpoint-simulator/runs", {"data": {"epochs": "2"}, "headers": HX}),
-])
+@pytest.mark.parametrize(
+    "method,url,kwargs",
+    [
+        ("POST", "/api/checkpoint-simulator/runs/abc/crash", {"data": {"x": "1"}}),
+        ("POST", "/api/checkpoint-simulator/runs", {"json": {"epochs": 2}}),
+        ("DELETE", "/api/checkpoint-simulator/runs/abc", {}),
+        ("POST", "/api/checkpoint-inspector/reports", {"files": {"file": ("a.pt", b"x")}}),
+        (
+            "POST",
+            "/components/checkpoint-inspector/upload",
+            {"files": {"file": ("a.pt", b"x")}, "headers": HX},
+        ),
+        ("POST", "/components/checkpoint-simulator/runs", {"data": {"epochs": "2"}, "headers": HX}),
+    ],
+)
 def test_cross_site_state_changes_are_refused(client, method, url, kwargs):
     headers = {**kwargs.pop("headers", {}), **EVIL}
     r = client.request(method, url, headers=headers, **kwargs)
@@ -211,8 +240,12 @@ def test_cross_site_state_changes_are_refused(client, method, url, kwargs):
 
 
 def test_cross_site_refusal_speaks_the_pages_language(client):
-    r = client.post("/components/checkpoint-inspector/upload", params={"lang": "zh"},
-                    headers={**HX, **EVIL}, files={"file": ("a.pt", b"x")})
+    r = client.post(
+        "/components/checkpoint-inspector/upload",
+        params={"lang": "zh"},
+        headers={**HX, **EVIL},
+        files={"file": ("a.pt", b"x")},
+    )
     assert r.status_code == 403 and "另一个网站" in r.text
     r = client.post("/api/checkpoint-simulator/runs", headers={**EVIL, "Accept-Language": "en"}, json={})
     assert r.status_code == 403 and "another site" in r.json()["detail"]
@@ -223,17 +256,25 @@ def test_same_origin_posts_still_work(client):
     same = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
     buf = io.BytesIO()
     torch.save({"w": torch.ones(2)}, buf)
-    r = client.post("/components/checkpoint-inspector/upload", params={"lang": "en"}, headers={**HX, **same},
-                    files={"file": ("w.pt", buf.getvalue())})
+    r = client.post(
+        "/components/checkpoint-inspector/upload",
+        params={"lang": "en"},
+        headers={**HX, **same},
+        files={"file": ("w.pt", buf.getvalue())},
+    )
     assert r.status_code == 200 and 'data-safe="true"' in r.text
-    r = client.post("/api/checkpoint-inspector/reports", headers=same, files={"file": ("w.pt", buf.getvalue())})
+    r = client.post(
+        "/api/checkpoint-inspector/reports", headers=same, files={"file": ("w.pt", buf.getvalue())}
+    )
     assert r.status_code == 201
 
 
 def test_the_json_api_takes_json_only(client):
     # What an HTML form can send, with or without Origin: refused before any handler runs.
     for ctype in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"):
-        r = client.post("/api/checkpoint-simulator/runs/abc/crash", content=b"a=1", headers={"content-type": ctype})
+        r = client.post(
+            "/api/checkpoint-simulator/runs/abc/crash", content=b"a=1", headers={"content-type": ctype}
+        )
         assert r.status_code == 415, (ctype, r.status_code)
     # The upload is multipart by nature, and JSON there is refused the same way.
     r = client.post("/api/checkpoint-inspector/reports", json={"file": "x"})
@@ -257,8 +298,17 @@ def test_allowed_hosts_can_be_restricted(settings):
         assert c.get("/healthz", headers={"Host": "evil.example"}).status_code == 400
 
 
-@pytest.mark.parametrize("url", ["/", "/en/06-model-io-checkpoint", "/api/chapters", "/healthz", "/openapi.json",
-                                 "/components/checkpoint-inspector/recent?lang=en"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/",
+        "/en/06-model-io-checkpoint",
+        "/api/chapters",
+        "/healthz",
+        "/openapi.json",
+        "/components/checkpoint-inspector/recent?lang=en",
+    ],
+)
 def test_head_answers_wherever_get_does(client, url):
     get = client.get(url)
     head = client.head(url)
@@ -303,8 +353,9 @@ def test_slow_and_queued_uploads_do_not_starve_other_requests(server_factory, pr
     import socket
     import threading
 
-    server = server_factory(env={"INSPECT_AT_ONCE": "1", "TRANSFER_PREWARM": "false",
-                                 "PRETRAINED_DIR": str(pretrained_dir)})
+    server = server_factory(
+        env={"INSPECT_AT_ONCE": "1", "TRANSFER_PREWARM": "false", "PRETRAINED_DIR": str(pretrained_dir)}
+    )
     cookies = _session(server.url)
     runs_url = server.url + "/api/checkpoint-simulator/runs"
     normal = min(_timed_get(runs_url, cookies) for _ in range(3))
@@ -313,15 +364,19 @@ def test_slow_and_queued_uploads_do_not_starve_other_requests(server_factory, pr
     torch.save({f"layer{i}.weight": torch.randn(64, 64) for i in range(40)}, buf)
     payload = buf.getvalue()
     boundary = "hostileboundary"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.pt\"\r\n"
-            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="slow.pt"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
     body = head + payload + f"\r\n--{boundary}--\r\n".encode()
 
     def request_head(jar: dict) -> bytes:
         cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
-        return (f"POST /api/checkpoint-inspector/reports HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-                f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {len(body)}\r\n"
-                f"Cookie: {cookie}\r\nConnection: close\r\n\r\n").encode()
+        return (
+            f"POST /api/checkpoint-inspector/reports HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {len(body)}\r\n"
+            f"Cookie: {cookie}\r\nConnection: close\r\n\r\n"
+        ).encode()
 
     socks = []
     for _ in range(22):  # 22 browsers, two trickling uploads each (UPLOADS_PER_SESSION)
@@ -331,7 +386,9 @@ def test_slow_and_queued_uploads_do_not_starve_other_requests(server_factory, pr
             s.sendall(request_head(jar) + body[:100])  # then silence: a body that trickles in
             socks.append(s)
     # A third upload of one of those browsers is refused at once, not queued behind its own.
-    third = httpx.post(server.url + "/api/checkpoint-inspector/reports", cookies=jar, files={"file": ("t.pt", payload)})
+    third = httpx.post(
+        server.url + "/api/checkpoint-inspector/reports", cookies=jar, files={"file": ("t.pt", payload)}
+    )
     assert third.status_code == 429
     slow_worst = max(_timed_get(runs_url, cookies) for _ in range(5))
 
@@ -341,8 +398,12 @@ def test_slow_and_queued_uploads_do_not_starve_other_requests(server_factory, pr
     statuses: list[int] = []
 
     def upload(jar):
-        r = httpx.post(server.url + "/api/checkpoint-inspector/reports", cookies=jar, timeout=180,
-                       files={"file": ("q.pt", payload)})
+        r = httpx.post(
+            server.url + "/api/checkpoint-inspector/reports",
+            cookies=jar,
+            timeout=180,
+            files={"file": ("q.pt", payload)},
+        )
         statuses.append(r.status_code)
 
     threads = [threading.Thread(target=upload, args=(jar,)) for jar in jars]
@@ -354,9 +415,11 @@ def test_slow_and_queued_uploads_do_not_starve_other_requests(server_factory, pr
         t.join(240)
     for s in socks:
         s.close()
-    print(f"run list: {normal * 1000:.0f} ms alone, worst {slow_worst * 1000:.0f} ms with 44 trickling uploads, "
-          f"{queued_worst * 1000:.0f} ms with 44 queued inspections; "
-          f"{statuses.count(201)} inspected, {statuses.count(503)} told to retry")
+    print(
+        f"run list: {normal * 1000:.0f} ms alone, worst {slow_worst * 1000:.0f} ms with 44 trickling uploads, "
+        f"{queued_worst * 1000:.0f} ms with 44 queued inspections; "
+        f"{statuses.count(201)} inspected, {statuses.count(503)} told to retry"
+    )
     assert set(statuses) <= {201, 503} and len(statuses) == 44 and statuses.count(201) >= 31
     # Generous bounds that measure starvation, not speed (the issue saw 7.6 s).
     assert slow_worst < 2.0 and queued_worst < 2.0
@@ -376,8 +439,16 @@ def fair_app(settings):
 
     from app.main import create_app
 
-    app = create_app(settings.model_copy(update={"max_workers": 1, "paced_workers": 0, "queue_per_address": 4,
-                                                 "new_sessions_per_minute": 30}))
+    app = create_app(
+        settings.model_copy(
+            update={
+                "max_workers": 1,
+                "paced_workers": 0,
+                "queue_per_address": 4,
+                "new_sessions_per_minute": 30,
+            }
+        )
+    )
     with TestClient(app, client=("10.0.0.9", 4000)) as owner:
         owner.get("/api/session")
         busy = owner.post(f"{SIM}/runs", json=SLOW_RUN)
@@ -475,7 +546,9 @@ def test_live_views_never_fail_while_a_run_saves_every_epoch(server_factory):
     server = server_factory()
     with httpx.Client(base_url=server.url, timeout=30) as owner:
         _established(owner)
-        r = owner.post(f"{SIM}/runs", json={"epochs": 60, "checkpoint_every": 1, "keep_last": 1, "pace_ms": 0})
+        r = owner.post(
+            f"{SIM}/runs", json={"epochs": 60, "checkpoint_every": 1, "keep_last": 1, "pace_ms": 0}
+        )
         assert r.status_code == 201, r.text
         run_id = r.json()["id"]
         cookies = dict(owner.cookies)
@@ -487,7 +560,11 @@ def test_live_views_never_fail_while_a_run_saves_every_epoch(server_factory):
             while not done.is_set():
                 statuses.append(c.get(url).status_code)
 
-    urls = [f"/components/checkpoint-simulator/live?lang=en&run={run_id}", f"{SIM}/runs/{run_id}", f"{SIM}/runs"]
+    urls = [
+        f"/components/checkpoint-simulator/live?lang=en&run={run_id}",
+        f"{SIM}/runs/{run_id}",
+        f"{SIM}/runs",
+    ]
     threads = [threading.Thread(target=hammer, args=(u,)) for u in urls]
     for t in threads:
         t.start()
@@ -542,20 +619,35 @@ def test_crash_while_saving_is_a_crash_every_time(tmp_path):
     from app.jobs.manager import JobManager
     from app.settings import Settings
 
-    jobs = JobManager(Settings(data_dir=tmp_path / "data", max_workers=2, max_active_runs_per_session=100,
-                               queue_max=100))
+    jobs = JobManager(
+        Settings(data_dir=tmp_path / "data", max_workers=2, max_active_runs_per_session=100, queue_max=100)
+    )
     jobs.start()
     try:
-        config = {"epochs": 3, "lr": 0.02, "optimizer": "adam", "scheduler": True, "checkpoint_every": 1,
-                  "keep_last": 2, "seed": 0, "batch_size": 64}
-        ids = [jobs.submit_train(f"s{i}", config, {"pace_ms": 0, "crash_while_saving_at": 2}).id for i in range(24)]
+        config = {
+            "epochs": 3,
+            "lr": 0.02,
+            "optimizer": "adam",
+            "scheduler": True,
+            "checkpoint_every": 1,
+            "keep_last": 2,
+            "seed": 0,
+            "batch_size": 64,
+        }
+        ids = [
+            jobs.submit_train(f"s{i}", config, {"pace_ms": 0, "crash_while_saving_at": 2}).id
+            for i in range(24)
+        ]
         deadline = time.monotonic() + 240
         while any(jobs.store.get(r).active for r in ids) or any(
-                not jobs.store.events(r, "survivors") for r in ids if jobs.store.get(r).status == "crashed"):
+            not jobs.store.events(r, "survivors") for r in ids if jobs.store.get(r).status == "crashed"
+        ):
             assert time.monotonic() < deadline
             time.sleep(0.3)
         statuses = [jobs.store.get(r).status for r in ids]
-        assert statuses == ["crashed"] * 24, [(r, jobs.store.get(r).error) for r in ids if jobs.store.get(r).status != "crashed"]
+        assert statuses == ["crashed"] * 24, [
+            (r, jobs.store.get(r).error) for r in ids if jobs.store.get(r).status != "crashed"
+        ]
         for r in ids:
             files = {f["file"]: f for f in jobs.store.events(r, "survivors")[0]["files"]}
             assert files["naive/latest.pt"]["ok"] is False  # torn, as taught
@@ -570,8 +662,16 @@ def test_crash_classification_does_not_depend_on_which_signal_came_first(tmp_pat
     from app.settings import Settings
 
     jobs = JobManager(Settings(data_dir=tmp_path / "data"))
-    config = {"epochs": 3, "lr": 0.02, "optimizer": "adam", "scheduler": True, "checkpoint_every": 1,
-              "keep_last": 2, "seed": 0, "batch_size": 64}
+    config = {
+        "epochs": 3,
+        "lr": 0.02,
+        "optimizer": "adam",
+        "scheduler": True,
+        "checkpoint_every": 1,
+        "keep_last": 2,
+        "seed": 0,
+        "batch_size": 64,
+    }
     planned = jobs.submit_train("s", config, {"crash_while_saving_at": 2})
     plain = jobs.submit_train("t", config, {})
     announced = {"how": "while_saving", "epoch": 2, "step": 9}
@@ -593,8 +693,16 @@ def test_idle_sessions_runs_and_files_expire(tmp_path):
     from app.settings import Settings
 
     jobs = JobManager(Settings(data_dir=tmp_path / "data", session_ttl_days=3))
-    config = {"epochs": 3, "lr": 0.02, "optimizer": "adam", "scheduler": True, "checkpoint_every": 1,
-              "keep_last": 2, "seed": 0, "batch_size": 64}
+    config = {
+        "epochs": 3,
+        "lr": 0.02,
+        "optimizer": "adam",
+        "scheduler": True,
+        "checkpoint_every": 1,
+        "keep_last": 2,
+        "seed": 0,
+        "batch_size": 64,
+    }
     now = time.time()
     old = jobs.submit_train("left-last-week", config, {})
     fresh = jobs.submit_train("here-today", config, {})
@@ -626,8 +734,14 @@ def _first_event(client: httpx.Client, url: str, read: float = 5.0) -> str | Non
 def test_event_streams_are_capped_per_session_and_in_total(server_factory, pretrained_dir):
     import contextlib
 
-    server = server_factory(env={"STREAMS_PER_SESSION": "2", "STREAMS_MAX": "3", "TRANSFER_PREWARM": "false",
-                                 "PRETRAINED_DIR": str(pretrained_dir)})
+    server = server_factory(
+        env={
+            "STREAMS_PER_SESSION": "2",
+            "STREAMS_MAX": "3",
+            "TRANSFER_PREWARM": "false",
+            "PRETRAINED_DIR": str(pretrained_dir),
+        }
+    )
     url = "/components/checkpoint-simulator/events?lang=en"
     with contextlib.ExitStack() as stack:
         one = stack.enter_context(httpx.Client(base_url=server.url, timeout=30))
@@ -671,7 +785,11 @@ def test_options_and_405_agree_with_the_schema(client):
         assert documented <= allow and "OPTIONS" in allow, (path, allow)
         assert ("HEAD" in allow) == ("GET" in documented), (path, allow)
     r = client.put("/api/chapters")
-    assert r.status_code == 405 and {m.strip() for m in r.headers["allow"].split(",")} == {"GET", "HEAD", "OPTIONS"}
+    assert r.status_code == 405 and {m.strip() for m in r.headers["allow"].split(",")} == {
+        "GET",
+        "HEAD",
+        "OPTIONS",
+    }
 
 
 def test_every_api_operation_documents_the_shared_refusals(client):
@@ -731,19 +849,30 @@ def test_no_response_names_a_server_path(client, settings):
     from tests.simulator_helpers import start, wait_finished
 
     run = wait_finished(client, start(client, epochs=2, checkpoint_every=1)["id"])
-    r = client.post(f"{SIM}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0001.pt", "restore": "everything"})
+    r = client.post(
+        f"{SIM}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0001.pt", "restore": "everything"}
+    )
     assert r.status_code == 201, r.text
     resumed = wait_finished(client, r.json()["id"])
     buf = io.BytesIO()
     torch.save({"w": torch.ones(2)}, buf)
     rep = client.post("/api/checkpoint-inspector/reports", files={"file": ("w.pt", buf.getvalue())}).json()
     cut = client.post("/api/checkpoint-inspector/reports", files={"file": ("cut.pt", buf.getvalue()[:200])})
-    urls = [f"{SIM}/runs", f"{SIM}/runs/{run['id']}", f"{SIM}/runs/{resumed['id']}", f"{SIM}/runs/{run['id']}/checkpoints",
-            f"{SIM}/runs/{run['id']}/ledger", "/api/checkpoint-inspector/reports",
-            f"/api/checkpoint-inspector/reports/{rep['id']}", f"/api/checkpoint-inspector/reports/{cut.json()['id']}",
-            f"/components/checkpoint-simulator/live?lang=en&run={run['id']}",
-            f"/components/checkpoint-simulator/runs/{run['id']}/inside?lang=en&file=naive/latest.pt",
-            f"/components/checkpoint-inspector/reports/{rep['id']}?lang=en", "/api/chapters", "/openapi.json"]
+    urls = [
+        f"{SIM}/runs",
+        f"{SIM}/runs/{run['id']}",
+        f"{SIM}/runs/{resumed['id']}",
+        f"{SIM}/runs/{run['id']}/checkpoints",
+        f"{SIM}/runs/{run['id']}/ledger",
+        "/api/checkpoint-inspector/reports",
+        f"/api/checkpoint-inspector/reports/{rep['id']}",
+        f"/api/checkpoint-inspector/reports/{cut.json()['id']}",
+        f"/components/checkpoint-simulator/live?lang=en&run={run['id']}",
+        f"/components/checkpoint-simulator/runs/{run['id']}/inside?lang=en&file=naive/latest.pt",
+        f"/components/checkpoint-inspector/reports/{rep['id']}?lang=en",
+        "/api/chapters",
+        "/openapi.json",
+    ]
     secrets = [str(settings.data_dir), str(REPO), str(settings.data_dir.parent)]
     for url in urls:
         text = client.get(url).text
@@ -755,8 +884,13 @@ def test_reports_on_disk_are_bounded_in_all(tmp_path):
     from app.components.checkpoint_inspector.service import ReportStore
 
     store = ReportStore(tmp_path / "reports", per_session=2, max_bytes=60_000)
-    entry = lambda i: {"id": f"report{i:04d}", "filename": "x.pt", "bytes": 1, "created": time.time(),  # noqa: E731
-                       "report": {"ok": True, "verdict": {"safe": True}, "stage": "done", "pad": "x" * 9000}}
+    entry = lambda i: {
+        "id": f"report{i:04d}",
+        "filename": "x.pt",
+        "bytes": 1,
+        "created": time.time(),
+        "report": {"ok": True, "verdict": {"safe": True}, "stage": "done", "pad": "x" * 9000},
+    }
     for s in range(12):
         for i in range(3):
             store.add(f"session-{s:02d}-xxxxxxxx", entry(s * 10 + i))
@@ -774,12 +908,18 @@ def test_an_upload_without_a_session_is_told_why_in_the_pages_language(settings)
     from app.main import create_app
 
     with TestClient(create_app(settings)) as fresh:  # no page opened: no cookie
-        r = fresh.post("/components/checkpoint-inspector/upload", params={"lang": "zh"}, headers=HX,
-                       files={"file": ("w.pt", b"x")})
+        r = fresh.post(
+            "/components/checkpoint-inspector/upload",
+            params={"lang": "zh"},
+            headers=HX,
+            files={"file": ("w.pt", b"x")},
+        )
         assert r.status_code == 200 and "请先打开课程页面" in r.text
         r = fresh.post("/api/checkpoint-inspector/reports", files={"file": ("w.pt", b"x")})
         assert r.status_code == 403 and r.json()["code"] == "no_session"
-        assert not (settings.data_dir / "uploads").exists() or not any((settings.data_dir / "uploads").rglob("*.upload"))
+        assert not (settings.data_dir / "uploads").exists() or not any(
+            (settings.data_dir / "uploads").rglob("*.upload")
+        )
 
 
 def test_sandboxes_at_once_are_bounded_in_the_whole_server(tmp_path, monkeypatch):
@@ -802,8 +942,10 @@ def test_sandboxes_at_once_are_bounded_in_the_whole_server(tmp_path, monkeypatch
     monkeypatch.setattr(processes, "call_in_sandbox", slow)
     settings = Settings(data_dir=tmp_path, sandboxes_max=2, inspect_timeout_s=5)
     results = []
-    threads = [threading.Thread(target=lambda: results.append(processes.call_limited(settings, len, "x")))
-               for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: results.append(processes.call_limited(settings, len, "x")))
+        for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -842,6 +984,9 @@ def test_a_download_survives_its_file_being_deleted_meanwhile(tmp_path):
     with TestClient(app) as c:
         r = c.get("/file")
         assert r.status_code == 200 and r.content == b"\x01" * 3_000_000
-        assert r.headers["content-length"] == "3000000" and "ckpt-epoch-0001.pt" in r.headers["content-disposition"]
+        assert (
+            r.headers["content-length"] == "3000000"
+            and "ckpt-epoch-0001.pt" in r.headers["content-disposition"]
+        )
         r = c.get("/gone")
         assert r.status_code == 404 and r.json()["detail"] == "not on disk"

@@ -1,4 +1,5 @@
 """Which language a visitor gets: the remembered choice, else the browser's, else Chinese."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,24 +18,24 @@ from app.i18n import pick_language
         (None, "en-US,en;q=0.9,zh;q=0.8", "en"),
         (None, "zh-CN,zh;q=0.9,en;q=0.8", "zh"),
         (None, "zh-TW", "zh"),
-        (None, "fr-FR, de;q=0.9", "zh"),            # nothing we speak: the default
-        (None, "fr-FR, en;q=0.5", "en"),            # the best one we do speak
-        (None, "zh;q=0.2, en;q=0.7", "en"),         # quality beats position
-        (None, "en;q=0.5, zh;q=0.5", "en"),         # a tie goes to the first listed
-        (None, "zh;q=0, en;q=0.1", "en"),           # q=0 means "not this one"
+        (None, "fr-FR, de;q=0.9", "zh"),  # nothing we speak: the default
+        (None, "fr-FR, en;q=0.5", "en"),  # the best one we do speak
+        (None, "zh;q=0.2, en;q=0.7", "en"),  # quality beats position
+        (None, "en;q=0.5, zh;q=0.5", "en"),  # a tie goes to the first listed
+        (None, "zh;q=0, en;q=0.1", "en"),  # q=0 means "not this one"
         (None, "en;q=0", "zh"),
         (None, "*", "zh"),
-        (None, "en;q=abc", "zh"),                   # a garbage quality drops that entry
+        (None, "en;q=abc", "zh"),  # a garbage quality drops that entry
         (None, "en;q=abc, zh;q=0.1", "zh"),
-        (None, "en;q=1.5", "zh"),                   # out of range
+        (None, "en;q=1.5", "zh"),  # out of range
         (None, "en;q=-1", "zh"),
         (None, "en;q=nan", "zh"),
         (None, "en;q=inf", "zh"),
         (None, ";;;,,,;q=;", "zh"),
         (None, "   en   ", "en"),
-        ("en", "zh-CN,zh;q=0.9", "en"),             # the remembered choice wins
+        ("en", "zh-CN,zh;q=0.9", "en"),  # the remembered choice wins
         ("zh", "en", "zh"),
-        ("fr", "en", "en"),                         # an unknown cookie value is ignored
+        ("fr", "en", "en"),  # an unknown cookie value is ignored
         ("", None, "zh"),
         ("<script>", "en", "en"),
     ],

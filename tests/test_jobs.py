@@ -1,4 +1,5 @@
 """The job runner: real worker processes, the queue and its limits, and surviving a killed server."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,16 @@ from app.jobs.manager import JobManager, LimitReached, NotAllowed
 from app.settings import Settings
 from tests.simulator_helpers import API, wait_finished, wait_for
 
-CONFIG = {"epochs": 200, "lr": 0.02, "optimizer": "adam", "scheduler": True, "checkpoint_every": 5,
-          "keep_last": 3, "seed": 0, "batch_size": 64}
+CONFIG = {
+    "epochs": 200,
+    "lr": 0.02,
+    "optimizer": "adam",
+    "scheduler": True,
+    "checkpoint_every": 5,
+    "keep_last": 3,
+    "seed": 0,
+    "batch_size": 64,
+}
 
 
 def pid_alive(pid: int) -> bool:
@@ -37,8 +46,9 @@ def wait_until(predicate, timeout=30.0):
 @pytest.fixture
 def manager(tmp_path):
     # No paced places: these tests watch one line of runs (paced ones included) wait for one core.
-    settings = Settings(data_dir=tmp_path / "data", max_workers=1, paced_workers=0, max_active_runs_per_session=2,
-                        queue_max=3)
+    settings = Settings(
+        data_dir=tmp_path / "data", max_workers=1, paced_workers=0, max_active_runs_per_session=2, queue_max=3
+    )
     jobs = JobManager(settings)
     jobs.start()
     yield jobs
@@ -217,7 +227,12 @@ def test_the_web_process_never_loads_torch(server_factory, tmp_path):
     http.post(f"{API}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0002.pt"})
     assert http.get("/en/06-model-io-checkpoint").status_code == 200
     assert http.get("/api/transfer/inspect").status_code == 200
-    assert http.get(f"/components/checkpoint-simulator/runs/{run['id']}/inside?file=ckpt-epoch-0004.pt").status_code == 200
+    assert (
+        http.get(
+            f"/components/checkpoint-simulator/runs/{run['id']}/inside?file=ckpt-epoch-0004.pt"
+        ).status_code
+        == 200
+    )
     with open(f"/proc/{server.proc.pid}/maps") as f:
         libraries = f.read()
     assert "libtorch" not in libraries

@@ -1,5 +1,6 @@
 """Worker processes from the forkserver (app/jobs/processes.py): a process's exit status is the
 same whichever threads ask for it, and however many at once."""
+
 from __future__ import annotations
 
 import sys

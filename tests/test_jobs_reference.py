@@ -1,5 +1,6 @@
 """app/jobs/manager.py: the reference run a resume is judged against starts right after a crash
 when a worker would otherwise sit idle, and never takes a place from a learner's run."""
+
 from __future__ import annotations
 
 import time
@@ -7,8 +8,16 @@ import time
 from app.jobs.manager import JobManager, reference_key
 from app.settings import Settings
 
-CONFIG = {"epochs": 6, "lr": 0.02, "optimizer": "adam", "scheduler": True, "checkpoint_every": 1,
-          "keep_last": 2, "seed": 3, "batch_size": 64}
+CONFIG = {
+    "epochs": 6,
+    "lr": 0.02,
+    "optimizer": "adam",
+    "scheduler": True,
+    "checkpoint_every": 1,
+    "keep_last": 2,
+    "seed": 3,
+    "batch_size": 64,
+}
 
 
 def _wait(predicate, timeout=120.0):

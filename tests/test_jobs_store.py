@@ -1,5 +1,6 @@
 """The run store's kept answer for a learner's runs (app/jobs/store.py `for_session`): read from
 SQLite once per change of the session's rows, and never older than the last write."""
+
 from __future__ import annotations
 
 import time
@@ -9,8 +10,22 @@ from app.jobs.store import RunStore
 
 
 def _run(run_id: str, session: str | None = "s", root: str | None = None) -> Run:
-    return Run(run_id, session, "train", {"epochs": 3}, {}, "queued", None, root or run_id, None, None, None,
-               time.time(), None, None)
+    return Run(
+        run_id,
+        session,
+        "train",
+        {"epochs": 3},
+        {},
+        "queued",
+        None,
+        root or run_id,
+        None,
+        None,
+        None,
+        time.time(),
+        None,
+        None,
+    )
 
 
 def _counting(store: RunStore) -> list[str]:

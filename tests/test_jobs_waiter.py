@@ -1,5 +1,6 @@
 """The job monitor's wait (app/jobs/manager.py `_Waiter`, `_Worker.has_data`): one poll set kept
 between waits must still see exactly what multiprocessing's own wait would."""
+
 from __future__ import annotations
 
 import multiprocessing

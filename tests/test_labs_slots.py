@@ -1,4 +1,5 @@
 """app/components/labs.py: waiting for a sandbox costs no thread of the pages' pool."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -9,9 +10,16 @@ import httpx
 from app.main import create_app
 
 # Distinct questions (no cache hit): each one needs its own sandbox process.
-FIXES = [("renamed_layer", "strict_false"), ("renamed_layer", "rename_keys"), ("size_mismatch", "strict_false"),
-         ("dataparallel_prefix", "consume_prefix"), ("dataparallel_prefix", "strict_false"),
-         ("cuda_checkpoint", "map_location"), ("compile_prefix", "strict_false"), ("size_mismatch", "shape_filter")]
+FIXES = [
+    ("renamed_layer", "strict_false"),
+    ("renamed_layer", "rename_keys"),
+    ("size_mismatch", "strict_false"),
+    ("dataparallel_prefix", "consume_prefix"),
+    ("dataparallel_prefix", "strict_false"),
+    ("cuda_checkpoint", "map_location"),
+    ("compile_prefix", "strict_false"),
+    ("size_mismatch", "shape_filter"),
+]
 
 
 def test_lab_requests_wait_for_a_sandbox_without_holding_a_thread(settings):
@@ -34,7 +42,10 @@ async def _ask_all(app, asked: list[tuple[str, str]]) -> tuple[int, list[int]]:
     threads = anyio.to_thread.current_default_thread_limiter()
     peak, answers = 0, []
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as client:
+
         async def ask(case_id: str, fix_id: str) -> None:
             r = await client.get(f"/api/loading-clinic/cases/{case_id}/fixes/{fix_id}", timeout=120)
             answers.append(r.status_code)

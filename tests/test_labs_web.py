@@ -1,4 +1,5 @@
 """The chapter-6 labs over HTTP: real PyTorch in the sandbox, rendered and served as JSON."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,12 @@ def lab_client(tmp_path_factory):
     from tests.conftest import REPO
 
     data = tmp_path_factory.mktemp("labs") / "data"
-    settings = Settings(data_dir=data, tutorials_dir=REPO / "tutorials", secret_key="t",
-                        pretrained_dir=tmp_path_factory.mktemp("nopre"))
+    settings = Settings(
+        data_dir=data,
+        tutorials_dir=REPO / "tutorials",
+        secret_key="t",
+        pretrained_dir=tmp_path_factory.mktemp("nopre"),
+    )
     with TestClient(create_app(settings)) as client:
         client.data_dir = data
         client.get("/api/session")  # as a browser opening the lesson: uploads need a session
@@ -55,11 +60,15 @@ def test_state_dict_explorer_lists_buffers_and_stateless_modules(lab_client):
     assert r.status_code == 200, r.text
     view = r.json()
     kinds = {e["key"]: e["kind"] for e in view["entries"]}
-    assert kinds["features.1.running_mean"] == "buffer" and kinds["features.1.num_batches_tracked"] == "buffer"
+    assert (
+        kinds["features.1.running_mean"] == "buffer" and kinds["features.1.num_batches_tracked"] == "buffer"
+    )
     assert kinds["features.0.weight"] == "parameter"
     assert {"ReLU", "MaxPool2d", "Dropout"} <= {m["type"] for m in view["stateless_modules"]}
 
-    html = lab_client.get("/components/state-dict-explorer/explore", params={"model": "cnn_bn", "lang": "en"}).text
+    html = lab_client.get(
+        "/components/state-dict-explorer/explore", params={"model": "cnn_bn", "lang": "en"}
+    ).text
     assert 'data-key="features.1.running_mean" data-kind="buffer"' in html
     assert '<li data-type="ReLU">' in html
     assert lab_client.get("/api/state-dict-explorer/models/resnet").status_code == 422
@@ -96,7 +105,9 @@ def test_save_load_lab_rename_breaks_the_whole_model_only(lab_client):
     assert "/tmp" not in str(result) and str(lab_client.data_dir) not in str(result)
     assert not any((lab_client.data_dir / "tmp").iterdir())
 
-    html = lab_client.get("/components/save-load-lab/refactor", params={"refactor": "rename_class", "lang": "en"}).text
+    html = lab_client.get(
+        "/components/save-load-lab/refactor", params={"refactor": "rename_class", "lang": "en"}
+    ).text
     assert 'data-error-type="AttributeError"' in html and 'data-label="state_dict" data-ok="true"' in html
 
 
@@ -134,7 +145,7 @@ def test_clinic_cuda_case(lab_client):
     html = lab_client.get("/components/loading-clinic/cases/cuda_checkpoint", params={"lang": "en"}).text
     # An exercise: torch's error, then candidate fixes to choose from (the answer is not shown).
     assert "Attempting to deserialize object on a CUDA device" in html and 'name="fix"' in html
-    assert "map_location=&#34;cpu&#34;" in html and 'data-fixed' not in html
+    assert "map_location=&#34;cpu&#34;" in html and "data-fixed" not in html
 
 
 def test_clinic_right_fix_solves_and_wrong_ones_show_torchs_error(lab_client):
@@ -143,37 +154,64 @@ def test_clinic_right_fix_solves_and_wrong_ones_show_torchs_error(lab_client):
     assert right["right"] and right["fixed"] and right["error"] is None
     assert right["proof"] == {"body_equal": True, "head_fits_3_classes": True}
     myth = lab_client.get(f"{api}/strict_false").json()
-    assert not myth["fixed"] and myth["error_type"] == "RuntimeError" and "size mismatch for fc.weight" in myth["error"]
+    assert (
+        not myth["fixed"]
+        and myth["error_type"] == "RuntimeError"
+        and "size mismatch for fc.weight" in myth["error"]
+    )
     # Loads without an error, and still is not the fix: the checks say why.
     wrong = lab_client.get(f"{api}/ten_classes").json()
     assert wrong["error"] is None and not wrong["fixed"] and wrong["proof"]["head_fits_3_classes"] is False
     assert "10" in wrong["why"]
     assert lab_client.get(f"{api}/nope").status_code == 404
-    html = lab_client.get("/components/loading-clinic/cases/dataparallel_prefix/try",
-                          params={"fix": "strict_false", "lang": "zh"}).text
-    assert 'data-fixed="false"' in html and "没有报错，但问题并没有解决" in html and "一个张量都没加载" in html
-    html = lab_client.get("/components/loading-clinic/cases/dataparallel_prefix/try",
-                          params={"fix": "consume_prefix", "lang": "en"}).text
+    html = lab_client.get(
+        "/components/loading-clinic/cases/dataparallel_prefix/try",
+        params={"fix": "strict_false", "lang": "zh"},
+    ).text
+    assert (
+        'data-fixed="false"' in html and "没有报错，但问题并没有解决" in html and "一个张量都没加载" in html
+    )
+    html = lab_client.get(
+        "/components/loading-clinic/cases/dataparallel_prefix/try",
+        params={"fix": "consume_prefix", "lang": "en"},
+    ).text
     assert 'data-solved="dataparallel_prefix"' in html and "✓ holds" in html
-    html = lab_client.get("/components/loading-clinic/cases/dataparallel_prefix/try", params={"fix": "x", "lang": "zh"}).text
+    html = lab_client.get(
+        "/components/loading-clinic/cases/dataparallel_prefix/try", params={"fix": "x", "lang": "zh"}
+    ).text
     assert "这个病例没有这个修复方案" in html
     cases = lab_client.get("/api/loading-clinic/cases").json()["cases"]
     assert list(cases["truncated_file"]["fixes"]) == list(FIX_IDS["truncated_file"])
 
 
-@pytest.mark.parametrize("case_id", ["renamed_layer", "dataparallel_prefix", "size_mismatch", "truncated_file",
-                                     "resume_order", "unfreeze_groups", "compile_prefix", "numpy_weights_only",
-                                     "safetensors_shared"])
+@pytest.mark.parametrize(
+    "case_id",
+    [
+        "renamed_layer",
+        "dataparallel_prefix",
+        "size_mismatch",
+        "truncated_file",
+        "resume_order",
+        "unfreeze_groups",
+        "compile_prefix",
+        "numpy_weights_only",
+        "safetensors_shared",
+    ],
+)
 def test_clinic_cases_fail_then_get_fixed(lab_client, case_id):
     case = lab_client.get(f"/api/loading-clinic/cases/{case_id}").json()
     assert case["error_type"] and case["fixed"] is True, case
-    expected = {"renamed_layer": "Missing key(s)", "dataparallel_prefix": "module.",
-                "size_mismatch": "size mismatch", "truncated_file": "central directory",
-                "resume_order": "expected dtype float for `end` but got dtype double",
-                "unfreeze_groups": "doesn't match the size of optimizer's group",
-                "compile_prefix": '"_orig_mod.body.weight"',
-                "numpy_weights_only": "numpy._core.multiarray._reconstruct",
-                "safetensors_shared": "Some tensors share memory"}[case_id]
+    expected = {
+        "renamed_layer": "Missing key(s)",
+        "dataparallel_prefix": "module.",
+        "size_mismatch": "size mismatch",
+        "truncated_file": "central directory",
+        "resume_order": "expected dtype float for `end` but got dtype double",
+        "unfreeze_groups": "doesn't match the size of optimizer's group",
+        "compile_prefix": '"_orig_mod.body.weight"',
+        "numpy_weights_only": "numpy._core.multiarray._reconstruct",
+        "safetensors_shared": "Some tensors share memory",
+    }[case_id]
     assert expected in case["error"]
 
 
@@ -187,17 +225,24 @@ def test_clinic_chapter_7_fixes_in_the_sandbox(lab_client):
     right = lab_client.get(f"{api}/safetensors_shared/fixes/save_model").json()
     assert right["fixed"] and right["proof"] == {"weights_equal": True, "still_tied": True}
     assert right["broken"]["error_from"] == "safetensors"
-    html = lab_client.get("/components/loading-clinic/cases/safetensors_shared/try",
-                          params={"fix": "contiguous", "lang": "en"}).text
-    assert "It raised too — safetensors says, in its own words" in html and "Some tensors share memory" in html
+    html = lab_client.get(
+        "/components/loading-clinic/cases/safetensors_shared/try", params={"fix": "contiguous", "lang": "en"}
+    ).text
+    assert (
+        "It raised too — safetensors says, in its own words" in html and "Some tensors share memory" in html
+    )
     html = lab_client.get("/components/loading-clinic/cases/safetensors_shared", params={"lang": "zh"}).text
     assert "safetensors 的真实报错" in html and "Some tensors share memory" in html
-    html = lab_client.get("/components/loading-clinic/cases/numpy_weights_only/try",
-                          params={"fix": "weights_only_false", "lang": "zh"}).text
+    html = lab_client.get(
+        "/components/loading-clinic/cases/numpy_weights_only/try",
+        params={"fix": "weights_only_false", "lang": "zh"},
+    ).text
     assert 'data-fixed="false"' in html and "没有报错，但问题并没有解决" in html and "关掉了保护" in html
     assert 'data-proof="file_loads_with_weights_only" data-holds="false"' in html
-    html = lab_client.get("/components/loading-clinic/cases/unfreeze_groups/try",
-                          params={"fix": "same_groups_then_add", "lang": "en"}).text
+    html = lab_client.get(
+        "/components/loading-clinic/cases/unfreeze_groups/try",
+        params={"fix": "same_groups_then_add", "lang": "en"},
+    ).text
     assert 'data-solved="unfreeze_groups"' in html and "add_param_group" in html
     html = lab_client.get("/components/loading-clinic/cases/resume_order", params={"lang": "zh"}).text
     assert "续训顺序" in html and "expected dtype float for `end` but got dtype double" in html
@@ -214,12 +259,18 @@ def test_clinic_unknown_case(lab_client):
 
 
 def upload_api(client, name: str, data: bytes):
-    return client.post("/api/checkpoint-inspector/reports", files={"file": (name, data, "application/octet-stream")})
+    return client.post(
+        "/api/checkpoint-inspector/reports", files={"file": (name, data, "application/octet-stream")}
+    )
 
 
 def upload_html(client, name: str, data: bytes):
-    return client.post("/components/checkpoint-inspector/upload", params={"lang": "en"}, headers=HX,
-                       files={"file": (name, data, "application/octet-stream")})
+    return client.post(
+        "/components/checkpoint-inspector/upload",
+        params={"lang": "en"},
+        headers=HX,
+        files={"file": (name, data, "application/octet-stream")},
+    )
 
 
 def torch_bytes(obj, tmp_path) -> bytes:
@@ -235,8 +286,11 @@ def uploads_left(client) -> list:
 
 def test_inspect_a_real_checkpoint(lab_client, tmp_path):
     torch.manual_seed(0)
-    ckpt = {"epoch": 3, "model_state_dict": torch.nn.Linear(4, 2).state_dict(),
-            "optimizer_state_dict": {"state": {}, "param_groups": [{"lr": 0.1, "params": [0, 1]}]}}
+    ckpt = {
+        "epoch": 3,
+        "model_state_dict": torch.nn.Linear(4, 2).state_dict(),
+        "optimizer_state_dict": {"state": {}, "param_groups": [{"lr": 0.1, "params": [0, 1]}]},
+    }
     r = upload_api(lab_client, "run.ckpt", torch_bytes(ckpt, tmp_path))
     assert r.status_code == 201, r.text
     report = r.json()["report"]
@@ -288,11 +342,14 @@ def test_a_malicious_pickle_is_refused_and_never_runs(lab_client, tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("name,data,stage", [
-    ("empty.pt", b"", "empty"),
-    ("noise.pt", bytes(range(256)) * 8, "format"),
-    ("huge-header.safetensors", struct.pack("<Q", 2**62) + b"{}", "limits"),
-])
+@pytest.mark.parametrize(
+    "name,data,stage",
+    [
+        ("empty.pt", b"", "empty"),
+        ("noise.pt", bytes(range(256)) * 8, "format"),
+        ("huge-header.safetensors", struct.pack("<Q", 2**62) + b"{}", "limits"),
+    ],
+)
 def test_bad_files_get_a_clear_message(lab_client, name, data, stage):
     r = upload_api(lab_client, name, data)
     assert r.status_code == 422, r.text
@@ -309,7 +366,9 @@ def test_wrong_extension_and_no_file(lab_client):
     assert html.status_code == 200 and "Unsupported file type" in html.text
     r = lab_client.post("/api/checkpoint-inspector/reports", files={"other": ("a.pt", b"x")})
     assert r.status_code == 422 and r.json()["code"] == "no_file"
-    r = lab_client.post("/api/checkpoint-inspector/reports", content=b"x", headers={"content-type": "text/plain"})
+    r = lab_client.post(
+        "/api/checkpoint-inspector/reports", content=b"x", headers={"content-type": "text/plain"}
+    )
     assert r.status_code == 415  # the API takes only the media type it documents
     # The page's POST needs htmx's header (a cross-site form cannot send it).
     r = lab_client.post("/components/checkpoint-inspector/upload", files={"file": ("a.pt", b"x")})
@@ -331,7 +390,9 @@ def test_another_session_cannot_see_a_report(lab_client, tmp_path):
     r = upload_api(lab_client, "mine.pt", torch_bytes({"w": torch.ones(2)}, tmp_path))
     report_id = r.json()["id"]
     assert lab_client.get(f"/api/checkpoint-inspector/reports/{report_id}").status_code == 200
-    assert report_id in [x["id"] for x in lab_client.get("/api/checkpoint-inspector/reports").json()["reports"]]
+    assert report_id in [
+        x["id"] for x in lab_client.get("/api/checkpoint-inspector/reports").json()["reports"]
+    ]
     cookies = dict(lab_client.cookies)
     lab_client.cookies.clear()
     try:
@@ -355,8 +416,13 @@ def test_oversized_uploads_are_refused_and_leave_nothing(tmp_path):
     from tests.conftest import REPO
 
     data_dir = tmp_path / "data"
-    settings = Settings(data_dir=data_dir, tutorials_dir=REPO / "tutorials", secret_key="t",
-                        pretrained_dir=tmp_path / "pre", upload_max_mb=1)
+    settings = Settings(
+        data_dir=data_dir,
+        tutorials_dir=REPO / "tutorials",
+        secret_key="t",
+        pretrained_dir=tmp_path / "pre",
+        upload_max_mb=1,
+    )
     big = b"\0" * (1024 * 1024 + 200_000)
     with TestClient(create_app(settings)) as client:
         client.data_dir = data_dir
@@ -368,8 +434,10 @@ def test_oversized_uploads_are_refused_and_leave_nothing(tmp_path):
         assert html.status_code == 200 and "1 MB upload limit" in html.text
         # No Content-Length (chunked): the bytes are counted while streaming, the partial file deleted.
         boundary = "xyzzy"
-        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.pt\"\r\n"
-                "Content-Type: application/octet-stream\r\n\r\n").encode()
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.pt"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
 
         def body():
             yield head
@@ -377,8 +445,11 @@ def test_oversized_uploads_are_refused_and_leave_nothing(tmp_path):
                 yield b"\1" * 65536
             yield f"\r\n--{boundary}--\r\n".encode()
 
-        r = client.post("/api/checkpoint-inspector/reports", content=body(),
-                        headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+        r = client.post(
+            "/api/checkpoint-inspector/reports",
+            content=body(),
+            headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+        )
         assert r.status_code == 413, r.text
         # Within the limit, the same streaming path works.
         torch.save({"w": torch.ones(4)}, tmp_path / "small.pt")
@@ -394,9 +465,13 @@ def test_a_lab_that_cannot_run_says_so_in_the_page_language(lab_client, monkeypa
         raise SandboxError("the sandbox timed out after 20 s")
 
     monkeypatch.setattr(labs, "call_limited", no_time)
-    zh = lab_client.get("/components/loading-clinic/cases/truncated_file/try", params={"fix": "mmap", "lang": "zh"}).text
+    zh = lab_client.get(
+        "/components/loading-clinic/cases/truncated_file/try", params={"fix": "mmap", "lang": "zh"}
+    ).text
     assert "这个实验暂时没能运行" in zh and "timed out" not in zh
-    en = lab_client.get("/components/state-dict-explorer/explore", params={"model": "mlp_dropout", "lang": "en"}).text
+    en = lab_client.get(
+        "/components/state-dict-explorer/explore", params={"model": "mlp_dropout", "lang": "en"}
+    ).text
     assert "The lab could not run just now" in en
 
 
@@ -410,10 +485,14 @@ def test_a_typed_report_is_the_inspectors_own_dict(lab_client, tmp_path):
     from app.jobs.lab_tasks import ci_inspect
 
     limits = report_limits(lab_client.app.state.settings)
-    files = {"weights.pt": torch_bytes({"model": torch.nn.Linear(3, 2).state_dict(), "epoch": 4, "note": None}, tmp_path),
-             "tied.safetensors": safetensors_bytes({"w": torch.ones(2, 2)}, metadata={"format": "pt"}),
-             "evil.pt": torch_bytes({"x": Payload(tmp_path / "never")}, tmp_path),
-             "noise.pt": bytes(range(256)) * 8}
+    files = {
+        "weights.pt": torch_bytes(
+            {"model": torch.nn.Linear(3, 2).state_dict(), "epoch": 4, "note": None}, tmp_path
+        ),
+        "tied.safetensors": safetensors_bytes({"w": torch.ones(2, 2)}, metadata={"format": "pt"}),
+        "evil.pt": torch_bytes({"x": Payload(tmp_path / "never")}, tmp_path),
+        "noise.pt": bytes(range(256)) * 8,
+    }
     for name, data in files.items():
         r = upload_api(lab_client, name, data)
         assert r.status_code in (201, 422), r.text
@@ -431,11 +510,15 @@ def test_the_typed_answers_are_the_labs_own_dicts(lab_client):
     Last in the file: it asks every lab question, and a test above needs one not asked yet."""
     from app.components.cache import app_cache
 
-    asked = {"/api/save-load-lab/save": (("sl.save",), "save"),
-             "/api/save-load-lab/inside": (("sl.save",), "inside"),
-             "/api/save-load-lab/train-eval": (("sl.train_eval",), None),
-             "/api/state-dict-explorer/reference": (("sd.reference",), None)}
-    asked |= {f"/api/save-load-lab/refactors/{name}": (("sl.refactor", name), None) for name in REFACTOR_NAMES}
+    asked = {
+        "/api/save-load-lab/save": (("sl.save",), "save"),
+        "/api/save-load-lab/inside": (("sl.save",), "inside"),
+        "/api/save-load-lab/train-eval": (("sl.train_eval",), None),
+        "/api/state-dict-explorer/reference": (("sd.reference",), None),
+    }
+    asked |= {
+        f"/api/save-load-lab/refactors/{name}": (("sl.refactor", name), None) for name in REFACTOR_NAMES
+    }
     asked |= {f"/api/state-dict-explorer/models/{name}": (("sd.explore", name), None) for name in MODEL_NAMES}
     asked |= {f"/api/loading-clinic/cases/{case}": (("cl.case", case), None) for case in CASE_IDS}
     cache = app_cache(lab_client.app)

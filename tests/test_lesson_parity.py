@@ -4,6 +4,7 @@ For every chapter present in both tutorials/zh and tutorials/en: the same headin
 section number, in order), the same components in the same places, the same code (Python compared
 as syntax trees, so comments and docstrings may be translated) and the same printed output.
 """
+
 from __future__ import annotations
 
 import ast
@@ -15,9 +16,7 @@ from markdown_it import MarkdownIt
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = ROOT / "tutorials"
-PAIRS = sorted(
-    p.name for p in (TUTORIALS / "zh").glob("*.md") if (TUTORIALS / "en" / p.name).is_file()
-)
+PAIRS = sorted(p.name for p in (TUTORIALS / "zh").glob("*.md") if (TUTORIALS / "en" / p.name).is_file())
 NUMBER = re.compile(r"\d+(?:\.\d+)*")
 COMPONENT = re.compile(r'^<div data-component="[^"]+"></div>$')
 
@@ -26,8 +25,12 @@ def strip_docstrings(tree: ast.AST) -> ast.AST:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-                    and isinstance(body[0].value.value, str):
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(getattr(body[0], "value", None), ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 node.body = body[1:] or [ast.Pass()]
     return tree
 
@@ -77,7 +80,9 @@ def test_zh_and_en_have_the_same_shape(name: str):
 @pytest.mark.parametrize("name", PAIRS)
 def test_both_languages_carry_the_same_update_date(name: str):
     dates = {
-        lang: re.search(r'^updated:\s*"?([^"\n]+)"?$', (TUTORIALS / lang / name).read_text(encoding="utf-8"), re.M)
+        lang: re.search(
+            r'^updated:\s*"?([^"\n]+)"?$', (TUTORIALS / lang / name).read_text(encoding="utf-8"), re.M
+        )
         for lang in ("zh", "en")
     }
     assert all(dates.values())

@@ -4,6 +4,7 @@ Each ```python block of a tutorials/<lang>/*.md file is executed in order, in on
 file, in a fresh temporary directory, on CPU. A block marked ```python fragment is a deliberate
 fragment (needs a GPU, shows an error on purpose, ...): it is compiled, not executed.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -89,7 +90,9 @@ def check_chapter_06_components(text: str) -> None:
     for placeholder in PLACEHOLDERS:
         assert text.count(placeholder) == 1, f"{placeholder} must appear exactly once"
         i = lines.index(placeholder)  # on its own line ...
-        assert lines[i - 1].strip() == "" and lines[i + 1].strip() == "", f"{placeholder} needs blank lines around it"
+        assert lines[i - 1].strip() == "" and lines[i + 1].strip() == "", (
+            f"{placeholder} needs blank lines around it"
+        )
     # ... and in the right section: the simulator in 6.3, the visualizer in 6.4.
     sections = [(i, l) for i, l in enumerate(lines) if l.startswith("## ")]
 

@@ -1,5 +1,6 @@
 """Chapter pages answered from kept bytes (app/page_cache.py): the same answer as the route's,
 and only to a request the route would have answered with exactly those bytes."""
+
 from __future__ import annotations
 
 import time
@@ -106,8 +107,10 @@ def test_the_page_follows_a_change_of_a_components_state(client, route_calls):
     assert len(route_calls) == 2
 
 
-@pytest.mark.parametrize("url", [URL + "?x=1", "/en/no-such-chapter", "/en/06-model-io-checkpoint/",
-                                 "/en/..%2f06-model-io-checkpoint"])
+@pytest.mark.parametrize(
+    "url",
+    [URL + "?x=1", "/en/no-such-chapter", "/en/06-model-io-checkpoint/", "/en/..%2f06-model-io-checkpoint"],
+)
 def test_anything_but_a_plain_chapter_get_goes_through_the_app(client, route_calls, url):
     client.get(URL)
     first = client.get(url, follow_redirects=False)
@@ -178,5 +181,11 @@ def test_the_kept_page_is_the_outermost_layer_and_carries_every_layers_headers(c
     assert isinstance(client.app.middleware_stack, PageCache)
     first, kept = client.get(URL), client.get(URL)
     assert len(route_calls) == 1
-    for name in ("content-security-policy", "x-content-type-options", "referrer-policy", "cache-control", "vary"):
+    for name in (
+        "content-security-policy",
+        "x-content-type-options",
+        "referrer-policy",
+        "cache-control",
+        "vary",
+    ):
         assert kept.headers[name] == first.headers[name], name

@@ -1,4 +1,5 @@
 """Pages, errors and bad input, through the real app in-process."""
+
 from __future__ import annotations
 
 import importlib.resources
@@ -59,8 +60,11 @@ def shared(tmp_path_factory):
     from app.main import create_app
     from app.settings import Settings
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("pages") / "data", tutorials_dir=Path(__file__).resolve().parents[1] / "tutorials",
-                        secret_key="test-secret")
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("pages") / "data",
+        tutorials_dir=Path(__file__).resolve().parents[1] / "tutorials",
+        secret_key="test-secret",
+    )
     with TestClient(create_app(settings)) as c:
         yield c
 
@@ -71,6 +75,7 @@ def fresh(client: TestClient) -> TestClient:
 
 
 # --- basics --------------------------------------------------------------------------------------
+
 
 def test_healthz(client):
     r = client.get("/healthz")
@@ -107,6 +112,7 @@ def test_lang_root_redirects(client):
 
 
 # --- chapter pages -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("lang, title, other", [("zh", ZH_TITLE, "en"), ("en", EN_TITLE, "zh")])
 def test_chapter_page(client, lang, title, other):
@@ -179,7 +185,9 @@ def test_static_assets_are_present(client):
     assert client.get("/static/nope.js").status_code == 404
 
 
-@pytest.mark.parametrize("url", ["/", "/zh/", "/en/", f"/zh/{CHAPTER}", f"/en/{CHAPTER}", "/nope", "/zh/nope"])
+@pytest.mark.parametrize(
+    "url", ["/", "/zh/", "/en/", f"/zh/{CHAPTER}", f"/en/{CHAPTER}", "/nope", "/zh/nope"]
+)
 @pytest.mark.parametrize("hx", [False, True])
 def test_html_headers(shared, url, hx):
     r = fresh(shared).get(url, headers={"HX-Request": "true"} if hx else {})
@@ -196,10 +204,17 @@ def test_vary_is_a_single_header(client):
     assert len(r.headers.get_list("vary")) == 1
 
 
-@pytest.mark.parametrize("accept, compressed", [
-    ("gzip, deflate", True), ("br;q=1.0, gzip;q=0.8", True), ("*", True),
-    ("identity", False), ("gzip;q=0", False), ("", False),
-])
+@pytest.mark.parametrize(
+    "accept, compressed",
+    [
+        ("gzip, deflate", True),
+        ("br;q=1.0, gzip;q=0.8", True),
+        ("*", True),
+        ("identity", False),
+        ("gzip;q=0", False),
+        ("", False),
+    ],
+)
 def test_chapter_is_sent_compressed_when_the_browser_accepts_it(client, accept, compressed):
     """A class opening the page at once shares one Wi-Fi: the page is compressed once, not per learner."""
     import gzip
@@ -216,6 +231,7 @@ def test_chapter_is_sent_compressed_when_the_browser_accepts_it(client, accept, 
 
 
 # --- the index and the language choice ------------------------------------------------------------
+
 
 def test_index_defaults_to_chinese(client):
     r = fresh(client).get("/")
@@ -240,10 +256,23 @@ def test_the_cookie_beats_accept_language(client):
     assert lang_of(r.text) == "zh-CN"
 
 
-@pytest.mark.parametrize("header", [
-    "x" * 100_000, "en;q=abc", "*", "en;q=", ";q=0.5", "en;q=1e999", "zh;q=-0.5, en;q=2",
-    ",,,,", "\t", "en-" * 5000, "q=0.9", "é中文",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "x" * 100_000,
+        "en;q=abc",
+        "*",
+        "en;q=",
+        ";q=0.5",
+        "en;q=1e999",
+        "zh;q=-0.5, en;q=2",
+        ",,,,",
+        "\t",
+        "en-" * 5000,
+        "q=0.9",
+        "é中文",
+    ],
+)
 def test_odd_accept_language_never_fails(shared, header):
     r = fresh(shared).get("/", headers={"Accept-Language": header.encode("utf-8")})
     assert r.status_code == 200
@@ -259,6 +288,7 @@ def test_garbage_cookie_is_ignored(client):
 
 
 # --- errors --------------------------------------------------------------------------------------
+
 
 def test_404_page_lists_chapters_in_the_language(client):
     r = client.get("/en/no-such-chapter")
@@ -330,14 +360,34 @@ def test_500_page_in_style_without_trace(settings, caplog):
 # --- bad input -----------------------------------------------------------------------------------
 
 TRICKS = [
-    "/zh/%2e%2e", "/zh/%2E%2E/%2E%2E/etc/passwd", "/zh/..%2f..%2fetc%2fpasswd",
-    "/zh/..%2F..%2F..%2F..%2Fetc%2Fpasswd", "/zh/%2fetc%2fpasswd", "/zh//etc/passwd", "/zh/..\\..\\etc\\passwd",
-    "/zh/..%5c..%5cetc%5cpasswd", "/zh/06-model-io-checkpoint%00", "/zh/%00", "/zh/a%00.md",
-    "/zh/06-model-io-checkpoint.md", "/zh/" + "a" * 5000, "/zh/" + "a" * 101 + "b", "/%2e%2e/%2e%2e/etc/passwd",
-    "/zh/....//....//etc/passwd", "/en/%252e%252e%252fetc%252fpasswd", "/zh/~root", "/zh/.hidden",
-    "/xx/" + CHAPTER, "/ZH/" + CHAPTER, "/zh-CN/" + CHAPTER, "/zh/06-model-io-checkpoint%0a",
-    "/zh/06-model-io-checkpoint/extra", "/static/../app/main.py",
-    "/static/%2e%2e/app/main.py", "/static/..%2fapp%2fsettings.py", "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/zh/%2e%2e",
+    "/zh/%2E%2E/%2E%2E/etc/passwd",
+    "/zh/..%2f..%2fetc%2fpasswd",
+    "/zh/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+    "/zh/%2fetc%2fpasswd",
+    "/zh//etc/passwd",
+    "/zh/..\\..\\etc\\passwd",
+    "/zh/..%5c..%5cetc%5cpasswd",
+    "/zh/06-model-io-checkpoint%00",
+    "/zh/%00",
+    "/zh/a%00.md",
+    "/zh/06-model-io-checkpoint.md",
+    "/zh/" + "a" * 5000,
+    "/zh/" + "a" * 101 + "b",
+    "/%2e%2e/%2e%2e/etc/passwd",
+    "/zh/....//....//etc/passwd",
+    "/en/%252e%252e%252fetc%252fpasswd",
+    "/zh/~root",
+    "/zh/.hidden",
+    "/xx/" + CHAPTER,
+    "/ZH/" + CHAPTER,
+    "/zh-CN/" + CHAPTER,
+    "/zh/06-model-io-checkpoint%0a",
+    "/zh/06-model-io-checkpoint/extra",
+    "/static/../app/main.py",
+    "/static/%2e%2e/app/main.py",
+    "/static/..%2fapp%2fsettings.py",
+    "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
 ]
 
 
@@ -366,8 +416,14 @@ def test_tricks_against_a_tmp_tutorials_dir(tmp_path):
     settings = Settings(data_dir=tmp_path / "data", tutorials_dir=tut, secret_key="test-secret")
     with TestClient(create_app(settings)) as c:
         assert c.get("/zh/ok").status_code == 200
-        for url in ("/zh/..%2f..%2foutside", "/zh/%2e%2e%2foutside", "/zh/..%2fsecret", "/zh/%2e%2e", "/zh/..%5csecret",
-                    "/en/..%2fzh%2fok"):
+        for url in (
+            "/zh/..%2f..%2foutside",
+            "/zh/%2e%2e%2foutside",
+            "/zh/..%2fsecret",
+            "/zh/%2e%2e",
+            "/zh/..%5csecret",
+            "/en/..%2fzh%2fok",
+        ):
             r = c.get(url)
             assert r.status_code == 404, url
             assert "SECRET" not in r.text
@@ -380,15 +436,18 @@ def test_trailing_slash_goes_to_the_chapter(client):
     assert r.headers["location"].endswith(f"/zh/{CHAPTER}")
 
 
-@pytest.mark.parametrize("url", [
-    "/<script>alert(1)</script>",
-    "/zh/<script>alert(1)</script>",
-    "/zh/x?q=<script>alert(1)</script>",
-    "/en/%3Cscript%3Ealert(1)%3C%2Fscript%3E",
-    "/zh/%22%3E%3Cscript%3Ealert(1)%3C/script%3E",
-    "/api/<script>alert(1)</script>",
-    "/api/chapters/zh/%3Cscript%3Ealert(1)%3C%2Fscript%3E",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/<script>alert(1)</script>",
+        "/zh/<script>alert(1)</script>",
+        "/zh/x?q=<script>alert(1)</script>",
+        "/en/%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "/zh/%22%3E%3Cscript%3Ealert(1)%3C/script%3E",
+        "/api/<script>alert(1)</script>",
+        "/api/chapters/zh/%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    ],
+)
 def test_user_input_is_never_reflected_raw(shared, url):
     r = shared.get(url)
     assert r.status_code == 404
@@ -397,5 +456,7 @@ def test_user_input_is_never_reflected_raw(shared, url):
 
 
 def test_huge_query_and_headers_are_harmless(client):
-    r = client.get(f"/en/{CHAPTER}?" + "x=" + "y" * 50_000, headers={"HX-Request": "true", "X-Junk": "z" * 10_000})
+    r = client.get(
+        f"/en/{CHAPTER}?" + "x=" + "y" * 50_000, headers={"HX-Request": "true", "X-Junk": "z" * 10_000}
+    )
     assert r.status_code == 200 and "y" * 100 not in r.text

@@ -1,13 +1,15 @@
 """Property-based requests over the app's own /openapi.json: no 5xx, no status code the schema
 does not document, and every answer within its documented schema. Bounded: a fixed seed
 (derandomized), a few examples per operation, one training worker, loopback only (in-process ASGI)."""
+
 from __future__ import annotations
 
 import os
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, settings as hsettings
+from hypothesis import HealthCheck, Phase
+from hypothesis import settings as hsettings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
@@ -20,8 +22,14 @@ def lab_app(tmp_path_factory, pretrained_dir):
     from app.settings import Settings
     from tests.conftest import REPO
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("st") / "data", tutorials_dir=REPO / "tutorials",
-                        secret_key="t", pretrained_dir=pretrained_dir, transfer_prewarm=False, max_workers=1)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("st") / "data",
+        tutorials_dir=REPO / "tutorials",
+        secret_key="t",
+        pretrained_dir=pretrained_dir,
+        transfer_prewarm=False,
+        max_workers=1,
+    )
     app = create_app(settings)
     with TestClient(app) as client:  # runs the lifespan: the job manager and the stores are live
         client.get("/api/session")
@@ -43,16 +51,24 @@ def test_api_answers_within_its_schema(lab_app):
     assert len(operations) >= 10
 
     for operation in operations:
+
         @given(case=operation.as_strategy())
-        @hsettings(max_examples=examples, derandomize=True, deadline=None, database=None,
-                   phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+        @hsettings(
+            max_examples=examples,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case):
             sent[0] += 1
             try:
-                case.call_and_validate(headers={"Cookie": lab_app.test_cookie},
-                                       checks=[not_a_server_error, status_code_conformance,
-                                               response_schema_conformance])
-            except BaseException as exc:  # noqa: BLE001 - collected (failures come as exception groups)
+                case.call_and_validate(
+                    headers={"Cookie": lab_app.test_cookie},
+                    checks=[not_a_server_error, status_code_conformance, response_schema_conformance],
+                )
+            except BaseException as exc:
                 problems.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:300]}")
 
         check()

@@ -1,4 +1,5 @@
 """The CheckpointSimulator through its JSON API, with real worker processes and real torch."""
+
 from __future__ import annotations
 
 import io
@@ -33,7 +34,9 @@ def test_crash_at_epoch_kills_the_worker_and_full_resume_matches_the_reference(c
     survivors = wait_event(client, run["id"], "survivors")["survivors"]
     assert all(f["ok"] for f in survivors["files"]), survivors
 
-    r = client.post(f"{API}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0006.pt", "restore": "everything"})
+    r = client.post(
+        f"{API}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0006.pt", "restore": "everything"}
+    )
     assert r.status_code == 201, r.text
     resumed = wait_finished(client, r.json()["id"])
     assert resumed["status"] == "done", resumed["error"]
@@ -50,7 +53,9 @@ def test_crash_at_epoch_kills_the_worker_and_full_resume_matches_the_reference(c
 def test_weights_only_resume_spikes_and_differs(client):
     run = start(client, epochs=14, lr=0.03, checkpoint_every=10, crash="at_epoch", crash_epoch=12)
     run = wait_finished(client, run["id"])
-    r = client.post(f"{API}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0010.pt", "restore": "weights"})
+    r = client.post(
+        f"{API}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0010.pt", "restore": "weights"}
+    )
     resumed = wait_finished(client, r.json()["id"])
     comparison = wait_event(client, resumed["id"], "comparison")["comparison"]
     assert comparison["identical"] is False and comparison["max_abs_diff"] > 0
@@ -64,8 +69,12 @@ def test_weights_only_resume_spikes_and_differs(client):
 
 
 def test_resume_without_rng_replays_the_first_epochs_data_order(client):
-    run = wait_finished(client, start(client, epochs=8, checkpoint_every=4, crash="at_epoch", crash_epoch=6)["id"])
-    r = client.post(f"{API}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0004.pt", "restore": "no_rng"})
+    run = wait_finished(
+        client, start(client, epochs=8, checkpoint_every=4, crash="at_epoch", crash_epoch=6)["id"]
+    )
+    r = client.post(
+        f"{API}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0004.pt", "restore": "no_rng"}
+    )
     resumed = wait_finished(client, r.json()["id"])
     comparison = wait_event(client, resumed["id"], "comparison")["comparison"]
     reference = client.get(f"{API}/runs/{run['id']}/reference").json()
@@ -100,7 +109,11 @@ def test_progress_shows_epoch_step_loss_accuracy_and_lr(client):
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", now))
     found = re.search(r"Training: epoch (\d+) of 60 · Val\. loss ([0-9.]+) · Val\. accuracy ([0-9.]+)%", text)
     assert found, text
-    assert int(found.group(1)) >= last["epoch"] and float(found.group(2)) > 0 and 0 <= float(found.group(3)) <= 100
+    assert (
+        int(found.group(1)) >= last["epoch"]
+        and float(found.group(2)) > 0
+        and 0 <= float(found.group(3)) <= 100
+    )
 
 
 def test_crash_while_saving_leaves_a_broken_naive_file_and_an_intact_atomic_one(client):
@@ -118,12 +131,18 @@ def test_crash_while_saving_leaves_a_broken_naive_file_and_an_intact_atomic_one(
     assert latest["epoch"] == 4
     # torch.load already refused the naive file: a resume from it is refused with torch's own words,
     # and no run is created for it; nothing else is touched.
-    r = client.post(f"{API}/runs/{run['id']}/resume", json={"file": "naive/latest.pt", "restore": "everything"})
+    r = client.post(
+        f"{API}/runs/{run['id']}/resume", json={"file": "naive/latest.pt", "restore": "everything"}
+    )
     assert r.status_code == 409 and naive["error"] in r.json()["detail"]
     assert client.get(f"{API}/runs").json()[0]["resumes"] == []
-    assert [c["file"] for c in get(client, run["id"])["checkpoints"]] == [c["file"] for c in run["checkpoints"]]
+    assert [c["file"] for c in get(client, run["id"])["checkpoints"]] == [
+        c["file"] for c in run["checkpoints"]
+    ]
     # The intact atomic checkpoint still resumes.
-    r = client.post(f"{API}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0004.pt", "restore": "everything"})
+    r = client.post(
+        f"{API}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0004.pt", "restore": "everything"}
+    )
     assert r.status_code == 201, r.text
 
 
@@ -144,19 +163,30 @@ def test_runs_are_private_to_their_session(client):
     cookies = dict(client.cookies)
     client.cookies.clear()  # a different browser
     assert client.get(f"{API}/runs").json() == []
-    for method, url in [("get", f"{API}/runs/{mine['id']}"), ("post", f"{API}/runs/{mine['id']}/crash"),
-                        ("get", f"{API}/runs/{mine['id']}/checkpoints/ckpt-epoch-0001.pt"),
-                        ("delete", f"{API}/runs/{mine['id']}")]:
+    for method, url in [
+        ("get", f"{API}/runs/{mine['id']}"),
+        ("post", f"{API}/runs/{mine['id']}/crash"),
+        ("get", f"{API}/runs/{mine['id']}/checkpoints/ckpt-epoch-0001.pt"),
+        ("delete", f"{API}/runs/{mine['id']}"),
+    ]:
         assert getattr(client, method)(url).status_code == 404, url
     client.cookies.update(cookies)
     assert [r["id"] for r in client.get(f"{API}/runs").json()] == [mine["id"]]
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"epochs": 0}, "epochs"), ({"epochs": 100000}, "epochs"), ({"lr": "fast"}, "lr"), ({"lr": -1}, "lr"),
-    ({"optimizer": "lbfgs"}, "optimizer"), ({"checkpoint_every": 50, "epochs": 10}, None),
-    ({"crash": "at_epoch"}, None), ({"crash": "while_saving", "crash_epoch": 7, "checkpoint_every": 5}, None),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"epochs": 100000}, "epochs"),
+        ({"lr": "fast"}, "lr"),
+        ({"lr": -1}, "lr"),
+        ({"optimizer": "lbfgs"}, "optimizer"),
+        ({"checkpoint_every": 50, "epochs": 10}, None),
+        ({"crash": "at_epoch"}, None),
+        ({"crash": "while_saving", "crash_epoch": 7, "checkpoint_every": 5}, None),
+    ],
+)
 def test_bad_settings_are_422(client, body, field):
     r = client.post(f"{API}/runs", json=body)
     assert r.status_code == 422

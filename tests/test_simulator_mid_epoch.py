@@ -1,5 +1,6 @@
 """Crash mid-epoch, resume mid-epoch, through the app: real worker processes, a real SIGKILL, the
 JSON API's data order, the ledger's words and the live view's strips."""
+
 from __future__ import annotations
 
 import time
@@ -43,7 +44,9 @@ def test_a_run_crashed_mid_epoch_resumes_mid_epoch_five_ways(client):
     # Without the place in the epoch: the epoch again, the 19 batches done before the crash twice.
     for mode in ("weights", "weights_optimizer"):
         assert (rows[mode]["samples_twice"], rows[mode]["samples_never"]) == (19 * 64, 0), mode
-        assert "in epoch 11, 1216 samples were trained twice and 0 never" in rows[mode]["cost"], rows[mode]["cost"]
+        assert "in epoch 11, 1216 samples were trained twice and 0 never" in rows[mode]["cost"], rows[mode][
+            "cost"
+        ]
     # The place without the order: the wrong samples skipped.
     assert rows["no_rng"]["samples_twice"] == rows["no_rng"]["samples_never"] > 300
     for mode in ("weights", "weights_optimizer", "no_scheduler", "no_rng"):
@@ -64,8 +67,12 @@ def test_a_run_crashed_mid_epoch_resumes_mid_epoch_five_ways(client):
     skipped = by_mode["no_rng"]
     assert sum(t for t, _ in skipped["per_batch"]) == skipped["twice"]
     assert sum(n for _, n in skipped["per_batch"]) == skipped["never"]
-    assert f"{skipped['twice']} samples were trained twice and {skipped['never']} never" in skipped["sentence"]
-    assert "1216 samples trained before the crash were trained a second time" in by_mode["weights"]["sentence"]
+    assert (
+        f"{skipped['twice']} samples were trained twice and {skipped['never']} never" in skipped["sentence"]
+    )
+    assert (
+        "1216 samples trained before the crash were trained a second time" in by_mode["weights"]["sentence"]
+    )
     zh = client.get(f"{API}/runs/{run['id']}/data-order?lang=zh").json()
     assert zh["rows"][0]["label"] == "全部恢复" and "恰好一次" in zh["rows"][0]["sentence"]
 
@@ -78,10 +85,14 @@ def test_a_run_crashed_mid_epoch_resumes_mid_epoch_five_ways(client):
 
 
 def test_an_epoch_end_resume_shows_no_data_order(client):
-    run = wait_finished(client, start(client, epochs=3, checkpoint_every=1, crash="at_epoch", crash_epoch=2,
-                                      mid_epoch=True)["id"])
+    run = wait_finished(
+        client,
+        start(client, epochs=3, checkpoint_every=1, crash="at_epoch", crash_epoch=2, mid_epoch=True)["id"],
+    )
     wait_event(client, run["id"], "survivors")
-    r = client.post(f"{API}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0001.pt", "restore": "weights"})
+    r = client.post(
+        f"{API}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0001.pt", "restore": "weights"}
+    )
     assert r.status_code == 201, r.text
     resumed = wait_finished(client, r.json()["id"])
     assert resumed["status"] == "done" and resumed["epoch_order"] is None

@@ -1,5 +1,6 @@
 """The live view's event stream: the view itself ("view") only when the learner's own runs change,
 places in line for waiting runs, and the page following it instead of polling."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,10 +9,9 @@ import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from sse_starlette import ServerSentEvent
-
 import httpx
 import pytest
+from sse_starlette import ServerSentEvent
 
 from app.components.checkpoint_simulator.service import lineage_key
 from app.components.checkpoint_simulator.stream import CHANGED_GAP, TICK, ViewEvent, Watch, follow
@@ -20,8 +20,16 @@ from app.jobs.manager import JobManager
 from app.settings import Settings
 from tests.simulator_helpers import API, start, wait_finished
 
-CONFIG = {"epochs": 200, "lr": 0.02, "optimizer": "adam", "scheduler": True, "checkpoint_every": 5,
-          "keep_last": 3, "seed": 0, "batch_size": 64}
+CONFIG = {
+    "epochs": 200,
+    "lr": 0.02,
+    "optimizer": "adam",
+    "scheduler": True,
+    "checkpoint_every": 5,
+    "keep_last": 3,
+    "seed": 0,
+    "batch_size": 64,
+}
 
 
 def _watch(jobs, session: str, lang: str, kind=Watch) -> Watch:
@@ -48,7 +56,9 @@ class Recorder:
 
     async def _read(self, events):
         async for event in events:  # dicts, and views as sse_starlette events (encoded once)
-            self.events.append(event if isinstance(event, dict) else {"event": event.event, "data": event.data})
+            self.events.append(
+                event if isinstance(event, dict) else {"event": event.event, "data": event.data}
+            )
 
     async def after(self, seconds: float, until=lambda: True, timeout: float = 30) -> list[dict]:
         """The events that arrive in the next `seconds`, and then until `until()` holds (at most
@@ -76,7 +86,9 @@ def jobs(tmp_path):
 
 def test_a_view_is_encoded_as_sse_starlette_encodes_any_event():
     """The view's event is encoded in the thread that draws it, by a shortcut: the same bytes."""
-    html = '<div id="cs-live">\n  <pre class="torch-error">line one\r\nline two\rthree</pre>\n  训练中\n</div>\n'
+    html = (
+        '<div id="cs-live">\n  <pre class="torch-error">line one\r\nline two\rthree</pre>\n  训练中\n</div>\n'
+    )
     assert ViewEvent(html).encode() == ServerSentEvent(data=html, event="view").encode()
     assert ViewEvent("").encode() == ServerSentEvent(data="", event="view").encode()
     plain = html.replace("\r", "")  # the common case, without a "\r": the other way of splitting
@@ -98,7 +110,7 @@ def test_a_stream_speaks_of_its_own_learner_only(jobs):
         first_a, first_b = await a.after(1.0), b.events[:]
         # Another learner's run changes: a hears nothing new, b gets its new view.
         jobs.submit_train("learner-b", CONFIG, {"pace_ms": 0})
-        later_a, later_b = await a.after(1.5), b.events[len(first_b):]
+        later_a, later_b = await a.after(1.5), b.events[len(first_b) :]
         a.stop(), b.stop()
         return first_a, first_b, later_a, later_b
 
@@ -195,8 +207,12 @@ def test_a_quiet_page_costs_no_look_at_its_runs(jobs):
         before, t0, e0 = (quiet.signatures, trains.signatures), time.monotonic(), _epoch(jobs, busy.id)
         await asyncio.sleep(2.0)
         a.stop(), b.stop()
-        return (quiet.signatures - before[0], trains.signatures - before[1],
-                _epoch(jobs, busy.id) - e0, time.monotonic() - t0)
+        return (
+            quiet.signatures - before[0],
+            trains.signatures - before[1],
+            _epoch(jobs, busy.id) - e0,
+            time.monotonic() - t0,
+        )
 
     quiet_looks, busy_looks, epochs, seconds = run_scenario(scenario)
     jobs.crash(busy.id)
@@ -246,7 +262,9 @@ def test_a_training_runs_epochs_change_the_page_without_reading_its_runs_again(j
         stream.stop()
         return changed, training, watch.rereads - rereads
 
-    changed, (rereads_while_training, hops_while_training, epochs), rereads_to_the_end = run_scenario(scenario)
+    changed, (rereads_while_training, hops_while_training, epochs), rereads_to_the_end = run_scenario(
+        scenario
+    )
     assert epochs >= 2 and len(changed) >= 2  # the epochs reached the page, more than once
     assert rereads_while_training == 0 and hops_while_training == 0
     assert rereads_to_the_end >= 1  # its end (a row's change) is read
@@ -309,8 +327,9 @@ def test_the_stream_over_http_follows_a_run_to_its_end(live_server):
     http = httpx.Client(base_url=live_server.url, timeout=30)
     run = start(http, epochs=3, checkpoint_every=1)
     seen: list[str] = []
-    with http.stream("GET", "/components/checkpoint-simulator/events?lang=en",
-                     timeout=httpx.Timeout(30, read=20)) as r:
+    with http.stream(
+        "GET", "/components/checkpoint-simulator/events?lang=en", timeout=httpx.Timeout(30, read=20)
+    ) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         for line in r.iter_lines():
             if line.startswith("event:"):
@@ -320,8 +339,9 @@ def test_the_stream_over_http_follows_a_run_to_its_end(live_server):
     assert seen[0] == "view" and seen.count("view") >= 2
     # A stranger's stream: one view (its empty one) and then nothing about our run.
     stranger = httpx.Client(base_url=live_server.url, timeout=30)
-    with stranger.stream("GET", "/components/checkpoint-simulator/events?lang=en",
-                         timeout=httpx.Timeout(30, read=3)) as r:
+    with stranger.stream(
+        "GET", "/components/checkpoint-simulator/events?lang=en", timeout=httpx.Timeout(30, read=3)
+    ) as r:
         lines = []
         try:
             for line in r.iter_lines():
@@ -339,11 +359,15 @@ def test_the_page_follows_the_stream_instead_of_polling(page, live_server):
     page.goto("/en/06-model-io-checkpoint")
     page.wait_for_selector("#cs-live .cs-empty, #cs-live .cs-runs")
     live_requests: list[str] = []
-    page.on("request", lambda r: live_requests.append(r.url) if "/checkpoint-simulator/live" in r.url else None)
+    page.on(
+        "request", lambda r: live_requests.append(r.url) if "/checkpoint-simulator/live" in r.url else None
+    )
     page.wait_for_timeout(3000)
     assert live_requests == []
     # A run started elsewhere in the same session (the API) shows up through the stream.
-    response = page.request.post(f"{live_server.url}{API}/runs", data={"epochs": 3, "checkpoint_every": 1, "pace_ms": 0})
+    response = page.request.post(
+        f"{live_server.url}{API}/runs", data={"epochs": 3, "checkpoint_every": 1, "pace_ms": 0}
+    )
     assert response.status == 201
     run_id = response.json()["id"]
     page.wait_for_selector(f"#cs-live [data-run-id='{run_id}'][data-status='done']", timeout=30000)
@@ -361,7 +385,9 @@ def test_a_change_announced_right_after_a_swap_is_not_lost(page, live_server):
     page.goto("/en/06-model-io-checkpoint")
     page.wait_for_selector("#cs-live .cs-empty, #cs-live .cs-runs")
     live_requests: list[str] = []
-    page.on("request", lambda r: live_requests.append(r.url) if "/checkpoint-simulator/live" in r.url else None)
+    page.on(
+        "request", lambda r: live_requests.append(r.url) if "/checkpoint-simulator/live" in r.url else None
+    )
     # Announce a change in the first task after the one that swapped the view in: the earliest
     # moment an event from the stream (or the page's own "refresh again") can come.
     page.evaluate("""() => {
@@ -387,8 +413,9 @@ def test_an_open_page_catches_up_after_the_server_is_killed_and_restarted(browse
         page = context.new_page()
         page.goto("/en/06-model-io-checkpoint")
         page.wait_for_selector("#cs-live .cs-empty")
-        response = page.request.post(f"{server.url}{API}/runs",
-                                     data={"epochs": 200, "checkpoint_every": 2, "pace_ms": 30})
+        response = page.request.post(
+            f"{server.url}{API}/runs", data={"epochs": 200, "checkpoint_every": 2, "pace_ms": 30}
+        )
         run_id = response.json()["id"]
         page.wait_for_selector(f"#cs-live [data-run-id='{run_id}'][data-status='running']", timeout=30000)
         server.kill()
@@ -423,10 +450,13 @@ def test_the_stream_follows_the_lineage_the_page_shows(page, live_server):
         assert time.monotonic() < deadline, streams
         page.wait_for_timeout(50)
     live_requests: list[str] = []
-    page.on("request", lambda r: live_requests.append(r.url) if "/checkpoint-simulator/live" in r.url else None)
+    page.on(
+        "request", lambda r: live_requests.append(r.url) if "/checkpoint-simulator/live" in r.url else None
+    )
     assert post(f"/runs/{first}/resume", {"file": "ckpt-epoch-0004.pt", "restore": "weights"}).status == 201
-    page.wait_for_selector(f"#cs-live[data-root='{first}'] #cs-row-weights:not([data-status='untried'])",
-                           timeout=30000)
+    page.wait_for_selector(
+        f"#cs-live[data-root='{first}'] #cs-row-weights:not([data-status='untried'])", timeout=30000
+    )
     assert live_requests == []
     placed = """v => {
         const live = document.getElementById('cs-live');
@@ -450,14 +480,18 @@ def test_the_chart_view_chosen_is_the_one_the_stream_pushes(page, live_server):
     page.reload()
     page.wait_for_selector("#cs-live[data-view='steps'] .cs-empty")
     assert any("view=steps" in u for u in streams), streams
-    post = lambda: page.request.post(f"{live_server.url}{API}/runs",  # noqa: E731
-                                     data={"epochs": 2, "checkpoint_every": 1, "pace_ms": 0}).json()["id"]
+    post = lambda: page.request.post(
+        f"{live_server.url}{API}/runs",
+        data={"epochs": 2, "checkpoint_every": 1, "pace_ms": 0},
+    ).json()["id"]
     first = post()
-    page.wait_for_selector(f"#cs-live[data-root='{first}'][data-view='steps'] #cs-now[data-status='done']",
-                           timeout=30000)
+    page.wait_for_selector(
+        f"#cs-live[data-root='{first}'][data-view='steps'] #cs-now[data-status='done']", timeout=30000
+    )
     second = post()
-    page.wait_for_selector(f"#cs-live[data-root='{second}'][data-view='steps'] #cs-now[data-status='done']",
-                           timeout=30000)
+    page.wait_for_selector(
+        f"#cs-live[data-root='{second}'][data-view='steps'] #cs-now[data-status='done']", timeout=30000
+    )
     page.click(f"#cs-pick-{first}")  # the page's own request
     page.wait_for_selector(f"#cs-live[data-root='{first}'][data-view='steps']")
 

@@ -1,4 +1,5 @@
 """The simulator's htmx answers: an action renders the live view once, as the action left it."""
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,16 @@ from tests.simulator_helpers import get, start
 
 HX = {"HX-Request": "true"}
 LIVE = "/components/checkpoint-simulator/live?lang=en"
-CONFIG = {"epochs": 200, "lr": 0.02, "optimizer": "adam", "scheduler": True, "checkpoint_every": 5,
-          "keep_last": 3, "seed": 0, "batch_size": 64}
+CONFIG = {
+    "epochs": 200,
+    "lr": 0.02,
+    "optimizer": "adam",
+    "scheduler": True,
+    "checkpoint_every": 5,
+    "keep_last": 3,
+    "seed": 0,
+    "batch_size": 64,
+}
 
 
 @pytest.fixture
@@ -53,8 +62,11 @@ def test_start_renders_once_and_the_streams_next_view_finds_it(one_worker, rende
     jobs = one_worker.app.state.jobs
     # Another learner holds the only worker: our run waits, and nothing of ours changes meanwhile.
     busy = hold_the_worker(jobs)
-    r = one_worker.post("/components/checkpoint-simulator/runs?lang=en", headers=HX,
-                        data={"epochs": "10", "checkpoint_every": "5"})
+    r = one_worker.post(
+        "/components/checkpoint-simulator/runs?lang=en",
+        headers=HX,
+        data={"epochs": "10", "checkpoint_every": "5"},
+    )
     assert r.status_code == 200 and r.headers["x-cs-focus"] == "#cs-now"
     assert 'id="cs-message"' in r.text  # the message region is cleared, out of band
     assert renders["n"] == 1

@@ -1,5 +1,6 @@
 """Teacher mode over HTTP: the key and its cookie, the class board from real runs of three
 learners, export, reset/archive/restore, scenario links, and a learner's optional name."""
+
 from __future__ import annotations
 
 import csv
@@ -45,10 +46,25 @@ def learner(client) -> TestClient:
     return c
 
 
-TEACHER_PAGES = ["/teach", "/teach/board", "/teach/present", "/teach/present/content", "/teach/export.csv",
-                 "/teach/export.json", "/teach/reset", "/teach/archives", "/teach/scenario", "/teach/events"]
-TEACHER_API = ["/api/teach/class", "/api/teach/export", "/api/teach/archives", "/api/teach/scenario",
-               "/api/teach/learners/1"]
+TEACHER_PAGES = [
+    "/teach",
+    "/teach/board",
+    "/teach/present",
+    "/teach/present/content",
+    "/teach/export.csv",
+    "/teach/export.json",
+    "/teach/reset",
+    "/teach/archives",
+    "/teach/scenario",
+    "/teach/events",
+]
+TEACHER_API = [
+    "/api/teach/class",
+    "/api/teach/export",
+    "/api/teach/archives",
+    "/api/teach/scenario",
+    "/api/teach/learners/1",
+]
 
 
 def test_teacher_pages_refuse_without_the_key_with_a_wrong_key_and_with_a_learners_cookie(client):
@@ -79,7 +95,10 @@ def test_the_right_key_sets_a_signed_cookie_and_opens_every_teacher_page(client)
         assert t.get(path).status_code == 200, path
     assert t.get(TEACHER_API[-1]).status_code == 404  # no learner 1 yet: not found, not forbidden
     # The bearer key works for scripts without any cookie.
-    assert TestClient(client.app).get("/api/teach/class", headers={"authorization": f"Bearer {KEY}"}).status_code == 200
+    assert (
+        TestClient(client.app).get("/api/teach/class", headers={"authorization": f"Bearer {KEY}"}).status_code
+        == 200
+    )
     # Leaving teacher mode drops the cookie.
     assert t.post("/teach/leave", follow_redirects=False).status_code == 303
     assert t.get("/teach").status_code == 403
@@ -134,7 +153,9 @@ def _three_learners(client):
     assert ra["status"] == rc["status"] == "crashed"
     resumes = []
     for who, run, restore in ((a, ra, "everything"), (a, ra, "weights"), (c, rc, "weights")):
-        r = who.post(f"{API}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0004.pt", "restore": restore})
+        r = who.post(
+            f"{API}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0004.pt", "restore": restore}
+        )
         assert r.status_code == 201, r.text
         resumes.append((who, r.json()["id"]))
     for who, run_id in resumes:
@@ -186,16 +207,44 @@ def test_the_board_aggregates_real_runs_of_three_learners_and_export_and_reset_r
     text = t.get("/teach/export.csv?lang=en").text
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 6
-    assert list(rows[0]) == ["label", "learner", "run", "lineage", "kind", "status", "created", "epochs", "lr",
-                             "optimizer", "scheduler", "checkpoint_every", "keep_last", "seed", "crash_plan",
-                             "crash_epoch", "crashed", "restore", "from_epoch", "loss_change", "spike", "lr_ok",
-                             "order_same", "recovery_epochs", "final", "final_val_loss", "identical", "max_abs_diff"]
+    assert list(rows[0]) == [
+        "label",
+        "learner",
+        "run",
+        "lineage",
+        "kind",
+        "status",
+        "created",
+        "epochs",
+        "lr",
+        "optimizer",
+        "scheduler",
+        "checkpoint_every",
+        "keep_last",
+        "seed",
+        "crash_plan",
+        "crash_epoch",
+        "crashed",
+        "restore",
+        "from_epoch",
+        "loss_change",
+        "spike",
+        "lr_ok",
+        "order_same",
+        "recovery_epochs",
+        "final",
+        "final_val_loss",
+        "identical",
+        "max_abs_diff",
+    ]
     assert "Ada" not in text
     resumed = [r for r in rows if r["kind"] == "resume"]
     assert sorted(r["restore"] for r in resumed) == ["everything", "weights", "weights"]
     assert {r["identical"] for r in resumed if r["restore"] == "everything"} == {"True"}
     # The board's spike count is the simulator's own verdict, row by row.
-    assert ledger["weights"]["spikes"] == sum(r["spike"] == "True" for r in resumed if r["restore"] == "weights")
+    assert ledger["weights"]["spikes"] == sum(
+        r["spike"] == "True" for r in resumed if r["restore"] == "weights"
+    )
     assert ledger["everything"]["spikes"] == 0
     assert all(r["crash_plan"] == "at_epoch" and r["crash_epoch"] == "6" for r in resumed)
     as_json = t.get("/api/teach/export?lang=en").json()
@@ -210,11 +259,23 @@ def test_the_board_aggregates_real_runs_of_three_learners_and_export_and_reset_r
     assert r.status_code == 200 and "6 runs archived" in r.text
     fresh_class = t.get("/api/teach/class").json()
     assert fresh_class["counts"] == {
-        "learners": 0, "present": 0, "runs": 0, "crashed": 0, "resumes": 0, "failed": 0, "active": 0, "stuck": 0}
+        "learners": 0,
+        "present": 0,
+        "runs": 0,
+        "crashed": 0,
+        "resumes": 0,
+        "failed": 0,
+        "active": 0,
+        "stuck": 0,
+    }
     # The places the queue serves: full speed (MAX_WORKERS) and a watching pace (PACED_WORKERS).
     settings = client.app.state.settings
-    assert fresh_class["queue"] == {"waiting": 0, "training": 0, "workers": settings.max_workers,
-                                    "paced": settings.paced_workers}
+    assert fresh_class["queue"] == {
+        "waiting": 0,
+        "training": 0,
+        "workers": settings.max_workers,
+        "paced": settings.paced_workers,
+    }
     archives = t.get("/api/teach/archives").json()
     assert len(archives) == 1 and archives[0]["runs"] == 6 and archives[0]["learners"] == 3
     archived = list(csv.DictReader(io.StringIO(t.get(f"/teach/archives/{archives[0]['id']}.csv").text)))
@@ -271,11 +332,15 @@ def test_a_board_built_within_min_gap_is_taken_from_memory(client, monkeypatch):
 
 def test_scenario_links_carry_the_simulators_names_and_its_messages(client):
     t = teacher(client)
-    r = t.get("/api/teach/scenario?lang=en&sim.optimizer=sgd&sim.crash=at_epoch&sim.crash_epoch=12"
-              "&sim.epochs=30&lock=sim.optimizer,sim.crash").json()
+    r = t.get(
+        "/api/teach/scenario?lang=en&sim.optimizer=sgd&sim.crash=at_epoch&sim.crash_epoch=12"
+        "&sim.epochs=30&lock=sim.optimizer,sim.crash"
+    ).json()
     assert r["errors"] == {}
-    assert r["link"] == ("/en/06-model-io-checkpoint?sim.optimizer=sgd&sim.crash=at_epoch&sim.crash_epoch=12"
-                         "&lock=sim.optimizer%2Csim.crash#checkpoint-simulator")
+    assert r["link"] == (
+        "/en/06-model-io-checkpoint?sim.optimizer=sgd&sim.crash=at_epoch&sim.crash_epoch=12"
+        "&lock=sim.optimizer%2Csim.crash#checkpoint-simulator"
+    )
     # The same names, without the prefix, start the same run through the JSON API.
     body = r["simulator_body"]
     run = start(learner(client), **{**body, "pace_ms": 0})
@@ -301,7 +366,9 @@ def test_a_learner_may_give_a_name_and_nothing_else_is_kept(client):
     # The chapter page is the same for everyone; the name field loads per learner.
     form = client.get("/components/class-name/form?lang=en").text
     assert 'id="tm-name"' in form and 'value=""' in form
-    r = client.post("/components/class-name/form?lang=en", data={"name": "Grace"}, headers={"hx-request": "true"})
+    r = client.post(
+        "/components/class-name/form?lang=en", data={"name": "Grace"}, headers={"hx-request": "true"}
+    )
     assert "your teacher sees \u201cGrace\u201d" in r.text
     state = (client.app.state.settings.data_dir / "teacher" / "class.json").read_text()
     assert "Grace" in state and client.cookies.get("lab_session") not in state
@@ -326,7 +393,9 @@ def test_learners_new_to_the_board_are_numbered_in_order_with_one_write(tmp_path
 
     writes = []
     real = classroom._atomic_write
-    monkeypatch.setattr(classroom, "_atomic_write", lambda path, data: (writes.append(data), real(path, data)))
+    monkeypatch.setattr(
+        classroom, "_atomic_write", lambda path, data: (writes.append(data), real(path, data))
+    )
     state = classroom.ClassState(tmp_path)
     assert state.number_of("first") == 1
     writes.clear()

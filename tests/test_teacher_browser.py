@@ -1,5 +1,6 @@
 """Teacher mode in Debian's Chromium: the dashboard follows the class live, scenario links
 pre-fill and lock the simulator's form, and the presenter view fits a projector's 1280×720."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,8 +17,9 @@ def contexts(browser, live_server):
     made = []
 
     def make(viewport=None, scheme="light", teacher=False):
-        context = browser.new_context(viewport=viewport or {"width": 1366, "height": 850}, base_url=live_server.url,
-                                      color_scheme=scheme)
+        context = browser.new_context(
+            viewport=viewport or {"width": 1366, "height": 850}, base_url=live_server.url, color_scheme=scheme
+        )
         made.append(context)
         page = context.new_page()
         page.problems = []
@@ -47,8 +49,10 @@ def test_the_dashboard_follows_a_learner_who_starts_and_crashes_a_run(contexts):
     runs, crashed = count(teacher, "runs"), count(teacher, "crashed")
 
     learner = contexts()
-    learner.goto("/en/06-model-io-checkpoint?sim.epochs=6&sim.checkpoint_every=2&sim.pace_ms=150"
-                 "&sim.crash=at_epoch&sim.crash_epoch=4#checkpoint-simulator")
+    learner.goto(
+        "/en/06-model-io-checkpoint?sim.epochs=6&sim.checkpoint_every=2&sim.pace_ms=150"
+        "&sim.crash=at_epoch&sim.crash_epoch=4#checkpoint-simulator"
+    )
     learner.locator("#cs-start").click()
     expect(teacher.locator("#tm-count-runs")).to_have_text(str(runs + 1), timeout=10_000)
     expect(teacher.locator("#tm-count-crashed")).to_have_text(str(crashed + 1), timeout=30_000)
@@ -67,9 +71,15 @@ def test_the_dashboard_follows_a_learner_who_starts_and_crashes_a_run(contexts):
 
 def test_a_scenario_link_prefills_and_locks_the_form_and_the_run_uses_it(contexts):
     learner = contexts()
-    learner.goto("/en/06-model-io-checkpoint?sim.optimizer=sgd&sim.lr=0.05&sim.epochs=4&sim.checkpoint_every=2"
-                 "&sim.pace_ms=0&sim.scheduler=0&lock=sim.optimizer,sim.lr,sim.scheduler#checkpoint-simulator")
-    optimizer, lr, epochs = learner.locator("#cs-optimizer"), learner.locator("#cs-lr"), learner.locator("#cs-epochs")
+    learner.goto(
+        "/en/06-model-io-checkpoint?sim.optimizer=sgd&sim.lr=0.05&sim.epochs=4&sim.checkpoint_every=2"
+        "&sim.pace_ms=0&sim.scheduler=0&lock=sim.optimizer,sim.lr,sim.scheduler#checkpoint-simulator"
+    )
+    optimizer, lr, epochs = (
+        learner.locator("#cs-optimizer"),
+        learner.locator("#cs-lr"),
+        learner.locator("#cs-epochs"),
+    )
     expect(optimizer).to_have_value("sgd")
     expect(optimizer).to_be_disabled()
     expect(lr).to_have_value("0.05")
@@ -94,10 +104,13 @@ def test_a_scenario_link_prefills_and_locks_the_form_and_the_run_uses_it(context
     assert not learner.problems
 
 
-@pytest.mark.parametrize("lang,epochs_error,choice_error", [
-    ("zh", "不能大于 200。", "请从列表中选择。"),
-    ("en", "Must be at most 200.", "Pick one of the options."),
-])
+@pytest.mark.parametrize(
+    "lang,epochs_error,choice_error",
+    [
+        ("zh", "不能大于 200。", "请从列表中选择。"),
+        ("en", "Must be at most 200.", "Pick one of the options."),
+    ],
+)
 def test_bad_values_in_a_link_get_the_forms_own_messages(contexts, lang, epochs_error, choice_error):
     learner = contexts()
     learner.goto(f"/{lang}/06-model-io-checkpoint?sim.epochs=5000&sim.optimizer=rmsprop&lock=sim.optimizer")
@@ -112,8 +125,10 @@ def test_bad_values_in_a_link_get_the_forms_own_messages(contexts, lang, epochs_
 
 
 def _fits(page):
-    size = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight,"
-                         " innerWidth, innerHeight]")
+    size = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.scrollHeight,"
+        " innerWidth, innerHeight]"
+    )
     assert size[0] <= size[2] and size[1] <= size[3], size
 
 
@@ -123,13 +138,17 @@ def test_the_presenter_view_fits_1280x720_with_large_type(contexts, scheme):
     # A learner with a crashed run and a resume to show.
     learner = contexts()
     learner.request.get("/api/session")
-    run = learner.request.post(f"{API}/runs", data={"epochs": 6, "checkpoint_every": 2, "pace_ms": 0,
-                                                    "crash": "at_epoch", "crash_epoch": 5}).json()
+    run = learner.request.post(
+        f"{API}/runs",
+        data={"epochs": 6, "checkpoint_every": 2, "pace_ms": 0, "crash": "at_epoch", "crash_epoch": 5},
+    ).json()
     for _ in range(200):
         if learner.request.get(f"{API}/runs/{run['id']}").json()["status"] == "crashed":
             break
         learner.wait_for_timeout(100)
-    r = learner.request.post(f"{API}/runs/{run['id']}/resume", data={"file": "ckpt-epoch-0004.pt", "restore": "weights"})
+    r = learner.request.post(
+        f"{API}/runs/{run['id']}/resume", data={"file": "ckpt-epoch-0004.pt", "restore": "weights"}
+    )
     assert r.status == 201, r.text()
 
     teacher.goto("/teach/present?lang=en")
@@ -145,18 +164,23 @@ def test_the_presenter_view_fits_1280x720_with_large_type(contexts, scheme):
     expect(teacher.locator("h1")).to_have_text(f"学员 {number}")
     _fits(teacher)
     # (Measured in one step: the view is swapped whenever the class changes.)
-    box = teacher.evaluate("(() => { const r = document.querySelector('.present-chart svg.chart')"
-                           ".getBoundingClientRect(); return [r.width, r.height]; })()")
+    box = teacher.evaluate(
+        "(() => { const r = document.querySelector('.present-chart svg.chart')"
+        ".getBoundingClientRect(); return [r.width, r.height]; })()"
+    )
     assert box[0] > 900 and box[1] > 350, box
     assert not teacher.problems
 
 
-@pytest.mark.parametrize("lang,scheme,viewport", [
-    ("en", "light", {"width": 1366, "height": 850}),
-    ("zh", "dark", {"width": 390, "height": 844}),
-    # English headers are the wider ones: the ledger needs its scroll box on a phone.
-    ("en", "light", {"width": 390, "height": 844}),
-])
+@pytest.mark.parametrize(
+    "lang,scheme,viewport",
+    [
+        ("en", "light", {"width": 1366, "height": 850}),
+        ("zh", "dark", {"width": 390, "height": 844}),
+        # English headers are the wider ones: the ledger needs its scroll box on a phone.
+        ("en", "light", {"width": 390, "height": 844}),
+    ],
+)
 def test_the_dashboard_is_accessible_and_fits_a_phone(contexts, lang, scheme, viewport):
     teacher = contexts(viewport=viewport, scheme=scheme, teacher=True)
     teacher.goto(f"/teach?lang={lang}")
@@ -174,7 +198,10 @@ def test_the_dashboard_is_accessible_and_fits_a_phone(contexts, lang, scheme, vi
     teacher.locator("#tm-sim-optimizer").select_option("sgd")
     teacher.locator("input[name=lock][value='sim.optimizer']").check()
     expect(teacher.locator("#tm-link")).to_have_value(
-        __import__("re").compile(r"^http://127\.0\.0\.1:\d+/\w\w/06-model-io-checkpoint\?sim\.optimizer=sgd&lock=sim\.optimizer#"))
+        __import__("re").compile(
+            r"^http://127\.0\.0\.1:\d+/\w\w/06-model-io-checkpoint\?sim\.optimizer=sgd&lock=sim\.optimizer#"
+        )
+    )
     assert not teacher.problems
 
 
@@ -187,8 +214,11 @@ def test_a_learner_types_a_name_and_the_dashboard_shows_it(contexts):
     field.fill("小明")
     learner.locator(".class-name-form button").click()
     expect(learner.locator("#class-name")).to_contain_text("老师看到的是“小明”")
-    ours = [v for v in serious_violations(learner)
-            if any("tm-name" in n["html"] or "class-name" in n["html"] for n in v["nodes"])]
+    ours = [
+        v
+        for v in serious_violations(learner)
+        if any("tm-name" in n["html"] or "class-name" in n["html"] for n in v["nodes"])
+    ]
     assert ours == [], describe(ours)
     r = learner.request.post(f"{API}/runs", data={"epochs": 2, "checkpoint_every": 1, "pace_ms": 0})
     assert r.status == 201, r.text()

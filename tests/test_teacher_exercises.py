@@ -1,6 +1,7 @@
 """Checked exercises on the teacher's dashboard: two learners check real code through the
 exercise API (in bubblewrap); the board, its page, the event stream's signature, the JSON API
 and both exports show exactly who solved what and which diagnosis the failed checks got."""
+
 from __future__ import annotations
 
 import csv
@@ -12,7 +13,6 @@ from fastapi.testclient import TestClient
 
 from tests.test_exercise_web import NO_RNG, wait
 from tests.test_teacher import KEY, learner, teacher
-
 
 
 @pytest.fixture
@@ -67,8 +67,16 @@ def test_two_learners_checks_reach_the_board_the_page_and_both_exports(client):
     ada, other = by_name["Ada"], by_name[None]
     assert (ada["solved"], ada["checks"], ada["failed_checks"]) == (["save"], 1, 0)
     assert (other["solved"], other["checks"], other["failed_checks"]) == ([], 2, 2)
-    assert other["exercises"] == [{"exercise": "resume", "solved": False, "checks": 2, "failed_checks": 2,
-                                   "last_diagnosis": "rng", "diagnoses": {"rng": 2}}]
+    assert other["exercises"] == [
+        {
+            "exercise": "resume",
+            "solved": False,
+            "checks": 2,
+            "failed_checks": 2,
+            "last_diagnosis": "rng",
+            "diagnoses": {"rng": 2},
+        }
+    ]
     assert other["stuck"] == [] and other["stuck_exercises"] == []  # two failures: not stuck yet
     rows = {e["exercise"]: e for e in data["exercises"]}
     assert [e["exercise"] for e in data["exercises"]] == ["save", "resume", "device", "transfer"]
@@ -89,15 +97,29 @@ def test_two_learners_checks_reach_the_board_the_page_and_both_exports(client):
     # Export: no runs here, so the CSV holds the header of the runs table, then the exercise table.
     runs, exercises = sections(t.get("/teach/export.csv?lang=en").text)
     assert runs == []
-    assert [(r["label"], r["exercise"], r["solved"], r["checks"], r["failed_checks"], r["last_diagnosis"],
-             r["diagnoses"]) for r in exercises] == [
+    assert [
+        (
+            r["label"],
+            r["exercise"],
+            r["solved"],
+            r["checks"],
+            r["failed_checks"],
+            r["last_diagnosis"],
+            r["diagnoses"],
+        )
+        for r in exercises
+    ] == [
         (f"learner {ada['number']}", "save", "True", "1", "0", "", ""),
-        (f"learner {other['number']}", "resume", "False", "2", "2", "rng", "rng:2")]
+        (f"learner {other['number']}", "resume", "False", "2", "2", "rng", "rng:2"),
+    ]
     assert "Ada" not in t.get("/teach/export.csv").text  # anonymised, like the runs
-    assert list(csv.DictReader(io.StringIO(t.get("/teach/export.csv?part=exercises&lang=en").text))) == exercises
+    assert (
+        list(csv.DictReader(io.StringIO(t.get("/teach/export.csv?part=exercises&lang=en").text))) == exercises
+    )
     as_json = t.get("/teach/export.json?lang=en").json()
-    assert as_json["runs"] == [] and [(r["exercise"], r["solved"], r["failed_checks"]) for r in as_json["exercises"]] == [
-        ("save", True, 0), ("resume", False, 2)]
+    assert as_json["runs"] == [] and [
+        (r["exercise"], r["solved"], r["failed_checks"]) for r in as_json["exercises"]
+    ] == [("save", True, 0), ("resume", False, 2)]
     api = t.get("/api/teach/exercises?lang=en").json()
     assert api["rows"] == as_json["exercises"] and api["exercises"] == data["exercises"]
 

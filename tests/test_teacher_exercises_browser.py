@@ -1,6 +1,7 @@
 """Checked exercises on the teacher's dashboard in Chromium: a check recorded while the dashboard
 is open reaches it over the event stream, and the page with its exercise tables passes axe and
 fits a phone."""
+
 from __future__ import annotations
 
 import uuid
@@ -26,12 +27,20 @@ def record(data_dir, session: str, exercise: str, solved: bool, diagnosis: str |
         service.shutdown()
 
 
-@pytest.mark.parametrize("lang,scheme,viewport", [
-    ("en", "light", {"width": 1366, "height": 850}),
-    ("zh", "dark", {"width": 390, "height": 844}),
-])
-def test_an_exercise_check_reaches_the_open_dashboard_which_stays_accessible(contexts, live_server,  # noqa: F811
-                                                                             lang, scheme, viewport):
+@pytest.mark.parametrize(
+    "lang,scheme,viewport",
+    [
+        ("en", "light", {"width": 1366, "height": 850}),
+        ("zh", "dark", {"width": 390, "height": 844}),
+    ],
+)
+def test_an_exercise_check_reaches_the_open_dashboard_which_stays_accessible(
+    contexts,
+    live_server,
+    lang,
+    scheme,
+    viewport,
+):
     teacher = contexts(viewport=viewport, scheme=scheme, teacher=True)
     teacher.goto(f"/teach?lang={lang}")
     expect(teacher.locator("#tm-ledger")).to_be_visible()

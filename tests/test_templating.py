@@ -1,4 +1,5 @@
 """Templates are compiled when the server starts, not when a class first asks for them."""
+
 from __future__ import annotations
 
 from fastapi.testclient import TestClient

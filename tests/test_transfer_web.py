@@ -1,4 +1,5 @@
 """The TransferLearningVisualizer over HTTP: real loads of a really pretrained source."""
+
 from __future__ import annotations
 
 import time
@@ -17,8 +18,12 @@ def tl_client(tmp_path_factory, pretrained_dir):
     from app.settings import Settings
     from tests.conftest import REPO
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("tl") / "data", tutorials_dir=REPO / "tutorials",
-                        secret_key="t", pretrained_dir=pretrained_dir)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("tl") / "data",
+        tutorials_dir=REPO / "tutorials",
+        secret_key="t",
+        pretrained_dir=pretrained_dir,
+    )
     with TestClient(create_app(settings)) as client:
         client.get("/api/session")  # fine-tuning runs need an established session
         yield client
@@ -39,13 +44,17 @@ def test_first_start_pretrains_in_the_background(tmp_path):
         assert client.get(f"{API}/inspect").status_code == 503
         # Pretraining is queued ahead of learners' runs, and its progress is reported.
         deadline = time.monotonic() + 120
-        while not (state := client.get(f"{API}/options").json()["sources"]["resnet_mini"]["pretraining"])["epoch"]:
+        while not (state := client.get(f"{API}/options").json()["sources"]["resnet_mini"]["pretraining"])[
+            "epoch"
+        ]:
             assert time.monotonic() < deadline
             time.sleep(0.2)
         assert state["status"] == "running" and state["total"] >= state["epoch"] >= 1
         # Pretraining holds one worker slot: a learner's run does not wait for it.
         run = client.post("/api/checkpoint-simulator/runs", json={"epochs": 6, "pace_ms": 0}).json()
-        while (status := client.get(f"/api/checkpoint-simulator/runs/{run['id']}").json()["status"]) == "queued":
+        while (
+            status := client.get(f"/api/checkpoint-simulator/runs/{run['id']}").json()["status"]
+        ) == "queued":
             assert time.monotonic() < deadline
             time.sleep(0.1)
         assert status in ("running", "done")
@@ -59,25 +68,33 @@ def inspect(client, **params):
 
 
 def test_shape_filter_transfers_the_backbone_and_filters_the_head(tl_client):
-    view = inspect(tl_client, source="resnet_mini", variant="same_arch", num_classes=5, strategy="shape_filter")
+    view = inspect(
+        tl_client, source="resnet_mini", variant="same_arch", num_classes=5, strategy="shape_filter"
+    )
     assert view["ok"] and view["error"] is None
     status = {r["key"]: r["status"] for r in view["rows"]}
     assert status["fc.weight"] == status["fc.bias"] == "filtered"
     assert all(s == "transferred" for k, s in status.items() if not k.startswith("fc."))
     assert view["totals"]["filtered"]["parameters"] == 5 * 64 + 5
     # The copy is proved on the tensor itself.
-    conv = tl_client.get(f"{API}/tensor", params={"key": "conv1.weight", "source": "resnet_mini",
-                                                  "variant": "same_arch", "num_classes": 5}).json()
+    conv = tl_client.get(
+        f"{API}/tensor",
+        params={"key": "conv1.weight", "source": "resnet_mini", "variant": "same_arch", "num_classes": 5},
+    ).json()
     assert conv["after_equals_source"] is True and conv["first"]["after"] == conv["first"]["source"]
-    head = tl_client.get(f"{API}/tensor", params={"key": "fc.weight", "source": "resnet_mini",
-                                                  "variant": "same_arch", "num_classes": 5}).json()
+    head = tl_client.get(
+        f"{API}/tensor",
+        params={"key": "fc.weight", "source": "resnet_mini", "variant": "same_arch", "num_classes": 5},
+    ).json()
     assert head["after_equals_source"] is False and head["after_equals_before"] is True
 
 
 def test_strict_false_still_raises_on_a_size_mismatch(tl_client):
     view = inspect(tl_client, variant="same_arch", num_classes=3, strategy="non_strict")
     assert not view["ok"]
-    assert view["error"]["type"] == "RuntimeError" and "size mismatch for fc.weight" in view["error"]["message"]
+    assert (
+        view["error"]["type"] == "RuntimeError" and "size mismatch for fc.weight" in view["error"]["message"]
+    )
 
 
 def test_renamed_head_and_prefix_variants(tl_client):
@@ -118,8 +135,13 @@ def test_class_count_changes_the_head_and_bad_input_is_422(tl_client):
     b = inspect(tl_client, num_classes=9)
     shape = lambda v: next(r["target_shape"] for r in v["rows"] if r["key"] == "fc.weight")  # noqa: E731
     assert shape(a) == [2, 64] and shape(b) == [9, 64]
-    for params in ({"num_classes": 11}, {"num_classes": "x"}, {"source": "vgg"}, {"variant": "nope"},
-                   {"strategy": "yolo"}):
+    for params in (
+        {"num_classes": 11},
+        {"num_classes": "x"},
+        {"source": "vgg"},
+        {"variant": "nope"},
+        {"strategy": "yolo"},
+    ):
         assert tl_client.get(f"{API}/inspect", params=params).status_code == 422
     r = tl_client.get("/components/transfer-visualizer/diagram", params={"num_classes": 99, "lang": "en"})
     assert r.status_code == 200 and "notice-bad" in r.text
@@ -151,8 +173,13 @@ def test_every_load_view_is_answered_in_the_background(tmp_path, pretrained_dir)
     from app.settings import Settings
     from tests.conftest import REPO
 
-    settings = Settings(data_dir=tmp_path / "data", tutorials_dir=REPO / "tutorials", secret_key="t",
-                        pretrained_dir=pretrained_dir, transfer_prewarm=True)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        tutorials_dir=REPO / "tutorials",
+        secret_key="t",
+        pretrained_dir=pretrained_dir,
+        transfer_prewarm=True,
+    )
     app = create_app(settings)
     with TestClient(app) as client:
         deadline = time.monotonic() + 600
@@ -162,9 +189,12 @@ def test_every_load_view_is_answered_in_the_background(tmp_path, pretrained_dir)
         assert len(app.state.transfer_cache) == 2 * 4 * 9 * 4
         # And every diagram is drawn, in both languages: the first learner to ask waits for nothing.
         from app.components.transfer_visualizer.views import _rendered
+
         assert len(_rendered) >= 2 * 2 * 4 * 9 * 4
         # Answers come from that cache, and they are torch's real ones.
-        view = inspect(client, source="convnet_mini", variant="wider_block", num_classes=7, strategy="non_strict")
+        view = inspect(
+            client, source="convnet_mini", variant="wider_block", num_classes=7, strategy="non_strict"
+        )
         assert not view["ok"] and "size mismatch" in view["error"]["message"]
 
 
@@ -174,8 +204,12 @@ DIAGRAM = "/components/transfer-visualizer/diagram"
 def _groups(html: str) -> list[tuple[str, str, bool]]:
     import re
 
-    return [(fate, module, bool(is_open)) for fate, module, is_open in
-            re.findall(r'<details class="tl-group[^"]*" data-fate="(\w+)" data-module="([\w.]+)"( open)?', html)]
+    return [
+        (fate, module, bool(is_open))
+        for fate, module, is_open in re.findall(
+            r'<details class="tl-group[^"]*" data-fate="(\w+)" data-module="([\w.]+)"( open)?', html
+        )
+    ]
 
 
 def test_diagram_tells_the_head_first_and_folds_the_transferred_backbone(tl_client):
@@ -185,24 +219,37 @@ def test_diagram_tells_the_head_first_and_folds_the_transferred_backbone(tl_clie
     assert all(fate == "transferred" and not is_open for fate, _, is_open in groups[1:])
     assert [m for _, m, _ in groups[1:]] == ["conv1", "bn1", "layer1", "layer2", "layer3"]
     # Asked before it is shown: the outcome is in the page, hidden behind the prediction.
-    assert 'class="tl-predict"' in html and 'class="tl-result"' in html and "tl-result\" role=\"region\"" in html
-    assert "Right. PyTorch raised nothing and transferred 54 of the target's 56 tensors." in html.replace("&#39;", "'")
+    assert 'class="tl-predict"' in html and 'class="tl-result"' in html and 'tl-result" role="region"' in html
+    assert "Right. PyTorch raised nothing and transferred 54 of the target's 56 tensors." in html.replace(
+        "&#39;", "'"
+    )
     # The page's own first diagram is not behind a question; a fix applied is shown at once.
     page = tl_client.get("/en/06-model-io-checkpoint").text
     assert 'class="tl-predict"' not in page
-    shown = tl_client.get(DIAGRAM, params={"lang": "en", "strategy": "strict", "compare": "shape_filter", "ask": "0"}).text
+    shown = tl_client.get(
+        DIAGRAM, params={"lang": "en", "strategy": "strict", "compare": "shape_filter", "ask": "0"}
+    ).text
     assert 'class="tl-predict"' not in shown and 'tl-compare"' in shown
     assert 'class="tl-predict"' in tl_client.get(DIAGRAM, params={"lang": "en", "num_classes": 4}).text
 
 
 def test_prefix_case_draws_the_correspondence_and_the_fix_shows_what_changed(tl_client):
-    html = tl_client.get(DIAGRAM, params={"lang": "en", "variant": "dataparallel_prefix", "strategy": "strict"}).text
+    html = tl_client.get(
+        DIAGRAM, params={"lang": "en", "variant": "dataparallel_prefix", "strategy": "strict"}
+    ).text
     assert "56 of the checkpoint&#39;s 56 keys are exactly a key of the model once module. is removed" in html
     assert '<span class="tl-prefix">module.</span><wbr>conv1.<wbr>weight' in html
     assert "strategy=strip_prefix" in html and "compare=strict&ask=0" in html
     assert _groups(html)[0] == ("prefix_shape", "fc", True)
-    fixed = tl_client.get(DIAGRAM, params={"lang": "zh", "variant": "dataparallel_prefix", "strategy": "strip_prefix",
-                                           "compare": "strict"}).text
+    fixed = tl_client.get(
+        DIAGRAM,
+        params={
+            "lang": "zh",
+            "variant": "dataparallel_prefix",
+            "strategy": "strip_prefix",
+            "compare": "strict",
+        },
+    ).text
     # The table of statuses before and after comes from both real loads.
     assert 'data-status="transferred"' in fixed and 'data-after="54"' in fixed
     assert "从「strict=True」换成「去掉 module. 前缀 + 形状过滤」之后" in fixed
@@ -216,8 +263,11 @@ def test_validation_messages_speak_the_page_language(tl_client):
     assert "目标类别数：不能大于 10" in zh and "less than" not in zh
     en = tl_client.get(DIAGRAM, params={"lang": "en", "num_classes": "x", "source": "vgg"}).text
     assert "Target classes: a whole number is needed" in en and "Source model: one of" in en
-    r = tl_client.post("/components/transfer-visualizer/finetune?lang=zh", data={"epochs": 99},
-                       headers={"HX-Request": "true"})
+    r = tl_client.post(
+        "/components/transfer-visualizer/finetune?lang=zh",
+        data={"epochs": 99},
+        headers={"HX-Request": "true"},
+    )
     assert "Epoch 数：不能大于 40" in r.text
 
 
@@ -225,17 +275,26 @@ def test_the_story_is_in_the_json_api_too(tl_client):
     groups = tl_client.get(f"{API}/groups", params={"variant": "dataparallel_prefix"}).json()
     assert groups[0]["fate"] == "prefix_shape" and groups[0]["keys"] == ["fc.weight", "fc.bias"]
     assert sum(g["tensors"] for g in groups) == 56 and all(g["folded"] for g in groups[1:])
-    diff = tl_client.get(f"{API}/compare", params={"variant": "dataparallel_prefix", "strategy": "strip_prefix",
-                                                   "against": "shape_filter"}).json()
-    assert diff["totals"]["transferred"] == [0, 54] and diff["totals"]["unused"] == [56, 0] and diff["totals"]["filtered"] == [0, 2]
+    diff = tl_client.get(
+        f"{API}/compare",
+        params={"variant": "dataparallel_prefix", "strategy": "strip_prefix", "against": "shape_filter"},
+    ).json()
+    assert (
+        diff["totals"]["transferred"] == [0, 54]
+        and diff["totals"]["unused"] == [56, 0]
+        and diff["totals"]["filtered"] == [0, 2]
+    )
     assert tl_client.get(f"{API}/compare", params={"against": "nope"}).status_code == 422
     assert "/api/transfer/compare" in tl_client.get("/openapi.json").json()["paths"]
 
 
 def test_a_frozen_backbone_run_says_what_still_changes(tl_client):
-    r = tl_client.post("/components/transfer-visualizer/finetune?lang=zh", headers={"HX-Request": "true"},
-                       data={"num_classes": 2, "shots": 3, "epochs": 2, "seed": 0, "freeze_backbone": "on"})
-    run_id = r.text.split('/components/transfer-visualizer/finetune/')[1].split("?")[0]
+    r = tl_client.post(
+        "/components/transfer-visualizer/finetune?lang=zh",
+        headers={"HX-Request": "true"},
+        data={"num_classes": 2, "shots": 3, "epochs": 2, "seed": 0, "freeze_backbone": "on"},
+    )
+    run_id = r.text.split("/components/transfer-visualizer/finetune/")[1].split("?")[0]
     deadline = time.monotonic() + 300
     while (state := tl_client.get(f"{API}/finetune/{run_id}").json())["status"] in ("queued", "running"):
         assert time.monotonic() < deadline
@@ -249,9 +308,12 @@ def test_a_frozen_backbone_run_says_what_still_changes(tl_client):
 
 
 def test_groups_that_differ_say_what_to_do(tl_client):
-    html = tl_client.get(DIAGRAM, params={"lang": "en", "variant": "renamed_head", "strategy": "non_strict"}).text
+    html = tl_client.get(
+        DIAGRAM, params={"lang": "en", "variant": "renamed_head", "strategy": "non_strict"}
+    ).text
     assert _groups(html)[:2] == [("new", "head", True), ("unused", "fc", True)]
     assert html.count("rename the keys before loading") == 2
-    zh = tl_client.get("/components/transfer-visualizer/tensor", params={"lang": "zh", "key": "fc.weight",
-                                                                         "num_classes": 5}).text
+    zh = tl_client.get(
+        "/components/transfer-visualizer/tensor", params={"lang": "zh", "key": "fc.weight", "num_classes": 5}
+    ).text
     assert "key 相同、形状不同：没有复制，仍是随机初始化" in zh

@@ -1,4 +1,5 @@
 """The worker's outbox: a fast run's epochs wait for the next message and travel with it, in order."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,10 +1,11 @@
 """The registry of interactive components that chapters place with
 `<div data-component="Name"></div>`. One module per component registers itself here."""
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from fastapi import APIRouter, Request
 from markupsafe import Markup

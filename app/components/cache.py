@@ -1,4 +1,5 @@
 """A small in-process answer cache shared by components whose results are the same for everyone."""
+
 from __future__ import annotations
 
 import threading
@@ -33,7 +34,6 @@ class ViewCache:
                     self._items.popitem(last=False)
                 self._inflight.pop(key, None)
             return value
-
 
     def peek(self, key: tuple):
         """The answer if it is known, else None; never computes (callers on the event loop)."""
@@ -72,4 +72,3 @@ def app_cache(app, name: str = "labs_cache", size: int = 256, concurrent: int = 
                 cache = ViewCache(size=size, concurrent=concurrent)
                 setattr(app.state, name, cache)
     return cache
-

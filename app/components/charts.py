@@ -3,6 +3,7 @@
 Points are given in data units; this module maps them onto the picture, picks round tick
 values and thins long series so a page never carries thousands of points.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,21 +18,22 @@ MAX_POINTS = 320
 class Series:
     label: str
     points: list[tuple[float, float]]
-    css: str = "series-1"     # colour class
+    css: str = "series-1"  # colour class
     dashed: bool = False
-    step: bool = False         # draw as a staircase (learning rates change per epoch)
+    step: bool = False  # draw as a staircase (learning rates change per epoch)
 
 
 @dataclass
 class Marker:
     x: float
     label: str
-    kind: str = "checkpoint"   # checkpoint | crash | resume
+    kind: str = "checkpoint"  # checkpoint | crash | resume
 
 
 @dataclass
 class Shade:
     """A band across the plot between two x values (e.g. work lost since the last checkpoint)."""
+
     x0: float
     x1: float
     label: str
@@ -52,7 +54,7 @@ class Chart:
     shades: list[Shade] = field(default_factory=list)
     # "compact": a narrow picture with larger text, legible when a phone shrinks it to ~350 px.
     size: str = ""
-    toggles: bool = False      # legend items switch their series on and off
+    toggles: bool = False  # legend items switch their series on and off
 
 
 def thin(points: list[tuple[float, float]], limit: int = MAX_POINTS) -> list[tuple[float, float]]:
@@ -81,8 +83,12 @@ def _log_ticks(lo: float, hi: float) -> list[float]:
     """Ticks of a log axis spanning 10**lo .. 10**hi: decades when two or more fit, else 1-2-5
     steps, else every integer multiple, so that a range inside one decade still has labels."""
     for multiples in ((1,), (1, 2, 5), tuple(range(1, 10))):
-        ticks = [round(m * 10 ** e, 12) for e in range(math.floor(lo), math.ceil(hi) + 1) for m in multiples
-                 if lo <= math.log10(m * 10 ** e) <= hi]
+        ticks = [
+            round(m * 10**e, 12)
+            for e in range(math.floor(lo), math.ceil(hi) + 1)
+            for m in multiples
+            if lo <= math.log10(m * 10**e) <= hi
+        ]
         if len(ticks) >= 2:
             return ticks
     return ticks
@@ -141,50 +147,88 @@ def render(chart: Chart, marker_names: dict[str, str] | None = None) -> Markup:
     else:
         y_ticks = [(sy(v), _fmt(v)) for v in _ticks(y_lo, y_hi)]
     x_ticks = [(sx(v), _fmt(v)) for v in _ticks(0, x_max, 8) if v <= x_max]
-    lines = [{"label": s.label, "css": s.css, "dashed": s.dashed, "points": path(s),
-              "last": (sx(s.points[-1][0]), sy(s.points[-1][1])) if s.points else None} for s in series]
+    lines = [
+        {
+            "label": s.label,
+            "css": s.css,
+            "dashed": s.dashed,
+            "points": path(s),
+            "last": (sx(s.points[-1][0]), sy(s.points[-1][1])) if s.points else None,
+        }
+        for s in series
+    ]
     # A label reads away from the middle: one on a marker near the right edge (a crash in the last
     # epoch drawn) would otherwise run out of the frame and be cut off.
-    markers = [{"x": sx(m.x), "label": m.label, "kind": m.kind,
-                "end": sx(m.x) > pad_l + pw / 2} for m in chart.markers]
-    shades = [{"x": sx(b.x0), "w": max(sx(b.x1) - sx(b.x0), 1.0), "label": b.label, "kind": b.kind}
-              for b in chart.shades if b.x1 > b.x0]
+    markers = [
+        {"x": sx(m.x), "label": m.label, "kind": m.kind, "end": sx(m.x) > pad_l + pw / 2}
+        for m in chart.markers
+    ]
+    shades = [
+        {"x": sx(b.x0), "w": max(sx(b.x1) - sx(b.x0), 1.0), "label": b.label, "kind": b.kind}
+        for b in chart.shades
+        if b.x1 > b.x0
+    ]
     if chart.size == "compact":
         x_ticks = [(sx(v), _fmt(v)) for v in _ticks(0, x_max, 4) if v <= x_max]
-    return _svg(chart, w, h, pad_l, pad_t, pw, ph, shades, y_ticks, x_ticks, lines, markers, marker_names or {})
+    return _svg(
+        chart, w, h, pad_l, pad_t, pw, ph, shades, y_ticks, x_ticks, lines, markers, marker_names or {}
+    )
 
 
 _MARKER_KEYS = {"checkpoint": "● ", "crash": "✕ ", "resume": "↻ "}
 
 
-def _svg(chart: Chart, w, h, pad_l, pad_t, pw, ph, shades, y_ticks, x_ticks, lines, markers,
-         marker_names: dict[str, str]) -> Markup:
+def _svg(
+    chart: Chart,
+    w,
+    h,
+    pad_l,
+    pad_t,
+    pw,
+    ph,
+    shades,
+    y_ticks,
+    x_ticks,
+    lines,
+    markers,
+    marker_names: dict[str, str],
+) -> Markup:
     """The picture as SVG text. Written here rather than in a template: a live view carries two
     or three charts and a class pushes hundreds of views, and Jinja took ~0.19 ms a chart where
     this takes a fraction of it. Every text from outside (titles, labels) is escaped."""
     e = escape
     size = f" chart-{chart.size}" if chart.size else ""
     bottom = pad_t + ph
-    out = [f'<figure class="chart-figure{size}">\n'
-           f'<svg class="chart{size}" viewBox="0 0 {w} {h}" role="img" aria-label="{e(chart.title)}">\n'
-           f'  <title>{e(chart.title)}</title>\n']
+    out = [
+        f'<figure class="chart-figure{size}">\n'
+        f'<svg class="chart{size}" viewBox="0 0 {w} {h}" role="img" aria-label="{e(chart.title)}">\n'
+        f"  <title>{e(chart.title)}</title>\n"
+    ]
     for b in shades:
-        out.append(f'  <rect class="shade shade-{e(b["kind"])}" x="{b["x"]}" y="{pad_t}" width="{b["w"]}" '
-                   f'height="{ph}"><title>{e(b["label"])}</title></rect>\n')
+        out.append(
+            f'  <rect class="shade shade-{e(b["kind"])}" x="{b["x"]}" y="{pad_t}" width="{b["w"]}" '
+            f'height="{ph}"><title>{e(b["label"])}</title></rect>\n'
+        )
     for y, label in y_ticks:
-        out.append(f'  <line class="grid" x1="{pad_l}" x2="{pad_l + pw}" y1="{y}" y2="{y}"/>\n'
-                   f'  <text x="{pad_l - 6}" y="{y + 4}" text-anchor="end">{e(label)}</text>\n')
+        out.append(
+            f'  <line class="grid" x1="{pad_l}" x2="{pad_l + pw}" y1="{y}" y2="{y}"/>\n'
+            f'  <text x="{pad_l - 6}" y="{y + 4}" text-anchor="end">{e(label)}</text>\n'
+        )
     for x, label in x_ticks:
         out.append(f'  <text x="{x}" y="{bottom + 16}" text-anchor="middle">{e(label)}</text>\n')
-    out.append(f'  <line class="axis" x1="{pad_l}" x2="{pad_l + pw}" y1="{bottom}" y2="{bottom}"/>\n'
-               f'  <line class="axis" x1="{pad_l}" x2="{pad_l}" y1="{pad_t}" y2="{bottom}"/>\n'
-               f'  <text x="{pad_l + pw / 2}" y="{h - 4}" text-anchor="middle">{e(chart.x_label)}</text>\n'
-               f'  <text x="12" y="{pad_t + ph / 2}" text-anchor="middle" transform="rotate(-90 12 {pad_t + ph / 2})">'
-               f'{e(chart.y_label)}</text>\n')
+    out.append(
+        f'  <line class="axis" x1="{pad_l}" x2="{pad_l + pw}" y1="{bottom}" y2="{bottom}"/>\n'
+        f'  <line class="axis" x1="{pad_l}" x2="{pad_l}" y1="{pad_t}" y2="{bottom}"/>\n'
+        f'  <text x="{pad_l + pw / 2}" y="{h - 4}" text-anchor="middle">{e(chart.x_label)}</text>\n'
+        f'  <text x="12" y="{pad_t + ph / 2}" text-anchor="middle" transform="rotate(-90 12 {pad_t + ph / 2})">'
+        f"{e(chart.y_label)}</text>\n"
+    )
     for m in markers:
         x, kind = m["x"], m["kind"]
-        out.append(f'  <g class="marker marker-{e(kind)}">\n'
-                   f'    <line x1="{x}" x2="{x}" y1="{pad_t}" y2="{bottom}"/>\n')
+        out.append(
+            f'  <g class="marker marker-{e(kind)}">\n'
+            f'    <line x1="{x}" x2="{x}" y1="{pad_t}" y2="{bottom}"/>\n'
+        )
         # A label reads leftwards from a marker in the right half of the plot (render()).
         at = f'x="{x - 4}" y="{{}}" text-anchor="end"' if m["end"] else f'x="{x + 4}" y="{{}}"'
         if kind == "crash":
@@ -196,24 +240,34 @@ def _svg(chart: Chart, w, h, pad_l, pad_t, pw, ph, shades, y_ticks, x_ticks, lin
         out.append("  </g>\n")
     for i, line in enumerate(lines):
         dashed = " dashed" if line["dashed"] else ""
-        out.append(f'  <polyline class="line {e(line["css"])}{dashed}" data-series="{i}" points="{line["points"]}">'
-                   f'<title>{e(line["label"])}</title></polyline>\n')
+        out.append(
+            f'  <polyline class="line {e(line["css"])}{dashed}" data-series="{i}" points="{line["points"]}">'
+            f"<title>{e(line['label'])}</title></polyline>\n"
+        )
     out.append('</svg>\n<figcaption class="legend">\n')
     for i, line in enumerate(lines):
         dashed = " dashed" if line["dashed"] else ""
-        key = (f'<svg width="26" height="10" aria-hidden="true"><line class="line {e(line["css"])}{dashed}" '
-               f'x1="0" x2="26" y1="5" y2="5"/></svg>{e(line["label"])}')
+        key = (
+            f'<svg width="26" height="10" aria-hidden="true"><line class="line {e(line["css"])}{dashed}" '
+            f'x1="0" x2="26" y1="5" y2="5"/></svg>{e(line["label"])}'
+        )
         if chart.toggles:
-            out.append(f'  <button type="button" class="legend-item legend-toggle" data-series="{i}" '
-                       f'aria-pressed="true">{key}</button>\n')
+            out.append(
+                f'  <button type="button" class="legend-item legend-toggle" data-series="{i}" '
+                f'aria-pressed="true">{key}</button>\n'
+            )
         else:
             out.append(f'  <span class="legend-item">{key}</span>\n')
     for kind in dict.fromkeys(m["kind"] for m in markers):
-        out.append(f'<span class="legend-item marker-key marker-{e(kind)}">{_MARKER_KEYS[kind]}'
-                   f'{e(marker_names.get(kind, kind))}</span>')
+        out.append(
+            f'<span class="legend-item marker-key marker-{e(kind)}">{_MARKER_KEYS[kind]}'
+            f"{e(marker_names.get(kind, kind))}</span>"
+        )
     for b in shades:
-        out.append(f'<span class="legend-item shade-key shade-{e(b["kind"])}"><svg width="14" height="10" '
-                   f'aria-hidden="true"><rect class="shade shade-{e(b["kind"])}" width="14" height="10"/></svg>'
-                   f'{e(b["label"])}</span>')
+        out.append(
+            f'<span class="legend-item shade-key shade-{e(b["kind"])}"><svg width="14" height="10" '
+            f'aria-hidden="true"><rect class="shade shade-{e(b["kind"])}" width="14" height="10"/></svg>'
+            f"{e(b['label'])}</span>"
+        )
     out.append("\n</figcaption>\n</figure>")
     return Markup("".join(out))

@@ -1,4 +1,5 @@
 """Request helpers every component's htmx routes share."""
+
 from __future__ import annotations
 
 from fastapi import HTTPException, Request

@@ -5,13 +5,15 @@ are the same for everyone are cached in the web process (components.cache.app_ca
 computation per key, at most two at once). Labs that write files get a fresh folder under
 DATA_DIR/tmp, deleted as soon as the answer is in.
 """
+
 from __future__ import annotations
 
 import contextlib
 import secrets
 import shutil
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, AsyncIterator, Callable, Iterator
+from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, HTTPException, Request
@@ -32,7 +34,9 @@ def _slots(request: Request) -> anyio.CapacityLimiter:
     # Made on first use, on the event loop (a limiter belongs to one).
     limiter = getattr(request.app.state, "sandbox_slots", None)
     if limiter is None:
-        limiter = request.app.state.sandbox_slots = anyio.CapacityLimiter(request.app.state.settings.sandboxes_max)
+        limiter = request.app.state.sandbox_slots = anyio.CapacityLimiter(
+            request.app.state.settings.sandboxes_max
+        )
     return limiter
 
 

@@ -3,6 +3,7 @@
 pydantic words its errors in English ("Input should be less than or equal to 10"); a learner on
 a Chinese page gets the same facts, from the same error, in Chinese.
 """
+
 from __future__ import annotations
 
 from pydantic import ValidationError

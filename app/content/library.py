@@ -4,6 +4,7 @@ The folder is rescanned at most once a second and only changed files are re-rend
 author's new or edited file shows up without a restart while requests never parse Markdown.
 A broken file never takes the site down: it is kept as a ChapterError for the index to show.
 """
+
 from __future__ import annotations
 
 import logging
@@ -143,7 +144,9 @@ class ChapterLibrary:
     def _load(self, path: Path, lang: str) -> Chapter | ChapterError:
         rel = f"{lang}/{path.name}"
         if not SLUG.match(path.stem):
-            return ChapterError(lang, rel, "file name must be letters, digits, '-' or '_' (it becomes the URL)")
+            return ChapterError(
+                lang, rel, "file name must be letters, digits, '-' or '_' (it becomes the URL)"
+            )
         try:
             chapter = load_chapter(path, lang)
         except ChapterLoadError as exc:

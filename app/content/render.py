@@ -3,6 +3,7 @@
 Component placeholders (`<div data-component="Name"></div>`) are not rendered here: the HTML is
 split around them so a request only has to fill in the live partials, never re-parse Markdown.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,9 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
-PLACEHOLDER = re.compile(r'<div\s+data-component="([^"<>]*)"((?:\s+data-[a-z][a-z0-9-]*="[^"<>]*")*)\s*>\s*</div>')
+PLACEHOLDER = re.compile(
+    r'<div\s+data-component="([^"<>]*)"((?:\s+data-[a-z][a-z0-9-]*="[^"<>]*")*)\s*>\s*</div>'
+)
 # Further data-* attributes of a placeholder (data-exercise="resume") go to the component.
 PLACEHOLDER_ATTR = re.compile(r'data-([a-z][a-z0-9-]*)="([^"<>]*)"')
 
@@ -32,7 +35,7 @@ class TocEntry:
 @dataclass
 class Rendered:
     # Alternating pieces: str is static HTML, Slot is a component to render per request.
-    parts: list[str | "Slot"] = field(default_factory=list)
+    parts: list[str | Slot] = field(default_factory=list)
     toc: list[TocEntry] = field(default_factory=list)
 
     @property

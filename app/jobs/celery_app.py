@@ -4,6 +4,7 @@ Celery carries each started run to one worker node; everything after that (event
 crash requests) goes through Redis keys named by `keys()`, not through Celery, so that a run
 is one task no matter how long it trains. No result backend: the run's end is its exit event.
 """
+
 from __future__ import annotations
 
 from celery import Celery

@@ -8,6 +8,7 @@ watches each run's heartbeat key: missing for HEARTBEAT_TTL_S after it was seen 
 CELERY_START_TIMEOUT_S after the hand-over), the run is "lost" and the manager marks it
 interrupted, resumable on any node.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,7 +46,7 @@ class _Remote:
 class RemoteProcess:
     """What the manager holds for a run on another node: kill() is a crash request."""
 
-    def __init__(self, executor: "CeleryExecutor", run_id: str):
+    def __init__(self, executor: CeleryExecutor, run_id: str):
         self.executor, self.run_id, self.pid = executor, run_id, None
 
     def kill(self) -> None:
@@ -109,8 +110,12 @@ class CeleryExecutor:
         if node is None:
             raise RuntimeError("no worker node is up")  # the manager keeps the run first in line
         # Raises while Redis is unreachable: the manager keeps the run first in line.
-        self.celery.send_task(TASK, args=[job.to_wire(), keys.name], task_id=keys.name,
-                              queue=node_queue(self.settings.celery_queue, node))
+        self.celery.send_task(
+            TASK,
+            args=[job.to_wire(), keys.name],
+            task_id=keys.name,
+            queue=node_queue(self.settings.celery_queue, node),
+        )
         with self._lock:
             self._runs[job.run_id] = _Remote(job.run_id, keys, node)
         return RemoteProcess(self, job.run_id), None
@@ -212,7 +217,7 @@ class CeleryExecutor:
         prefix = node_key(self.settings.celery_queue, "")
         keys = list(self.redis.scan_iter(match=prefix + "*", count=1000))
         values = self.redis.mget(keys) if keys else []
-        nodes = {k.decode()[len(prefix):]: int(v) for k, v in zip(keys, values) if v is not None}
+        nodes = {k.decode()[len(prefix) :]: int(v) for k, v in zip(keys, values) if v is not None}
         grew = sum(nodes.values()) > self.slots()
         self._nodes = nodes
         if grew and self._deliver:

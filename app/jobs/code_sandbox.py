@@ -8,6 +8,7 @@ and by a wall-clock timeout. Inside, exercise_runner.py sets CPU-time, address-s
 and process-count limits before the learner's code runs. DATA_DIR (run records, the session key)
 and the rest of the repository are simply not there.
 """
+
 from __future__ import annotations
 
 import json
@@ -79,8 +80,11 @@ def _interpreter() -> tuple[list[tuple[str, str]], str]:
 
 
 def _collisions(mounts: list[tuple[str, str]]) -> list[str]:
-    return [inside for _, inside in mounts if inside != VENV_INSIDE
-            and any(inside == own or inside.startswith(own + "/") for own in OWN_MOUNTS)]
+    return [
+        inside
+        for _, inside in mounts
+        if inside != VENV_INSIDE and any(inside == own or inside.startswith(own + "/") for own in OWN_MOUNTS)
+    ]
 
 
 def python_inside() -> str:
@@ -88,14 +92,33 @@ def python_inside() -> str:
     return _interpreter()[1]
 
 
-def bwrap_args(job_dir: str, limits: Limits, info_fd: int | None = None,
-               binds: tuple[tuple[str, str], ...] = ()) -> list[str]:
-    args = [BWRAP] + (["--info-fd", str(info_fd)] if info_fd is not None else []) + ["--unshare-all", "--uid", "65534", "--gid", "65534",
-            "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--ro-bind", "/usr", "/usr",
+def bwrap_args(
+    job_dir: str, limits: Limits, info_fd: int | None = None, binds: tuple[tuple[str, str], ...] = ()
+) -> list[str]:
+    args = (
+        [BWRAP]
+        + (["--info-fd", str(info_fd)] if info_fd is not None else [])
+        + [
+            "--unshare-all",
+            "--uid",
+            "65534",
+            "--gid",
+            "65534",
+            "--die-with-parent",
+            "--new-session",
+            "--cap-drop",
+            "ALL",
+            "--ro-bind",
+            "/usr",
+            "/usr",
             # A private /tmp first: the binds below may live under the host's /tmp (a checkout or
             # virtualenv there) and must be mounted over it, not hidden by it.
-            "--size", str(8 * 1024 * 1024), "--tmpfs", "/tmp"]
+            "--size",
+            str(8 * 1024 * 1024),
+            "--tmpfs",
+            "/tmp",
+        ]
+    )
     for name in ("bin", "lib", "lib64", "sbin"):
         path = Path("/") / name
         if path.is_symlink():
@@ -108,18 +131,50 @@ def bwrap_args(job_dir: str, limits: Limits, info_fd: int | None = None,
     for etc in ("/etc/ld.so.cache", "/etc/localtime"):
         if os.path.exists(etc):
             args += ["--ro-bind", etc, etc]
-    args += ["--ro-bind", str(REPO / "app" / "ml"), "/lab/app/ml",
-             "--ro-bind", str(REPO / "app" / "jobs" / "exercise_runner.py"), "/lab/app/jobs/exercise_runner.py",
-             *[arg for host, inside in binds for arg in ("--ro-bind", host, inside)],
-             "--proc", "/proc", "--dev", "/dev",
-             "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/check",
-             "--ro-bind", job_dir, "/check/in",
-             "--remount-ro", "/",  # the sandbox's own root (mount points bwrap made) is read-only too
-             "--chdir", "/check", "--clearenv",
-             "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1",
-             "--setenv", "HOME", "/check", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-             "--setenv", "PATH", "/usr/bin:/bin",
-             exe, "-I", "/lab/app/jobs/exercise_runner.py", "/check/in/job.json"]
+    args += [
+        "--ro-bind",
+        str(REPO / "app" / "ml"),
+        "/lab/app/ml",
+        "--ro-bind",
+        str(REPO / "app" / "jobs" / "exercise_runner.py"),
+        "/lab/app/jobs/exercise_runner.py",
+        *[arg for host, inside in binds for arg in ("--ro-bind", host, inside)],
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(limits.tmp_mb * 1024 * 1024),
+        "--tmpfs",
+        "/check",
+        "--ro-bind",
+        job_dir,
+        "/check/in",
+        "--remount-ro",
+        "/",  # the sandbox's own root (mount points bwrap made) is read-only too
+        "--chdir",
+        "/check",
+        "--clearenv",
+        "--setenv",
+        "OMP_NUM_THREADS",
+        "1",
+        "--setenv",
+        "MKL_NUM_THREADS",
+        "1",
+        "--setenv",
+        "HOME",
+        "/check",
+        "--setenv",
+        "PYTHONDONTWRITEBYTECODE",
+        "1",
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
+        exe,
+        "-I",
+        "/lab/app/jobs/exercise_runner.py",
+        "/check/in/job.json",
+    ]
     return args
 
 
@@ -133,7 +188,10 @@ def availability() -> tuple[bool, str]:
     if hidden:
         return False, f"the interpreter lies under a path the sandbox mounts itself: {', '.join(hidden)}"
     with tempfile.TemporaryDirectory(prefix="cl-probe-") as d:
-        cmd = bwrap_args(d, Limits())[:-2] + ["-c", "import json, sys; print(json.dumps(sys.version_info[:2]))"]
+        cmd = bwrap_args(d, Limits())[:-2] + [
+            "-c",
+            "import json, sys; print(json.dumps(sys.version_info[:2]))",
+        ]
         try:
             r = subprocess.run(cmd, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -176,17 +234,30 @@ def _reap_namespace(info_r: int | None) -> None:
         time.sleep(0.02)
 
 
-def run(job: dict, code: str, limits: Limits, on_event=None, sandboxed: bool = True,
-        binds: tuple[tuple[str, str], ...] = ()) -> Outcome:
+def run(
+    job: dict,
+    code: str,
+    limits: Limits,
+    on_event=None,
+    sandboxed: bool = True,
+    binds: tuple[tuple[str, str], ...] = (),
+) -> Outcome:
     """Run one check in a fresh sandbox; blocks until it ends (call it from a worker thread).
 
     sandboxed=False runs the same runner without bubblewrap (rlimits and timeouts still apply):
     only for code assembled from the lesson's own lines (assemble mode), never for free code.
     binds: (host file, path inside) pairs mounted read-only, e.g. a pretrained source."""
     out = Outcome()
-    job = {**job, "limits": {"cpu_s": limits.cpu_s, "memory_mb": limits.memory_mb,
-                             "file_mb": limits.file_mb, "procs": limits.procs,
-                             "phase_wall_s": limits.phase_wall_s}}
+    job = {
+        **job,
+        "limits": {
+            "cpu_s": limits.cpu_s,
+            "memory_mb": limits.memory_mb,
+            "file_mb": limits.file_mb,
+            "procs": limits.procs,
+            "phase_wall_s": limits.phase_wall_s,
+        },
+    }
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="cl-check-") as root:
         job_dir = os.path.join(root, "in")
@@ -196,18 +267,28 @@ def run(job: dict, code: str, limits: Limits, on_event=None, sandboxed: bool = T
             cmd = bwrap_args(job_dir, limits, info_w, binds)
         else:
             job.update(dir=root, lab=str(REPO), **({"source": binds[0][0]} if binds else {}))
-            cmd = [sys.executable, "-I", str(REPO / "app" / "jobs" / "exercise_runner.py"),
-                   os.path.join(job_dir, "job.json")]
+            cmd = [
+                sys.executable,
+                "-I",
+                str(REPO / "app" / "jobs" / "exercise_runner.py"),
+                os.path.join(job_dir, "job.json"),
+            ]
         Path(job_dir, "job.json").write_text(json.dumps(job))
         Path(job_dir, "solution.py").write_text(code, encoding="utf-8")
         os.chmod(job_dir, 0o755)
         for name in ("job.json", "solution.py"):
             os.chmod(Path(job_dir, name), 0o644)
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, cwd=root,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    start_new_session=True, close_fds=True,
-                                    pass_fds=(info_w,) if sandboxed else ())
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                cwd=root,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=(info_w,) if sandboxed else (),
+            )
         except OSError as exc:
             os.close(info_r)
             os.close(info_w)

@@ -5,9 +5,11 @@ a pipe that the manager's monitor waits on directly (no extra hop, no extra thre
 executor (celery_executor.py) hands its events to `deliver` from a thread of its own; the
 monitor picks them up from there, so every event is still handled on the monitor thread alone.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from app.jobs import processes
 from app.jobs.protocol import Job
@@ -40,6 +42,7 @@ class Executor(Protocol):
 
 class LocalExecutor:
     """The forkserver on this machine; the monitor waits on each process's pipe and sentinel."""
+
     remote = False
 
     def __init__(self, settings: Settings):
@@ -54,7 +57,9 @@ class LocalExecutor:
 
         ctx = processes.context(self.threads)
         receiver, sender = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=run_job, args=(job.to_wire(), sender), name=f"train-{job.run_id}", daemon=True)
+        proc = ctx.Process(
+            target=run_job, args=(job.to_wire(), sender), name=f"train-{job.run_id}", daemon=True
+        )
         proc.start()
         sender.close()
         return proc, receiver

@@ -24,6 +24,7 @@ Each child reports JSON lines on the protocol pipe (stdout of the sandbox); what
 prints goes to stderr, which the server caps. Limits (CPU time, address space, file size,
 processes) are set here, before any learner code runs.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -55,7 +56,7 @@ DECAY = 0.7
 def lr_lambda(epoch: int) -> float:
     # A closed form of the scheduler's own counter: a scheduler that lost its state restarts the
     # decay from the base LR, which shows as an LR jump (a chained decay would hide it).
-    return DECAY ** epoch
+    return DECAY**epoch
 
 
 def data():
@@ -68,6 +69,7 @@ def data():
 def build(seed: int):
     """What a training script does at its start, and what a restarted script does again."""
     import torch
+
     from app.ml.models import TinyMLP
 
     torch.manual_seed(seed)
@@ -86,7 +88,7 @@ def run_epoch(model, optimizer, scheduler, X, y, epoch: int, on_step=None) -> di
     model.train()
     total, first = 0.0, None
     for i, start in enumerate(range(0, len(X), BATCH)):
-        idx = order[start:start + BATCH]
+        idx = order[start : start + BATCH]
         optimizer.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(X[idx]), y[idx])  # Dropout draws from the global RNG too
         loss.backward()
@@ -97,16 +99,22 @@ def run_epoch(model, optimizer, scheduler, X, y, epoch: int, on_step=None) -> di
         if on_step:
             on_step(epoch, i)
     scheduler.step()
-    return {"epoch": epoch, "loss": total / len(X), "first_loss": first, "lr": lr,
-            "order": _digest(order)}
+    return {"epoch": epoch, "loss": total / len(X), "first_loss": first, "lr": lr, "order": _digest(order)}
 
 
 def trusted_save(path, model, optimizer, scheduler, epoch):
     import torch
 
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "epoch": epoch,
-                "rng": torch.get_rng_state()}, path)
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "epoch": epoch,
+            "rng": torch.get_rng_state(),
+        },
+        path,
+    )
 
 
 def cuda_tagged_save(path, model, optimizer, scheduler, epoch):
@@ -116,8 +124,9 @@ def cuda_tagged_save(path, model, optimizer, scheduler, epoch):
 
     registry = torch.serialization._package_registry
     saved = list(registry)
-    torch.serialization.register_package(-1_000_000, lambda st: "cuda:0" if st.device.type == "cpu" else None,
-                                         lambda st, location: None)
+    torch.serialization.register_package(
+        -1_000_000, lambda st: "cuda:0" if st.device.type == "cpu" else None, lambda st, location: None
+    )
     try:
         trusted_save(path, model, optimizer, scheduler, epoch)
     finally:
@@ -153,10 +162,15 @@ def fingerprint(model, optimizer, scheduler) -> dict:
     import torch
 
     opt = optimizer.state_dict()
-    opt_state = sorted((k, name, _digest(v) if torch.is_tensor(v) else repr(v))
-                       for k, s in opt["state"].items() for name, v in s.items())
+    opt_state = sorted(
+        (k, name, _digest(v) if torch.is_tensor(v) else repr(v))
+        for k, s in opt["state"].items()
+        for name, v in s.items()
+    )
     return {
-        "weights": hashlib.sha256(repr([(k, _digest(v)) for k, v in model.state_dict().items()]).encode()).hexdigest()[:16],
+        "weights": hashlib.sha256(
+            repr([(k, _digest(v)) for k, v in model.state_dict().items()]).encode()
+        ).hexdigest()[:16],
         "optimizer": hashlib.sha256(repr(opt_state).encode()).hexdigest()[:16] if opt_state else "empty",
         "scheduler": scheduler.last_epoch,
         "lr": float(optimizer.param_groups[0]["lr"]),
@@ -173,7 +187,7 @@ def learner_namespace() -> dict:
     with open(f"{CHECK}/in/{SOLUTION_FILE}", encoding="utf-8") as f:
         code = f.read()
     namespace = {"__name__": "solution", "__file__": SOLUTION_FILE}
-    exec(compile(code, SOLUTION_FILE, "exec"), namespace)  # noqa: S102 - the sandbox's purpose
+    exec(compile(code, SOLUTION_FILE, "exec"), namespace)
     return namespace
 
 
@@ -222,8 +236,9 @@ def phase_train(job: dict, check: dict) -> None:
         run_epoch(model, optimizer, scheduler, X, y, epoch, on_step)
         truth = fingerprint(model, optimizer, scheduler)
         save(f"{CHECK}/ckpt-{epoch}.pt", model, optimizer, scheduler, epoch)
-        emit({"ev": "saved", "epoch": epoch, "truth": truth,
-              "after": fingerprint(model, optimizer, scheduler)})
+        emit(
+            {"ev": "saved", "epoch": epoch, "truth": truth, "after": fingerprint(model, optimizer, scheduler)}
+        )
 
 
 def state_path(check: dict) -> str:
@@ -237,8 +252,9 @@ def phase_resume(job: dict, check: dict) -> None:
     path = f"{CHECK}/ckpt-{check['crash_after']}.pt"
     X, y = data()
     if "resume_on_cpu" in job["learner"]:
-        model, optimizer, scheduler, start = resume_on_cpu(learner_fn(learner_namespace(), "resume_on_cpu"),
-                                                           path, check["seed"])
+        model, optimizer, scheduler, start = resume_on_cpu(
+            learner_fn(learner_namespace(), "resume_on_cpu"), path, check["seed"]
+        )
     else:
         load = trusted_load
         if "load_checkpoint" in job["learner"]:
@@ -247,14 +263,25 @@ def phase_resume(job: dict, check: dict) -> None:
         start = load(path, model, optimizer, scheduler)
     # The optimizer must update this model's parameters, not those of a model built before (told
     # from here: a learner who fakes True gains nothing, the finish binds the optimizer anyway).
-    bound = ({id(p) for g in optimizer.param_groups for p in g["params"]} == {id(p) for p in model.parameters()})
+    bound = {id(p) for g in optimizer.param_groups for p in g["params"]} == {
+        id(p) for p in model.parameters()
+    }
     try:
         start_epoch = int(start)
     except (TypeError, ValueError):
-        raise TypeError(f"load_checkpoint returned {start!r}; it should return the epoch to start from (an int)") from None
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "start_epoch": start_epoch},
-               state_path(check))
+        raise TypeError(
+            f"load_checkpoint returned {start!r}; it should return the epoch to start from (an int)"
+        ) from None
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": torch.get_rng_state(),
+            "start_epoch": start_epoch,
+        },
+        state_path(check),
+    )
     emit({"ev": "loaded", "bound": bool(bound)})
 
 
@@ -277,8 +304,16 @@ def phase_finish(job: dict, check: dict, truth: dict, bound: bool) -> None:
     restored = {k: now[k] == truth[k] for k in ("weights", "optimizer", "scheduler", "rng")}
     restored["lr"] = now["lr"] == truth["lr"]
     restored["bound"] = bool(bound)
-    emit({"ev": "restored", "restored": restored, "start_epoch": start_epoch,
-          "expected_start": check["crash_after"] + 1, "now": now, "truth": truth})
+    emit(
+        {
+            "ev": "restored",
+            "restored": restored,
+            "start_epoch": start_epoch,
+            "expected_start": check["crash_after"] + 1,
+            "now": now,
+            "truth": truth,
+        }
+    )
     logs = []
     if 1 <= start_epoch <= EPOCHS + 1:
         logs = [run_epoch(model, optimizer, scheduler, X, y, e) for e in range(start_epoch, EPOCHS + 1)]
@@ -289,17 +324,27 @@ def resume_on_cpu(fn, path: str, seed: int):
     """The device exercise: the learner builds model, optimizer and scheduler with these
     factories (in the order they choose) from a checkpoint whose tensors are tagged cuda:0."""
     import torch
+
     from app.ml.models import TinyMLP
 
     torch.manual_seed(seed)  # the restarted script seeds first, as build() does
-    got = fn(path, TinyMLP, lambda params: torch.optim.Adam(params, lr=LR),
-             lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda))
+    got = fn(
+        path,
+        TinyMLP,
+        lambda params: torch.optim.Adam(params, lr=LR),
+        lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda),
+    )
     if not (isinstance(got, tuple) and len(got) == 4):
         raise TypeError("resume_on_cpu should return (model, optimizer, scheduler, start_epoch)")
     model, optimizer, scheduler, start = got
-    if not isinstance(model, torch.nn.Module) or not isinstance(optimizer, torch.optim.Optimizer) \
-            or not hasattr(scheduler, "last_epoch"):
-        raise TypeError("resume_on_cpu should return (model, optimizer, scheduler, start_epoch), in that order")
+    if (
+        not isinstance(model, torch.nn.Module)
+        or not isinstance(optimizer, torch.optim.Optimizer)
+        or not hasattr(scheduler, "last_epoch")
+    ):
+        raise TypeError(
+            "resume_on_cpu should return (model, optimizer, scheduler, start_epoch), in that order"
+        )
     return model, optimizer, scheduler, start
 
 
@@ -310,6 +355,7 @@ def phase_transfer(job: dict, check: dict) -> None:
     """The transfer exercise: the learner's partial load into a model with a new head, judged
     tensor by tensor against the real pretrained source and the target's fresh initialisation."""
     import torch
+
     from app.ml.backbones import build_target
 
     fn = learner_fn(learner_namespace(), "load_pretrained")
@@ -317,10 +363,16 @@ def phase_transfer(job: dict, check: dict) -> None:
     model = build_target("resnet_mini", check["variant"], check["classes"], seed=check["seed"])
     result = fn(model, source_path)
     # What the model holds now goes to a file; a trusted child judges it (phase_transfer_judge).
-    torch.save({"state": model.state_dict(),
-                "missing": [str(k) for k in result.missing_keys] if hasattr(result, "missing_keys") else None,
-                "unexpected": [str(k) for k in result.unexpected_keys] if hasattr(result, "unexpected_keys") else None},
-               state_path(check))
+    torch.save(
+        {
+            "state": model.state_dict(),
+            "missing": [str(k) for k in result.missing_keys] if hasattr(result, "missing_keys") else None,
+            "unexpected": [str(k) for k in result.unexpected_keys]
+            if hasattr(result, "unexpected_keys")
+            else None,
+        },
+        state_path(check),
+    )
     emit({"ev": "loaded"})
 
 
@@ -328,6 +380,7 @@ def phase_transfer_judge(job: dict, check: dict) -> None:
     """Trusted: the learner's model, read as data, tensor by tensor against the source and the
     target's own fresh initialisation (built again here from the same seed)."""
     import torch
+
     from app.ml.backbones import build_target
 
     source = torch.load(job.get("source", SOURCE_FILE), weights_only=True)["state_dict"]
@@ -340,12 +393,25 @@ def phase_transfer_judge(job: dict, check: dict) -> None:
         src = source.get(key)
         compatible = src is not None and tuple(src.shape) == tuple(fresh.shape)
         same_shape = torch.is_tensor(value) and value.shape == fresh.shape
-        rows.append({"key": key, "compatible": compatible,
-                     "from_source": bool(compatible and same_shape and torch.equal(value, src)),
-                     "untouched": bool(same_shape and torch.equal(value, fresh))})
+        rows.append(
+            {
+                "key": key,
+                "compatible": compatible,
+                "from_source": bool(compatible and same_shape and torch.equal(value, src)),
+                "untouched": bool(same_shape and torch.equal(value, fresh)),
+            }
+        )
     names = lambda v: [str(k) for k in v][:200] if isinstance(v, list) else None  # noqa: E731
-    emit({"ev": "transfer", "rows": rows, "classes": check["classes"], "variant": check["variant"],
-          "missing": names(saved.get("missing")), "unexpected": names(saved.get("unexpected"))})
+    emit(
+        {
+            "ev": "transfer",
+            "rows": rows,
+            "classes": check["classes"],
+            "variant": check["variant"],
+            "missing": names(saved.get("missing")),
+            "unexpected": names(saved.get("unexpected")),
+        }
+    )
 
 
 # ---------------------------------------------------------------- the parent
@@ -362,9 +428,15 @@ def limit_child(limits: dict) -> None:
 
 
 BLOCKED = {
-    "os.system": "os.system", "subprocess.Popen": "subprocess", "os.posix_spawn": "os.posix_spawn",
-    "os.exec": "os.exec*", "os.fork": "os.fork", "os.forkpty": "os.forkpty",
-    "socket.connect": "the network", "socket.bind": "the network", "socket.sendto": "the network",
+    "os.system": "os.system",
+    "subprocess.Popen": "subprocess",
+    "os.posix_spawn": "os.posix_spawn",
+    "os.exec": "os.exec*",
+    "os.fork": "os.fork",
+    "os.forkpty": "os.forkpty",
+    "socket.connect": "the network",
+    "socket.bind": "the network",
+    "socket.sendto": "the network",
 }
 
 
@@ -395,8 +467,15 @@ def run_child(target, args, limits: dict, phase: str, on_event=None) -> tuple[li
             sys.addaudithook(_audit)
             target(*args)
         except MemoryError:
-            emit({"ev": "error", "phase": phase, "type": "MemoryError",
-                  "message": "the code asked for more memory than the check allows", "line": None})
+            emit(
+                {
+                    "ev": "error",
+                    "phase": phase,
+                    "type": "MemoryError",
+                    "message": "the code asked for more memory than the check allows",
+                    "line": None,
+                }
+            )
         except BaseException as exc:  # the learner's exception is the answer
             try:
                 emit(describe_error(exc, phase))
@@ -439,7 +518,9 @@ def run_child(target, args, limits: dict, phase: str, on_event=None) -> tuple[li
                 event = json.loads(line)
             except ValueError:
                 continue
-            if not isinstance(event, dict) or (phase in PHASE_EVENTS and event.get("ev") not in PHASE_EVENTS[phase]):
+            if not isinstance(event, dict) or (
+                phase in PHASE_EVENTS and event.get("ev") not in PHASE_EVENTS[phase]
+            ):
                 continue
             events.append(event)
             if on_event and on_event(event) == "kill":
@@ -452,7 +533,9 @@ def run_child(target, args, limits: dict, phase: str, on_event=None) -> tuple[li
     _, status = os.waitpid(pid, 0)
     if not killed and os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        ended = {signal.SIGXCPU: "cpu", signal.SIGKILL: "killed", signal.SIGSEGV: "crash"}.get(sig, f"signal {sig}")
+        ended = {signal.SIGXCPU: "cpu", signal.SIGKILL: "killed", signal.SIGSEGV: "crash"}.get(
+            sig, f"signal {sig}"
+        )
     elif not killed and os.WEXITSTATUS(status) != 0:
         ended = f"exit {os.WEXITSTATUS(status)}"
     return events, ended
@@ -489,11 +572,13 @@ def main() -> None:
     ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
     os.nice(10)  # like the training workers: the pages stay fast while checks run
     t0 = time.monotonic()
-    import torch  # noqa: F401 - once, before forking: every phase starts with it loaded
-    import torch._dynamo  # noqa: F401 - the optimizers import it on first use (~1 s)
-    import torch.nn.functional  # noqa: F401
-    import app.ml.data  # noqa: F401
-    import app.ml.models  # noqa: F401
+    import torch
+    import torch._dynamo
+    import torch.nn.functional
+
+    import app.ml.data
+    import app.ml.models
+
     if job.get("kind") == "transfer":
         import app.ml.backbones  # noqa: F401
 
@@ -514,8 +599,11 @@ def main() -> None:
         emit({"ev": "check", "index": n})
         if job.get("kind") == "transfer":
             events, ended = load_phase(phase_transfer, job, check, limits)
-            if ended == "exit" and any(e.get("ev") == "loaded" for e in events) \
-                    and not any(e.get("ev") == "error" for e in events):
+            if (
+                ended == "exit"
+                and any(e.get("ev") == "loaded" for e in events)
+                and not any(e.get("ev") == "error" for e in events)
+            ):
                 events, ended = run_child(phase_transfer_judge, (job, check), limits, "judge")
                 for e in events:
                     emit(e)
@@ -543,8 +631,12 @@ def main() -> None:
         loaded = next((e for e in events if e.get("ev") == "loaded"), None)
         if ended == "exit" and loaded is not None and not any(e.get("ev") == "error" for e in events):
             # A fresh child that never ran the learner's code trains on from what was restored.
-            events, ended = run_child(phase_finish, (job, check, saved[check["crash_after"]], loaded.get("bound") is not False),
-                                      limits, "finish")
+            events, ended = run_child(
+                phase_finish,
+                (job, check, saved[check["crash_after"]], loaded.get("bound") is not False),
+                limits,
+                "finish",
+            )
             for e in events:
                 emit(e)
         emit({"ev": "resume_end", "ended": ended, "s": round(time.monotonic() - t, 3)})

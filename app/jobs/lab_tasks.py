@@ -4,6 +4,7 @@ The web process never imports torch: each function imports its lab inside, so on
 short-lived sandbox process loads it. Functions given a work folder chdir into it and write
 files there; the web process creates that folder and deletes it afterwards.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ One monitor thread owns every worker's pipe and exit: it forwards progress into 
 view) and SQLite (what must survive), starts queued runs as slots free up, and tells a deliberate
 crash (SIGKILL from the learner) from a worker that died on its own.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,16 @@ from pathlib import Path
 
 from app.jobs import processes
 from app.jobs.executors import make_executor
-from app.jobs.protocol import (RECORDED_KINDS, Job, LimitReached, NotAllowed, Progress, Resume,  # noqa: F401
-                               RunStatus, unbatch)
+from app.jobs.protocol import (
+    RECORDED_KINDS,
+    Job,
+    LimitReached,
+    NotAllowed,
+    Progress,
+    Resume,
+    RunStatus,
+    unbatch,
+)
 from app.jobs.records import EpochRow, Run, reference_id, reference_key
 from app.jobs.store import RunStore
 from app.jobs.tasks import compare_finals, verify_run_files
@@ -130,8 +139,12 @@ class JobManager:
         self.executor.start(self._deliver)
         self._thread = threading.Thread(target=self._monitor, name="job-monitor", daemon=True)
         self._thread.start()
-        threading.Thread(target=processes.warm_up, args=(self.settings.torch_threads_per_worker,),
-                         name="forkserver-warm-up", daemon=True).start()
+        threading.Thread(
+            target=processes.warm_up,
+            args=(self.settings.torch_threads_per_worker,),
+            name="forkserver-warm-up",
+            daemon=True,
+        ).start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -176,8 +189,16 @@ class JobManager:
             return run_id in self._workers
 
     # --- the JobBackend interface (app/jobs/protocol.py) ---
-    def submit(self, session: str | None, kind: str, config: dict, options: dict | None = None, *,
-               run_id: str | None = None, first: bool = False) -> Run:
+    def submit(
+        self,
+        session: str | None,
+        kind: str,
+        config: dict,
+        options: dict | None = None,
+        *,
+        run_id: str | None = None,
+        first: bool = False,
+    ) -> Run:
         if kind == "train":
             return self.submit_train(session, config, options or {})
         return self.submit_job(session, kind, config, run_id=run_id, first=first)
@@ -188,9 +209,15 @@ class JobManager:
             return None
         with self._lock:
             live, worker = self.live.get(run_id), self._workers.get(run_id)
-            return RunStatus(run_id, run.status, self.queue_position(run_id),
-                             live.epoch if live else None, live.step if live else None,
-                             worker.node if worker else None, live.pid if live else None)
+            return RunStatus(
+                run_id,
+                run.status,
+                self.queue_position(run_id),
+                live.epoch if live else None,
+                live.step if live else None,
+                worker.node if worker else None,
+                live.pid if live else None,
+            )
 
     def events(self, run_id: str, kind: str | None = None) -> list[dict]:
         return self.store.events(run_id, kind)
@@ -237,19 +264,33 @@ class JobManager:
         with self._lock:
             self._check_active(session)
             if int(config["epochs"]) > s.max_epochs:
-                raise LimitReached(f"limit reached: at most {s.max_epochs} epochs per run on this server",
-                                   "epochs", n=s.max_epochs)
+                raise LimitReached(
+                    f"limit reached: at most {s.max_epochs} epochs per run on this server",
+                    "epochs",
+                    n=s.max_epochs,
+                )
             if self.store.count_roots(session) >= s.max_stored_runs_per_session:
-                raise LimitReached(f"limit reached: at most {s.max_stored_runs_per_session} runs are kept; "
-                                   "delete an old one", "stored", n=s.max_stored_runs_per_session)
+                raise LimitReached(
+                    f"limit reached: at most {s.max_stored_runs_per_session} runs are kept; "
+                    "delete an old one",
+                    "stored",
+                    n=s.max_stored_runs_per_session,
+                )
             self._check_queue()
             run_id = secrets.token_urlsafe(12)
             run = self._new_run(run_id, session, "train", config, options, parent=None, root=run_id)
             self._enqueue(run)
         return run
 
-    def submit_resume(self, session: str, source: Run, checkpoint: Path, epoch: int, restore: str,
-                      prediction: dict | None = None) -> Run:
+    def submit_resume(
+        self,
+        session: str,
+        source: Run,
+        checkpoint: Path,
+        epoch: int,
+        restore: str,
+        prediction: dict | None = None,
+    ) -> Run:
         with self._lock:
             self._check_active(session)
             self._check_queue()
@@ -258,8 +299,15 @@ class JobManager:
             self._enqueue(run)
         return run
 
-    def submit_resume_all(self, session: str, source: Run, checkpoint: Path, epoch: int,
-                          modes: list[str], predictions: dict[str, dict] | None = None) -> list[Run]:
+    def submit_resume_all(
+        self,
+        session: str,
+        source: Run,
+        checkpoint: Path,
+        epoch: int,
+        modes: list[str],
+        predictions: dict[str, dict] | None = None,
+    ) -> list[Run]:
         """One resume per restore mode from one checkpoint. As many as the learner's limit allows
         are queued now; the rest wait as "planned" and are queued as the learner's runs end, so a
         learner never holds more places in line than anyone else."""
@@ -274,14 +322,24 @@ class JobManager:
             runs = []
             for i, mode in enumerate(modes):
                 status = "queued" if i < room else "planned"
-                run = self._new_resume(session, source, checkpoint, epoch, mode, predictions.get(mode), status)
+                run = self._new_resume(
+                    session, source, checkpoint, epoch, mode, predictions.get(mode), status
+                )
                 if status == "queued":
                     self._enqueue(run)
                 runs.append(run)
         return runs
 
-    def _new_resume(self, session, source: Run, checkpoint: Path, epoch: int, restore: str,
-                    prediction: dict | None, status: str) -> Run:
+    def _new_resume(
+        self,
+        session,
+        source: Run,
+        checkpoint: Path,
+        epoch: int,
+        restore: str,
+        prediction: dict | None,
+        status: str,
+    ) -> Run:
         options = {
             "pace_ms": source.options.get("pace_ms", 0),
             "checkpoint": str(checkpoint.relative_to(self.runs_dir)),
@@ -291,9 +349,17 @@ class JobManager:
         }
         if prediction:
             options["prediction"] = prediction
-        return self._new_run(secrets.token_urlsafe(12), session, "resume", source.config, options,
-                             parent=source.id, root=source.root_id, ref=reference_key(source.config),
-                             status=status)
+        return self._new_run(
+            secrets.token_urlsafe(12),
+            session,
+            "resume",
+            source.config,
+            options,
+            parent=source.id,
+            root=source.root_id,
+            ref=reference_key(source.config),
+            status=status,
+        )
 
     def _promote_planned(self, session: str | None) -> None:
         """Queue a learner's planned resumes while their limit has room (oldest first)."""
@@ -301,17 +367,23 @@ class JobManager:
             return
         with self._lock:
             room = self.settings.max_active_runs_per_session - self.store.count_active(session)
-            for run in self.store.with_status(session, "planned")[:max(room, 0)]:
+            for run in self.store.with_status(session, "planned")[: max(room, 0)]:
                 self.store.update(run.id, status="queued")
                 self._enqueue(run)
 
-    def submit_job(self, session: str | None, kind: str, config: dict, run_id: str | None = None,
-                   first: bool = False) -> Run:
+    def submit_job(
+        self, session: str | None, kind: str, config: dict, run_id: str | None = None, first: bool = False
+    ) -> Run:
         """Any other kind of background job (pretraining, fine-tuning) through the same pool."""
         with self._lock:
-            if session is not None and self.store.count_active(session) >= self.settings.max_active_runs_per_session:
-                raise LimitReached(f"limit reached: at most {self.settings.max_active_runs_per_session} "
-                                   "runs may wait or train at once")
+            if (
+                session is not None
+                and self.store.count_active(session) >= self.settings.max_active_runs_per_session
+            ):
+                raise LimitReached(
+                    f"limit reached: at most {self.settings.max_active_runs_per_session} "
+                    "runs may wait or train at once"
+                )
             self._check_queue()
             run_id = run_id or secrets.token_urlsafe(12)
             if isinstance(config.get("pretrained"), str):
@@ -338,14 +410,19 @@ class JobManager:
             # A stale record of an earlier failed or deleted reference gives way to a new one.
             self.store.delete_lineage(run_id)
             shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
-            run = self._new_run(run_id, None, "reference", config, {"pace_ms": 0}, parent=None, root=run_id, ref=key)
+            run = self._new_run(
+                run_id, None, "reference", config, {"pace_ms": 0}, parent=None, root=run_id, ref=key
+            )
             self._enqueue(run)
             return run
 
     def _check_queue(self) -> None:
         if len(self._queue) >= self.settings.queue_max:
-            raise LimitReached(f"queue full: {len(self._queue)} runs are waiting; try again in a minute",
-                               "queue", n=len(self._queue))
+            raise LimitReached(
+                f"queue full: {len(self._queue)} runs are waiting; try again in a minute",
+                "queue",
+                n=len(self._queue),
+            )
 
     def note_address(self, session: str, address: str) -> None:
         with self._lock:
@@ -369,20 +446,42 @@ class JobManager:
         cap = self.settings.queue_per_address
         same = sum(1 for rid in self._queue if self._addresses.get(self._queued_owner(rid)) == address)
         if same >= cap:
-            raise LimitReached(f"queue full for your network: {same} runs from your address are waiting; "
-                               "try again in a minute", "address", n=cap)
+            raise LimitReached(
+                f"queue full for your network: {same} runs from your address are waiting; "
+                "try again in a minute",
+                "address",
+                n=cap,
+            )
 
-    def _new_run(self, run_id, session, kind, config, options, parent, root, ref=None, status="queued") -> Run:
+    def _new_run(
+        self, run_id, session, kind, config, options, parent, root, ref=None, status="queued"
+    ) -> Run:
         if status == "queued":
             self._check_address(session)
-        run = Run(id=run_id, session=session, kind=kind, config=config, options=options, status=status,
-                  parent_id=parent, root_id=root, reference_key=ref, error=None, final_hash=None,
-                  created=time.time(), started=None, finished=None)
+        run = Run(
+            id=run_id,
+            session=session,
+            kind=kind,
+            config=config,
+            options=options,
+            status=status,
+            parent_id=parent,
+            root_id=root,
+            reference_key=ref,
+            error=None,
+            final_hash=None,
+            created=time.time(),
+            started=None,
+            finished=None,
+        )
         return self.store.add(run)
 
     def _note_paced(self, run: Run) -> None:
-        if (self.settings.paced_places and run.kind in ("train", "resume")
-                and run.options.get("pace_ms", 0) >= PACED_MIN_MS):
+        if (
+            self.settings.paced_places
+            and run.kind in ("train", "resume")
+            and run.options.get("pace_ms", 0) >= PACED_MIN_MS
+        ):
             self._paced.add(run.id)
 
     def _free_places(self) -> dict[bool, int]:
@@ -425,8 +524,12 @@ class JobManager:
                 run = self.store.get(run_id)
                 if run is None or run.status != "planned":
                     return False
-            self.store.update(run_id, status="interrupted", finished=time.time(),
-                              error="cancelled while waiting in the queue")
+            self.store.update(
+                run_id,
+                status="interrupted",
+                finished=time.time(),
+                error="cancelled while waiting in the queue",
+            )
             return True
 
     # --- crash ---
@@ -549,12 +652,22 @@ class JobManager:
     def job_for(self, run: Run) -> Job:
         resume = None
         if run.kind == "resume":
-            resume = Resume(checkpoint=str(self.runs_dir / run.options["checkpoint"]), restore=run.options["restore"])
-        return Job(task=run.kind, run_id=run.id, run_dir=str(self.run_dir(run.id)), config=run.config,
-                   pace_ms=run.options.get("pace_ms", 0), crash_at_epoch=run.options.get("crash_at_epoch"),
-                   crash_while_saving_at=run.options.get("crash_while_saving_at"),
-                   threads=self.settings.torch_threads_per_worker, nice=self.settings.worker_nice,
-                   pretrained_dir=str(self.settings.pretrained_path), resume=resume)
+            resume = Resume(
+                checkpoint=str(self.runs_dir / run.options["checkpoint"]), restore=run.options["restore"]
+            )
+        return Job(
+            task=run.kind,
+            run_id=run.id,
+            run_dir=str(self.run_dir(run.id)),
+            config=run.config,
+            pace_ms=run.options.get("pace_ms", 0),
+            crash_at_epoch=run.options.get("crash_at_epoch"),
+            crash_while_saving_at=run.options.get("crash_while_saving_at"),
+            threads=self.settings.torch_threads_per_worker,
+            nice=self.settings.worker_nice,
+            pretrained_dir=str(self.settings.pretrained_path),
+            resume=resume,
+        )
 
     def _launch(self, run: Run, paced: bool = False) -> None:
         proc, conn = self.executor.launch(self.job_for(run))
@@ -603,11 +716,27 @@ class JobManager:
             live.step, live.loss, live.lr = event["step"], event["loss"], event["lr"]
             live.epoch = max(live.epoch, event["epoch"] - 1)
         elif kind == "epoch":
-            live.epoch, live.step, live.loss, live.lr = event["epoch"], event["step"], event["loss"], event["lr"]
+            live.epoch, live.step, live.loss, live.lr = (
+                event["epoch"],
+                event["step"],
+                event["loss"],
+                event["lr"],
+            )
             live.acc, live.val_loss = event["acc"], event.get("val_loss")
-            self.store.add_epoch(run_id, EpochRow(event["epoch"], event["loss"], event["acc"], event["lr"],
-                                                  event["seconds"], event["step"], event.get("step_losses", []),
-                                                  event.get("order_head", []), event.get("val_loss")))
+            self.store.add_epoch(
+                run_id,
+                EpochRow(
+                    event["epoch"],
+                    event["loss"],
+                    event["acc"],
+                    event["lr"],
+                    event["seconds"],
+                    event["step"],
+                    event.get("step_losses", []),
+                    event.get("order_head", []),
+                    event.get("val_loss"),
+                ),
+            )
         elif kind == "checkpoint":
             self.store.add_event(run_id, "checkpoint", {k: v for k, v in event.items() if k != "type"})
         elif kind == "resumed":
@@ -632,7 +761,9 @@ class JobManager:
     def _end(self, worker: _Worker, code: int | None, lost: str | None = None) -> None:
         """A run's process ended with exit code `code` (or its node was `lost`)."""
         self.executor.forget(worker.run_id)
-        crash = None if lost else self._crash_info(worker, code)  # before the live numbers go: it may need them
+        crash = (
+            None if lost else self._crash_info(worker, code)
+        )  # before the live numbers go: it may need them
         with self._lock:
             self._workers.pop(worker.run_id, None)
             self.live.pop(worker.run_id, None)  # only active runs have live numbers
@@ -674,7 +805,9 @@ class JobManager:
             idle = not waiting and self._free_places()[False] > 0
         if idle and self.store.reference(reference_key(run.config)) is None:
             ref = self.ensure_reference(run.config)
-            log.info("run %s crashed on an idle pool: reference %s started ahead of its resumes", run.id, ref.id)
+            log.info(
+                "run %s crashed on an idle pool: reference %s started ahead of its resumes", run.id, ref.id
+            )
 
     def _crash_info(self, worker: _Worker, code: int | None) -> dict | None:
         """Was this end the crash the learner asked for? Decided from what is certain, not
@@ -714,8 +847,11 @@ class JobManager:
     def _record_comparison(self, run_id: str, ref_id: str) -> None:
         try:
             result = processes.call_in_sandbox(
-                compare_finals, str(self.run_dir(run_id) / layout.FINAL_FILE),
-                str(self.run_dir(ref_id) / layout.FINAL_FILE), timeout=30)
+                compare_finals,
+                str(self.run_dir(run_id) / layout.FINAL_FILE),
+                str(self.run_dir(ref_id) / layout.FINAL_FILE),
+                timeout=30,
+            )
         except Exception as exc:
             result = {"error": str(exc)}
         self.store.add_event(run_id, "comparison", {"reference": ref_id, **result})

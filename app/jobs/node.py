@@ -7,6 +7,7 @@ torch once, with one torch thread (TORCH_THREADS_PER_WORKER). A crash is then a 
 process alone, and the node and its other runs go on. DATA_DIR must be the filesystem the web
 node and every other node share (the job names its folders by absolute path).
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,19 +37,33 @@ def announce(name: str, slots: int) -> None:
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
     while True:
         try:
-            client.set(node_key(settings.celery_queue, name), slots, ex=max(1, round(settings.heartbeat_ttl_s)))
+            client.set(
+                node_key(settings.celery_queue, name), slots, ex=max(1, round(settings.heartbeat_ttl_s))
+            )
         except redis.RedisError:
             pass  # Redis restarting: announced again on the next beat
         time.sleep(settings.heartbeat_s)
 
 
 def main() -> None:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     concurrency = settings.worker_concurrency or os.cpu_count() or 1
     name = settings.worker_name or f"run@{socket.gethostname()}"
     # torch is imported by the forkserver before the node takes its first run.
     processes.warm_up(settings.torch_threads_per_worker)
     threading.Thread(target=announce, args=(name, concurrency), name="announce", daemon=True).start()
-    celery_app.worker_main(["worker", "--pool=threads", f"--concurrency={concurrency}", f"--hostname={name}",
-                            f"--queues={node_queue(settings.celery_queue, name)}", f"--loglevel={settings.log_level.upper()}",
-                            "--without-gossip", "--without-mingle", "--without-heartbeat"])
+    celery_app.worker_main(
+        [
+            "worker",
+            "--pool=threads",
+            f"--concurrency={concurrency}",
+            f"--hostname={name}",
+            f"--queues={node_queue(settings.celery_queue, name)}",
+            f"--loglevel={settings.log_level.upper()}",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+    )

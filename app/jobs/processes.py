@@ -4,6 +4,7 @@ A forkserver that has already imported torch starts a worker in ~0.1 s with ~20 
 memory, where a spawned interpreter needs ~4 s and ~210 MiB (see ../shared measurements). Plain
 fork of a process that has run torch ops can deadlock in OpenMP, so the web process never forks.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -13,8 +14,9 @@ import resource
 import signal
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from multiprocessing import forkserver, popen_forkserver
-from typing import Any, Callable
+from typing import Any
 
 _lock = threading.Lock()
 _ctx: mp.context.ForkServerContext | None = None
@@ -133,7 +135,9 @@ def call_in_sandbox(fn: Callable, *args: Any, timeout: float = 20.0, memory_mb: 
     Returns its result; re-raises its exception as SandboxFailure(type name, message)."""
     ctx = context()
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_sandbox_entry, args=(sender, fn, args, memory_mb, int(timeout) + 1), daemon=True)
+    proc = ctx.Process(
+        target=_sandbox_entry, args=(sender, fn, args, memory_mb, int(timeout) + 1), daemon=True
+    )
     proc.start()
     sender.close()
     try:
@@ -164,7 +168,9 @@ def call_limited(settings, fn: Callable, *args: Any) -> Any:
     if not slots.acquire(timeout=settings.inspect_timeout_s):
         raise SandboxError("waited too long for a free sandbox (the class is busy); try again")
     try:
-        return call_in_sandbox(fn, *args, timeout=settings.inspect_timeout_s, memory_mb=settings.inspect_memory_mb)
+        return call_in_sandbox(
+            fn, *args, timeout=settings.inspect_timeout_s, memory_mb=settings.inspect_memory_mb
+        )
     finally:
         slots.release()
 
@@ -172,7 +178,7 @@ def call_limited(settings, fn: Callable, *args: Any) -> Any:
 # Answers about one file (a checkpoint's "inside" view): the same file gives the same answer,
 # so it is asked once. Keyed by path, size and mtime: a rewritten file is asked again.
 CACHE_SIZE = 256
-_cache: "OrderedDict[tuple, tuple[str, Any]]" = OrderedDict()
+_cache: OrderedDict[tuple, tuple[str, Any]] = OrderedDict()
 _cache_lock = threading.Lock()
 _slots: dict[tuple[str, int], threading.BoundedSemaphore] = {}
 

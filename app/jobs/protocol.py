@@ -10,6 +10,7 @@ The other way round, `JobBackend` is all the web layer may ask of the job system
 records it hands out (`Run`, `EpochRow`), its live numbers (`Progress`) and its refusals
 (`LimitReached`, `NotAllowed`).
 """
+
 from __future__ import annotations
 
 import time
@@ -35,6 +36,7 @@ class Resume:
 @dataclass(frozen=True)
 class Job:
     """One run's process: what to train, where to write, and how the process behaves."""
+
     task: str
     run_id: str
     run_dir: str
@@ -54,7 +56,7 @@ class Job:
         return wire
 
     @classmethod
-    def from_wire(cls, wire: dict) -> "Job":
+    def from_wire(cls, wire: dict) -> Job:
         known = {f.name for f in fields(cls)}
         data = {k: v for k, v in wire.items() if k in known}
         if data.get("resume") is not None:
@@ -123,6 +125,7 @@ class Failed:
 @dataclass(frozen=True)
 class Recorded:
     """Progress of other kinds of jobs (pretraining, fine-tuning) that the pages read back."""
+
     kind: Literal["series", "result", "pretrain_epoch"]
     data: dict
     type: str = "recorded"
@@ -131,6 +134,7 @@ class Recorded:
 @dataclass(frozen=True)
 class Started:
     """A remote node took the run: which node, and the pid of the run's own process there."""
+
     node: str
     pid: int
     type: str = "started"
@@ -139,6 +143,7 @@ class Started:
 @dataclass(frozen=True)
 class Exited:
     """The run's process ended with this exit code (negative: killed by that signal)."""
+
     code: int | None
     type: str = "exit"
 
@@ -151,8 +156,16 @@ class Other:
 
 Event = Union[Step, Epoch, Checkpoint, Resumed, Crash, Done, Failed, Recorded, Started, Exited, Other]
 RECORDED_KINDS = ("series", "result", "pretrain_epoch")
-_PLAIN = {"step": Step, "epoch": Epoch, "resumed": Resumed, "crash": Crash, "done": Done, "error": Failed,
-          "started": Started, "exit": Exited}
+_PLAIN = {
+    "step": Step,
+    "epoch": Epoch,
+    "resumed": Resumed,
+    "crash": Crash,
+    "done": Done,
+    "error": Failed,
+    "started": Started,
+    "exit": Exited,
+}
 
 
 def parse_event(wire: dict) -> Event:
@@ -193,6 +206,7 @@ class NotAllowed(Exception):
 @dataclass
 class Progress:
     """A training run's live numbers, between the epochs the store records (only while active)."""
+
     epoch: int = 0
     step: int = 0
     loss: float | None = None
@@ -223,14 +237,36 @@ class JobBackend(Protocol):
     settings: Settings
 
     # --- work: submit, crash, cancel, delete ---
-    def submit(self, session: str | None, kind: str, config: dict, options: dict | None = None, *,
-               run_id: str | None = None, first: bool = False) -> Run: ...  # raises LimitReached
+    def submit(
+        self,
+        session: str | None,
+        kind: str,
+        config: dict,
+        options: dict | None = None,
+        *,
+        run_id: str | None = None,
+        first: bool = False,
+    ) -> Run: ...  # raises LimitReached
 
-    def submit_resume(self, session: str, source: Run, checkpoint: Path, epoch: int, restore: str,
-                      prediction: dict | None = None) -> Run: ...
+    def submit_resume(
+        self,
+        session: str,
+        source: Run,
+        checkpoint: Path,
+        epoch: int,
+        restore: str,
+        prediction: dict | None = None,
+    ) -> Run: ...
 
-    def submit_resume_all(self, session: str, source: Run, checkpoint: Path, epoch: int,
-                          modes: list[str], predictions: dict[str, dict] | None = None) -> list[Run]: ...
+    def submit_resume_all(
+        self,
+        session: str,
+        source: Run,
+        checkpoint: Path,
+        epoch: int,
+        modes: list[str],
+        predictions: dict[str, dict] | None = None,
+    ) -> list[Run]: ...
 
     def crash(self, run_id: str) -> None: ...  # SIGKILL of exactly that run's process
 

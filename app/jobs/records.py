@@ -1,6 +1,7 @@
 """What the job system keeps of a run, as the web layer reads it: the run's record and its
 per-epoch rows. Plain dataclasses, no torch and no SQLite: the store (app/jobs/store.py) reads
 and writes them, the seam (app/jobs/protocol.py) names them, the components show them."""
+
 from __future__ import annotations
 
 import hashlib

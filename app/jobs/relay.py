@@ -7,6 +7,7 @@ node has read the last one, so that a Redis that restarted (and lost everything)
 again: entries the web node already had are skipped by their ids, nothing is lost or doubled.
 Meanwhile it refreshes the run's heartbeat key and SIGKILLs the process when the web node asks.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,7 +72,7 @@ class Relay:
                 pipe.set(self.keys.heartbeat, self.node, ex=max(1, round(self.settings.heartbeat_ttl_s)))
                 self.next_beat = now + self.settings.heartbeat_s
             # Called with nothing new too: it is also how a restart of Redis is noticed.
-            pending = self.log[self.sent:]
+            pending = self.log[self.sent :]
             self.append(keys=[self.keys.events, self.keys.claim], args=[self.sent + 1, *pending], client=pipe)
             pipe.exists(self.keys.kill)
             replies = pipe.execute()
@@ -85,7 +86,11 @@ class Relay:
             return False
 
     def _claim_again(self) -> None:
-        log.warning("Redis lost run %s's keys (restarted?): sending its %d events again", self.keys.name, len(self.log))
+        log.warning(
+            "Redis lost run %s's keys (restarted?): sending its %d events again",
+            self.keys.name,
+            len(self.log),
+        )
         pipe = self.r.pipeline(transaction=False)
         pipe.set(self.keys.claim, self.node, ex=86400)
         if self.owner:
@@ -139,8 +144,11 @@ def run(wire: dict, name: str, settings: Settings, node: str) -> str:
             break
         time.sleep(ACK_POLL_S)
     else:
-        log.warning("run %s: the web node did not read its last events within %.0f s", job.run_id,
-                    settings.relay_ack_timeout_s)
+        log.warning(
+            "run %s: the web node did not read its last events within %.0f s",
+            job.run_id,
+            settings.relay_ack_timeout_s,
+        )
     return f"exit {proc.exitcode}"
 
 
@@ -152,7 +160,9 @@ def _supervise(proc, receiver, relay: Relay) -> None:
         # Until the next tick at most: an event that wakes us must not push the tick back (it did,
         # and a run's events then waited for a quiet 50 ms: checkpoints reached Redis ~66 ms late).
         timeout = max(0.0, next_tick - time.monotonic())
-        ready = multiprocessing.connection.wait([proc.sentinel, *([receiver] if open_pipe else [])], timeout=timeout)
+        ready = multiprocessing.connection.wait(
+            [proc.sentinel, *([receiver] if open_pipe else [])], timeout=timeout
+        )
         if receiver in ready:
             open_pipe = _drain(receiver, relay)
         if proc.sentinel in ready:

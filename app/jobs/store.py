@@ -3,6 +3,7 @@
 Checkpoint files live beside it under DATA_DIR/runs/<id>/; the database only says what they
 belong to. Both survive a server that is killed, which is the point of the lesson.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -66,8 +67,17 @@ def _remember(kept: OrderedDict, key, value, limit: int) -> list:
 
 
 def _epoch(r: sqlite3.Row) -> EpochRow:
-    return EpochRow(r["epoch"], r["loss"], r["acc"], r["lr"], r["seconds"], r["step"],
-                    json.loads(r["step_losses"] or "[]"), json.loads(r["order_head"] or "[]"), r["val_loss"])
+    return EpochRow(
+        r["epoch"],
+        r["loss"],
+        r["acc"],
+        r["lr"],
+        r["seconds"],
+        r["step"],
+        json.loads(r["step_losses"] or "[]"),
+        json.loads(r["order_head"] or "[]"),
+        r["val_loss"],
+    )
 
 
 def _run(row: sqlite3.Row) -> Run:
@@ -161,9 +171,22 @@ class RunStore:
         self._root_of[run.id] = (run.root_id, run.session)
         self._exec(
             "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (run.id, run.session, run.kind, json.dumps(run.config), json.dumps(run.options), run.status,
-             run.parent_id, run.root_id, run.reference_key, run.error, run.final_hash,
-             run.created, run.started, run.finished),
+            (
+                run.id,
+                run.session,
+                run.kind,
+                json.dumps(run.config),
+                json.dumps(run.options),
+                run.status,
+                run.parent_id,
+                run.root_id,
+                run.reference_key,
+                run.error,
+                run.final_hash,
+                run.created,
+                run.started,
+                run.finished,
+            ),
         )
         self._touch(run.id)
         return run
@@ -188,37 +211,55 @@ class RunStore:
         kept = self._by_session.get(session)
         if kept is not None and kept[0] == version:
             return list(kept[1])
-        runs = [_run(r) for r in self._all("SELECT * FROM runs WHERE session = ? ORDER BY created", (session,))]
+        runs = [
+            _run(r) for r in self._all("SELECT * FROM runs WHERE session = ? ORDER BY created", (session,))
+        ]
         with self._lock:
             _remember(self._by_session, session, (version, runs), SESSIONS_KEPT)
         return list(runs)
 
     def lineage(self, root_id: str) -> list[Run]:
-        return [_run(r) for r in self._all("SELECT * FROM runs WHERE root_id = ? ORDER BY created", (root_id,))]
+        return [
+            _run(r) for r in self._all("SELECT * FROM runs WHERE root_id = ? ORDER BY created", (root_id,))
+        ]
 
     def reference(self, key: str) -> Run | None:
         rows = self._all(
             "SELECT * FROM runs WHERE kind = 'reference' AND reference_key = ? AND status IN ('queued','running','done') "
-            "ORDER BY created DESC LIMIT 1", (key,))
+            "ORDER BY created DESC LIMIT 1",
+            (key,),
+        )
         return _run(rows[0]) if rows else None
 
     def resumes_for_reference(self, key: str) -> list[Run]:
-        rows = self._all("SELECT * FROM runs WHERE kind = 'resume' AND reference_key = ? AND status = 'done'", (key,))
+        rows = self._all(
+            "SELECT * FROM runs WHERE kind = 'resume' AND reference_key = ? AND status = 'done'", (key,)
+        )
         return [_run(r) for r in rows]
 
     def count_active(self, session: str) -> int:
-        return self._all("SELECT COUNT(*) FROM runs WHERE session = ? AND status IN ('queued','running')", (session,))[0][0]
+        return self._all(
+            "SELECT COUNT(*) FROM runs WHERE session = ? AND status IN ('queued','running')", (session,)
+        )[0][0]
 
     def count_status(self, session: str, status: str) -> int:
-        return self._all("SELECT COUNT(*) FROM runs WHERE session = ? AND status = ?", (session, status))[0][0]
+        return self._all("SELECT COUNT(*) FROM runs WHERE session = ? AND status = ?", (session, status))[0][
+            0
+        ]
 
     def with_status(self, session: str, status: str) -> list[Run]:
-        rows = self._all("SELECT * FROM runs WHERE session = ? AND status = ? ORDER BY created", (session, status))
+        rows = self._all(
+            "SELECT * FROM runs WHERE session = ? AND status = ? ORDER BY created", (session, status)
+        )
         return [_run(r) for r in rows]
 
     def sessions_with_status(self, status: str) -> list[str]:
-        return [r[0] for r in self._all("SELECT DISTINCT session FROM runs WHERE status = ? AND session IS NOT NULL",
-                                        (status,))]
+        return [
+            r[0]
+            for r in self._all(
+                "SELECT DISTINCT session FROM runs WHERE status = ? AND session IS NOT NULL", (status,)
+            )
+        ]
 
     def count_roots(self, session: str) -> int:
         return self._all("SELECT COUNT(*) FROM runs WHERE session = ? AND kind = 'train'", (session,))[0][0]
@@ -228,7 +269,8 @@ class RunStore:
         rows = self._all(
             "SELECT * FROM runs r WHERE r.kind IN ('train','reference') AND NOT EXISTS "
             "(SELECT 1 FROM runs a WHERE a.root_id = r.root_id AND a.status IN ('planned','queued','running')) "
-            "ORDER BY r.created")
+            "ORDER BY r.created"
+        )
         return [_run(r) for r in rows]
 
     def idle_roots(self, before: float) -> list[str]:
@@ -238,7 +280,9 @@ class RunStore:
             "SELECT DISTINCT r.root_id FROM runs r WHERE r.session IN ("
             " SELECT session FROM runs WHERE session IS NOT NULL GROUP BY session"
             " HAVING MAX(MAX(created, COALESCE(started, 0), COALESCE(finished, 0))) < ?"
-            " AND SUM(status IN ('planned','queued','running')) = 0)", (before,))
+            " AND SUM(status IN ('planned','queued','running')) = 0)",
+            (before,),
+        )
         return [r["root_id"] for r in rows]
 
     def delete_lineage(self, root_id: str) -> list[str]:
@@ -260,7 +304,9 @@ class RunStore:
         cur = self._exec(
             "UPDATE runs SET status = 'interrupted', finished = ?, "
             "error = COALESCE(error, 'the server stopped while this run was active') "
-            "WHERE status IN ('queued','running')", (time.time(),))
+            "WHERE status IN ('queued','running')",
+            (time.time(),),
+        )
         return cur.rowcount
 
     # --- epochs and events ---
@@ -269,8 +315,18 @@ class RunStore:
             self._db.execute(
                 "INSERT OR REPLACE INTO epochs (run_id, epoch, loss, acc, lr, seconds, step, step_losses, "
                 "order_head, val_loss) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (run_id, e.epoch, e.loss, e.acc, e.lr, e.seconds, e.step, json.dumps(e.step_losses),
-                 json.dumps(e.order_head), e.val_loss),
+                (
+                    run_id,
+                    e.epoch,
+                    e.loss,
+                    e.acc,
+                    e.lr,
+                    e.seconds,
+                    e.step,
+                    json.dumps(e.step_losses),
+                    json.dumps(e.order_head),
+                    e.val_loss,
+                ),
             )
             if run_id in self._epochs:
                 self._stale_from[run_id] = min(self._stale_from.get(run_id, e.epoch), e.epoch)
@@ -286,11 +342,17 @@ class RunStore:
             kept = self._epochs.get(run_id)
             since = self._stale_from.pop(run_id, None)
             if kept is None:
-                rows = [_epoch(r) for r in self._all("SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch",
-                                                    (run_id,))]
+                rows = [
+                    _epoch(r)
+                    for r in self._all("SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))
+                ]
             elif since is not None:
-                rows = [e for e in kept if e.epoch < since] + [_epoch(r) for r in self._all(
-                    "SELECT * FROM epochs WHERE run_id = ? AND epoch >= ? ORDER BY epoch", (run_id, since))]
+                rows = [e for e in kept if e.epoch < since] + [
+                    _epoch(r)
+                    for r in self._all(
+                        "SELECT * FROM epochs WHERE run_id = ? AND epoch >= ? ORDER BY epoch", (run_id, since)
+                    )
+                ]
             else:
                 rows = kept
             for gone in _remember(self._epochs, run_id, rows, RUNS_KEPT):

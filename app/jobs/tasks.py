@@ -3,6 +3,7 @@
 They open checkpoint files with torch.load, so that a truncated or hostile file can only
 hurt a process that is about to end anyway.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,9 +17,14 @@ def verify_run_files(run_dir: str) -> dict:
     root = Path(run_dir)
     files = []
     for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.suffix not in (".pt", ".tmp") and ".tmp" not in path.name:
+        if not path.is_file() or (path.suffix not in (".pt", ".tmp") and ".tmp" not in path.name):
             continue
-        entry = {"file": str(path.relative_to(root)), "bytes": path.stat().st_size, "ok": False, "error": None}
+        entry = {
+            "file": str(path.relative_to(root)),
+            "bytes": path.stat().st_size,
+            "ok": False,
+            "error": None,
+        }
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
             entry["ok"] = True
@@ -46,18 +52,27 @@ def compare_finals(resumed_final: str, reference_final: str) -> dict:
 
     a, b = load_checkpoint(Path(resumed_final)), load_checkpoint(Path(reference_final))
     hash_a, hash_b = weights_hash(a), weights_hash(b)
-    return {"max_abs_diff": max_abs_diff(a, b), "hash": hash_a, "reference_hash": hash_b,
-            "identical": hash_a == hash_b}
+    return {
+        "max_abs_diff": max_abs_diff(a, b),
+        "hash": hash_a,
+        "reference_hash": hash_b,
+        "identical": hash_a == hash_b,
+    }
 
 
-def transfer_view(pretrained: str, source: str, variant: str, num_classes: int, strategy: str, seed: int) -> dict:
+def transfer_view(
+    pretrained: str, source: str, variant: str, num_classes: int, strategy: str, seed: int
+) -> dict:
     """Load the pretrained source into a fresh target with one strategy: every tensor's fate,
     torch's own error if any, and a before/after preview of each tensor."""
-    return transfer_views(pretrained, source, variant, [num_classes], [strategy], seed)[(num_classes, strategy)]
+    return transfer_views(pretrained, source, variant, [num_classes], [strategy], seed)[
+        (num_classes, strategy)
+    ]
 
 
-def transfer_views(pretrained: str, source: str, variant: str, class_counts: list[int], strategies: list[str],
-                   seed: int) -> dict:
+def transfer_views(
+    pretrained: str, source: str, variant: str, class_counts: list[int], strategies: list[str], seed: int
+) -> dict:
     """transfer_view for many questions at once: {(num_classes, strategy): view}."""
     import torch
 

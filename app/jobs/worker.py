@@ -1,5 +1,6 @@
 """The body of a training worker process. Imported (with torch) by the forkserver in advance,
 so a new run starts in a fraction of a second."""
+
 from __future__ import annotations
 
 import math
@@ -9,13 +10,13 @@ import time
 from pathlib import Path
 
 import torch
-import torch._dynamo  # noqa: F401  (the first optimizer imports it lazily: ~2 s we pay up front)
+import torch._dynamo
 
 from app.jobs.processes import die_with_parent
 from app.ml import epoch_order
 from app.ml.checkpoint import CheckpointStore, load_checkpoint
 from app.ml.data import make_dataset, train_val_split
-from app.ml.train import Trainer, TrainConfig, train
+from app.ml.train import TrainConfig, Trainer, train
 
 STEP_EVENT_INTERVAL = 0.1  # seconds: the page hears of progress ~3 times a second, so 10 Hz is plenty
 
@@ -73,7 +74,9 @@ def _train(job: dict, conn) -> None:
         # A mid-epoch checkpoint: whatever this mode restores, record what the interrupted
         # epoch then really trained, for the page to show (app/ml/epoch_order.py).
         sampler = ckpt.get("sampler")
-        conn.send({"type": "resumed", "epoch": trainer.epoch, "step": trainer.step, "restore": resume["restore"]})
+        conn.send(
+            {"type": "resumed", "epoch": trainer.epoch, "step": trainer.step, "restore": resume["restore"]}
+        )
     else:
         trainer = Trainer.fresh(TrainConfig.from_dict(job["config"]))
     store = CheckpointStore(Path(job["run_dir"]), keep_last=trainer.config.keep_last)
@@ -81,7 +84,6 @@ def _train(job: dict, conn) -> None:
     pace = job.get("pace_ms", 0) / 1000.0
     last_sent = 0.0
     steps_per_epoch = math.ceil(len(train_val_split(*make_dataset())[0]) / trainer.config.batch_size)
-
 
     def on_step(event: dict) -> None:
         nonlocal last_sent
@@ -97,8 +99,12 @@ def _train(job: dict, conn) -> None:
     def on_event(event: dict) -> None:
         if sampler is not None and event["type"] == "epoch" and event["epoch"] == sampler["epoch"]:
             # Written before the epoch is reported, so the page that shows the epoch finds it.
-            epoch_order.write(job["run_dir"], epoch_order.record(
-                sampler, trainer.last_order, trainer.last_start, trainer.config.batch_size))
+            epoch_order.write(
+                job["run_dir"],
+                epoch_order.record(
+                    sampler, trainer.last_order, trainer.last_start, trainer.config.batch_size
+                ),
+            )
         # This machine's wall clock as the run's process produces the event: how late the page
         # hears of an epoch or a checkpoint is measured from here (bench `distributed`).
         conn.send({**event, "sent_at": time.time()})
@@ -125,6 +131,7 @@ def _pretrain(job: dict, conn) -> None:
 
     cfg = job["config"]
     for source in cfg["sources"]:
+
         def report(row: dict, source: str = source) -> None:
             conn.send({"type": "pretrain_epoch", "source": source, **row})
 
@@ -142,12 +149,28 @@ def _finetune(job: dict, conn) -> None:
     for i, seed in enumerate(cfg["seeds"]):
         # Curves for the first seed; the others only add their final accuracies.
         on_epoch = (lambda row: conn.send({"type": "series", "seed": seed, **row})) if i == 0 else None
-        result = compare(cfg["source"], source_sd, num_classes=cfg["num_classes"], shots=cfg["shots"],
-                         epochs=cfg["epochs"], seed=seed, freeze_backbone=cfg["freeze_backbone"],
-                         variant=cfg["variant"], strategy=cfg["strategy"], on_epoch=on_epoch)
-        conn.send({"type": "result", "seed": seed, "transfer": result["transfer"]["final_test_acc"],
-                   "scratch": result["scratch"]["final_test_acc"], "margin": result["margin"],
-                   "load_ok": result["load"]["ok"]})
+        result = compare(
+            cfg["source"],
+            source_sd,
+            num_classes=cfg["num_classes"],
+            shots=cfg["shots"],
+            epochs=cfg["epochs"],
+            seed=seed,
+            freeze_backbone=cfg["freeze_backbone"],
+            variant=cfg["variant"],
+            strategy=cfg["strategy"],
+            on_epoch=on_epoch,
+        )
+        conn.send(
+            {
+                "type": "result",
+                "seed": seed,
+                "transfer": result["transfer"]["final_test_acc"],
+                "scratch": result["scratch"]["final_test_acc"],
+                "margin": result["margin"],
+                "load_ok": result["load"]["ok"],
+            }
+        )
 
 
 def _crash(conn, info: dict) -> None:

@@ -5,10 +5,11 @@ The two sources mirror the two common torchvision layouts: a ResNet whose head i
 (keys `classifier.1.weight`). Target variants change exactly one thing so that each kind of
 load_state_dict failure can be produced on purpose.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
@@ -31,7 +32,8 @@ class BasicBlock(nn.Module):
         self.downsample = None
         if stride != 1 or in_ch != out_ch:
             self.downsample = nn.Sequential(
-                nn.Conv2d(in_ch, out_ch, 1, stride, bias=False), nn.BatchNorm2d(out_ch))
+                nn.Conv2d(in_ch, out_ch, 1, stride, bias=False), nn.BatchNorm2d(out_ch)
+            )
 
     def forward(self, x):
         out = torch.relu(self.bn1(self.conv1(x)))
@@ -67,10 +69,19 @@ class ConvNetMini(nn.Module):
         super().__init__()
         w1, w2, w3 = widths
         self.features = nn.Sequential(
-            nn.Conv2d(CHANNELS, w1, 3, padding=1), nn.BatchNorm2d(w1), nn.ReLU(),
-            nn.Conv2d(w1, w2, 3, padding=1), nn.BatchNorm2d(w2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(w2, w3, 3, padding=1), nn.BatchNorm2d(w3), nn.ReLU(), nn.MaxPool2d(2),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.Conv2d(CHANNELS, w1, 3, padding=1),
+            nn.BatchNorm2d(w1),
+            nn.ReLU(),
+            nn.Conv2d(w1, w2, 3, padding=1),
+            nn.BatchNorm2d(w2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(w2, w3, 3, padding=1),
+            nn.BatchNorm2d(w3),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
         )
         self.head_name = head_name
         # Dropout first, so the Linear sits at index 1 like torchvision's `classifier.1.weight`.
@@ -95,19 +106,32 @@ class Source:
         return self.builder(num_classes, **kwargs)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "description": self.description, "head_name": self.head_name,
-                "widths": list(self.widths), "source_classes": SOURCE_CLASSES}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "head_name": self.head_name,
+            "widths": list(self.widths),
+            "source_classes": SOURCE_CLASSES,
+        }
 
 
 SOURCES = {
     "resnet_mini": Source(
         "resnet_mini",
         "Small residual CNN: stem, three BasicBlocks with BatchNorm, global average pool, `fc` head.",
-        ResNetMini, "fc", (16, 32, 64), 96),
+        ResNetMini,
+        "fc",
+        (16, 32, 64),
+        96,
+    ),
     "convnet_mini": Source(
         "convnet_mini",
         "Plain conv stack (`features` Sequential) with a `classifier` Sequential head: Dropout, Linear.",
-        ConvNetMini, "classifier", (16, 32, 64), 96),
+        ConvNetMini,
+        "classifier",
+        (16, 32, 64),
+        96,
+    ),
 }
 
 

@@ -21,8 +21,7 @@ from torch import Tensor
 
 FORMAT = "checkpoint-lab/1"
 from app.ml import layout
-from app.ml.layout import CKPT_RE, TEMP_SUFFIX, checkpoint_name, checkpoint_position
-
+from app.ml.layout import TEMP_SUFFIX, checkpoint_name, checkpoint_position
 
 # ---------------------------------------------------------------- writers
 
@@ -281,8 +280,12 @@ def max_abs_diff(sd_a: dict, sd_b: dict) -> float:
 
 
 def _tensor_info(t: Tensor) -> dict:
-    return {"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch."),
-            "numel": t.numel(), "bytes": t.numel() * t.element_size()}
+    return {
+        "shape": list(t.shape),
+        "dtype": str(t.dtype).removeprefix("torch."),
+        "numel": t.numel(),
+        "bytes": t.numel() * t.element_size(),
+    }
 
 
 def _plain(v: Any) -> Any:
@@ -314,16 +317,20 @@ def describe(ckpt: dict) -> dict:
         keys.append({"key": k, "type": type(v).__name__, "size": size, "summary": text})
 
     tensors = [{"key": k, **_tensor_info(t)} for k, t in ckpt["model_state_dict"].items()]
-    model = {"tensors": tensors, "numel": sum(t["numel"] for t in tensors),
-             "bytes": sum(t["bytes"] for t in tensors)}
+    model = {
+        "tensors": tensors,
+        "numel": sum(t["numel"] for t in tensors),
+        "bytes": sum(t["bytes"] for t in tensors),
+    }
 
     opt = ckpt.get("optimizer_state_dict") or {}
     opt_state = []
     for idx, entries in sorted(opt.get("state", {}).items()):
-        opt_state.append({"param": idx,
-                          "entries": {name: _plain(v) for name, v in entries.items()}})
-    groups = [{**{k: _plain(v) for k, v in g.items() if k != "params"}, "params": list(g["params"])}
-              for g in opt.get("param_groups", [])]
+        opt_state.append({"param": idx, "entries": {name: _plain(v) for name, v in entries.items()}})
+    groups = [
+        {**{k: _plain(v) for k, v in g.items() if k != "params"}, "params": list(g["params"])}
+        for g in opt.get("param_groups", [])
+    ]
 
     sched = ckpt.get("scheduler_state_dict")
     rng = ckpt.get("rng") or {}
@@ -352,6 +359,9 @@ def _sampler_summary(sampler: Any) -> dict | None:
     if not isinstance(sampler, dict):
         return None
     state = sampler.get("generator_state")
-    return {"epoch": sampler.get("epoch"), "next_batch": sampler.get("next_batch"),
-            "generator_bytes": state.numel() if isinstance(state, Tensor) else None,
-            "steps_so_far": len(sampler.get("step_losses") or [])}
+    return {
+        "epoch": sampler.get("epoch"),
+        "next_batch": sampler.get("next_batch"),
+        "generator_bytes": state.numel() if isinstance(state, Tensor) else None,
+        "steps_so_far": len(sampler.get("step_losses") or []),
+    }

@@ -33,9 +33,7 @@ def make_dataset(n: int = 3000, classes: int = 3, seed: int = 1234) -> tuple[Ten
     return torch.cat(xs)[perm].to(torch.float32), torch.cat(ys)[perm]
 
 
-def train_val_split(
-    X: Tensor, y: Tensor, val_fraction: float = 0.2
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def train_val_split(X: Tensor, y: Tensor, val_fraction: float = 0.2) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """(X_train, y_train, X_val, y_val); deterministic because make_dataset already shuffled."""
     if not 0.0 < val_fraction < 1.0:
         raise ValueError("val_fraction must be in (0, 1)")

@@ -4,6 +4,7 @@ The checkpoint's sampler state says which permutation the interrupted epoch foll
 of its batches were trained before the checkpoint; the resumed trainer says which order it then
 used and from which batch. Both orders are recomputed or taken by torch, never assumed.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,22 +30,25 @@ def record(sampler: dict, order: Tensor, start: int, batch_size: int) -> dict:
     old = interrupted_order(sampler, n)
     counts = torch.zeros(n, dtype=torch.int64)
     counts[old[: before * batch_size]] += 1  # a permutation: no index twice in one slice
-    counts[order[start * batch_size:]] += 1
+    counts[order[start * batch_size :]] += 1
     batches = -(-n // batch_size)
     per_batch = []
     for b in range(batches):
-        c = counts[old[b * batch_size: (b + 1) * batch_size]]
+        c = counts[old[b * batch_size : (b + 1) * batch_size]]
         per_batch.append([int((c == 2).sum()), int((c == 0).sum())])
     return {
         "epoch": int(sampler["epoch"]),
-        "samples": n, "batch_size": batch_size, "batches": batches,
-        "before": before,            # batches of the interrupted order trained before the checkpoint
-        "start": int(start),         # first batch of its own order the resumed run trained
+        "samples": n,
+        "batch_size": batch_size,
+        "batches": batches,
+        "before": before,  # batches of the interrupted order trained before the checkpoint
+        "start": int(start),  # first batch of its own order the resumed run trained
         "same_order": bool(torch.equal(order, old)),
         "order_head": old[:8].tolist(),  # to check against the uninterrupted run's recorded epoch
-        "twice": int((counts == 2).sum()), "never": int((counts == 0).sum()),
+        "twice": int((counts == 2).sum()),
+        "never": int((counts == 0).sum()),
         "steps": before + batches - int(start),
-        "per_batch": per_batch,      # [trained twice, never trained] per batch of the interrupted order
+        "per_batch": per_batch,  # [trained twice, never trained] per batch of the interrupted order
     }
 
 

@@ -3,10 +3,11 @@
 Everything here runs on whatever torch threads the caller configured (the job workers use one)
 and leaves the global RNG alone: seeds go into local generators and fork_rng blocks.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -29,7 +30,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     model.eval()
     correct = 0
     for i in range(0, len(y), batch_size):
-        correct += (model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
+        correct += (model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum().item()
     model.train(was_training)
     return correct / max(1, len(y))
 
@@ -56,15 +57,25 @@ def _train_mode(model: nn.Module, freeze_backbone: bool) -> None:
                 m.eval()
 
 
-def train_loop(model: nn.Module, task: Task, epochs: int, seed: int, lr: float,
-               batch_size: int, freeze_backbone: bool = False, weight_decay: float = 0.0,
-               on_epoch: EpochCallback = None, cosine: bool = False) -> list[dict]:
+def train_loop(
+    model: nn.Module,
+    task: Task,
+    epochs: int,
+    seed: int,
+    lr: float,
+    batch_size: int,
+    freeze_backbone: bool = False,
+    weight_decay: float = 0.0,
+    on_epoch: EpochCallback = None,
+    cosine: bool = False,
+) -> list[dict]:
     """Plain Adam mini-batch training; one history row per epoch (train loss, test accuracy)."""
     params = _set_backbone_frozen(model, freeze_backbone)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     steps_per_epoch = -(-len(task.y_train) // batch_size)
-    sched = (torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * steps_per_epoch)
-             if cosine else None)
+    sched = (
+        torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * steps_per_epoch) if cosine else None
+    )
     gen = torch.Generator().manual_seed(seed)
     history = []
     start = time.perf_counter()
@@ -75,7 +86,7 @@ def train_loop(model: nn.Module, task: Task, epochs: int, seed: int, lr: float,
             order = torch.randperm(len(task.y_train), generator=gen)
             total, seen = 0.0, 0
             for i in range(0, len(order), batch_size):
-                idx = order[i:i + batch_size]
+                idx = order[i : i + batch_size]
                 loss = F.cross_entropy(model(task.x_train[idx]), task.y_train[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -84,9 +95,13 @@ def train_loop(model: nn.Module, task: Task, epochs: int, seed: int, lr: float,
                     sched.step()
                 total += loss.item() * len(idx)
                 seen += len(idx)
-            row = {"epoch": epoch, "total_epochs": epochs, "train_loss": total / seen,
-                   "test_acc": accuracy(model, task.x_test, task.y_test),
-                   "seconds": time.perf_counter() - start}
+            row = {
+                "epoch": epoch,
+                "total_epochs": epochs,
+                "train_loss": total / seen,
+                "test_acc": accuracy(model, task.x_test, task.y_test),
+                "seconds": time.perf_counter() - start,
+            }
             history.append(row)
             if on_epoch is not None:
                 on_epoch(dict(row))
@@ -96,8 +111,13 @@ def train_loop(model: nn.Module, task: Task, epochs: int, seed: int, lr: float,
     return history
 
 
-def pretrain(source_name: str, seed: int = 0, on_epoch: EpochCallback = None,
-             epochs: int = PRETRAIN_EPOCHS, train_per_class: int = PRETRAIN_PER_CLASS):
+def pretrain(
+    source_name: str,
+    seed: int = 0,
+    on_epoch: EpochCallback = None,
+    epochs: int = PRETRAIN_EPOCHS,
+    train_per_class: int = PRETRAIN_PER_CLASS,
+):
     """Train a source model on the 24-glyph task. Returns (plain state_dict, metrics dict).
 
     `epochs` and `train_per_class` exist so tests can pretrain a cheaper (still useful) model.
@@ -107,14 +127,20 @@ def pretrain(source_name: str, seed: int = 0, on_epoch: EpochCallback = None,
     start = time.perf_counter()
     task = source_task(seed=seed, train_per_class=train_per_class)
     model = build_source(source_name, seed=seed)
-    history = train_loop(model, task, epochs, seed, lr=4e-3, batch_size=64,
-                         weight_decay=1e-4, on_epoch=on_epoch, cosine=True)
+    history = train_loop(
+        model, task, epochs, seed, lr=4e-3, batch_size=64, weight_decay=1e-4, on_epoch=on_epoch, cosine=True
+    )
     state_dict = {k: v.detach().clone() for k, v in model.state_dict().items()}
     metrics = {
-        "source": source_name, "seed": seed, "epochs": epochs,
-        "train_per_class": train_per_class, "num_classes": task.num_classes,
-        "train_size": len(task.y_train), "test_size": len(task.y_test),
-        "source_test_acc": history[-1]["test_acc"], "history": history,
+        "source": source_name,
+        "seed": seed,
+        "epochs": epochs,
+        "train_per_class": train_per_class,
+        "num_classes": task.num_classes,
+        "train_size": len(task.y_train),
+        "test_size": len(task.y_test),
+        "source_test_acc": history[-1]["test_acc"],
+        "history": history,
         "seconds": time.perf_counter() - start,
         "parameters": sum(p.numel() for p in model.parameters()),
     }
@@ -135,8 +161,11 @@ def _backbone_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def _max_change(before: dict, after: dict, buffers: bool) -> float:
     """Largest |after - before| over the backbone's parameters, or over its BatchNorm statistics."""
-    keys = [k for k in before if k.endswith(("running_mean", "running_var")) == buffers
-            and not k.endswith("num_batches_tracked")]
+    keys = [
+        k
+        for k in before
+        if k.endswith(("running_mean", "running_var")) == buffers and not k.endswith("num_batches_tracked")
+    ]
     return max((float((after[k].float() - before[k].float()).abs().max()) for k in keys), default=0.0)
 
 
@@ -152,17 +181,26 @@ def bn_drift_in_train_mode(model: nn.Module, task: Task, batch_size: int = FINET
     for p in probe.parameters():
         p.requires_grad_(False)
     for i in range(0, len(task.y_train), batch_size):
-        probe(task.x_train[i:i + batch_size])
+        probe(task.x_train[i : i + batch_size])
     after = _backbone_state(probe)
     tracked = [k for k in before if k.endswith("num_batches_tracked")]
-    return {"bn_layers": len(tracked), "train_mode_params_max_change": _max_change(before, after, False),
-            "train_mode_bn_stats_max_change": _max_change(before, after, True),
-            "train_mode_batches_tracked": int(after[tracked[0]] - before[tracked[0]]) if tracked else 0}
+    return {
+        "bn_layers": len(tracked),
+        "train_mode_params_max_change": _max_change(before, after, False),
+        "train_mode_bn_stats_max_change": _max_change(before, after, True),
+        "train_mode_batches_tracked": int(after[tracked[0]] - before[tracked[0]]) if tracked else 0,
+    }
 
 
-def finetune(model: nn.Module, target: Task, epochs: int = 20, seed: int = 0,
-             freeze_backbone: bool = False, on_epoch: EpochCallback = None,
-             lr: float | None = None) -> dict:
+def finetune(
+    model: nn.Module,
+    target: Task,
+    epochs: int = 20,
+    seed: int = 0,
+    freeze_backbone: bool = False,
+    on_epoch: EpochCallback = None,
+    lr: float | None = None,
+) -> dict:
     """Fine-tune `model` in place on a target task; returns its history and final accuracy."""
     if lr is None:
         lr = HEAD_ONLY_LR if freeze_backbone else FINETUNE_LR
@@ -174,30 +212,60 @@ def finetune(model: nn.Module, target: Task, epochs: int = 20, seed: int = 0,
         start_state, drift = _backbone_state(model), bn_drift_in_train_mode(model, target)
         report = on_epoch
 
-        def on_epoch(row: dict) -> None:  # noqa: F811 - the caller's callback, with the measurements
+        def on_epoch(row: dict) -> None:
             nonlocal frozen
             now = _backbone_state(model)
-            frozen = {"params_max_change": _max_change(start_state, now, False),
-                      "bn_stats_max_change": _max_change(start_state, now, True), **drift}
+            frozen = {
+                "params_max_change": _max_change(start_state, now, False),
+                "bn_stats_max_change": _max_change(start_state, now, True),
+                **drift,
+            }
             if report is not None:
                 report({**row, "frozen": frozen})
-    history = train_loop(model, target, epochs, seed, lr=lr, batch_size=FINETUNE_BATCH,
-                         freeze_backbone=freeze_backbone, on_epoch=on_epoch)
-    trainable = sum(p.numel() for n, p in model.named_parameters()
-                    if not freeze_backbone or n.startswith(head_prefix(model)))
+
+    history = train_loop(
+        model,
+        target,
+        epochs,
+        seed,
+        lr=lr,
+        batch_size=FINETUNE_BATCH,
+        freeze_backbone=freeze_backbone,
+        on_epoch=on_epoch,
+    )
+    trainable = sum(
+        p.numel()
+        for n, p in model.named_parameters()
+        if not freeze_backbone or n.startswith(head_prefix(model))
+    )
     return {
-        "epochs": epochs, "seed": seed, "freeze_backbone": freeze_backbone, "lr": lr,
-        "test_acc_before": before, "final_test_acc": history[-1]["test_acc"],
+        "epochs": epochs,
+        "seed": seed,
+        "freeze_backbone": freeze_backbone,
+        "lr": lr,
+        "test_acc_before": before,
+        "final_test_acc": history[-1]["test_acc"],
         "best_test_acc": max(r["test_acc"] for r in history),
-        "trainable_parameters": trainable, "history": history,
-        "seconds": history[-1]["seconds"], "frozen": frozen,
+        "trainable_parameters": trainable,
+        "history": history,
+        "seconds": history[-1]["seconds"],
+        "frozen": frozen,
     }
 
 
-def compare(source_name: str, source_state_dict: dict, num_classes: int = 5, shots: int = 10,
-            epochs: int = 20, seed: int = 0, freeze_backbone: bool = False,
-            variant: str = "same_arch", strategy: str = "shape_filter",
-            on_epoch: EpochCallback = None, lr: float | None = None) -> dict:
+def compare(
+    source_name: str,
+    source_state_dict: dict,
+    num_classes: int = 5,
+    shots: int = 10,
+    epochs: int = 20,
+    seed: int = 0,
+    freeze_backbone: bool = False,
+    variant: str = "same_arch",
+    strategy: str = "shape_filter",
+    on_epoch: EpochCallback = None,
+    lr: float | None = None,
+) -> dict:
     """Transferred vs from-scratch on the same target data, initialisation seed and batches.
 
     Both models start from build_target(..., seed); the transferred one then receives the
@@ -220,8 +288,12 @@ def compare(source_name: str, source_state_dict: dict, num_classes: int = 5, sho
         "scratch": finetune(scratch, task, epochs, seed, False, tagged("scratch"), lr),
     }
     return {
-        "source": source_name, "variant": variant, "strategy": strategy,
-        "task": task.to_dict(), "load": report.summary(), **runs,
+        "source": source_name,
+        "variant": variant,
+        "strategy": strategy,
+        "task": task.to_dict(),
+        "load": report.summary(),
+        **runs,
         "margin": runs["transfer"]["final_test_acc"] - runs["scratch"]["final_test_acc"],
     }
 

@@ -1,4 +1,5 @@
 """Where a run keeps its files. Free of torch so the web process can list them cheaply."""
+
 from __future__ import annotations
 
 import os

@@ -8,8 +8,9 @@ import functools
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -76,7 +77,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
@@ -122,9 +123,7 @@ class Trainer:
         if config.optimizer == "adam":
             self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         else:
-            self.optimizer = torch.optim.SGD(
-                self.model.parameters(), lr=config.lr, momentum=SGD_MOMENTUM
-            )
+            self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=SGD_MOMENTUM)
         self.scheduler = self._new_scheduler()
         self.epoch = 0
         self.step = 0
@@ -144,11 +143,11 @@ class Trainer:
         return torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor)
 
     @classmethod
-    def fresh(cls, config: TrainConfig) -> "Trainer":
+    def fresh(cls, config: TrainConfig) -> Trainer:
         return cls(config)
 
     @classmethod
-    def from_checkpoint(cls, ckpt: dict, restore: str = "everything") -> "Trainer":
+    def from_checkpoint(cls, ckpt: dict, restore: str = "everything") -> Trainer:
         if restore not in RESTORE_MODES:
             raise ValueError(f"restore must be one of {RESTORE_MODES}")
         if ckpt.get("format") != FORMAT:
@@ -191,8 +190,11 @@ class Trainer:
     def lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
-    def run_epoch(self, on_step: Callable[[dict], None] | None = None,
-                  on_batch: Callable[[int, int], None] | None = None) -> dict:
+    def run_epoch(
+        self,
+        on_step: Callable[[dict], None] | None = None,
+        on_batch: Callable[[int, int], None] | None = None,
+    ) -> dict:
         """Train one epoch (or the rest of a mid-epoch checkpoint's epoch).
 
         on_batch(batches_done, batches) runs after each batch, before on_step: a mid-epoch
@@ -229,8 +231,13 @@ class Trainer:
             value = loss.item()
             step_losses.append(value)
             weighted += value * len(idx)
-            self.progress = {"epoch": epoch, "generator_state": start_state, "next_batch": b + 1,
-                             "loss_sum": weighted, "step_losses": step_losses}
+            self.progress = {
+                "epoch": epoch,
+                "generator_state": start_state,
+                "next_batch": b + 1,
+                "loss_sum": weighted,
+                "step_losses": step_losses,
+            }
             if on_batch is not None and b + 1 < batches:
                 on_batch(b + 1, batches)
             if on_step is not None:
@@ -292,9 +299,13 @@ class Trainer:
         p = self.progress
         if p is None:
             return None
-        return {"epoch": p["epoch"], "generator_state": p["generator_state"].clone(),
-                "next_batch": p["next_batch"], "loss_sum": p["loss_sum"],
-                "step_losses": list(p["step_losses"])}
+        return {
+            "epoch": p["epoch"],
+            "generator_state": p["generator_state"].clone(),
+            "next_batch": p["next_batch"],
+            "loss_sum": p["loss_sum"],
+            "step_losses": list(p["step_losses"]),
+        }
 
     def weights_hash(self) -> str:
         return weights_hash(self.model.state_dict())

@@ -4,6 +4,7 @@ Each strategy runs the real torch call. Failures are captured, not raised, and t
 built from the model's tensors AFTER the attempt, because load_state_dict copies every tensor
 it can before raising: a "failed" load can leave a half-pretrained model behind.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -15,7 +16,6 @@ from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 from app.ml.catalog import BUFFER_SUFFIXES, DP_PREFIX, STATUS_HELP, STATUSES, STRATEGIES  # noqa: F401
 
 
-
 def shape_filter(source_sd: dict, target_sd: dict) -> dict:
     """The lesson's filter: the source entries the target can take as they are."""
     return {k: v for k, v in source_sd.items() if k in target_sd and v.shape == target_sd[k].shape}
@@ -25,7 +25,7 @@ def _strip_prefix(source_sd: dict) -> tuple[dict, dict]:
     """Prefix-free copy of the checkpoint, plus new key -> original key (for the report)."""
     stripped = dict(source_sd)  # consume_... edits in place; the caller's dict stays intact
     consume_prefix_in_state_dict_if_present(stripped, DP_PREFIX)
-    origin = {(k[len(DP_PREFIX):] if k.startswith(DP_PREFIX) else k): k for k in source_sd}
+    origin = {(k[len(DP_PREFIX) :] if k.startswith(DP_PREFIX) else k): k for k in source_sd}
     return stripped, origin
 
 
@@ -38,15 +38,15 @@ def _filter_and_load(model: nn.Module, source_sd: dict):
 
 @dataclass
 class TensorRow:
-    key: str                     # name in the target model (or in the checkpoint, if unused)
-    source_key: str | None       # name in the checkpoint as given (may carry `module.`)
+    key: str  # name in the target model (or in the checkpoint, if unused)
+    source_key: str | None  # name in the checkpoint as given (may carry `module.`)
     source_shape: list[int] | None
     target_shape: list[int] | None
     status: str
     numel: int
     is_buffer: bool
-    changed: bool | None         # did loading change the target tensor at all?
-    equals_source: bool | None   # torch.equal(target after loading, source tensor)
+    changed: bool | None  # did loading change the target tensor at all?
+    equals_source: bool | None  # torch.equal(target after loading, source tensor)
 
 
 @dataclass
@@ -55,9 +55,9 @@ class LoadReport:
     ok: bool
     error_type: str | None
     error_message: str | None
-    missing_keys: list[str] | None      # as returned by load_state_dict (None if it raised)
+    missing_keys: list[str] | None  # as returned by load_state_dict (None if it raised)
     unexpected_keys: list[str] | None
-    filter_kept: list[str] | None        # keys the shape filter let through (filter strategies)
+    filter_kept: list[str] | None  # keys the shape filter let through (filter strategies)
     filter_dropped: list[str] | None
     rows: list[TensorRow]
     totals: dict
@@ -80,11 +80,16 @@ class LoadReport:
 
     def to_dict(self) -> dict:
         return {
-            "strategy": self.strategy, "code": STRATEGIES[self.strategy]["code"], "ok": self.ok,
+            "strategy": self.strategy,
+            "code": STRATEGIES[self.strategy]["code"],
+            "ok": self.ok,
             "error": None if self.ok else {"type": self.error_type, "message": self.error_message},
-            "missing_keys": self.missing_keys, "unexpected_keys": self.unexpected_keys,
-            "filter_kept": self.filter_kept, "filter_dropped": self.filter_dropped,
-            "rows": [asdict(r) for r in self.rows], "totals": self.totals,
+            "missing_keys": self.missing_keys,
+            "unexpected_keys": self.unexpected_keys,
+            "filter_kept": self.filter_kept,
+            "filter_dropped": self.filter_dropped,
+            "rows": [asdict(r) for r in self.rows],
+            "totals": self.totals,
         }
 
     def preview(self, key: str, first: int = 8, bins: int = 12) -> dict:
@@ -92,10 +97,18 @@ class LoadReport:
         row = self.row(key)
         src = self.source.get(row.source_key) if row.source_key else None
         if key not in self.after:
-            return {"key": key, "status": row.status, "only_in_source": True,
-                    **tensor_preview(src, src, src, first, bins)}
-        return {"key": key, "status": row.status, "only_in_source": False,
-                **tensor_preview(self.before[key], self.after[key], src, first, bins)}
+            return {
+                "key": key,
+                "status": row.status,
+                "only_in_source": True,
+                **tensor_preview(src, src, src, first, bins),
+            }
+        return {
+            "key": key,
+            "status": row.status,
+            "only_in_source": False,
+            **tensor_preview(self.before[key], self.after[key], src, first, bins),
+        }
 
 
 def _status(row_src: torch.Tensor | None, before, after) -> tuple[str, bool | None, bool | None]:
@@ -143,7 +156,7 @@ def load_with_strategy(model: nn.Module, source_sd: dict, strategy: str) -> Load
         else:
             stripped, origin = _strip_prefix(source_sd)
             result, kept = _filter_and_load(model, stripped)
-    except Exception as e:  # noqa: BLE001 - the lesson shows whatever torch raised
+    except Exception as e:
         error = e
     after = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
@@ -152,39 +165,71 @@ def load_with_strategy(model: nn.Module, source_sd: dict, strategy: str) -> Load
         skey = origin.get(key)
         src = source_sd.get(skey) if skey is not None else None
         status, changed, equal = _status(src, before[key], after[key])
-        rows.append(TensorRow(key, skey, list(src.shape) if src is not None else None,
-                              list(after[key].shape), status, after[key].numel(),
-                              key in buffers, changed, equal))
+        rows.append(
+            TensorRow(
+                key,
+                skey,
+                list(src.shape) if src is not None else None,
+                list(after[key].shape),
+                status,
+                after[key].numel(),
+                key in buffers,
+                changed,
+                equal,
+            )
+        )
     used = {r.source_key for r in rows if r.source_key is not None}
     for norm, skey in origin.items():
         if skey not in used:
             v = source_sd[skey]
-            rows.append(TensorRow(norm, skey, list(v.shape), None, "unused", v.numel(),
-                                  norm.rsplit(".", 1)[-1] in BUFFER_SUFFIXES, None, None))
+            rows.append(
+                TensorRow(
+                    norm,
+                    skey,
+                    list(v.shape),
+                    None,
+                    "unused",
+                    v.numel(),
+                    norm.rsplit(".", 1)[-1] in BUFFER_SUFFIXES,
+                    None,
+                    None,
+                )
+            )
 
     dropped = None
     if kept is not None:
         dropped = [r.source_key for r in rows if r.source_key and r.key not in kept]
         kept = list(kept)
     return LoadReport(
-        strategy=strategy, ok=error is None,
+        strategy=strategy,
+        ok=error is None,
         error_type=type(error).__name__ if error else None,
         error_message=str(error) if error else None,
         missing_keys=list(result.missing_keys) if result is not None else None,
         unexpected_keys=list(result.unexpected_keys) if result is not None else None,
-        filter_kept=kept, filter_dropped=dropped, rows=rows, totals=_totals(rows),
-        before=before, after=after, source=dict(source_sd),
+        filter_kept=kept,
+        filter_dropped=dropped,
+        rows=rows,
+        totals=_totals(rows),
+        before=before,
+        after=after,
+        source=dict(source_sd),
     )
 
 
 def _stats(t: torch.Tensor) -> dict:
     f = t.detach().float().flatten()
-    return {"mean": f.mean().item(), "std": f.std().item() if f.numel() > 1 else 0.0,
-            "min": f.min().item(), "max": f.max().item()}
+    return {
+        "mean": f.mean().item(),
+        "std": f.std().item() if f.numel() > 1 else 0.0,
+        "min": f.min().item(),
+        "max": f.max().item(),
+    }
 
 
-def tensor_preview(before: torch.Tensor, after: torch.Tensor, source: torch.Tensor | None,
-                   first: int = 8, bins: int = 12) -> dict:
+def tensor_preview(
+    before: torch.Tensor, after: torch.Tensor, source: torch.Tensor | None, first: int = 8, bins: int = 12
+) -> dict:
     """Numbers that prove (or disprove) a copy: leading entries, stats, shared-range histograms."""
     tensors = {"before": before, "after": after}
     if source is not None:
@@ -196,7 +241,9 @@ def tensor_preview(before: torch.Tensor, after: torch.Tensor, source: torch.Tens
         lo, hi = lo - 0.5, hi + 0.5
     same_shape = source is not None and source.shape == after.shape
     return {
-        "shape": list(after.shape), "numel": after.numel(), "dtype": str(after.dtype),
+        "shape": list(after.shape),
+        "numel": after.numel(),
+        "dtype": str(after.dtype),
         "first": {k: v[:first].tolist() for k, v in flat.items()},
         "stats": {k: _stats(v) for k, v in flat.items()},
         "histogram": {
@@ -205,6 +252,7 @@ def tensor_preview(before: torch.Tensor, after: torch.Tensor, source: torch.Tens
         },
         "after_equals_source": bool(same_shape and torch.equal(after, source)),
         "after_equals_before": bool(torch.equal(after, before)),
-        "changed_fraction": ((flat["after"] != flat["before"]).float().mean().item()
-                             if after.shape == before.shape else 1.0),
+        "changed_fraction": (
+            (flat["after"] != flat["before"]).float().mean().item() if after.shape == before.shape else 1.0
+        ),
     }

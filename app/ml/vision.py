@@ -7,6 +7,7 @@ by side and asks "which pair is this?" (2..10 classes, a handful of examples eac
 are familiar, the combinations and the label set are new, so a backbone that already detects
 glyphs needs only a new head, while a model trained from scratch has too few examples.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,25 +50,23 @@ GLYPHS = {
     "square": lambda x, y, r, t: _box(x, y, 0.8).abs() - t,
     "box": lambda x, y, r, t: _box(x, y, 0.7),
     "cross": lambda x, y, r, t: torch.maximum(
-        torch.minimum((x - y).abs(), (x + y).abs()) / _SQRT2 - t, _box(x, y, 0.9)),
+        torch.minimum((x - y).abs(), (x + y).abs()) / _SQRT2 - t, _box(x, y, 0.9)
+    ),
     "plus": lambda x, y, r, t: torch.minimum(_hbar(x, y, t), _vbar(x, y, t)),
     "triangle": lambda x, y, r, t: torch.maximum(y - 0.75, (2.0 * x.abs() - (y + 0.85)) / 2.2),
     "diamond": lambda x, y, r, t: ((x.abs() + y.abs()) - 0.9).abs() / _SQRT2 - t,
     "gem": lambda x, y, r, t: (x.abs() + y.abs() - 0.9) / _SQRT2,
     "equals": lambda x, y, r, t: torch.minimum(_hbar(x, y, t, -0.45), _hbar(x, y, t, 0.45)),
     "pipes": lambda x, y, r, t: torch.minimum(_vbar(x, y, t, -0.45), _vbar(x, y, t, 0.45)),
-    "corner": lambda x, y, r, t: torch.minimum(
-        _vbar(x, y, t, -0.8, 0.9), _hbar(x, y, t, 0.8, 0.9)),
+    "corner": lambda x, y, r, t: torch.minimum(_vbar(x, y, t, -0.8, 0.9), _hbar(x, y, t, 0.8, 0.9)),
     "tee": lambda x, y, r, t: torch.minimum(_hbar(x, y, t, -0.8, 0.9), _vbar(x, y, t, 0.0, 0.9)),
     "half_disc": lambda x, y, r, t: torch.maximum(r - 0.85, -y),
     "framed_dot": lambda x, y, r, t: torch.minimum(_box(x, y, 0.85).abs() - t, r - 0.25),
     "small_ring": lambda x, y, r, t: (r - 0.45).abs() - t,
     "hstripes": lambda x, y, r, t: torch.maximum(_box(x, y, 0.85), _stripes(y, 0.6)),
     "vstripes": lambda x, y, r, t: torch.maximum(_box(x, y, 0.85), _stripes(x, 0.6)),
-    "chevron": lambda x, y, r, t: torch.maximum(
-        (y - x.abs() + 0.35).abs() / _SQRT2 - t, x.abs() - 0.9),
-    "dots": lambda x, y, r, t: torch.sqrt(
-        ((x.abs() - 0.55) ** 2) + ((y.abs() - 0.55) ** 2)) - 0.25,
+    "chevron": lambda x, y, r, t: torch.maximum((y - x.abs() + 0.35).abs() / _SQRT2 - t, x.abs() - 0.9),
+    "dots": lambda x, y, r, t: torch.sqrt(((x.abs() - 0.55) ** 2) + ((y.abs() - 0.55) ** 2)) - 0.25,
 }
 GLYPH_NAMES = list(GLYPHS)
 
@@ -75,9 +74,16 @@ GLYPH_NAMES = list(GLYPHS)
 # the first n pairs and the lesson can name them. Several pairs share a glyph on purpose: the
 # classifier has to look at both halves.
 TARGET_PAIRS = [
-    ("disc", "hline"), ("ring", "vline"), ("cross", "box"), ("plus", "triangle"),
-    ("disc", "vline"), ("diamond", "equals"), ("ring", "hline"), ("chevron", "dots"),
-    ("gem", "pipes"), ("square", "tee"),
+    ("disc", "hline"),
+    ("ring", "vline"),
+    ("cross", "box"),
+    ("plus", "triangle"),
+    ("disc", "vline"),
+    ("diamond", "equals"),
+    ("ring", "hline"),
+    ("chevron", "dots"),
+    ("gem", "pipes"),
+    ("square", "tee"),
 ]
 MIN_TARGET_CLASSES, MAX_TARGET_CLASSES = 2, len(TARGET_PAIRS)
 MIN_SHOTS, MAX_SHOTS = 1, 50
@@ -103,9 +109,14 @@ class Task:
     def to_dict(self) -> dict:
         """The task's description without the tensors (for the web layer)."""
         return {
-            "name": self.name, "num_classes": self.num_classes, "class_names": self.class_names,
-            "train_size": int(self.y_train.numel()), "test_size": int(self.y_test.numel()),
-            "image_shape": list(self.x_train.shape[1:]), "seed": self.seed, **self.info,
+            "name": self.name,
+            "num_classes": self.num_classes,
+            "class_names": self.class_names,
+            "train_size": int(self.y_train.numel()),
+            "test_size": int(self.y_test.numel()),
+            "image_shape": list(self.x_train.shape[1:]),
+            "seed": self.seed,
+            **self.info,
         }
 
 
@@ -169,8 +180,7 @@ def render_pairs(first: torch.Tensor, second: torch.Tensor, gen: torch.Generator
     thick = _uniform(n, 0.55, 1.0, gen)
     ax, ay = torch.where(vertical, across_a, along_a), torch.where(vertical, along_a, across_a)
     bx, by = torch.where(vertical, across_b, along_b), torch.where(vertical, along_b, across_b)
-    masks = torch.maximum(_rasterise(a, ax, ay, half, thick, gen),
-                          _rasterise(b, bx, by, half, thick, gen))
+    masks = torch.maximum(_rasterise(a, ax, ay, half, thick, gen), _rasterise(b, bx, by, half, thick, gen))
     return _finish(masks, gen)
 
 
@@ -185,16 +195,18 @@ def source_task(seed: int = 0, train_per_class: int = 200, test_per_class: int =
     y_train = _balanced_labels(len(GLYPH_NAMES), train_per_class, gen)
     y_test = _balanced_labels(len(GLYPH_NAMES), test_per_class, gen)
     return Task(
-        name="glyphs", class_names=list(GLYPH_NAMES),
-        x_train=render_single(y_train, gen), y_train=y_train,
-        x_test=render_single(y_test, gen), y_test=y_test, seed=seed,
-        info={"kind": "source", "train_per_class": train_per_class,
-              "test_per_class": test_per_class},
+        name="glyphs",
+        class_names=list(GLYPH_NAMES),
+        x_train=render_single(y_train, gen),
+        y_train=y_train,
+        x_test=render_single(y_test, gen),
+        y_test=y_test,
+        seed=seed,
+        info={"kind": "source", "train_per_class": train_per_class, "test_per_class": test_per_class},
     )
 
 
-def target_task(num_classes: int = 5, shots: int = 10, seed: int = 0,
-                test_per_class: int = 40) -> Task:
+def target_task(num_classes: int = 5, shots: int = 10, seed: int = 0, test_per_class: int = 40) -> Task:
     """A few-shot task on new glyph pairs: `shots` training images per class."""
     if not MIN_TARGET_CLASSES <= num_classes <= MAX_TARGET_CLASSES:
         raise ValueError(f"num_classes must be in {MIN_TARGET_CLASSES}..{MAX_TARGET_CLASSES}")
@@ -213,7 +225,12 @@ def target_task(num_classes: int = 5, shots: int = 10, seed: int = 0,
     y_train = _balanced_labels(num_classes, shots, gen)
     x_train = render_pairs(first[y_train], second[y_train], gen)
     return Task(
-        name=f"pairs{num_classes}", class_names=[f"{a} + {b}" for a, b in pairs],
-        x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, seed=seed,
+        name=f"pairs{num_classes}",
+        class_names=[f"{a} + {b}" for a, b in pairs],
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        seed=seed,
         info={"kind": "target", "shots": shots, "test_per_class": test_per_class},
     )

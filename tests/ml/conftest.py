@@ -1,4 +1,5 @@
 """Fixtures shared by the pure-PyTorch tests."""
+
 from __future__ import annotations
 
 import pytest

@@ -37,8 +37,18 @@ def test_checkpoint_loads_with_weights_only(trained, tmp_path):
     size = save_atomic(ckpt, tmp_path / "c.pt")
     assert size == (tmp_path / "c.pt").stat().st_size > 50_000
     back = torch.load(tmp_path / "c.pt", weights_only=True)
-    assert set(back) == {"format", "epoch", "step", "config", "model_state_dict",
-                         "optimizer_state_dict", "scheduler_state_dict", "loss_history", "sampler", "rng"}
+    assert set(back) == {
+        "format",
+        "epoch",
+        "step",
+        "config",
+        "model_state_dict",
+        "optimizer_state_dict",
+        "scheduler_state_dict",
+        "loss_history",
+        "sampler",
+        "rng",
+    }
     assert back["sampler"] is None  # saved at an epoch's end: no place inside an epoch to keep
     assert back["format"] == "checkpoint-lab/1" and back["epoch"] == 1 and back["step"] == 38
     assert weights_hash(back["model_state_dict"]) == trained.weights_hash()
@@ -63,8 +73,10 @@ def test_weights_hash_and_max_abs_diff():
     b = {"b": torch.zeros(2), "w": torch.tensor([1.0, 2.0, 3.0])}
     assert weights_hash(a) == weights_hash(b)  # key order does not matter
     assert max_abs_diff(a, b) == 0.0
-    c = {"w": torch.tensor([1.0, 2.0, torch.nextafter(torch.tensor(3.0), torch.tensor(4.0))]),
-         "b": torch.zeros(2)}
+    c = {
+        "w": torch.tensor([1.0, 2.0, torch.nextafter(torch.tensor(3.0), torch.tensor(4.0))]),
+        "b": torch.zeros(2),
+    }
     assert weights_hash(c) != weights_hash(a)  # one ulp is enough
     assert 0.0 < max_abs_diff(a, c) < 1e-6
     assert weights_hash({"w": a["w"].double(), "b": a["b"]}) != weights_hash(a)  # dtype counts
@@ -132,8 +144,13 @@ def test_describe_adam_checkpoint(trained, tmp_path):
     json.dumps(d)
     assert [k["key"] for k in d["keys"]][:3] == ["format", "epoch", "step"]
     tensors = {t["key"]: t for t in d["model"]["tensors"]}
-    assert tensors["fc2.weight"] == {"key": "fc2.weight", "shape": [64, 64], "dtype": "float32",
-                                     "numel": 4096, "bytes": 16384}
+    assert tensors["fc2.weight"] == {
+        "key": "fc2.weight",
+        "shape": [64, 64],
+        "dtype": "float32",
+        "numel": 4096,
+        "bytes": 16384,
+    }
     assert d["model"]["numel"] == sum(p.numel() for p in trained.model.parameters())
     state = d["optimizer"]["state"]
     assert len(state) == 6 and state[0]["param"] == 0
@@ -189,15 +206,21 @@ def test_atomic_writer_survives_real_sigkills(trained, tmp_path):
 def test_crash_while_saving_tears_the_naive_file_only(tmp_path):
     ctx = workers.forkserver()
     cfg = TrainConfig(epochs=6, checkpoint_every=2)
-    p = ctx.Process(target=workers.run_training, args=(str(tmp_path), cfg.to_dict()),
-                    kwargs={"crash_while_saving_at": 4})
+    p = ctx.Process(
+        target=workers.run_training, args=(str(tmp_path), cfg.to_dict()), kwargs={"crash_while_saving_at": 4}
+    )
     p.start()
     p.join(120)
     assert p.exitcode == -signal.SIGKILL
 
     events = workers.read_events(tmp_path / "events.jsonl")
     assert [(e["type"], e["epoch"]) for e in events] == [
-        ("epoch", 1), ("epoch", 2), ("checkpoint", 2), ("epoch", 3), ("epoch", 4)]
+        ("epoch", 1),
+        ("epoch", 2),
+        ("checkpoint", 2),
+        ("epoch", 3),
+        ("epoch", 4),
+    ]
 
     store = CheckpointStore(tmp_path, keep_last=cfg.keep_last)
     good_size = store.list()[0].bytes

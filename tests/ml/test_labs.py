@@ -56,8 +56,13 @@ def test_explore_cnn_separates_parameters_buffers_and_stateless_modules():
     assert kinds["features.1.weight"] == "parameter"
     nbt = next(e for e in r["entries"] if e["key"] == "features.1.num_batches_tracked")
     assert (nbt["dtype"], nbt["shape"], nbt["bytes"], nbt["module_type"]) == ("int64", [], 8, "BatchNorm2d")
-    assert {m["type"] for m in r["stateless_modules"]} == {"ReLU", "MaxPool2d", "AdaptiveAvgPool2d", "Flatten",
-                                                           "Dropout"}
+    assert {m["type"] for m in r["stateless_modules"]} == {
+        "ReLU",
+        "MaxPool2d",
+        "AdaptiveAvgPool2d",
+        "Flatten",
+        "Dropout",
+    }
     assert r["totals"]["parameters"] == sum(p.numel() for p in model.parameters())
     assert r["totals"]["buffers"] == sum(b.numel() for b in model.buffers())
     assert r["totals"]["entries"] == len(model.state_dict())
@@ -174,19 +179,35 @@ def test_train_vs_eval():
 # ------------------------------------------------------------------ 6.2 / 6.5 clinic
 
 EXPECTED_ERRORS = {
-    "renamed_layer": ("RuntimeError", ['Missing key(s) in state_dict: "classifier.weight"',
-                                       'Unexpected key(s) in state_dict: "fc.weight"']),
+    "renamed_layer": (
+        "RuntimeError",
+        ['Missing key(s) in state_dict: "classifier.weight"', 'Unexpected key(s) in state_dict: "fc.weight"'],
+    ),
     "dataparallel_prefix": ("RuntimeError", ['Unexpected key(s) in state_dict: "module.body.weight"']),
-    "size_mismatch": ("RuntimeError", ["size mismatch for fc.weight: copying a param with shape "
-                                       "torch.Size([10, 16]) from checkpoint"]),
-    "cuda_checkpoint": ("RuntimeError", ["Attempting to deserialize object on a CUDA device but "
-                                         "torch.cuda.is_available() is False"]),
+    "size_mismatch": (
+        "RuntimeError",
+        ["size mismatch for fc.weight: copying a param with shape torch.Size([10, 16]) from checkpoint"],
+    ),
+    "cuda_checkpoint": (
+        "RuntimeError",
+        ["Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is False"],
+    ),
     "resume_order": ("RuntimeError", ["expected dtype float for `end` but got dtype double"]),
-    "unfreeze_groups": ("ValueError", ["loaded state dict contains a parameter group that doesn't match "
-                                       "the size of optimizer's group"]),
-    "compile_prefix": ("RuntimeError", ['Missing key(s) in state_dict: "body.weight"',
-                                        'Unexpected key(s) in state_dict: "_orig_mod.body.weight"']),
-    "numpy_weights_only": ("UnpicklingError", ["Unsupported global: GLOBAL numpy._core.multiarray._reconstruct"]),
+    "unfreeze_groups": (
+        "ValueError",
+        ["loaded state dict contains a parameter group that doesn't match the size of optimizer's group"],
+    ),
+    "compile_prefix": (
+        "RuntimeError",
+        [
+            'Missing key(s) in state_dict: "body.weight"',
+            'Unexpected key(s) in state_dict: "_orig_mod.body.weight"',
+        ],
+    ),
+    "numpy_weights_only": (
+        "UnpicklingError",
+        ["Unsupported global: GLOBAL numpy._core.multiarray._reconstruct"],
+    ),
     "safetensors_shared": ("RuntimeError", ["Some tensors share memory", "save_model"]),
 }
 
@@ -207,7 +228,10 @@ def test_clinic_case_fails_for_real_and_its_fix_works(case_id, tmp_path):
 
 def test_clinic_evidence_details(tmp_path):
     size = clinic.run_case("size_mismatch", str(tmp_path / "a"))["evidence"]
-    assert size["loaded_keys"] == ["body.bias", "body.weight"] and size["skipped_keys"] == ["fc.bias", "fc.weight"]
+    assert size["loaded_keys"] == ["body.bias", "body.weight"] and size["skipped_keys"] == [
+        "fc.bias",
+        "fc.weight",
+    ]
     assert size["head_shape_now"] == [3, 16]
     dp = clinic.run_case("dataparallel_prefix", str(tmp_path / "b"))["evidence"]
     assert dp["keys_now"] == ["body.weight", "body.bias", "fc.weight", "fc.bias"]
@@ -217,7 +241,9 @@ def test_clinic_evidence_details(tmp_path):
 
 
 # Importing torch's compiler (model.compile(), torch.compile) warns about torch.jit internals.
-COMPILER_IMPORT = pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+COMPILER_IMPORT = pytest.mark.filterwarnings(
+    "ignore:`torch.jit.script_method` is deprecated:DeprecationWarning"
+)
 
 
 @COMPILER_IMPORT
@@ -246,12 +272,19 @@ def test_chapter_7_cases_wrong_fixes_meet_the_next_real_error(tmp_path):
     r = clinic.try_fix("unfreeze_groups", "two_groups", str(tmp_path / "c"))
     assert r["error_type"] == "ValueError" and "different number of parameter groups" in r["error"]
     r = clinic.try_fix("resume_order", "fresh_optimizer", str(tmp_path / "d"))
-    assert r["error"] is None and r["proof"]["adam_state_restored"] is False and r["evidence"]["adam_step"] == 1.0
+    assert (
+        r["error"] is None
+        and r["proof"]["adam_state_restored"] is False
+        and r["evidence"]["adam_step"] == 1.0
+    )
     r = clinic.try_fix("resume_order", "foreach_false", str(tmp_path / "e"))
     assert "expected dtype float for `end` but got dtype double" in r["error"]
     # model.compile() compiles in place: the keys keep their plain names.
     r = clinic.try_fix("compile_prefix", "compile_too", str(tmp_path / "f"))
-    assert r["error_type"] == "RuntimeError" and 'Unexpected key(s) in state_dict: "_orig_mod.body.weight"' in r["error"]
+    assert (
+        r["error_type"] == "RuntimeError"
+        and 'Unexpected key(s) in state_dict: "_orig_mod.body.weight"' in r["error"]
+    )
     r = clinic.try_fix("safetensors_shared", "contiguous", str(tmp_path / "g"))
     assert r["error"].startswith("Some tensors share memory")  # safetensors' indentation taken off
     assert r["error_from"] == "safetensors" and r["broken"]["error_from"] == "safetensors"
@@ -261,11 +294,20 @@ def test_chapter_7_cases_wrong_fixes_meet_the_next_real_error(tmp_path):
 
 def test_chapter_7_cases_evidence(tmp_path):
     order = clinic.run_case("resume_order", str(tmp_path / "a"))["evidence"]
-    assert order == {"param_dtype": "torch.float64", "exp_avg_dtype": "torch.float64", "adam_step": 2.0, "saved_step": 1.0}
+    assert order == {
+        "param_dtype": "torch.float64",
+        "exp_avg_dtype": "torch.float64",
+        "adam_step": 2.0,
+        "saved_step": 1.0,
+    }
     groups = clinic.run_case("unfreeze_groups", str(tmp_path / "b"))["evidence"]
     assert groups["params_per_group"] == [2, 2] and groups["lr_per_group"] == [0.01, 0.001]
     np_case = clinic.run_case("numpy_weights_only", str(tmp_path / "c"))["evidence"]
-    assert np_case == {"unsafe_globals_in_file": [], "val_preds_type": "torch.Tensor", "numpy_rng_type": "dict"}
+    assert np_case == {
+        "unsafe_globals_in_file": [],
+        "val_preds_type": "torch.Tensor",
+        "numpy_rng_type": "dict",
+    }
     shared = clinic.run_case("safetensors_shared", str(tmp_path / "d"))["evidence"]
     assert shared["keys_in_file"] == ["embed.weight"]
 
@@ -331,7 +373,11 @@ def test_zip_entries_of_a_state_dict(tmp_path):
 def test_pickle_globals_state_dict_vs_whole_model(saved):
     root, _ = saved
     sd_globals = ptfile.pickle_globals(root / "weights.pt")
-    assert set(sd_globals) <= {"collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch.FloatStorage"}
+    assert set(sd_globals) <= {
+        "collections.OrderedDict",
+        "torch._utils._rebuild_tensor_v2",
+        "torch.FloatStorage",
+    }
     assert "collections.OrderedDict" in sd_globals
     whole = ptfile.pickle_globals(root / "whole_model.pt")
     assert "labnet.LabNet" in whole and "torch.nn.modules.linear.Linear" in whole
@@ -412,7 +458,7 @@ def _patch_declared_size(path, entry_suffix: str, size: int) -> None:
     pos = data.find(b"PK\x01\x02")
     while pos != -1:
         name_len = struct.unpack_from("<H", data, pos + 28)[0]
-        name = bytes(data[pos + 46: pos + 46 + name_len]).decode()
+        name = bytes(data[pos + 46 : pos + 46 + name_len]).decode()
         if name.endswith(entry_suffix):
             struct.pack_into("<I", data, pos + 24, size)
             break
@@ -515,9 +561,16 @@ def test_full_training_checkpoint_tree(tmp_path):
     model(torch.randn(4, 10)).sum().backward()
     opt.step()
     sched.step()
-    ckpt = {"epoch": 3, "model_state_dict": model.state_dict(), "optimizer_state_dict": opt.state_dict(),
-            "scheduler_state_dict": sched.state_dict(), "loss": 0.25, "best": None, "tag": "run-1",
-            "rng": torch.get_rng_state()}
+    ckpt = {
+        "epoch": 3,
+        "model_state_dict": model.state_dict(),
+        "optimizer_state_dict": opt.state_dict(),
+        "scheduler_state_dict": sched.state_dict(),
+        "loss": 0.25,
+        "best": None,
+        "tag": "run-1",
+        "rng": torch.get_rng_state(),
+    }
     torch.save(ckpt, tmp_path / "ckpt.ckpt")
     r = plain_json(inspect_file(str(tmp_path / "ckpt.ckpt"), "ckpt.ckpt"))
     assert r["ok"] and r["verdict"]["safe"]
@@ -545,8 +598,11 @@ def test_safetensors_tree_with_stats(tmp_path):
     from safetensors.torch import save_file
 
     t = torch.linspace(-1, 1, 12).reshape(3, 4)
-    save_file({"enc.weight": t, "enc.steps": torch.tensor([7])}, tmp_path / "m.safetensors",
-              metadata={"format": "pt"})
+    save_file(
+        {"enc.weight": t, "enc.steps": torch.tensor([7])},
+        tmp_path / "m.safetensors",
+        metadata={"format": "pt"},
+    )
     r = plain_json(inspect_file(str(tmp_path / "m.safetensors"), "m.safetensors"))
     assert r["ok"] and r["format"] == "safetensors" and r["verdict"]["safe"] is True
     leaves = {leaf["path"]: leaf for leaf in r["tree"]}
@@ -557,7 +613,9 @@ def test_safetensors_tree_with_stats(tmp_path):
     assert leaves["enc.steps"]["stats"] is None and r["metadata"] == {"format": "pt"}
     # A big tensor: stats read only the leading rows, yet shape and size are the real ones.
     save_file({"big": torch.ones(1000, 10)}, tmp_path / "b.safetensors")
-    big = inspect_file(str(tmp_path / "b.safetensors"), "b.safetensors", limits={"stats_elements": 100})["tree"][0]
+    big = inspect_file(str(tmp_path / "b.safetensors"), "b.safetensors", limits={"stats_elements": 100})[
+        "tree"
+    ][0]
     assert big["shape"] == [1000, 10] and big["numel"] == 10_000 and big["bytes"] == 40_000
     assert big["stats"]["sampled"] is True and big["stats"]["elements"] == 100
 
@@ -577,8 +635,9 @@ def test_leaf_cap_stats_cap_and_non_finite_values(tmp_path):
     obj = {f"k{i}": torch.tensor([float(i)]) for i in range(50)}
     obj["k0"] = torch.tensor([1.0, float("nan"), float("inf"), 3.0] * 1000)
     torch.save(obj, tmp_path / "many.pt")
-    r = plain_json(inspect_file(str(tmp_path / "many.pt"), "many.pt",
-                                limits={"max_leaves": 10, "stats_elements": 8}))
+    r = plain_json(
+        inspect_file(str(tmp_path / "many.pt"), "many.pt", limits={"max_leaves": 10, "stats_elements": 8})
+    )
     assert r["ok"] and r["truncated"] is True and len(r["tree"]) == 10
     s = r["tree"][0]["stats"]
     assert s == {**s, "sampled": True, "elements": 8, "nonfinite": 4, "min": 1.0, "max": 3.0, "mean": 2.0}
@@ -591,8 +650,9 @@ def test_nested_and_shared_containers(tmp_path):
     for _ in range(100):
         node.append([])
         node = node[0]
-    torch.save({"a": shared, "b": shared, "deep": deep, "empty": {}, "size": torch.Size([2, 3])},
-               tmp_path / "n.pt")
+    torch.save(
+        {"a": shared, "b": shared, "deep": deep, "empty": {}, "size": torch.Size([2, 3])}, tmp_path / "n.pt"
+    )
     r = plain_json(inspect_file(str(tmp_path / "n.pt"), "n.pt"))
     leaves = {leaf["path"]: leaf for leaf in r["tree"]}
     assert leaves["a.0"]["value"] == "1" and leaves["empty"]["value"] == "{}"

@@ -7,7 +7,7 @@ import torch
 from app.ml import epoch_order
 from app.ml.checkpoint import CheckpointStore, load_checkpoint
 from app.ml.layout import checkpoint_name, checkpoint_position, list_checkpoints
-from app.ml.train import Trainer, TrainConfig, train
+from app.ml.train import TrainConfig, Trainer, train
 
 CFG = TrainConfig(epochs=4, checkpoint_every=2, keep_last=20, mid_epoch_checkpoint=True)
 CRASH_EPOCH = 3  # the mid-epoch checkpoint of epoch 3: 2 epochs done, 19 of 38 batches of the third
@@ -29,8 +29,16 @@ def reference(one_thread, tmp_path_factory):
     digest = train(trainer, CheckpointStore(folder, CFG.keep_last), on_event=on_event)
     name = checkpoint_name(CRASH_EPOCH - 1, HALF)
     ckpt = load_checkpoint(folder / "checkpoints" / name)  # weights_only=True, as a resume loads it
-    return {"hash": digest, "orders": orders, "events": events, "ckpt": ckpt, "folder": folder, "file": name,
-            "losses": list(trainer.loss_history), "step": trainer.step}
+    return {
+        "hash": digest,
+        "orders": orders,
+        "events": events,
+        "ckpt": ckpt,
+        "folder": folder,
+        "file": name,
+        "losses": list(trainer.loss_history),
+        "step": trainer.step,
+    }
 
 
 def resume(reference, mode, tmp_path):
@@ -57,8 +65,13 @@ def test_a_checkpoint_is_saved_half_way_through_every_epoch(reference):
     assert all(e["batches"] == BATCHES for e in saved if e["batch"])
     # On disk they sort by position, a mid-epoch file after the end of the epoch it continues.
     assert [name for _, name, _ in list_checkpoints(reference["folder"])] == [
-        "ckpt-epoch-0000-batch-0019.pt", "ckpt-epoch-0001-batch-0019.pt", "ckpt-epoch-0002.pt",
-        "ckpt-epoch-0002-batch-0019.pt", "ckpt-epoch-0003-batch-0019.pt", "ckpt-epoch-0004.pt"]
+        "ckpt-epoch-0000-batch-0019.pt",
+        "ckpt-epoch-0001-batch-0019.pt",
+        "ckpt-epoch-0002.pt",
+        "ckpt-epoch-0002-batch-0019.pt",
+        "ckpt-epoch-0003-batch-0019.pt",
+        "ckpt-epoch-0004.pt",
+    ]
     assert checkpoint_position("ckpt-epoch-0002-batch-0019.pt") == (2, 19)
     assert checkpoint_position("ckpt-epoch-0004.pt") == (4, 0)
     assert checkpoint_position("ckpt-epoch-0004.pt.abc.tmp") is None
@@ -88,7 +101,7 @@ def test_with_the_sampler_state_the_resume_is_bit_identical(reference, tmp_path)
 
 def _by_sets(ref_order, before, new_order, start):
     done = set(ref_order[: before * BS].tolist())
-    after = set(new_order[start * BS:].tolist())
+    after = set(new_order[start * BS :].tolist())
     return len(done & after), 2400 - len(done | after)
 
 
@@ -100,7 +113,9 @@ def test_without_the_position_the_epoch_starts_again_with_a_new_order(reference,
     assert rec["twice"] == HALF * BS == 1216 and rec["never"] == 0
     assert (rec["twice"], rec["never"]) == _by_sets(reference["orders"][CRASH_EPOCH], HALF, rec["order"], 0)
     assert rec["steps"] == HALF + BATCHES and trainer.step == reference["step"] + HALF
-    assert rec["per_batch"][:HALF] == [[BS, 0]] * HALF and rec["per_batch"][HALF:] == [[0, 0]] * (BATCHES - HALF)
+    assert rec["per_batch"][:HALF] == [[BS, 0]] * HALF and rec["per_batch"][HALF:] == [[0, 0]] * (
+        BATCHES - HALF
+    )
 
 
 def test_position_without_the_order_skips_the_wrong_samples(reference, tmp_path):
@@ -126,5 +141,6 @@ def test_an_old_checkpoint_without_a_sampler_key_still_resumes(reference):
     ckpt = {k: v for k, v in reference["ckpt"].items() if k != "sampler"}
     trainer = Trainer.from_checkpoint(ckpt, "everything")
     assert trainer.pending is None and trainer.epoch == CRASH_EPOCH - 1
-    assert TrainConfig.from_dict({k: v for k, v in CFG.to_dict().items() if k != "mid_epoch_checkpoint"}) \
-        == TrainConfig(epochs=4, checkpoint_every=2, keep_last=20)
+    assert TrainConfig.from_dict(
+        {k: v for k, v in CFG.to_dict().items() if k != "mid_epoch_checkpoint"}
+    ) == TrainConfig(epochs=4, checkpoint_every=2, keep_last=20)

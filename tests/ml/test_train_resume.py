@@ -24,13 +24,26 @@ def test_config_round_trips_through_json():
     cfg = TrainConfig(epochs=12, lr=0.02, optimizer="sgd", scheduler=False, seed=7)
     again = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg
-    assert TrainConfig.from_dict({"lr": 1}).lr == 1.0 and isinstance(TrainConfig.from_dict({"lr": 1}).lr, float)
+    assert TrainConfig.from_dict({"lr": 1}).lr == 1.0 and isinstance(
+        TrainConfig.from_dict({"lr": 1}).lr, float
+    )
 
 
-@pytest.mark.parametrize("bad", [
-    {"epochs": 0}, {"optimizer": "rmsprop"}, {"lr": -0.1}, {"lr": "fast"}, {"batch_size": True},
-    {"checkpoint_every": 0}, {"keep_last": 0}, {"seed": -1}, {"scheduler": "yes"}, {"momentum": 0.9},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"epochs": 0},
+        {"optimizer": "rmsprop"},
+        {"lr": -0.1},
+        {"lr": "fast"},
+        {"batch_size": True},
+        {"checkpoint_every": 0},
+        {"keep_last": 0},
+        {"seed": -1},
+        {"scheduler": "yes"},
+        {"momentum": 0.9},
+    ],
+)
 def test_config_rejects_nonsense(bad):
     with pytest.raises(ValueError):
         TrainConfig.from_dict(bad)
@@ -57,8 +70,9 @@ def test_full_resume_in_a_fresh_process_is_bit_identical(tmp_path):
     ctx = workers.forkserver()
     ref_dir, run_dir = tmp_path / "ref", tmp_path / "run"
     ref = ctx.Process(target=workers.run_training, args=(str(ref_dir), CFG.to_dict()))
-    crashed = ctx.Process(target=workers.run_training, args=(str(run_dir), CFG.to_dict()),
-                          kwargs={"kill_at_epoch": 17})
+    crashed = ctx.Process(
+        target=workers.run_training, args=(str(run_dir), CFG.to_dict()), kwargs={"kill_at_epoch": 17}
+    )
     ref.start(), crashed.start()
     ref.join(120), crashed.join(120)
     assert ref.exitcode == 0
@@ -69,8 +83,9 @@ def test_full_resume_in_a_fresh_process_is_bit_identical(tmp_path):
     assert store.latest().epoch == 15  # epochs 16 and 17 were lost with the process
     assert [i.epoch for i in store.list()] == [5, 10, 15]
 
-    resumed = ctx.Process(target=workers.run_training, args=(str(run_dir), CFG.to_dict()),
-                          kwargs={"restore": "everything"})
+    resumed = ctx.Process(
+        target=workers.run_training, args=(str(run_dir), CFG.to_dict()), kwargs={"restore": "everything"}
+    )
     resumed.start()
     resumed.join(120)
     assert resumed.exitcode == 0
@@ -83,8 +98,9 @@ def test_full_resume_in_a_fresh_process_is_bit_identical(tmp_path):
     final_run = CheckpointStore(run_dir, 3).load_final()
     assert max_abs_diff(final_ref, final_run) == 0.0
 
-    ref_epochs = {e["epoch"]: e for e in workers.read_events(ref_dir / "events.jsonl")
-                  if e["type"] == "epoch"}
+    ref_epochs = {
+        e["epoch"]: e for e in workers.read_events(ref_dir / "events.jsonl") if e["type"] == "epoch"
+    }
     res_events = workers.read_events(run_dir / "events-resume.jsonl")
     res_epochs = [e for e in res_events if e["type"] == "epoch"]
     assert [e["epoch"] for e in res_epochs] == list(range(16, 31))
@@ -126,8 +142,12 @@ def reference(one_thread, tmp_path_factory):
         epochs[r["epoch"]] = r
         if trainer.epoch == RESUME_AT:
             ckpt = load_checkpoint(store.path(store.save(trainer.checkpoint())))
-    return {"epochs": epochs, "ckpt": ckpt, "weights": trainer.model.state_dict(),
-            "hash": trainer.weights_hash()}
+    return {
+        "epochs": epochs,
+        "ckpt": ckpt,
+        "weights": trainer.model.state_dict(),
+        "hash": trainer.weights_hash(),
+    }
 
 
 _resumed_cache = {}
@@ -138,9 +158,13 @@ def resumed(reference):
     def get(mode):
         if mode not in _resumed_cache:
             t = Trainer.from_checkpoint(reference["ckpt"], mode)
-            _resumed_cache[mode] = {"epochs": _run_to_end(t), "weights": t.model.state_dict(),
-                                    "hash": t.weights_hash()}
+            _resumed_cache[mode] = {
+                "epochs": _run_to_end(t),
+                "weights": t.model.state_dict(),
+                "hash": t.weights_hash(),
+            }
         return _resumed_cache[mode]
+
     return get
 
 

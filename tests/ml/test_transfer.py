@@ -1,4 +1,5 @@
 """Transfer-learning engine: real load_state_dict behaviour, honest reports, and that transfer pays."""
+
 from __future__ import annotations
 
 import io
@@ -12,10 +13,11 @@ from app.ml.finetune import compare, finetune, pretrain
 from app.ml.transfer import STATUSES, load_with_strategy, shape_filter, tensor_preview
 from app.ml.vision import target_task
 
-HEADS = {"resnet_mini": ("fc.weight", "fc.bias"),
-         "convnet_mini": ("classifier.1.weight", "classifier.1.bias")}
-RENAMED = {"resnet_mini": ("head.weight", "head.bias"),
-           "convnet_mini": ("head.1.weight", "head.1.bias")}
+HEADS = {
+    "resnet_mini": ("fc.weight", "fc.bias"),
+    "convnet_mini": ("classifier.1.weight", "classifier.1.bias"),
+}
+RENAMED = {"resnet_mini": ("head.weight", "head.bias"), "convnet_mini": ("head.1.weight", "head.1.bias")}
 LAST_BLOCK = {"resnet_mini": "layer3.", "convnet_mini": "features.8."}
 
 
@@ -54,8 +56,11 @@ def test_build_target_is_seeded_and_leaves_global_rng_alone():
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    a, b, c = fresh("resnet_mini", "same_arch"), fresh("resnet_mini", "same_arch"), \
-        fresh("resnet_mini", "same_arch", seed=8)
+    a, b, c = (
+        fresh("resnet_mini", "same_arch"),
+        fresh("resnet_mini", "same_arch"),
+        fresh("resnet_mini", "same_arch", seed=8),
+    )
     assert torch.equal(torch.rand(3), expected)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(a["conv1.weight"], c["conv1.weight"])
@@ -151,8 +156,7 @@ def test_dataparallel_prefix_needs_stripping(pretrained, source):
     assert all(k.startswith("module.") for k in src)
 
     # The shape filter alone "succeeds" and loads nothing: the silent failure of this lesson.
-    report = load_with_strategy(build_target(source, "dataparallel_prefix", 5, seed=7), src,
-                                "shape_filter")
+    report = load_with_strategy(build_target(source, "dataparallel_prefix", 5, seed=7), src, "shape_filter")
     assert report.ok and report.keys_with("transferred") == []
     assert len(report.keys_with("new")) == len(plain) and len(report.keys_with("unused")) == len(src)
 
@@ -192,8 +196,7 @@ def test_wider_block_filters_inside_the_backbone(pretrained, source):
 
 def test_tensor_preview_proves_the_copy(pretrained):
     src = pretrained["resnet_mini"][0]
-    report = load_with_strategy(build_target("resnet_mini", "same_arch", 5, seed=7), src,
-                                "shape_filter")
+    report = load_with_strategy(build_target("resnet_mini", "same_arch", 5, seed=7), src, "shape_filter")
     copied = report.preview("layer1.conv1.weight")
     assert copied["after_equals_source"] and not copied["after_equals_before"]
     assert copied["first"]["after"] == src["layer1.conv1.weight"].flatten()[:8].tolist()
@@ -229,8 +232,7 @@ def test_frozen_backbone_only_moves_the_head(pretrained):
     model = build_target("resnet_mini", "same_arch", 3, seed=1)
     load_with_strategy(model, src, "shape_filter")
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    result = finetune(model, target_task(3, shots=5, seed=1), epochs=2, seed=1,
-                      freeze_backbone=True)
+    result = finetune(model, target_task(3, shots=5, seed=1), epochs=2, seed=1, freeze_backbone=True)
     after = model.state_dict()
     assert all(torch.equal(after[k], before[k]) for k in before if not k.startswith("fc."))
     assert not torch.equal(after["fc.weight"], before["fc.weight"])
@@ -252,7 +254,9 @@ def test_frozen_measurements_reach_the_epoch_callback(pretrained):
     model = build_target("resnet_mini", "same_arch", 2, seed=0)
     load_with_strategy(model, pretrained["resnet_mini"][0], "shape_filter")
     rows = []
-    finetune(model, target_task(2, shots=3, seed=0), epochs=2, seed=0, freeze_backbone=True, on_epoch=rows.append)
+    finetune(
+        model, target_task(2, shots=3, seed=0), epochs=2, seed=0, freeze_backbone=True, on_epoch=rows.append
+    )
     assert [r["epoch"] for r in rows] == [1, 2] and all(r["frozen"]["params_max_change"] == 0.0 for r in rows)
     rows.clear()
     finetune(model, target_task(2, shots=3, seed=0), epochs=1, seed=0, on_epoch=rows.append)
@@ -264,12 +268,16 @@ def test_transfer_beats_scratch_across_seeds(pretrained):
     margins = []
     for seed in range(3):
         rows = []
-        result = compare("resnet_mini", src, num_classes=5, shots=10, epochs=15, seed=seed,
-                         on_epoch=rows.append)
+        result = compare(
+            "resnet_mini", src, num_classes=5, shots=10, epochs=15, seed=seed, on_epoch=rows.append
+        )
         assert {r["run"] for r in rows} == {"transfer", "scratch"} and len(rows) == 30
         assert result["load"]["ok"]
         margins.append(result["margin"])
-        assert result["margin"] >= 0.15, (seed, result["transfer"]["final_test_acc"],
-                                          result["scratch"]["final_test_acc"])
+        assert result["margin"] >= 0.15, (
+            seed,
+            result["transfer"]["final_test_acc"],
+            result["scratch"]["final_test_acc"],
+        )
         json.dumps(result)
     assert sum(margins) / len(margins) >= 0.25

@@ -41,8 +41,9 @@ def read_events(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines()]
 
 
-def run_training(run_dir, config: dict, *, restore=None, kill_at_epoch=None,
-                 crash_while_saving_at=None) -> None:
+def run_training(
+    run_dir, config: dict, *, restore=None, kill_at_epoch=None, crash_while_saving_at=None
+) -> None:
     """Train (fresh, or resumed from the store's latest checkpoint) and log events to a file.
 
     kill_at_epoch SIGKILLs this process when that epoch's event arrives, before that
@@ -50,7 +51,7 @@ def run_training(run_dir, config: dict, *, restore=None, kill_at_epoch=None,
     """
     _single_thread()
     from app.ml.checkpoint import CheckpointStore, load_checkpoint
-    from app.ml.train import Trainer, TrainConfig, train
+    from app.ml.train import TrainConfig, Trainer, train
 
     run_dir = Path(run_dir)
     cfg = TrainConfig.from_dict(config)
@@ -68,8 +69,9 @@ def run_training(run_dir, config: dict, *, restore=None, kill_at_epoch=None,
             os.kill(os.getpid(), signal.SIGKILL)
 
     train(trainer, store, on_event=on_event, crash_while_saving_at=crash_while_saving_at)
-    (run_dir / "result.json").write_text(json.dumps(
-        {"weights_hash": trainer.weights_hash(), "loss_history": trainer.loss_history}))
+    (run_dir / "result.json").write_text(
+        json.dumps({"weights_hash": trainer.weights_hash(), "loss_history": trainer.loss_history})
+    )
 
 
 def save_atomic_forever(folder, source, ready) -> None:

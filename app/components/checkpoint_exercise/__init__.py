@@ -1,6 +1,7 @@
 """CheckpointExercise: the learner writes the checkpoint code, the server trains with it in a
 sandbox, SIGKILLs it, resumes with the learner's loader and proves whether the result is
 bit-identical to an uninterrupted run."""
+
 import threading
 
 from fastapi import APIRouter
@@ -14,10 +15,11 @@ router.include_router(views.router)
 router.include_router(api.router)
 
 
-
 def _probe(app) -> None:
     # Whether bubblewrap works here is asked once, in the background, not by the first page.
     threading.Thread(target=code_sandbox.availability, name="bwrap-probe", daemon=True).start()
 
 
-register(Component(name="CheckpointExercise", render=views.render_placeholder, router=router, on_startup=_probe))
+register(
+    Component(name="CheckpointExercise", render=views.render_placeholder, router=router, on_startup=_probe)
+)

@@ -1,4 +1,5 @@
 """JSON API of the CheckpointExercise, under /api/exercises (see /docs)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
@@ -18,27 +19,54 @@ def _lang(lang: str | None) -> str:
     return lang if lang in i18n.LANGS else "en"
 
 
-@router.get("", response_model=ExerciseList, summary="The exercises with their scaffolds, and the mode this server offers")
+@router.get(
+    "",
+    response_model=ExerciseList,
+    summary="The exercises with their scaffolds, and the mode this server offers",
+)
 def list_exercises(request: Request, lang: str = "en") -> dict:
     lang = _lang(lang)
     service = svc.of(request)
     mode, why = service.mode()
-    return {"mode": mode, "mode_reason": why, "code_max_kb": service.settings.exercise_code_max_kb,
-            "exercises": [{"id": k, "title": EXERCISES[k]["title"][lang], "task": EXERCISES[k]["task"][lang],
-                           "functions": EXERCISES[k]["learner"], "scaffold": EXERCISES[k]["scaffold"],
-                           "bank": EXERCISES[k]["bank"]} for k in ORDER]}
+    return {
+        "mode": mode,
+        "mode_reason": why,
+        "code_max_kb": service.settings.exercise_code_max_kb,
+        "exercises": [
+            {
+                "id": k,
+                "title": EXERCISES[k]["title"][lang],
+                "task": EXERCISES[k]["task"][lang],
+                "functions": EXERCISES[k]["learner"],
+                "scaffold": EXERCISES[k]["scaffold"],
+                "bank": EXERCISES[k]["bank"],
+            }
+            for k in ORDER
+        ],
+    }
 
 
-@router.get("/progress", response_model=dict[str, Progress], summary="This browser's solved exercises and failed checks")
+@router.get(
+    "/progress",
+    response_model=dict[str, Progress],
+    summary="This browser's solved exercises and failed checks",
+)
 def progress(request: Request) -> dict:
     return svc.of(request).progress(session_id(request))
 
 
 def attempt_view(service, attempt: dict, lang: str) -> dict:
     ex = EXERCISES[attempt["exercise"]]
-    out = {"id": attempt["id"], "exercise": attempt["exercise"], "status": attempt["status"],
-           "place": service.place(attempt) if attempt["status"] == "waiting" else 0,
-           "verdict": None, "hint": None, "solution_available": False, "progress": attempt["progress"]}
+    out = {
+        "id": attempt["id"],
+        "exercise": attempt["exercise"],
+        "status": attempt["status"],
+        "place": service.place(attempt) if attempt["status"] == "waiting" else 0,
+        "verdict": None,
+        "hint": None,
+        "solution_available": False,
+        "progress": attempt["progress"],
+    }
     v = attempt["verdict"]
     if v is not None:
         out["verdict"] = {**v, **strings.explain(lang, ex, v)}
@@ -50,8 +78,12 @@ def attempt_view(service, attempt: dict, lang: str) -> dict:
     return out
 
 
-@router.post("/{exercise_id}/checks", response_model=Attempt, status_code=202,
-             summary="Submit code (or assembled lines) for one exercise; poll the attempt for its verdict")
+@router.post(
+    "/{exercise_id}/checks",
+    response_model=Attempt,
+    status_code=202,
+    summary="Submit code (or assembled lines) for one exercise; poll the attempt for its verdict",
+)
 def submit(request: Request, exercise_id: str, body: Submission, lang: str = "en"):
     lang = _lang(lang)
     service = svc.of(request)
@@ -59,11 +91,18 @@ def submit(request: Request, exercise_id: str, body: Submission, lang: str = "en
     try:
         attempt = service.submit(sid, exercise_id, code=body.code, picks=body.lines)
     except svc.Refused as r:
-        return JSONResponse({"detail": strings.REFUSED[lang][r.code].format(**r.details), "code": r.code}, status_code=r.status)
+        return JSONResponse(
+            {"detail": strings.REFUSED[lang][r.code].format(**r.details), "code": r.code},
+            status_code=r.status,
+        )
     return attempt_view(service, attempt, lang)
 
 
-@router.get("/checks/{attempt_id}", response_model=Attempt, summary="An attempt: waiting, running, or done with its verdict")
+@router.get(
+    "/checks/{attempt_id}",
+    response_model=Attempt,
+    summary="An attempt: waiting, running, or done with its verdict",
+)
 def poll(request: Request, attempt_id: str, lang: str = "en") -> dict:
     service = svc.of(request)
     attempt = service.attempt(session_id(request), attempt_id)
@@ -72,8 +111,11 @@ def poll(request: Request, attempt_id: str, lang: str = "en") -> dict:
     return attempt_view(service, attempt, _lang(lang))
 
 
-@router.get("/{exercise_id}/solution", response_model=Solution,
-            summary="The reference solution: only after a failed check of this exercise")
+@router.get(
+    "/{exercise_id}/solution",
+    response_model=Solution,
+    summary="The reference solution: only after a failed check of this exercise",
+)
 def solution(request: Request, exercise_id: str) -> dict:
     if exercise_id not in EXERCISES:
         raise HTTPException(404, "no such exercise")

@@ -5,6 +5,7 @@ uninterrupted reference run, and say what differs in the learner's terms.
 A verdict is plain JSON: {"status": solved|wrong|error|limit, "diagnosis": code, "details": {...},
 "checks": [...], "output": ..., "timing": {...}}. strings.py turns diagnosis + details into words.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,8 +19,7 @@ from app.jobs import code_sandbox
 
 # The visible check, then a hidden one (another seed, a checkpoint from another epoch), so that a
 # hard-coded epoch or value cannot pass.
-CHECKS = ({"seed": 0, "crash_after": 3, "hidden": False},
-          {"seed": 1, "crash_after": 5, "hidden": True})
+CHECKS = ({"seed": 0, "crash_after": 3, "hidden": False}, {"seed": 1, "crash_after": 5, "hidden": True})
 RUNNER = Path(code_sandbox.__file__).with_name("exercise_runner.py")
 # What the learner can be told about, in the order a diagnosis looks for it.
 STATE = ("weights", "optimizer", "scheduler", "rng")
@@ -77,11 +77,18 @@ def _evidence(logs: list[dict], ref_logs: list[dict]) -> dict:
         first = logs[0]
         r = ref.get(first["epoch"])
         if r:
-            ev["loss"] = {"epoch": first["epoch"], "resumed": first["loss"], "reference": r["loss"],
-                          "first_batch": first["first_loss"], "first_batch_ref": r["first_loss"]}
+            ev["loss"] = {
+                "epoch": first["epoch"],
+                "resumed": first["loss"],
+                "reference": r["loss"],
+                "first_batch": first["first_loss"],
+                "first_batch_ref": r["first_loss"],
+            }
             if first["order"] != r["order"]:
-                ev["order"] = {"epoch": first["epoch"], "like_epoch_1": first["order"] == first_order
-                               and first["epoch"] != 1}
+                ev["order"] = {
+                    "epoch": first["epoch"],
+                    "like_epoch_1": first["order"] == first_order and first["epoch"] != 1,
+                }
     for row in logs:
         r = ref.get(row["epoch"])
         if r and not math.isclose(row["lr"], r["lr"], rel_tol=1e-9):
@@ -91,8 +98,17 @@ def _evidence(logs: list[dict], ref_logs: list[dict]) -> dict:
 
 
 def _limit_code(ended: str) -> str | None:
-    return {"cpu": "cpu", "timeout": "timeout", "killed": "killed", "output": "output",
-            "protocol": "output"}.get(ended.split(" ")[0]) if ended else None
+    return (
+        {
+            "cpu": "cpu",
+            "timeout": "timeout",
+            "killed": "killed",
+            "output": "output",
+            "protocol": "output",
+        }.get(ended.split(" ")[0])
+        if ended
+        else None
+    )
 
 
 def checks_of(exercise: dict) -> tuple[dict, ...]:
@@ -101,10 +117,18 @@ def checks_of(exercise: dict) -> tuple[dict, ...]:
 
 def verdict(exercise: dict, out: code_sandbox.Outcome, refs: dict[int, dict]) -> dict:
     """Turn what the sandbox reported into a verdict (pure: unit-testable without a sandbox)."""
-    result: dict = {"status": "wrong", "diagnosis": "other", "details": {}, "checks": [],
-                    "output": out.output, "output_bytes": out.output_bytes,
-                    "timing": {"wall_s": round(out.wall_s, 3),
-                               "startup_s": round(out.first_event_s, 3) if out.first_event_s else None}}
+    result: dict = {
+        "status": "wrong",
+        "diagnosis": "other",
+        "details": {},
+        "checks": [],
+        "output": out.output,
+        "output_bytes": out.output_bytes,
+        "timing": {
+            "wall_s": round(out.wall_s, 3),
+            "startup_s": round(out.first_event_s, 3) if out.first_event_s else None,
+        },
+    }
     learner_phase = "save" if "save_checkpoint" in exercise["learner"] else "load"
 
     def stop(status: str, diagnosis: str, **details) -> dict:
@@ -131,16 +155,31 @@ def verdict(exercise: dict, out: code_sandbox.Outcome, refs: dict[int, dict]) ->
     if exercise.get("kind") == "transfer":
         return _transfer_verdict(exercise, per_check, result, stop, learner_phase)
     for spec, events in zip(CHECKS, per_check):
-        row = {"seed": spec["seed"], "crash_after": spec["crash_after"], "hidden": spec["hidden"],
-               "identical": False, "max_abs_diff": None, "restored": None, "start_epoch": None}
+        row = {
+            "seed": spec["seed"],
+            "crash_after": spec["crash_after"],
+            "hidden": spec["hidden"],
+            "identical": False,
+            "max_abs_diff": None,
+            "restored": None,
+            "start_epoch": None,
+        }
         result["checks"].append(row)
         error = next((e for e in events if e.get("ev") == "error"), None)
         if error:
             mine = error["phase"] == learner_phase
             kind = "memory" if error["type"] == "MemoryError" else "error"
             status = "limit" if kind == "memory" else "error"
-            return stop(status, kind, type=error["type"], message=error["message"], line=error.get("line"),
-                        where=("yours" if mine else "lesson"), phase=error["phase"], hidden=spec["hidden"])
+            return stop(
+                status,
+                kind,
+                type=error["type"],
+                message=error["message"],
+                line=error.get("line"),
+                where=("yours" if mine else "lesson"),
+                phase=error["phase"],
+                hidden=spec["hidden"],
+            )
         train_end = next((e for e in events if e.get("ev") == "train_end"), None)
         if not train_end:
             return stop("limit", "sandbox", seconds=round(out.wall_s))
@@ -157,9 +196,13 @@ def verdict(exercise: dict, out: code_sandbox.Outcome, refs: dict[int, dict]) ->
             return stop("limit", "sandbox", seconds=round(out.wall_s))
         ref = refs[spec["seed"]]
         identical, worst = compare_weights(resumed["weights"], ref["weights"])
-        row.update(identical=identical, max_abs_diff=None if math.isinf(worst) else worst,
-                   restored=restored["restored"], start_epoch=restored["start_epoch"],
-                   expected_start=restored["expected_start"])
+        row.update(
+            identical=identical,
+            max_abs_diff=None if math.isinf(worst) else worst,
+            restored=restored["restored"],
+            start_epoch=restored["start_epoch"],
+            expected_start=restored["expected_start"],
+        )
         if identical and restored["start_epoch"] == restored["expected_start"]:
             continue
         evidence = _evidence(resumed["logs"], ref["logs"])
@@ -168,10 +211,18 @@ def verdict(exercise: dict, out: code_sandbox.Outcome, refs: dict[int, dict]) ->
             missing.insert(0, "bound")
         if "scheduler" not in missing and not restored["restored"].get("lr"):
             missing.append("scheduler")
-        details = {"hidden": spec["hidden"], "seed": spec["seed"], "crash_after": spec["crash_after"],
-                   "missing": missing, "evidence": evidence, "max_abs_diff": row["max_abs_diff"],
-                   "start_epoch": restored["start_epoch"], "expected_start": restored["expected_start"],
-                   "lr_now": restored["now"]["lr"], "lr_truth": restored["truth"]["lr"]}
+        details = {
+            "hidden": spec["hidden"],
+            "seed": spec["seed"],
+            "crash_after": spec["crash_after"],
+            "missing": missing,
+            "evidence": evidence,
+            "max_abs_diff": row["max_abs_diff"],
+            "start_epoch": restored["start_epoch"],
+            "expected_start": restored["expected_start"],
+            "lr_now": restored["now"]["lr"],
+            "lr_truth": restored["truth"]["lr"],
+        }
         if restored["start_epoch"] != restored["expected_start"]:
             diagnosis = "epoch"
         elif missing:
@@ -192,16 +243,34 @@ def _transfer_verdict(exercise, per_check, result, stop, learner_phase) -> dict:
     specs = checks_of(exercise)
     problems = []
     for spec, events in zip(specs, per_check):
-        row = {"seed": spec["seed"], "crash_after": 0, "hidden": spec["hidden"], "identical": False,
-               "max_abs_diff": None, "start_epoch": None, "restored": None,
-               "classes": spec["classes"], "variant": spec["variant"], "missing": None}
+        row = {
+            "seed": spec["seed"],
+            "crash_after": 0,
+            "hidden": spec["hidden"],
+            "identical": False,
+            "max_abs_diff": None,
+            "start_epoch": None,
+            "restored": None,
+            "classes": spec["classes"],
+            "variant": spec["variant"],
+            "missing": None,
+        }
         result["checks"].append(row)
         error = next((e for e in events if e.get("ev") == "error"), None)
         if error:
             kind = "memory" if error["type"] == "MemoryError" else "error"
-            return stop("limit" if kind == "memory" else "error", kind, type=error["type"], message=error["message"],
-                         line=error.get("line"), where="yours", phase="load", hidden=spec["hidden"],
-                         classes=spec["classes"], variant=spec["variant"])
+            return stop(
+                "limit" if kind == "memory" else "error",
+                kind,
+                type=error["type"],
+                message=error["message"],
+                line=error.get("line"),
+                where="yours",
+                phase="load",
+                hidden=spec["hidden"],
+                classes=spec["classes"],
+                variant=spec["variant"],
+            )
         end = next((e for e in events if e.get("ev") == "resume_end"), None)
         if end and end["ended"] != "exit":
             return stop("limit", _limit_code(end["ended"]) or "sandbox", phase="load", ended=end["ended"])
@@ -218,11 +287,23 @@ def _transfer_verdict(exercise, per_check, result, stop, learner_phase) -> dict:
         diagnosis = "changed" if changed else ("nothing_loaded" if loaded == 0 else "not_loaded")
         if not changed and loaded and all(k.startswith("fc.") for k in not_loaded):
             diagnosis = "by_name"
-        problems.append((spec, diagnosis, {"hidden": spec["hidden"], "seed": spec["seed"], "classes": spec["classes"],
-                                           "variant": spec["variant"], "not_loaded": not_loaded[:12],
-                                           "changed": changed[:12], "loaded": loaded,
-                                           "should": sum(1 for r in t["rows"] if r["compatible"]),
-                                           "missing_keys": t["missing"]}))
+        problems.append(
+            (
+                spec,
+                diagnosis,
+                {
+                    "hidden": spec["hidden"],
+                    "seed": spec["seed"],
+                    "classes": spec["classes"],
+                    "variant": spec["variant"],
+                    "not_loaded": not_loaded[:12],
+                    "changed": changed[:12],
+                    "loaded": loaded,
+                    "should": sum(1 for r in t["rows"] if r["compatible"]),
+                    "missing_keys": t["missing"],
+                },
+            )
+        )
     if not problems:
         return stop("solved", "solved")
     spec, diagnosis, details = problems[0]
@@ -230,22 +311,43 @@ def _transfer_verdict(exercise, per_check, result, stop, learner_phase) -> dict:
     return stop("wrong", diagnosis, **details)
 
 
-def run_check(exercise: dict, code: str, references: References, limits: code_sandbox.Limits,
-              sandboxed: bool = True, source: Path | None = None) -> dict:
+def run_check(
+    exercise: dict,
+    code: str,
+    references: References,
+    limits: code_sandbox.Limits,
+    sandboxed: bool = True,
+    source: Path | None = None,
+) -> dict:
     """The whole check: references (cached), the sandboxed run, the verdict. Blocks."""
     if exercise.get("kind") == "transfer":
         if source is None or not Path(source).exists():
-            return {"status": "limit", "diagnosis": "no_source", "details": {}, "checks": [], "output": "",
-                    "output_bytes": 0, "timing": {}}
-        job = {"learner": exercise["learner"], "kind": "transfer", "references": [],
-               "checks": [{k: c[k] for k in ("seed", "variant", "classes")} for c in checks_of(exercise)]}
-        out = code_sandbox.run(job, code, limits, sandboxed=sandboxed,
-                               binds=((str(source), "/lab/source/resnet_mini.pt"),))
+            return {
+                "status": "limit",
+                "diagnosis": "no_source",
+                "details": {},
+                "checks": [],
+                "output": "",
+                "output_bytes": 0,
+                "timing": {},
+            }
+        job = {
+            "learner": exercise["learner"],
+            "kind": "transfer",
+            "references": [],
+            "checks": [{k: c[k] for k in ("seed", "variant", "classes")} for c in checks_of(exercise)],
+        }
+        out = code_sandbox.run(
+            job, code, limits, sandboxed=sandboxed, binds=((str(source), "/lab/source/resnet_mini.pt"),)
+        )
         return verdict(exercise, out, {})
     refs = {c["seed"]: references.get(c["seed"]) for c in CHECKS}
-    job = {"learner": exercise["learner"], "references": [s for s, r in refs.items() if r is None],
-           "checks": [{"seed": c["seed"], "crash_after": c["crash_after"]} for c in CHECKS],
-           "device": exercise.get("kind") == "device"}
+    job = {
+        "learner": exercise["learner"],
+        "references": [s for s, r in refs.items() if r is None],
+        "checks": [{"seed": c["seed"], "crash_after": c["crash_after"]} for c in CHECKS],
+        "device": exercise.get("kind") == "device",
+    }
     out = code_sandbox.run(job, code, limits, sandboxed=sandboxed)
     # References come first, from children forked before any learner code was imported.
     first_check = next((i for i, e in enumerate(out.events) if e.get("ev") == "check"), len(out.events))

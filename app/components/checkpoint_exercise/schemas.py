@@ -1,4 +1,5 @@
 """Response and request models of the CheckpointExercise JSON API (shown in /docs)."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -12,7 +13,9 @@ class ExerciseInfo(BaseModel):
     task: str
     functions: list[str] = Field(description="the functions the learner writes")
     scaffold: str = Field(description="the editor's starting code; the learner's part is marked TODO")
-    bank: list[str] = Field(description="assemble mode: the lines to pick and order (solution lines and distractors)")
+    bank: list[str] = Field(
+        description="assemble mode: the lines to pick and order (solution lines and distractors)"
+    )
 
 
 class ExerciseList(BaseModel):
@@ -30,7 +33,9 @@ class Progress(BaseModel):
 class Submission(BaseModel):
     code: str | None = Field(default=None, description="the learner's code (sandbox mode)")
     lines: list[int | None] | None = Field(
-        default=None, description="assemble mode: for each bank line its position (1-based), or null if unused")
+        default=None,
+        description="assemble mode: for each bank line its position (1-based), or null if unused",
+    )
 
 
 class CheckRow(BaseModel):
@@ -43,16 +48,22 @@ class CheckRow(BaseModel):
     restored: dict[str, bool] | None = None
     classes: int | None = Field(default=None, description="transfer: the target's number of classes")
     variant: str | None = Field(default=None, description="transfer: the target's architecture variant")
-    missing: list[str] | None = Field(default=None, description="transfer: the missing_keys load_state_dict reported")
+    missing: list[str] | None = Field(
+        default=None, description="transfer: the missing_keys load_state_dict reported"
+    )
 
 
 class Verdict(BaseModel):
     status: Literal["solved", "wrong", "error", "limit"]
-    diagnosis: str = Field(description="solved, optimizer, scheduler, rng, weights, bound, epoch, mismatch, by_name, not_loaded, "
-                                       "nothing_loaded, changed, error, memory, cpu, timeout, output, killed, sandbox, no_source")
+    diagnosis: str = Field(
+        description="solved, optimizer, scheduler, rng, weights, bound, epoch, mismatch, by_name, not_loaded, "
+        "nothing_loaded, changed, error, memory, cpu, timeout, output, killed, sandbox, no_source"
+    )
     headline: str
     lines: list[str]
-    error: dict | None = Field(default=None, description="type, message (torch's own words) and the learner's line")
+    error: dict | None = Field(
+        default=None, description="type, message (torch's own words) and the learner's line"
+    )
     details: dict
     checks: list[CheckRow]
     output: str = Field(description="what the learner's code printed (capped)")
@@ -65,8 +76,12 @@ class Attempt(BaseModel):
     status: Literal["waiting", "running", "done"]
     place: int = Field(description="checks waiting ahead of this one")
     verdict: Verdict | None = None
-    hint: str | None = Field(default=None, description="after two failed checks: a hint tied to what differed")
-    solution_available: bool = Field(description="the reference solution may be requested (after a failed check)")
+    hint: str | None = Field(
+        default=None, description="after two failed checks: a hint tied to what differed"
+    )
+    solution_available: bool = Field(
+        description="the reference solution may be requested (after a failed check)"
+    )
     progress: Progress | None = None
 
 

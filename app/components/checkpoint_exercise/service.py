@@ -1,5 +1,6 @@
 """Checks of the learners' code: a bounded pool, per-session limits, attempts to poll, progress
 kept per browser (session) in small JSON files under DATA_DIR/exercises/progress."""
+
 from __future__ import annotations
 
 import hashlib
@@ -35,9 +36,13 @@ class ExerciseService:
         self.folder = settings.data_dir / "exercises"
         self.references = checker.References(self.folder / "references")
         self.progress_dir = self.folder / "progress"
-        self.pool = ThreadPoolExecutor(max_workers=settings.exercise_checks_at_once, thread_name_prefix="exercise-check")
+        self.pool = ThreadPoolExecutor(
+            max_workers=settings.exercise_checks_at_once, thread_name_prefix="exercise-check"
+        )
         half = min(20.0, settings.exercise_timeout_s / 2)  # each phase (train, resume) gets at most half
-        self.limits = code_sandbox.Limits(wall_s=settings.exercise_timeout_s, phase_wall_s=half, cpu_s=max(2, int(half)))
+        self.limits = code_sandbox.Limits(
+            wall_s=settings.exercise_timeout_s, phase_wall_s=half, cpu_s=max(2, int(half))
+        )
         self._lock = threading.Lock()
         self.attempts: OrderedDict[str, dict] = OrderedDict()
         self.in_flight: dict[str, str] = {}  # session -> attempt id
@@ -66,8 +71,13 @@ class ExerciseService:
             data = json.loads(self._progress_path(sid).read_text())
         except (OSError, ValueError):
             data = {}
-        return {ex: {"solved": bool(data.get(ex, {}).get("solved")), "failures": int(data.get(ex, {}).get("failures", 0))}
-                for ex in EXERCISES}
+        return {
+            ex: {
+                "solved": bool(data.get(ex, {}).get("solved")),
+                "failures": int(data.get(ex, {}).get("failures", 0)),
+            }
+            for ex in EXERCISES
+        }
 
     def _record(self, sid: str, exercise_id: str, solved: bool, diagnosis: str | None = None) -> dict:
         """One finished check. Besides what the learner's page reads (solved, failures), the file
@@ -93,9 +103,14 @@ class ExerciseService:
                 row["failures"] += 1
                 if diagnosis:
                     diagnoses[diagnosis] = int(diagnoses.get(diagnosis, 0)) + 1
-            data[exercise_id] = {**raw, **row, "checks": checks, "diagnoses": diagnoses,
-                                 "last_diagnosis": raw.get("last_diagnosis") if solved else diagnosis,
-                                 "updated": time.time()}
+            data[exercise_id] = {
+                **raw,
+                **row,
+                "checks": checks,
+                "diagnoses": diagnoses,
+                "last_diagnosis": raw.get("last_diagnosis") if solved else diagnosis,
+                "updated": time.time(),
+            }
             data["_learner"] = session_hash(sid)
             self.progress_dir.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -108,13 +123,14 @@ class ExerciseService:
         """Code from the bank: picks[i] is line i's position (1-based) or None (not used)."""
         ex = EXERCISES[exercise_id]
         bank = ex["bank"]
-        chosen = sorted((pos, i) for i, pos in enumerate(picks[:len(bank)]) if pos)
+        chosen = sorted((pos, i) for i, pos in enumerate(picks[: len(bank)]) if pos)
         if not chosen:
             raise Refused("empty", 422)
         return ex["prefix"] + "".join(bank[i] + "\n" for _, i in chosen) + ex["suffix"]
 
-    def submit(self, sid: str, exercise_id: str, code: str | None = None,
-               picks: list[int | None] | None = None) -> dict:
+    def submit(
+        self, sid: str, exercise_id: str, code: str | None = None, picks: list[int | None] | None = None
+    ) -> dict:
         if exercise_id not in EXERCISES:
             raise Refused("unknown", 404)
         mode, _ = self.mode()
@@ -145,8 +161,15 @@ class ExerciseService:
                 raise Refused("full", 503)
             stamps.append(now)
             self.waiting += 1
-            attempt = {"id": secrets.token_urlsafe(12), "exercise": exercise_id, "session": sid,
-                       "status": "waiting", "verdict": None, "progress": None, "created": time.time()}
+            attempt = {
+                "id": secrets.token_urlsafe(12),
+                "exercise": exercise_id,
+                "session": sid,
+                "status": "waiting",
+                "verdict": None,
+                "progress": None,
+                "created": time.time(),
+            }
             self.attempts[attempt["id"]] = attempt
             while len(self.attempts) > KEEP_ATTEMPTS:
                 self.attempts.popitem(last=False)
@@ -159,13 +182,28 @@ class ExerciseService:
             self.waiting -= 1
             attempt["status"] = "running"
         try:
-            v = checker.run_check(EXERCISES[attempt["exercise"]], code, self.references, self.limits, sandboxed,
-                                  source=self.settings.pretrained_path / "resnet_mini.pt")
+            v = checker.run_check(
+                EXERCISES[attempt["exercise"]],
+                code,
+                self.references,
+                self.limits,
+                sandboxed,
+                source=self.settings.pretrained_path / "resnet_mini.pt",
+            )
         except Exception:  # the page must get an answer, whatever happened
             log.exception("exercise check failed")
-            v = {"status": "limit", "diagnosis": "sandbox", "details": {}, "checks": [], "output": "",
-                 "output_bytes": 0, "timing": {}}
-        row = self._record(attempt["session"], attempt["exercise"], v["status"] == "solved", v.get("diagnosis"))
+            v = {
+                "status": "limit",
+                "diagnosis": "sandbox",
+                "details": {},
+                "checks": [],
+                "output": "",
+                "output_bytes": 0,
+                "timing": {},
+            }
+        row = self._record(
+            attempt["session"], attempt["exercise"], v["status"] == "solved", v.get("diagnosis")
+        )
         with self._lock:
             attempt.update(status="done", verdict=v, progress=row)
             self.in_flight.pop(attempt["session"], None)

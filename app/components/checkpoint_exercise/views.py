@@ -1,4 +1,5 @@
 """HTML side of the CheckpointExercise: the partial in the chapter and its htmx routes."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
@@ -6,7 +7,8 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
-from app.components.checkpoint_exercise import api, service as svc, strings
+from app.components.checkpoint_exercise import api, strings
+from app.components.checkpoint_exercise import service as svc
 from app.components.checkpoint_exercise.exercises import EXERCISES
 from app.components.htmx import require_htmx
 from app.deps import Lang
@@ -23,18 +25,34 @@ def render_placeholder(request: Request, lang: str, attrs: dict | None = None) -
     if ex is None:
         return Markup(templates.get_template("checkpoint_exercise/unknown.html").render(lang=lang, name=name))
     mode, why = svc.of(request).mode()
-    context = {"lang": lang, "prefix": PREFIX, "ex": ex, "mode": mode, "why": why,
-               "max_kb": svc.of(request).settings.exercise_code_max_kb}
+    context = {
+        "lang": lang,
+        "prefix": PREFIX,
+        "ex": ex,
+        "mode": mode,
+        "why": why,
+        "max_kb": svc.of(request).settings.exercise_code_max_kb,
+    }
     return Markup(templates.get_template("checkpoint_exercise/component.html").render(context))
 
 
-def _attempt(request: Request, lang: str, attempt: dict | None = None, message: str | None = None,
-             exercise_id: str | None = None) -> HTMLResponse:
+def _attempt(
+    request: Request,
+    lang: str,
+    attempt: dict | None = None,
+    message: str | None = None,
+    exercise_id: str | None = None,
+) -> HTMLResponse:
     service = svc.of(request)
     view = api.attempt_view(service, attempt, lang) if attempt else None
-    context = {"lang": lang, "prefix": PREFIX, "a": view, "message": message,
-               "exercise": exercise_id or (attempt or {}).get("exercise"),
-               "output_kb": service.limits.output_kb}
+    context = {
+        "lang": lang,
+        "prefix": PREFIX,
+        "a": view,
+        "message": message,
+        "exercise": exercise_id or (attempt or {}).get("exercise"),
+        "output_kb": service.limits.output_kb,
+    }
     return templates.TemplateResponse(request, "checkpoint_exercise/attempt.html", context)
 
 
@@ -53,9 +71,16 @@ async def check(request: Request, lang: Lang, exercise_id: str):
         attempt = await run_in_threadpool(svc.of(request).submit, sid, exercise_id, code, picks)
     except svc.Refused as r:
         # "Busy": the check already running keeps its place on the page (and its polling).
-        running = svc.of(request).attempt(sid, svc.of(request).in_flight.get(sid, "")) if r.code == "busy" else None
-        return _attempt(request, lang, attempt=running, message=strings.REFUSED[lang][r.code].format(**r.details),
-                        exercise_id=exercise_id)
+        running = (
+            svc.of(request).attempt(sid, svc.of(request).in_flight.get(sid, "")) if r.code == "busy" else None
+        )
+        return _attempt(
+            request,
+            lang,
+            attempt=running,
+            message=strings.REFUSED[lang][r.code].format(**r.details),
+            exercise_id=exercise_id,
+        )
     return _attempt(request, lang, attempt)
 
 
@@ -72,5 +97,8 @@ def solution(request: Request, lang: Lang, exercise_id: str):
     ex = EXERCISES.get(exercise_id)
     row = svc.of(request).progress(session_id(request)).get(exercise_id) if ex else None
     allowed = bool(row and (row["failures"] >= 1 or row["solved"]))
-    return templates.TemplateResponse(request, "checkpoint_exercise/solution.html",
-                                      {"lang": lang, "code": ex["solution"] if allowed else None})
+    return templates.TemplateResponse(
+        request,
+        "checkpoint_exercise/solution.html",
+        {"lang": lang, "code": ex["solution"] if allowed else None},
+    )

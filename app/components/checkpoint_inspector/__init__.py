@@ -1,4 +1,5 @@
 """CheckpointInspector (lesson 6.5): look inside the learner's own, untrusted checkpoint file."""
+
 from fastapi import APIRouter
 
 from app.components import Component, register
@@ -9,14 +10,16 @@ router.include_router(views.router)
 router.include_router(api.router)
 
 
-
 def _startup(app) -> None:
     settings = app.state.settings
     app.state.inspector_reports = service.make_store(settings)
-    app.state.inspector_gate = service.Gate(settings.inspect_at_once, settings.inspect_waiting_max,
-                                            settings.uploads_per_session)
+    app.state.inspector_gate = service.Gate(
+        settings.inspect_at_once, settings.inspect_waiting_max, settings.uploads_per_session
+    )
     app.state.inspector_reports.sweep(force=True)
     service.sweep_uploads(settings)
 
 
-register(Component(name="CheckpointInspector", render=views.render_placeholder, router=router, on_startup=_startup))
+register(
+    Component(name="CheckpointInspector", render=views.render_placeholder, router=router, on_startup=_startup)
+)

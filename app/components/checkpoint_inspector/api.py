@@ -1,4 +1,5 @@
 """JSON API of the CheckpointInspector, under /api/checkpoint-inspector (see /docs)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
@@ -14,23 +15,40 @@ router = APIRouter(prefix="/api/checkpoint-inspector", tags=["checkpoint inspect
 UPLOAD_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"multipart/form-data": {"schema": {
-            "type": "object", "required": ["file"],
-            "properties": {"file": {"type": "string", "format": "binary",
-                                    "description": ".pt, .pth, .bin, .ckpt or .safetensors; at most UPLOAD_MAX_MB"}},
-        }}},
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": ".pt, .pth, .bin, .ckpt or .safetensors; at most UPLOAD_MAX_MB",
+                        }
+                    },
+                }
+            }
+        },
     },
 }
 
 
-@router.post("/reports", status_code=201, response_model=ReportOut, openapi_extra=UPLOAD_BODY,
-             summary="Upload a checkpoint: key tree, shapes, dtypes, statistics, zip entries, pickle globals and a safety verdict",
-             responses={400: {"description": "not a multipart/form-data body, or a malformed one"},
-                        403: {"description": "a cross-site request, or no session yet (GET /api/session first)"},
-                        413: {"description": "larger than the upload limit"},
-                        422: {"description": "not an inspectable file (empty, unknown format, wrong extension, …)"},
-                        429: {"description": "this browser already has uploads being inspected"},
-                        503: {"description": "too many inspections waiting; try again later"}})
+@router.post(
+    "/reports",
+    status_code=201,
+    response_model=ReportOut,
+    openapi_extra=UPLOAD_BODY,
+    summary="Upload a checkpoint: key tree, shapes, dtypes, statistics, zip entries, pickle globals and a safety verdict",
+    responses={
+        400: {"description": "not a multipart/form-data body, or a malformed one"},
+        403: {"description": "a cross-site request, or no session yet (GET /api/session first)"},
+        413: {"description": "larger than the upload limit"},
+        422: {"description": "not an inspectable file (empty, unknown format, wrong extension, …)"},
+        429: {"description": "this browser already has uploads being inspected"},
+        503: {"description": "too many inspections waiting; try again later"},
+    },
+)
 async def upload(request: Request):
     try:
         entry = await service.inspect_upload(request)
@@ -38,8 +56,10 @@ async def upload(request: Request):
         return JSONResponse({"detail": exc.detail, "code": exc.code}, status_code=exc.status)
     report = entry["report"]
     if not report["ok"]:
-        return JSONResponse({"detail": report["error"], "code": report["stage"], "id": entry["id"], "report": report},
-                            status_code=422)
+        return JSONResponse(
+            {"detail": report["error"], "code": report["stage"], "id": entry["id"], "report": report},
+            status_code=422,
+        )
     return {"id": entry["id"], "report": report}
 
 

@@ -1,6 +1,7 @@
 """What the CheckpointInspector's JSON API answers (see /docs). A report is the sandbox's dict
 (app.ml.labs.inspector), key by key: every key is there in every report, None where it does not
 apply (a refused file has no tree, a safetensors file no zip)."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -12,6 +13,7 @@ from app.components.answer import Answer
 
 class TensorStats(Answer):
     """Over the finite values of (at most the leading stats_elements of) a floating-point tensor."""
+
     mean: float | None = Field(description="None when no value is finite")
     std: float | None
     min: float | None
@@ -23,6 +25,7 @@ class TensorStats(Answer):
 
 class Leaf(Answer):
     """One leaf of the file's content, at its dotted path."""
+
     path: str
     kind: Literal["tensor", "bool", "int", "float", "str", "none", "other"]
     shape: list[int] | None
@@ -63,6 +66,7 @@ class Totals(Answer):
 
 class More(Answer):
     """How many of each kind of entry the file has beyond what the report shows."""
+
     leaves: int
     globals: int
     metadata: int
@@ -91,7 +95,9 @@ class Report(Answer):
 
 class ReportOut(Answer):
     id: str
-    report: Report = Field(description="key tree, shapes, dtypes, statistics, zip entries, pickle globals, verdict")
+    report: Report = Field(
+        description="key tree, shapes, dtypes, statistics, zip entries, pickle globals, verdict"
+    )
 
 
 class ReportSummary(BaseModel):

@@ -7,6 +7,7 @@ INSPECT_REPORT_KB of JSON before sending it back; reports are then kept on disk,
 (the last few of each learner, never visible to another), and expire after REPORT_TTL_HOURS:
 the web process holds none of them in memory, whatever is uploaded.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,8 +44,14 @@ class ReportStore:
     Bounded per session (per_session newest kept), in age (ttl_s) and in sessions (the least
     recently written folders past max_sessions go first)."""
 
-    def __init__(self, root: Path, per_session: int = 5, ttl_s: float = 72 * 3600, max_sessions: int = 2000,
-                 max_bytes: int = 200 * 1024 * 1024):
+    def __init__(
+        self,
+        root: Path,
+        per_session: int = 5,
+        ttl_s: float = 72 * 3600,
+        max_sessions: int = 2000,
+        max_bytes: int = 200 * 1024 * 1024,
+    ):
         self.root = Path(root)
         self.per_session = per_session
         self.ttl_s = ttl_s
@@ -65,7 +72,7 @@ class ReportStore:
             self._written += tmp.write_bytes(json.dumps(data, ensure_ascii=False).encode())
             os.replace(tmp, folder / name)  # readers see the old list or the new one, never half a file
         with self._lock:
-            for old in self._summaries(folder)[self.per_session:]:
+            for old in self._summaries(folder)[self.per_session :]:
                 self._remove(folder, old["id"])
         # Over a tenth of the disk budget written since the last look: look now, not in a minute.
         self.sweep(force=self._written > self.max_bytes // 10)
@@ -91,8 +98,9 @@ class ReportStore:
             except (OSError, ValueError):
                 continue
         cutoff = time.time() - self.ttl_s
-        return sorted((e for e in out if e.get("created", 0) >= cutoff), key=lambda e: e.get("created", 0),
-                      reverse=True)
+        return sorted(
+            (e for e in out if e.get("created", 0) >= cutoff), key=lambda e: e.get("created", 0), reverse=True
+        )
 
     def get(self, sid: str, report_id: str) -> dict | None:
         if not _ID.match(report_id):
@@ -144,8 +152,8 @@ def sweep_uploads(settings, older_than_s: float = 3600.0) -> None:
     them behind. At start-up, remove what is older than any upload in progress could be."""
     root = Path(settings.data_dir) / "uploads"
     cutoff = time.time() - older_than_s
-    for folder in (root.iterdir() if root.is_dir() else []):
-        for f in (folder.iterdir() if folder.is_dir() else []):
+    for folder in root.iterdir() if root.is_dir() else []:
+        for f in folder.iterdir() if folder.is_dir() else []:
             try:
                 if f.stat().st_mtime < cutoff:
                     f.unlink()
@@ -158,8 +166,12 @@ def sweep_uploads(settings, older_than_s: float = 3600.0) -> None:
 
 
 def make_store(settings) -> ReportStore:
-    return ReportStore(Path(settings.data_dir) / "reports", per_session=settings.reports_per_session,
-                       ttl_s=settings.report_ttl_hours * 3600, max_bytes=settings.reports_disk_mb * 1024 * 1024)
+    return ReportStore(
+        Path(settings.data_dir) / "reports",
+        per_session=settings.reports_per_session,
+        ttl_s=settings.report_ttl_hours * 3600,
+        max_bytes=settings.reports_disk_mb * 1024 * 1024,
+    )
 
 
 def store(request: Request) -> ReportStore:
@@ -175,8 +187,10 @@ def upload_folder(request: Request) -> Path:
 
 
 def report_limits(settings) -> dict:
-    return {"max_file_bytes": settings.upload_max_mb * 1024 * 1024,
-            "report_bytes": settings.inspect_report_kb * 1024}
+    return {
+        "max_file_bytes": settings.upload_max_mb * 1024 * 1024,
+        "report_bytes": settings.inspect_report_kb * 1024,
+    }
 
 
 class Gate:
@@ -198,20 +212,40 @@ def gate(request: Request) -> Gate:
 
 def _inspect_blocking(settings, received: Received) -> dict:
     try:
-        return call_limited(settings, ci_inspect, str(received.path), received.filename, report_limits(settings))
+        return call_limited(
+            settings, ci_inspect, str(received.path), received.filename, report_limits(settings)
+        )
     except SandboxFailure as exc:
         return _failed(received, "sandbox", exc.type_name, exc.message[:2000])
     except SandboxError as exc:
-        return _failed(received, "limits", None, f"The inspection stopped: it {exc} (limits: "
-                                                 f"{settings.inspect_timeout_s:.0f} s, {settings.inspect_memory_mb} MB).")
+        return _failed(
+            received,
+            "limits",
+            None,
+            f"The inspection stopped: it {exc} (limits: "
+            f"{settings.inspect_timeout_s:.0f} s, {settings.inspect_memory_mb} MB).",
+        )
 
 
 def _failed(received: Received, stage: str, error_type: str | None, error: str) -> dict:
-    return {"ok": False, "filename": received.filename, "extension": None, "format": None, "bytes": received.size,
-            "stage": stage, "error_type": error_type, "error": error, "verdict": None, "zip": None,
-            "metadata": None, "tree": [], "truncated": False,
-            "totals": {"leaves": 0, "tensors": 0, "numel": 0, "tensor_bytes": 0}, "notes": [],
-            "more": {"leaves": 0, "globals": 0, "metadata": 0, "zip_entries": 0, "notes": 0}}
+    return {
+        "ok": False,
+        "filename": received.filename,
+        "extension": None,
+        "format": None,
+        "bytes": received.size,
+        "stage": stage,
+        "error_type": error_type,
+        "error": error,
+        "verdict": None,
+        "zip": None,
+        "metadata": None,
+        "tree": [],
+        "truncated": False,
+        "totals": {"leaves": 0, "tensors": 0, "numel": 0, "tensor_bytes": 0},
+        "notes": [],
+        "more": {"leaves": 0, "globals": 0, "metadata": 0, "zip_entries": 0, "notes": 0},
+    }
 
 
 async def inspect_upload(request: Request, drain: bool = False) -> dict:
@@ -220,12 +254,24 @@ async def inspect_upload(request: Request, drain: bool = False) -> dict:
     g = gate(request)
     limit = limit_bytes(request)
     if not has_session(request):
-        await _refuse(request, drain, limit, UploadRejected(
-            403, "no_session", "no session yet: open a page of the lesson (or GET /api/session) first"))
+        await _refuse(
+            request,
+            drain,
+            limit,
+            UploadRejected(
+                403, "no_session", "no session yet: open a page of the lesson (or GET /api/session) first"
+            ),
+        )
     sid = session_id(request)
     if g.sessions.get(sid, 0) >= g.per_session:
-        await _refuse(request, drain, limit, UploadRejected(
-            429, "busy_session", f"at most {g.per_session} uploads of one browser are inspected at once"))
+        await _refuse(
+            request,
+            drain,
+            limit,
+            UploadRejected(
+                429, "busy_session", f"at most {g.per_session} uploads of one browser are inspected at once"
+            ),
+        )
     g.sessions[sid] = g.sessions.get(sid, 0) + 1
     try:
         folder = upload_folder(request)
@@ -237,7 +283,9 @@ async def inspect_upload(request: Request, drain: bool = False) -> dict:
             try:
                 # The limiter is taken before a thread is: waiting uploads cost no thread of the
                 # request pool, and the sandbox's threads are counted apart from it.
-                report = await anyio.to_thread.run_sync(_inspect_blocking, settings, received, limiter=g.limiter)
+                report = await anyio.to_thread.run_sync(
+                    _inspect_blocking, settings, received, limiter=g.limiter
+                )
             finally:
                 g.waiting -= 1
         finally:
@@ -250,8 +298,13 @@ async def inspect_upload(request: Request, drain: bool = False) -> dict:
         g.sessions[sid] -= 1
         if not g.sessions[sid]:
             del g.sessions[sid]
-    entry = {"id": secrets.token_urlsafe(9), "filename": received.filename, "bytes": received.size,
-             "created": time.time(), "report": report}
+    entry = {
+        "id": secrets.token_urlsafe(9),
+        "filename": received.filename,
+        "bytes": received.size,
+        "created": time.time(),
+        "report": report,
+    }
     await anyio.to_thread.run_sync(store(request).add, sid, entry)
     return entry
 
@@ -273,8 +326,15 @@ async def _drain(request: Request, cap: int) -> None:
 def summary(entry: dict) -> dict:
     report = entry["report"]
     verdict = report.get("verdict") or {}
-    return {"id": entry["id"], "filename": entry["filename"], "bytes": entry["bytes"], "created": entry["created"],
-            "ok": report.get("ok"), "safe": verdict.get("safe"), "stage": report.get("stage")}
+    return {
+        "id": entry["id"],
+        "filename": entry["filename"],
+        "bytes": entry["bytes"],
+        "created": entry["created"],
+        "ok": report.get("ok"),
+        "safe": verdict.get("safe"),
+        "stage": report.get("stage"),
+    }
 
 
 def key_tree(report: dict) -> dict:
@@ -286,9 +346,18 @@ def key_tree(report: dict) -> dict:
         node = root
         chain = [root]
         for i, part in enumerate(parts[:-1]):
-            node = node["children"].setdefault(part, {"name": part, "prefix": ".".join(parts[: i + 1]),
-                                                      "children": {}, "leaves": [], "count": 0,
-                                                      "tensors": 0, "bytes": 0})
+            node = node["children"].setdefault(
+                part,
+                {
+                    "name": part,
+                    "prefix": ".".join(parts[: i + 1]),
+                    "children": {},
+                    "leaves": [],
+                    "count": 0,
+                    "tensors": 0,
+                    "bytes": 0,
+                },
+            )
             chain.append(node)
         node["leaves"].append({**leaf, "name": parts[-1]})
         for n in chain:

@@ -6,6 +6,7 @@ the bytes are counted anyway (a client may send no length, or lie), and the part
 deleted as soon as the limit is passed. The file gets a random server-side name; the name the
 client sent is kept only as text.
 """
+
 from __future__ import annotations
 
 import os
@@ -78,8 +79,18 @@ async def receive_file(request: Request, folder: Path, limit: int, drain: int = 
             await _discard(request.stream(), 0, drain)
         raise UploadRejected(413, "too_large", too_large_detail(limit))
 
-    state = {"field": b"", "value": b"", "headers": {}, "out": None, "path": None, "filename": None,
-             "size": 0, "error": None, "in_file": False, "done": False}
+    state = {
+        "field": b"",
+        "value": b"",
+        "headers": {},
+        "out": None,
+        "path": None,
+        "filename": None,
+        "size": 0,
+        "error": None,
+        "in_file": False,
+        "done": False,
+    }
 
     def on_part_begin():
         state["headers"] = {}
@@ -101,8 +112,12 @@ async def receive_file(request: Request, folder: Path, limit: int, drain: int = 
             return  # another field (ignored) or a second file (ignored)
         filename = _clean_name(disp[b"filename"])
         if extension_of(filename) not in ALLOWED_EXTENSIONS:
-            state["error"] = UploadRejected(422, "extension", f"unsupported extension {extension_of(filename) or '(none)'!r}: "
-                                                              f"expected one of {', '.join(ALLOWED_EXTENSIONS)}")
+            state["error"] = UploadRejected(
+                422,
+                "extension",
+                f"unsupported extension {extension_of(filename) or '(none)'!r}: "
+                f"expected one of {', '.join(ALLOWED_EXTENSIONS)}",
+            )
             state["filename"] = filename
             return
         folder.mkdir(parents=True, exist_ok=True)
@@ -124,10 +139,15 @@ async def receive_file(request: Request, folder: Path, limit: int, drain: int = 
             state["in_file"] = False
             state["done"] = True
 
-    callbacks = {"on_part_begin": on_part_begin, "on_header_field": on_header_field,
-                 "on_header_value": on_header_value, "on_header_end": on_header_end,
-                 "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
-                 "on_part_end": on_part_end}
+    callbacks = {
+        "on_part_begin": on_part_begin,
+        "on_header_field": on_header_field,
+        "on_header_value": on_header_value,
+        "on_header_end": on_header_end,
+        "on_headers_finished": on_headers_finished,
+        "on_part_data": on_part_data,
+        "on_part_end": on_part_end,
+    }
     parser = MultipartParser(boundary, callbacks)
     received = 0
     stream = request.stream()

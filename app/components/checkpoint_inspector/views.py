@@ -1,4 +1,5 @@
 """HTML side of the CheckpointInspector: the upload form in the chapter and its htmx routes."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -19,18 +20,32 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 def _base(request: Request, lang: str) -> dict:
     limit_mb = request.app.state.settings.upload_max_mb
-    return {"lang": lang, "prefix": PREFIX, "limit_mb": limit_mb, "limit_bytes": limit_mb * 1024 * 1024,
-            "extensions": ALLOWED_EXTENSIONS,
-            "recent": service.store(request).list(session_id(request)) if has_session(request) else [],
-            "entry": None, "message": None, "oob": False,
-            "key_tree": service.key_tree, "human_bytes": service.human_bytes}
+    return {
+        "lang": lang,
+        "prefix": PREFIX,
+        "limit_mb": limit_mb,
+        "limit_bytes": limit_mb * 1024 * 1024,
+        "extensions": ALLOWED_EXTENSIONS,
+        "recent": service.store(request).list(session_id(request)) if has_session(request) else [],
+        "entry": None,
+        "message": None,
+        "oob": False,
+        "key_tree": service.key_tree,
+        "human_bytes": service.human_bytes,
+    }
 
 
 def render_placeholder(request: Request, lang: str) -> Markup:
     # The learner's recent reports load with htmx (see /recent): the partial is the same for everyone.
     limit_mb = request.app.state.settings.upload_max_mb
-    context = {"lang": lang, "prefix": PREFIX, "limit_mb": limit_mb, "limit_bytes": limit_mb * 1024 * 1024,
-               "extensions": ALLOWED_EXTENSIONS, "lazy_recent": True}
+    context = {
+        "lang": lang,
+        "prefix": PREFIX,
+        "limit_mb": limit_mb,
+        "limit_bytes": limit_mb * 1024 * 1024,
+        "extensions": ALLOWED_EXTENSIONS,
+        "lazy_recent": True,
+    }
     return Markup(templates.get_template("checkpoint_inspector/component.html").render(context))
 
 
@@ -42,7 +57,9 @@ def recent(request: Request, lang: Lang):
 def _message(lang: str, code: str, detail: str, limit_mb: int) -> str:
     key = f"ci.reject.{code}"
     text = i18n.t(lang, key)
-    return (text if text != key else i18n.t(lang, "ci.reject.malformed")).format(limit=limit_mb, detail=detail)
+    return (text if text != key else i18n.t(lang, "ci.reject.malformed")).format(
+        limit=limit_mb, detail=detail
+    )
 
 
 @router.post("/upload", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
@@ -51,8 +68,9 @@ async def upload(request: Request, lang: Lang):
     try:
         entry = await service.inspect_upload(request, drain=True)
     except UploadRejected as exc:
-        context = _base(request, lang) | {"message": _message(lang, exc.code, exc.detail,
-                                                              request.app.state.settings.upload_max_mb)}
+        context = _base(request, lang) | {
+            "message": _message(lang, exc.code, exc.detail, request.app.state.settings.upload_max_mb)
+        }
         return templates.TemplateResponse(request, "checkpoint_inspector/result.html", context)
     context = _base(request, lang) | {"entry": entry, "oob": True}
     return templates.TemplateResponse(request, "checkpoint_inspector/result.html", context)

@@ -1,4 +1,5 @@
 """CheckpointSimulator: train a tiny model for real, crash it with SIGKILL, resume and compare."""
+
 from fastapi import APIRouter
 
 from app.components import Component, register
@@ -8,5 +9,11 @@ router = APIRouter()
 router.include_router(views.router)
 router.include_router(api.router)
 
-register(Component(name="CheckpointSimulator", render=views.render_placeholder, router=router,
-                   on_startup=service.on_startup))
+register(
+    Component(
+        name="CheckpointSimulator",
+        render=views.render_placeholder,
+        router=router,
+        on_startup=service.on_startup,
+    )
+)

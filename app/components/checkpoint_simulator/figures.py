@@ -1,5 +1,6 @@
 """The simulator's pictures: the original run's timeline, one small panel per way of resuming
 against the reference, and the learning rates. Drawn once per version of the lineage and cached."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,8 +13,13 @@ from app.components.checkpoint_simulator import service
 from app.components.checkpoint_simulator.ledger import Ledger
 from app.components.checkpoint_simulator.strings import RESTORE_LABELS
 
-SERIES = {"everything": "series-3", "weights": "series-6", "weights_optimizer": "series-2",
-          "no_scheduler": "series-4", "no_rng": "series-7"}
+SERIES = {
+    "everything": "series-3",
+    "weights": "series-6",
+    "weights_optimizer": "series-2",
+    "no_scheduler": "series-4",
+    "no_rng": "series-7",
+}
 
 
 @dataclass
@@ -40,9 +46,14 @@ def _timeline(lin: service.Lineage, lang: str, view: str) -> Markup:
     tr = lambda key: i18n.t(lang, key)  # noqa: E731
     seg = lin.segments[0]
     steps = lin.steps_per_epoch or 1
-    markers = [charts.Marker(cp.epoch + cp.batch / steps,
-                             f"{tr('cs.checkpoint')} {cp.epoch}" + (f"+{cp.batch}/{steps}" if cp.batch else ""),
-                             "checkpoint") for cp in seg.checkpoints]
+    markers = [
+        charts.Marker(
+            cp.epoch + cp.batch / steps,
+            f"{tr('cs.checkpoint')} {cp.epoch}" + (f"+{cp.batch}/{steps}" if cp.batch else ""),
+            "checkpoint",
+        )
+        for cp in seg.checkpoints
+    ]
     shades = []
     if seg.crash:
         x = seg.crash.get("epoch", 0)
@@ -52,10 +63,24 @@ def _timeline(lin: service.Lineage, lang: str, view: str) -> Markup:
         saved = max((cp.epoch + cp.batch / steps for cp in seg.checkpoints), default=0)
         shades.append(charts.Shade(saved, x, tr("cs.lost_work")))
     train_label = tr("cs.loss_chart") if view == "steps" else tr("cs.loss")
-    series = [charts.Series(train_label, train_points(seg, view), "series-1"),
-              charts.Series(tr("cs.val_loss"), val_points(seg), "series-2")]
-    chart = charts.Chart(tr("cs.timeline"), "loss", tr("cs.epoch"), series, markers, x_max=lin.epochs_total,
-                         log_y=view == "steps", width=400, height=230, shades=shades, size="compact", toggles=True)
+    series = [
+        charts.Series(train_label, train_points(seg, view), "series-1"),
+        charts.Series(tr("cs.val_loss"), val_points(seg), "series-2"),
+    ]
+    chart = charts.Chart(
+        tr("cs.timeline"),
+        "loss",
+        tr("cs.epoch"),
+        series,
+        markers,
+        x_max=lin.epochs_total,
+        log_y=view == "steps",
+        width=400,
+        height=230,
+        shades=shades,
+        size="compact",
+        toggles=True,
+    )
     names = {"checkpoint": tr("cs.checkpoint"), "crash": tr("cs.crash")}
     return charts.render(chart, marker_names=names)
 
@@ -68,12 +93,28 @@ def _panel(lin: service.Lineage, seg: service.Segment, lang: str, view: str) -> 
     if lin.reference:
         series.append(charts.Series(tr("cs.reference"), points(lin.reference), "series-5", dashed=True))
     series.append(charts.Series(RESTORE_LABELS[lang][mode][0], points(seg), SERIES[mode]))
-    title = f"{RESTORE_LABELS[lang][mode][0]} — {tr('cs.val_chart') if view == 'epochs' else tr('cs.loss_chart')}"
-    chart = charts.Chart(title, "loss", tr("cs.epoch"), series,
-                         [charts.Marker(seg.first_epoch + seg.from_batch / (lin.steps_per_epoch or 1),
-                                        tr("cs.resume_marker"), "resume")],
-                         x_max=lin.epochs_total, log_y=view == "steps", width=360, height=200, size="compact",
-                         toggles=True)
+    title = (
+        f"{RESTORE_LABELS[lang][mode][0]} — {tr('cs.val_chart') if view == 'epochs' else tr('cs.loss_chart')}"
+    )
+    chart = charts.Chart(
+        title,
+        "loss",
+        tr("cs.epoch"),
+        series,
+        [
+            charts.Marker(
+                seg.first_epoch + seg.from_batch / (lin.steps_per_epoch or 1),
+                tr("cs.resume_marker"),
+                "resume",
+            )
+        ],
+        x_max=lin.epochs_total,
+        log_y=view == "steps",
+        width=360,
+        height=200,
+        size="compact",
+        toggles=True,
+    )
     return charts.render(chart, marker_names={"resume": tr("cs.resume_marker")})
 
 
@@ -81,14 +122,31 @@ def _lr(lin: service.Lineage, latest: dict[str, service.Segment], lang: str) -> 
     tr = lambda key: i18n.t(lang, key)  # noqa: E731
     series = []
     if lin.reference:
-        series.append(charts.Series(tr("cs.reference"), lr_points(lin.reference.epochs), "series-5",
-                                    dashed=True, step=True))
+        series.append(
+            charts.Series(
+                tr("cs.reference"), lr_points(lin.reference.epochs), "series-5", dashed=True, step=True
+            )
+        )
     else:
-        series.append(charts.Series(tr("cs.original"), lr_points(lin.segments[0].epochs), "series-1", step=True))
+        series.append(
+            charts.Series(tr("cs.original"), lr_points(lin.segments[0].epochs), "series-1", step=True)
+        )
     for mode, seg in latest.items():
-        series.append(charts.Series(RESTORE_LABELS[lang][mode][0], lr_points(seg.epochs), SERIES[mode], step=True))
-    chart = charts.Chart(tr("cs.lr_chart"), "LR", tr("cs.epoch"), series, [], x_max=lin.epochs_total,
-                         width=400, height=200, size="compact", toggles=True)
+        series.append(
+            charts.Series(RESTORE_LABELS[lang][mode][0], lr_points(seg.epochs), SERIES[mode], step=True)
+        )
+    chart = charts.Chart(
+        tr("cs.lr_chart"),
+        "LR",
+        tr("cs.epoch"),
+        series,
+        [],
+        x_max=lin.epochs_total,
+        width=400,
+        height=200,
+        size="compact",
+        toggles=True,
+    )
     return charts.render(chart)
 
 
@@ -99,7 +157,9 @@ def build_figures(lin: service.Lineage, ledger: Ledger, lang: str, view: str) ->
         if seg is not None and seg.epochs:
             latest[row.mode] = seg
     panels = [(mode, _panel(lin, seg, lang, view)) for mode, seg in latest.items()]
-    return Figures(_timeline(lin, lang, view), panels, _lr(lin, latest, lang) if lin.segments[0].epochs else None)
+    return Figures(
+        _timeline(lin, lang, view), panels, _lr(lin, latest, lang) if lin.segments[0].epochs else None
+    )
 
 
 CELL, GAP, HEIGHT = 10, 2, 26
@@ -120,9 +180,12 @@ def order_strip(per_batch: list[list[int]], batch_size: int, samples: int, befor
             parts.append(f'<rect class="o-twice" x="{x}" y="0" width="{w}" height="{h:.2f}"/>')
         if never:
             h = HEIGHT * never / size
-            parts.append(f'<rect class="o-never" x="{x + .5}" y="{HEIGHT - h + .5:.2f}" width="{w - 1}" height="{max(h - 1, 0):.2f}"/>')
+            parts.append(
+                f'<rect class="o-never" x="{x + 0.5}" y="{HEIGHT - h + 0.5:.2f}" width="{w - 1}" height="{max(h - 1, 0):.2f}"/>'
+            )
     x = before * CELL
     parts.append(f'<line class="o-ckpt" x1="{x}" x2="{x}" y1="-3" y2="{HEIGHT + 3}"/>')
     return Markup(
         f'<svg class="order-strip" viewBox="0 -3 {n * CELL} {HEIGHT + 6}" preserveAspectRatio="none" role="img" '
-        f'aria-label="{Markup.escape(label)}">{"".join(parts)}</svg>')
+        f'aria-label="{Markup.escape(label)}">{"".join(parts)}</svg>'
+    )

@@ -4,6 +4,7 @@ run that never crashed. Plain numbers from the store; no torch, no web types.
 Every verdict here is a comparison of recorded epochs, with its threshold named, so that the
 page can say what happened in words without the template deciding anything.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,21 +37,21 @@ class Row:
     mode: str
     restored: dict[str, bool]
     run_id: str | None = None
-    status: str | None = None          # None: this mode has not been tried in this lineage
+    status: str | None = None  # None: this mode has not been tried in this lineage
     from_epoch: int | None = None
     error: str | None = None
     first_epoch: int | None = None
     first_loss: float | None = None
     reference_first_loss: float | None = None
-    loss_change: float | None = None   # first resumed epoch's train loss ÷ the reference's − 1
+    loss_change: float | None = None  # first resumed epoch's train loss ÷ the reference's − 1
     spike: bool | None = None
     lr_ok: bool | None = None
-    lr_epoch: int | None = None        # the first epoch whose LR differs from the plan
+    lr_epoch: int | None = None  # the first epoch whose LR differs from the plan
     lr_got: float | None = None
     lr_expected: float | None = None
     order_same: bool | None = None
-    samples_twice: int | None = None   # a mid-epoch resume: the interrupted epoch's samples trained twice
-    samples_never: int | None = None   # … and never
+    samples_twice: int | None = None  # a mid-epoch resume: the interrupted epoch's samples trained twice
+    samples_never: int | None = None  # … and never
     order_epoch: int | None = None
     recovery_epochs: int | None = None  # epochs outside the margin before coming back within it
     recovered: bool | None = None
@@ -58,10 +59,10 @@ class Row:
     reference_final_val_loss: float | None = None
     final_val_acc: float | None = None
     reference_final_val_acc: float | None = None
-    final: str | None = None           # same | about | worse | better
+    final: str | None = None  # same | about | worse | better
     identical: bool | None = None
     max_abs_diff: float | None = None
-    prediction: dict | None = None     # what the learner expected: {"identical": bool, "spike": bool}
+    prediction: dict | None = None  # what the learner expected: {"identical": bool, "spike": bool}
     prediction_right: dict[str, bool] = field(default_factory=dict)
 
     @property
@@ -102,8 +103,9 @@ def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
 
-def measure(row: Row, resumed: list[EpochRow], reference: list[EpochRow], reference_done: bool,
-            resumed_done: bool) -> None:
+def measure(
+    row: Row, resumed: list[EpochRow], reference: list[EpochRow], reference_done: bool, resumed_done: bool
+) -> None:
     """Fill row's numbers from the resumed run's epochs and the reference's (same epoch numbers)."""
     ref = {e.epoch: e for e in reference}
     shared = [e for e in resumed if e.epoch in ref]
@@ -129,8 +131,15 @@ def measure(row: Row, resumed: list[EpochRow], reference: list[EpochRow], refere
         row.final_val_acc, row.reference_final_val_acc = mine.acc, theirs.acc
         if mine.val_loss is not None and theirs.val_loss:
             change = mine.val_loss / theirs.val_loss - 1
-            row.final = ("same" if mine.val_loss == theirs.val_loss else "about" if abs(change) <= MARGIN
-                         else "worse" if change > 0 else "better")
+            row.final = (
+                "same"
+                if mine.val_loss == theirs.val_loss
+                else "about"
+                if abs(change) <= MARGIN
+                else "worse"
+                if change > 0
+                else "better"
+            )
 
 
 def _within(value: float | None, reference: float | None) -> bool:
@@ -143,5 +152,6 @@ def judge_prediction(row: Row) -> None:
     if not row.prediction:
         return
     actual = {"identical": row.identical, "spike": row.spike}
-    row.prediction_right = {k: bool(v) == actual[k] for k, v in row.prediction.items()
-                            if k in actual and actual[k] is not None}
+    row.prediction_right = {
+        k: bool(v) == actual[k] for k, v in row.prediction.items() if k in actual and actual[k] is not None
+    }

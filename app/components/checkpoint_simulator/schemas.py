@@ -1,4 +1,5 @@
 """What a learner may ask of the simulator, validated the same way for forms and JSON."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -23,30 +24,48 @@ class RunRequest(BaseModel):
     pace_ms: int = Field(150, ge=0, le=1000, description="pause after each epoch so the run can be watched")
     crash: Literal["none", "at_epoch", "while_saving"] = "none"
     crash_epoch: int | None = Field(None, ge=1, le=MAX_EPOCHS)
-    mid_epoch: bool = Field(False, description="also save a checkpoint half-way through every epoch, holding the "
-                                               "sampler's state (the epoch's order and the next batch)")
+    mid_epoch: bool = Field(
+        False,
+        description="also save a checkpoint half-way through every epoch, holding the "
+        "sampler's state (the epoch's order and the next batch)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self):
         # Each rule has its own error type, so that a page can say it in its own language.
         if self.checkpoint_every > self.epochs:
-            raise PydanticCustomError("checkpoint_every_too_big", "checkpoint_every: must not exceed the number of epochs")
+            raise PydanticCustomError(
+                "checkpoint_every_too_big", "checkpoint_every: must not exceed the number of epochs"
+            )
         if self.crash != "none":
             if self.crash_epoch is None:
-                raise PydanticCustomError("crash_epoch_missing", "crash_epoch: choose the epoch at which to crash")
+                raise PydanticCustomError(
+                    "crash_epoch_missing", "crash_epoch: choose the epoch at which to crash"
+                )
             if self.crash_epoch > self.epochs:
-                raise PydanticCustomError("crash_epoch_too_big", "crash_epoch: must be within the run's epochs")
+                raise PydanticCustomError(
+                    "crash_epoch_too_big", "crash_epoch: must be within the run's epochs"
+                )
             if self.crash == "while_saving" and self.crash_epoch % self.checkpoint_every:
                 raise PydanticCustomError(
                     "crash_epoch_not_saved",
                     "crash_epoch: a crash while saving needs an epoch at which a checkpoint is saved "
-                    "(a multiple of {every})", {"every": self.checkpoint_every})
+                    "(a multiple of {every})",
+                    {"every": self.checkpoint_every},
+                )
         return self
 
     def train_config(self) -> dict:
-        config = {"epochs": self.epochs, "lr": self.lr, "optimizer": self.optimizer, "scheduler": self.scheduler,
-                  "checkpoint_every": self.checkpoint_every, "keep_last": self.keep_last, "seed": self.seed,
-                  "batch_size": 64}
+        config = {
+            "epochs": self.epochs,
+            "lr": self.lr,
+            "optimizer": self.optimizer,
+            "scheduler": self.scheduler,
+            "checkpoint_every": self.checkpoint_every,
+            "keep_last": self.keep_last,
+            "seed": self.seed,
+            "batch_size": 64,
+        }
         if self.mid_epoch:
             # Only when asked: a config without it keeps its reference (keyed by the config's JSON).
             config["mid_epoch_checkpoint"] = True
@@ -63,12 +82,15 @@ class RunRequest(BaseModel):
 
 class ResumeRequest(BaseModel):
     from_run: str = Field(..., min_length=1, max_length=64, description="run whose checkpoint to resume from")
-    file: str = Field(..., min_length=1, max_length=64, description="checkpoint file name, or naive/latest.pt")
+    file: str = Field(
+        ..., min_length=1, max_length=64, description="checkpoint file name, or naive/latest.pt"
+    )
     restore: Restore = "everything"
 
 
 class Prediction(BaseModel):
     """What the learner expects of a resume before seeing it; either answer may be left out."""
+
     identical: bool | None = Field(None, description="will it end bit-identical to the uninterrupted run?")
     spike: bool | None = Field(None, description="will the loss jump in the first epoch back?")
 
@@ -88,25 +110,32 @@ class OrderRowOut(BaseModel):
     run_id: str
     kind: Literal["continued", "restarted", "skipped", "other"] = Field(
         description="continued: the same order from the next batch; restarted: the epoch again from batch 1 of "
-                    "a new order; skipped: the next batch of a different order")
+        "a new order; skipped: the next batch of a different order"
+    )
     start: int = Field(description="first batch (0-based) of its own order the resumed run trained")
     same_order: bool = Field(description="the resumed run's order is the interrupted epoch's, tensor-equal")
     twice: int = Field(description="samples trained twice in the epoch")
     never: int = Field(description="samples never trained in the epoch")
     steps: int = Field(description="optimizer steps the epoch took, before and after the crash")
-    per_batch: list[list[int]] = Field(description="per batch of the interrupted order: [trained twice, never trained]")
+    per_batch: list[list[int]] = Field(
+        description="per batch of the interrupted order: [trained twice, never trained]"
+    )
     sentence: str
 
 
 class DataOrderOut(BaseModel):
     run_id: str = Field(description="the lineage's first run")
-    epoch: int | None = Field(None, description="the epoch the crash interrupted (None: no mid-epoch resume yet)")
+    epoch: int | None = Field(
+        None, description="the epoch the crash interrupted (None: no mid-epoch resume yet)"
+    )
     samples: int | None = None
     batch_size: int | None = None
     batches: int | None = None
     before: int | None = Field(None, description="batches trained before the mid-epoch checkpoint")
     reference_same_order: bool | None = Field(
-        None, description="the interrupted order's first samples match the uninterrupted run's epoch (None: not there yet)")
+        None,
+        description="the interrupted order's first samples match the uninterrupted run's epoch (None: not there yet)",
+    )
     summary: str | None = None
     rows: list[OrderRowOut] = Field(default_factory=list)
 
@@ -114,8 +143,10 @@ class DataOrderOut(BaseModel):
 class LedgerRow(BaseModel):
     mode: Restore
     label: str
-    restored: dict[str, bool] = Field(description="weights, optimizer, scheduler, rng, position (where in the "
-                                                  "epoch a mid-epoch checkpoint was): put back or not")
+    restored: dict[str, bool] = Field(
+        description="weights, optimizer, scheduler, rng, position (where in the "
+        "epoch a mid-epoch checkpoint was): put back or not"
+    )
     run_id: str | None = None
     status: str | None = Field(None, description="None while this mode has not been tried")
     from_epoch: int | None = None
@@ -129,9 +160,15 @@ class LedgerRow(BaseModel):
     lr_got: float | None = None
     lr_expected: float | None = None
     order_same: bool | None = None
-    samples_twice: int | None = Field(None, description="mid-epoch resume: samples of the interrupted epoch trained twice")
-    samples_never: int | None = Field(None, description="mid-epoch resume: samples of the interrupted epoch never trained")
-    recovery_epochs: int | None = Field(None, description="epochs before the held-out loss is back within the margin")
+    samples_twice: int | None = Field(
+        None, description="mid-epoch resume: samples of the interrupted epoch trained twice"
+    )
+    samples_never: int | None = Field(
+        None, description="mid-epoch resume: samples of the interrupted epoch never trained"
+    )
+    recovery_epochs: int | None = Field(
+        None, description="epochs before the held-out loss is back within the margin"
+    )
     recovered: bool | None = None
     final_val_loss: float | None = None
     reference_final_val_loss: float | None = None
@@ -162,12 +199,15 @@ class PlannedResume(BaseModel):
 
 
 class ResumeAllOut(BaseModel):
-    runs: list[PlannedResume] = Field(description="one run per restore mode (queued, or planned within the limit)")
+    runs: list[PlannedResume] = Field(
+        description="one run per restore mode (queued, or planned within the limit)"
+    )
 
 
 # --- a run as the JSON API shows it (checkpoint_simulator/api.py builds it) ---
 class ProgressOut(BaseModel):
     """Live numbers of an active run, between the epochs it records."""
+
     epoch: int
     step: int
     loss: float | None
@@ -207,7 +247,9 @@ class RunOut(BaseModel):
     root_id: str = Field(description="the lineage's first run")
     parent_id: str | None = Field(description="the run a resume continues")
     config: dict = Field(description="the training settings (RunRequest.train_config)")
-    options: dict = Field(description="pace, crash plan; for a resume: checkpoint, from_run, from_epoch, restore")
+    options: dict = Field(
+        description="pace, crash plan; for a resume: checkpoint, from_run, from_epoch, restore"
+    )
     error: str | None
     final_hash: str | None = Field(description="hash of the final weights, once done")
     queue_position: int | None = Field(description="place in line while waiting (1: next)")
@@ -215,7 +257,9 @@ class RunOut(BaseModel):
     epochs: list[EpochOut]
     checkpoints: list[CheckpointOut]
     epoch_order: dict | None = Field(description="a mid-epoch resume: what the interrupted epoch trained")
-    naive_file_bytes: int | None = Field(description="size of naive/latest.pt (saved without the atomic writer)")
+    naive_file_bytes: int | None = Field(
+        description="size of naive/latest.pt (saved without the atomic writer)"
+    )
     temp_files: list[str] = Field(description="half-written temp files the atomic writer left")
     crash: dict | None = Field(description="how, at which epoch and step the run crashed")
     survivors: dict | None = Field(description="after a crash: each file on disk as torch.load judged it")

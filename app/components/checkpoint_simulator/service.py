@@ -1,5 +1,6 @@
 """Read side of the simulator: a learner's runs, their lineages and what is on disk, as plain
 data shared by the HTML views and the JSON API. Nothing here imports torch."""
+
 from __future__ import annotations
 
 import asyncio
@@ -141,19 +142,32 @@ def segment(jobs: JobBackend, run: Run) -> Segment:
     epochs = jobs.epochs(run.id)
     loss_at = {e.epoch: e.loss for e in epochs}
     pointer = layout.latest_pointer(run_dir)
-    checkpoints = [CheckpointFile(run.id, epoch, name, size, loss_at.get(epoch), name == pointer,
-                                  (layout.checkpoint_position(name) or (epoch, 0))[1])
-                   for epoch, name, size in layout.list_checkpoints(run_dir)]
+    checkpoints = [
+        CheckpointFile(
+            run.id,
+            epoch,
+            name,
+            size,
+            loss_at.get(epoch),
+            name == pointer,
+            (layout.checkpoint_position(name) or (epoch, 0))[1],
+        )
+        for epoch, name, size in layout.list_checkpoints(run_dir)
+    ]
     live = jobs.progress(run.id) if run.active else None
     crash = next(iter(jobs.events(run.id, "crash")), None)
     survivors = next(iter(jobs.events(run.id, "survivors")), None)
     comparison = next(iter(jobs.events(run.id, "comparison")), None)
     naive = run_dir / layout.NAIVE_FILE
     return Segment(
-        run=run, epochs=epochs, checkpoints=checkpoints,
+        run=run,
+        epochs=epochs,
+        checkpoints=checkpoints,
         live=vars(live) if live else None,
         queue_position=jobs.queue_position(run.id),
-        crash=crash, survivors=survivors, comparison=comparison,
+        crash=crash,
+        survivors=survivors,
+        comparison=comparison,
         # Measured in one tolerant pass each: the worker renames and deletes files meanwhile.
         naive_bytes=layout.file_size(naive),
         temp_files=layout.temp_file_sizes(run_dir),
@@ -183,14 +197,15 @@ def lineage(jobs: JobBackend, root: Run) -> Lineage:
     ref_run = jobs.reference_run(root.config) if root.root_id in showing_reference(runs) else None
     reference = segment(jobs, ref_run) if ref_run else None
     steps = None
-    for seg in [*segments, *( [reference] if reference else [])]:
+    for seg in [*segments, *([reference] if reference else [])]:
         if seg.epochs:
             first = seg.epochs[0]
             steps = len(first.step_losses) or None
             if steps:
                 break
-    return Lineage(root=jobs.run(root.root_id) or root, segments=segments, reference=reference,
-                   steps_per_epoch=steps)
+    return Lineage(
+        root=jobs.run(root.root_id) or root, segments=segments, reference=reference, steps_per_epoch=steps
+    )
 
 
 # Lineages, and the charts drawn from them, keyed by the store's version counters: a classroom
@@ -207,8 +222,9 @@ def lineage_key(jobs: JobBackend, root: Run) -> tuple:
     """What the lineage's view is drawn from; the shared reference only once it is shown: a class
     with the same settings shares one, and its every epoch would otherwise redraw every view."""
     version = jobs.version(root.root_id)
-    shown = _shows_reference.get((root.root_id, version),
-                                 lambda: root.root_id in showing_reference(jobs.lineage_runs(root.root_id)))
+    shown = _shows_reference.get(
+        (root.root_id, version), lambda: root.root_id in showing_reference(jobs.lineage_runs(root.root_id))
+    )
     if not shown:
         return (root.root_id, version)
     ref_root = reference_id(root.config)
@@ -226,7 +242,9 @@ def current_lineage(jobs: JobBackend, root: Run) -> tuple[Lineage, tuple]:
         live = jobs.progress(seg.run.id)
         return replace(seg, live=vars(live) if live else None, queue_position=jobs.queue_position(seg.run.id))
 
-    return replace(cached, segments=[fresh(s) for s in cached.segments], reference=fresh(cached.reference)), key
+    return replace(
+        cached, segments=[fresh(s) for s in cached.segments], reference=fresh(cached.reference)
+    ), key
 
 
 def build_ledger(lin: Lineage) -> ledger.Ledger:
@@ -287,11 +305,15 @@ def first_resumed_epoch_gap(seg: Segment, reference: Segment | None) -> dict | N
     ref_peak = max(other.step_losses) if other.step_losses else other.loss
     return {
         "epoch": first.epoch,
-        "loss": first.loss, "reference_loss": other.loss,
-        "peak": peak, "reference_peak": ref_peak,
-        "lr": first.lr, "reference_lr": other.lr,
+        "loss": first.loss,
+        "reference_loss": other.loss,
+        "peak": peak,
+        "reference_peak": ref_peak,
+        "lr": first.lr,
+        "reference_lr": other.lr,
         "loss_ratio": first.loss / other.loss if other.loss else math.inf,
-        "order": first.order_head[:6], "reference_order": other.order_head[:6],
+        "order": first.order_head[:6],
+        "reference_order": other.order_head[:6],
         "same_losses": all(e.loss == ref[e.epoch].loss for e in seg.epochs if e.epoch in ref),
     }
 
@@ -309,14 +331,24 @@ def _resumable(jobs: JobBackend, source: Run, file: str) -> tuple[Path, int]:
         raise Refused("active", "the run is still active; crash it or wait for it to finish")
     path = checkpoint_path(jobs, source, file)
     survivors = next(iter(jobs.events(source.id, "survivors")), None)
-    verdict = next((f for f in (survivors or {}).get("files", []) if f.get("file") in (file, f"{layout.CHECKPOINT_DIR}/{file}")), None)
+    verdict = next(
+        (
+            f
+            for f in (survivors or {}).get("files", [])
+            if f.get("file") in (file, f"{layout.CHECKPOINT_DIR}/{file}")
+        ),
+        None,
+    )
     if verdict is not None and not verdict.get("ok"):
         # torch.load already refused this file after the crash: a resume would only fail the same way.
         raise Refused("rejected", "torch.load rejected this file after the crash", verdict.get("error"))
     match = layout.CKPT_RE.match(file)
     # The naive file names no epoch; it is overwritten at every save, so it claims the last one.
-    epoch = int(match.group(1)) if match else max(
-        (e["epoch"] for e in jobs.events(source.id, "checkpoint")), default=0)
+    epoch = (
+        int(match.group(1))
+        if match
+        else max((e["epoch"] for e in jobs.events(source.id, "checkpoint")), default=0)
+    )
     return path, epoch
 
 
@@ -326,7 +358,9 @@ def resume(jobs: JobBackend, source: Run, file: str, restore: str, prediction: d
     return jobs.submit_resume(source.session, source, path, epoch, restore, prediction)
 
 
-def resume_all(jobs: JobBackend, source: Run, file: str, predictions: dict[str, dict] | None = None) -> list[Run]:
+def resume_all(
+    jobs: JobBackend, source: Run, file: str, predictions: dict[str, dict] | None = None
+) -> list[Run]:
     """One resume per restore mode from one checkpoint (queued within the learner's limit)."""
     path, epoch = _resumable(jobs, source, file)
     return jobs.submit_resume_all(source.session, source, path, epoch, list(ledger.MODES), predictions)

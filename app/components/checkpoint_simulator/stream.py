@@ -7,6 +7,7 @@ changed, sends the page its new view. (A bare "changed" that the page answers by
 view would put a whole request around every render: the web process's largest cost in a class.)
 Queued learners get their place in line as a few bytes of text, no render at all.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,6 +39,7 @@ BUSY_RETRY_MS = 30_000  # a stream refused for its cap: the browser tries again 
 class ViewEvent(ServerSentEvent):
     """A "view" event, encoded where it is drawn, off the event loop: a view is ~500 lines of
     HTML, and sse_starlette's line-by-line encoding cost the loop ~0.75 ms for each."""
+
     LINE_BREAKS = re.compile(r"\r\n|\r|\n")
 
     def __init__(self, html: str):
@@ -76,7 +78,7 @@ class StreamSlots:
             del self.sessions[session]
 
 
-_slots: "weakref.WeakKeyDictionary[JobBackend, StreamSlots]" = weakref.WeakKeyDictionary()
+_slots: weakref.WeakKeyDictionary[JobBackend, StreamSlots] = weakref.WeakKeyDictionary()
 
 
 def slots_for(jobs: JobBackend) -> StreamSlots:
@@ -90,6 +92,7 @@ def slots_for(jobs: JobBackend) -> StreamSlots:
 class Watch:
     """What one learner's page shows, reduced to what tells a change from no change; `draw()`
     renders the view itself (blocking: the stream calls it off the event loop)."""
+
     jobs: JobBackend
     session: str
     lang: str
@@ -212,7 +215,7 @@ class Doorbell:
                     ring.set()
 
 
-_bells: "weakref.WeakKeyDictionary[JobBackend, Doorbell]" = weakref.WeakKeyDictionary()
+_bells: weakref.WeakKeyDictionary[JobBackend, Doorbell] = weakref.WeakKeyDictionary()
 
 
 def doorbell_for(jobs: JobBackend) -> Doorbell:
@@ -244,8 +247,9 @@ async def follow(watch: Watch, in_thread: Callable[[Callable], Awaitable]) -> As
         slots.give_back(watch.session)
 
 
-async def _follow(watch: Watch, ring: asyncio.Event,
-                  in_thread: Callable[[Callable], Awaitable]) -> AsyncIterator[dict | ViewEvent]:
+async def _follow(
+    watch: Watch, ring: asyncio.Event, in_thread: Callable[[Callable], Awaitable]
+) -> AsyncIterator[dict | ViewEvent]:
     sent_sig, sent_queue = None, None
     changed_at = float("-inf")
     count = 0

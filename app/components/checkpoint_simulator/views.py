@@ -4,6 +4,7 @@ Blocking work, one rule for every route here and in api.py: the route is `async 
 body that touches SQLite, the run folders or renders runs through `service.in_slot` (a few
 threads for the whole simulator). `inside` alone holds a sandbox place instead (see there).
 """
+
 from __future__ import annotations
 
 import time
@@ -69,13 +70,24 @@ def _checkpoint_choices(seg: service.Segment, steps: int | None, lang: str) -> l
     for cp in reversed(seg.checkpoints):
         check = verdict.get(f"checkpoints/{cp.file}")
         where = {"epoch": cp.epoch + 1, "batch": cp.batch, "batches": steps or "?"} if cp.batch else None
-        out.append({"file": cp.file, "epoch": cp.epoch, "batch": cp.batch, "key": cp.key, "latest": cp.latest,
-                    "mid": where and i18n.t(lang, "cs.ckpt_mid").format(**where),
-                    "menu": i18n.t(lang, "cs.resume_menu_mid" if where else "cs.resume_menu").format(
-                        **(where or {"epoch": cp.epoch})),
-                    "all": i18n.t(lang, "cs.resume_all_mid" if where else "cs.resume_all").format(
-                        **(where or {"epoch": cp.epoch})),
-                    "ok": None if check is None else check["ok"], "error": check and check.get("error")})
+        out.append(
+            {
+                "file": cp.file,
+                "epoch": cp.epoch,
+                "batch": cp.batch,
+                "key": cp.key,
+                "latest": cp.latest,
+                "mid": where and i18n.t(lang, "cs.ckpt_mid").format(**where),
+                "menu": i18n.t(lang, "cs.resume_menu_mid" if where else "cs.resume_menu").format(
+                    **(where or {"epoch": cp.epoch})
+                ),
+                "all": i18n.t(lang, "cs.resume_all_mid" if where else "cs.resume_all").format(
+                    **(where or {"epoch": cp.epoch})
+                ),
+                "ok": None if check is None else check["ok"],
+                "error": check and check.get("error"),
+            }
+        )
     return out
 
 
@@ -88,15 +100,38 @@ def order_context(lin: service.Lineage, lang: str) -> dict | None:
     ref_text = data_order.reference_sentence(view, lang)
     ref_label = i18n.t(lang, "cs.reference") if view.reference_same_order else i18n.t(lang, "cs.original")
     ref_label = ref_label[:1].upper() + ref_label[1:]
-    rows = [{"mode": "reference", "label": ref_label, "sentence": ref_text, "twice": 0, "never": 0,
-             "strip": order_strip([[0, 0]] * view.batches, view.batch_size, view.samples, view.before,
-                                  f"{ref_label}: {ref_text}")}]
+    rows = [
+        {
+            "mode": "reference",
+            "label": ref_label,
+            "sentence": ref_text,
+            "twice": 0,
+            "never": 0,
+            "strip": order_strip(
+                [[0, 0]] * view.batches,
+                view.batch_size,
+                view.samples,
+                view.before,
+                f"{ref_label}: {ref_text}",
+            ),
+        }
+    ]
     for r in view.rows:
         text = data_order.sentence(r, view, lang)
-        rows.append({"mode": r.mode, "label": labels[r.mode][0], "sentence": text, "twice": r.twice,
-                     "never": r.never, "kind": r.kind, "run_id": r.run_id,
-                     "strip": order_strip(r.per_batch, view.batch_size, view.samples, view.before,
-                                          f"{labels[r.mode][0]}: {text}")})
+        rows.append(
+            {
+                "mode": r.mode,
+                "label": labels[r.mode][0],
+                "sentence": text,
+                "twice": r.twice,
+                "never": r.never,
+                "kind": r.kind,
+                "run_id": r.run_id,
+                "strip": order_strip(
+                    r.per_batch, view.batch_size, view.samples, view.before, f"{labels[r.mode][0]}: {text}"
+                ),
+            }
+        )
     return {"view": view, "summary": data_order.summary(view, lang), "rows": rows}
 
 
@@ -104,8 +139,11 @@ def _naive(seg: service.Segment) -> dict | None:
     if seg.naive_bytes is None or not (seg.crash or seg.survivors):
         return None
     check = next((f for f in (seg.survivors or {}).get("files", []) if f["file"] == "naive/latest.pt"), None)
-    return {"bytes": seg.naive_bytes, "ok": None if check is None else check["ok"],
-            "error": check and check.get("error")}
+    return {
+        "bytes": seg.naive_bytes,
+        "ok": None if check is None else check["ok"],
+        "error": check and check.get("error"),
+    }
 
 
 def _announcement(lin: service.Lineage | None, ledger, lang: str) -> str:
@@ -132,9 +170,19 @@ def _announcement(lin: service.Lineage | None, ledger, lang: str) -> str:
 
 def live_context(jobs: JobBackend, lang: str, roots: list, root, view: str = "epochs") -> dict:
     lin, key = service.current_lineage(jobs, root) if root else (None, None)
-    context = {"lang": lang, "roots": roots, "lineage": lin, "prefix": PREFIX, "fmt": _fmt, "view": view,
-               "status_names": STATUS[lang], "restore_labels": RESTORE_LABELS[lang], "modes": RESTORE_MODES,
-               "pieces": PIECE_LABELS[lang], "names": {r.id: lineage_name(r, lang) for r in roots}}
+    context = {
+        "lang": lang,
+        "roots": roots,
+        "lineage": lin,
+        "prefix": PREFIX,
+        "fmt": _fmt,
+        "view": view,
+        "status_names": STATUS[lang],
+        "restore_labels": RESTORE_LABELS[lang],
+        "modes": RESTORE_MODES,
+        "pieces": PIECE_LABELS[lang],
+        "names": {r.id: lineage_name(r, lang) for r in roots},
+    }
     if lin is None:
         return context
     ledger = service.build_ledger(lin)
@@ -144,13 +192,20 @@ def live_context(jobs: JobBackend, lang: str, roots: list, root, view: str = "ep
     choices = _checkpoint_choices(first, lin.steps_per_epoch, lang)
     loadable = [c for c in choices if c["ok"] is not False]
     context.update(
-        root_seg=first, figures=figures, ledger=ledger, steps_lost=_steps_lost(lin),
+        root_seg=first,
+        figures=figures,
+        ledger=ledger,
+        steps_lost=_steps_lost(lin),
         costs={r.mode: words.cost(r, lang, margin) for r in ledger.rows},
         guesses={r.mode: words.guesses(r, lang) for r in ledger.rows},
-        conclusion=words.conclusion(ledger, lang), margin_pct=f"{margin * 100:.0f}",
-        choices=choices, resume_from=loadable[0] if loadable else None, naive=_naive(first),
+        conclusion=words.conclusion(ledger, lang),
+        margin_pct=f"{margin * 100:.0f}",
+        choices=choices,
+        resume_from=loadable[0] if loadable else None,
+        naive=_naive(first),
         can_resume=not first.run.active and bool(loadable),
-        announce=_announcement(lin, ledger, lang), order=order_context(lin, lang),
+        announce=_announcement(lin, ledger, lang),
+        order=order_context(lin, lang),
         mid_epoch=bool(root.config.get("mid_epoch_checkpoint")),
     )
     return context
@@ -180,12 +235,24 @@ def live_body(jobs: JobBackend, sid: str, lang: str, root_id: str | None = None,
     roots = service.learner_roots(jobs, sid)
     root = next((r for r in roots if r.id == root_id), roots[-1] if roots else None)
     key = (sid, version, *(service.lineage_key(jobs, root) if root else ()), lang, view)
-    return _views.get(key, lambda: templates.get_template(LIVE).render(
-        live_context(jobs, lang, roots, root, view), version=version))
+    return _views.get(
+        key,
+        lambda: templates.get_template(LIVE).render(
+            live_context(jobs, lang, roots, root, view), version=version
+        ),
+    )
 
 
-def render_live(request: Request, jobs: JobBackend, sid: str, lang: str, root_id: str | None = None,
-                message: str | None = None, detail: str | None = None, focus: str | None = None) -> HTMLResponse:
+def render_live(
+    request: Request,
+    jobs: JobBackend,
+    sid: str,
+    lang: str,
+    root_id: str | None = None,
+    message: str | None = None,
+    detail: str | None = None,
+    focus: str | None = None,
+) -> HTMLResponse:
     """The learner's live view; an action's message and focus target ride along out of band.
     Blocking (SQLite, the run folders, the render): call it through service.in_slot."""
     body = live_body(jobs, sid, lang, root_id, chart_view(request.query_params.get("view")))
@@ -204,8 +271,14 @@ def render_live(request: Request, jobs: JobBackend, sid: str, lang: str, root_id
 
 def render_placeholder(request: Request, lang: str) -> Markup:
     # The learner's own runs load into #cs-live with htmx: the partial is the same for everyone.
-    context = {"lang": lang, "prefix": PREFIX, "form": RunRequest().model_dump(), "errors": {},
-               "restore_modes": RESTORE_MODES, "restore_labels": RESTORE_LABELS[lang]}
+    context = {
+        "lang": lang,
+        "prefix": PREFIX,
+        "form": RunRequest().model_dump(),
+        "errors": {},
+        "restore_modes": RESTORE_MODES,
+        "restore_labels": RESTORE_LABELS[lang],
+    }
     return Markup(templates.get_template("checkpoint_simulator/component.html").render(context))
 
 
@@ -253,7 +326,9 @@ async def live(request: Request, jobs: Jobs, sid: Session, lang: Lang, run: str 
 async def events(request: Request, jobs: Jobs, sid: Session, lang: Lang, run: str = "", view: str = ""):
     """The page's event stream: the live view itself whenever the learner's runs change (the
     lineage `run` and chart `view` the page shows), "queue" places in line."""
-    watch = Watch(jobs, sid, lang, draw=partial(live_body, jobs, sid, lang, run[:64] or None, chart_view(view)))
+    watch = Watch(
+        jobs, sid, lang, draw=partial(live_body, jobs, sid, lang, run[:64] or None, chart_view(view))
+    )
     return EventSourceResponse(follow(watch, lambda fn: service.in_slot(request, fn)), ping=PING)
 
 
@@ -283,10 +358,20 @@ async def start_run(request: Request, jobs: Jobs, sid: Session, lang: Lang):
     return await service.in_slot(request, submit)
 
 
-async def _act(request: Request, jobs: JobBackend, sid: str, lang: str, run, action, focus: str,
-               after_root: bool = True, settle=None) -> HTMLResponse:
+async def _act(
+    request: Request,
+    jobs: JobBackend,
+    sid: str,
+    lang: str,
+    run,
+    action,
+    focus: str,
+    after_root: bool = True,
+    settle=None,
+) -> HTMLResponse:
     """Crash or delete: the action's refusal is a message in the page, never an error page.
     `settle()`, awaited after a successful action, lets the answer show its outcome."""
+
     def attempt() -> str | None:
         try:
             action(run)
@@ -296,28 +381,49 @@ async def _act(request: Request, jobs: JobBackend, sid: str, lang: str, run, act
 
     refused = await service.in_slot(request, attempt)
     if refused is not None:
-        return await service.in_slot(request, partial(render_live, request, jobs, sid, lang, root_id=run.root_id,
-                                                      message=refused))
+        return await service.in_slot(
+            request, partial(render_live, request, jobs, sid, lang, root_id=run.root_id, message=refused)
+        )
     if settle is not None:
         await settle()
-    return await service.in_slot(request, partial(render_live, request, jobs, sid, lang,
-                                                  root_id=run.root_id if after_root else None, focus=focus))
+    return await service.in_slot(
+        request,
+        partial(
+            render_live, request, jobs, sid, lang, root_id=run.root_id if after_root else None, focus=focus
+        ),
+    )
 
 
 @router.post("/runs/{run_id}/crash", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
 async def crash(request: Request, jobs: Jobs, sid: Session, lang: Lang, run: OwnedRun):
     # The answer shows the run crashed, not still "running" for the moment the process takes to
     # die and be recorded (an answer the next refresh would have to correct: two renders).
-    return await _act(request, jobs, sid, lang, run, lambda r: jobs.crash(r.id), "#cs-now",
-                      settle=lambda: service.ended(request, jobs, run.id))
+    return await _act(
+        request,
+        jobs,
+        sid,
+        lang,
+        run,
+        lambda r: jobs.crash(r.id),
+        "#cs-now",
+        settle=lambda: service.ended(request, jobs, run.id),
+    )
 
 
-def _resume_refused(request: Request, jobs: JobBackend, sid: str, lang: str, root_id: str,
-                    exc: Exception) -> HTMLResponse:
+def _resume_refused(
+    request: Request, jobs: JobBackend, sid: str, lang: str, root_id: str, exc: Exception
+) -> HTMLResponse:
     if isinstance(exc, LimitReached):
         return render_live(request, jobs, sid, lang, root_id=root_id, message=limit_message(exc, lang))
-    return render_live(request, jobs, sid, lang, root_id=root_id, message=i18n.t(lang, f"cs.refused.{exc.code}"),
-                       detail=exc.detail)
+    return render_live(
+        request,
+        jobs,
+        sid,
+        lang,
+        root_id=root_id,
+        message=i18n.t(lang, f"cs.refused.{exc.code}"),
+        detail=exc.detail,
+    )
 
 
 @router.post("/resume", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
@@ -326,8 +432,11 @@ async def resume(request: Request, jobs: Jobs, sid: Session, lang: Lang):
 
     def submit() -> HTMLResponse:
         try:
-            req = ResumeRequest(from_run=form.get("from_run", ""), file=form.get("file", ""),
-                                restore=form.get("restore", "everything"))
+            req = ResumeRequest(
+                from_run=form.get("from_run", ""),
+                file=form.get("file", ""),
+                restore=form.get("restore", "everything"),
+            )
         except ValidationError as exc:
             return render_live(request, jobs, sid, lang, message=" ".join(form_errors(exc, lang).values()))
         source = service.owned_run(jobs, sid, req.from_run)
@@ -336,8 +445,9 @@ async def resume(request: Request, jobs: Jobs, sid: Session, lang: Lang):
             run = service.resume(jobs, source, req.file, req.restore, prediction)
         except (LimitReached, service.Refused) as exc:
             return _resume_refused(request, jobs, sid, lang, source.root_id, exc)
-        return render_live(request, jobs, sid, lang, root_id=source.root_id,
-                           focus=f"#cs-row-{run.options['restore']}")
+        return render_live(
+            request, jobs, sid, lang, root_id=source.root_id, focus=f"#cs-row-{run.options['restore']}"
+        )
 
     return await service.in_slot(request, submit)
 
@@ -359,8 +469,9 @@ async def resume_all(request: Request, jobs: Jobs, sid: Session, lang: Lang):
 
 @router.post("/runs/{run_id}/delete", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
 async def delete(request: Request, jobs: Jobs, sid: Session, lang: Lang, run: OwnedRun):
-    return await _act(request, jobs, sid, lang, run, lambda r: jobs.delete(r.root_id), "#cs-start",
-                      after_root=False)
+    return await _act(
+        request, jobs, sid, lang, run, lambda r: jobs.delete(r.root_id), "#cs-start", after_root=False
+    )
 
 
 @router.get("/runs/{run_id}/files/{file:path}")
@@ -368,7 +479,9 @@ async def download(request: Request, jobs: Jobs, run: OwnedRun, file: str):
     def open_file():
         path = service.checkpoint_path(jobs, run, file)
         # Opened now: keep-last-N may delete the file before the body is sent (app/responses.py).
-        return held_file_response(path, f"{run.id[:8]}-{path.name}", missing="that checkpoint is no longer on disk")
+        return held_file_response(
+            path, f"{run.id[:8]}-{path.name}", missing="that checkpoint is no longer on disk"
+        )
 
     return await service.in_slot(request, open_file)
 

@@ -3,6 +3,7 @@
 Every clause is built from a measured fact of the row; nothing is said that the runs did not
 show (a mode that happened to end bit-identical would be reported so).
 """
+
 from __future__ import annotations
 
 from app import i18n
@@ -36,14 +37,21 @@ def cost(row: Row, lang: str, margin: float) -> str:
         parts.append(t("cs.cost.order"))
     if row.samples_twice or row.samples_never:
         # A mid-epoch resume: what the interrupted epoch trained, counted by its worker.
-        parts.append(t("cs.cost.order_mid", epoch=row.order_epoch, twice=row.samples_twice, never=row.samples_never))
+        parts.append(
+            t("cs.cost.order_mid", epoch=row.order_epoch, twice=row.samples_twice, never=row.samples_never)
+        )
     if row.recovered is True:
-        parts.append(t("cs.cost.recovery_0", margin=m) if row.recovery_epochs == 0
-                     else t("cs.cost.recovery", n=row.recovery_epochs, margin=m))
+        parts.append(
+            t("cs.cost.recovery_0", margin=m)
+            if row.recovery_epochs == 0
+            else t("cs.cost.recovery", n=row.recovery_epochs, margin=m)
+        )
     elif row.recovered is False and row.final is not None:
         parts.append(t("cs.cost.never", margin=m))
     if row.final in ("about", "worse", "better"):
-        parts.append(t(f"cs.cost.final.{row.final}", a=num(row.final_val_loss), b=num(row.reference_final_val_loss)))
+        parts.append(
+            t(f"cs.cost.final.{row.final}", a=num(row.final_val_loss), b=num(row.reference_final_val_loss))
+        )
     if row.identical is False:
         parts.append(t("cs.cost.not_identical", diff=num(row.max_abs_diff)))
     if not parts:
@@ -72,8 +80,12 @@ def conclusion(ledger: Ledger, lang: str) -> str | None:
     if not identical:
         return t("cs.conclusion.none_identical", done=len(done), total=len(ledger.rows))
     sep = "、" if lang == "zh" else ", "
-    return t("cs.conclusion.partial", done=len(done), total=len(ledger.rows),
-             modes=sep.join(labels[m][0] for m in identical))
+    return t(
+        "cs.conclusion.partial",
+        done=len(done),
+        total=len(ledger.rows),
+        modes=sep.join(labels[m][0] for m in identical),
+    )
 
 
 def guesses(row: Row, lang: str) -> list[tuple[str, bool]]:
@@ -82,6 +94,15 @@ def guesses(row: Row, lang: str) -> list[tuple[str, bool]]:
     out = []
     for what, right in row.prediction_right.items():
         answer = t("cs.yes") if row.prediction.get(what) else t("cs.no")
-        out.append((t("cs.guess_line", what=t(f"cs.guess.{what}"), answer=answer,
-                      verdict=t("cs.guess_right" if right else "cs.guess_wrong")), right))
+        out.append(
+            (
+                t(
+                    "cs.guess_line",
+                    what=t(f"cs.guess.{what}"),
+                    answer=answer,
+                    verdict=t("cs.guess_right" if right else "cs.guess_wrong"),
+                ),
+                right,
+            )
+        )
     return out

@@ -1,4 +1,5 @@
 """LoadingClinic (lesson 6.5): real loading errors, each with its fix and the evidence it works."""
+
 from fastapi import APIRouter
 
 from app.components import Component, register

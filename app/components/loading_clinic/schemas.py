@@ -1,4 +1,5 @@
 """What the LoadingClinic's JSON API answers (see /docs)."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
@@ -29,6 +30,7 @@ class TorchError(BaseModel):
 
 class Attempt(BaseModel):
     """A candidate fix, run for real after the case's broken code against its broken checkpoint."""
+
     id: str = Field(description="the case")
     fix: str
     code: str = Field(description="the fix exactly as it ran")
@@ -36,15 +38,22 @@ class Attempt(BaseModel):
     broken: TorchError = Field(description="what the broken code raised")
     error_type: str | None = Field(description="what the fix raised, if anything")
     error: str | None
-    error_from: str | None = Field(None, description="the library that raised it, when not torch (safetensors)")
-    evidence: dict[str, Fact] | None = Field(description="what the model holds afterwards (when the fix raised nothing)")
-    proof: dict[str, bool] | None = Field(description="checks that must all hold for the case to count as fixed")
+    error_from: str | None = Field(
+        None, description="the library that raised it, when not torch (safetensors)"
+    )
+    evidence: dict[str, Fact] | None = Field(
+        description="what the model holds afterwards (when the fix raised nothing)"
+    )
+    proof: dict[str, bool] | None = Field(
+        description="checks that must all hold for the case to count as fixed"
+    )
     fixed: bool
     why: str = Field(description="why this fix works or fails")
 
 
 class CaseRun(Answer):
     """A case run for real: the broken code and torch's error, then the lesson's fix and its evidence."""
+
     id: CaseId
     title: str
     broken_code: str
@@ -58,6 +67,10 @@ class CaseRun(Answer):
     error_from: str | None = Field(description="the library that raised it, when not torch (safetensors)")
     fix_error_type: str | None = Field(description="what the fix raised, if anything")
     fix_error: str | None
-    evidence: dict[str, Fact] | None = Field(description="what the model holds afterwards (when the fix raised nothing)")
-    proof: dict[str, bool] | None = Field(description="checks that must all hold for the case to count as fixed")
+    evidence: dict[str, Fact] | None = Field(
+        description="what the model holds afterwards (when the fix raised nothing)"
+    )
+    proof: dict[str, bool] | None = Field(
+        description="checks that must all hold for the case to count as fixed"
+    )
     fixed: bool

@@ -1,4 +1,5 @@
 """HTML side of the LoadingClinic: the partial in the chapter and its htmx routes."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
@@ -16,8 +17,14 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
 def _base(lang: str) -> dict:
-    return {"lang": lang, "prefix": PREFIX, "cases": strings.CASES[lang], "case_ids": service.CASE_IDS,
-            "message": None, "result": None}
+    return {
+        "lang": lang,
+        "prefix": PREFIX,
+        "cases": strings.CASES[lang],
+        "case_ids": service.CASE_IDS,
+        "message": None,
+        "result": None,
+    }
 
 
 def _wrap_name(name: str) -> Markup:
@@ -30,8 +37,10 @@ def render_placeholder(request: Request, lang: str) -> Markup:
 
 
 def _fixes(lang: str, case_id: str, codes: dict[str, str]) -> list[dict]:
-    return [{"id": fix, "label": label, "code": codes.get(fix, "")}
-            for fix, (label, _) in strings.FIXES[lang][case_id].items()]
+    return [
+        {"id": fix, "label": label, "code": codes.get(fix, "")}
+        for fix, (label, _) in strings.FIXES[lang][case_id].items()
+    ]
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
@@ -62,8 +71,14 @@ def try_fix(request: Request, lang: Lang, _: SandboxSlot, case_id: str, fix: str
             label, why = strings.FIXES[lang][case_id][fix]
             proof = attempt.get("proof") or {}
             facts = {k: v for k, v in (attempt.get("evidence") or {}).items() if k not in proof}
-            context["attempt"] = {**attempt, "label": label, "why": why, "facts": facts, "proof": proof,
-                                  "names": {k: _wrap_name(k) for k in (*facts, *proof)}}
+            context["attempt"] = {
+                **attempt,
+                "label": label,
+                "why": why,
+                "facts": facts,
+                "proof": proof,
+                "names": {k: _wrap_name(k) for k in (*facts, *proof)},
+            }
         except LabUnavailable:
             context["message"] = i18n.t(lang, "lab.unavailable")
     return templates.TemplateResponse(request, "loading_clinic/attempt.html", context)

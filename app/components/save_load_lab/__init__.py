@@ -1,4 +1,5 @@
 """SaveLoadLab (lesson 6.2): state_dict vs whole model across a refactor, inside a .pt file, train vs eval."""
+
 from fastapi import APIRouter
 
 from app.components import Component, register

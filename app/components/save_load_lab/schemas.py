@@ -1,5 +1,6 @@
 """What the SaveLoadLab's JSON API answers (see /docs): the sandbox's dicts (app.ml.labs.saveload
 and app.ml.labs.ptfile), key by key."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -16,17 +17,21 @@ class Refactors(Answer):
 
 class Saved(Answer):
     """Both files written for real: the state_dict (weights.pt) and the pickled model (whole_model.pt)."""
+
     ok: Literal[True]
     error_type: None
     error: None
     module_code: str = Field(description="labnet.py, the model's code at save time")
     code: str = Field(description="the saving code exactly as it ran")
     files: dict[str, int] = Field(description="file name -> bytes")
-    output_sample: list[float] = Field(description="the first outputs of the saved model for torch.ones(1, 4)")
+    output_sample: list[float] = Field(
+        description="the first outputs of the saved model for torch.ones(1, 4)"
+    )
 
 
 class SaveFailed(Answer):
     """The saving code raised (not expected): torch's error instead of files."""
+
     ok: Literal[False]
     error_type: str
     error: str
@@ -41,8 +46,12 @@ class LoadAttempt(Answer):
     error_type: str | None
     error: str | None
     note: str = Field(description="why this way works or fails")
-    unsafe_globals: list[str] | None = Field(description="what the file asks to import (the allowlist attempt only)")
-    matches_saved_weights: bool | None = Field(description="the loaded model holds the saved tensors (when it loaded)")
+    unsafe_globals: list[str] | None = Field(
+        description="what the file asks to import (the allowlist attempt only)"
+    )
+    matches_saved_weights: bool | None = Field(
+        description="the loaded model holds the saved tensors (when it loaded)"
+    )
 
 
 class Loaded(Answer):
@@ -75,11 +84,14 @@ class ZipListing(Answer):
 class PickleGlobal(Answer):
     name: str = Field(description="module.name, as the pickle records it")
     role: str
-    weights_only_allowed: bool = Field(description="torch's weights-only loader accepts it without an allowlist")
+    weights_only_allowed: bool = Field(
+        description="torch's weights-only loader accepts it without an allowlist"
+    )
 
 
 class PtFile(Answer):
     """A .pt file read without unpickling: its zip directory and the globals its pickle names."""
+
     ok: Literal[True]
     bytes: int
     zip: ZipListing
@@ -100,6 +112,7 @@ Inside = dict[str, PtFile | NotAPtFile]
 
 class Phase(Answer):
     """Two forward passes of the same input in one mode."""
+
     max_abs_diff: float = Field(description="between the two outputs")
     outputs: list[list[float]] = Field(description="the first values of each output")
     running_mean_changed: bool

@@ -4,6 +4,7 @@ A refactor is answered by two sandbox processes sharing one work folder: the fir
 files (and looks inside them), the second (a fresh process, as after a restart) rewrites the code
 and loads. The folder is deleted straight after.
 """
+
 from __future__ import annotations
 
 from typing import Literal

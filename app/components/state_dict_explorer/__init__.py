@@ -1,4 +1,5 @@
 """StateDictExplorer (lesson 6.1): a real model's state_dict, and that it holds references."""
+
 from fastapi import APIRouter
 
 from app.components import Component, register

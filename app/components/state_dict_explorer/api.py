@@ -1,4 +1,5 @@
 """JSON API of the StateDictExplorer, under /api/state-dict-explorer (see /docs)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
@@ -18,13 +19,19 @@ def models() -> dict:
     return {"models": {name: MODELS["en"][name] for name in service.MODEL_NAMES}}
 
 
-@router.get("/models/{model}", response_model=Explored,
-            summary="A real model's state_dict: every entry, parameter or buffer, and stateless modules")
+@router.get(
+    "/models/{model}",
+    response_model=Explored,
+    summary="A real model's state_dict: every entry, parameter or buffer, and stateless modules",
+)
 def explore(request: Request, _: SandboxSlot, model: ModelName) -> dict:
     return service.explore(request, model)
 
 
-@router.get("/reference", response_model=ReferenceDemo | LabFailed,
-            summary="state_dict() returns references: a 'best' snapshot without a copy changes with training")
+@router.get(
+    "/reference",
+    response_model=ReferenceDemo | LabFailed,
+    summary="state_dict() returns references: a 'best' snapshot without a copy changes with training",
+)
 def reference(request: Request, _: SandboxSlot) -> dict:
     return service.reference(request)

@@ -1,5 +1,6 @@
 """What the StateDictExplorer's JSON API answers (see /docs): the sandbox's dicts
 (app.ml.labs.statedict), key by key."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -16,6 +17,7 @@ class Models(Answer):
 
 class Entry(Answer):
     """One entry of the state_dict."""
+
     key: str
     shape: list[int]
     dtype: str
@@ -28,6 +30,7 @@ class Entry(Answer):
 
 class StatelessModule(Answer):
     """A leaf module with nothing in the state_dict (ReLU, Dropout, pooling)."""
+
     name: str
     type: str
 
@@ -53,6 +56,7 @@ class Explored(Answer):
 
 class ReferenceDemo(Answer):
     """state_dict() without a copy, watched through three training steps (the first values of one tensor)."""
+
     ok: Literal[True]
     code: str = Field(description="the code exactly as it ran")
     key: str = Field(description="the watched tensor")

@@ -1,4 +1,5 @@
 """The StateDictExplorer's questions, answered in the sandbox and cached (same for everyone)."""
+
 from __future__ import annotations
 
 from typing import Literal

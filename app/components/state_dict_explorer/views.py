@@ -1,4 +1,5 @@
 """HTML side of the StateDictExplorer: the partial in the chapter and its htmx routes."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
@@ -16,7 +17,12 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
 def _base(lang: str) -> dict:
-    return {"lang": lang, "prefix": PREFIX, "models": strings.MODELS[lang], "model_names": service.MODEL_NAMES}
+    return {
+        "lang": lang,
+        "prefix": PREFIX,
+        "models": strings.MODELS[lang],
+        "model_names": service.MODEL_NAMES,
+    }
 
 
 def render_placeholder(request: Request, lang: str) -> Markup:

@@ -1,6 +1,7 @@
 """Teacher mode: the class dashboard (/teach), presenter view, export, reset and archives, scenario
 links; and ClassName, a learner's optional display name, placed in a chapter with
 <div data-component="ClassName"></div>."""
+
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
@@ -41,8 +42,11 @@ def render_placeholder(request: Request, lang: str) -> Markup:
 def _name_form(request: Request, lang: str, message: str | None = None) -> HTMLResponse:
     room = service.classroom(request)
     name = room.state.name(session_id(request)) if has_session(request) else None
-    return templates.TemplateResponse(request, "teacher/name_form.html",
-                                      {"lang": lang, "prefix": PREFIX, "name": name or "", "message": message})
+    return templates.TemplateResponse(
+        request,
+        "teacher/name_form.html",
+        {"lang": lang, "prefix": PREFIX, "name": name or "", "message": message},
+    )
 
 
 @name_router.get("/form", response_class=HTMLResponse)
@@ -56,7 +60,7 @@ def save_name(request: Request, name: str = Form("")):
     if not has_session(request):
         return _name_form(request, lang, i18n.t(lang, "tm.name_need_session"))
     saved = service.classroom(request).state.set_name(session_id(request), name[:200])
-    message = (i18n.t(lang, "tm.name_saved").format(name=saved) if saved else i18n.t(lang, "tm.name_cleared"))
+    message = i18n.t(lang, "tm.name_saved").format(name=saved) if saved else i18n.t(lang, "tm.name_cleared")
     return _name_form(request, lang, message)
 
 
@@ -66,5 +70,8 @@ router.include_router(api.router)
 router.include_router(api.learner_router)
 router.include_router(name_router)
 
-register(Component(name="ClassName", render=render_placeholder, router=router, on_startup=on_startup,
-                   version=in_class))
+register(
+    Component(
+        name="ClassName", render=render_placeholder, router=router, on_startup=on_startup, version=in_class
+    )
+)

@@ -1,5 +1,6 @@
 """Teacher mode in the JSON API: /api/teach/* (teacher's cookie or `Authorization: Bearer <key>`),
 and /api/class/name for a learner's optional display name."""
+
 from __future__ import annotations
 
 import anyio
@@ -23,8 +24,11 @@ def require_teacher(request: Request) -> None:
     if status == "limited":
         raise HTTPException(429, "too many wrong teacher keys; try again in a minute")
     if status != "ok":
-        raise HTTPException(403, "teacher only: send the teacher cookie (from /teach?key=…) or "
-                                 "'Authorization: Bearer <teacher key>'")
+        raise HTTPException(
+            403,
+            "teacher only: send the teacher cookie (from /teach?key=…) or "
+            "'Authorization: Bearer <teacher key>'",
+        )
 
 
 class CountsOut(BaseModel):
@@ -42,7 +46,9 @@ class QueueOut(BaseModel):
     waiting: int
     training: int
     workers: int = Field(description="runs at full speed at once (MAX_WORKERS)")
-    paced: int = Field(description="runs at a watching pace at once beside those (PACED_WORKERS; 0 on worker nodes)")
+    paced: int = Field(
+        description="runs at a watching pace at once beside those (PACED_WORKERS; 0 on worker nodes)"
+    )
 
 
 class ModeOut(BaseModel):
@@ -52,8 +58,10 @@ class ModeOut(BaseModel):
     finished: int
     compared: int = Field(description="resumes whose final weights were compared with the reference")
     identical: int = Field(description="of those, bit-identical")
-    spikes: int = Field(description="resumes whose first epoch's loss was a spike by the simulator's ledger "
-                                    "(at least its SPIKE threshold above the reference's)")
+    spikes: int = Field(
+        description="resumes whose first epoch's loss was a spike by the simulator's ledger "
+        "(at least its SPIKE threshold above the reference's)"
+    )
     median_loss_change: float | None = Field(None, description="first resumed epoch: loss ÷ reference's − 1")
     median_recovery_epochs: float | None = None
 
@@ -63,7 +71,9 @@ class ExerciseTryOut(BaseModel):
     solved: bool
     checks: int = Field(description="checks run in this class")
     failed_checks: int
-    last_diagnosis: str | None = Field(None, description="the last failed check's diagnosis (the exercise verdict's code)")
+    last_diagnosis: str | None = Field(
+        None, description="the last failed check's diagnosis (the exercise verdict's code)"
+    )
     diagnoses: dict[str, int] = Field(description="diagnosis of failed checks -> how many")
 
 
@@ -74,7 +84,9 @@ class ExerciseRowOut(BaseModel):
     solved: int = Field(description="learners who solved it")
     checks: int
     failed_checks: int
-    top_diagnosis: str | None = Field(None, description="the most common diagnosis of the class's failed checks")
+    top_diagnosis: str | None = Field(
+        None, description="the most common diagnosis of the class's failed checks"
+    )
     top_diagnosis_text: str | None = None
     top_diagnosis_count: int = 0
 
@@ -121,7 +133,9 @@ class ExerciseExportRow(BaseModel):
 
 class ExerciseExportOut(BaseModel):
     exercises: list[ExerciseRowOut]
-    rows: list[ExerciseExportRow] = Field(description="one per learner and exercise tried (the CSV's second table)")
+    rows: list[ExerciseExportRow] = Field(
+        description="one per learner and exercise tried (the CSV's second table)"
+    )
 
 
 class ExportRow(BaseModel):
@@ -163,17 +177,24 @@ class ArchiveOut(BaseModel):
 
 
 class ResetIn(BaseModel):
-    confirm: bool = Field(False, description="must be true: the current class is archived and a fresh one starts")
+    confirm: bool = Field(
+        False, description="must be true: the current class is archived and a fresh one starts"
+    )
 
 
 class ScenarioOut(BaseModel):
     link: str = Field(description="the chapter page with the settings in its query")
     query: dict[str, str]
     locks: list[str]
-    simulator_body: dict | None = Field(None, description="the same settings as a POST /api/checkpoint-simulator/runs body")
+    simulator_body: dict | None = Field(
+        None, description="the same settings as a POST /api/checkpoint-simulator/runs body"
+    )
     errors: dict[str, str] = Field(description="field -> the simulator form's own message")
-    origin: str = Field("", description="where learners reach this server, when it differs from the asking page's "
-                                        "(a teacher on 127.0.0.1 of a HOST=0.0.0.0 server): prefix the link with it")
+    origin: str = Field(
+        "",
+        description="where learners reach this server, when it differs from the asking page's "
+        "(a teacher on 127.0.0.1 of a HOST=0.0.0.0 server): prefix the link with it",
+    )
 
 
 def _lang(request: Request) -> str:
@@ -182,54 +203,94 @@ def _lang(request: Request) -> str:
 
 def _learner_out(lr, lang: str) -> LearnerOut:
     return LearnerOut(
-        label=label(lang, lr.number), stuck_text=[STUCK[lang][s] for s in lr.stuck],
-        solved=lr.solved, checks=lr.checks, failed_checks=lr.failed_checks,
-        exercises=[ExerciseTryOut(exercise=ex, solved=e.solved, checks=e.checks, failed_checks=e.failed,
-                                  last_diagnosis=e.last_diagnosis, diagnoses=e.diagnoses)
-                   for ex, e in lr.exercises.items()],
-        **{k: v for k, v in vars(lr).items()
-           if k in LearnerOut.model_fields and k not in ("label", "exercises", "solved", "checks", "failed_checks")})
+        label=label(lang, lr.number),
+        stuck_text=[STUCK[lang][s] for s in lr.stuck],
+        solved=lr.solved,
+        checks=lr.checks,
+        failed_checks=lr.failed_checks,
+        exercises=[
+            ExerciseTryOut(
+                exercise=ex,
+                solved=e.solved,
+                checks=e.checks,
+                failed_checks=e.failed,
+                last_diagnosis=e.last_diagnosis,
+                diagnoses=e.diagnoses,
+            )
+            for ex, e in lr.exercises.items()
+        ],
+        **{
+            k: v
+            for k, v in vars(lr).items()
+            if k in LearnerOut.model_fields
+            and k not in ("label", "exercises", "solved", "checks", "failed_checks")
+        },
+    )
 
 
 def _exercise_rows(board, lang: str) -> list[ExerciseRowOut]:
-    return [ExerciseRowOut(exercise=e.exercise, title=service.exercise_title(lang, e.exercise), tried=e.tried,
-                           solved=e.solved, checks=e.checks, failed_checks=e.failed, top_diagnosis=e.top_diagnosis,
-                           top_diagnosis_text=service.diagnosis_name(lang, e.top_diagnosis) if e.top_diagnosis else None,
-                           top_diagnosis_count=e.top_diagnosis_count)
-            for e in board.exercises]
+    return [
+        ExerciseRowOut(
+            exercise=e.exercise,
+            title=service.exercise_title(lang, e.exercise),
+            tried=e.tried,
+            solved=e.solved,
+            checks=e.checks,
+            failed_checks=e.failed,
+            top_diagnosis=e.top_diagnosis,
+            top_diagnosis_text=service.diagnosis_name(lang, e.top_diagnosis) if e.top_diagnosis else None,
+            top_diagnosis_count=e.top_diagnosis_count,
+        )
+        for e in board.exercises
+    ]
 
 
-@router.get("/class", response_model=ClassOut, summary="The class now: counts, queue, the class ledger, learners")
+@router.get(
+    "/class", response_model=ClassOut, summary="The class now: counts, queue, the class ledger, learners"
+)
 def get_class(request: Request) -> ClassOut:
     require_teacher(request)
     lang = _lang(request)
     board = service.classroom(request).board()
     return ClassOut(
-        counts=CountsOut(**board.counts), queue=QueueOut(**board.queue),
+        counts=CountsOut(**board.counts),
+        queue=QueueOut(**board.queue),
         ledger=[ModeOut(label=RESTORE_LABELS[lang][m.mode][0], **vars(m)) for m in board.modes],
         exercises=_exercise_rows(board, lang),
-        learners=[_learner_out(lr, lang) for lr in board.learners])
+        learners=[_learner_out(lr, lang) for lr in board.learners],
+    )
 
 
-@router.get("/export", response_model=list[ExportRow], summary="One row per run of the current class, anonymised")
+@router.get(
+    "/export", response_model=list[ExportRow], summary="One row per run of the current class, anonymised"
+)
 def export(request: Request) -> list[ExportRow]:
     require_teacher(request)
     rows = service.export_rows(service.classroom(request).fresh_board().rows, _lang(request))
     return [ExportRow(**r) for r in rows]
 
 
-@router.get("/exercises", response_model=ExerciseExportOut,
-            summary="Checked exercises of the current class: per exercise, and one row per learner and exercise")
+@router.get(
+    "/exercises",
+    response_model=ExerciseExportOut,
+    summary="Checked exercises of the current class: per exercise, and one row per learner and exercise",
+)
 def export_exercises(request: Request) -> ExerciseExportOut:
     require_teacher(request)
     lang = _lang(request)
     board = service.classroom(request).fresh_board()
-    return ExerciseExportOut(exercises=_exercise_rows(board, lang),
-                             rows=[ExerciseExportRow(**r) for r in service.exercise_rows(board, lang)])
+    return ExerciseExportOut(
+        exercises=_exercise_rows(board, lang),
+        rows=[ExerciseExportRow(**r) for r in service.exercise_rows(board, lang)],
+    )
 
 
-@router.post("/reset", response_model=ArchiveOut, status_code=201,
-             summary="Archive the current class's runs (kept on disk) and start a fresh class")
+@router.post(
+    "/reset",
+    response_model=ArchiveOut,
+    status_code=201,
+    summary="Archive the current class's runs (kept on disk) and start a fresh class",
+)
 async def reset(request: Request, body: ResetIn) -> ArchiveOut:
     require_teacher(request)
     if not body.confirm:
@@ -253,8 +314,11 @@ def archive_rows(request: Request, archive_id: str) -> list[ExportRow]:
     return [ExportRow(**r) for r in service.export_rows(rows, _lang(request))]
 
 
-@router.post("/archives/{archive_id}/restore", response_model=ArchiveOut,
-             summary="Put an archive's runs back into the current class")
+@router.post(
+    "/archives/{archive_id}/restore",
+    response_model=ArchiveOut,
+    summary="Put an archive's runs back into the current class",
+)
 async def restore(request: Request, archive_id: str) -> ArchiveOut:
     require_teacher(request)
     entry = await anyio.to_thread.run_sync(service.classroom(request).restore, archive_id[:40])
@@ -263,10 +327,13 @@ async def restore(request: Request, archive_id: str) -> ArchiveOut:
     return ArchiveOut(**entry)
 
 
-@router.get("/scenario", response_model=ScenarioOut,
-            summary="A scenario link from sim.<field>=… and lock=sim.<field>,… (the simulator's names)",
-            description="sim.<field> in a link is <field> in POST /api/checkpoint-simulator/runs and #cs-<field> "
-                        "in the page's form. Values are checked by the simulator's own rules; errors come in its words.")
+@router.get(
+    "/scenario",
+    response_model=ScenarioOut,
+    summary="A scenario link from sim.<field>=… and lock=sim.<field>,… (the simulator's names)",
+    description="sim.<field> in a link is <field> in POST /api/checkpoint-simulator/runs and #cs-<field> "
+    "in the page's form. Values are checked by the simulator's own rules; errors come in its words.",
+)
 def get_scenario(request: Request, lock: list[str] = Query(default=[])) -> ScenarioOut:
     require_teacher(request)
     locks = [name for item in lock for name in item.split(",") if name]
@@ -293,19 +360,29 @@ class SegmentOut(BaseModel):
 class LearnerDetailOut(BaseModel):
     learner: LearnerOut
     epochs_total: int | None = Field(None, description="planned epochs of the latest lineage")
-    segments: list[SegmentOut] = Field(description="the learner's latest lineage: what the presenter's chart draws")
+    segments: list[SegmentOut] = Field(
+        description="the learner's latest lineage: what the presenter's chart draws"
+    )
 
 
 def _segment(seg) -> SegmentOut:
-    return SegmentOut(kind=seg.run.kind, status=seg.run.status, restore=seg.restore if seg.run.kind == "resume" else None,
-                      from_epoch=seg.first_epoch if seg.run.kind == "resume" else None,
-                      crash_epoch=(seg.crash or {}).get("epoch"),
-                      epochs=[EpochOut(epoch=e.epoch, loss=e.loss, val_loss=e.val_loss, acc=e.acc, lr=e.lr)
-                              for e in seg.epochs])
+    return SegmentOut(
+        kind=seg.run.kind,
+        status=seg.run.status,
+        restore=seg.restore if seg.run.kind == "resume" else None,
+        from_epoch=seg.first_epoch if seg.run.kind == "resume" else None,
+        crash_epoch=(seg.crash or {}).get("epoch"),
+        epochs=[
+            EpochOut(epoch=e.epoch, loss=e.loss, val_loss=e.val_loss, acc=e.acc, lr=e.lr) for e in seg.epochs
+        ],
+    )
 
 
-@router.get("/learners/{number}", response_model=LearnerDetailOut,
-            summary="One learner, anonymised, with the latest lineage's epochs (the presenter's chart)")
+@router.get(
+    "/learners/{number}",
+    response_model=LearnerDetailOut,
+    summary="One learner, anonymised, with the latest lineage's epochs (the presenter's chart)",
+)
 def get_learner(request: Request, number: int) -> LearnerDetailOut:
     require_teacher(request)
     lang = _lang(request)
@@ -329,15 +406,20 @@ class NameOut(BaseModel):
     name: str | None
 
 
-@learner_router.get("/name", response_model=NameOut, summary="This learner's display name for the teacher, if any")
+@learner_router.get(
+    "/name", response_model=NameOut, summary="This learner's display name for the teacher, if any"
+)
 def get_name(request: Request) -> NameOut:
     if not has_session(request):
         return NameOut(name=None)
     return NameOut(name=service.classroom(request).state.name(session_id(request)))
 
 
-@learner_router.put("/name", response_model=NameOut,
-                    summary="Set (or clear) the name the teacher sees instead of 'learner N'; nothing else is kept")
+@learner_router.put(
+    "/name",
+    response_model=NameOut,
+    summary="Set (or clear) the name the teacher sees instead of 'learner N'; nothing else is kept",
+)
 def put_name(request: Request, body: NameIn) -> NameOut:
     if request.method == "PUT" and not has_session(request):
         raise HTTPException(403, "no session yet: open a page of the lesson (or GET /api/session) first")

@@ -6,6 +6,7 @@ session secret). `/teach?key=…` compares it in constant time (hmac.compare_dig
 of the key, so that changing the key ends every teacher cookie. Scripts may send
 `Authorization: Bearer <key>` instead. A learner's session cookie opens nothing here.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -106,13 +107,17 @@ class TeacherAuth:
         self.settings = settings
         self.key, self.made = teacher_key(settings)
         self._fingerprint = hashlib.sha256(self.key.encode()).hexdigest()[:24]
-        self._signer = URLSafeTimedSerializer(secret_key(settings.secret_key, settings.data_dir), salt="teacher-cookie")
+        self._signer = URLSafeTimedSerializer(
+            secret_key(settings.secret_key, settings.data_dir), salt="teacher-cookie"
+        )
         self.max_age = int(settings.teacher_cookie_hours * 3600)
         self.wrong_keys = WrongKeys(settings.teacher_wrong_keys_per_minute)
 
     def announce(self) -> None:
         if self.made:
-            log.warning("teacher dashboard (keep this link to yourself): %s", dashboard_link(self.settings, self.key))
+            log.warning(
+                "teacher dashboard (keep this link to yourself): %s", dashboard_link(self.settings, self.key)
+            )
         elif not self.settings.teacher_key:
             log.info("teacher key kept in %s; open /teach?key=<that key>", self.settings.data_dir / KEY_FILE)
 

@@ -12,6 +12,7 @@ What the teacher's side keeps of its own is in DATA_DIR/teacher/class.json: lear
 An archive lists the lineages it took out of the current class plus a snapshot of their export
 rows (DATA_DIR/teacher/archive-<id>.json): the runs stay on disk, restoring puts them back.
 """
+
 from __future__ import annotations
 
 import functools
@@ -85,8 +86,16 @@ class ClassState:
 
     def _save(self) -> None:
         self.generation += 1
-        _atomic_write(self.path, {"numbers": self.numbers, "names": self.names, "archives": self.archives,
-                                  "started": self.started, "teacher_seen": self.teacher_seen})
+        _atomic_write(
+            self.path,
+            {
+                "numbers": self.numbers,
+                "names": self.names,
+                "archives": self.archives,
+                "started": self.started,
+                "teacher_seen": self.teacher_seen,
+            },
+        )
 
     def mark_teacher(self) -> None:
         """A teacher is using the dashboard (written at most once a minute)."""
@@ -145,8 +154,14 @@ class ClassState:
 
     def archive(self, roots: list[str], rows: list[dict], learners: int) -> dict:
         with self._lock:
-            entry = {"id": time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2), "created": time.time(),
-                     "class_started": self.started, "roots": roots, "runs": len(rows), "learners": learners}
+            entry = {
+                "id": time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2),
+                "created": time.time(),
+                "class_started": self.started,
+                "roots": roots,
+                "runs": len(rows),
+                "learners": learners,
+            }
             _atomic_write(self.folder / f"archive-{entry['id']}.json", {**entry, "rows": rows})
             self.archives.append(entry)
             # A fresh class: numbers start again at 1, names are forgotten.
@@ -202,6 +217,7 @@ class RunInfo:
 @dataclass
 class Measure:
     """One resume measured against its uninterrupted reference (the simulator's ledger rules)."""
+
     loss_change: float | None = None
     spike: bool | None = None
     lr_ok: bool | None = None
@@ -229,6 +245,7 @@ class ModeRow:
 @dataclass
 class ExerciseTry:
     """One learner's checks of one exercise in this class."""
+
     solved: bool = False
     checks: int = 0
     failed: int = 0
@@ -240,6 +257,7 @@ class ExerciseTry:
 @dataclass
 class ExerciseRow:
     """One exercise across the class."""
+
     exercise: str
     tried: int = 0
     solved: int = 0
@@ -288,8 +306,8 @@ class Board:
     modes: list[ModeRow]
     counts: dict[str, int]
     queue: dict[str, int]
-    row_inputs: list[tuple]             # (run, root, learner number, measure) per run, for `rows`
-    roots: list[str]                    # the current class's lineages
+    row_inputs: list[tuple]  # (run, root, learner number, measure) per run, for `rows`
+    roots: list[str]  # the current class's lineages
     exercises: list[ExerciseRow] = field(default_factory=list)
     sig: str = ""
 
@@ -301,11 +319,29 @@ class Board:
 
     def signature(self) -> str:
         """Equal signatures: an equal dashboard (the age of 'last seen' aside)."""
-        data = [self.counts, self.queue, [asdict(m) for m in self.modes],
-                [(lr.number, lr.name, lr.runs, lr.resumes, lr.crashed, lr.failed, lr.active, lr.present, lr.stuck,
-                  lr.status, {k: asdict(v) for k, v in lr.exercises.items()}, lr.stuck_exercises)
-                 for lr in self.learners],
-                [asdict(e) for e in self.exercises]]
+        data = [
+            self.counts,
+            self.queue,
+            [asdict(m) for m in self.modes],
+            [
+                (
+                    lr.number,
+                    lr.name,
+                    lr.runs,
+                    lr.resumes,
+                    lr.crashed,
+                    lr.failed,
+                    lr.active,
+                    lr.present,
+                    lr.stuck,
+                    lr.status,
+                    {k: asdict(v) for k, v in lr.exercises.items()},
+                    lr.stuck_exercises,
+                )
+                for lr in self.learners
+            ],
+            [asdict(e) for e in self.exercises],
+        ]
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def learner(self, number: int) -> Learner | None:
@@ -350,7 +386,8 @@ class Classroom:
     def _runs(self) -> list[RunInfo]:
         rows = self._query(
             "SELECT id, session, kind, status, root_id, parent_id, config, options, error, created, started, finished "
-            "FROM runs WHERE session IS NOT NULL AND kind IN ('train','resume') ORDER BY created")
+            "FROM runs WHERE session IS NOT NULL AND kind IN ('train','resume') ORDER BY created"
+        )
         out, parsed = [], {}
         for r in rows:
             d = dict(r)
@@ -370,8 +407,12 @@ class Classroom:
             return Measure()
         jobs = self.jobs
         ref = jobs.reference_run(root.config)
-        key = (run.status, jobs.version(run.root_id), ref.id if ref else None,
-               jobs.version(ref.root_id) if ref else 0)
+        key = (
+            run.status,
+            jobs.version(run.root_id),
+            ref.id if ref else None,
+            jobs.version(ref.root_id) if ref else 0,
+        )
         cached = self._measures.get(run.id)
         if cached is not None and (cached[1].complete or cached[0] == key):
             self._measures.move_to_end(run.id)
@@ -381,7 +422,15 @@ class Classroom:
         if ref is not None:
             row = cs_ledger.Row(run.options.get("restore", "everything"), {})
             cs_ledger.measure(row, jobs.epochs(run.id), jobs.epochs(ref.id), ref_done, run.status == "done")
-            for k in ("loss_change", "spike", "lr_ok", "order_same", "recovery_epochs", "final", "final_val_loss"):
+            for k in (
+                "loss_change",
+                "spike",
+                "lr_ok",
+                "order_same",
+                "recovery_epochs",
+                "final",
+                "final_val_loss",
+            ):
                 setattr(m, k, getattr(row, k))
         comparison = next(iter(jobs.events(run.id, "comparison")), None)
         if comparison and not comparison.get("error"):
@@ -440,11 +489,14 @@ class Classroom:
                 if updated < self.state.started:
                     continue
                 failed = int(raw.get("failures", 0))
-                tries[ex] = ExerciseTry(solved=bool(raw.get("solved")),
-                                        checks=int(raw.get("checks", failed + bool(raw.get("solved")))),
-                                        failed=failed, last_diagnosis=raw.get("last_diagnosis"),
-                                        diagnoses={str(k): int(v) for k, v in (raw.get("diagnoses") or {}).items()},
-                                        updated=updated)
+                tries[ex] = ExerciseTry(
+                    solved=bool(raw.get("solved")),
+                    checks=int(raw.get("checks", failed + bool(raw.get("solved")))),
+                    failed=failed,
+                    last_diagnosis=raw.get("last_diagnosis"),
+                    diagnoses={str(k): int(v) for k, v in (raw.get("diagnoses") or {}).items()},
+                    updated=updated,
+                )
             if tries:
                 out[h] = tries
         for name in set(self._progress) - seen:
@@ -452,17 +504,29 @@ class Classroom:
         return out
 
     def _queue(self) -> dict[str, int]:
-        counts = dict(self._query("SELECT status, COUNT(*) FROM runs WHERE status IN ('queued','running') "
-                                  "GROUP BY status"))
+        counts = dict(
+            self._query(
+                "SELECT status, COUNT(*) FROM runs WHERE status IN ('queued','running') GROUP BY status"
+            )
+        )
         s = self.settings
-        return {"waiting": counts.get("queued", 0), "training": counts.get("running", 0),
-                "workers": s.max_workers, "paced": s.paced_places}
+        return {
+            "waiting": counts.get("queued", 0),
+            "training": counts.get("running", 0),
+            "workers": s.max_workers,
+            "paced": s.paced_places,
+        }
 
     # --- the board ---
     def board(self) -> Board:
         """The current board: rebuilt when the database or the class changed (and MIN_GAP passed)."""
         now = time.time()
-        version = (self.data_version(), self.state.generation, int(now // TIME_BUCKET), self.progress_version())
+        version = (
+            self.data_version(),
+            self.state.generation,
+            int(now // TIME_BUCKET),
+            self.progress_version(),
+        )
         board = self._board
         if board is not None and (board.version == version or now - board.built < MIN_GAP):
             return board
@@ -483,8 +547,12 @@ class Classroom:
     def fresh_board(self) -> Board:
         """The board as of now, with no MIN_GAP wait (after the teacher's own changes)."""
         with self._build_lock:
-            version = (self.data_version(), self.state.generation, int(time.time() // TIME_BUCKET),
-                       self.progress_version())
+            version = (
+                self.data_version(),
+                self.state.generation,
+                int(time.time() // TIME_BUCKET),
+                self.progress_version(),
+            )
             self._board = board = self._build(version)
             return board
 
@@ -540,7 +608,9 @@ class Classroom:
             m.median_loss_change = median(changes[m.mode]) if changes[m.mode] else None
             m.median_recovery_epochs = median(recoveries[m.mode]) if recoveries[m.mode] else None
         # Learners met only here are numbered in the order they last checked (runs number the rest).
-        progress = sorted(self._exercise_progress().items(), key=lambda kv: min(e.updated for e in kv[1].values()))
+        progress = sorted(
+            self._exercise_progress().items(), key=lambda kv: min(e.updated for e in kv[1].values())
+        )
         self.state.number_all(h for h, _ in progress if h not in learners)
         for h, tries in progress:
             lr = learners.get(h)
@@ -557,7 +627,9 @@ class Classroom:
             lr.present = bool(lr.active) or now - lr.last_activity < idle_after
             if latest is not None and latest.status == "failed":
                 lr.stuck.append("failed")
-            lr.stuck_exercises = [ex for ex, e in lr.exercises.items() if e.failed >= STUCK_FAILED and not e.solved]
+            lr.stuck_exercises = [
+                ex for ex, e in lr.exercises.items() if e.failed >= STUCK_FAILED and not e.solved
+            ]
             if lr.stuck_exercises:
                 lr.stuck.append("exercise")
             if lr.active >= s.max_active_runs_per_session or lr.runs >= s.max_stored_runs_per_session:
@@ -576,8 +648,17 @@ class Classroom:
             "stuck": sum(bool(lr.stuck) for lr in ordered),
         }
         roots = sorted({r.root_id for r in runs})
-        board = Board(version=version, built=time.time(), learners=ordered, modes=list(modes.values()),
-                      counts=counts, queue=self._queue(), row_inputs=row_inputs, roots=roots, exercises=exercise_rows)
+        board = Board(
+            version=version,
+            built=time.time(),
+            learners=ordered,
+            modes=list(modes.values()),
+            counts=counts,
+            queue=self._queue(),
+            row_inputs=row_inputs,
+            roots=roots,
+            exercises=exercise_rows,
+        )
         board.sig = board.signature()
         return board
 
@@ -600,7 +681,9 @@ class Classroom:
                 for d, k in e.diagnoses.items():
                     diagnoses[d] = diagnoses.get(d, 0) + k
             if diagnoses:
-                row.top_diagnosis, row.top_diagnosis_count = max(sorted(diagnoses.items()), key=lambda kv: kv[1])
+                row.top_diagnosis, row.top_diagnosis_count = max(
+                    sorted(diagnoses.items()), key=lambda kv: kv[1]
+                )
             out.append(row)
         return out
 

@@ -1,4 +1,5 @@
 """Shared by the teacher's pages and JSON API: who is the teacher, the board, export, scenarios, charts."""
+
 from __future__ import annotations
 
 import csv
@@ -20,14 +21,59 @@ from app.components.teacher_dashboard.classroom import Board, Classroom, label
 # lock=sim.optimizer,sim.crash. The simulator's form field #cs-<name> and its JSON API field
 # <name> (POST /api/checkpoint-simulator/runs) carry the same names without the prefix.
 SIM_PREFIX = "sim."
-SIM_FIELDS = ("epochs", "lr", "optimizer", "scheduler", "checkpoint_every", "keep_last", "seed", "pace_ms",
-              "crash", "crash_epoch")
-EXPORT_COLUMNS = ("label", "learner", "run", "lineage", "kind", "status", "created", "epochs", "lr", "optimizer",
-                  "scheduler", "checkpoint_every", "keep_last", "seed", "crash_plan", "crash_epoch", "crashed",
-                  "restore", "from_epoch", "loss_change", "spike", "lr_ok", "order_same", "recovery_epochs", "final",
-                  "final_val_loss", "identical", "max_abs_diff")
+SIM_FIELDS = (
+    "epochs",
+    "lr",
+    "optimizer",
+    "scheduler",
+    "checkpoint_every",
+    "keep_last",
+    "seed",
+    "pace_ms",
+    "crash",
+    "crash_epoch",
+)
+EXPORT_COLUMNS = (
+    "label",
+    "learner",
+    "run",
+    "lineage",
+    "kind",
+    "status",
+    "created",
+    "epochs",
+    "lr",
+    "optimizer",
+    "scheduler",
+    "checkpoint_every",
+    "keep_last",
+    "seed",
+    "crash_plan",
+    "crash_epoch",
+    "crashed",
+    "restore",
+    "from_epoch",
+    "loss_change",
+    "spike",
+    "lr_ok",
+    "order_same",
+    "recovery_epochs",
+    "final",
+    "final_val_loss",
+    "identical",
+    "max_abs_diff",
+)
 # The export's second table: one row per learner and checked exercise tried in this class.
-EXERCISE_COLUMNS = ("label", "learner", "exercise", "solved", "checks", "failed_checks", "last_diagnosis", "diagnoses")
+EXERCISE_COLUMNS = (
+    "label",
+    "learner",
+    "exercise",
+    "solved",
+    "checks",
+    "failed_checks",
+    "last_diagnosis",
+    "diagnoses",
+)
 
 
 def classroom(request: Request) -> Classroom:
@@ -56,10 +102,20 @@ def to_csv(rows: list[dict], columns: tuple[str, ...] = EXPORT_COLUMNS) -> str:
 
 def exercise_rows(board: Board, lang: str) -> list[dict]:
     """The export's second table, anonymised like the runs: learner and exercise, solved, checks."""
-    return [{"label": label(lang, lr.number), "learner": lr.number, "exercise": ex, "solved": e.solved,
-             "checks": e.checks, "failed_checks": e.failed, "last_diagnosis": e.last_diagnosis,
-             "diagnoses": ";".join(f"{d}:{k}" for d, k in sorted(e.diagnoses.items()))}
-            for lr in board.learners for ex, e in lr.exercises.items()]
+    return [
+        {
+            "label": label(lang, lr.number),
+            "learner": lr.number,
+            "exercise": ex,
+            "solved": e.solved,
+            "checks": e.checks,
+            "failed_checks": e.failed,
+            "last_diagnosis": e.last_diagnosis,
+            "diagnoses": ";".join(f"{d}:{k}" for d, k in sorted(e.diagnoses.items())),
+        }
+        for lr in board.learners
+        for ex, e in lr.exercises.items()
+    ]
 
 
 def exercise_title(lang: str, exercise: str) -> str:
@@ -113,8 +169,11 @@ def scenario(request: Request, params: dict[str, str], locks: list[str], lang: s
     """A scenario's link and the simulator's own verdict on its values, in the page's language."""
     from app.components.checkpoint_simulator.views import form_errors
 
-    given = {k[len(SIM_PREFIX):]: v for k, v in params.items()
-             if k.startswith(SIM_PREFIX) and k[len(SIM_PREFIX):] in SIM_FIELDS and v not in (None, "")}
+    given = {
+        k[len(SIM_PREFIX) :]: v
+        for k, v in params.items()
+        if k.startswith(SIM_PREFIX) and k[len(SIM_PREFIX) :] in SIM_FIELDS and v not in (None, "")
+    }
     defaults = RunRequest().model_dump()
     raw: dict = dict(given)
     if "scheduler" in raw:
@@ -127,20 +186,28 @@ def scenario(request: Request, params: dict[str, str], locks: list[str], lang: s
         body = RunRequest.model_validate(raw).model_dump(exclude_none=True)
     except ValidationError as exc:
         errors = form_errors(exc, lang)
-    locks = [f for f in locks if f.startswith(SIM_PREFIX) and f[len(SIM_PREFIX):] in SIM_FIELDS]
+    locks = [f for f in locks if f.startswith(SIM_PREFIX) and f[len(SIM_PREFIX) :] in SIM_FIELDS]
     query = []
     for name in SIM_FIELDS:
         if name not in given:
             continue
         value = raw.get(name, given[name])
         if SIM_PREFIX + name in locks or str(value) != str(defaults.get(name)):
-            query.append((SIM_PREFIX + name, ("1" if value else "0") if name == "scheduler" else str(given[name])))
+            query.append(
+                (SIM_PREFIX + name, ("1" if value else "0") if name == "scheduler" else str(given[name]))
+            )
     if locks:
         query.append(("lock", ",".join(locks)))
     page = simulator_chapter(request, lang) or f"/{lang}/"
     link = page + ("?" + urlencode(query) if query else "") + "#checkpoint-simulator"
-    return {"link": link, "query": dict(query), "locks": locks, "simulator_body": body, "errors": errors,
-            "origin": public_origin(request)}
+    return {
+        "link": link,
+        "query": dict(query),
+        "locks": locks,
+        "simulator_body": body,
+        "errors": errors,
+        "origin": public_origin(request),
+    }
 
 
 def learner_lineage(request: Request, board: Board, number: int):
@@ -172,11 +239,24 @@ def learner_chart(request: Request, board: Board, number: int, lang: str) -> Mar
         if seg.crash:
             markers.append(charts.Marker(float(seg.crash.get("epoch") or 0), t("tm.crash"), "crash"))
     if lin.reference is not None:
-        series.append(charts.Series(t("tm.series_reference"), [(float(e.epoch), e.loss) for e in lin.reference.epochs],
-                                    css="series-5", dashed=True))
-    chart = charts.Chart(title=t("tm.chart_title", label=label(lang, number)), y_label=t("tm.loss"),
-                         x_label=t("tm.epoch"), series=series, markers=markers, x_max=float(lin.epochs_total),
-                         width=640, height=290)
+        series.append(
+            charts.Series(
+                t("tm.series_reference"),
+                [(float(e.epoch), e.loss) for e in lin.reference.epochs],
+                css="series-5",
+                dashed=True,
+            )
+        )
+    chart = charts.Chart(
+        title=t("tm.chart_title", label=label(lang, number)),
+        y_label=t("tm.loss"),
+        x_label=t("tm.epoch"),
+        series=series,
+        markers=markers,
+        x_max=float(lin.epochs_total),
+        width=640,
+        height=290,
+    )
     return charts.render(chart, {"crash": t("tm.crash")})
 
 

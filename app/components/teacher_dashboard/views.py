@@ -1,6 +1,7 @@
 """The teacher's pages: /teach (dashboard), its live fragment and event stream, the presenter
 view, export, reset and archives. Every one of them answers 403 unless the request carries the
 teacher's cookie (or key); a learner's session opens none of them."""
+
 from __future__ import annotations
 
 import asyncio
@@ -41,14 +42,18 @@ def _page_context(request: Request, lang: str, **extra) -> dict:
 def denied(request: Request, status: str) -> HTMLResponse:
     lang = service.teach_lang(request)
     if status == "limited":
-        seconds = auth_of(request).wrong_keys.retry_after(request.client.host if request.client else "unknown")
+        seconds = auth_of(request).wrong_keys.retry_after(
+            request.client.host if request.client else "unknown"
+        )
         message = i18n.t(lang, "tm.limited").format(s=seconds)
         code, headers = 429, {"retry-after": str(seconds)}
     else:
         message = i18n.t(lang, "tm.wrong_key") if status == "wrong" else ""
         code, headers = 403, {}
     context = _page_context(request, lang, message=message)
-    return templates.TemplateResponse(request, "teacher/denied.html", context, status_code=code, headers=headers)
+    return templates.TemplateResponse(
+        request, "teacher/denied.html", context, status_code=code, headers=headers
+    )
 
 
 def guard(request: Request) -> HTMLResponse | None:
@@ -62,15 +67,27 @@ def board_context(request: Request, lang: str, board=None) -> dict:
 
     def ago(ts: float) -> str:
         seconds = max(0, int(now - ts))
-        return (i18n.t(lang, "tm.ago_s").format(n=seconds) if seconds < 120
-                else i18n.t(lang, "tm.ago_m").format(n=seconds // 60))
+        return (
+            i18n.t(lang, "tm.ago_s").format(n=seconds)
+            if seconds < 120
+            else i18n.t(lang, "tm.ago_m").format(n=seconds // 60)
+        )
 
-    return {"lang": lang, "board": board, "ago": ago, "label": lambda n: label(lang, n),
-            "restore_labels": RESTORE_LABELS[lang], "status_names": STATUS[lang], "stuck_names": STUCK[lang],
-            "fmt_change": service.fmt_change, "fmt_num": service.fmt_num, "spike": cs_ledger.SPIKE,
-            "exercise_title": lambda ex: service.exercise_title(lang, ex),
-            "exercise_short": lambda ex: service.exercise_short(lang, ex),
-            "diagnosis_name": lambda code: service.diagnosis_name(lang, code)}
+    return {
+        "lang": lang,
+        "board": board,
+        "ago": ago,
+        "label": lambda n: label(lang, n),
+        "restore_labels": RESTORE_LABELS[lang],
+        "status_names": STATUS[lang],
+        "stuck_names": STUCK[lang],
+        "fmt_change": service.fmt_change,
+        "fmt_num": service.fmt_num,
+        "spike": cs_ledger.SPIKE,
+        "exercise_title": lambda ex: service.exercise_title(lang, ex),
+        "exercise_short": lambda ex: service.exercise_short(lang, ex),
+        "diagnosis_name": lambda code: service.diagnosis_name(lang, code),
+    }
 
 
 @router.get("", response_class=HTMLResponse)
@@ -83,17 +100,28 @@ def dashboard(request: Request):
         service.classroom(request).state.mark_teacher()
         # The key leaves the address bar (and the history) at once; the cookie carries on.
         lang = request.query_params.get("lang")
-        response = RedirectResponse("/teach" + (f"?lang={lang}" if lang in i18n.LANGS else ""), status_code=303)
-        response.set_cookie(TEACHER_COOKIE, auth_of(request).cookie_value(), max_age=auth_of(request).max_age,
-                            httponly=True, samesite="lax", path="/")
+        response = RedirectResponse(
+            "/teach" + (f"?lang={lang}" if lang in i18n.LANGS else ""), status_code=303
+        )
+        response.set_cookie(
+            TEACHER_COOKIE,
+            auth_of(request).cookie_value(),
+            max_age=auth_of(request).max_age,
+            httponly=True,
+            samesite="lax",
+            path="/",
+        )
         return response
     if (refused := guard(request)) is not None:
         return refused
     service.classroom(request).state.mark_teacher()
     lang = service.teach_lang(request)
     defaults = RunRequest().model_dump()
-    context = _page_context(request, lang) | board_context(request, lang) | {
-        "defaults": defaults, "scenario": service.scenario(request, {}, [], lang)}
+    context = (
+        _page_context(request, lang)
+        | board_context(request, lang)
+        | {"defaults": defaults, "scenario": service.scenario(request, {}, [], lang)}
+    )
     return templates.TemplateResponse(request, "teacher/dashboard.html", context)
 
 
@@ -161,7 +189,9 @@ def scenario(request: Request):
     lang = service.teach_lang(request)
     link_lang = request.query_params.get("link_lang")
     link_lang = link_lang if link_lang in i18n.LANGS else lang
-    result = service.scenario(request, dict(request.query_params), request.query_params.getlist("lock"), link_lang)
+    result = service.scenario(
+        request, dict(request.query_params), request.query_params.getlist("lock"), link_lang
+    )
     return templates.TemplateResponse(request, "teacher/scenario.html", {"lang": lang, "scenario": result})
 
 
@@ -187,8 +217,11 @@ def export_csv(request: Request):
         text = exercises
     else:
         text = runs + "\n" + exercises
-    return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={"content-disposition": f'attachment; filename="{_export_name("csv")}"'})
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{_export_name("csv")}"'},
+    )
 
 
 @router.get("/export.json")
@@ -198,8 +231,11 @@ def export_json(request: Request):
     lang = service.teach_lang(request)
     board = service.classroom(request).fresh_board()
     data = {"runs": service.export_rows(board.rows, lang), "exercises": service.exercise_rows(board, lang)}
-    return Response(json.dumps(data, ensure_ascii=False, indent=1), media_type="application/json",
-                    headers={"content-disposition": f'attachment; filename="{_export_name("json")}"'})
+    return Response(
+        json.dumps(data, ensure_ascii=False, indent=1),
+        media_type="application/json",
+        headers={"content-disposition": f'attachment; filename="{_export_name("json")}"'},
+    )
 
 
 @router.get("/reset", response_class=HTMLResponse)
@@ -238,8 +274,13 @@ def archives(request: Request):
         message = i18n.t(lang, "tm.archived").format(runs=entry["runs"])
     elif restored and len(restored) < 40:
         message = i18n.t(lang, "tm.restored").format(id=restored)
-    context = _page_context(request, lang, archives=list(reversed(room.state.archives)), message=message,
-                            when=lambda ts: time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)))
+    context = _page_context(
+        request,
+        lang,
+        archives=list(reversed(room.state.archives)),
+        message=message,
+        when=lambda ts: time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)),
+    )
     return templates.TemplateResponse(request, "teacher/archives.html", context)
 
 
@@ -251,8 +292,11 @@ def archive_csv(request: Request, archive_id: str):
     if rows is None:
         return Response(i18n.t(service.teach_lang(request), "tm.no_archive"), status_code=404)
     lang = service.teach_lang(request)
-    return Response(service.to_csv(service.export_rows(rows, lang)), media_type="text/csv; charset=utf-8",
-                    headers={"content-disposition": f'attachment; filename="class-{archive_id[:40]}.csv"'})
+    return Response(
+        service.to_csv(service.export_rows(rows, lang)),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="class-{archive_id[:40]}.csv"'},
+    )
 
 
 @router.post("/archives/{archive_id}/restore")

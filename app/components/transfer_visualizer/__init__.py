@@ -1,4 +1,5 @@
 """TransferLearningVisualizer: real weight transfer between models with different heads."""
+
 import threading
 
 from fastapi import APIRouter
@@ -44,5 +45,12 @@ def _version(request) -> tuple:
     return ready
 
 
-register(Component(name="TransferLearningVisualizer", render=views.render_placeholder, router=router,
-                   on_startup=_startup, version=_version))
+register(
+    Component(
+        name="TransferLearningVisualizer",
+        render=views.render_placeholder,
+        router=router,
+        on_startup=_startup,
+        version=_version,
+    )
+)

@@ -1,4 +1,5 @@
 """What a learner may ask of the transfer visualizer."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -33,8 +34,11 @@ class FinetuneRequest(TransferQuery):
 
 class StoryGroup(BaseModel):
     """Tensors that met the same fate in the same top-level module, in the order the page tells them."""
-    fate: str = Field(description="transferred, filtered, not_loaded, new, unused; prefix / prefix_shape for a "
-                                  "`module.x` checkpoint key paired with the model's `x`")
+
+    fate: str = Field(
+        description="transferred, filtered, not_loaded, new, unused; prefix / prefix_shape for a "
+        "`module.x` checkpoint key paired with the model's `x`"
+    )
     module: str
     tensors: int
     numel: int
@@ -44,6 +48,7 @@ class StoryGroup(BaseModel):
 
 class Comparison(BaseModel):
     """Two loads of the same checkpoint into the same target, with two strategies."""
+
     strategy_before: Strategy
     strategy_after: Strategy
     ok_before: bool
@@ -54,6 +59,7 @@ class Comparison(BaseModel):
 
 class PretrainingOut(BaseModel):
     """How far a source model's pretraining has got (None once its file is there)."""
+
     status: str = Field(description="queued, running, done, failed, interrupted")
     epoch: int
     total: int | None = Field(description="epochs in all, once the first is reported")
@@ -86,12 +92,15 @@ class OptionsOut(BaseModel):
 
 class FinetuneOut(BaseModel):
     """A fine-tuning comparison (transferred vs from scratch, several seeds), as far as it got."""
+
     id: str
     status: str = Field(description="queued, running, done, failed, interrupted")
     config: dict = Field(description="the request, with the seeds and the pretrained source's file name")
     error: str | None
     queue_position: int | None
-    curves: dict[str, list[dict]] = Field(description="per model (transfer, scratch): one row per seed and epoch")
+    curves: dict[str, list[dict]] = Field(
+        description="per model (transfer, scratch): one row per seed and epoch"
+    )
     results: list[dict] = Field(description="per finished seed: both models' results and the margin")
     mean_margin: float | None = Field(description="test accuracy transferred − from scratch, mean over seeds")
     seeds_done: int
@@ -139,10 +148,13 @@ class LoadTotals(Answer):
 
 class LoadView(Answer):
     """The pretrained source loaded into a fresh target with one strategy: every tensor's fate."""
+
     strategy: Strategy
     code: str = Field(description="the strategy's loading code")
     ok: bool
-    error: LoadError | None = Field(description="what torch raised (a failed load may still have copied tensors)")
+    error: LoadError | None = Field(
+        description="what torch raised (a failed load may still have copied tensors)"
+    )
     missing_keys: list[str] | None = Field(description="as load_state_dict returned them (None if it raised)")
     unexpected_keys: list[str] | None
     filter_kept: list[str] | None = Field(description="keys the shape filter let through (filter strategies)")
@@ -180,6 +192,7 @@ class Histogram(Answer):
 
 class TensorPreview(Answer):
     """One tensor before and after loading, and the source's (a key only in the source shows it on every side)."""
+
     key: str
     status: Status
     only_in_source: bool

@@ -4,6 +4,7 @@ Source models are pretrained once in the job pool and kept as files; every load 
 in a throwaway process (the web process never imports torch) and cached, since the same question
 always has the same answer.
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,7 +16,7 @@ from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.components import labs
-from app.components.cache import ViewCache  # noqa: F401 - re-exported for the component's startup
+from app.components.cache import ViewCache
 from app.components.transfer_visualizer.schemas import (
     FinetuneRequest,
     Strategy,
@@ -34,9 +35,9 @@ from app.ml.catalog import SOURCE_NAMES
 from app.sessions import session_id
 
 log = logging.getLogger(__name__)
-INIT_SEED = 0           # target initialisation; fixed so a filtered tensor is a known fresh init
+INIT_SEED = 0  # target initialisation; fixed so a filtered tensor is a known fresh init
 SEEDS_PER_COMPARISON = 3
-KEEP_FINETUNES = 5      # per learner: older comparisons are forgotten
+KEEP_FINETUNES = 5  # per learner: older comparisons are forgotten
 
 
 def pretrained_path(jobs: JobBackend, source: str) -> Path:
@@ -68,9 +69,13 @@ def pretraining_status(jobs: JobBackend, source: str) -> dict | None:
     run = jobs.run(PRETRAIN_RUN)
     epochs = [e for e in jobs.events(run.id, "pretrain_epoch") if e.get("source") == source] if run else []
     last = epochs[-1] if epochs else {}
-    return {"status": run.status if run else "queued", "epoch": last.get("epoch", 0),
-            "total": last.get("total_epochs"), "error": run.error if run else None,
-            "queue_position": jobs.queue_position(run.id) if run else None}
+    return {
+        "status": run.status if run else "queued",
+        "epoch": last.get("epoch", 0),
+        "total": last.get("total_epochs"),
+        "error": run.error if run else None,
+        "queue_position": jobs.queue_position(run.id) if run else None,
+    }
 
 
 def _view_key(request: Request, query: TransferQuery) -> tuple:
@@ -103,8 +108,16 @@ def load_view(request: Request, query: TransferQuery) -> dict:
     def compute() -> dict:
         settings = jobs.settings
         try:
-            return call_limited(settings, transfer_view, str(path), query.source, query.variant,
-                                query.num_classes, query.strategy, INIT_SEED)
+            return call_limited(
+                settings,
+                transfer_view,
+                str(path),
+                query.source,
+                query.variant,
+                query.num_classes,
+                query.strategy,
+                INIT_SEED,
+            )
         except (SandboxFailure, SandboxError) as exc:
             # Not a strategy's error (those are in the report): the computation itself failed.
             raise HTTPException(503, f"the load could not be computed: {exc}") from None
@@ -129,8 +142,17 @@ def prewarm(app, stop: threading.Event) -> bool:
         todo.pop(0)
         mtime = path.stat().st_mtime_ns
         try:
-            views = call_in_sandbox(transfer_views, str(path), source, variant, classes, list(get_args(Strategy)),
-                                    INIT_SEED, timeout=300, memory_mb=jobs.settings.inspect_memory_mb)
+            views = call_in_sandbox(
+                transfer_views,
+                str(path),
+                source,
+                variant,
+                classes,
+                list(get_args(Strategy)),
+                INIT_SEED,
+                timeout=300,
+                memory_mb=jobs.settings.inspect_memory_mb,
+            )
         except (SandboxFailure, SandboxError):
             log.exception("prewarming transfer views for %s/%s failed", source, variant)
             continue
@@ -142,8 +164,11 @@ def prewarm(app, stop: threading.Event) -> bool:
 def submit_finetune(request: Request, req: FinetuneRequest) -> Run:
     jobs: JobBackend = request.app.state.jobs
     sid = session_id(request)
-    config = {**req.model_dump(), "pretrained": str(pretrained_path(jobs, req.source)),
-              "seeds": [req.seed + i for i in range(SEEDS_PER_COMPARISON)]}
+    config = {
+        **req.model_dump(),
+        "pretrained": str(pretrained_path(jobs, req.source)),
+        "seeds": [req.seed + i for i in range(SEEDS_PER_COMPARISON)],
+    }
     run = jobs.submit(sid, "finetune", config)
     old = [r for r in jobs.session_runs(sid) if r.kind == "finetune" and not r.active]
     for stale in old[: max(0, len(old) - KEEP_FINETUNES)]:
@@ -175,10 +200,15 @@ def finetune_state(jobs: JobBackend, run: Run) -> dict:
     # With a frozen backbone, the first seed's last epoch carries what froze and what did not.
     frozen = next((r["frozen"] for r in reversed(curves["transfer"]) if r.get("frozen")), None)
     return {
-        "id": run.id, "status": run.status, "config": run.config, "error": run.error,
+        "id": run.id,
+        "status": run.status,
+        "config": run.config,
+        "error": run.error,
         "queue_position": jobs.queue_position(run.id),
-        "curves": curves, "results": results,
+        "curves": curves,
+        "results": results,
         "mean_margin": sum(margins) / len(margins) if margins else None,
-        "seeds_done": len(results), "seeds_total": len(run.config.get("seeds", [])),
+        "seeds_done": len(results),
+        "seeds_total": len(run.config.get("seeds", [])),
         "frozen": frozen,
     }

@@ -3,6 +3,7 @@
 Pure functions over the view computed by torch (app.ml.transfer.LoadReport.to_dict): no torch
 here, so the web process can group rows for its pages and its JSON API alike.
 """
+
 from __future__ import annotations
 
 from app.ml.catalog import DP_PREFIX
@@ -23,9 +24,14 @@ def prefix_pairs(rows: list[dict]) -> dict[str, str]:
 
     Only rows torch left unmatched count (a model key that is `new`, a checkpoint key `unused`)."""
     new = {r["key"] for r in rows if r["status"] == "new"}
-    return {r["source_key"]: r["source_key"][len(DP_PREFIX):] for r in rows
-            if r["status"] == "unused" and r["source_key"] and r["source_key"].startswith(DP_PREFIX)
-            and r["source_key"][len(DP_PREFIX):] in new}
+    return {
+        r["source_key"]: r["source_key"][len(DP_PREFIX) :]
+        for r in rows
+        if r["status"] == "unused"
+        and r["source_key"]
+        and r["source_key"].startswith(DP_PREFIX)
+        and r["source_key"][len(DP_PREFIX) :] in new
+    }
 
 
 def story_rows(rows: list[dict]) -> list[dict]:
@@ -58,9 +64,17 @@ def groups(rows: list[dict]) -> list[dict]:
     for r in merged:
         module = module_of(r["key"] if r["target_shape"] is not None else r["source_key"] or r["key"])
         order.setdefault((r["fate"], module), []).append(r)
-    result = [{"fate": fate, "module": module, "rows": rs, "tensors": len(rs),
-               "numel": sum(r["numel"] for r in rs), "folded": fate in FOLDED}
-              for (fate, module), rs in order.items()]
+    result = [
+        {
+            "fate": fate,
+            "module": module,
+            "rows": rs,
+            "tensors": len(rs),
+            "numel": sum(r["numel"] for r in rs),
+            "folded": fate in FOLDED,
+        }
+        for (fate, module), rs in order.items()
+    ]
     result.sort(key=lambda g: FATE_ORDER.index(g["fate"]))  # stable: modules keep model order
     return result
 
@@ -73,8 +87,10 @@ def compare(before: dict, after: dict) -> dict:
     now = {r["key"]: r["status"] for r in after["rows"] if r["target_shape"] is not None}
     changed = [k for k in now if was.get(k) != now[k]]
     return {
-        "strategy_before": before["strategy"], "strategy_after": after["strategy"],
-        "ok_before": before["ok"], "ok_after": after["ok"],
+        "strategy_before": before["strategy"],
+        "strategy_after": after["strategy"],
+        "ok_before": before["ok"],
+        "ok_after": after["ok"],
         "totals": {s: [before["totals"][s]["tensors"], after["totals"][s]["tensors"]] for s in statuses},
         "changed_keys": changed,
     }

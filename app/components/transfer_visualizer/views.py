@@ -1,4 +1,5 @@
 """HTML side of the TransferLearningVisualizer: the partial in the chapter and its htmx routes."""
+
 from __future__ import annotations
 
 import json
@@ -41,19 +42,39 @@ def _query(request: Request) -> tuple[TransferQuery | None, ValidationError | No
 
 def _labels(lang: str) -> dict[str, str]:
     """Form fields as the form labels them, for validation messages."""
-    keys = {"source": "tl.source", "variant": "tl.variant", "num_classes": "tl.classes", "strategy": "tl.strategy",
-            "shots": "tl.shots", "epochs": "tl.epochs", "seed": "tl.seed", "freeze_backbone": "tl.freeze"}
+    keys = {
+        "source": "tl.source",
+        "variant": "tl.variant",
+        "num_classes": "tl.classes",
+        "strategy": "tl.strategy",
+        "shots": "tl.shots",
+        "epochs": "tl.epochs",
+        "seed": "tl.seed",
+        "freeze_backbone": "tl.freeze",
+    }
     return {name: i18n.t(lang, key) for name, key in keys.items()}
 
 
 def _base(lang: str) -> dict:
-    return {"lang": lang, "prefix": PREFIX, "sources": strings.SOURCES[lang], "variants": strings.VARIANTS[lang],
-            "strategies": strings.STRATEGIES[lang], "status_names": strings.STATUS[lang],
-            "status_help": strings.STATUS_HELP[lang]}
+    return {
+        "lang": lang,
+        "prefix": PREFIX,
+        "sources": strings.SOURCES[lang],
+        "variants": strings.VARIANTS[lang],
+        "strategies": strings.STRATEGIES[lang],
+        "status_names": strings.STATUS[lang],
+        "status_help": strings.STATUS_HELP[lang],
+    }
 
 
-def diagram_context(request: Request, lang: str, query: TransferQuery | None, error: str | None,
-                    ask: bool = False, compare: str | None = None) -> dict:
+def diagram_context(
+    request: Request,
+    lang: str,
+    query: TransferQuery | None,
+    error: str | None,
+    ask: bool = False,
+    compare: str | None = None,
+) -> dict:
     context = _base(lang) | {"query": query, "error": error, "view": None, "pretraining": None, "ask": ask}
     if query is None:
         return context
@@ -79,9 +100,16 @@ def diagram_context(request: Request, lang: str, query: TransferQuery | None, er
 _rendered = service.ViewCache(size=640, concurrent=4)
 
 
-def diagram_html(request: Request, lang: str, query: TransferQuery | None, error: str | None,
-                 ask: bool = False, compare: str | None = None) -> Markup:
+def diagram_html(
+    request: Request,
+    lang: str,
+    query: TransferQuery | None,
+    error: str | None,
+    ask: bool = False,
+    compare: str | None = None,
+) -> Markup:
     """The diagram is the same for every learner: once the source is ready, render it once."""
+
     def render() -> str:
         context = diagram_context(request, lang, query, error, ask, compare)
         return templates.get_template("transfer_visualizer/diagram.html").render(context)
@@ -90,8 +118,9 @@ def diagram_html(request: Request, lang: str, query: TransferQuery | None, error
     return Markup(render() if key is None else _rendered.get(key, render))
 
 
-def _diagram_key(request: Request, lang: str, query: TransferQuery | None, ask: bool = False,
-                 compare: str | None = None) -> tuple | None:
+def _diagram_key(
+    request: Request, lang: str, query: TransferQuery | None, ask: bool = False, compare: str | None = None
+) -> tuple | None:
     """The key a finished diagram is kept under; None while it cannot be kept (no query, or the
     source still pretraining)."""
     jobs = request.app.state.jobs
@@ -106,7 +135,8 @@ def prerender(app, stop) -> None:
     request = Request({"type": "http", "app": app, "headers": [], "query_string": b""})
     for lang in i18n.LANGS:
         for source, variant, num_classes, strategy in product(
-                get_args(Source), get_args(Variant), range(2, 11), get_args(Strategy)):
+            get_args(Source), get_args(Variant), range(2, 11), get_args(Strategy)
+        ):
             if stop.is_set():
                 return
             query = TransferQuery(source=source, variant=variant, num_classes=num_classes, strategy=strategy)
@@ -174,9 +204,12 @@ def _finetune_context(request: Request, lang: str, run=None, message: str | None
         epochs = state["config"]["epochs"]
         # Compact pictures, two side by side on a laptop: their text stays >= 11 px on a phone.
         small = {"width": 360, "height": 240, "size": "compact"}
-        context["acc_chart"] = charts.render(charts.Chart(tr("tl.acc_chart"), "acc", "epoch", acc, x_max=epochs, **small))
-        context["loss_chart"] = charts.render(charts.Chart(tr("tl.loss_chart"), "loss", "epoch", loss, x_max=epochs,
-                                                           log_y=True, **small))
+        context["acc_chart"] = charts.render(
+            charts.Chart(tr("tl.acc_chart"), "acc", "epoch", acc, x_max=epochs, **small)
+        )
+        context["loss_chart"] = charts.render(
+            charts.Chart(tr("tl.loss_chart"), "loss", "epoch", loss, x_max=epochs, log_y=True, **small)
+        )
         context["poll_ms"] = random.randint(400, 600)
         context["frozen"] = _frozen_story(lang, state["frozen"]) if state["frozen"] else None
     return context
@@ -214,10 +247,15 @@ def finetune_view(request: Request, lang: Lang, run_id: str):
 def _frozen_story(lang: str, f: dict) -> list[str]:
     """What "frozen" meant in this run, in numbers torch measured."""
     tr = lambda k: i18n.t(lang, k)  # noqa: E731
-    return [tr("tl.frozen_params").format(d=f["params_max_change"]),
-            tr("tl.frozen_bn").format(d=f["bn_stats_max_change"], n=f["bn_layers"]),
-            tr("tl.frozen_train_mode").format(d=f["train_mode_bn_stats_max_change"],
-                                              b=f["train_mode_batches_tracked"], w=f["train_mode_params_max_change"])]
+    return [
+        tr("tl.frozen_params").format(d=f["params_max_change"]),
+        tr("tl.frozen_bn").format(d=f["bn_stats_max_change"], n=f["bn_layers"]),
+        tr("tl.frozen_train_mode").format(
+            d=f["train_mode_bn_stats_max_change"],
+            b=f["train_mode_batches_tracked"],
+            w=f["train_mode_params_max_change"],
+        ),
+    ]
 
 
 def limit_message(request: Request, lang: str, exc: LimitReached) -> str:
@@ -229,5 +267,6 @@ def limit_message(request: Request, lang: str, exc: LimitReached) -> str:
 
 
 def _render_finetune(request: Request, lang: str, **kwargs) -> HTMLResponse:
-    return templates.TemplateResponse(request, "transfer_visualizer/finetune.html",
-                                      _finetune_context(request, lang, **kwargs))
+    return templates.TemplateResponse(
+        request, "transfer_visualizer/finetune.html", _finetune_context(request, lang, **kwargs)
+    )

@@ -12,7 +12,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 # torch wraps a few words of some messages in terminal bold codes (ESC[1m ... ESC[0m).
 # They are formatting, not text: a browser would show them as stray characters.
@@ -38,8 +39,8 @@ def run_snippet(code: str, namespace: dict) -> BaseException | None:
     page never shows code that differs from what produced the result.
     """
     try:
-        exec(compile(code, "<lab>", "exec"), namespace)  # noqa: S102 - our own constant snippets
-    except Exception as exc:  # noqa: BLE001 - the failure is the lesson
+        exec(compile(code, "<lab>", "exec"), namespace)
+    except Exception as exc:
         return exc
     return None
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.serialization
@@ -106,7 +106,10 @@ def _setup_dataparallel(root: Path):
     torch.manual_seed(0)
     wrapped = nn.DataParallel(OldNet())  # a real wrapper: its state_dict keys get "module."
     torch.save(wrapped.state_dict(), root / "dp_checkpoint.pt")
-    names = {"OldNet": OldNet, "consume_prefix_in_state_dict_if_present": consume_prefix_in_state_dict_if_present}
+    names = {
+        "OldNet": OldNet,
+        "consume_prefix_in_state_dict_if_present": consume_prefix_in_state_dict_if_present,
+    }
     return names, wrapped.module.state_dict()
 
 
@@ -143,22 +146,36 @@ def _model(ns: dict):
 
 def _evidence_renamed(ns: dict, ref: dict):
     model, r = _model(ns), ns.get("result")
-    facts = {"missing_keys": list(getattr(r, "missing_keys", [])), "unexpected_keys": list(getattr(r, "unexpected_keys", [])),
-             "keys_now": list(model.state_dict()) if model else [],
-             "weights_equal": bool(model is not None and hasattr(model, "classifier")
-                                   and torch.equal(model.classifier.weight, ref["fc.weight"]))}
-    return facts, {"weights_equal": facts["weights_equal"],
-                   "body_equal": bool(model is not None and torch.equal(model.body.weight, ref["body.weight"])),
-                   "no_missing_or_unexpected": not facts["missing_keys"] and not facts["unexpected_keys"]}
+    facts = {
+        "missing_keys": list(getattr(r, "missing_keys", [])),
+        "unexpected_keys": list(getattr(r, "unexpected_keys", [])),
+        "keys_now": list(model.state_dict()) if model else [],
+        "weights_equal": bool(
+            model is not None
+            and hasattr(model, "classifier")
+            and torch.equal(model.classifier.weight, ref["fc.weight"])
+        ),
+    }
+    return facts, {
+        "weights_equal": facts["weights_equal"],
+        "body_equal": bool(model is not None and torch.equal(model.body.weight, ref["body.weight"])),
+        "no_missing_or_unexpected": not facts["missing_keys"] and not facts["unexpected_keys"],
+    }
 
 
 def _evidence_dp(ns: dict, ref: dict):
     model, r = _model(ns), ns.get("result")
     state = ns.get("state") or {}
-    facts = {"missing_keys": list(getattr(r, "missing_keys", [])), "unexpected_keys": list(getattr(r, "unexpected_keys", [])),
-             "keys_now": list(state), "weights_equal": bool(model is not None and _same_tensors(model.state_dict(), ref))}
-    return facts, {"weights_equal": facts["weights_equal"],
-                   "no_missing_or_unexpected": not facts["missing_keys"] and not facts["unexpected_keys"]}
+    facts = {
+        "missing_keys": list(getattr(r, "missing_keys", [])),
+        "unexpected_keys": list(getattr(r, "unexpected_keys", [])),
+        "keys_now": list(state),
+        "weights_equal": bool(model is not None and _same_tensors(model.state_dict(), ref)),
+    }
+    return facts, {
+        "weights_equal": facts["weights_equal"],
+        "no_missing_or_unexpected": not facts["missing_keys"] and not facts["unexpected_keys"],
+    }
 
 
 def _evidence_size(ns: dict, ref: dict):
@@ -166,27 +183,42 @@ def _evidence_size(ns: dict, ref: dict):
     model_sd = model.state_dict() if model else {}
     facts = {}
     if "filtered" in ns:  # the shape filter ran: what it kept and what it left out
-        facts = {"loaded_keys": sorted(ns["filtered"]), "skipped_keys": sorted(set(ns["state"]) - set(ns["filtered"]))}
-    facts |= {"head_shape_now": list(model_sd["fc.weight"].shape) if "fc.weight" in model_sd else [],
-              "body_equal": bool(model_sd and torch.equal(model_sd["body.weight"], ref["body.weight"]))}
+        facts = {
+            "loaded_keys": sorted(ns["filtered"]),
+            "skipped_keys": sorted(set(ns["state"]) - set(ns["filtered"])),
+        }
+    facts |= {
+        "head_shape_now": list(model_sd["fc.weight"].shape) if "fc.weight" in model_sd else [],
+        "body_equal": bool(model_sd and torch.equal(model_sd["body.weight"], ref["body.weight"])),
+    }
     # The task has 3 classes: a fix that loads by going back to 10 outputs solves the wrong problem.
-    return facts, {"body_equal": facts["body_equal"], "head_fits_3_classes": facts["head_shape_now"][:1] == [3]}
+    return facts, {
+        "body_equal": facts["body_equal"],
+        "head_fits_3_classes": facts["head_shape_now"][:1] == [3],
+    }
 
 
 def _evidence_cuda(ns: dict, ref: dict):
     state, model = ns.get("state") or {}, _model(ns)
-    facts = {"cuda_available": torch.cuda.is_available(),
-             "devices": sorted({str(t.device) for t in state.values()}),
-             "tensors_equal": bool(state) and _same_tensors(state, ref)}
-    return facts, {"tensors_equal": facts["tensors_equal"], "all_on_cpu": facts["devices"] == ["cpu"],
-                   "model_loaded": bool(model is not None and _same_tensors(model.state_dict(), ref))}
+    facts = {
+        "cuda_available": torch.cuda.is_available(),
+        "devices": sorted({str(t.device) for t in state.values()}),
+        "tensors_equal": bool(state) and _same_tensors(state, ref),
+    }
+    return facts, {
+        "tensors_equal": facts["tensors_equal"],
+        "all_on_cpu": facts["devices"] == ["cpu"],
+        "model_loaded": bool(model is not None and _same_tensors(model.state_dict(), ref)),
+    }
 
 
 def _evidence_truncated(ns: dict, ref: dict):
     model = _model(ns)
-    facts = {"truncated_bytes": os.path.getsize("checkpoint.pt"),
-             "last_good_bytes": os.path.getsize("last_good.pt"),
-             "tensors_equal": bool(model is not None and _same_tensors(model.state_dict(), ref))}
+    facts = {
+        "truncated_bytes": os.path.getsize("checkpoint.pt"),
+        "last_good_bytes": os.path.getsize("last_good.pt"),
+        "tensors_equal": bool(model is not None and _same_tensors(model.state_dict(), ref)),
+    }
     return facts, {"tensors_equal": facts["tensors_equal"]}
 
 
@@ -325,8 +357,10 @@ state = torch.load("checkpoint.pt", weights_only=True, mmap=True)   # read it la
 }
 CASES |= clinic_practice.CASES
 CANDIDATES |= clinic_practice.CANDIDATES
-RIGHT = {case_id: next(k for k, code in c.items() if code == CASES[case_id]["fix_code"])
-         for case_id, c in CANDIDATES.items()}
+RIGHT = {
+    case_id: next(k for k, code in c.items() if code == CASES[case_id]["fix_code"])
+    for case_id, c in CANDIDATES.items()
+}
 
 
 def try_fix(case_id: str, fix_id: str, workdir: str) -> dict:
@@ -334,7 +368,12 @@ def try_fix(case_id: str, fix_id: str, workdir: str) -> dict:
     torch said and whether the weights really arrived."""
     case, candidates = CASES.get(case_id), CANDIDATES.get(case_id, {})
     if case is None or fix_id not in candidates:
-        return {"id": case_id, "fix": fix_id, "ok": False, "error": f"unknown case or fix {case_id!r}/{fix_id!r}"}
+        return {
+            "id": case_id,
+            "fix": fix_id,
+            "ok": False,
+            "error": f"unknown case or fix {case_id!r}/{fix_id!r}",
+        }
     root = Path(workdir).resolve()
     root.mkdir(parents=True, exist_ok=True)
     with working_dir(root):
@@ -343,27 +382,46 @@ def try_fix(case_id: str, fix_id: str, workdir: str) -> dict:
         broken = run_snippet(case["broken_code"], ns)
         fix = run_snippet(candidates[fix_id], ns)
         evidence, proof = (None, None) if fix is not None else _check(case, ns, reference)
-    return {"id": case_id, "fix": fix_id, "ok": True, "code": candidates[fix_id], "right": fix_id == RIGHT[case_id],
-            "broken": _captured(broken), **_captured(fix), "evidence": evidence, "proof": proof,
-            "fixed": broken is not None and fix is None and bool(proof) and all(proof.values())}
+    return {
+        "id": case_id,
+        "fix": fix_id,
+        "ok": True,
+        "code": candidates[fix_id],
+        "right": fix_id == RIGHT[case_id],
+        "broken": _captured(broken),
+        **_captured(fix),
+        "evidence": evidence,
+        "proof": proof,
+        "fixed": broken is not None and fix is None and bool(proof) and all(proof.values()),
+    }
 
 
 def _check(case: dict, ns: dict, reference: dict) -> tuple[dict, dict]:
     try:
         return case["evidence"](ns, reference)
-    except Exception as exc:  # noqa: BLE001 - report, never raise into the page
+    except Exception as exc:
         return {"evidence_error": f"{type(exc).__name__}: {exc}"}, {"evidence": False}
 
 
 def run_case(case_id: str, workdir: str) -> dict:
     case = CASES.get(case_id)
     if case is None:
-        return {"id": case_id, "ok": False, "error": f"unknown case {case_id!r}; choose one of {sorted(CASES)}"}
+        return {
+            "id": case_id,
+            "ok": False,
+            "error": f"unknown case {case_id!r}; choose one of {sorted(CASES)}",
+        }
     root = Path(workdir).resolve()
     root.mkdir(parents=True, exist_ok=True)
     setup: Callable = case["setup"]
-    result = {"id": case_id, "title": case["title"], "broken_code": case["broken_code"],
-              "fix_code": case["fix_code"], "candidates": CANDIDATES[case_id], "ok": True}
+    result = {
+        "id": case_id,
+        "title": case["title"],
+        "broken_code": case["broken_code"],
+        "fix_code": case["fix_code"],
+        "candidates": CANDIDATES[case_id],
+        "ok": True,
+    }
     with working_dir(root):
         extra, reference = setup(root)
         ns = {"torch": torch, "nn": nn, **extra}

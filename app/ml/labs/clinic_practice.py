@@ -74,7 +74,9 @@ def _setup_unfreeze(root: Path):
     opt = torch.optim.SGD(net.fc.parameters(), lr=0.01, momentum=0.9)
     net(torch.randn(8, 8)).sum().backward()
     opt.step()
-    torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "phase": "head"}, root / "phase1.pt")
+    torch.save(
+        {"model": net.state_dict(), "optimizer": opt.state_dict(), "phase": "head"}, root / "phase1.pt"
+    )
     return {"OldNet": OldNet}, {"momentum": opt.state[net.fc.weight]["momentum_buffer"].clone()}
 
 
@@ -83,7 +85,10 @@ def _setup_compile(root: Path):
     torch.manual_seed(0)
     compiled = CompileWrapper(OldNet())  # what `model = torch.compile(model)` leaves in a script
     torch.save(compiled.state_dict(), root / "compiled_checkpoint.pt")
-    names = {"OldNet": OldNet, "consume_prefix_in_state_dict_if_present": consume_prefix_in_state_dict_if_present}
+    names = {
+        "OldNet": OldNet,
+        "consume_prefix_in_state_dict_if_present": consume_prefix_in_state_dict_if_present,
+    }
     return names, compiled._orig_mod.state_dict()
 
 
@@ -99,8 +104,13 @@ def _setup_numpy(root: Path):
 
 def _setup_shared(root: Path):
     torch.manual_seed(0)
-    names = {"TinyLM": TinyLM, "save_file": save_file, "load_file": load_file,
-             "save_model": save_model, "load_model": load_model}
+    names = {
+        "TinyLM": TinyLM,
+        "save_file": save_file,
+        "load_file": load_file,
+        "save_model": save_model,
+        "load_model": load_model,
+    }
     return names, {}
 
 
@@ -118,13 +128,24 @@ def _evidence_resume_order(ns: dict, ref: dict):
         return {}, {"params_float64": False, "state_matches_params": False, "adam_state_restored": False}
     state = opt.state.get(model.fc.weight, {})
     params = list(model.parameters())
-    facts = {"param_dtype": str(model.fc.weight.dtype), "exp_avg_dtype": str(state["exp_avg"].dtype) if "exp_avg" in state else "",
-             "adam_step": float(state["step"]) if "step" in state else 0.0, "saved_step": ref["step"]}
-    matches = all("exp_avg" in opt.state.get(p, {}) and opt.state[p]["exp_avg"].dtype == p.dtype
-                  and opt.state[p]["exp_avg_sq"].dtype == p.dtype for p in params)
+    facts = {
+        "param_dtype": str(model.fc.weight.dtype),
+        "exp_avg_dtype": str(state["exp_avg"].dtype) if "exp_avg" in state else "",
+        "adam_step": float(state["step"]) if "step" in state else 0.0,
+        "saved_step": ref["step"],
+    }
+    matches = all(
+        "exp_avg" in opt.state.get(p, {})
+        and opt.state[p]["exp_avg"].dtype == p.dtype
+        and opt.state[p]["exp_avg_sq"].dtype == p.dtype
+        for p in params
+    )
     # One step after resuming: the saved step count plus one (a fresh optimizer would say 1).
-    return facts, {"params_float64": all(p.dtype == torch.float64 for p in params),
-                   "state_matches_params": matches, "adam_state_restored": facts["adam_step"] == ref["step"] + 1}
+    return facts, {
+        "params_float64": all(p.dtype == torch.float64 for p in params),
+        "state_matches_params": matches,
+        "adam_state_restored": facts["adam_step"] == ref["step"] + 1,
+    }
 
 
 def _evidence_unfreeze(ns: dict, ref: dict):
@@ -134,18 +155,28 @@ def _evidence_unfreeze(ns: dict, ref: dict):
     groups = opt.param_groups
     in_opt = {id(p) for g in groups for p in g["params"]}
     buf = opt.state.get(model.fc.weight, {}).get("momentum_buffer")
-    facts = {"params_per_group": [len(g["params"]) for g in groups], "lr_per_group": [g["lr"] for g in groups]}
-    return facts, {"momentum_restored": buf is not None and torch.equal(buf, ref["momentum"]),
-                   "body_in_optimizer": all(id(p) in in_opt for p in model.body.parameters())}
+    facts = {
+        "params_per_group": [len(g["params"]) for g in groups],
+        "lr_per_group": [g["lr"] for g in groups],
+    }
+    return facts, {
+        "momentum_restored": buf is not None and torch.equal(buf, ref["momentum"]),
+        "body_in_optimizer": all(id(p) in in_opt for p in model.body.parameters()),
+    }
 
 
 def _evidence_compile(ns: dict, ref: dict):
     model, r = _module(ns), ns.get("result")
-    facts = {"missing_keys": list(getattr(r, "missing_keys", [])), "unexpected_keys": list(getattr(r, "unexpected_keys", [])),
-             "keys_now": list(ns.get("state") or {}),
-             "weights_equal": bool(model is not None and _same_tensors(model.state_dict(), ref))}
-    return facts, {"weights_equal": facts["weights_equal"],
-                   "no_missing_or_unexpected": not facts["missing_keys"] and not facts["unexpected_keys"]}
+    facts = {
+        "missing_keys": list(getattr(r, "missing_keys", [])),
+        "unexpected_keys": list(getattr(r, "unexpected_keys", [])),
+        "keys_now": list(ns.get("state") or {}),
+        "weights_equal": bool(model is not None and _same_tensors(model.state_dict(), ref)),
+    }
+    return facts, {
+        "weights_equal": facts["weights_equal"],
+        "no_missing_or_unexpected": not facts["missing_keys"] and not facts["unexpected_keys"],
+    }
 
 
 def _evidence_numpy(ns: dict, ref: dict):
@@ -154,26 +185,40 @@ def _evidence_numpy(ns: dict, ref: dict):
     try:  # what any later reader meets: the file as it is, with the protection on
         torch.load("checkpoint.pt", weights_only=True)
         safe = True
-    except Exception:  # noqa: BLE001 - a refusal is the answer
+    except Exception:
         safe = False
     ckpt = ckpt if isinstance(ckpt, dict) else {}
     preds = ckpt.get("val_preds")
-    facts = {"unsafe_globals_in_file": unsafe,
-             "val_preds_type": f"{type(preds).__module__}.{type(preds).__name__}" if preds is not None else "",
-             "numpy_rng_type": type(ckpt.get("numpy_rng")).__name__ if "numpy_rng" in ckpt else ""}
+    facts = {
+        "unsafe_globals_in_file": unsafe,
+        "val_preds_type": f"{type(preds).__module__}.{type(preds).__name__}" if preds is not None else "",
+        "numpy_rng_type": type(ckpt.get("numpy_rng")).__name__ if "numpy_rng" in ckpt else "",
+    }
     preds_equal = preds is not None and np.asarray(preds).tolist() == ref["preds"]
-    weights = bool(model is not None and isinstance(ckpt.get("model"), dict) and _same_tensors(ckpt["model"], model.state_dict()))
-    return facts, {"file_loads_with_weights_only": safe and not unsafe, "preds_equal": preds_equal, "weights_equal": weights}
+    weights = bool(
+        model is not None
+        and isinstance(ckpt.get("model"), dict)
+        and _same_tensors(ckpt["model"], model.state_dict())
+    )
+    return facts, {
+        "file_loads_with_weights_only": safe and not unsafe,
+        "preds_equal": preds_equal,
+        "weights_equal": weights,
+    }
 
 
 def _evidence_shared(ns: dict, ref: dict):
     model, restored = _module(ns), _module(ns, "restored")
     path = "model.safetensors"
-    facts = {"keys_in_file": sorted(load_file(path)) if os.path.exists(path) else [],
-             "file_bytes": os.path.getsize(path) if os.path.exists(path) else 0}
+    facts = {
+        "keys_in_file": sorted(load_file(path)) if os.path.exists(path) else [],
+        "file_bytes": os.path.getsize(path) if os.path.exists(path) else 0,
+    }
     ok = model is not None and restored is not None
-    return facts, {"weights_equal": bool(ok and _same_tensors(restored.state_dict(), model.state_dict())),
-                   "still_tied": bool(ok and restored.lm_head.weight is restored.embed.weight)}
+    return facts, {
+        "weights_equal": bool(ok and _same_tensors(restored.state_dict(), model.state_dict())),
+        "still_tied": bool(ok and restored.lm_head.weight is restored.embed.weight),
+    }
 
 
 CASES: dict[str, dict] = {

@@ -32,26 +32,26 @@ SAFETENSORS_EXTENSIONS = (".safetensors",)
 
 MB = 1024 * 1024
 DEFAULT_LIMITS = {
-    "max_file_bytes": 1024 * MB,        # the web layer's upload cap should be lower still
-    "max_header_bytes": 100 * MB,       # safetensors JSON header
+    "max_file_bytes": 1024 * MB,  # the web layer's upload cap should be lower still
+    "max_header_bytes": 100 * MB,  # safetensors JSON header
     "max_zip_entries": 10_000,
-    "max_declared_bytes": 2048 * MB,    # sum of the zip's declared uncompressed sizes
-    "max_pickle_bytes": 32 * MB,        # data.pkl is disassembled in pure Python
+    "max_declared_bytes": 2048 * MB,  # sum of the zip's declared uncompressed sizes
+    "max_pickle_bytes": 32 * MB,  # data.pkl is disassembled in pure Python
     # What a report shows is bounded on every axis, and each cut is counted ("… N more"): a
     # 4 KB pickle can name 1,000-character keys nested 50 deep whose joined paths run to
     # 90 MB. The report's JSON must also fit report_bytes, checked here, in the sandbox,
     # before anything is sent back to the web process.
     "max_leaves": 1000,
-    "max_depth": 24,                    # state dicts nest ~6 deep; optimizer states ~5
-    "key_chars": 80,                    # one key (one segment of a dotted path)
-    "path_chars": 300,                  # a whole dotted path
+    "max_depth": 24,  # state dicts nest ~6 deep; optimizer states ~5
+    "key_chars": 80,  # one key (one segment of a dotted path)
+    "path_chars": 300,  # a whole dotted path
     "max_globals": 100,
     "max_metadata": 50,
     "max_notes": 10,
     "error_chars": 2000,
-    "count_limit": 1_000_000,           # leaves counted (not shown) past max_leaves, at most
+    "count_limit": 1_000_000,  # leaves counted (not shown) past max_leaves, at most
     "report_bytes": 512 * 1024,
-    "stats_elements": 2_000_000,        # stats use at most this many leading elements
+    "stats_elements": 2_000_000,  # stats use at most this many leading elements
     "value_chars": 200,
     "zip_entries_shown": 200,
 }
@@ -63,11 +63,24 @@ _LEGACY_MAGIC = pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=2)[:-1] 
 
 
 def _result(filename: str, size: int | None = None) -> dict:
-    return {"ok": False, "filename": filename, "extension": Path(filename).suffix.lower(),
-            "format": None, "bytes": size, "stage": None, "error_type": None, "error": None,
-            "verdict": None, "zip": None, "metadata": None, "tree": [], "truncated": False,
-            "totals": {"leaves": 0, "tensors": 0, "numel": 0, "tensor_bytes": 0}, "notes": [],
-            "more": _no_more()}
+    return {
+        "ok": False,
+        "filename": filename,
+        "extension": Path(filename).suffix.lower(),
+        "format": None,
+        "bytes": size,
+        "stage": None,
+        "error_type": None,
+        "error": None,
+        "verdict": None,
+        "zip": None,
+        "metadata": None,
+        "tree": [],
+        "truncated": False,
+        "totals": {"leaves": 0, "tensors": 0, "numel": 0, "tensor_bytes": 0},
+        "notes": [],
+        "more": _no_more(),
+    }
 
 
 def _no_more() -> dict:
@@ -103,12 +116,22 @@ def _stats(t: torch.Tensor, limit: int) -> dict | None:
     flat = t.detach().reshape(-1)[:limit].to(torch.float64)
     finite = flat[torch.isfinite(flat)]
     n = finite.numel()
-    out = {"mean": None, "std": None, "min": None, "max": None,
-           "sampled": flat.numel() < t.numel(), "elements": flat.numel(),
-           "nonfinite": flat.numel() - n}
+    out = {
+        "mean": None,
+        "std": None,
+        "min": None,
+        "max": None,
+        "sampled": flat.numel() < t.numel(),
+        "elements": flat.numel(),
+        "nonfinite": flat.numel() - n,
+    }
     if n:
-        out.update(mean=float(finite.mean()), std=float(finite.std()) if n > 1 else 0.0,
-                   min=float(finite.min()), max=float(finite.max()))
+        out.update(
+            mean=float(finite.mean()),
+            std=float(finite.std()) if n > 1 else 0.0,
+            min=float(finite.min()),
+            max=float(finite.max()),
+        )
     return out
 
 
@@ -117,14 +140,27 @@ def _short(text: str, limit: int) -> str:
 
 
 def _leaf(path: str, obj: Any, limits: dict) -> dict:
-    leaf = {"path": path, "kind": "other", "shape": None, "dtype": None, "numel": None,
-            "bytes": None, "stats": None, "value": None}
+    leaf = {
+        "path": path,
+        "kind": "other",
+        "shape": None,
+        "dtype": None,
+        "numel": None,
+        "bytes": None,
+        "stats": None,
+        "value": None,
+    }
     if isinstance(obj, torch.Tensor):
-        leaf.update(kind="tensor", shape=list(obj.shape), dtype=str(obj.dtype).removeprefix("torch."),
-                    numel=obj.numel(), bytes=obj.numel() * obj.element_size())
+        leaf.update(
+            kind="tensor",
+            shape=list(obj.shape),
+            dtype=str(obj.dtype).removeprefix("torch."),
+            numel=obj.numel(),
+            bytes=obj.numel() * obj.element_size(),
+        )
         try:
             leaf["stats"] = _stats(obj, limits["stats_elements"])
-        except Exception:  # noqa: BLE001 - exotic layouts: no stats rather than no report
+        except Exception:
             leaf["stats"] = None
         return leaf
     chars = limits["value_chars"]
@@ -188,13 +224,21 @@ def build_tree(obj: Any, limits: dict | None = None) -> dict:
             leaves.append(_leaf(path or "(root)", node, limits))
             continue
         if id(node) in seen:  # shared or cyclic container: show it once
-            leaves.append({**_leaf(path, None, limits), "kind": "other",
-                           "value": _short(f"(same object as {seen[id(node)] or '(root)'})", path_chars)})
+            leaves.append(
+                {
+                    **_leaf(path, None, limits),
+                    "kind": "other",
+                    "value": _short(f"(same object as {seen[id(node)] or '(root)'})", path_chars),
+                }
+            )
             continue
         seen[id(node)] = path
         if not kids or depth >= limits["max_depth"]:
-            text = ("{}" if isinstance(node, Mapping) else "[]") if not kids else \
-                f"(nested deeper than {limits['max_depth']} levels)"
+            text = (
+                ("{}" if isinstance(node, Mapping) else "[]")
+                if not kids
+                else f"(nested deeper than {limits['max_depth']} levels)"
+            )
             leaves.append({**_leaf(path or "(root)", None, limits), "kind": "other", "value": text})
             continue
         for key, value in reversed(kids):  # reversed: the stack pops them in order
@@ -235,8 +279,12 @@ def _count_rest(stack: list, seen: dict, limits: dict, totals: dict) -> int:
 
 def _totals(leaves: list[dict]) -> dict:
     tensors = [x for x in leaves if x["kind"] == "tensor"]
-    return {"leaves": len(leaves), "tensors": len(tensors),
-            "numel": sum(x["numel"] for x in tensors), "tensor_bytes": sum(x["bytes"] for x in tensors)}
+    return {
+        "leaves": len(leaves),
+        "tensors": len(tensors),
+        "numel": sum(x["numel"] for x in tensors),
+        "tensor_bytes": sum(x["bytes"] for x in tensors),
+    }
 
 
 # ------------------------------------------------------------------ formats
@@ -270,18 +318,25 @@ def _load_torch(res: dict, path: str, mmap: bool, limits: dict) -> dict:
             # "a pickle torch cannot read", not "a pickle that wants to run code".
             res["verdict"].update(safe=None, summary="")
             return _refuse(res, "unsupported", text, exc)
-        res["verdict"].update(safe=False, reason=text,
-                              summary="Refused by torch's weights-only unpickler: the file asks for code "
-                                      "that is not on the allowlist. Nothing in it was executed.")
+        res["verdict"].update(
+            safe=False,
+            reason=text,
+            summary="Refused by torch's weights-only unpickler: the file asks for code "
+            "that is not on the allowlist. Nothing in it was executed.",
+        )
         res.update(ok=True, stage="load")
         return res
-    except Exception as exc:  # noqa: BLE001 - corrupt files etc.: the real error is the answer
+    except Exception as exc:
         return _refuse(res, "load", error_text(exc), exc)
-    res["verdict"].update(safe=True, summary="Loaded with weights_only=True: only tensors, numbers, strings "
-                                             "and plain containers.")
+    res["verdict"].update(
+        safe=True,
+        summary="Loaded with weights_only=True: only tensors, numbers, strings and plain containers.",
+    )
     if any(not g.startswith(("torch.", "collections.", "builtins.", "__builtin__.")) for g in globals_):
-        res["notes"].append("The pickle names globals outside torch and the standard containers, "
-                            "but torch's allowlist accepted them.")
+        res["notes"].append(
+            "The pickle names globals outside torch and the standard containers, "
+            "but torch's allowlist accepted them."
+        )
     tree = build_tree(obj, limits)
     res["more"]["leaves"] = tree.pop("more")["leaves"]
     res.update(ok=True, stage="done", **tree)
@@ -291,8 +346,14 @@ def _load_torch(res: dict, path: str, mmap: bool, limits: dict) -> dict:
 # What torch's weights-only unpickler says when a pickle names code it will not run (see
 # torch/_weights_only_unpickler.py); its other refusals (an opcode it does not implement, a
 # malformed stream) say nothing about safety.
-_CODE_REFUSALS = ("Unsupported global", "unrecognized function", "unsupported class", "Can only build",
-                  "Unsupported class", "not an allowed global")
+_CODE_REFUSALS = (
+    "Unsupported global",
+    "unrecognized function",
+    "unsupported class",
+    "Can only build",
+    "Unsupported class",
+    "not an allowed global",
+)
 
 
 def _allowed_globals() -> set[str]:
@@ -323,31 +384,55 @@ def _torch_zip(res: dict, path: str, limits: dict) -> dict:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             if len(infos) > limits["max_zip_entries"]:
-                return _refuse(res, "limits", f"The zip lists {len(infos)} entries; the limit is "
-                                              f"{limits['max_zip_entries']}. Nothing was read.")
+                return _refuse(
+                    res,
+                    "limits",
+                    f"The zip lists {len(infos)} entries; the limit is "
+                    f"{limits['max_zip_entries']}. Nothing was read.",
+                )
             declared = sum(i.file_size for i in infos)
             stored = sum(i.compress_size for i in infos)
             res["zip"] = {
-                "count": len(infos), "declared_bytes": declared,
-                "entries": [{"name": _short(i.filename, limits["path_chars"]), "file_size": i.file_size,
-                             "compress_size": i.compress_size}
-                            for i in infos[: limits["zip_entries_shown"]]],
+                "count": len(infos),
+                "declared_bytes": declared,
+                "entries": [
+                    {
+                        "name": _short(i.filename, limits["path_chars"]),
+                        "file_size": i.file_size,
+                        "compress_size": i.compress_size,
+                    }
+                    for i in infos[: limits["zip_entries_shown"]]
+                ],
                 "entries_truncated": len(infos) > limits["zip_entries_shown"],
             }
             res["more"]["zip_entries"] = max(0, len(infos) - limits["zip_entries_shown"])
             if declared > limits["max_declared_bytes"]:
-                return _refuse(res, "limits", f"The zip declares {declared} bytes of content, more than the "
-                                              f"limit of {limits['max_declared_bytes']}. Nothing was read.")
+                return _refuse(
+                    res,
+                    "limits",
+                    f"The zip declares {declared} bytes of content, more than the "
+                    f"limit of {limits['max_declared_bytes']}. Nothing was read.",
+                )
             if any(i.compress_type != zipfile.ZIP_STORED for i in infos):
-                return _refuse(res, "limits", "The zip has compressed entries. torch.save never compresses, "
-                                              "and a compressed entry's real size is only known by inflating it.")
+                return _refuse(
+                    res,
+                    "limits",
+                    "The zip has compressed entries. torch.save never compresses, "
+                    "and a compressed entry's real size is only known by inflating it.",
+                )
             if any(i.file_size != i.compress_size for i in infos) or stored > res["bytes"]:
-                return _refuse(res, "limits", "The zip's declared sizes do not match the bytes it holds. "
-                                              "Nothing was read.")
+                return _refuse(
+                    res,
+                    "limits",
+                    "The zip's declared sizes do not match the bytes it holds. Nothing was read.",
+                )
             pkl = find_data_pkl([i.filename for i in infos])
             if pkl is None:
-                return _refuse(res, "format", "A zip file, but not one written by torch.save "
-                                              "(no '<archive>/data.pkl' entry).")
+                return _refuse(
+                    res,
+                    "format",
+                    "A zip file, but not one written by torch.save (no '<archive>/data.pkl' entry).",
+                )
             if zf.getinfo(pkl).file_size > limits["max_pickle_bytes"]:
                 return _refuse(res, "limits", f"data.pkl is larger than {limits['max_pickle_bytes']} bytes.")
             data = zf.read(pkl)
@@ -371,7 +456,7 @@ def _verdict_start(data, res: dict, limits: dict) -> dict:
                 found[name] = None
             else:
                 more += 1  # may count a repeated long tail twice: "at least N more"
-    except Exception:  # noqa: BLE001 - malformed pickle: keep what was found; torch.load will say more
+    except Exception:
         verdict["globals_complete"] = False
     verdict["globals"] = list(found)
     res["more"]["globals"] = more
@@ -391,8 +476,12 @@ def _safetensors(res: dict, path: str, limits: dict) -> dict:
     with open(path, "rb") as f:
         (n,) = struct.unpack("<Q", f.read(8).ljust(8, b"\0"))
         if n > limits["max_header_bytes"] or 8 + n > size or n < 2:
-            return _refuse(res, "limits", f"The safetensors header declares {n} bytes; the file has {size} "
-                                          f"bytes and the limit is {limits['max_header_bytes']}. Nothing was parsed.")
+            return _refuse(
+                res,
+                "limits",
+                f"The safetensors header declares {n} bytes; the file has {size} "
+                f"bytes and the limit is {limits['max_header_bytes']}. Nothing was parsed.",
+            )
         raw = f.read(n)
     try:
         header = json.loads(raw)
@@ -403,7 +492,9 @@ def _safetensors(res: dict, path: str, limits: dict) -> dict:
     meta = header.get("__metadata__")
     if isinstance(meta, dict):
         shown = list(meta.items())[: limits["max_metadata"]]
-        res["metadata"] = {_short(str(k), limits["key_chars"]): _short(str(v), limits["value_chars"]) for k, v in shown}
+        res["metadata"] = {
+            _short(str(k), limits["key_chars"]): _short(str(v), limits["value_chars"]) for k, v in shown
+        }
         res["more"]["metadata"] = len(meta) - len(shown)
     del raw, header, meta
     from safetensors import safe_open
@@ -412,7 +503,7 @@ def _safetensors(res: dict, path: str, limits: dict) -> dict:
         with safe_open(path, framework="pt", device="cpu") as sf:  # validates header and offsets
             keys = list(sf.keys())
             leaves = {key: _safetensor_leaf(sf, key, limits) for key in keys[: limits["max_leaves"]]}
-    except Exception as exc:  # noqa: BLE001 - SafetensorError and friends: the real text
+    except Exception as exc:
         return _refuse(res, "load", error_text(exc), exc)
     tree = list(leaves.values())
     for leaf in tree:
@@ -420,8 +511,13 @@ def _safetensors(res: dict, path: str, limits: dict) -> dict:
     res.update(tree=tree, totals=_totals(tree), truncated=len(keys) > limits["max_leaves"])
     res["more"]["leaves"] = len(keys) - len(tree)
     res["totals"]["leaves"] += res["more"]["leaves"]
-    res["verdict"] = {"safe": True, "reason": None, "globals": [], "globals_complete": True,
-                      "summary": "safetensors holds a JSON header and raw tensor bytes: loading it runs no code."}
+    res["verdict"] = {
+        "safe": True,
+        "reason": None,
+        "globals": [],
+        "globals_complete": True,
+        "summary": "safetensors holds a JSON header and raw tensor bytes: loading it runs no code.",
+    }
     res.update(ok=True, stage="done")
     return res
 
@@ -505,23 +601,33 @@ def _inspect(path: str, filename: str, limits: dict) -> dict:
     res = _result(filename)
     ext = res["extension"]
     if ext not in TORCH_EXTENSIONS + SAFETENSORS_EXTENSIONS:
-        return _refuse(res, "extension", f"unsupported extension {ext or '(none)'!r}: expected one of "
-                                         f"{', '.join(TORCH_EXTENSIONS + SAFETENSORS_EXTENSIONS)}")
+        return _refuse(
+            res,
+            "extension",
+            f"unsupported extension {ext or '(none)'!r}: expected one of "
+            f"{', '.join(TORCH_EXTENSIONS + SAFETENSORS_EXTENSIONS)}",
+        )
     try:
         size = os.path.getsize(path)
         res["bytes"] = size
         if size == 0:
             return _refuse(res, "empty", "The file is empty (0 bytes): there is nothing to inspect.")
         if size > limits["max_file_bytes"]:
-            return _refuse(res, "limits", f"The file has {size} bytes; the limit is {limits['max_file_bytes']}.")
+            return _refuse(
+                res, "limits", f"The file has {size} bytes; the limit is {limits['max_file_bytes']}."
+            )
         with open(path, "rb") as f:
             head = f.read(16)
         fmt = _sniff(head)
         if fmt is None and ext in SAFETENSORS_EXTENSIONS and size >= 8:
             fmt = "safetensors"  # let the header checks explain what is wrong with it
         if fmt is None:
-            return _refuse(res, "format", "Not a PyTorch or safetensors file: the first bytes are "
-                                          f"{head[:8].hex(' ')}, which match no known format.")
+            return _refuse(
+                res,
+                "format",
+                "Not a PyTorch or safetensors file: the first bytes are "
+                f"{head[:8].hex(' ')}, which match no known format.",
+            )
         res["format"] = fmt
         expected = "safetensors" if ext in SAFETENSORS_EXTENSIONS else "torch"
         if not fmt.startswith(expected) and fmt != "pickle":
@@ -531,5 +637,5 @@ def _inspect(path: str, filename: str, limits: dict) -> dict:
         if fmt == "torch-zip":
             return _torch_zip(res, path, limits)
         return _pickle_file(res, path, limits)
-    except Exception as exc:  # noqa: BLE001 - whatever is left: report it, never raise into the page
+    except Exception as exc:
         return _refuse(res, res["stage"] or "inspect", error_text(exc), exc)

@@ -19,7 +19,7 @@ from torch import nn
 
 from app.ml.labs import captured, first_values, run_snippet, working_dir
 
-MODULE_CODE = '''\
+MODULE_CODE = """\
 import torch
 from torch import nn
 
@@ -33,7 +33,7 @@ class LabNet(nn.Module):
 
     def forward(self, x):
         return self.fc2(self.act(self.fc1(x)))
-'''
+"""
 
 SAVE_CODE = """\
 from labnet import LabNet
@@ -110,26 +110,42 @@ def _attempts(cls_import: str, cls_name: str) -> list[tuple[str, str, str]]:
     """(label, code, note) for each approach, written for the current state of the code."""
     allow = f"[{cls_name}, nn.Linear, nn.ReLU]"
     return [
-        ("state_dict", f"""\
+        (
+            "state_dict",
+            f"""\
 {cls_import}
 
 model = {cls_name}()
 model.load_state_dict(torch.load("weights.pt", weights_only=True))
-""", "Only tensors are stored; the current code builds the model, so names of classes do not matter."),
-        ("whole model, default torch.load", """\
+""",
+            "Only tensors are stored; the current code builds the model, so names of classes do not matter.",
+        ),
+        (
+            "whole model, default torch.load",
+            """\
 model = torch.load("whole_model.pt")   # weights_only=True is the default since PyTorch 2.6
-""", "The default loader accepts tensors and plain containers only, so a pickled nn.Module is refused."),
-        ("whole model, weights_only=False", """\
+""",
+            "The default loader accepts tensors and plain containers only, so a pickled nn.Module is refused.",
+        ),
+        (
+            "whole model, weights_only=False",
+            """\
 model = torch.load("whole_model.pt", weights_only=False)   # runs the pickle: trusted files only
-""", "Unpickling imports the module and class recorded at save time (labnet.LabNet); "
-             "it fails when that name no longer exists, and it can run arbitrary code from an untrusted file."),
-        ("whole model, allowlist (safe_globals)", f"""\
+""",
+            "Unpickling imports the module and class recorded at save time (labnet.LabNet); "
+            "it fails when that name no longer exists, and it can run arbitrary code from an untrusted file.",
+        ),
+        (
+            "whole model, allowlist (safe_globals)",
+            f"""\
 {cls_import}
 
 needed = torch.serialization.get_unsafe_globals_in_checkpoint("whole_model.pt")
 with torch.serialization.safe_globals({allow}):
     model = torch.load("whole_model.pt")   # still weights_only=True
-""", "The allowlist must name exactly the globals the file records; a renamed or moved class is a different name."),
+""",
+            "The allowlist must name exactly the globals the file records; a renamed or moved class is a different name.",
+        ),
     ]
 
 
@@ -138,7 +154,7 @@ def _matches(model, reference: dict) -> bool | None:
     try:
         sd = model.state_dict()
         return sd.keys() == reference.keys() and all(torch.equal(sd[k], reference[k]) for k in sd)
-    except Exception:  # noqa: BLE001 - not a module at all
+    except Exception:
         return None
 
 
@@ -157,15 +173,17 @@ def load_after_refactor(workdir: str, refactor: str) -> dict:
         for label, code, note in _attempts(*_IMPORTS[refactor]):
             ns = {"torch": torch, "nn": nn}
             exc = run_snippet(code, ns)
-            attempts.append({
-                "label": label,
-                "code": code,
-                "ok": exc is None,
-                **captured(exc),
-                "note": note,
-                "unsafe_globals": sorted(ns["needed"]) if "needed" in ns else None,
-                "matches_saved_weights": _matches(ns["model"], reference) if exc is None else None,
-            })
+            attempts.append(
+                {
+                    "label": label,
+                    "code": code,
+                    "ok": exc is None,
+                    **captured(exc),
+                    "note": note,
+                    "unsafe_globals": sorted(ns["needed"]) if "needed" in ns else None,
+                    "matches_saved_weights": _matches(ns["model"], reference) if exc is None else None,
+                }
+            )
     return {
         "ok": True,
         "refactor": refactor,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -86,16 +86,18 @@ def explore(model_name: str) -> dict:
     entries = []
     for key, t in model.state_dict().items():
         owner = _owner(key)
-        entries.append({
-            "key": key,
-            "shape": list(t.shape),
-            "dtype": str(t.dtype).removeprefix("torch."),
-            "numel": t.numel(),
-            "bytes": t.numel() * t.element_size(),
-            "kind": "parameter" if key in param_keys else "buffer",
-            "module": owner,
-            "module_type": type(modules[owner]).__name__,
-        })
+        entries.append(
+            {
+                "key": key,
+                "shape": list(t.shape),
+                "dtype": str(t.dtype).removeprefix("torch."),
+                "numel": t.numel(),
+                "bytes": t.numel() * t.element_size(),
+                "kind": "parameter" if key in param_keys else "buffer",
+                "module": owner,
+                "module_type": type(modules[owner]).__name__,
+            }
+        )
     owners = {e["module"] for e in entries}
     # Only leaf modules: containers (Sequential, the model itself) hold nothing of their own
     # either, but listing them would hide the point that ReLU/Dropout/pooling have no state.

@@ -5,6 +5,7 @@ load_checkpoint); title, task, hints (zh/en); scaffold (the editor's starting co
 part marked TODO); solution (the reference, shown on request after a failed check); bank (the
 lines of assemble mode: the solution's body lines plus distractors, in the order shown).
 """
+
 from __future__ import annotations
 
 import importlib

@@ -7,14 +7,14 @@ EXERCISE = {
     "title": {"zh": "练习：写 save_checkpoint", "en": "Exercise: write save_checkpoint"},
     "task": {
         "zh": "训练循环在每个 epoch 结束（scheduler.step() 之后）调用 save_checkpoint(path, model, optimizer, scheduler, epoch)。"
-              "保存一个字典，键为 \"model\"、\"optimizer\"、\"scheduler\"、\"epoch\"、\"rng\"（torch 的全局随机数状态）。"
-              "检查会用你的函数训练，在第 3 个 epoch 的 checkpoint 之后真的 SIGKILL 进程，从文件续训，再和一次不中断的训练逐位比较。",
+        '保存一个字典，键为 "model"、"optimizer"、"scheduler"、"epoch"、"rng"（torch 的全局随机数状态）。'
+        "检查会用你的函数训练，在第 3 个 epoch 的 checkpoint 之后真的 SIGKILL 进程，从文件续训，再和一次不中断的训练逐位比较。",
         "en": "The training loop calls save_checkpoint(path, model, optimizer, scheduler, epoch) at the end of each epoch "
-              "(after scheduler.step()). Save a dict with the keys \"model\", \"optimizer\", \"scheduler\", \"epoch\" and "
-              "\"rng\" (torch's global random state). The check trains with your function, really SIGKILLs the process after "
-              "epoch 3's checkpoint, resumes from the file and compares bit for bit with an uninterrupted run.",
+        '(after scheduler.step()). Save a dict with the keys "model", "optimizer", "scheduler", "epoch" and '
+        '"rng" (torch\'s global random state). The check trains with your function, really SIGKILLs the process after '
+        "epoch 3's checkpoint, resumes from the file and compares bit for bit with an uninterrupted run.",
     },
-    "scaffold": '''import torch
+    "scaffold": """import torch
 
 
 def save_checkpoint(path, model, optimizer, scheduler, epoch):
@@ -23,8 +23,8 @@ def save_checkpoint(path, model, optimizer, scheduler, epoch):
         "model": model.state_dict(),
         "epoch": epoch,
     }, path)
-''',
-    "solution": '''import torch
+""",
+    "solution": """import torch
 
 
 def save_checkpoint(path, model, optimizer, scheduler, epoch):
@@ -35,7 +35,7 @@ def save_checkpoint(path, model, optimizer, scheduler, epoch):
         "epoch": epoch,
         "rng": torch.get_rng_state(),
     }, path)
-''',
+""",
     "prefix": "import torch\n\n\ndef save_checkpoint(path, model, optimizer, scheduler, epoch):\n    torch.save({\n",
     "suffix": "    }, path)\n",
     "bank": [

@@ -7,28 +7,28 @@ EXERCISE = {
     "learner": ["load_pretrained"],
     "title": {"zh": "练习：只加载形状相同的权重", "en": "Exercise: load only the weights whose shapes fit"},
     "task": {
-        "zh": "path 是真实预训练过的 ResNetMini（24 类）的文件，一个字典，键 \"state_dict\" 里是它的权重。model 是一个新的 ResNetMini，"
-              "分类头 fc 只有 5 类。写出 load_pretrained(model, path)：把所有形状相同的张量加载进来，其余的保持初始化，"
-              "并返回 load_state_dict 的结果。检查会逐个张量和预训练源比较；隐藏检查换了分类数和网络宽度。",
-        "en": "path is the file of a really pretrained ResNetMini (24 classes): a dict whose \"state_dict\" holds its weights. "
-              "model is a new ResNetMini whose fc head has 5 classes. Write load_pretrained(model, path): load every tensor whose "
-              "shape fits, leave the others at their initialisation, and return what load_state_dict returned. The check compares "
-              "tensor by tensor with the pretrained source; hidden checks change the number of classes and a block's width.",
+        "zh": 'path 是真实预训练过的 ResNetMini（24 类）的文件，一个字典，键 "state_dict" 里是它的权重。model 是一个新的 ResNetMini，'
+        "分类头 fc 只有 5 类。写出 load_pretrained(model, path)：把所有形状相同的张量加载进来，其余的保持初始化，"
+        "并返回 load_state_dict 的结果。检查会逐个张量和预训练源比较；隐藏检查换了分类数和网络宽度。",
+        "en": 'path is the file of a really pretrained ResNetMini (24 classes): a dict whose "state_dict" holds its weights. '
+        "model is a new ResNetMini whose fc head has 5 classes. Write load_pretrained(model, path): load every tensor whose "
+        "shape fits, leave the others at their initialisation, and return what load_state_dict returned. The check compares "
+        "tensor by tensor with the pretrained source; hidden checks change the number of classes and a block's width.",
     },
     "checks": (
         {"seed": 0, "variant": "same_arch", "classes": 5, "hidden": False},
         {"seed": 1, "variant": "wider_block", "classes": 5, "hidden": True},
         {"seed": 2, "variant": "same_arch", "classes": 24, "hidden": True},
     ),
-    "scaffold": '''import torch
+    "scaffold": """import torch
 
 
 def load_pretrained(model, path):
     source = torch.load(path, weights_only=True)["state_dict"]
     # TODO: keep only what fits this model
     return model.load_state_dict(source)
-''',
-    "solution": '''import torch
+""",
+    "solution": """import torch
 
 
 def load_pretrained(model, path):
@@ -37,17 +37,17 @@ def load_pretrained(model, path):
     compatible = {k: v for k, v in source.items()
                   if k in target and v.shape == target[k].shape}
     return model.load_state_dict(compatible, strict=False)
-''',
+""",
     "prefix": "import torch\n\n\ndef load_pretrained(model, path):\n",
     "suffix": "",
     "bank": [
         '    source = torch.load(path, weights_only=True)["state_dict"]',
-        '    target = model.state_dict()',
-        '    compatible = {k: v for k, v in source.items() if k in target and v.shape == target[k].shape}',
+        "    target = model.state_dict()",
+        "    compatible = {k: v for k, v in source.items() if k in target and v.shape == target[k].shape}",
         '    compatible = {k: v for k, v in source.items() if not k.startswith("fc.")}',
-        '    return model.load_state_dict(source, strict=False)',
-        '    return model.load_state_dict(compatible, strict=False)',
-        '    return model.load_state_dict(compatible)',
+        "    return model.load_state_dict(source, strict=False)",
+        "    return model.load_state_dict(compatible, strict=False)",
+        "    return model.load_state_dict(compatible)",
     ],
     "hints": {
         "zh": {
