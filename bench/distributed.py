@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 
 import aiohttp
@@ -40,7 +40,6 @@ from bench.common import (
     Target,
     _times,
     descendants,
-    free_port,
     machine_busy,
     median,
     ms,
@@ -49,6 +48,7 @@ from bench.common import (
     table,
 )
 from bench.load import sse_events
+from bench.server import free_port
 from bench.training import bare_epochs, wait_run
 
 REDIS_SERVER = "/usr/bin/redis-server"
@@ -68,6 +68,12 @@ def add_args(p) -> None:
         default=3,
         help="distributed: rounds of the side-by-side measurements (crash, batch, event latency), "
         "each backend once per round in alternating order (default 3)",
+    )
+    p.add_argument(
+        "--dist-latency-epochs",
+        type=int,
+        default=40,
+        help="distributed: epochs of each run whose checkpoints a page follows (default 40)",
     )
 
 
@@ -105,19 +111,17 @@ class Cluster:
         raise RuntimeError("worker nodes did not start")
 
     def _spawn(self, cmd: list[str], name: str, env: dict | None = None) -> None:
-        log = open(Path(self.tmp.name) / f"{name}.log", "ab")
-        self.procs.append(
-            subprocess.Popen(
-                cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        with open(Path(self.tmp.name) / f"{name}.log", "ab") as log:
+            self.procs.append(
+                subprocess.Popen(
+                    cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
             )
-        )
 
     def __exit__(self, *exc) -> None:
         for proc in self.procs:
-            try:
+            with suppress(ProcessLookupError):
                 os.killpg(proc.pid, 9)
-            except ProcessLookupError:
-                pass
             proc.wait(10)
         self.tmp.cleanup()
 
@@ -175,7 +179,7 @@ def cpu_of(groups: dict[str, list[int]]) -> dict[str, float]:
     hz = os.sysconf("SC_CLK_TCK")
     out = {}
     for name, pids in groups.items():
-        own, reaped = zip(*(_times(p) for p in pids)) if pids else ((0,), (0,))
+        own, reaped = zip(*(_times(p) for p in pids), strict=True) if pids else ((0,), (0,))
         out[name] = sum(own) / hz
         if name == "training":
             out[name] += sum(reaped) / hz
@@ -218,7 +222,7 @@ def batch_throughput(
             r = c.post(f"{API}/runs", json={"epochs": epochs, "checkpoint_every": 5, "pace_ms": 0})
             r.raise_for_status()
             ids.append(r.json()["id"])
-        done = [wait_run(c, run_id, interval=0.25) for c, run_id in zip(clients, ids)]
+        done = [wait_run(c, run_id, interval=0.25) for c, run_id in zip(clients, ids, strict=True)]
         assert all(run["status"] == "done" for run, _ in done), [run["status"] for run, _ in done]
         # Runs' processes that started and ended meanwhile are in their forkserver's reaped time.
         cpu1 = cpu_of(before)
@@ -340,7 +344,7 @@ def run(args) -> Report:
                 srv, cl = servers[backend]
                 crash[backend].append(crash_to_first_epoch(srv, 60))
                 tp[backend], cpu[backend] = batch_throughput(srv, args.dist_batch, args.dist_epochs, cl)
-                page, web = event_latency(srv)
+                page, web = event_latency(srv, epochs=args.dist_latency_epochs)
                 latency[backend][0].extend(page)
                 latency[backend][1].extend(web)
             tp_ratios.append(tp["celery"] / tp["local"])
@@ -355,7 +359,8 @@ def run(args) -> Report:
                 ]
             )
             print(
-                f"  CPU s in round {i + 1}'s batch: celery {cpu_line(cpu['celery'])}; local {cpu_line(cpu['local'])}",
+                f"  CPU s in round {i + 1}'s batch: celery {cpu_line(cpu['celery'])};"
+                f" local {cpu_line(cpu['local'])}",
                 flush=True,
             )
         print(table(tp_rows, ["round", "celery ep/s", "local ep/s", "ratio", "crash->epoch celery", "local"]))

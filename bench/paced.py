@@ -54,9 +54,9 @@ async def _class(srv: Server, args) -> tuple[float, float, float]:
 
         ids = await asyncio.gather(*(learner(c) for c in clients))
         cpu1 = tree_cpu(srv.proc.pid)
+        marks = ",".join("?" * len(ids))
         rows = srv.query(
-            f"SELECT MIN(created) AS a, MAX(finished) AS b FROM runs WHERE id IN ({','.join('?' * len(ids))})",
-            *ids,
+            f"SELECT MIN(created) AS a, MAX(finished) AS b FROM runs WHERE id IN ({marks})", *ids
         )
         return rows[0]["b"] - rows[0]["a"], cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
     finally:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+# The real server of the tests, the same as the benchmarks'.
+from bench.server import REPO, Server, free_port, pretrain
+
 # Answering all 288 transfer questions in the background costs CPU that tests need elsewhere;
 # every app and server a test starts inherits this (the test of prewarming turns it back on).
 os.environ["TRANSFER_PREWARM"] = "false"
@@ -31,31 +31,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-PRETRAIN = """
-import sys, torch
-torch.set_num_threads(1)
-from app.ml.finetune import pretrain_to_file
-pretrain_to_file(sys.argv[1], sys.argv[2])
-"""
-
-
 @pytest.fixture(scope="session")
 def pretrained_dir(tmp_path_factory) -> Path:
     """Pretrained transfer sources shared by every app of a test session: pretrained once, up
     front and in parallel, so that no app of the session queues pretraining of its own."""
-    folder = tmp_path_factory.mktemp("pretrained")
-    procs = [
-        subprocess.Popen([sys.executable, "-c", PRETRAIN, name, str(folder / f"{name}.pt")], cwd=REPO)
-        for name in ("resnet_mini", "convnet_mini")
-    ]
-    assert all(p.wait(600) == 0 for p in procs), "pretraining the transfer sources failed"
-    return folder
+    return pretrain(tmp_path_factory.mktemp("pretrained"))
 
 
 @pytest.fixture
@@ -83,69 +63,6 @@ def client(settings):
         # As a browser opening the lesson would: runs and uploads need an established session.
         assert c.get("/api/session").json() == {"established": True}
         yield c
-
-
-class Server:
-    def __init__(self, data_dir: Path, tutorials_dir: Path = REPO / "tutorials", env: dict | None = None):
-        self.data_dir = data_dir
-        self.tutorials_dir = tutorials_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.extra_env = env or {}
-        self.proc: subprocess.Popen | None = None
-        self.log = data_dir.parent / f"server-{self.port}.log"
-
-    def start(self, timeout: float = 60) -> Server:
-        env = {
-            **os.environ,
-            "DATA_DIR": str(self.data_dir),
-            "TUTORIALS_DIR": str(self.tutorials_dir),
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "SECRET_KEY": "test-secret",
-            **self.extra_env,
-        }
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log, "ab")
-        # Its own process group, so a SIGKILL of the group also takes the forkserver and workers.
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
-
-    def kill(self) -> None:
-        """SIGKILL the server process only, as an OOM killer or a pulled plug would."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        if self.proc:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 @pytest.fixture
