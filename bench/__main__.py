@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
+import subprocess
 import sys
 import time
 import traceback
@@ -17,7 +18,7 @@ from typing import TextIO
 
 from bench import record
 from bench.common import Report, Server, shared_pretrained_dir
-from bench.server import pretrain
+from bench.server import REPO, pretrain
 
 BENCHES = [
     "startup",
@@ -31,14 +32,15 @@ BENCHES = [
     "distributed",
     "hostile",
 ]
-# Tiny sizes for --smoke: every code path of a benchmark, in a few seconds each.
+# Tiny sizes for --smoke: every code path of a benchmark, in a few seconds each (runs of at least
+# 5 epochs: the benchmarks checkpoint every 5).
 SMOKE: dict[str, dict[str, object]] = {
     "startup": {"runs": 1},
     "pages": {"clients": 3, "seconds": 1.0, "think": 0.2},
-    "training": {"rounds": 1, "epochs": 4, "crash_runs": 1},
+    "training": {"rounds": 1, "epochs": 5, "crash_runs": 1},
     "classroom": {
         "clients": 3,
-        "run_epochs": 3,
+        "run_epochs": 5,
         "idle_seconds": 1.0,
         "lone_runs": 1,
         "host_pace_epochs": 0,
@@ -46,12 +48,12 @@ SMOKE: dict[str, dict[str, object]] = {
         "timeout": 60.0,
     },
     "transfer": {"tl_clients": 3, "tl_seconds": 1.0, "tl_shots": 2, "tl_epochs": 2},
-    "resume_all": {"ra_epochs": 4, "ra_crash": 3, "ra_repeats": 1, "ra_pace": 0},
-    "paced": {"paced_learners": 2, "paced_epochs": 2, "paced_ms": 20, "paced_repeats": 1},
+    "resume_all": {"ra_epochs": 6, "ra_crash": 6, "ra_repeats": 1, "ra_pace": 0},
+    "paced": {"paced_learners": 2, "paced_epochs": 5, "paced_ms": 20, "paced_repeats": 1},
     "exercise": {"exercise_runs": 1},
     "distributed": {
         "dist_rounds": 1,
-        "dist_epochs": 3,
+        "dist_epochs": 5,
         "dist_batch": 2,
         "dist_pair_rounds": 1,
         "dist_latency_epochs": 4,
@@ -92,8 +94,31 @@ def run_one(name: str, module: ModuleType, args: argparse.Namespace) -> Report:
     finally:
         sys.stdout = real_stdout
     if args.record:
-        print(f"  recorded in {record.write(rep, tee.getvalue(), seconds, args.results)}")
+        print(f"  recorded in {record.write(rep, tee.getvalue(), seconds, args.results, args.smoke)}")
     return rep
+
+
+def smoke_at_once(names: list[str], args: argparse.Namespace) -> list[str]:
+    """--smoke of several benchmarks: each in a process of its own, all at once (most of their time
+    is waiting for servers to start, and their figures are not read). The ones that failed."""
+    extra = ["--record", "--results", str(args.results)] if args.record else []
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "bench", name, "--smoke", *extra],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for name in names
+    }
+    failed = []
+    for name, proc in procs.items():
+        out, _ = proc.communicate()
+        print(out, end="", flush=True)
+        if proc.returncode:
+            failed.append(name)
+    return failed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,12 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in args.names if n not in BENCHES]
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; choose from {BENCHES}")
+    names = args.names or BENCHES
     if args.smoke:
         Server.quick = True
         pretrain(shared_pretrained_dir())  # once per version of app/ml, kept in .cache
     t0 = time.monotonic()
-    reports, failed = [], []
-    for name in args.names or BENCHES:
+    reports: list[Report] = []
+    at_once = args.smoke and len(names) > 1
+    failed = smoke_at_once(names, args) if at_once else []
+    for name in [] if at_once else names:
         try:
             reports.append(run_one(name, modules[name], args))
         except Exception:
@@ -131,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAILED: bench {name}", flush=True)
             failed.append(name)
     if args.smoke:
-        print(f"== smoke: {len(reports)} ran to the end, {len(failed)} failed {failed or ''}")
+        ok = len(names) - len(failed)
+        print(f"== smoke: {ok} of {len(names)} ran to the end; failed: {', '.join(failed) or 'none'}")
         print(f"  ({time.monotonic() - t0:.0f} s; the figures above are not measurements)")
         return 1 if failed else 0
     if len(reports) > 1:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -10,13 +9,14 @@ import statistics
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import ClassVar
 
 import httpx
 
 from bench import server
-from bench.server import REPO
+from bench.server import shared_pretrained_dir
+
+REPO = server.REPO
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 CHAPTER = "/en/06-model-io-checkpoint"
@@ -29,15 +29,6 @@ def cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
-
-
-def shared_pretrained_dir() -> Path:
-    """Pretrained transfer sources kept between benchmark runs (keyed by the ML code that makes
-    them): pretraining is measured by the transfer benchmark, and the others need not wait ~45 s."""
-    digest = hashlib.sha256()
-    for path in sorted((REPO / "app" / "ml").rglob("*.py")):
-        digest.update(path.read_bytes())
-    return REPO / ".cache" / f"bench-pretrained-{digest.hexdigest()[:12]}"
 
 
 class Server(server.Server):

@@ -43,6 +43,7 @@ async def _class(srv: Server, args) -> tuple[float, float, float]:
 
         async def learner(c: aiohttp.ClientSession) -> str:
             async with c.post(f"{API}/runs", json=body) as r:
+                r.raise_for_status()
                 run_id = (await r.json())["id"]
             # Every half second: this bench's own polling, counted in the web process's CPU
             # (a page follows its event stream instead).

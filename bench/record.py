@@ -37,7 +37,7 @@ def commit() -> str:
     )
 
 
-def write(report: Report, output: str, seconds: float, folder: Path = RESULTS) -> Path:
+def write(report: Report, output: str, seconds: float, folder: Path = RESULTS, smoke: bool = False) -> Path:
     """Replace `folder/<name>.md` with this run's targets and everything the benchmark printed."""
     folder.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -54,6 +54,7 @@ def write(report: Report, output: str, seconds: float, folder: Path = RESULTS) -
         f"| command | `python -m bench {' '.join(sys.argv[1:])}` |",
         f"| took | {seconds:.0f} s |",
         "",
+        *(["**A smoke run (tiny sizes): its figures are not measurements.**", ""] if smoke else []),
         "## Targets",
         "",
     ]

@@ -126,7 +126,8 @@ def run(args) -> Report:
         Server(env={"MAX_WORKERS": 2, "PACED_WORKERS": 0, "TRANSFER_PREWARM": "false"}) as unpaced,
         Server(env={"MAX_WORKERS": 1, "PACED_WORKERS": 0, "TRANSFER_PREWARM": "false"}) as single,
     ):
-        for srv in (pool, unpaced, single):
+        # The server without paced places only matters for a paced click.
+        for srv in (pool, unpaced, single) if args.ra_pace else (pool, single):
             _settle(srv)
         for n, pace in enumerate(dict.fromkeys((args.ra_pace, 0))):
             clicks, alones, pooled, without = [], [], [], []

@@ -7,6 +7,8 @@ runs' processes, whatever state the test or benchmark left them in."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib.metadata
 import os
 import signal
 import socket
@@ -28,6 +30,15 @@ torch.set_num_threads(1)
 from app.ml.finetune import pretrain_to_file
 pretrain_to_file(sys.argv[1], sys.argv[2])
 """
+
+
+def shared_pretrained_dir() -> Path:
+    """Pretrained sources kept in .cache between test sessions and benchmark runs, for as long as
+    the ML code that makes them (and torch) stays the same."""
+    digest = hashlib.sha256(importlib.metadata.version("torch").encode())
+    for path in sorted((REPO / "app" / "ml").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return REPO / ".cache" / f"pretrained-{digest.hexdigest()[:12]}"
 
 
 def pretrain(folder: Path) -> Path:

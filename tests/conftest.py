@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 # The real server of the tests, the same as the benchmarks'.
-from bench.server import REPO, Server, free_port, pretrain
+from bench.server import REPO, Server, free_port, pretrain, shared_pretrained_dir
 
 # Answering all 288 transfer questions in the background costs CPU that tests need elsewhere;
 # every app and server a test starts inherits this (the test of prewarming turns it back on).
@@ -32,10 +32,11 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="session")
-def pretrained_dir(tmp_path_factory) -> Path:
-    """Pretrained transfer sources shared by every app of a test session: pretrained once, up
-    front and in parallel, so that no app of the session queues pretraining of its own."""
-    return pretrain(tmp_path_factory.mktemp("pretrained"))
+def pretrained_dir() -> Path:
+    """Pretrained transfer sources shared by every app of a test session (and by the next sessions
+    and the benchmarks, while app/ml stays the same): pretrained up front, both at once, if
+    missing, so that no app of the session queues pretraining of its own."""
+    return pretrain(shared_pretrained_dir())
 
 
 @pytest.fixture
