@@ -143,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in args.names if n not in BENCHES]
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; choose from {BENCHES}")
+    if args.smoke and args.record and args.results.resolve() == record.RESULTS:
+        parser.error("a smoke run's figures are not measurements: --record them with --results elsewhere")
     names = args.names or BENCHES
     if args.smoke:
         Server.quick = True

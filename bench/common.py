@@ -49,6 +49,7 @@ class Server(server.Server):
 
     def wait_forkserver(self, timeout: float = 60) -> None:
         """The forkserver warms up (imports torch) in the background; wait until it sits idle."""
+        assert self.proc is not None, "start() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pids = descendants(self.proc.pid)
@@ -82,7 +83,7 @@ class Server(server.Server):
         con.row_factory = sqlite3.Row
         return con
 
-    def query(self, sql: str, *args) -> list[sqlite3.Row]:
+    def query(self, sql: str, *args: object) -> list[sqlite3.Row]:
         con = self.db()
         try:
             return con.execute(sql, args).fetchall()

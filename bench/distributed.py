@@ -342,7 +342,7 @@ def run(args) -> Report:
             tp = {}
             for backend in order:
                 srv, cl = servers[backend]
-                crash[backend].append(crash_to_first_epoch(srv, 60))
+                crash[backend].append(crash_to_first_epoch(srv, max(args.dist_epochs, 12)))
                 tp[backend], cpu[backend] = batch_throughput(srv, args.dist_batch, args.dist_epochs, cl)
                 page, web = event_latency(srv, epochs=args.dist_latency_epochs)
                 latency[backend][0].extend(page)

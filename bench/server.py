@@ -19,6 +19,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -115,7 +116,7 @@ class Server:
                 time.sleep(interval)
         raise RuntimeError(f"server did not start: {self.log_tail()}")
 
-    def start(self, timeout: float = 90) -> Server:
+    def start(self, timeout: float = 90) -> Self:
         self.spawn()
         self.wait_healthy(timeout)
         return self
@@ -143,7 +144,7 @@ class Server:
     def log_tail(self, chars: int = 2000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
-    def __enter__(self) -> Server:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
