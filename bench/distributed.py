@@ -21,20 +21,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
-from contextlib import closing, suppress
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import aiohttp
 import httpx
 
+from bench.cluster import CeleryNode, RedisServer
 from bench.common import (
     API,
     EVENTS,
-    REPO,
     Report,
     Server,
     Target,
@@ -48,10 +47,7 @@ from bench.common import (
     table,
 )
 from bench.load import sse_events
-from bench.server import free_port
 from bench.training import bare_epochs, wait_run
-
-REDIS_SERVER = "/usr/bin/redis-server"
 
 
 def add_args(p) -> None:
@@ -80,49 +76,23 @@ def add_args(p) -> None:
 class Cluster:
     """A Redis without persistence and `nodes` worker nodes with one slot each, all killed on exit."""
 
-    def __init__(self, nodes: int):
+    def __init__(self, nodes: int) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="bench-celery-")
-        self.url = f"redis://127.0.0.1:{free_port()}/0"
-        self.nodes, self.procs = nodes, []
+        folder = Path(self.tmp.name)
+        self.redis = RedisServer(folder)
+        self.url = self.redis.url
+        self.nodes = [CeleryNode(f"n{i}@bench", self.url, folder, {}) for i in range(nodes)]
 
     def __enter__(self) -> Cluster:
-        port = self.url.rsplit(":", 1)[1].split("/")[0]
-        self._spawn(
-            [REDIS_SERVER, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], "redis"
-        )
-        for i in range(self.nodes):
-            env = {
-                **os.environ,
-                "JOB_BACKEND": "celery",
-                "REDIS_URL": self.url,
-                "WORKER_CONCURRENCY": "1",
-                "WORKER_NAME": f"n{i}@bench",
-                "LOG_LEVEL": "info",
-            }
-            self._spawn([sys.executable, "-m", "app.worker"], f"n{i}", env)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if all(
-                f"n{i}@bench ready.".encode() in (Path(self.tmp.name) / f"n{i}.log").read_bytes()
-                for i in range(self.nodes)
-            ):
-                return self
-            time.sleep(0.2)
-        raise RuntimeError("worker nodes did not start")
+        self.redis.start()
+        with ThreadPoolExecutor(len(self.nodes)) as pool:  # the nodes start (import torch) together
+            list(pool.map(CeleryNode.start, self.nodes))
+        return self
 
-    def _spawn(self, cmd: list[str], name: str, env: dict | None = None) -> None:
-        with open(Path(self.tmp.name) / f"{name}.log", "ab") as log:
-            self.procs.append(
-                subprocess.Popen(
-                    cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-                )
-            )
-
-    def __exit__(self, *exc) -> None:
-        for proc in self.procs:
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, 9)
-            proc.wait(10)
+    def __exit__(self, *exc: object) -> None:
+        for node in self.nodes:
+            node.kill()
+        self.redis.stop()
         self.tmp.cleanup()
 
     def server_env(self, slots: int) -> dict:
@@ -195,10 +165,12 @@ def process_groups(srv: Server, cluster: Cluster | None) -> dict[str, list[int]]
         groups["training"] = web_kids
         return groups
     groups["web node"] += web_kids  # its forkserver (comparisons, sandboxes): not training here
-    groups["node mains"], groups["redis"], groups["training"] = [], [cluster.procs[0].pid], []
-    for proc in cluster.procs[1:]:
-        groups["node mains"].append(proc.pid)
-        groups["training"] += descendants(proc.pid)[1:]
+    assert cluster.redis.proc is not None
+    groups["node mains"], groups["redis"], groups["training"] = [], [cluster.redis.proc.pid], []
+    for node in cluster.nodes:
+        assert node.proc is not None
+        groups["node mains"].append(node.proc.pid)
+        groups["training"] += descendants(node.proc.pid)[1:]
     return groups
 
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-# The real server of the tests, the same as the benchmarks'.
-from bench.server import REPO, Server, free_port, pretrain, shared_pretrained_dir
+# The real server (and Redis, and Celery worker nodes) of the tests, the same as the benchmarks'.
+from bench.cluster import REDIS_SERVER, CeleryNode, RedisServer
+from bench.server import REPO, Server, pretrain, shared_pretrained_dir
 
 # Answering all 288 transfer questions in the background costs CPU that tests need elsewhere;
 # every app and server a test starts inherits this (the test of prewarming turns it back on).
@@ -127,110 +124,6 @@ def page(browser, live_server):
 
 
 # --- JOB_BACKEND=celery: a real Redis and two real Celery worker nodes, started here ---
-REDIS_SERVER = "/usr/bin/redis-server"
-
-
-class RedisServer:
-    """Debian's redis-server on a free port, without persistence: a restart loses everything,
-    which is what the relays must survive."""
-
-    def __init__(self, folder: Path):
-        self.folder, self.port = folder, free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 20) -> RedisServer:
-        import redis
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        log = open(self.folder / f"redis-{self.port}.log", "ab")
-        self.proc = subprocess.Popen(
-            [
-                REDIS_SERVER,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.folder),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if redis.Redis.from_url(self.url, socket_timeout=1).ping():
-                    return self
-            except redis.RedisError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-
-class CeleryNode:
-    """`python -m app.worker` with one slot, in its own process group: killing the group is
-    losing the whole node (the Celery worker, its forkserver and its runs)."""
-
-    def __init__(self, name: str, redis_url: str, folder: Path, env: dict):
-        self.name, self.redis_url, self.folder, self.env = name, redis_url, folder, env
-        self.log = folder / f"worker-{name.split('@')[0]}.log"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 180) -> CeleryNode:
-        env = {
-            **os.environ,
-            **self.env,
-            "JOB_BACKEND": "celery",
-            "REDIS_URL": self.redis_url,
-            "WORKER_NAME": self.name,
-            "WORKER_CONCURRENCY": "1",
-            "LOG_LEVEL": "info",
-        }
-        self.folder.mkdir(parents=True, exist_ok=True)
-        start_at = self.log.stat().st_size if self.log.exists() else 0
-        out = open(self.log, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.worker"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker {self.name} exited: {self.log.read_text()[-2000:]}")
-            with open(self.log, "rb") as f:
-                f.seek(start_at)
-                if f" {self.name} ready.".encode() in f.read():
-                    return self
-            time.sleep(0.2)
-        raise RuntimeError(f"worker {self.name} did not start: {self.log.read_text()[-2000:]}")
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL of the whole node, as a pulled plug."""
-        if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(10)
-
-
 class CeleryCluster:
     HEARTBEAT_TTL_S = 3.0
 
