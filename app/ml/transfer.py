@@ -92,6 +92,14 @@ class LoadReport:
     def row(self, key: str) -> TensorRow:
         return next(r for r in self.rows if r.key == key)
 
+    @property
+    def outcome(self) -> str:
+        """ "raised"; "loaded_nothing" when nothing raised yet not one tensor came from the checkpoint
+        (strict=False with every key missing, a filter that kept nothing); else "loaded"."""
+        if not self.ok:
+            return "raised"
+        return "loaded" if self.totals["transferred"]["tensors"] else "loaded_nothing"
+
     def keys_with(self, status: str) -> list[str]:
         return [r.key for r in self.rows if r.status == status]
 
@@ -106,6 +114,7 @@ class LoadReport:
             "strategy": self.strategy,
             "code": STRATEGIES[self.strategy]["code"],
             "ok": self.ok,
+            "outcome": self.outcome,
             "error": None if self.ok else {"type": self.error_type, "message": self.error_message},
             "missing_keys": self.missing_keys,
             "unexpected_keys": self.unexpected_keys,

@@ -151,7 +151,10 @@ class LoadView(Answer):
 
     strategy: Strategy
     code: str = Field(description="the strategy's loading code")
-    ok: bool
+    ok: bool = Field(description="load_state_dict returned without an exception")
+    outcome: Literal["loaded", "loaded_nothing", "raised"] = Field(
+        description="loaded_nothing: no exception, yet not one tensor came from the checkpoint"
+    )
     error: LoadError | None = Field(
         description="what torch raised (a failed load may still have copied tensors)"
     )
