@@ -97,13 +97,27 @@
     update();
   }
 
+  // A table or code block wider than its box scrolls inside it (never the page): keyboard users
+  // reach the scrolling with Tab, so such a box must be focusable.
+  function focusScrollers(root) {
+    root.querySelectorAll("table, .table-scroll, pre").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth + 1 && !box.hasAttribute("tabindex")) box.setAttribute("tabindex", "0");
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var toc = document.querySelector(".toc-details");
     if (toc && window.matchMedia("(max-width: 900px)").matches) toc.open = false;
     addCopyButtons(document);
     followToc();
+    focusScrollers(document);
   });
-  document.addEventListener("htmx:afterSettle", function (e) { addCopyButtons(e.target); });
+  document.addEventListener("htmx:afterSettle", function (e) { addCopyButtons(e.target); focusScrollers(e.target); });
+  var resized = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resized);
+    resized = setTimeout(function () { focusScrollers(document); }, 200);
+  });
   // A "close" button empties the panel it names (no inline scripts: the CSP forbids them).
   document.addEventListener("click", function (e) {
     var button = e.target.closest && e.target.closest("[data-clear]");
