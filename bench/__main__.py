@@ -31,6 +31,7 @@ BENCHES = [
     "exercise",
     "distributed",
     "hostile",
+    "sharded",
 ]
 # Tiny sizes for --smoke: every code path of a benchmark, in a few seconds each (runs of at least
 # 5 epochs: the benchmarks checkpoint every 5).
@@ -59,6 +60,7 @@ SMOKE: dict[str, dict[str, object]] = {
         "dist_latency_epochs": 4,
     },
     "hostile": {"hs_saves": 2, "hs_kills": 1},
+    "sharded": {"sharded_runs": 1},
 }
 
 

@@ -4,6 +4,7 @@ load on M, a rank killed during the save, and DDP's rules for who saves and whos
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -63,12 +64,16 @@ def _save_body(rank: int, world: int, folder: Path, args: dict[str, Any]) -> dic
     model = wrap(tiny_model(args["seed"]), args["sharding"], world)
     loss = train(model, args["seed"], rank, args["steps"])
     whole = full_weights(model)  # a collective: before the save, while every rank is alive
-    if rank == 0:
+    timing = {}
+    if rank == 0:  # the same weights by one process with torch.save: the baseline of bench sharded
+        t0 = time.perf_counter()
         torch.save(whole, expected_path(folder, args["name"]))
+        timing["torch_save_s"] = time.perf_counter() - t0
     target = folder / args["name"]
     writer = None if args["kill"] is None else KillingWriter.make(target, rank, args["kill"])
+    t0 = time.perf_counter()
     dcp.save({"model": get_model_state_dict(model)}, checkpoint_id=target, storage_writer=writer)
-    return {"loss": loss}
+    return {"loss": loss, "save_s": time.perf_counter() - t0, **timing}
 
 
 def files(target: Path) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ class RankOutcome(BaseModel):
     ok: bool | None = Field(None, description="None: the rank died before it could say")
     error: str | None = Field(None, description="torch's own message, when the rank failed")
     loss: float | None = None
+    save_s: float | None = Field(None, description="seconds this rank spent in dcp.save")
 
 
 class ShardFile(BaseModel):
