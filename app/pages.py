@@ -63,8 +63,7 @@ def render_component(request: Request, name: str, lang: str, attrs: tuple = ()) 
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request):
-    lang = i18n.pick_language(request.cookies.get(i18n.LANG_COOKIE), request.headers.get("accept-language"))
-    return index_page(request, lang)
+    return index_page(request, i18n.request_lang(request))
 
 
 def index_page(request: Request, lang: str) -> HTMLResponse:
