@@ -1,7 +1,5 @@
 """Interface text of the LoadingClinic, Chinese and English."""
 
-from app import i18n
-
 CASES = {
     "zh": {
         "renamed_layer": "层改了名字：missing / unexpected keys",
@@ -308,7 +306,9 @@ FIXES = {
     },
 }
 
-i18n.STRINGS["zh"].update(
+# This module's interface text, registered with its component (app/components/__init__.py).
+STRINGS: dict[str, dict[str, str]] = {"zh": {}, "en": {}}
+STRINGS["zh"].update(
     {
         "cl.title": "交互演示：加载错误门诊",
         "cl.intro": "每个病例都会在服务器上真的造出一个出问题的 checkpoint，运行出错的代码。你来选修复方案，服务器当场运行它：错误信息是 PyTorch（或 safetensors）给出的原文，修好了就给出证据。",
@@ -339,7 +339,7 @@ i18n.STRINGS["zh"].update(
         "cl.try_another": "换一个试试。",
     }
 )
-i18n.STRINGS["en"].update(
+STRINGS["en"].update(
     {
         "cl.title": "Try it: the loading clinic",
         "cl.intro": "Each case really makes a broken checkpoint on the server and runs the failing code. You choose the fix; the server runs it right then: errors are PyTorch's own words (or safetensors'), and a real fix comes with evidence.",

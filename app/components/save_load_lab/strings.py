@@ -1,7 +1,5 @@
 """Interface text of the SaveLoadLab, Chinese and English."""
 
-from app import i18n
-
 REFACTORS = {
     "zh": {
         "none": ("代码不变", "代码和保存时一模一样。"),
@@ -78,7 +76,9 @@ ROLES = {
     },
 }
 
-i18n.STRINGS["zh"].update(
+# This module's interface text, registered with its component (app/components/__init__.py).
+STRINGS: dict[str, dict[str, str]] = {"zh": {}, "en": {}}
+STRINGS["zh"].update(
     {
         "sl.title": "交互演示：保存两种文件，改代码，再加载",
         "sl.intro": "服务器真的写了一个 labnet.py，用两种方式保存模型：只存 state_dict，以及 torch.save(model) 整个对象。然后你来“重构代码”，每种加载方式都会在一个全新的进程里真正执行一遍。",
@@ -126,7 +126,7 @@ i18n.STRINGS["zh"].update(
         "sl.unknown_refactor": "没有这种改动，可选：{names}",
     }
 )
-i18n.STRINGS["en"].update(
+STRINGS["en"].update(
     {
         "sl.title": "Try it: save both ways, change the code, load again",
         "sl.intro": 'The server really writes a labnet.py and saves the model both ways: only the state_dict, and the whole object with torch.save(model). Then you "refactor the code", and every way of loading really runs in a brand-new process.',

@@ -20,7 +20,9 @@ def unknown_model(lang: str, names) -> str:
     return i18n.t(lang, "sd.unknown_model").format(names=", ".join(names))
 
 
-i18n.STRINGS["zh"].update(
+# This module's interface text, registered with its component (app/components/__init__.py).
+STRINGS: dict[str, dict[str, str]] = {"zh": {}, "en": {}}
+STRINGS["zh"].update(
     {
         "sd.title": "交互演示：看看真实的 state_dict",
         "sd.intro": "选一个模型，服务器会真的构建它并列出 model.state_dict() 里的每一项：key、形状、dtype、元素个数、字节数，以及它是参数还是 buffer。",
@@ -58,7 +60,7 @@ i18n.STRINGS["zh"].update(
         "sd.unknown_model": "没有这个模型，可选：{names}",
     }
 )
-i18n.STRINGS["en"].update(
+STRINGS["en"].update(
     {
         "sd.title": "Try it: look at a real state_dict",
         "sd.intro": "Pick a model: the server really builds it and lists every entry of model.state_dict(): key, shape, dtype, number of elements, bytes, and whether it is a parameter or a buffer.",

@@ -1,7 +1,5 @@
 """Interface text of the TransferLearningVisualizer, Chinese and English."""
 
-from app import i18n
-
 SOURCES = {
     "zh": {
         "resnet_mini": "ResNet-mini（残差 CNN，头部 fc）",
@@ -103,7 +101,9 @@ STATUS_FIX = {
     },
 }
 
-i18n.STRINGS["zh"].update(
+# This module's interface text, registered with its component (app/components/__init__.py).
+STRINGS: dict[str, dict[str, str]] = {"zh": {}, "en": {}}
+STRINGS["zh"].update(
     {
         "tl.title": "交互演示：把预训练权重注入新模型",
         "tl.intro": "左边是服务器上真正预训练过的源模型（24 类图形识别），右边是类别数不同的新模型。每一行是目标模型 state_dict 里的一个张量（以及源模型独有的张量）。改变设置，PyTorch 会真的执行一次加载。",
@@ -185,7 +185,7 @@ i18n.STRINGS["zh"].update(
         "tl.limit_queue": "队列已满：{n} 个任务在等待，请一分钟后再试。",
     }
 )
-i18n.STRINGS["en"].update(
+STRINGS["en"].update(
     {
         "tl.title": "Try it: inject pretrained weights into a new model",
         "tl.intro": "On the left, a source model really pretrained on the server (24 glyph classes); on the right, a new model with a different number of classes. Each row is a tensor of the target's state_dict (or one only the source has). Change the settings and PyTorch really performs the load.",
