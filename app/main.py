@@ -18,7 +18,7 @@ from app.content.render import pygments_css
 from app.jobs.manager import JobManager
 from app.middleware import SecurityHeaders
 from app.security import RequestGuard
-from app.sessions import SESSION_COOKIE, SESSION_MAX_AGE, SessionBuckets, secret_key
+from app.sessions import SESSION_COOKIE, SESSION_MAX_AGE, TokenBucket, secret_key
 from app.settings import Settings, get_settings
 from app.templating import STATIC_DIR
 
@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.library = library
     app.state.jobs = JobManager(settings)
-    app.state.session_buckets = SessionBuckets(settings.new_sessions_per_minute)
+    app.state.session_buckets = TokenBucket(settings.new_sessions_per_minute)
     app.state.startup_hooks = [lambda a: a.state.jobs.start()]
     app.state.shutdown_hooks = [lambda a: a.state.jobs.stop()]
 
@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/docs", include_in_schema=False)
     def docs() -> Response:
         page = get_swagger_ui_html(
-            openapi_url=app.openapi_url,
+            openapi_url=app.openapi_url or "/openapi.json",
             title=app.title + " — docs",
             swagger_js_url="/docs-assets/swagger-ui-bundle.js",
             swagger_css_url="/docs-assets/swagger-ui.css",
