@@ -114,27 +114,28 @@ class TeacherAuth:
         # "s" names this cookie alone, so that leaving can end it on the server.
         return self._signer.dumps({"k": self._fingerprint, "s": secrets.token_urlsafe(12)})
 
-    def _cookie_id(self, value: str | None) -> str | None:
-        """The id of a valid, unexpired teacher cookie for the current key, else None."""
+    def _signed(self, value: str | None) -> dict:
+        """The cookie's payload if we signed it and it has not expired, else {}."""
         if not value or len(value) > 512:
-            return None
+            return {}
         try:
             data = self._signer.loads(value, max_age=self.max_age)
         except BadSignature:
-            return None
-        if not (isinstance(data, dict) and hmac.compare_digest(str(data.get("k", "")), self._fingerprint)):
-            return None
-        cookie_id = data.get("s")
-        return cookie_id if isinstance(cookie_id, str) and cookie_id not in self.ended else None
+            return {}
+        return data if isinstance(data, dict) else {}
 
     def cookie_ok(self, value: str | None) -> bool:
-        return self._cookie_id(value) is not None
+        """Signed for the current key, not expired, and not ended by leaving."""
+        data = self._signed(value)
+        if not hmac.compare_digest(str(data.get("k", "")), self._fingerprint):
+            return False
+        cookie_id = data.get("s")
+        return isinstance(cookie_id, str) and cookie_id not in self.ended
 
     def end(self, value: str | None) -> None:
         """Leave: this cookie opens nothing any more, whoever replays it."""
-        cookie_id = self._cookie_id(value)
-        if cookie_id is not None:
-            self.ended.end(cookie_id, time.time() + self.max_age)
+        if self.cookie_ok(value):
+            self.ended.end(self._signed(value)["s"], time.time() + self.max_age)
 
     def check_key(self, request: Request, given: str) -> str:
         """'ok', 'wrong' (403) or 'limited' (429): wrong tries are counted per client address."""
