@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX_URL ?=
 TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 
-.PHONY: serve worker test bench setup setup-test browser bwrap redis axe clean
+.PHONY: serve worker test lint bench setup setup-test browser bwrap redis axe clean
 
 serve: setup
 	$(PY) -m app
@@ -19,8 +19,15 @@ worker: setup
 	$(PY) -m pip install --quiet -e ".[celery]"
 	$(PY) -m app.worker
 
-test: setup-test browser bwrap redis axe
+# Lint and types first (they take seconds), then every benchmark at tiny sizes, then the suite.
+test: lint browser bwrap redis axe
+	$(PY) -m bench --smoke
 	$(PY) -m pytest
+
+lint: setup-test
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 bench: setup
 	$(PY) -m pip install --quiet -e ".[bench]"

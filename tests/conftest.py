@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,6 +18,7 @@ import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+PRETRAINED_CACHE = REPO / ".cache" / "pretrained"
 # Answering all 288 transfer questions in the background costs CPU that tests need elsewhere;
 # every app and server a test starts inherits this (the test of prewarming turns it back on).
 os.environ["TRANSFER_PREWARM"] = "false"
@@ -45,16 +50,39 @@ pretrain_to_file(sys.argv[1], sys.argv[2])
 """
 
 
+def _pretrain_key() -> str:
+    """The pretrained sources depend on app/ml's code and torch's version, nothing else."""
+    digest = hashlib.sha256(
+        subprocess.run(
+            [sys.executable, "-c", "import torch; print(torch.__version__)"], capture_output=True, check=True
+        ).stdout
+    )
+    for path in sorted((REPO / "app" / "ml").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 @pytest.fixture(scope="session")
-def pretrained_dir(tmp_path_factory) -> Path:
-    """Pretrained transfer sources shared by every app of a test session: pretrained once, up
-    front and in parallel, so that no app of the session queues pretraining of its own."""
-    folder = tmp_path_factory.mktemp("pretrained")
-    procs = [
-        subprocess.Popen([sys.executable, "-c", PRETRAIN, name, str(folder / f"{name}.pt")], cwd=REPO)
-        for name in ("resnet_mini", "convnet_mini")
-    ]
-    assert all(p.wait(600) == 0 for p in procs), "pretraining the transfer sources failed"
+def pretrained_dir() -> Path:
+    """Pretrained transfer sources shared by every app of the test run: pretrained once for a given
+    app/ml and torch (kept under .cache, as pip keeps wheels), in parallel, behind a lock that the
+    test workers share, so that no app queues pretraining of its own."""
+    folder = PRETRAINED_CACHE / _pretrain_key()
+    PRETRAINED_CACHE.mkdir(parents=True, exist_ok=True)
+    with open(PRETRAINED_CACHE / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "done").exists():
+            building = Path(tempfile.mkdtemp(dir=PRETRAINED_CACHE))
+            procs = [
+                subprocess.Popen(
+                    [sys.executable, "-c", PRETRAIN, name, str(building / f"{name}.pt")], cwd=REPO
+                )
+                for name in ("resnet_mini", "convnet_mini")
+            ]
+            assert all(p.wait(600) == 0 for p in procs), "pretraining the transfer sources failed"
+            (building / "done").touch()
+            shutil.rmtree(folder, ignore_errors=True)
+            building.rename(folder)
     return folder
 
 

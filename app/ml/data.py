@@ -37,6 +37,6 @@ def train_val_split(X: Tensor, y: Tensor, val_fraction: float = 0.2) -> tuple[Te
     """(X_train, y_train, X_val, y_val); deterministic because make_dataset already shuffled."""
     if not 0.0 < val_fraction < 1.0:
         raise ValueError("val_fraction must be in (0, 1)")
-    n_val = int(round(len(X) * val_fraction))
+    n_val = round(len(X) * val_fraction)
     n_train = len(X) - n_val
     return X[:n_train], y[:n_train], X[n_train:], y[n_train:]

@@ -164,7 +164,7 @@ class Trainer:
         if t.scheduler is not None and with_sched and ckpt.get("scheduler_state_dict"):
             t.scheduler.load_state_dict(ckpt["scheduler_state_dict"])
             # load_state_dict restores the counter but leaves the optimizer's lr alone.
-            for group, lr in zip(t.optimizer.param_groups, t.scheduler.get_last_lr()):
+            for group, lr in zip(t.optimizer.param_groups, t.scheduler.get_last_lr(), strict=True):
                 group["lr"] = lr
         if with_rng:
             rng = ckpt["rng"]
@@ -328,8 +328,9 @@ def train(
     """Run epochs trainer.epoch+1 .. config.epochs, checkpointing as configured.
 
     With config.mid_epoch_checkpoint, a checkpoint is also saved after half of each epoch's
-    batches (before that step's on_step). Per epoch: the "epoch" event is emitted first (synchronously, so a supervisor can
-    kill the process there, before that epoch's checkpoint), then the checkpoint is
+    batches (before that step's on_step). Per epoch: the "epoch" event is emitted first
+    (synchronously, so a supervisor can kill the process there, before that epoch's checkpoint),
+    then the checkpoint is
     saved and a "checkpoint" event follows. If the epoch equals crash_while_saving_at,
     its checkpoint is written with the crashing writer instead, and the process dies.
     Returns the final weights hash.

@@ -45,7 +45,7 @@
 
   function followToc() {
     var links = Array.prototype.slice.call(document.querySelectorAll(".toc a[href^='#']"));
-    if (!links.length || !("IntersectionObserver" in window)) return;
+    if (!links.length) return;
     var byId = {};
     var idOf = function (a) { return decodeURIComponent(a.getAttribute("href").slice(1)); };
     links.forEach(function (a) { byId[idOf(a)] = a; });
@@ -61,26 +61,40 @@
     var pinned = null;
     var hash = decodeURIComponent(location.hash.slice(1));
     if (byId[hash]) pinned = hash;
+    var details = document.querySelector(".toc-details");
+    var narrow = window.matchMedia("(max-width: 900px)");
     links.forEach(function (a) {
-      a.addEventListener("click", function () { pinned = idOf(a); mark(pinned); });
+      a.addEventListener("click", function () {
+        pinned = idOf(a);
+        mark(pinned);
+        if (details && narrow.matches) details.open = false;
+      });
     });
-    ["wheel", "touchmove", "keydown"].forEach(function (name) {
+    ["wheel", "touchmove", "keydown", "mousedown"].forEach(function (name) {
       window.addEventListener(name, function () { pinned = null; }, { passive: true });
     });
-    var observer = new IntersectionObserver(function () {
-      if (pinned) { mark(pinned); return; }
-      var headings = Object.keys(byId).map(function (id) { return document.getElementById(id); }).filter(Boolean);
-      var current = null;
-      for (var i = 0; i < headings.length; i++) {
-        if (headings[i].getBoundingClientRect().top < window.innerHeight * 0.35) current = headings[i].id;
+    // Read the headings' positions once a frame while scrolling: an IntersectionObserver only
+    // hears of headings that cross its band, and a fast scroll or a jump crosses none.
+    var headings = Object.keys(byId).map(function (id) { return document.getElementById(id); }).filter(Boolean);
+    var current = document.querySelector(".toc-current");
+    var update = function () {
+      var id = pinned;
+      if (!id) {
+        id = headings.length ? headings[0].id : null;
+        for (var i = 0; i < headings.length; i++) {
+          if (headings[i].getBoundingClientRect().top < window.innerHeight * 0.35) id = headings[i].id;
+        }
       }
-      if (!current && headings.length) current = headings[0].id;
-      mark(current);
-    }, { rootMargin: "0px 0px -60% 0px", threshold: [0, 1] });
-    Object.keys(byId).forEach(function (id) {
-      var el = document.getElementById(id);
-      if (el) observer.observe(el);
-    });
+      mark(id);
+      if (current) current.textContent = id && byId[id] ? byId[id].textContent : "";
+    };
+    var queued = false;
+    window.addEventListener("scroll", function () {
+      if (queued) return;
+      queued = true;
+      window.requestAnimationFrame(function () { queued = false; update(); });
+    }, { passive: true });
+    update();
   }
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -83,7 +83,8 @@ async def compare(request: Request, against: Strategy, query: Query) -> dict:
     return story.compare(before, await service.view(request, query))
 
 
-# exclude_unset: a tensor the checkpoint lacks has no `source` side, and its answer has no such key (not null).
+# exclude_unset: a tensor the checkpoint lacks has no `source` side, and its answer has no such key
+# (not null).
 @router.get(
     "/tensor",
     response_model=TensorPreview,

@@ -191,7 +191,8 @@ class Histogram(Answer):
 
 
 class TensorPreview(Answer):
-    """One tensor before and after loading, and the source's (a key only in the source shows it on every side)."""
+    """One tensor before and after loading, and the source's (a key only in the source shows it on every
+    side)."""
 
     key: str
     status: Status

@@ -125,7 +125,8 @@ model.load_state_dict(torch.load("weights.pt", weights_only=True))
             """\
 model = torch.load("whole_model.pt")   # weights_only=True is the default since PyTorch 2.6
 """,
-            "The default loader accepts tensors and plain containers only, so a pickled nn.Module is refused.",
+            "The default loader accepts tensors and plain containers only, "
+            "so a pickled nn.Module is refused.",
         ),
         (
             "whole model, weights_only=False",
@@ -144,7 +145,8 @@ needed = torch.serialization.get_unsafe_globals_in_checkpoint("whole_model.pt")
 with torch.serialization.safe_globals({allow}):
     model = torch.load("whole_model.pt")   # still weights_only=True
 """,
-            "The allowlist must name exactly the globals the file records; a renamed or moved class is a different name.",
+            "The allowlist must name exactly the globals the file records; "
+            "a renamed or moved class is a different name.",
         ),
     ]
 
