@@ -29,8 +29,9 @@ lint: setup-test
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-bench: setup
-	$(PY) -m pip install --quiet -e ".[bench]"
+# Every benchmark, full size (bench distributed starts Redis and Celery worker nodes).
+bench: setup redis
+	$(PY) -m pip install --quiet -e ".[bench,celery]"
 	$(PY) -m bench
 
 setup: $(VENV)/.installed

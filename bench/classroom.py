@@ -368,7 +368,7 @@ async def classroom(srv: Server, args) -> dict:
         if sampler.died:
             raise RuntimeError(f"the server died during the class (exit code {srv.proc.returncode})")
         cpu1 = (*tree_cpu(srv.proc.pid), self_cpu(), machine_busy())
-        out["cpu"] = [b - a for a, b in zip(cpu0, cpu1)]
+        out["cpu"] = [b - a for a, b in zip(cpu0, cpu1, strict=True)]
         # Again after the class: the machine is shared, and a denominator from one moment only
         # would carry whatever else ran then. The ratio uses the runs before and after together.
         out["lone_after"] = [
@@ -487,8 +487,9 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
         delivery = res["crash_delivery"]
         rep.row(
             f"[{label}] dashboard: events, crashes probed / recorded / announced, delivery p50 / p95 / max",
-            f"{out['board_events']}, {len(out['crashed'])} / {len(delivery)} / {sum(map(math.isfinite, delivery))}, "
-            f"{ms(percentile(delivery, 50))} / {ms(percentile(delivery, 95))} / {ms(max(delivery, default=0))}",
+            f"{out['board_events']}, {len(out['crashed'])} / {len(delivery)} / "
+            f"{sum(map(math.isfinite, delivery))}, {ms(percentile(delivery, 50))} / "
+            f"{ms(percentile(delivery, 95))} / {ms(max(delivery, default=0))}",
         )
     if "wall" in res:
         rep.row(f"[{label}] wall: first POST -> last run finished", f"{res['wall']:.1f} s")
@@ -504,7 +505,8 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
         other = max(0.0, busy - srv_cpu - below_cpu - gen_cpu)
         rep.row(
             f"[{label}] CPU s in class: server/workers/load gen/others",
-            f"{srv_cpu:.2f} / {below_cpu:.1f} / {gen_cpu:.1f} / {other:.1f} of {cores() * res['wall']:.1f} core-s",
+            f"{srv_cpu:.2f} / {below_cpu:.1f} / {gen_cpu:.1f} / {other:.1f}"
+            f" of {cores() * res['wall']:.1f} core-s",
         )
         # Beside the ratio, two figures the host's speed does not move: the cores' share the class
         # left to training, and what an epoch cost the workers. In a slow spell of the VM the

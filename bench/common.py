@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import signal
-import socket
 import sqlite3
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import ClassVar
 
 import httpx
 
-REPO = Path(__file__).resolve().parent.parent
+from bench import server
+from bench.server import shared_pretrained_dir
+
+REPO = server.REPO
+
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 CHAPTER = "/en/06-model-io-checkpoint"
 EVENTS = "/components/checkpoint-simulator/events?lang=en"
 API = "/api/checkpoint-simulator"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cores() -> int:
@@ -38,76 +31,25 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def shared_pretrained_dir() -> Path:
-    """Pretrained transfer sources kept between benchmark runs (keyed by the ML code that makes
-    them): pretraining is measured by the transfer benchmark, and the others need not wait ~45 s."""
-    digest = hashlib.sha256()
-    for path in sorted((REPO / "app" / "ml").rglob("*.py")):
-        digest.update(path.read_bytes())
-    return REPO / ".cache" / f"bench-pretrained-{digest.hexdigest()[:12]}"
+class Server(server.Server):
+    """The harness's server (bench/server.py) on a fresh DATA_DIR, with what benchmarks read of it:
+    its start-up work, and read-only looks into its database."""
 
+    # Smoke mode (`python -m bench --smoke`): the start-up work is left out (the pretrained sources
+    # are shared, the load views are not answered ahead), since its figures are not read.
+    quick: ClassVar[bool] = False
 
-class Server:
-    """`python -m app` as a real subprocess on a fresh DATA_DIR, in its own process group."""
-
-    def __init__(self, env: dict | None = None, fresh_pretrained: bool = False):
-        self.tmp = tempfile.TemporaryDirectory(prefix="bench-")
-        self.data_dir = Path(self.tmp.name) / "data"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(env or {})
-        if not fresh_pretrained:
+    def __init__(self, env: Mapping[str, object] | None = None, fresh_pretrained: bool = False) -> None:
+        env = {"LOG_LEVEL": "warning", **(env or {})}
+        if self.quick:
+            env.setdefault("TRANSFER_PREWARM", "false")
+        if self.quick or not fresh_pretrained:
             env.setdefault("PRETRAINED_DIR", str(shared_pretrained_dir()))
-        self.extra_env = {k: str(v) for k, v in env.items() if v is not None}
-        self.proc: subprocess.Popen | None = None
-        self.log = Path(self.tmp.name) / "server.log"
-        self.started_at = 0.0
-
-    def spawn(self) -> None:
-        env = {
-            **os.environ,
-            "DATA_DIR": str(self.data_dir),
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "SECRET_KEY": "bench",
-            "LOG_LEVEL": "warning",
-            **self.extra_env,
-        }
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log, "ab")
-        self.started_at = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-
-    def wait_healthy(self, timeout: float = 90, interval: float = 0.01) -> float:
-        """Seconds from spawn to the first 200 on /healthz."""
-        deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=2) as c:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
-                try:
-                    if c.get(self.url + "/healthz").status_code == 200:
-                        return time.perf_counter() - self.started_at
-                except httpx.HTTPError:
-                    pass
-                time.sleep(interval)
-        raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
-
-    def start(self) -> Server:
-        self.spawn()
-        self.wait_healthy()
-        return self
+        super().__init__(env=env)
 
     def wait_forkserver(self, timeout: float = 60) -> None:
         """The forkserver warms up (imports torch) in the background; wait until it sits idle."""
+        assert self.proc is not None, "start() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pids = descendants(self.proc.pid)
@@ -123,6 +65,8 @@ class Server:
         for ~45 s on a fresh DATA_DIR, then its views are answered in the background), so that
         nothing measured shares the machine with it. Seconds waited."""
         t0 = time.monotonic()
+        if self.quick:
+            return 0.0
         with httpx.Client(base_url=self.url, timeout=10) as c:
             while time.monotonic() - t0 < timeout:
                 if c.get("/api/transfer/options").json().get("all_views_ready"):
@@ -133,40 +77,13 @@ class Server:
         self.wait_forkserver()
         return time.monotonic() - t0
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
-        if self.proc:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-        self.tmp.cleanup()
-
-    def __enter__(self) -> Server:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None and self.log.exists():
-            alive = self.proc is not None and self.proc.poll() is None
-            print(f"  server (alive: {alive}) log tail:\n{self.log.read_text()[-3000:]}", file=sys.stderr)
-        self.stop()
-
     # --- read-only looks into the app's database ---
     def db(self) -> sqlite3.Connection:
         con = sqlite3.connect(f"file:{self.data_dir / 'lab.sqlite3'}?mode=ro", uri=True, timeout=5)
         con.row_factory = sqlite3.Row
         return con
 
-    def query(self, sql: str, *args) -> list[sqlite3.Row]:
+    def query(self, sql: str, *args: object) -> list[sqlite3.Row]:
         con = self.db()
         try:
             return con.execute(sql, args).fetchall()

@@ -21,26 +21,24 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
 import aiohttp
 import httpx
 
+from bench.cluster import CeleryNode, RedisServer
 from bench.common import (
     API,
     EVENTS,
-    REPO,
     Report,
     Server,
     Target,
     _times,
     descendants,
-    free_port,
     machine_busy,
     median,
     ms,
@@ -50,8 +48,6 @@ from bench.common import (
 )
 from bench.load import sse_events
 from bench.training import bare_epochs, wait_run
-
-REDIS_SERVER = "/usr/bin/redis-server"
 
 
 def add_args(p) -> None:
@@ -69,56 +65,34 @@ def add_args(p) -> None:
         help="distributed: rounds of the side-by-side measurements (crash, batch, event latency), "
         "each backend once per round in alternating order (default 3)",
     )
+    p.add_argument(
+        "--dist-latency-epochs",
+        type=int,
+        default=40,
+        help="distributed: epochs of each run whose checkpoints a page follows (default 40)",
+    )
 
 
 class Cluster:
     """A Redis without persistence and `nodes` worker nodes with one slot each, all killed on exit."""
 
-    def __init__(self, nodes: int):
+    def __init__(self, nodes: int) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="bench-celery-")
-        self.url = f"redis://127.0.0.1:{free_port()}/0"
-        self.nodes, self.procs = nodes, []
+        folder = Path(self.tmp.name)
+        self.redis = RedisServer(folder)
+        self.url = self.redis.url
+        self.nodes = [CeleryNode(f"n{i}@bench", self.url, folder, {}) for i in range(nodes)]
 
     def __enter__(self) -> Cluster:
-        port = self.url.rsplit(":", 1)[1].split("/")[0]
-        self._spawn(
-            [REDIS_SERVER, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], "redis"
-        )
-        for i in range(self.nodes):
-            env = {
-                **os.environ,
-                "JOB_BACKEND": "celery",
-                "REDIS_URL": self.url,
-                "WORKER_CONCURRENCY": "1",
-                "WORKER_NAME": f"n{i}@bench",
-                "LOG_LEVEL": "info",
-            }
-            self._spawn([sys.executable, "-m", "app.worker"], f"n{i}", env)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if all(
-                f"n{i}@bench ready.".encode() in (Path(self.tmp.name) / f"n{i}.log").read_bytes()
-                for i in range(self.nodes)
-            ):
-                return self
-            time.sleep(0.2)
-        raise RuntimeError("worker nodes did not start")
+        self.redis.start()
+        with ThreadPoolExecutor(len(self.nodes)) as pool:  # the nodes start (import torch) together
+            list(pool.map(CeleryNode.start, self.nodes))
+        return self
 
-    def _spawn(self, cmd: list[str], name: str, env: dict | None = None) -> None:
-        log = open(Path(self.tmp.name) / f"{name}.log", "ab")
-        self.procs.append(
-            subprocess.Popen(
-                cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        )
-
-    def __exit__(self, *exc) -> None:
-        for proc in self.procs:
-            try:
-                os.killpg(proc.pid, 9)
-            except ProcessLookupError:
-                pass
-            proc.wait(10)
+    def __exit__(self, *exc: object) -> None:
+        for node in self.nodes:
+            node.kill()
+        self.redis.stop()
         self.tmp.cleanup()
 
     def server_env(self, slots: int) -> dict:
@@ -175,7 +149,7 @@ def cpu_of(groups: dict[str, list[int]]) -> dict[str, float]:
     hz = os.sysconf("SC_CLK_TCK")
     out = {}
     for name, pids in groups.items():
-        own, reaped = zip(*(_times(p) for p in pids)) if pids else ((0,), (0,))
+        own, reaped = zip(*(_times(p) for p in pids), strict=True) if pids else ((0,), (0,))
         out[name] = sum(own) / hz
         if name == "training":
             out[name] += sum(reaped) / hz
@@ -191,10 +165,12 @@ def process_groups(srv: Server, cluster: Cluster | None) -> dict[str, list[int]]
         groups["training"] = web_kids
         return groups
     groups["web node"] += web_kids  # its forkserver (comparisons, sandboxes): not training here
-    groups["node mains"], groups["redis"], groups["training"] = [], [cluster.procs[0].pid], []
-    for proc in cluster.procs[1:]:
-        groups["node mains"].append(proc.pid)
-        groups["training"] += descendants(proc.pid)[1:]
+    assert cluster.redis.proc is not None
+    groups["node mains"], groups["redis"], groups["training"] = [], [cluster.redis.proc.pid], []
+    for node in cluster.nodes:
+        assert node.proc is not None
+        groups["node mains"].append(node.proc.pid)
+        groups["training"] += descendants(node.proc.pid)[1:]
     return groups
 
 
@@ -218,7 +194,7 @@ def batch_throughput(
             r = c.post(f"{API}/runs", json={"epochs": epochs, "checkpoint_every": 5, "pace_ms": 0})
             r.raise_for_status()
             ids.append(r.json()["id"])
-        done = [wait_run(c, run_id, interval=0.25) for c, run_id in zip(clients, ids)]
+        done = [wait_run(c, run_id, interval=0.25) for c, run_id in zip(clients, ids, strict=True)]
         assert all(run["status"] == "done" for run, _ in done), [run["status"] for run, _ in done]
         # Runs' processes that started and ended meanwhile are in their forkserver's reaped time.
         cpu1 = cpu_of(before)
@@ -338,9 +314,9 @@ def run(args) -> Report:
             tp = {}
             for backend in order:
                 srv, cl = servers[backend]
-                crash[backend].append(crash_to_first_epoch(srv, 60))
+                crash[backend].append(crash_to_first_epoch(srv, max(args.dist_epochs, 12)))
                 tp[backend], cpu[backend] = batch_throughput(srv, args.dist_batch, args.dist_epochs, cl)
-                page, web = event_latency(srv)
+                page, web = event_latency(srv, epochs=args.dist_latency_epochs)
                 latency[backend][0].extend(page)
                 latency[backend][1].extend(web)
             tp_ratios.append(tp["celery"] / tp["local"])
@@ -355,7 +331,8 @@ def run(args) -> Report:
                 ]
             )
             print(
-                f"  CPU s in round {i + 1}'s batch: celery {cpu_line(cpu['celery'])}; local {cpu_line(cpu['local'])}",
+                f"  CPU s in round {i + 1}'s batch: celery {cpu_line(cpu['celery'])};"
+                f" local {cpu_line(cpu['local'])}",
                 flush=True,
             )
         print(table(tp_rows, ["round", "celery ep/s", "local ep/s", "ratio", "crash->epoch celery", "local"]))

@@ -77,12 +77,12 @@ def run(args) -> Report:
             for _, fn in pair if i % 2 == 0 else pair[::-1]:
                 fn()
             python_only.append(_timed([sys.executable, "-c", "import torch, torch._dynamo"]))
-            bwrap_only.append(_timed(probe + ["-c", "import torch, torch._dynamo"]))
+            bwrap_only.append(_timed([*probe, "-c", "import torch, torch._dynamo"]))
     print(
         table(
             [
                 [str(i + 1), f"{c:.2f} s", f"{b:.2f} s", f"{c / b:.2f}"]
-                for i, (c, b) in enumerate(zip(check, bare))
+                for i, (c, b) in enumerate(zip(check, bare, strict=True))
             ],
             ["run", "check", "bare run", "ratio"],
         )

@@ -43,6 +43,7 @@ async def _class(srv: Server, args) -> tuple[float, float, float]:
 
         async def learner(c: aiohttp.ClientSession) -> str:
             async with c.post(f"{API}/runs", json=body) as r:
+                r.raise_for_status()
                 run_id = (await r.json())["id"]
             # Every half second: this bench's own polling, counted in the web process's CPU
             # (a page follows its event stream instead).
@@ -54,9 +55,9 @@ async def _class(srv: Server, args) -> tuple[float, float, float]:
 
         ids = await asyncio.gather(*(learner(c) for c in clients))
         cpu1 = tree_cpu(srv.proc.pid)
+        marks = ",".join("?" * len(ids))
         rows = srv.query(
-            f"SELECT MIN(created) AS a, MAX(finished) AS b FROM runs WHERE id IN ({','.join('?' * len(ids))})",
-            *ids,
+            f"SELECT MIN(created) AS a, MAX(finished) AS b FROM runs WHERE id IN ({marks})", *ids
         )
         return rows[0]["b"] - rows[0]["a"], cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
     finally:

@@ -126,7 +126,8 @@ def run(args) -> Report:
         Server(env={"MAX_WORKERS": 2, "PACED_WORKERS": 0, "TRANSFER_PREWARM": "false"}) as unpaced,
         Server(env={"MAX_WORKERS": 1, "PACED_WORKERS": 0, "TRANSFER_PREWARM": "false"}) as single,
     ):
-        for srv in (pool, unpaced, single):
+        # The server without paced places only matters for a paced click.
+        for srv in (pool, unpaced, single) if args.ra_pace else (pool, single):
             _settle(srv)
         for n, pace in enumerate(dict.fromkeys((args.ra_pace, 0))):
             clicks, alones, pooled, without = [], [], [], []
@@ -138,7 +139,7 @@ def run(args) -> Report:
                 if pace:
                     without.append(timed_click(unpaced, args, seed, pace)[0])
                 alones.append(alone_seconds(single, args, seed, pace))
-            ratios = [c / (a / 2) for c, a in zip(clicks, alones)]
+            ratios = [c / (a / 2) for c, a in zip(clicks, alones, strict=True)]
             at = f"pace {pace} ms"
             rep.row(f"{at}: click -> full ledger (s)", ", ".join(f"{x:.2f}" for x in clicks))
             if without:
@@ -146,7 +147,7 @@ def run(args) -> Report:
                     f"{at}: the same click without paced places (PACED_WORKERS=0)",
                     ", ".join(f"{x:.2f}" for x in without)
                     + "  (ratio "
-                    + ", ".join(f"{c / (a / 2):.2f}" for c, a in zip(without, alones))
+                    + ", ".join(f"{c / (a / 2):.2f}" for c, a in zip(without, alones, strict=True))
                     + ")",
                 )
             rep.row(f"{at}: the six runs alone, summed (s)", ", ".join(f"{x:.2f}" for x in alones))
@@ -174,7 +175,7 @@ def run(args) -> Report:
             rep.target(
                 Target(
                     "resume all: a run beside another / alone (durations summed), median",
-                    median([busy / alone for (busy, _), alone in zip(pooled, alones)]),
+                    median([busy / alone for (busy, _), alone in zip(pooled, alones, strict=True)]),
                     "info",
                     note=detail,
                 )

@@ -208,7 +208,8 @@ def run(args) -> Report:
             )
     # Each round's app median over the bare median run right next to it: a slow phase of the
     # shared machine then hits both sides of one ratio, instead of one side of the pooled medians.
-    per_round = [a / b for (a, b) in zip(*[[v for k, v in pairs if k == kind] for kind in ("app", "bare")])]
+    apps, bares = ([v for k, v in pairs if k == kind] for kind in ("app", "bare"))
+    per_round = [a / b for a, b in zip(apps, bares, strict=True)]
     rep.row("per-round ratios app/bare", " ".join(f"{x:.2f}" for x in per_round))
     rep.row("pooled ratio (median app / median bare)", f"{epoch / median(bare):.2f}")
     rep.target(

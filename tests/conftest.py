@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-PRETRAINED_CACHE = REPO / ".cache" / "pretrained"
+# The real server (and Redis, and Celery worker nodes) of the tests, the same as the benchmarks'.
+from bench.cluster import REDIS_SERVER, CeleryNode, RedisServer
+from bench.server import REPO, Server, pretrain, shared_pretrained_dir
+
 # Answering all 288 transfer questions in the background costs CPU that tests need elsewhere;
 # every app and server a test starts inherits this (the test of prewarming turns it back on).
 os.environ["TRANSFER_PREWARM"] = "false"
@@ -36,54 +28,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-PRETRAIN = """
-import sys, torch
-torch.set_num_threads(1)
-from app.ml.finetune import pretrain_to_file
-pretrain_to_file(sys.argv[1], sys.argv[2])
-"""
-
-
-def _pretrain_key() -> str:
-    """The pretrained sources depend on app/ml's code and torch's version, nothing else."""
-    digest = hashlib.sha256(
-        subprocess.run(
-            [sys.executable, "-c", "import torch; print(torch.__version__)"], capture_output=True, check=True
-        ).stdout
-    )
-    for path in sorted((REPO / "app" / "ml").rglob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 @pytest.fixture(scope="session")
 def pretrained_dir() -> Path:
-    """Pretrained transfer sources shared by every app of the test run: pretrained once for a given
-    app/ml and torch (kept under .cache, as pip keeps wheels), in parallel, behind a lock that the
-    test workers share, so that no app queues pretraining of its own."""
-    folder = PRETRAINED_CACHE / _pretrain_key()
-    PRETRAINED_CACHE.mkdir(parents=True, exist_ok=True)
-    with open(PRETRAINED_CACHE / "lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / "done").exists():
-            building = Path(tempfile.mkdtemp(dir=PRETRAINED_CACHE))
-            procs = [
-                subprocess.Popen(
-                    [sys.executable, "-c", PRETRAIN, name, str(building / f"{name}.pt")], cwd=REPO
-                )
-                for name in ("resnet_mini", "convnet_mini")
-            ]
-            assert all(p.wait(600) == 0 for p in procs), "pretraining the transfer sources failed"
-            (building / "done").touch()
-            shutil.rmtree(folder, ignore_errors=True)
-            building.rename(folder)
-    return folder
+    """Pretrained transfer sources shared by every app of a test session (and by the next sessions
+    and the benchmarks, while app/ml stays the same): pretrained up front, both at once, if
+    missing, so that no app of the session queues pretraining of its own."""
+    return pretrain(shared_pretrained_dir())
 
 
 @pytest.fixture
@@ -111,69 +61,6 @@ def client(settings):
         # As a browser opening the lesson would: runs and uploads need an established session.
         assert c.get("/api/session").json() == {"established": True}
         yield c
-
-
-class Server:
-    def __init__(self, data_dir: Path, tutorials_dir: Path = REPO / "tutorials", env: dict | None = None):
-        self.data_dir = data_dir
-        self.tutorials_dir = tutorials_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.extra_env = env or {}
-        self.proc: subprocess.Popen | None = None
-        self.log = data_dir.parent / f"server-{self.port}.log"
-
-    def start(self, timeout: float = 60) -> Server:
-        env = {
-            **os.environ,
-            "DATA_DIR": str(self.data_dir),
-            "TUTORIALS_DIR": str(self.tutorials_dir),
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "SECRET_KEY": "test-secret",
-            **self.extra_env,
-        }
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log, "ab")
-        # Its own process group, so a SIGKILL of the group also takes the forkserver and workers.
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
-
-    def kill(self) -> None:
-        """SIGKILL the server process only, as an OOM killer or a pulled plug would."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        if self.proc:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 @pytest.fixture
@@ -237,110 +124,6 @@ def page(browser, live_server):
 
 
 # --- JOB_BACKEND=celery: a real Redis and two real Celery worker nodes, started here ---
-REDIS_SERVER = "/usr/bin/redis-server"
-
-
-class RedisServer:
-    """Debian's redis-server on a free port, without persistence: a restart loses everything,
-    which is what the relays must survive."""
-
-    def __init__(self, folder: Path):
-        self.folder, self.port = folder, free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 20) -> RedisServer:
-        import redis
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        log = open(self.folder / f"redis-{self.port}.log", "ab")
-        self.proc = subprocess.Popen(
-            [
-                REDIS_SERVER,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.folder),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if redis.Redis.from_url(self.url, socket_timeout=1).ping():
-                    return self
-            except redis.RedisError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-
-class CeleryNode:
-    """`python -m app.worker` with one slot, in its own process group: killing the group is
-    losing the whole node (the Celery worker, its forkserver and its runs)."""
-
-    def __init__(self, name: str, redis_url: str, folder: Path, env: dict):
-        self.name, self.redis_url, self.folder, self.env = name, redis_url, folder, env
-        self.log = folder / f"worker-{name.split('@')[0]}.log"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 180) -> CeleryNode:
-        env = {
-            **os.environ,
-            **self.env,
-            "JOB_BACKEND": "celery",
-            "REDIS_URL": self.redis_url,
-            "WORKER_NAME": self.name,
-            "WORKER_CONCURRENCY": "1",
-            "LOG_LEVEL": "info",
-        }
-        self.folder.mkdir(parents=True, exist_ok=True)
-        start_at = self.log.stat().st_size if self.log.exists() else 0
-        out = open(self.log, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.worker"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker {self.name} exited: {self.log.read_text()[-2000:]}")
-            with open(self.log, "rb") as f:
-                f.seek(start_at)
-                if f" {self.name} ready.".encode() in f.read():
-                    return self
-            time.sleep(0.2)
-        raise RuntimeError(f"worker {self.name} did not start: {self.log.read_text()[-2000:]}")
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL of the whole node, as a pulled plug."""
-        if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(10)
-
-
 class CeleryCluster:
     HEARTBEAT_TTL_S = 3.0
 

@@ -3,6 +3,8 @@
 Each ```python block of a tutorials/<lang>/*.md file is executed in order, in one namespace per
 file, in a fresh temporary directory, on CPU. A block marked ```python fragment is a deliberate
 fragment (needs a GPU, shows an error on purpose, ...): it is compiled, not executed.
+A chapter that tells readers its sections stand on their own (STANDALONE) is also run one
+`## ` section at a time, each in a namespace of its own, as a reader who jumps there would.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Block:
     code: str
     line: int  # 1-based line of the opening fence
     output: str | None = None  # the ```text block that comes next, before any other code
+    section: str = ""  # the `## ` heading the block sits under
 
 
 def printed_lines(text: str) -> list[str]:
@@ -52,7 +55,11 @@ def printed_lines(text: str) -> list[str]:
 
 def python_blocks(text: str) -> list[Block]:
     blocks: list[Block] = []
-    for token in MarkdownIt("commonmark").parse(text):
+    tokens = MarkdownIt("commonmark").parse(text)
+    section = ""
+    for i, token in enumerate(tokens):
+        if token.type == "heading_open" and token.tag == "h2":
+            section = tokens[i + 1].content
         if token.type != "fence":
             continue
         info = token.info.split()
@@ -67,7 +74,7 @@ def python_blocks(text: str) -> list[Block]:
             kind = "run"
         else:
             raise AssertionError(f"unknown python fence info {token.info!r} at line {token.map[0] + 1}")
-        blocks.append(Block(kind, token.content, token.map[0] + 1))
+        blocks.append(Block(kind, token.content, token.map[0] + 1, section=section))
     return blocks
 
 
@@ -94,11 +101,11 @@ def check_chapter_06_components(text: str) -> None:
             f"{placeholder} needs blank lines around it"
         )
     # ... and in the right section: the simulator in 6.3, the visualizer in 6.4.
-    sections = [(i, l) for i, l in enumerate(lines) if l.startswith("## ")]
+    sections = [(i, line) for i, line in enumerate(lines) if line.startswith("## ")]
 
     def section_of(placeholder: str) -> str:
         i = lines.index(placeholder)
-        return [l for j, l in sections if j < i][-1]
+        return [line for j, line in sections if j < i][-1]
 
     assert section_of(PLACEHOLDERS[0]).startswith("## 6.3")
     assert section_of(PLACEHOLDERS[1]).startswith("## 6.4")
@@ -140,11 +147,7 @@ def test_translations_have_matching_code():
             assert langs["zh"] == langs["en"], f"{stem}: zh {dict(langs['zh'])} vs en {dict(langs['en'])}"
 
 
-@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.relative_to(ROOT).as_posix())
-def test_lesson_code_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    blocks = python_blocks(path.read_text(encoding="utf-8"))
-    assert blocks, "a lesson without code is not a lesson we can test"
-
+def run_blocks(path: Path, blocks: list[Block], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     # The code runs as a reader's script would: as module __main__, so classes it defines can be
     # pickled and found again by name (the lesson shows exactly that with torch.save(model)).
@@ -166,3 +169,38 @@ def test_lesson_code_runs(path: Path, tmp_path: Path, monkeypatch: pytest.Monkey
                 f"{path.name}, block at line {block.line}: the ```text block below it differs from "
                 f"what it prints:\n{stdout.getvalue()}"
             )
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_lesson_code_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    blocks = python_blocks(path.read_text(encoding="utf-8"))
+    assert blocks, "a lesson without code is not a lesson we can test"
+    run_blocks(path, blocks, tmp_path, monkeypatch)
+
+
+# Chapters whose introduction says each `## ` section can be read (and its code run) on its own.
+STANDALONE = ("07-checkpoints-in-practice.md",)
+SECTIONS = [
+    (path, section)
+    for path in LESSONS
+    if path.name in STANDALONE
+    for section in dict.fromkeys(
+        b.section for b in python_blocks(path.read_text(encoding="utf-8")) if b.kind == "run"
+    )
+]
+
+
+def test_standalone_chapters_have_sections_with_code():
+    assert {p.name for p, _ in SECTIONS} == set(STANDALONE)
+    assert len(SECTIONS) >= 2 * len(STANDALONE) * 2  # both languages, several sections each
+
+
+@pytest.mark.parametrize(
+    ("path", "section"),
+    SECTIONS,
+    ids=[f"{p.parent.name}/{p.name}:{s.split()[0]}" for p, s in SECTIONS],
+)
+def test_each_section_runs_alone(path: Path, section: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A reader who jumps to this section and pastes its code gets what the text shows."""
+    blocks = [b for b in python_blocks(path.read_text(encoding="utf-8")) if b.section == section]
+    run_blocks(path, blocks, tmp_path, monkeypatch)

@@ -9,8 +9,9 @@ goes to `rank-<r>.json`, a file that outlives a rank killed on purpose.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
-import multiprocessing as mp
 import os
 import signal
 import traceback
@@ -25,6 +26,7 @@ from torch import nn
 Sharding = Literal["replicated", "sharded"]
 RankBody = Callable[[int, int, Path, dict[str, Any]], dict[str, Any]]
 
+PR_SET_PDEATHSIG = 1
 STEPS = 4  # optimizer steps before the save: enough for the weights to leave their initial values
 COLLECTIVE_TIMEOUT = timedelta(seconds=30)  # a dead peer ends a collective with an error, not a hang
 
@@ -63,7 +65,7 @@ def train(model: nn.Module, seed: int, rank: int, steps: int = STEPS) -> float:
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 def full_weights(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -77,31 +79,47 @@ def full_weights(model: nn.Module) -> dict[str, torch.Tensor]:
 def run_ranks(world: int, folder: Path, body: RankBody, args: dict[str, Any]) -> list[dict[str, Any]]:
     """Run `body(rank, world, folder, args)` on `world` ranks and return each rank's outcome.
 
-    The ranks are forked from this process, which has imported torch once; each uses one thread.
-    A rank that died without a word (SIGKILL) reads as {"exit": -9}."""
+    The ranks are forked from this process, which has imported torch once (plain os.fork: the
+    labs' sandbox is a daemon process, which multiprocessing refuses children). A rank that died
+    without a word (SIGKILL) reads as {"exit": -9}."""
     folder.mkdir(parents=True, exist_ok=True)
     store = folder / f"store-{os.getpid()}-{len(list(folder.glob('store-*')))}"
-    ctx = mp.get_context("fork")
-    procs = [ctx.Process(target=_rank_main, args=(r, world, folder, store, body, args)) for r in range(world)]
-    for p in procs:
-        p.start()
+    me, pids = os.getpid(), []
+    for rank in range(world):
+        pid = os.fork()
+        if pid == 0:  # the rank: never returns into the caller's code
+            code = 1
+            try:
+                code = _rank_main(rank, world, folder, store, body, args, me)
+            finally:
+                os._exit(code)
+        pids.append(pid)
     outcomes = []
-    for rank, p in enumerate(procs):
-        p.join()
+    for rank, pid in enumerate(pids):
+        _, status = os.waitpid(pid, 0)
         path = folder / f"rank-{rank}.json"
         outcome = json.loads(path.read_text()) if path.exists() else {}
-        outcomes.append({"rank": rank, "exit": p.exitcode, **outcome})
+        outcomes.append({"rank": rank, "exit": os.waitstatus_to_exitcode(status), **outcome})
         path.unlink(missing_ok=True)
     store.unlink(missing_ok=True)
     return outcomes
 
 
+def _die_with(parent_pid: int) -> None:
+    """A rank must not outlive the process that started it (a sandbox killed for its time limit)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
 def _rank_main(
-    rank: int, world: int, folder: Path, store: Path, body: RankBody, args: dict[str, Any]
-) -> None:
+    rank: int, world: int, folder: Path, store: Path, body: RankBody, args: dict[str, Any], parent_pid: int
+) -> int:
     import torch.distributed as dist
 
     torch.set_num_threads(1)  # forked after torch started: one thread keeps OpenMP out of trouble
+    _die_with(parent_pid)
     out: dict[str, Any]
     try:
         dist.init_process_group(
@@ -119,11 +137,9 @@ def _rank_main(
             "trace": traceback.format_exc(-3),
         }
     (folder / f"rank-{rank}.json").write_text(json.dumps(out))
-    if dist.is_initialized():
-        if out["ok"]:
-            dist.destroy_process_group()
-        else:  # a peer may be gone: leave without the goodbye collective
-            os._exit(1)
+    if out["ok"] and dist.is_initialized():
+        dist.destroy_process_group()  # a failed rank leaves without it: a peer may be gone
+    return 0 if out["ok"] else 1
 
 
 class KillingWriter:

@@ -3,6 +3,8 @@ load on M, a rank killed during the save, and DDP's rules for who saves and whos
 
 from __future__ import annotations
 
+import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,12 @@ from app.ml.sharded import (
     train,
     wrap,
 )
+
+
+def sharding_of(name: str) -> Sharding:
+    if name not in ("replicated", "sharded"):
+        raise ValueError(f"unknown sharding {name!r}: replicated or sharded")
+    return "replicated" if name == "replicated" else "sharded"
 
 
 def expected_path(folder: Path, name: str) -> Path:
@@ -154,13 +162,19 @@ def partial_load_error(folder: Path, name: str, seed: int) -> str:
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.api import CheckpointException
 
+    quiet = logging.getLogger("torch.distributed.checkpoint")
+    level, quiet.level = quiet.level, logging.CRITICAL  # torch logs each failed read with its traceback
     try:
-        dcp.load({"model": tiny_model(seed).state_dict()}, checkpoint_id=folder / name, no_dist=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "assuming the intent is to load in a single process": it is
+            dcp.load({"model": tiny_model(seed).state_dict()}, checkpoint_id=folder / name, no_dist=True)
     except CheckpointException as exc:  # DCP wraps each rank's own exception (not an Exception subclass)
         inner = [f"{type(e).__name__}: {e}" for e, _ in exc.failures.values()]
         return "; ".join(inner).replace(f"{folder}/", "")
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}".replace(f"{folder}/", "")
+    finally:
+        quiet.setLevel(level)
     return ""
 
 
