@@ -5,7 +5,7 @@ A reader thread follows every active run's stream from the last entry it read (s
 never handled twice, even when a restarted Redis is sent them again), tells the node what it has
 read (so the node can let a finished run go), repeats crash requests until the run ends, and
 watches each run's heartbeat key: missing for HEARTBEAT_TTL_S after it was seen (or never seen
-CELERY_START_TIMEOUT_S after the hand-over), the run is "lost" and the manager marks it
+START_TIMEOUT_S after the hand-over), the run is "lost" and the manager marks it
 interrupted, resumable on any node.
 """
 

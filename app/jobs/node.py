@@ -3,7 +3,7 @@ REDIS_URL; app/worker.py says why the entry module is apart from this one).
 
 A Celery worker with one slot per core (WORKER_CONCURRENCY). Its pool is threads: a slot only
 supervises; each run trains in a fresh process from this node's forkserver, which imported
-torch once, with one torch thread (TORCH_THREADS_PER_WORKER). A crash is then a SIGKILL of that
+torch once, with one torch thread (processes.TORCH_THREADS). A crash is then a SIGKILL of that
 process alone, and the node and its other runs go on. DATA_DIR must be the filesystem the web
 node and every other node share (the job names its folders by absolute path).
 """

@@ -3,7 +3,7 @@
 The file is received by upload.receive_file into a per-session folder under DATA_DIR/uploads,
 inspected in the sandbox (memory and time limits from the settings; torch.load with
 weights_only=True only) and deleted straight after. The sandbox cuts every report to
-INSPECT_REPORT_KB of JSON before sending it back; reports are then kept on disk, per session
+REPORT_BYTES of JSON before sending it back; reports are then kept on disk, per session
 (the last few of each learner, never visible to another), and expire after REPORT_TTL_HOURS:
 the web process holds none of them in memory, whatever is uploaded.
 """
