@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     max_active_runs_per_session: int = Field(default=3, ge=1)
     max_stored_runs_per_session: int = Field(default=30, ge=1)
     max_epochs: int = Field(default=200, ge=1)
-    # All runs' files together; past it, the least recently used browsers' runs go first.
+    # All runs' files together; past it, whole finished runs (with their resumes) go, oldest first.
     disk_cap_mb: int = Field(default=2000, ge=10)
     # A browser's runs, checkpoints and reports are removed after this long without activity
     # (nothing started, nothing written), cookieless leftovers included.
