@@ -17,6 +17,7 @@ ALLOWED = {
     "app.jobs.processes",
     "app.jobs.tasks",
     "app.jobs.lab_tasks",
+    "app.jobs.sharded_tasks",
     "app.jobs.code_sandbox",
 }
 INTERNALS = {"store", "live"}
