@@ -46,13 +46,16 @@ def widest(page) -> dict:
         const vw = document.documentElement.clientWidth;
         const wide = [...document.querySelectorAll('main *')].filter(e => {
             const r = e.getBoundingClientRect();
-            return r.width > 0 && (r.right > vw + 1 || r.left < -1) && getComputedStyle(e).position !== 'fixed'
+            return r.width > 0 && (r.right > vw + 1 || r.left < -1)
+                && getComputedStyle(e).position !== 'fixed'
                 && !e.closest('[hidden], .sr-only') && !hiddenByScroller(e);
-        }).slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));
+        }).slice(0, 5)
+          .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));
         function hiddenByScroller(e) {
             for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
                 const o = getComputedStyle(p).overflowX;
-                if (o === 'auto' || o === 'scroll' || o === 'hidden') return p.getBoundingClientRect().right <= vw + 1;
+                if (o === 'auto' || o === 'scroll' || o === 'hidden')
+                    return p.getBoundingClientRect().right <= vw + 1;
             }
             return false;
         }
@@ -76,7 +79,8 @@ def small_text(page, selectors: list[str], floor: float = 11.0) -> dict[str, lis
           let size = parseFloat(getComputedStyle(el).fontSize);
           const svg = el.closest('svg');
           if (svg) { const m = svg.getScreenCTM(); size *= m ? m.a : 1; }
-          if (size < floor) small.push(`${el.tagName} ${size.toFixed(1)}px "${node.textContent.trim().slice(0, 20)}"`);
+          if (size < floor)
+            small.push(`${el.tagName} ${size.toFixed(1)}px "${node.textContent.trim().slice(0, 20)}"`);
         }
         out[sel] = small.slice(0, 10);
       }

@@ -37,13 +37,14 @@ def test_upload_a_checkpoint_and_see_its_tree(page, tmp_path):
     expect(report.locator(".verdict")).to_have_count(1)
 
 
-CLINIC_WORDS = {"zh": {"why": "为什么", "solved": "已解决"}, "en": {"why": "Why", "solved": "solved"}}
+CLINIC_WORDS = {
+    "zh": {"why": "为什么", "solved": "已解决", "explored": "已探索"},
+    "en": {"why": "Why", "solved": "solved", "explored": "explored"},
+}
 
 
 @pytest.mark.parametrize("lang,device", [(lang, device) for lang in ("zh", "en") for device in DEVICES])
-def test_a_clinic_case_is_solved_by_the_right_fix_and_failed_by_a_wrong_one(
-    browser, live_server, lang, device
-):
+def test_a_clinic_case_is_solved_only_when_the_first_fix_chosen_is_right(browser, live_server, lang, device):
     with chapter_page(browser, live_server, lang, device) as page:
         clinic = page.locator("#loading-clinic")
         button = page.locator("#cl-case-size_mismatch")
@@ -63,19 +64,42 @@ def test_a_clinic_case_is_solved_by_the_right_fix_and_failed_by_a_wrong_one(
             "RuntimeError: Error(s) in loading state_dict for OldNet"
         )
         expect(result.locator(".cl-why")).to_contain_text(CLINIC_WORDS[lang]["why"])
-        expect(button.locator(".cl-mark")).to_be_hidden()
-        # The right one solves it, with the evidence, and the case list remembers (in this browser).
+        expect(button.locator(".cl-mark")).to_have_count(2)
+        for mark in button.locator(".cl-mark").all():
+            expect(mark).to_be_hidden()
+        # The right one fixes it, with the evidence; after a wrong first choice the case list says
+        # "explored", not "solved" (and remembers it, in this browser).
         case.locator("#cl-fix-shape_filter").check()
         case.locator("#cl-try").click()
         expect(result).to_have_attribute("data-fixed", "true", timeout=60_000)
         expect(result.locator("tr[data-proof='head_fits_3_classes']")).to_have_attribute("data-holds", "true")
-        expect(button.locator(".cl-mark")).to_be_visible()
-        expect(button).to_contain_text(CLINIC_WORDS[lang]["solved"])
+        expect(button.locator(".cl-mark[data-mark='explored']")).to_be_visible()
+        expect(button.locator(".cl-mark[data-mark='explored']")).to_have_text(
+            f" · {CLINIC_WORDS[lang]['explored']}"
+        )
+        expect(button.locator(".cl-mark[data-mark='solved']")).to_be_hidden()
         size = widest(page)
         assert size["scrollWidth"] <= size["viewport"] and not size["wide"], size
         page.reload()
-        expect(page.locator("#cl-case-size_mismatch .cl-mark")).to_be_visible()
-        expect(page.locator("#cl-case-renamed_layer .cl-mark")).to_be_hidden()
+        expect(page.locator("#cl-case-size_mismatch .cl-mark[data-mark='explored']")).to_be_visible()
+        for mark in page.locator("#cl-case-renamed_layer .cl-mark").all():
+            expect(mark).to_be_hidden()
+        # The right fix chosen first: solved.
+        renamed = page.locator("#cl-case-renamed_layer")
+        renamed.click()
+        expect(case).to_have_attribute("data-case", "renamed_layer", timeout=60_000)
+        case.locator("#cl-fix-rename_keys").check()
+        case.locator("#cl-try").click()
+        expect(result).to_have_attribute("data-fixed", "true", timeout=60_000)
+        solved = renamed.locator(".cl-mark[data-mark='solved']")
+        expect(solved).to_be_visible()
+        expect(solved).to_have_text(f" · ✓ {CLINIC_WORDS[lang]['solved']}")
+        expect(renamed.locator(".cl-mark[data-mark='explored']")).to_be_hidden()
+        # A later wrong try does not take the solve back.
+        case.locator("#cl-fix-strict_false").check()
+        case.locator("#cl-try").click()
+        expect(result).to_have_attribute("data-fix", "strict_false", timeout=60_000)
+        expect(solved).to_be_visible()
         expect(clinic).to_be_visible()
 
 
@@ -98,7 +122,7 @@ def test_a_chapter_7_clinic_case_allowlisting_one_name_meets_the_next(browser, l
         expect(result.locator("tr[data-proof='file_loads_with_weights_only']")).to_have_attribute(
             "data-holds", "true"
         )
-        expect(button.locator(".cl-mark")).to_be_visible()
+        expect(button.locator(".cl-mark[data-mark='explored']")).to_be_visible()
         size = widest(page)
         assert size["scrollWidth"] <= size["viewport"] and not size["wide"], size
 

@@ -83,7 +83,8 @@ def test_toc_follows_the_readers_own_scrolling(page):
     page.mouse.wheel(0, 2500)
     wait_true(
         page,
-        "window.scrollY > 0 && !document.querySelector(\".toc a[href^='#63-']\").classList.contains('active')",
+        "window.scrollY > 0"
+        " && !document.querySelector(\".toc a[href^='#63-']\").classList.contains('active')",
     )
     expect(page.locator(".toc a.active")).to_have_count(1)
     expect(link).not_to_have_attribute("aria-current", "location")
@@ -180,7 +181,10 @@ def test_dark_mode_follows_the_system(page):
     page.emulate_media(color_scheme="dark")
     wait_true(page, f"{background} !== {light!r}")
     dark = page.evaluate(background)
-    lum = lambda c: sum(int(x) for x in re.findall(r"\d+", c)[:3])
+
+    def lum(colour: str) -> int:
+        return sum(int(x) for x in re.findall(r"\d+", colour)[:3])
+
     assert lum(dark) < lum(light)
 
 

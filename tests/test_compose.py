@@ -59,10 +59,10 @@ class ComposeNode(CeleryNode):
             "LOG_LEVEL": "info",
             "TRANSFER_PREWARM": "false",
         }
-        out = open(self.log, "ab")
-        self.proc = subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with open(self.log, "ab") as out:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while f" {self.name} ready.".encode() not in self.log.read_bytes():
             assert self.proc.poll() is None, self.log.read_text()[-2000:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -202,8 +203,6 @@ DIAGRAM = "/components/transfer-visualizer/diagram"
 
 
 def _groups(html: str) -> list[tuple[str, str, bool]]:
-    import re
-
     return [
         (fate, module, bool(is_open))
         for fate, module, is_open in re.findall(
@@ -256,6 +255,29 @@ def test_prefix_case_draws_the_correspondence_and_the_fix_shows_what_changed(tl_
     # The form's strategy follows the fix (an out-of-band swap of its radio buttons).
     assert 'id="tl-strategy" hx-swap-oob="true"' in fixed and 'value="strip_prefix" checked' in fixed
     assert _groups(fixed)[0] == ("filtered", "fc", True)
+
+
+def test_a_load_that_raises_nothing_and_loads_nothing_is_a_warning_not_a_success(tl_client):
+    """strict=False on a DataParallel checkpoint raises nothing and transfers nothing: the API says
+    so (outcome), and the page shows a warning, never a green tick."""
+    nothing = inspect(tl_client, variant="dataparallel_prefix", strategy="non_strict")
+    assert nothing["ok"] and nothing["outcome"] == "loaded_nothing"
+    assert nothing["totals"]["transferred"]["tensors"] == 0
+    kept_none = inspect(tl_client, variant="dataparallel_prefix", strategy="shape_filter")
+    assert kept_none["ok"] and kept_none["outcome"] == "loaded_nothing"
+    assert inspect(tl_client, variant="dataparallel_prefix", strategy="strip_prefix")["outcome"] == "loaded"
+    assert inspect(tl_client, variant="dataparallel_prefix", strategy="strict")["outcome"] == "raised"
+    targets = sum(1 for r in nothing["rows"] if r["target_shape"] is not None)
+    for lang, words in (("zh", "什么也没加载"), ("en", "Loaded nothing")):
+        params = {"lang": lang, "variant": "dataparallel_prefix", "strategy": "non_strict", "ask": "0"}
+        html = tl_client.get(DIAGRAM, params=params).text
+        found = re.search(r'<div class="tl-outcome[^"]*"[^>]*>.*?</div>', html, re.S)
+        assert found, html
+        outcome = found.group(0)
+        assert "notice-warn" in outcome and 'data-outcome="loaded_nothing"' in outcome
+        assert words in outcome and f" {targets} " in outcome and "✓" not in outcome
+    loaded = tl_client.get(DIAGRAM, params={"lang": "en", "strategy": "shape_filter", "ask": "0"}).text
+    assert 'data-outcome="loaded"' in loaded and "✓ Loaded without an exception" in loaded
 
 
 def test_validation_messages_speak_the_page_language(tl_client):

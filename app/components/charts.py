@@ -220,7 +220,8 @@ def _svg(
         f'  <line class="axis" x1="{pad_l}" x2="{pad_l + pw}" y1="{bottom}" y2="{bottom}"/>\n'
         f'  <line class="axis" x1="{pad_l}" x2="{pad_l}" y1="{pad_t}" y2="{bottom}"/>\n'
         f'  <text x="{pad_l + pw / 2}" y="{h - 4}" text-anchor="middle">{e(chart.x_label)}</text>\n'
-        f'  <text x="12" y="{pad_t + ph / 2}" text-anchor="middle" transform="rotate(-90 12 {pad_t + ph / 2})">'
+        f'  <text x="12" y="{pad_t + ph / 2}" text-anchor="middle"'
+        f' transform="rotate(-90 12 {pad_t + ph / 2})">'
         f"{e(chart.y_label)}</text>\n"
     )
     for m in markers:

@@ -6,18 +6,21 @@ and leaves the global RNG alone: seeds go into local generators and fork_rng blo
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from app.ml.backbones import SOURCES, build_source, build_target, head_prefix, present_source
+from app.ml.backbones import SOURCES, HeadedNet, build_source, build_target, head_prefix, present_source
 from app.ml.transfer import load_with_strategy
 from app.ml.vision import Task, source_task, target_task
 
-EpochCallback = Callable[[dict], None] | None
+EpochCallback = Callable[[dict[str, Any]], None] | None
+StateDict = dict[str, torch.Tensor]
 
 # Sized so pretraining takes roughly 20-30 s on one thread and reaches high source accuracy.
 PRETRAIN_EPOCHS = 8
@@ -35,7 +38,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return correct / max(1, len(y))
 
 
-def _set_backbone_frozen(model: nn.Module, frozen: bool) -> list[nn.Parameter]:
+def _set_backbone_frozen(model: HeadedNet, frozen: bool) -> list[nn.Parameter]:
     """Freeze everything but the head; return the parameters left to train."""
     prefix = head_prefix(model)
     trainable = []
@@ -46,19 +49,19 @@ def _set_backbone_frozen(model: nn.Module, frozen: bool) -> list[nn.Parameter]:
     return trainable
 
 
-def _train_mode(model: nn.Module, freeze_backbone: bool) -> None:
+def _train_mode(model: HeadedNet, freeze_backbone: bool) -> None:
     model.train()
     if freeze_backbone:
         # A frozen backbone must also keep its BatchNorm statistics: in train mode the running
         # stats would drift towards the few target images even with no gradient.
-        head = getattr(model, model.head_name)
+        head = model.head_module()
         for m in model.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm) and not any(m is h for h in head.modules()):
                 m.eval()
 
 
 def train_loop(
-    model: nn.Module,
+    model: HeadedNet,
     task: Task,
     epochs: int,
     seed: int,
@@ -68,7 +71,7 @@ def train_loop(
     weight_decay: float = 0.0,
     on_epoch: EpochCallback = None,
     cosine: bool = False,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Plain Adam mini-batch training; one history row per epoch (train loss, test accuracy)."""
     params = _set_backbone_frozen(model, freeze_backbone)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
@@ -117,7 +120,7 @@ def pretrain(
     on_epoch: EpochCallback = None,
     epochs: int = PRETRAIN_EPOCHS,
     train_per_class: int = PRETRAIN_PER_CLASS,
-):
+) -> tuple[StateDict, dict[str, Any]]:
     """Train a source model on the 24-glyph task. Returns (plain state_dict, metrics dict).
 
     `epochs` and `train_per_class` exist so tests can pretrain a cheaper (still useful) model.
@@ -154,12 +157,12 @@ HEAD_ONLY_LR = 1e-2
 FINETUNE_BATCH = 16
 
 
-def _backbone_state(model: nn.Module) -> dict[str, torch.Tensor]:
+def _backbone_state(model: HeadedNet) -> StateDict:
     prefix = head_prefix(model)
     return {k: v.detach().clone() for k, v in model.state_dict().items() if not k.startswith(prefix)}
 
 
-def _max_change(before: dict, after: dict, buffers: bool) -> float:
+def _max_change(before: StateDict, after: StateDict, buffers: bool) -> float:
     """Largest |after - before| over the backbone's parameters, or over its BatchNorm statistics."""
     keys = [
         k
@@ -170,7 +173,9 @@ def _max_change(before: dict, after: dict, buffers: bool) -> float:
 
 
 @torch.no_grad()
-def bn_drift_in_train_mode(model: nn.Module, task: Task, batch_size: int = FINETUNE_BATCH) -> dict:
+def bn_drift_in_train_mode(
+    model: HeadedNet, task: Task, batch_size: int = FINETUNE_BATCH
+) -> dict[str, float | int]:
     """What `requires_grad_(False)` alone leaves changing: one pass over the training images with
     the backbone in train mode (no gradient, no optimizer) on a copy of the model, measured."""
     import copy
@@ -193,26 +198,26 @@ def bn_drift_in_train_mode(model: nn.Module, task: Task, batch_size: int = FINET
 
 
 def finetune(
-    model: nn.Module,
+    model: HeadedNet,
     target: Task,
     epochs: int = 20,
     seed: int = 0,
     freeze_backbone: bool = False,
     on_epoch: EpochCallback = None,
     lr: float | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Fine-tune `model` in place on a target task; returns its history and final accuracy."""
     if lr is None:
         lr = HEAD_ONLY_LR if freeze_backbone else FINETUNE_LR
     before = accuracy(model, target.x_test, target.y_test)
-    frozen = None
+    frozen: dict[str, float | int] | None = None
     if freeze_backbone:
         # The numbers that make "frozen" true or false: the backbone as it was, and what train
         # mode alone would have changed in it.
         start_state, drift = _backbone_state(model), bn_drift_in_train_mode(model, target)
         report = on_epoch
 
-        def on_epoch(row: dict) -> None:
+        def on_epoch(row: dict[str, Any]) -> None:
             nonlocal frozen
             now = _backbone_state(model)
             frozen = {
@@ -255,7 +260,7 @@ def finetune(
 
 def compare(
     source_name: str,
-    source_state_dict: dict,
+    source_state_dict: StateDict,
     num_classes: int = 5,
     shots: int = 10,
     epochs: int = 20,
@@ -265,7 +270,7 @@ def compare(
     strategy: str = "shape_filter",
     on_epoch: EpochCallback = None,
     lr: float | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Transferred vs from-scratch on the same target data, initialisation seed and batches.
 
     Both models start from build_target(..., seed); the transferred one then receives the
@@ -278,7 +283,7 @@ def compare(
     report = load_with_strategy(transferred, present_source(source_state_dict, variant), strategy)
     scratch = build_target(source_name, variant, num_classes, seed=seed)
 
-    def tagged(run):
+    def tagged(run: str) -> EpochCallback:
         if on_epoch is None:
             return None
         return lambda row: on_epoch({"run": run, **row})
@@ -298,7 +303,9 @@ def compare(
     }
 
 
-def pretrain_to_file(source_name: str, path, on_epoch: EpochCallback = None) -> dict:
+def pretrain_to_file(
+    source_name: str, path: str | os.PathLike[str], on_epoch: EpochCallback = None
+) -> dict[str, Any]:
     """Pretrain a source and save it atomically as {"source", "state_dict", "metrics"}."""
     from pathlib import Path
 

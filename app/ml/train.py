@@ -120,6 +120,7 @@ class Trainer:
         # Built after seeding so that init weights, and the RNG draws they consume, are
         # the same in a fresh run and in a resume that does not restore the RNG.
         self.model = TinyMLP()
+        self.optimizer: torch.optim.Optimizer
         if config.optimizer == "adam":
             self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         else:
@@ -135,7 +136,7 @@ class Trainer:
         # A mid-epoch checkpoint's epoch to finish first (see from_checkpoint); None: start a new one.
         self.pending: dict | None = None
 
-    def _new_scheduler(self):
+    def _new_scheduler(self) -> torch.optim.lr_scheduler.LambdaLR | None:
         if not self.config.scheduler:
             return None
         # Construction sets each group's lr to initial_lr * lr_factor(0), i.e. the base LR

@@ -8,20 +8,24 @@ it can before raising: a "failed" load can leave a half-pretrained model behind.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any, TypedDict
 
 import torch
 from torch import nn
+from torch.nn.modules.module import _IncompatibleKeys
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
 from app.ml.catalog import BUFFER_SUFFIXES, DP_PREFIX, STATUS_HELP, STATUSES, STRATEGIES  # noqa: F401
 
+StateDict = dict[str, torch.Tensor]
 
-def shape_filter(source_sd: dict, target_sd: dict) -> dict:
+
+def shape_filter(source_sd: StateDict, target_sd: StateDict) -> StateDict:
     """The lesson's filter: the source entries the target can take as they are."""
     return {k: v for k, v in source_sd.items() if k in target_sd and v.shape == target_sd[k].shape}
 
 
-def _strip_prefix(source_sd: dict) -> tuple[dict, dict]:
+def _strip_prefix(source_sd: StateDict) -> tuple[StateDict, dict[str, str]]:
     """Prefix-free copy of the checkpoint, plus new key -> original key (for the report)."""
     stripped = dict(source_sd)  # consume_... edits in place; the caller's dict stays intact
     consume_prefix_in_state_dict_if_present(stripped, DP_PREFIX)
@@ -29,7 +33,7 @@ def _strip_prefix(source_sd: dict) -> tuple[dict, dict]:
     return stripped, origin
 
 
-def _filter_and_load(model: nn.Module, source_sd: dict):
+def _filter_and_load(model: nn.Module, source_sd: StateDict) -> tuple[_IncompatibleKeys, StateDict]:
     model_dict = model.state_dict()
     filtered = shape_filter(source_sd, model_dict)
     model_dict.update(filtered)
@@ -49,6 +53,25 @@ class TensorRow:
     equals_source: bool | None  # torch.equal(target after loading, source tensor)
 
 
+class StatusCount(TypedDict):
+    tensors: int
+    numel: int
+    parameters: int  # elements in parameters
+    buffers: int  # elements in buffers
+
+
+class Totals(TypedDict):
+    """Counts per status (see STATUSES), and the share of the target's parameters that arrived."""
+
+    transferred: StatusCount
+    filtered: StatusCount
+    not_loaded: StatusCount
+    new: StatusCount
+    unused: StatusCount
+    target_parameters: int
+    transferred_parameter_fraction: float
+
+
 @dataclass
 class LoadReport:
     strategy: str
@@ -60,29 +83,38 @@ class LoadReport:
     filter_kept: list[str] | None  # keys the shape filter let through (filter strategies)
     filter_dropped: list[str] | None
     rows: list[TensorRow]
-    totals: dict
+    totals: Totals
     # The tensors themselves, for previews; never serialised.
-    before: dict = field(default_factory=dict, repr=False)
-    after: dict = field(default_factory=dict, repr=False)
-    source: dict = field(default_factory=dict, repr=False)
+    before: StateDict = field(default_factory=dict, repr=False)
+    after: StateDict = field(default_factory=dict, repr=False)
+    source: StateDict = field(default_factory=dict, repr=False)
 
     def row(self, key: str) -> TensorRow:
         return next(r for r in self.rows if r.key == key)
 
+    @property
+    def outcome(self) -> str:
+        """ "raised"; "loaded_nothing" when nothing raised yet not one tensor came from the checkpoint
+        (strict=False with every key missing, a filter that kept nothing); else "loaded"."""
+        if not self.ok:
+            return "raised"
+        return "loaded" if self.totals["transferred"]["tensors"] else "loaded_nothing"
+
     def keys_with(self, status: str) -> list[str]:
         return [r.key for r in self.rows if r.status == status]
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """Everything but the per-tensor rows."""
         d = self.to_dict()
         d.pop("rows")
         return d
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "strategy": self.strategy,
             "code": STRATEGIES[self.strategy]["code"],
             "ok": self.ok,
+            "outcome": self.outcome,
             "error": None if self.ok else {"type": self.error_type, "message": self.error_message},
             "missing_keys": self.missing_keys,
             "unexpected_keys": self.unexpected_keys,
@@ -92,11 +124,12 @@ class LoadReport:
             "totals": self.totals,
         }
 
-    def preview(self, key: str, first: int = 8, bins: int = 12) -> dict:
+    def preview(self, key: str, first: int = 8, bins: int = 12) -> dict[str, Any]:
         """tensor_preview for one row (a key only in the source has no before/after)."""
         row = self.row(key)
         src = self.source.get(row.source_key) if row.source_key else None
         if key not in self.after:
+            assert src is not None, "a row not in the target comes from the checkpoint"
             return {
                 "key": key,
                 "status": row.status,
@@ -111,7 +144,9 @@ class LoadReport:
         }
 
 
-def _status(row_src: torch.Tensor | None, before, after) -> tuple[str, bool | None, bool | None]:
+def _status(
+    row_src: torch.Tensor | None, before: torch.Tensor, after: torch.Tensor | None
+) -> tuple[str, bool | None, bool | None]:
     if after is None:
         return "unused", None, None
     changed = not torch.equal(before, after)
@@ -123,29 +158,37 @@ def _status(row_src: torch.Tensor | None, before, after) -> tuple[str, bool | No
     return ("transferred" if equal else "not_loaded"), changed, equal
 
 
-def _totals(rows: list[TensorRow]) -> dict:
-    totals = {s: {"tensors": 0, "numel": 0, "parameters": 0, "buffers": 0} for s in STATUSES}
+def _totals(rows: list[TensorRow]) -> Totals:
+    counts = {s: StatusCount(tensors=0, numel=0, parameters=0, buffers=0) for s in STATUSES}
     for r in rows:
-        t = totals[r.status]
+        t = counts[r.status]
         t["tensors"] += 1
         t["numel"] += r.numel
         t["buffers" if r.is_buffer else "parameters"] += r.numel
     target = [r for r in rows if r.target_shape is not None and not r.is_buffer]
     target_params = sum(r.numel for r in target)
     moved = sum(r.numel for r in target if r.status == "transferred")
-    totals["target_parameters"] = target_params
-    totals["transferred_parameter_fraction"] = moved / target_params if target_params else 0.0
-    return totals
+    return Totals(
+        transferred=counts["transferred"],
+        filtered=counts["filtered"],
+        not_loaded=counts["not_loaded"],
+        new=counts["new"],
+        unused=counts["unused"],
+        target_parameters=target_params,
+        transferred_parameter_fraction=moved / target_params if target_params else 0.0,
+    )
 
 
-def load_with_strategy(model: nn.Module, source_sd: dict, strategy: str) -> LoadReport:
+def load_with_strategy(model: nn.Module, source_sd: StateDict, strategy: str) -> LoadReport:
     """Load `source_sd` into `model` (in place) with a strategy; never raises for its failure."""
     if strategy not in STRATEGIES:
         raise KeyError(f"unknown strategy {strategy!r}")
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
     buffers = {n for n, _ in model.named_buffers()}
     origin = {k: k for k in source_sd}
-    result, kept, error = None, None, None
+    result: _IncompatibleKeys | None = None
+    kept: StateDict | None = None
+    error: Exception | None = None
     try:
         if strategy == "strict":
             result = model.load_state_dict(source_sd, strict=True)
@@ -199,7 +242,6 @@ def load_with_strategy(model: nn.Module, source_sd: dict, strategy: str) -> Load
     dropped = None
     if kept is not None:
         dropped = [r.source_key for r in rows if r.source_key and r.key not in kept]
-        kept = list(kept)
     return LoadReport(
         strategy=strategy,
         ok=error is None,
@@ -207,7 +249,7 @@ def load_with_strategy(model: nn.Module, source_sd: dict, strategy: str) -> Load
         error_message=str(error) if error else None,
         missing_keys=list(result.missing_keys) if result is not None else None,
         unexpected_keys=list(result.unexpected_keys) if result is not None else None,
-        filter_kept=kept,
+        filter_kept=list(kept) if kept is not None else None,
         filter_dropped=dropped,
         rows=rows,
         totals=_totals(rows),
@@ -217,7 +259,7 @@ def load_with_strategy(model: nn.Module, source_sd: dict, strategy: str) -> Load
     )
 
 
-def _stats(t: torch.Tensor) -> dict:
+def _stats(t: torch.Tensor) -> dict[str, float]:
     f = t.detach().float().flatten()
     return {
         "mean": f.mean().item(),
@@ -229,7 +271,7 @@ def _stats(t: torch.Tensor) -> dict:
 
 def tensor_preview(
     before: torch.Tensor, after: torch.Tensor, source: torch.Tensor | None, first: int = 8, bins: int = 12
-) -> dict:
+) -> dict[str, Any]:
     """Numbers that prove (or disprove) a copy: leading entries, stats, shared-range histograms."""
     tensors = {"before": before, "after": after}
     if source is not None:
@@ -239,7 +281,7 @@ def tensor_preview(
     hi = max(v.max().item() for v in flat.values())
     if hi <= lo:  # constant tensors (fresh BN stats, counters): widen so histc has a range
         lo, hi = lo - 0.5, hi + 0.5
-    same_shape = source is not None and source.shape == after.shape
+    equals_source = source is not None and source.shape == after.shape and torch.equal(after, source)
     return {
         "shape": list(after.shape),
         "numel": after.numel(),
@@ -250,7 +292,7 @@ def tensor_preview(
             "edges": torch.linspace(lo, hi, bins + 1).tolist(),
             **{k: torch.histc(v, bins=bins, min=lo, max=hi).long().tolist() for k, v in flat.items()},
         },
-        "after_equals_source": bool(same_shape and torch.equal(after, source)),
+        "after_equals_source": equals_source,
         "after_equals_before": bool(torch.equal(after, before)),
         "changed_fraction": (
             (flat["after"] != flat["before"]).float().mean().item() if after.shape == before.shape else 1.0

@@ -11,7 +11,9 @@ glyphs needs only a new head, while a model trained from scratch has too few exa
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -20,27 +22,32 @@ CHANNELS = 1
 _SQRT2 = math.sqrt(2.0)
 
 
-def _box(x, y, half):
+def _box(x: torch.Tensor, y: torch.Tensor, half: float) -> torch.Tensor:
     return torch.maximum(x.abs(), y.abs()) - half
 
 
-def _hbar(x, y, t, cy=0.0, half=1.0):
+def _hbar(
+    x: torch.Tensor, y: torch.Tensor, t: torch.Tensor, cy: float = 0.0, half: float = 1.0
+) -> torch.Tensor:
     return torch.maximum((y - cy).abs() - t, x.abs() - half)
 
 
-def _vbar(x, y, t, cx=0.0, half=1.0):
+def _vbar(
+    x: torch.Tensor, y: torch.Tensor, t: torch.Tensor, cx: float = 0.0, half: float = 1.0
+) -> torch.Tensor:
     return _hbar(y, x, t, cx, half)
 
 
-def _stripes(u, period):
+def _stripes(u: torch.Tensor, period: float) -> torch.Tensor:
     # Distance to the nearest stripe centre line of a periodic pattern, minus a half stripe.
     f = torch.frac(u / period + 10.0)
     return ((f - 0.5).abs() - 0.25) * period
 
 
 # Each glyph is a signed distance in local units (negative inside; the glyph spans [-1, 1]),
-# so strokes and fills share one anti-aliased rasteriser.
-GLYPHS = {
+# so strokes and fills share one anti-aliased rasteriser. Arguments: x, y, radius, stroke half-width.
+Glyph = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+GLYPHS: dict[str, Glyph] = {
     "hline": lambda x, y, r, t: _hbar(x, y, t),
     "vline": lambda x, y, r, t: _vbar(x, y, t),
     "diag": lambda x, y, r, t: torch.maximum((x - y).abs() / _SQRT2 - t, _box(x, y, 0.9)),
@@ -100,13 +107,13 @@ class Task:
     x_test: torch.Tensor
     y_test: torch.Tensor
     seed: int
-    info: dict = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The task's description without the tensors (for the web layer)."""
         return {
             "name": self.name,
@@ -120,7 +127,14 @@ class Task:
         }
 
 
-def _rasterise(glyph_ids, cx, cy, half, thick, gen):
+def _rasterise(
+    glyph_ids: torch.Tensor,
+    cx: torch.Tensor,
+    cy: torch.Tensor,
+    half: torch.Tensor,
+    thick: torch.Tensor,
+    gen: torch.Generator,
+) -> torch.Tensor:
     """Glyph masks (N, S, S) in [0, 1], one glyph per row, at the given pixel centres/sizes."""
     n = glyph_ids.numel()
     coords = torch.arange(IMAGE_SIZE, dtype=torch.float32)
@@ -140,11 +154,11 @@ def _rasterise(glyph_ids, cx, cy, half, thick, gen):
     return (0.5 - dist * s).clamp(0.0, 1.0)
 
 
-def _uniform(n, lo, hi, gen):
+def _uniform(n: int, lo: float, hi: float, gen: torch.Generator) -> torch.Tensor:
     return lo + (hi - lo) * torch.rand(n, generator=gen)
 
 
-def _finish(masks, gen):
+def _finish(masks: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Random contrast, background level and sensor noise, so pixels alone don't give it away."""
     n = masks.shape[0]
     bg = _uniform(n, 0.0, 0.3, gen).view(-1, 1, 1)
@@ -184,7 +198,7 @@ def render_pairs(first: torch.Tensor, second: torch.Tensor, gen: torch.Generator
     return _finish(masks, gen)
 
 
-def _balanced_labels(num_classes, per_class, gen):
+def _balanced_labels(num_classes: int, per_class: int, gen: torch.Generator) -> torch.Tensor:
     labels = torch.arange(num_classes).repeat_interleave(per_class)
     return labels[torch.randperm(labels.numel(), generator=gen)]
 

@@ -79,21 +79,27 @@
   });
 })();
 
-// LoadingClinic: the case list marks the case on screen and the cases this browser has solved.
+// LoadingClinic: the case list marks the case on screen and how this browser met each case:
+// "solved" when the first fix it chose was the right one, "explored" when it found the fix after
+// a wrong one (trying every fix in turn is not solving).
 (function () {
   "use strict";
-  var KEY = "checkpoint-lab.clinic.solved";
+  var KEY = "checkpoint-lab.clinic.cases";  // case id -> {first: first fix was right, fixed: ever fixed}
 
-  function solved() {
-    try { return JSON.parse(localStorage.getItem(KEY) || "[]"); } catch (e) { return []; }
+  function cases() {
+    try {
+      var v = JSON.parse(localStorage.getItem(KEY) || "{}");
+      return v && typeof v === "object" && !Array.isArray(v) ? v : {};
+    } catch (e) { return {}; }
   }
   function mark() {
-    var done = solved();
+    var all = cases();
     document.querySelectorAll(".cl-cases [data-case]").forEach(function (button) {
-      var mark = button.querySelector(".cl-mark");
-      var isSolved = done.indexOf(button.getAttribute("data-case")) >= 0;
-      if (mark) mark.hidden = !isSolved;
-      button.classList.toggle("cl-solved", isSolved);
+      var c = all[button.getAttribute("data-case")] || {};
+      var state = c.fixed ? (c.first ? "solved" : "explored") : "";
+      button.querySelectorAll(".cl-mark").forEach(function (m) { m.hidden = m.getAttribute("data-mark") !== state; });
+      button.classList.toggle("cl-solved", state === "solved");
+      button.classList.toggle("cl-explored", state === "explored");
     });
   }
   document.addEventListener("DOMContentLoaded", mark);
@@ -105,12 +111,14 @@
     });
   });
   document.addEventListener("htmx:afterSwap", function (e) {
-    var node = e.detail && e.detail.target && e.detail.target.querySelector("[data-solved]");
+    var node = e.detail && e.detail.target && e.detail.target.querySelector(".cl-result[data-case][data-fixed]");
     if (!node) return;
-    var done = solved();
-    var id = node.getAttribute("data-solved");
-    if (done.indexOf(id) < 0) done.push(id);
-    try { localStorage.setItem(KEY, JSON.stringify(done)); } catch (err) { /* private mode: marks last this visit */ }
+    var all = cases();
+    var id = node.getAttribute("data-case");
+    var fixed = node.getAttribute("data-fixed") === "true";
+    if (!all[id]) all[id] = {first: fixed, fixed: false};  // only the first fix chosen sets `first`
+    all[id].fixed = all[id].fixed || fixed;
+    try { localStorage.setItem(KEY, JSON.stringify(all)); } catch (err) { /* private mode: marks last this visit */ }
     mark();
   });
 })();

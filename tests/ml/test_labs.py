@@ -320,7 +320,7 @@ def test_compile_wrapper_names_keys_as_torch_compile_does():
     net = clinic.OldNet()
     compiled = torch.compile(net)  # only wraps: nothing is compiled before a forward pass
     assert list(compiled.state_dict()) == list(CompileWrapper(net).state_dict())
-    assert list(compiled.state_dict())[0] == "_orig_mod.body.weight"
+    assert next(iter(compiled.state_dict())) == "_orig_mod.body.weight"
     in_place = clinic.OldNet()
     in_place.compile()
     assert list(in_place.state_dict()) == list(net.state_dict())

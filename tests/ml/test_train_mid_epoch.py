@@ -119,7 +119,7 @@ def test_without_the_position_the_epoch_starts_again_with_a_new_order(reference,
 
 
 def test_position_without_the_order_skips_the_wrong_samples(reference, tmp_path):
-    trainer, digest, rec = resume(reference, "no_rng", tmp_path)
+    _, digest, rec = resume(reference, "no_rng", tmp_path)
     assert digest != reference["hash"]
     assert not rec["same_order"] and rec["start"] == HALF and rec["steps"] == BATCHES
     twice, never = _by_sets(reference["orders"][CRASH_EPOCH], HALF, rec["order"], HALF)

@@ -57,7 +57,7 @@ def test_dataset_is_fixed_whatever_the_global_rng():
     assert torch.equal(X1, X2) and torch.equal(y1, y2)
     assert X1.shape == (3000, 2) and X1.dtype == torch.float32 and y1.dtype == torch.int64
     assert sorted(y1.unique().tolist()) == [0, 1, 2]
-    Xt, yt, Xv, yv = train_val_split(X1, y1)
+    Xt, _, Xv, yv = train_val_split(X1, y1)
     assert len(Xt) + len(Xv) == 3000 and len(Xv) == 600
     assert all(c > 150 for c in torch.bincount(yv).tolist())  # every class in validation
 

@@ -465,6 +465,8 @@ STRINGS["zh"].update(
         "cl.check_ok": "通过",
         "cl.check_bad": "未通过",
         "cl.solved": "已解决",
+        "cl.explored": "已探索",
+        "cl.marks": "✓ 已解决：第一次选的就是正确的修复；已探索：试过别的修复之后才找到。",
         "cl.selected": "当前病例",
         "cl.try_another": "换一个试试。",
     }
@@ -500,6 +502,11 @@ STRINGS["en"].update(
         "cl.check_ok": "holds",
         "cl.check_bad": "fails",
         "cl.solved": "solved",
+        "cl.explored": "explored",
+        "cl.marks": (
+            "✓ solved: the first fix you chose was the right one; "
+            "explored: you found it after trying another."
+        ),
         "cl.selected": "current case",
         "cl.try_another": "Try another one.",
     }

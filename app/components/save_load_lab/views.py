@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from app import i18n
@@ -34,7 +37,9 @@ def render_placeholder(request: Request, lang: str) -> Markup:
     return Markup(templates.get_template("save_load_lab/component.html").render(context))
 
 
-def _render(request: Request, template: str, context: dict, compute) -> HTMLResponse:
+def _render(
+    request: Request, template: str, context: dict[str, Any], compute: Callable[[], dict[str, Any]]
+) -> Response:
     try:
         context.update(compute())
     except LabUnavailable:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
@@ -25,7 +25,9 @@ from app.ml.catalog import SOURCE_NAMES, STRATEGIES, VARIANTS
 router = APIRouter(prefix="/api/transfer", tags=["transfer learning"])
 Query = Annotated[TransferQuery, Depends()]
 # What a view answers while its source model is still being pretrained (see _ready).
-NOT_READY = {503: {"description": "the source model is still being pretrained; try again shortly"}}
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {"description": "the source model is still being pretrained; try again shortly"}
+}
 
 
 @router.get(

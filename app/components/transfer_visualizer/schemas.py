@@ -18,18 +18,18 @@ Status = Literal["transferred", "filtered", "not_loaded", "new", "unused"]
 class TransferQuery(BaseModel):
     source: Source = "resnet_mini"
     variant: Variant = "same_arch"
-    num_classes: int = Field(10, ge=2, le=10, description="classes of the target task")
+    num_classes: int = Field(default=10, ge=2, le=10, description="classes of the target task")
     strategy: Strategy = "shape_filter"
 
-    def key(self) -> tuple:
+    def key(self) -> tuple[str, str, int, str]:
         return (self.source, self.variant, self.num_classes, self.strategy)
 
 
 class FinetuneRequest(TransferQuery):
-    shots: int = Field(10, ge=1, le=50, description="labelled examples per class")
-    epochs: int = Field(15, ge=2, le=40)
+    shots: int = Field(default=10, ge=1, le=50, description="labelled examples per class")
+    epochs: int = Field(default=15, ge=2, le=40)
     freeze_backbone: bool = False
-    seed: int = Field(0, ge=0, le=10_000)
+    seed: int = Field(default=0, ge=0, le=10_000)
 
 
 class StoryGroup(BaseModel):
@@ -151,7 +151,10 @@ class LoadView(Answer):
 
     strategy: Strategy
     code: str = Field(description="the strategy's loading code")
-    ok: bool
+    ok: bool = Field(description="load_state_dict returned without an exception")
+    outcome: Literal["loaded", "loaded_nothing", "raised"] = Field(
+        description="loaded_nothing: no exception, yet not one tensor came from the checkpoint"
+    )
     error: LoadError | None = Field(
         description="what torch raised (a failed load may still have copied tensors)"
     )

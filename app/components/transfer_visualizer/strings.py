@@ -147,6 +147,11 @@ STRINGS["zh"].update(
         "tl.pretrain_failed": "预训练失败：",
         "tl.raised": "PyTorch 抛出了异常——这正是要学的地方：",
         "tl.loaded_ok": "加载成功，没有异常。",
+        "tl.loaded_nothing": "什么也没加载：没有异常，但一个张量也没有迁移过来。",
+        "tl.loaded_nothing_why": (
+            "目标模型的 {total} 个张量中没有一个来自检查点：模型仍然完全是随机初始化。"
+            "没有抛出异常不代表加载了任何东西——要数一数真正迁移了多少。"
+        ),
         "tl.partial_note": (
             "注意：即使抛出异常，load_state_dict 也已经把能复制的张量复制进去了。下"
             "面的状态是加载之后模型里真实的内容。"
@@ -249,6 +254,12 @@ STRINGS["en"].update(
         "tl.pretrain_failed": "Pretraining failed:",
         "tl.raised": "PyTorch raised an exception — this is the lesson:",
         "tl.loaded_ok": "Loaded without an exception.",
+        "tl.loaded_nothing": "Loaded nothing: no exception, yet not one tensor was transferred.",
+        "tl.loaded_nothing_why": (
+            "None of the model's {total} tensors came from the checkpoint: it is still entirely its "
+            "random initialisation. A load that raises nothing has not necessarily loaded anything — "
+            "count what was transferred."
+        ),
         "tl.partial_note": (
             "Note: even when it raises, load_state_dict has already copied every tensor "
             "it could. The statuses below are what the model really holds after the "

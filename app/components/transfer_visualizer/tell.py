@@ -147,6 +147,7 @@ def comparison(lang: str, diff: dict) -> dict:
 
 def diagram(lang: str, query: TransferQuery, view: dict) -> dict:
     return {
+        "target_tensors": sum(1 for r in view["rows"] if r["target_shape"] is not None),
         "groups": _groups(lang, view["rows"]),
         "prediction": _prediction(lang, query, view),
         "correspondence": _correspondence(lang, query, view),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from itertools import product
-from typing import get_args
+from typing import Any, get_args
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -32,12 +33,13 @@ PREFIX = "/components/transfer-visualizer"
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
-def _query(request: Request) -> tuple[TransferQuery | None, ValidationError | None]:
+def _query(request: Request) -> TransferQuery | ValidationError:
+    """The learner's question from the query string, or why it is not one."""
     raw = {k: v for k, v in request.query_params.items() if k in TransferQuery.model_fields}
     try:
-        return TransferQuery.model_validate(raw), None
+        return TransferQuery.model_validate(raw)
     except ValidationError as exc:
-        return None, exc
+        return exc
 
 
 def _labels(lang: str) -> dict[str, str]:
@@ -162,9 +164,9 @@ def _view_options(request: Request) -> tuple[bool, str | None]:
 async def diagram(request: Request, lang: Lang):
     # A class exploring the diagram asks a few hundred questions, all answered at start-up: those
     # are served on the event loop; anything else is rendered (or computed) in a thread.
-    query, error = _query(request)
-    if error:
-        error = validation.message(lang, error, _labels(lang))
+    parsed = _query(request)
+    query = parsed if isinstance(parsed, TransferQuery) else None
+    error = validation.message(lang, parsed, _labels(lang)) if isinstance(parsed, ValidationError) else None
     ask, compare = _view_options(request)
     key = _diagram_key(request, lang, query, ask, compare)
     known = _rendered.peek(key) if key is not None else None
@@ -178,9 +180,9 @@ async def diagram(request: Request, lang: Lang):
 
 @router.get("/tensor", response_class=HTMLResponse)
 async def tensor(request: Request, lang: Lang, key: str):
-    query, error = _query(request)
-    if query is None:
-        raise HTTPException(422, validation.message(lang, error, _labels(lang)))
+    query = _query(request)
+    if isinstance(query, ValidationError):
+        raise HTTPException(422, validation.message(lang, query, _labels(lang)))
     preview = (await service.view(request, query))["previews"].get(key)
     if preview is None:
         raise HTTPException(404, "no such tensor")
@@ -203,13 +205,9 @@ def _finetune_context(request: Request, lang: str, run=None, message: str | None
             loss.append(charts.Series(label, [(r["epoch"], r["train_loss"]) for r in rows], css))
         epochs = state["config"]["epochs"]
         # Compact pictures, two side by side on a laptop: their text stays >= 11 px on a phone.
-        small = {"width": 360, "height": 240, "size": "compact"}
-        context["acc_chart"] = charts.render(
-            charts.Chart(tr("tl.acc_chart"), "acc", "epoch", acc, x_max=epochs, **small)
-        )
-        context["loss_chart"] = charts.render(
-            charts.Chart(tr("tl.loss_chart"), "loss", "epoch", loss, x_max=epochs, log_y=True, **small)
-        )
+        small = functools.partial(charts.Chart, x_max=epochs, width=360, height=240, size="compact")
+        context["acc_chart"] = charts.render(small(tr("tl.acc_chart"), "acc", "epoch", acc))
+        context["loss_chart"] = charts.render(small(tr("tl.loss_chart"), "loss", "epoch", loss, log_y=True))
         context["poll_ms"] = random.randint(400, 600)
         context["frozen"] = _frozen_story(lang, state["frozen"]) if state["frozen"] else None
     return context
@@ -217,7 +215,8 @@ def _finetune_context(request: Request, lang: str, run=None, message: str | None
 
 @router.post("/finetune", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
 async def start_finetune(request: Request, lang: Lang, jobs: Jobs):
-    raw = {k: v for k, v in (await request.form()).items() if k in FinetuneRequest.model_fields}
+    form = await request.form()
+    raw: dict[str, object] = {k: v for k, v in form.items() if k in FinetuneRequest.model_fields}
     raw["freeze_backbone"] = raw.get("freeze_backbone") in ("on", "true", "1")
     try:
         req = FinetuneRequest.model_validate(raw)
@@ -266,7 +265,7 @@ def limit_message(request: Request, lang: str, exc: LimitReached) -> str:
     return i18n.t(lang, "tl.limit_active").format(n=n)
 
 
-def _render_finetune(request: Request, lang: str, **kwargs) -> HTMLResponse:
+def _render_finetune(request: Request, lang: str, **kwargs: Any) -> Response:
     return templates.TemplateResponse(
         request, "transfer_visualizer/finetune.html", _finetune_context(request, lang, **kwargs)
     )

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.serialization
@@ -19,34 +19,36 @@ from torch import nn
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
 from app.ml.checkpoint import save_atomic
-from app.ml.labs import captured, clinic_practice, run_snippet, working_dir
+from app.ml.labs import Case, Facts, Namespace, Proof, captured, clinic_practice, run_snippet, working_dir
+
+StateDict = dict[str, torch.Tensor]
 
 
 class OldNet(nn.Module):
     """The model as it was when the checkpoints were saved."""
 
-    def __init__(self, num_classes: int = 10):
+    def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.body = nn.Linear(8, 16)
         self.fc = nn.Linear(16, num_classes)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(torch.relu(self.body(x)))
 
 
 class NewNet(nn.Module):
     """The same model after someone renamed its head: fc -> classifier."""
 
-    def __init__(self, num_classes: int = 10):
+    def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.body = nn.Linear(8, 16)
         self.classifier = nn.Linear(16, num_classes)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.relu(self.body(x)))
 
 
-def make_cuda_tagged_checkpoint(path: str | os.PathLike, obj=None) -> dict:
+def make_cuda_tagged_checkpoint(path: str | os.PathLike[str], obj: Any = None) -> Any:
     """Save ``obj`` (default: a small state_dict) as if its tensors had lived on cuda:0.
 
     Each storage in a torch.save file carries a location tag chosen at save time by the
@@ -72,7 +74,7 @@ def make_cuda_tagged_checkpoint(path: str | os.PathLike, obj=None) -> dict:
     return obj
 
 
-def _captured(exc: BaseException | None) -> dict:
+def _captured(exc: BaseException | None) -> dict[str, str | None]:
     """captured(exc), with the indentation some libraries' messages carry (safetensors writes its
     text as an indented block) taken off: the words are untouched. ``error_from`` names the
     library that raised it when that is not torch (the page says whose words these are)."""
@@ -87,7 +89,7 @@ def _captured(exc: BaseException | None) -> dict:
     return out
 
 
-def _same_tensors(a: dict, b: dict) -> bool:
+def _same_tensors(a: StateDict, b: StateDict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -95,14 +97,14 @@ def _same_tensors(a: dict, b: dict) -> bool:
 # Each setup writes the case's files and returns (namespace for the snippets, reference state).
 
 
-def _setup_renamed(root: Path):
+def _setup_renamed(root: Path) -> tuple[Namespace, StateDict]:
     torch.manual_seed(0)
     sd = OldNet().state_dict()
     torch.save(sd, root / "checkpoint.pt")
     return {"NewNet": NewNet}, sd
 
 
-def _setup_dataparallel(root: Path):
+def _setup_dataparallel(root: Path) -> tuple[Namespace, StateDict]:
     torch.manual_seed(0)
     wrapped = nn.DataParallel(OldNet())  # a real wrapper: its state_dict keys get "module."
     torch.save(wrapped.state_dict(), root / "dp_checkpoint.pt")
@@ -113,19 +115,19 @@ def _setup_dataparallel(root: Path):
     return names, wrapped.module.state_dict()
 
 
-def _setup_size(root: Path):
+def _setup_size(root: Path) -> tuple[Namespace, StateDict]:
     torch.manual_seed(0)
     sd = OldNet(num_classes=10).state_dict()
     torch.save(sd, root / "pretrained_10_classes.pt")
     return {"OldNet": OldNet}, sd
 
 
-def _setup_cuda(root: Path):
+def _setup_cuda(root: Path) -> tuple[Namespace, StateDict]:
     sd = make_cuda_tagged_checkpoint(root / "gpu_checkpoint.pt")
     return {"OldNet": OldNet}, sd
 
 
-def _setup_truncated(root: Path):
+def _setup_truncated(root: Path) -> tuple[Namespace, StateDict]:
     torch.manual_seed(0)
     sd = OldNet().state_dict()
     save_atomic(sd, root / "last_good.pt")  # temp file + fsync + os.replace: never half-written
@@ -139,34 +141,36 @@ def _setup_truncated(root: Path):
 # candidate fixes) and returns (facts shown as evidence, checks that must all hold for "fixed").
 
 
-def _model(ns: dict):
+def _model(ns: Namespace) -> nn.Module | None:
     model = ns.get("model")
     return model if isinstance(model, nn.Module) else None
 
 
-def _evidence_renamed(ns: dict, ref: dict):
+def _evidence_renamed(ns: Namespace, ref: StateDict) -> tuple[Facts, Proof]:
     model, r = _model(ns), ns.get("result")
-    facts = {
+    facts: Facts = {
         "missing_keys": list(getattr(r, "missing_keys", [])),
         "unexpected_keys": list(getattr(r, "unexpected_keys", [])),
         "keys_now": list(model.state_dict()) if model else [],
         "weights_equal": bool(
             model is not None
             and hasattr(model, "classifier")
-            and torch.equal(model.classifier.weight, ref["fc.weight"])
+            and torch.equal(model.get_parameter("classifier.weight"), ref["fc.weight"])
         ),
     }
     return facts, {
         "weights_equal": facts["weights_equal"],
-        "body_equal": bool(model is not None and torch.equal(model.body.weight, ref["body.weight"])),
+        "body_equal": bool(
+            model is not None and torch.equal(model.get_parameter("body.weight"), ref["body.weight"])
+        ),
         "no_missing_or_unexpected": not facts["missing_keys"] and not facts["unexpected_keys"],
     }
 
 
-def _evidence_dp(ns: dict, ref: dict):
+def _evidence_dp(ns: Namespace, ref: StateDict) -> tuple[Facts, Proof]:
     model, r = _model(ns), ns.get("result")
     state = ns.get("state") or {}
-    facts = {
+    facts: Facts = {
         "missing_keys": list(getattr(r, "missing_keys", [])),
         "unexpected_keys": list(getattr(r, "unexpected_keys", [])),
         "keys_now": list(state),
@@ -178,10 +182,10 @@ def _evidence_dp(ns: dict, ref: dict):
     }
 
 
-def _evidence_size(ns: dict, ref: dict):
+def _evidence_size(ns: Namespace, ref: StateDict) -> tuple[Facts, Proof]:
     model = _model(ns)
     model_sd = model.state_dict() if model else {}
-    facts = {}
+    facts: Facts = {}
     if "filtered" in ns:  # the shape filter ran: what it kept and what it left out
         facts = {
             "loaded_keys": sorted(ns["filtered"]),
@@ -198,9 +202,9 @@ def _evidence_size(ns: dict, ref: dict):
     }
 
 
-def _evidence_cuda(ns: dict, ref: dict):
+def _evidence_cuda(ns: Namespace, ref: StateDict) -> tuple[Facts, Proof]:
     state, model = ns.get("state") or {}, _model(ns)
-    facts = {
+    facts: Facts = {
         "cuda_available": torch.cuda.is_available(),
         "devices": sorted({str(t.device) for t in state.values()}),
         "tensors_equal": bool(state) and _same_tensors(state, ref),
@@ -212,9 +216,9 @@ def _evidence_cuda(ns: dict, ref: dict):
     }
 
 
-def _evidence_truncated(ns: dict, ref: dict):
+def _evidence_truncated(ns: Namespace, ref: StateDict) -> tuple[Facts, Proof]:
     model = _model(ns)
-    facts = {
+    facts: Facts = {
         "truncated_bytes": os.path.getsize("checkpoint.pt"),
         "last_good_bytes": os.path.getsize("last_good.pt"),
         "tensors_equal": bool(model is not None and _same_tensors(model.state_dict(), ref)),
@@ -222,7 +226,7 @@ def _evidence_truncated(ns: dict, ref: dict):
     return facts, {"tensors_equal": facts["tensors_equal"]}
 
 
-CASES: dict[str, dict] = {
+CASES: dict[str, Case] = {
     "renamed_layer": {
         "title": "A layer was renamed: missing and unexpected keys",
         "setup": _setup_renamed,
@@ -363,7 +367,13 @@ RIGHT = {
 }
 
 
-def try_fix(case_id: str, fix_id: str, workdir: str) -> dict:
+def _fixed(broken: BaseException | None, fix: BaseException | None, proof: Proof | None) -> bool:
+    """A fix counts only if the broken code failed, the fix ran, and its evidence shows the
+    weights really arrived."""
+    return broken is not None and fix is None and bool(proof and all(proof.values()))
+
+
+def try_fix(case_id: str, fix_id: str, workdir: str) -> dict[str, Any]:
     """Make the case's broken checkpoint, run the broken code, then the chosen fix; report what
     torch said and whether the weights really arrived."""
     case, candidates = CASES.get(case_id), CANDIDATES.get(case_id, {})
@@ -392,18 +402,18 @@ def try_fix(case_id: str, fix_id: str, workdir: str) -> dict:
         **_captured(fix),
         "evidence": evidence,
         "proof": proof,
-        "fixed": broken is not None and fix is None and bool(proof) and all(proof.values()),
+        "fixed": _fixed(broken, fix, proof),
     }
 
 
-def _check(case: dict, ns: dict, reference: dict) -> tuple[dict, dict]:
+def _check(case: Case, ns: Namespace, reference: dict[str, Any]) -> tuple[Facts, Proof]:
     try:
         return case["evidence"](ns, reference)
     except Exception as exc:
         return {"evidence_error": f"{type(exc).__name__}: {exc}"}, {"evidence": False}
 
 
-def run_case(case_id: str, workdir: str) -> dict:
+def run_case(case_id: str, workdir: str) -> dict[str, Any]:
     case = CASES.get(case_id)
     if case is None:
         return {
@@ -413,8 +423,7 @@ def run_case(case_id: str, workdir: str) -> dict:
         }
     root = Path(workdir).resolve()
     root.mkdir(parents=True, exist_ok=True)
-    setup: Callable = case["setup"]
-    result = {
+    result: dict[str, Any] = {
         "id": case_id,
         "title": case["title"],
         "broken_code": case["broken_code"],
@@ -423,7 +432,7 @@ def run_case(case_id: str, workdir: str) -> dict:
         "ok": True,
     }
     with working_dir(root):
-        extra, reference = setup(root)
+        extra, reference = case["setup"](root)
         ns = {"torch": torch, "nn": nn, **extra}
         broken = run_snippet(case["broken_code"], ns)
         result.update(_captured(broken))
@@ -433,5 +442,5 @@ def run_case(case_id: str, workdir: str) -> dict:
         evidence, proof = (None, None) if fix is not None else _check(case, ns, reference)
     result["evidence"], result["proof"] = evidence, proof
     # A fix counts only if its evidence shows the weights really arrived.
-    result["fixed"] = broken is not None and fix is None and bool(proof) and all(proof.values())
+    result["fixed"] = _fixed(broken, fix, proof)
     return result

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -19,14 +20,21 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
+from app.ml.labs import Case, Facts, Namespace, Proof
 
-def _old_net():
+if TYPE_CHECKING:  # clinic imports this module: at run time OldNet comes through _old_net()
+    from app.ml.labs.clinic import OldNet
+
+StateDict = dict[str, torch.Tensor]
+
+
+def _old_net() -> type[OldNet]:
     from app.ml.labs.clinic import OldNet
 
     return OldNet
 
 
-def _same_tensors(a: dict, b: dict) -> bool:
+def _same_tensors(a: StateDict, b: StateDict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -36,7 +44,7 @@ class CompileWrapper(nn.Module):
     ``_orig_mod.``. Building it directly avoids importing the compiler for a file of keys; a test
     checks the names against a real torch.compile wrapper."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self._orig_mod = model
 
@@ -44,7 +52,7 @@ class CompileWrapper(nn.Module):
 class TinyLM(nn.Module):
     """A language model whose output layer is tied to its input embedding."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.embed = nn.Embedding(10, 4)
         self.lm_head = nn.Linear(4, 10, bias=False)
@@ -54,7 +62,7 @@ class TinyLM(nn.Module):
 # ------------------------------------------------------------------ setups
 
 
-def _setup_resume_order(root: Path):
+def _setup_resume_order(root: Path) -> tuple[Namespace, dict[str, float]]:
     OldNet = _old_net()
     torch.manual_seed(0)
     net = OldNet()
@@ -65,7 +73,7 @@ def _setup_resume_order(root: Path):
     return {"OldNet": OldNet}, {"step": float(opt.state[net.fc.weight]["step"])}
 
 
-def _setup_unfreeze(root: Path):
+def _setup_unfreeze(root: Path) -> tuple[Namespace, StateDict]:
     OldNet = _old_net()
     torch.manual_seed(0)
     net = OldNet()
@@ -80,7 +88,7 @@ def _setup_unfreeze(root: Path):
     return {"OldNet": OldNet}, {"momentum": opt.state[net.fc.weight]["momentum_buffer"].clone()}
 
 
-def _setup_compile(root: Path):
+def _setup_compile(root: Path) -> tuple[Namespace, StateDict]:
     OldNet = _old_net()
     torch.manual_seed(0)
     compiled = CompileWrapper(OldNet())  # what `model = torch.compile(model)` leaves in a script
@@ -95,14 +103,14 @@ def _setup_compile(root: Path):
 PREDS = [3, 1, 4, 1, 5]
 
 
-def _setup_numpy(root: Path):
+def _setup_numpy(root: Path) -> tuple[Namespace, dict[str, list[int]]]:
     OldNet = _old_net()
     torch.manual_seed(0)
     np.random.seed(0)
     return {"OldNet": OldNet, "np": np}, {"preds": PREDS}
 
 
-def _setup_shared(root: Path):
+def _setup_shared(root: Path) -> tuple[Namespace, dict[str, Any]]:
     torch.manual_seed(0)
     names = {
         "TinyLM": TinyLM,
@@ -117,19 +125,20 @@ def _setup_shared(root: Path):
 # ------------------------------------------------------------------ evidence
 
 
-def _module(ns: dict, name: str = "model"):
+def _module(ns: Namespace, name: str = "model") -> nn.Module | None:
     value = ns.get(name)
     return value if isinstance(value, nn.Module) else None
 
 
-def _evidence_resume_order(ns: dict, ref: dict):
+def _evidence_resume_order(ns: Namespace, ref: dict[str, float]) -> tuple[Facts, Proof]:
     model, opt = _module(ns), ns.get("optimizer")
     if model is None or not isinstance(opt, torch.optim.Optimizer):
         return {}, {"params_float64": False, "state_matches_params": False, "adam_state_restored": False}
-    state = opt.state.get(model.fc.weight, {})
+    head = model.get_parameter("fc.weight")
+    state = opt.state.get(head, {})
     params = list(model.parameters())
-    facts = {
-        "param_dtype": str(model.fc.weight.dtype),
+    facts: Facts = {
+        "param_dtype": str(head.dtype),
         "exp_avg_dtype": str(state["exp_avg"].dtype) if "exp_avg" in state else "",
         "adam_step": float(state["step"]) if "step" in state else 0.0,
         "saved_step": ref["step"],
@@ -148,26 +157,26 @@ def _evidence_resume_order(ns: dict, ref: dict):
     }
 
 
-def _evidence_unfreeze(ns: dict, ref: dict):
+def _evidence_unfreeze(ns: Namespace, ref: StateDict) -> tuple[Facts, Proof]:
     model, opt = _module(ns), ns.get("optimizer")
     if model is None or not isinstance(opt, torch.optim.Optimizer):
         return {}, {"momentum_restored": False, "body_in_optimizer": False}
     groups = opt.param_groups
     in_opt = {id(p) for g in groups for p in g["params"]}
-    buf = opt.state.get(model.fc.weight, {}).get("momentum_buffer")
-    facts = {
+    buf = opt.state.get(model.get_parameter("fc.weight"), {}).get("momentum_buffer")
+    facts: Facts = {
         "params_per_group": [len(g["params"]) for g in groups],
         "lr_per_group": [g["lr"] for g in groups],
     }
     return facts, {
         "momentum_restored": buf is not None and torch.equal(buf, ref["momentum"]),
-        "body_in_optimizer": all(id(p) in in_opt for p in model.body.parameters()),
+        "body_in_optimizer": all(id(p) in in_opt for p in model.get_submodule("body").parameters()),
     }
 
 
-def _evidence_compile(ns: dict, ref: dict):
+def _evidence_compile(ns: Namespace, ref: StateDict) -> tuple[Facts, Proof]:
     model, r = _module(ns), ns.get("result")
-    facts = {
+    facts: Facts = {
         "missing_keys": list(getattr(r, "missing_keys", [])),
         "unexpected_keys": list(getattr(r, "unexpected_keys", [])),
         "keys_now": list(ns.get("state") or {}),
@@ -179,7 +188,7 @@ def _evidence_compile(ns: dict, ref: dict):
     }
 
 
-def _evidence_numpy(ns: dict, ref: dict):
+def _evidence_numpy(ns: Namespace, ref: dict[str, list[int]]) -> tuple[Facts, Proof]:
     model, ckpt = _module(ns), ns.get("ckpt")
     unsafe = sorted(torch.serialization.get_unsafe_globals_in_checkpoint("checkpoint.pt"))
     try:  # what any later reader meets: the file as it is, with the protection on
@@ -189,7 +198,7 @@ def _evidence_numpy(ns: dict, ref: dict):
         safe = False
     ckpt = ckpt if isinstance(ckpt, dict) else {}
     preds = ckpt.get("val_preds")
-    facts = {
+    facts: Facts = {
         "unsafe_globals_in_file": unsafe,
         "val_preds_type": f"{type(preds).__module__}.{type(preds).__name__}" if preds is not None else "",
         "numpy_rng_type": type(ckpt.get("numpy_rng")).__name__ if "numpy_rng" in ckpt else "",
@@ -207,21 +216,22 @@ def _evidence_numpy(ns: dict, ref: dict):
     }
 
 
-def _evidence_shared(ns: dict, ref: dict):
+def _evidence_shared(ns: Namespace, ref: dict[str, Any]) -> tuple[Facts, Proof]:
     model, restored = _module(ns), _module(ns, "restored")
     path = "model.safetensors"
-    facts = {
+    facts: Facts = {
         "keys_in_file": sorted(load_file(path)) if os.path.exists(path) else [],
         "file_bytes": os.path.getsize(path) if os.path.exists(path) else 0,
     }
-    ok = model is not None and restored is not None
+    if model is None or restored is None:
+        return facts, {"weights_equal": False, "still_tied": False}
     return facts, {
-        "weights_equal": bool(ok and _same_tensors(restored.state_dict(), model.state_dict())),
-        "still_tied": bool(ok and restored.lm_head.weight is restored.embed.weight),
+        "weights_equal": _same_tensors(restored.state_dict(), model.state_dict()),
+        "still_tied": restored.get_parameter("lm_head.weight") is restored.get_parameter("embed.weight"),
     }
 
 
-CASES: dict[str, dict] = {
+CASES: dict[str, Case] = {
     "resume_order": {
         "title": "The optimizer was built before the model was moved",
         "setup": _setup_resume_order,

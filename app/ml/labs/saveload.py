@@ -13,11 +13,12 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
-from app.ml.labs import captured, first_values, run_snippet, working_dir
+from app.ml.labs import Namespace, captured, first_values, run_snippet, working_dir
 
 MODULE_CODE = """\
 import torch
@@ -90,14 +91,19 @@ def _write_code(workdir: Path, refactor: str) -> dict[str, str]:
     return files
 
 
-def save_both(workdir: str) -> dict:
+def save_both(workdir: str) -> dict[str, Any]:
     workdir = os.path.abspath(workdir)
     _write_code(Path(workdir), "none")
     _use_workdir(workdir)
-    ns = {"torch": torch}
+    ns: Namespace = {"torch": torch}
     with working_dir(workdir):
         exc = run_snippet(SAVE_CODE, ns)
-    result = {"ok": exc is None, **captured(exc), "module_code": MODULE_CODE, "code": SAVE_CODE}
+    result: dict[str, Any] = {
+        "ok": exc is None,
+        **captured(exc),
+        "module_code": MODULE_CODE,
+        "code": SAVE_CODE,
+    }
     if exc is None:
         result["files"] = {
             name: os.path.getsize(os.path.join(workdir, name)) for name in ("weights.pt", "whole_model.pt")
@@ -151,7 +157,7 @@ with torch.serialization.safe_globals({allow}):
     ]
 
 
-def _matches(model, reference: dict) -> bool | None:
+def _matches(model: Any, reference: dict[str, torch.Tensor]) -> bool | None:
     # Proof that a "successful" load really carries the saved weights.
     try:
         sd = model.state_dict()
@@ -160,7 +166,7 @@ def _matches(model, reference: dict) -> bool | None:
         return None
 
 
-def load_after_refactor(workdir: str, refactor: str) -> dict:
+def load_after_refactor(workdir: str, refactor: str) -> dict[str, Any]:
     if refactor not in REFACTORS:
         return {"ok": False, "error": f"unknown refactor {refactor!r}; choose one of {sorted(REFACTORS)}"}
     workdir = os.path.abspath(workdir)
@@ -173,7 +179,7 @@ def load_after_refactor(workdir: str, refactor: str) -> dict:
         reference = torch.load("weights.pt", weights_only=True)
         attempts = []
         for label, code, note in _attempts(*_IMPORTS[refactor]):
-            ns = {"torch": torch, "nn": nn}
+            ns: Namespace = {"torch": torch, "nn": nn}
             exc = run_snippet(code, ns)
             attempts.append(
                 {
@@ -216,11 +222,17 @@ with torch.no_grad():
 TRAIN_EVAL_CODE = "\n".join((_SETUP, _TRAIN, _EVAL))
 
 
-def _bn_stats(bn) -> tuple:
-    return bn.running_mean.clone(), bn.running_var.clone(), int(bn.num_batches_tracked)
+BNStats = tuple[torch.Tensor, torch.Tensor, int]  # running mean, running variance, batches tracked
 
 
-def _phase(out1, out2, before: tuple, after: tuple) -> dict:
+def _bn_stats(bn: nn.BatchNorm1d) -> BNStats:
+    mean, var, batches = bn.running_mean, bn.running_var, bn.num_batches_tracked
+    # None only for a BatchNorm built with track_running_stats=False, which the lesson's is not.
+    assert mean is not None and var is not None and batches is not None
+    return mean.clone(), var.clone(), int(batches)
+
+
+def _phase(out1: torch.Tensor, out2: torch.Tensor, before: BNStats, after: BNStats) -> dict[str, Any]:
     return {
         "max_abs_diff": float((out1 - out2).abs().max()),
         "outputs": [first_values(out1), first_values(out2)],
@@ -230,9 +242,9 @@ def _phase(out1, out2, before: tuple, after: tuple) -> dict:
     }
 
 
-def train_vs_eval(seed: int = 0) -> dict:
+def train_vs_eval(seed: int = 0) -> dict[str, Any]:
     torch.manual_seed(seed)
-    ns = {"torch": torch, "nn": nn}
+    ns: Namespace = {"torch": torch, "nn": nn}
     stats = []
     for part in (_SETUP, _TRAIN, _EVAL):
         exc = run_snippet(part, ns)

@@ -5,26 +5,27 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
-from app.ml.labs import captured, first_values, run_snippet
+from app.ml.labs import Namespace, captured, first_values, run_snippet
 
 
 class LessonModel(nn.Module):
     """The lesson's small model."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.fc = nn.Linear(10, 2)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(x)
 
 
 class SmallCNN(nn.Module):
-    def __init__(self, num_classes: int = 10):
+    def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(3, 8, kernel_size=3, padding=1),
@@ -42,12 +43,12 @@ class SmallCNN(nn.Module):
             nn.Linear(16, num_classes),
         )
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
 
 
 class MLPDropout(nn.Module):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.net = nn.Sequential(
             nn.Linear(20, 32),
@@ -59,7 +60,7 @@ class MLPDropout(nn.Module):
             nn.Linear(32, 3),
         )
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
 
@@ -75,7 +76,7 @@ def _owner(key: str) -> str:
     return key.rpartition(".")[0]
 
 
-def explore(model_name: str) -> dict:
+def explore(model_name: str) -> dict[str, Any]:
     if model_name not in MODELS:
         return {"ok": False, "error": f"unknown model {model_name!r}; choose one of {sorted(MODELS)}"}
     description, builder = MODELS[model_name]
@@ -144,9 +145,9 @@ REFERENCE_CODE = "\n".join((_SAVE, _TRAIN))
 WATCHED = "fc.weight"
 
 
-def reference_demo(seed: int = 0) -> dict:
+def reference_demo(seed: int = 0) -> dict[str, Any]:
     torch.manual_seed(seed)
-    ns = {"torch": torch, "copy": copy, "LessonModel": LessonModel, "x": torch.randn(16, 10)}
+    ns: Namespace = {"torch": torch, "copy": copy, "LessonModel": LessonModel, "x": torch.randn(16, 10)}
     exc = run_snippet(_SAVE, ns)
     if exc is None:
         alias_before = first_values(ns["best"][WATCHED])
