@@ -19,6 +19,11 @@ def main() -> None:
         # Idle browsers poll every ~4 s: a keep-alive shorter than that makes them race the
         # server's close of the connection they are about to reuse.
         timeout_keep_alive=30,
+        # X-Forwarded-For names the client only when a proxy the settings name sent it; by
+        # default nobody is trusted (uvicorn's own default trusts 127.0.0.1, so anything on this
+        # host could pose as many addresses and dodge the per-address limits).
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

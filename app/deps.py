@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
-from app.components.htmx import lang_of
+from app import i18n
 from app.jobs.protocol import JobBackend
 from app.sessions import session_id
 
@@ -18,8 +18,15 @@ async def _jobs(request: Request) -> JobBackend:
     return request.app.state.jobs
 
 
-async def _lang(request: Request) -> str:
-    return lang_of(request)
+async def _lang(
+    request: Request,
+    lang: Annotated[
+        str | None,
+        Query(description="zh or en; without it: the page's, the remembered or the browser's language"),
+    ] = None,
+) -> str:
+    # `lang` is read by i18n.request_lang; declared here so that the API's schema shows it.
+    return i18n.request_lang(request)
 
 
 async def _session(request: Request) -> str:
@@ -27,7 +34,7 @@ async def _session(request: Request) -> str:
     return session_id(request)
 
 
-# The language of a fragment: ?lang= from the page that asked, else the remembered choice.
+# The language of the answer (i18n.request_lang): the one rule every route, page and error uses.
 Lang = Annotated[str, Depends(_lang)]
 # The job system, through its typed interface only (app/jobs/protocol.py).
 Jobs = Annotated[JobBackend, Depends(_jobs)]

@@ -16,19 +16,12 @@ from app.templating import templates
 log = logging.getLogger(__name__)
 
 
-def _lang_of(request: Request) -> str:
-    first = request.url.path.strip("/").split("/", 1)[0]
-    if first in i18n.LANGS:
-        return first
-    return i18n.pick_language(request.cookies.get(i18n.LANG_COOKIE), request.headers.get("accept-language"))
-
-
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/api"
 
 
 def error_page(request: Request, status: int, heading_key: str, message_key: str):
-    lang = _lang_of(request)
+    lang = i18n.request_lang(request)
     lib = request.app.state.library
     from app.pages import page_context  # pages imports nothing from here; avoid a cycle at import
 

@@ -1,6 +1,11 @@
-"""Languages of the site and the interface strings around the lesson text."""
+"""Languages of the site, the one rule that picks a request's language, and the interface text:
+the site's own here, each component's registered with its declaration (app/components)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.requests import HTTPConnection
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -29,6 +34,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "back_home": "返回首页",
         "theme_note": "跟随系统的浅色/深色模式",
         "lab.unavailable": "这个实验暂时没能运行（超时或内存不足），请稍后再试。",
+        "sec.cross_site": "已拒绝：这个请求来自另一个网站。请直接在课程页面上操作。",
+        "sec.json_only": "这个接口只接受 JSON（Content-Type: application/json）。",
+        # The job queue's per-address refusal (LimitReached code "address").
+        "cs.limit.address": "队列已满：你所在网络的 {n} 个训练正在等待。过一分钟再试。",
     },
     "en": {
         "site": "Checkpoint Lab",
@@ -46,18 +55,59 @@ STRINGS: dict[str, dict[str, str]] = {
         "not_found": "Page not found",
         "not_found_text": "There is no such page. You can start from one of these chapters:",
         "server_error": "Something went wrong",
-        "server_error_text": "The server failed on this request. Nothing already saved is affected; please try again.",
+        "server_error_text": (
+            "The server failed on this request. Nothing already saved is affected; please try again."
+        ),
         "unknown_component": "Unknown interactive component",
-        "unknown_component_text": "This chapter refers to a component that does not exist; the rest of the page works:",
+        "unknown_component_text": (
+            "This chapter refers to a component that does not exist; the rest of the page works:"
+        ),
         "back_home": "Back to the start",
         "theme_note": "Follows the system light/dark mode",
-        "lab.unavailable": "The lab could not run just now (time or memory ran out); please try again shortly.",
+        "lab.unavailable": (
+            "The lab could not run just now (time or memory ran out); please try again shortly."
+        ),
+        "sec.cross_site": "Refused: this request comes from another site. Please use the lesson page itself.",
+        "sec.json_only": "This endpoint accepts JSON only (Content-Type: application/json).",
+        "cs.limit.address": (
+            "The queue is full for your network: {n} runs from your address are waiting. "
+            "Try again in a minute."
+        ),
     },
 }
 
 
+def add(table: Mapping[str, Mapping[str, str]], owner: str) -> None:
+    """Register a component's text. Every language must have the same keys, and a key may not
+    mean something else in another component: both mistakes fail at start-up, not in a page."""
+    keys = {lang: set(table.get(lang, {})) for lang in LANGS}
+    if any(k != keys[DEFAULT_LANG] for k in keys.values()):
+        every: set[str] = set().union(*keys.values())
+        odd = {k for k in every if any(k not in lang_keys for lang_keys in keys.values())}
+        raise ValueError(f"{owner}: not in every language: {sorted(odd)}")
+    for lang in LANGS:
+        for key, text in table[lang].items():
+            if STRINGS[lang].get(key, text) != text:
+                raise ValueError(f"{owner}: {key!r} is already registered with another text")
+    for lang in LANGS:
+        STRINGS[lang].update(table[lang])
+
+
 def t(lang: str, key: str) -> str:
     return STRINGS.get(lang, STRINGS[DEFAULT_LANG]).get(key, key)
+
+
+def request_lang(request: HTTPConnection) -> str:
+    """The language of an answer, by one rule for pages, fragments, the API and errors: the page's
+    own (/zh/..., /en/...), else ?lang= from the page or script that asked, else the remembered
+    choice (cookie), else the browser's Accept-Language, else Chinese (the outline's language)."""
+    first = request.url.path.strip("/").split("/", 1)[0]
+    if first in LANGS:
+        return first
+    asked = request.query_params.get("lang")
+    if asked in LANGS:
+        return asked
+    return pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
 
 
 def pick_language(cookie: str | None, accept_language: str | None) -> str:

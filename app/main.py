@@ -12,15 +12,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from app import api, components, errors, gil, heap, i18n, openapi, pages, templating
-from app.components.cache import ViewCache
+from app import api, components, errors, i18n, openapi, pages, templating
 from app.content.library import ChapterLibrary
 from app.content.render import pygments_css
 from app.jobs.manager import JobManager
 from app.middleware import SecurityHeaders
-from app.page_cache import PageCache
 from app.security import RequestGuard
-from app.sessions import SESSION_COOKIE, SESSION_MAX_AGE, SessionBuckets, secret_key
+from app.sessions import SESSION_COOKIE, SESSION_MAX_AGE, TokenBucket, secret_key
 from app.settings import Settings, get_settings
 from app.templating import STATIC_DIR
 
@@ -34,23 +32,6 @@ class CachedStatic(StaticFiles):
         if response.status_code == 200:
             response.headers["cache-control"] = "public, max-age=31536000, immutable"
         return response
-
-
-class LessonApp(FastAPI):
-    """FastAPI with the chapter-page cache outside every other layer of the app.
-
-    A kept page skips the error handler, the body limit, the host check and the security headers
-    too (app/page_cache.py has the measurement): the kept answer already carries what those
-    layers added when the app answered it, and the cache answers only hosts that the host check
-    let through."""
-
-    page_cache_key: str | None = None  # the session cookies' key; without it, no cache (never an empty key)
-
-    def build_middleware_stack(self):
-        stack = super().build_middleware_stack()
-        if self.page_cache_key is None:
-            return stack
-        return PageCache(stack, secret_key=self.page_cache_key, max_age=SESSION_MAX_AGE)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -69,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("chapter %s not served: %s", error.file, error.reason)
         log.info(
             "serving %d chapters from %s",
-            sum(len(library.chapters(l)) for l in i18n.LANGS),
+            sum(len(library.chapters(lang)) for lang in i18n.LANGS),
             settings.tutorials_dir,
         )
         for hook in app.state.startup_hooks:
@@ -77,16 +58,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for component in components.all_components():
             if component.on_startup is not None:
                 component.on_startup(app)
-        templating.compile_all()  # before settle(): compiled templates live as long as the process
-        heap.settle()
-        gil.share()
+        templating.compile_all()
         try:
             yield
         finally:
             for hook in app.state.shutdown_hooks:
                 hook(app)
 
-    app = LessonApp(
+    app = FastAPI(
         title="Checkpoint Lab API",
         description="Chapters and interactive components of the Checkpoint Lab lesson.",
         version="0.1.0",
@@ -101,8 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.library = library
     app.state.jobs = JobManager(settings)
-    app.state.page_cache = ViewCache(size=64, concurrent=4)
-    app.state.session_buckets = SessionBuckets(settings.new_sessions_per_minute)
+    app.state.session_buckets = TokenBucket(settings.new_sessions_per_minute)
     app.state.startup_hooks = [lambda a: a.state.jobs.start()]
     app.state.shutdown_hooks = [lambda a: a.state.jobs.stop()]
 
@@ -115,7 +93,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
     )
     app.add_middleware(RequestGuard, routes=lambda: app.router.routes)
-    app.page_cache_key = key  # the page cache sits outside all of these (LessonApp)
     if settings.allowed_host_list != ["*"]:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list)
     app.add_middleware(SecurityHeaders)
@@ -132,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/docs", include_in_schema=False)
     def docs() -> Response:
         page = get_swagger_ui_html(
-            openapi_url=app.openapi_url,
+            openapi_url=app.openapi_url or "/openapi.json",
             title=app.title + " — docs",
             swagger_js_url="/docs-assets/swagger-ui-bundle.js",
             swagger_css_url="/docs-assets/swagger-ui.css",
@@ -165,9 +142,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> PlainTextResponse:
         return PlainTextResponse("ok")
 
-    app.include_router(pages.router)  # first: its paths start with a language, nothing else does
     app.include_router(api.router)
     for component in components.all_components():
         if component.router is not None:
             app.include_router(component.router)
+    app.include_router(pages.router)
     return app

@@ -23,24 +23,13 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
+from starlette.requests import HTTPConnection
+
 from app import i18n
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Endpoints whose body is by nature not JSON.
 MULTIPART_API = {"/api/checkpoint-inspector/reports"}
-
-i18n.STRINGS["zh"].update(
-    {
-        "sec.cross_site": "已拒绝：这个请求来自另一个网站。请直接在课程页面上操作。",
-        "sec.json_only": "这个接口只接受 JSON（Content-Type: application/json）。",
-    }
-)
-i18n.STRINGS["en"].update(
-    {
-        "sec.cross_site": "Refused: this request comes from another site. Please use the lesson page itself.",
-        "sec.json_only": "This endpoint accepts JSON only (Content-Type: application/json).",
-    }
-)
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -48,27 +37,6 @@ def _header(scope, name: bytes) -> str | None:
         if k == name:
             return v.decode("latin-1")
     return None
-
-
-def _lang(scope) -> str:
-    path = scope.get("path", "")
-    first = path.strip("/").split("/", 1)[0]
-    if first in i18n.LANGS:
-        return first
-    query = scope.get("query_string", b"").decode("latin-1")
-    for part in query.split("&"):
-        if part.startswith("lang=") and part[5:] in i18n.LANGS:
-            return part[5:]
-    cookies = _header(scope, b"cookie") or ""
-    chosen = next(
-        (
-            c.split("=", 1)[1]
-            for c in (x.strip() for x in cookies.split(";"))
-            if c.startswith(i18n.LANG_COOKIE + "=")
-        ),
-        None,
-    )
-    return i18n.pick_language(chosen, _header(scope, b"accept-language"))
 
 
 def cross_site(scope) -> bool:
@@ -91,7 +59,7 @@ def _media_type(scope) -> str | None:
 
 
 async def _refuse(send, scope, status: int, key: str) -> None:
-    text = i18n.t(_lang(scope), key)
+    text = i18n.t(i18n.request_lang(HTTPConnection(scope)), key)
     if scope["path"].startswith("/api/"):
         body = json.dumps({"detail": text}, ensure_ascii=False).encode()
         ctype = b"application/json"

@@ -7,45 +7,44 @@ import secrets
 import threading
 import time
 from pathlib import Path
+from typing import TypeGuard
 
 from fastapi import HTTPException, Request
-
-from app import i18n
 
 SESSION_COOKIE = "lab_session"
 SESSION_MAX_AGE = 30 * 24 * 3600  # s: a learner coming back within a month finds their runs
 
 
+def kept_secret(path: Path, nbytes: int) -> tuple[str, bool]:
+    """(secret, made now): the one kept in `path`, else a new random one written there, readable by
+    this user only. Several processes starting together agree on the first one written."""
+    try:
+        return path.read_text().strip(), False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(nbytes)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_text().strip(), False
+    with os.fdopen(fd, "w") as f:
+        f.write(secret)
+    return secret, True
+
+
 def secret_key(configured: str, data_dir: Path) -> str:
     """The configured key, else one made once and kept beside the data, so that a restarted
     server still recognises its learners (their runs survive a restart; so must their cookie)."""
-    if configured:
-        return configured
-    path = data_dir / "secret.key"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
-    return key
+    return configured or kept_secret(data_dir / "secret.key", 48)[0]
 
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
-# The job manager's per-address refusal (LimitReached code "address"), in the page's language.
-i18n.STRINGS["zh"]["cs.limit.address"] = "队列已满：你所在网络的 {n} 个训练正在等待。过一分钟再试。"
-i18n.STRINGS["en"]["cs.limit.address"] = (
-    "The queue is full for your network: {n} runs from your address are waiting. Try again in a minute."
-)
 
-
-class SessionBuckets:
-    """New sessions per client address: a token bucket of `per_minute` tokens refilled at
-    `per_minute` a minute. Bounded in memory: full (idle) buckets are dropped first."""
+class TokenBucket:
+    """Tries per client address: a bucket of `per_minute` tokens refilled at `per_minute` a minute.
+    Bounded in memory: past `max_addresses`, full (idle) buckets are dropped first."""
 
     def __init__(self, per_minute: int, max_addresses: int = 10_000):
         self.size = float(per_minute)
@@ -54,27 +53,40 @@ class SessionBuckets:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def admit(self, address: str) -> bool:
+    def _tokens(self, address: str, now: float) -> float:
+        tokens, then = self._buckets.get(address, (self.size, now))
+        return min(self.size, tokens + (now - then) * self.rate)
+
+    def has(self, address: str) -> bool:
+        """A token is there (none is taken)."""
+        with self._lock:
+            return self._tokens(address, time.monotonic()) >= 1
+
+    def take(self, address: str) -> bool:
+        """Takes a token if there is one; False if the bucket is empty."""
         now = time.monotonic()
         with self._lock:
-            tokens, then = self._buckets.get(address, (self.size, now))
-            tokens = min(self.size, tokens + (now - then) * self.rate)
-            if tokens < 1:
-                self._buckets[address] = (tokens, now)
-                return False
-            self._buckets[address] = (tokens - 1, now)
+            tokens = self._tokens(address, now)
+            taken = tokens >= 1
+            self._buckets[address] = (tokens - 1 if taken else tokens, now)
             if len(self._buckets) > self.max_addresses:
-                full = [a for a, (t, w) in self._buckets.items() if t + (now - w) * self.rate >= self.size]
+                full = [a for a in self._buckets if self._tokens(a, now) >= self.size]
                 for a in full or list(self._buckets)[: len(self._buckets) // 2]:
                     self._buckets.pop(a, None)
-            return True
+            return taken
+
+    def retry_after(self, address: str) -> int:
+        """Seconds until the next token."""
+        with self._lock:
+            missing = 1 - self._tokens(address, time.monotonic())
+        return max(1, int(missing / self.rate + 0.999))
 
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def is_session_id(sid) -> bool:
+def is_session_id(sid: object) -> TypeGuard[str]:
     return isinstance(sid, str) and len(sid) >= 16
 
 
@@ -98,7 +110,7 @@ def session_id(request: Request) -> str:
             ("no session yet: open a page of the lesson (or GET /api/session) first, and send its cookie"),
         )
     buckets = getattr(state, "session_buckets", None)
-    if buckets is not None and not buckets.admit(client_address(request)):
+    if buckets is not None and not buckets.take(client_address(request)):
         # Too many new sessions from this address: the page still loads, read-only, with an
         # id that is not kept (nothing can be started under it).
         return "unkept-" + secrets.token_urlsafe(18)

@@ -1,4 +1,9 @@
-"""Settings read from the environment (and an optional .env file), one place for every limit."""
+"""What a person running the lesson may set, from the environment (or a .env file), in five groups:
+the server, the classroom's limits, teacher mode, the checked exercises, and training on other
+machines. The names are the environment variables' (case does not matter: `MAX_WORKERS=4`).
+
+Tuning of the machinery itself (ticks, polling gaps, thresholds) is not here: it lives as a
+constant beside the code it tunes."""
 
 from __future__ import annotations
 
@@ -15,16 +20,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    tutorials_dir: Path = REPO_ROOT / "tutorials"
-    data_dir: Path = REPO_ROOT / "data"
+    # --- The server ---------------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
-    # Pretrained source models of the transfer lesson; by default inside DATA_DIR. Several servers
-    # (or test runs) may share one folder so that pretraining happens once.
-    pretrained_dir: Path | None = None
-    # Answer every transfer-lesson load view in the background once the sources exist.
-    transfer_prewarm: bool = True
+    # Runs, checkpoints, reports, progress and the kept keys.
+    data_dir: Path = REPO_ROOT / "data"
+    # The chapters (Markdown), rescanned while the server runs.
+    tutorials_dir: Path = REPO_ROOT / "tutorials"
     # Signs the session cookie. Empty: a random key is made once and kept in DATA_DIR,
     # so sessions survive a restart without anyone having to configure a secret.
     secret_key: str = ""
@@ -32,71 +35,77 @@ class Settings(BaseSettings):
     # HOST=0.0.0.0 classroom, where students use an address the server cannot know in advance;
     # no response echoes the Host header either way (redirects are relative).
     allowed_hosts: str = "*"
+    # Addresses of a reverse proxy whose X-Forwarded-For names the real client, comma-separated.
+    # Empty: nobody's is believed, so the per-address limits count the connection's own address.
+    forwarded_allow_ips: str = ""
+    # Pretrained source models of the transfer lesson; by default inside DATA_DIR. Several servers
+    # (or test runs) may share one folder so that pretraining happens once.
+    pretrained_dir: Path | None = None
+    # Answer every transfer-lesson load view in the background once the sources exist.
+    transfer_prewarm: bool = True
 
-    # Background training. Two cores by default: one torch thread per worker process
-    # scales; more threads per process oversubscribe and collapse (see bench/).
+    # --- Classroom limits ---------------------------------------------------------------------------
+    # Runs training at once at full speed. Two cores by default: one torch thread per worker
+    # process scales; more oversubscribe and collapse (see bench/).
     max_workers: int = Field(default=2, ge=1, le=64)
     # Runs at the form's watching pace (>= 100 ms after each epoch) beside those: each sleeps
     # ~95 % of its time, so it takes a process (~30-60 MB of its own), hardly a core. 0: paced
     # runs wait for MAX_WORKERS like any other. Worker nodes (JOB_BACKEND=celery) ignore it.
     paced_workers: int = Field(default=4, ge=0, le=64)
-    torch_threads_per_worker: int = Field(default=1, ge=1, le=16)
-    worker_nice: int = Field(default=10, ge=0, le=19)
+    # Runs waiting in all.
     queue_max: int = Field(default=300, ge=1)
     # Waiting runs per client address. A classroom behind one NAT shares one address: 120 lets
     # 60 learners each keep two runs waiting (a run and a resume, or a resume and its reference)
     # while one address can never hold more than 40% of QUEUE_MAX.
     queue_per_address: int = Field(default=120, ge=1)
-    # New sessions per client address per minute (a token bucket of this size). A class of 60
-    # opening the page together fits twice over; a script making a fresh cookie per request
-    # does not. Past it, pages still load, but nothing can be started until the bucket refills.
+    # New sessions per client address per minute. A class of 60 opening the page together fits
+    # twice over; a script making a fresh cookie per request does not. Past it, pages still load,
+    # but nothing can be started until the minute is over.
     new_sessions_per_minute: int = Field(default=120, ge=1)
+    max_active_runs_per_session: int = Field(default=3, ge=1)
+    max_stored_runs_per_session: int = Field(default=30, ge=1)
+    max_epochs: int = Field(default=200, ge=1)
+    # All runs' files together; past it, whole finished runs (with their resumes) go, oldest first.
+    disk_cap_mb: int = Field(default=2000, ge=10)
+    # A browser's runs, checkpoints and reports are removed after this long without activity
+    # (nothing started, nothing written), cookieless leftovers included.
+    session_ttl_days: float = Field(default=3.0, gt=0)
     # Open event streams (one per open chapter page) per browser and in all: several tabs
     # each, and a class of 60 with room to spare. Past either, a page is told to come back in
     # 30 s instead of holding a connection.
     streams_per_session: int = Field(default=4, ge=1)
     streams_max: int = Field(default=400, ge=1)
-    # A browser's runs, checkpoints and reports are removed after this long without activity
-    # (nothing started, nothing written), cookieless leftovers included.
-    session_ttl_days: float = Field(default=3.0, gt=0)
-    max_active_runs_per_session: int = Field(default=3, ge=1)
-    max_stored_runs_per_session: int = Field(default=30, ge=1)
-    disk_cap_mb: int = Field(default=2000, ge=10)
-    max_epochs: int = Field(default=200, ge=1)
-
-    # Untrusted uploads.
-    upload_max_mb: int = Field(default=50, ge=1)
-    inspect_timeout_s: float = Field(default=20.0, gt=0)
-    inspect_memory_mb: int = Field(default=1024, ge=128)
     # Throwaway sandbox processes at once in the whole server (inspections, labs, transfer
     # views): each may use INSPECT_MEMORY_MB, so a class clicking together waits, not forks 60.
     sandboxes_max: int = Field(default=4, ge=1, le=64)
-    # Two sandboxes at once (one per core); uploads past that wait without holding a thread,
-    # and past INSPECT_WAITING_MAX more are refused ("try again"): each waiting upload keeps
-    # its file on disk.
-    inspect_at_once: int = Field(default=2, ge=1, le=16)
+    # One sandbox's time and memory.
+    inspect_timeout_s: float = Field(default=20.0, gt=0)
+    inspect_memory_mb: int = Field(default=1024, ge=128)
+    # Uploaded checkpoints: size, how many may wait for a sandbox (past it: "try again"; each
+    # waiting upload keeps its file on disk), and uploads in flight per browser.
+    upload_max_mb: int = Field(default=50, ge=1)
     inspect_waiting_max: int = Field(default=30, ge=0)
     uploads_per_session: int = Field(default=2, ge=1)
-    # A report's JSON at most (the sandbox cuts it and says "… N more"): a 4 KB pickle can
-    # otherwise describe 90 MB of key paths.
-    inspect_report_kb: int = Field(default=512, ge=16)
+    # Inspection reports kept per browser, for how long, and all browsers' together at most
+    # (past it, the least recently used browsers' go first).
     reports_per_session: int = Field(default=5, ge=1, le=100)
     report_ttl_hours: float = Field(default=72.0, gt=0)
-    # All browsers' reports together at most: past it, the least recently used browsers' go first.
     reports_disk_mb: int = Field(default=200, ge=1)
 
-    # Teacher mode. Empty key: one is made at first start, kept in DATA_DIR/teacher.key and
-    # printed once in the log with the dashboard's link.
+    # --- Teacher mode -------------------------------------------------------------------------------
+    # Empty key: one is made at first start, kept in DATA_DIR/teacher.key and printed once in
+    # the log with the dashboard's link.
     teacher_key: str = ""
-    # A learner with no run written for this long (and nothing training) is shown as idle.
-    teacher_idle_minutes: float = Field(default=5.0, gt=0)
+    teacher_cookie_hours: float = Field(default=12.0, gt=0)
     # Wrong teacher keys per client address per minute; past it even the right key waits.
     teacher_wrong_keys_per_minute: int = Field(default=10, ge=1)
-    teacher_cookie_hours: float = Field(default=12.0, gt=0)
+    # A learner with no run written for this long (and nothing training) is shown as idle.
+    teacher_idle_minutes: float = Field(default=5.0, gt=0)
 
-    # Checked code exercises (CheckpointExercise): "sandbox" runs the learner's code under
-    # bubblewrap; "assemble" offers the same exercises as lines to pick and order; "off" hides
-    # them; "auto" is sandbox when bubblewrap is usable here, else assemble.
+    # --- Checked code exercises ---------------------------------------------------------------------
+    # "sandbox" runs the learner's code under bubblewrap; "assemble" offers the same exercises as
+    # lines to pick and order; "off" hides them; "auto" is sandbox when bubblewrap is usable
+    # here, else assemble.
     code_exercises: Literal["auto", "sandbox", "assemble", "off"] = "auto"
     exercise_checks_at_once: int = Field(default=1, ge=1, le=8)
     exercise_waiting_max: int = Field(default=30, ge=0)
@@ -104,27 +113,21 @@ class Settings(BaseSettings):
     exercise_timeout_s: float = Field(default=60.0, ge=5)
     exercise_checks_per_session_per_minute: int = Field(default=6, ge=1)
 
-    # Where training runs: "local" (a forkserver pool on this machine, MAX_WORKERS processes) or
-    # "celery" (worker nodes started with `python -m app.worker`, reached through Redis; this
-    # node keeps the queue, fairness and SQLite, and MAX_WORKERS is how many runs it keeps on
-    # the nodes at once: at most their cores together). DATA_DIR must then be one filesystem
-    # shared by every node: checkpoints are written there by the node that trains.
+    # --- Training on other machines -----------------------------------------------------------------
+    # "local": a forkserver pool on this machine, MAX_WORKERS processes. "celery": worker nodes
+    # started with `python -m app.worker`, reached through Redis; this node keeps the queue,
+    # fairness and SQLite, and MAX_WORKERS is how many runs it keeps on the nodes at once (at
+    # most their cores together). DATA_DIR must then be one filesystem shared by every node:
+    # checkpoints are written there by the node that trains.
     job_backend: Literal["local", "celery"] = "local"
     redis_url: str = "redis://127.0.0.1:6379/0"
     celery_queue: str = "checkpoint-lab"
-    # A worker node: runs at once (0: one per core), and its Celery node name ("" : run@<host>).
+    # A worker node: runs at once (0: one per core), and its Celery node name ("": run@<host>).
     worker_concurrency: int = Field(default=0, ge=0, le=256)
     worker_name: str = ""
-    # A node refreshes each run's heartbeat key every HEARTBEAT_S; the key lives HEARTBEAT_TTL_S.
-    # A run whose key stayed missing for another HEARTBEAT_TTL_S is "interrupted" (its node is
-    # lost): at most 2 x HEARTBEAT_TTL_S + 1 s after the node's last beat.
-    heartbeat_s: float = Field(default=1.0, gt=0)
-    heartbeat_ttl_s: float = Field(default=5.0, gt=0)
-    # A run no node has started this long after it was handed to Celery is "interrupted".
-    celery_start_timeout_s: float = Field(default=120.0, gt=0)
-    # How long a node keeps a finished run's last events for the web node to read (Redis may be
-    # restarting meanwhile) before it lets the run go.
-    relay_ack_timeout_s: float = Field(default=60.0, gt=0)
+    # How soon a lost node is noticed: its runs are "interrupted" at most 2 x HEARTBEAT_TTL_S
+    # + 1 s after its last heartbeat (it beats every second).
+    heartbeat_ttl_s: float = Field(default=5.0, ge=2)
 
     @property
     def allowed_host_list(self) -> list[str]:

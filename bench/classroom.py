@@ -28,6 +28,7 @@ from statistics import mean
 import aiohttp
 import httpx
 
+from app.jobs.processes import WORKER_NICE
 from app.settings import Settings
 from bench.common import (
     API,
@@ -284,7 +285,7 @@ async def host_pace_now(args) -> float:
     left out. Read with the server idle, just before and just after the class."""
     if args.host_pace_epochs < 2:
         return float("nan")
-    return await asyncio.to_thread(host_pace, args.host_pace_epochs, Settings().worker_nice)
+    return await asyncio.to_thread(host_pace, args.host_pace_epochs, WORKER_NICE)
 
 
 async def classroom(srv: Server, args) -> dict:

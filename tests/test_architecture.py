@@ -17,6 +17,7 @@ ALLOWED = {
     "app.jobs.processes",
     "app.jobs.tasks",
     "app.jobs.lab_tasks",
+    "app.jobs.sharded_tasks",
     "app.jobs.code_sandbox",
 }
 INTERNALS = {"store", "live"}
@@ -104,3 +105,53 @@ def test_the_seam_has_what_the_components_use():
             if isinstance(node, ast.Attribute) and _is_job_system(node.value):
                 used.add(node.attr)
     assert used and used <= members, f"not in JobBackend: {sorted(used - members)}"
+
+
+def _calls(tree: ast.AST, name: str) -> list[int]:
+    """Lines that call `name(...)` or `x.name(...)`."""
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and (getattr(node.func, "id", None) == name or getattr(node.func, "attr", None) == name)
+    ]
+
+
+def _global_table(node: ast.AST) -> bool:
+    """`i18n.STRINGS[...]` (or deeper subscripts of it)."""
+    while isinstance(node, ast.Subscript):
+        node = node.value
+        if isinstance(node, ast.Attribute) and node.attr == "STRINGS":
+            return True
+    return False
+
+
+def _writes_global_table(node: ast.AST) -> bool:
+    if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
+        return _global_table(node)
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("update", "setdefault")
+        and _global_table(node.func.value)
+    )
+
+
+def test_one_rule_picks_the_language_and_components_declare_their_text():
+    """Only app/i18n.py decides a request's language (request_lang) and fills the string table:
+    a component's text comes with its Component(...) declaration, never from an import-time
+    update of the global table."""
+    found = []
+    for path in sorted((REPO / "app").rglob("*.py")):
+        if path == REPO / "app" / "i18n.py":
+            continue
+        tree = ast.parse(path.read_text())
+        where = path.relative_to(REPO)
+        found += [f"{where}:{line}: decides a language itself" for line in _calls(tree, "pick_language")]
+        found += [
+            f"{where}:{n.lineno}: writes i18n.STRINGS" for n in ast.walk(tree) if _writes_global_table(n)
+        ]
+    assert not found, "\n".join(found)
+    # And the check sees both ways of writing it.
+    bad = ast.parse('i18n.STRINGS["zh"].update({"k": "v"})\ni18n.STRINGS["en"]["k"] = "v"\n')
+    assert sum(map(_writes_global_table, ast.walk(bad))) == 2

@@ -63,3 +63,54 @@ def test_t_falls_back():
     assert i18n.t("zh", "copy") == "复制"
     assert i18n.t("fr", "copy") == i18n.t(i18n.DEFAULT_LANG, "copy")
     assert i18n.t("en", "no-such-key") == "no-such-key"
+
+
+@pytest.mark.parametrize(
+    "path, query, cookie, header, expected",
+    [
+        ("/en/06-model-io-checkpoint", "lang=zh", "zh", "zh", "en"),  # the page's own language first
+        ("/api/exercises", "lang=en", "zh", "zh", "en"),  # then ?lang= from whoever asked
+        ("/components/x", "lang=fr", "en", "zh", "en"),  # an unknown ?lang= is ignored: the cookie
+        ("/api/exercises", "", None, "en-US,en;q=0.9", "en"),  # then the browser's preference
+        ("/teach", "", None, None, "zh"),  # else Chinese
+    ],
+)
+def test_one_rule_picks_every_answers_language(path, query, cookie, header, expected):
+    from starlette.requests import Request
+
+    headers = []
+    if cookie:
+        headers.append((b"cookie", f"{i18n.LANG_COOKIE}={cookie}".encode()))
+    if header:
+        headers.append((b"accept-language", header.encode()))
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "query_string": query.encode(),
+        "headers": headers,
+    }
+    assert i18n.request_lang(Request(scope)) == expected
+
+
+def test_pages_fragments_api_and_refusals_speak_the_same_language(client):
+    """A browser that chose English gets English everywhere, a refusal from the guards included."""
+    client.get("/en/")  # remembers the choice
+    assert client.get("/nope").text.count("Page not found") >= 1
+    assert "Chapters" in client.get("/").text
+    refused = client.post(
+        "/api/checkpoint-simulator/runs", headers={"origin": "http://evil.example"}, json={}
+    )
+    assert refused.status_code == 403 and "another site" in refused.json()["detail"]
+    exercises = client.get("/api/exercises").json()["exercises"]
+    assert all(e["title"].isascii() for e in exercises)
+    client.get("/zh/")
+    assert not all(e["title"].isascii() for e in client.get("/api/exercises").json()["exercises"])
+
+
+def test_a_components_text_must_have_every_language_and_clash_with_no_one():
+    with pytest.raises(ValueError, match="not in every language"):
+        i18n.add({"zh": {"x.only_zh": "只有中文"}, "en": {}}, owner="Broken")
+    with pytest.raises(ValueError, match="another text"):
+        i18n.add({"zh": {"copy": "拷贝"}, "en": {"copy": "Copy"}}, owner="Clashing")
+    assert i18n.t("zh", "copy") == "复制"  # nothing of a refused table was kept

@@ -10,7 +10,7 @@ from app.templating import templates
 
 def _compiled() -> set[str]:
     # Jinja's template cache is keyed by (a weak reference to the loader, the template's name).
-    return {key[1] for key in templates.env.cache.keys()}
+    return {key[1] for key in templates.env.cache}
 
 
 def test_start_up_compiles_every_template(settings):

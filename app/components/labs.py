@@ -1,9 +1,12 @@
-"""Running the chapter-6 labs (app.ml.labs) from the web process, which never imports torch.
+"""Running torch from the web process, which never imports it: the chapter-6 labs (app.ml.labs),
+inspections, transfer views and a checkpoint's "inside" view each run in a throwaway sandbox
+process (processes.call_limited), at most SANDBOXES_MAX at once in the whole server.
 
-Each lab call goes through processes.call_in_sandbox (a fresh, limited process). Answers that
-are the same for everyone are cached in the web process (components.cache.app_cache: one
-computation per key, at most two at once). Labs that write files get a fresh folder under
-DATA_DIR/tmp, deleted as soon as the answer is in.
+That bound is one limiter, `sandbox_limiter(app)`: every caller waits for a place on the event
+loop before it takes a thread (the `SandboxSlot` dependency, `sandbox_slot_held`, or anyio's
+`to_thread.run_sync(..., limiter=...)`). Answers that are the same for everyone are cached in
+the web process (components.cache.app_cache: one computation per key). Labs that write files
+get a fresh folder under DATA_DIR/tmp, deleted as soon as the answer is in.
 """
 
 from __future__ import annotations
@@ -30,13 +33,12 @@ class LabUnavailable(HTTPException):
         self.message = message
 
 
-def _slots(request: Request) -> anyio.CapacityLimiter:
-    # Made on first use, on the event loop (a limiter belongs to one).
-    limiter = getattr(request.app.state, "sandbox_slots", None)
+def sandbox_limiter(app: Any) -> anyio.CapacityLimiter:
+    """The server's places for sandbox processes (SANDBOXES_MAX). Made on first use, on the event
+    loop (a limiter belongs to one)."""
+    limiter = getattr(app.state, "sandbox_limiter", None)
     if limiter is None:
-        limiter = request.app.state.sandbox_slots = anyio.CapacityLimiter(
-            request.app.state.settings.sandboxes_max
-        )
+        limiter = app.state.sandbox_limiter = anyio.CapacityLimiter(app.state.settings.sandboxes_max)
     return limiter
 
 
@@ -46,7 +48,7 @@ async def sandbox_slot_held(request: Request) -> AsyncIterator[bool]:
     clicking every lab at once waits here at no cost to the pages' thread pool (a thread blocked
     on a lock would hold one of its 40 threads). Yields False if no place came within the
     inspection timeout; the lab then says so instead of running."""
-    limiter, borrower = _slots(request), object()
+    limiter, borrower = sandbox_limiter(request.app), object()
     got = False
     with anyio.move_on_after(request.app.state.settings.inspect_timeout_s):
         await limiter.acquire_on_behalf_of(borrower)
@@ -92,4 +94,6 @@ def work_folder(request: Request) -> Iterator[str]:
 
 
 def cached(request: Request, key: tuple, compute: Callable[[], dict]) -> dict:
-    return app_cache(request.app).get(key, compute)
+    # The cache's own bound on computations at once is the sandbox limiter's, which the caller holds.
+    settings = request.app.state.settings
+    return app_cache(request.app, concurrent=settings.sandboxes_max).get(key, compute)

@@ -15,6 +15,13 @@ TASK = "checkpoint_lab.run"
 # A message a lost node had taken is never handed to another node by Celery (a year): the web
 # node decides that a lost run is "interrupted", and the learner resumes it from a checkpoint.
 NEVER_REDELIVER_S = 365 * 86400
+# A node refreshes each run's heartbeat key this often (the key lives HEARTBEAT_TTL_S, a setting).
+HEARTBEAT_S = 1.0
+# A run no node has started this long after it was handed to Celery is "interrupted".
+START_TIMEOUT_S = 120.0
+# How long a node keeps a finished run's last events for the web node to read (Redis may be
+# restarting meanwhile) before it lets the run go.
+ACK_TIMEOUT_S = 60.0
 
 
 def make_celery(settings: Settings) -> Celery:

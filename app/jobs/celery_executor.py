@@ -5,7 +5,7 @@ A reader thread follows every active run's stream from the last entry it read (s
 never handled twice, even when a restarted Redis is sent them again), tells the node what it has
 read (so the node can let a finished run go), repeats crash requests until the run ends, and
 watches each run's heartbeat key: missing for HEARTBEAT_TTL_S after it was seen (or never seen
-CELERY_START_TIMEOUT_S after the hand-over), the run is "lost" and the manager marks it
+START_TIMEOUT_S after the hand-over), the run is "lost" and the manager marks it
 interrupted, resumable on any node.
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from app.jobs.celery_app import TASK, Keys, make_celery, node_key, node_queue
+from app.jobs.celery_app import HEARTBEAT_S, START_TIMEOUT_S, TASK, Keys, make_celery, node_key, node_queue
 from app.jobs.executors import Deliver
 from app.jobs.protocol import Job
 from app.settings import Settings
@@ -188,7 +188,7 @@ class CeleryExecutor:
                 else:
                     self._stop.wait(0.2)
                 if time.monotonic() >= next_check:
-                    next_check = time.monotonic() + min(1.0, self.settings.heartbeat_s)
+                    next_check = time.monotonic() + min(1.0, HEARTBEAT_S)
                     self._check()
             except DOWN:
                 # Redis restarting: nodes keep their events until it is back, and heartbeats
@@ -245,8 +245,8 @@ class CeleryExecutor:
                 remote.missing_since = now
             if remote.seen and now - remote.missing_since > ttl:
                 reason = f"its worker node stopped answering (no heartbeat for {ttl:.0f} s)"
-            elif not remote.seen and now - remote.launched > self.settings.celery_start_timeout_s:
-                reason = f"no worker node started it within {self.settings.celery_start_timeout_s:.0f} s"
+            elif not remote.seen and now - remote.launched > START_TIMEOUT_S:
+                reason = f"no worker node started it within {START_TIMEOUT_S:.0f} s"
             else:
                 continue
             remote.lost = True

@@ -46,7 +46,7 @@ class LocalExecutor:
     remote = False
 
     def __init__(self, settings: Settings):
-        self.threads = settings.torch_threads_per_worker
+        self.threads = processes.TORCH_THREADS
         self.max_workers = settings.max_workers
 
     def start(self, deliver: Deliver) -> None:

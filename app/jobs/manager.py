@@ -141,7 +141,7 @@ class JobManager:
         self._thread.start()
         threading.Thread(
             target=processes.warm_up,
-            args=(self.settings.torch_threads_per_worker,),
+            args=(processes.TORCH_THREADS,),
             name="forkserver-warm-up",
             daemon=True,
         ).start()
@@ -663,8 +663,8 @@ class JobManager:
             pace_ms=run.options.get("pace_ms", 0),
             crash_at_epoch=run.options.get("crash_at_epoch"),
             crash_while_saving_at=run.options.get("crash_while_saving_at"),
-            threads=self.settings.torch_threads_per_worker,
-            nice=self.settings.worker_nice,
+            threads=processes.TORCH_THREADS,
+            nice=processes.WORKER_NICE,
             pretrained_dir=str(self.settings.pretrained_path),
             resume=resume,
         )

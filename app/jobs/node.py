@@ -3,7 +3,7 @@ REDIS_URL; app/worker.py says why the entry module is apart from this one).
 
 A Celery worker with one slot per core (WORKER_CONCURRENCY). Its pool is threads: a slot only
 supervises; each run trains in a fresh process from this node's forkserver, which imported
-torch once, with one torch thread (TORCH_THREADS_PER_WORKER). A crash is then a SIGKILL of that
+torch once, with one torch thread (processes.TORCH_THREADS). A crash is then a SIGKILL of that
 process alone, and the node and its other runs go on. DATA_DIR must be the filesystem the web
 node and every other node share (the job names its folders by absolute path).
 """
@@ -19,7 +19,7 @@ import time
 import redis
 
 from app.jobs import processes, relay
-from app.jobs.celery_app import TASK, make_celery, node_key, node_queue
+from app.jobs.celery_app import HEARTBEAT_S, TASK, make_celery, node_key, node_queue
 from app.settings import get_settings
 
 settings = get_settings()
@@ -42,7 +42,7 @@ def announce(name: str, slots: int) -> None:
             )
         except redis.RedisError:
             pass  # Redis restarting: announced again on the next beat
-        time.sleep(settings.heartbeat_s)
+        time.sleep(HEARTBEAT_S)
 
 
 def main() -> None:
@@ -52,7 +52,7 @@ def main() -> None:
     concurrency = settings.worker_concurrency or os.cpu_count() or 1
     name = settings.worker_name or f"run@{socket.gethostname()}"
     # torch is imported by the forkserver before the node takes its first run.
-    processes.warm_up(settings.torch_threads_per_worker)
+    processes.warm_up(processes.TORCH_THREADS)
     threading.Thread(target=announce, args=(name, concurrency), name="announce", daemon=True).start()
     celery_app.worker_main(
         [

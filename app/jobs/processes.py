@@ -16,11 +16,17 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from multiprocessing import forkserver, popen_forkserver
+from multiprocessing.connection import Connection
 from typing import Any
 
 _lock = threading.Lock()
 _ctx: mp.context.ForkServerContext | None = None
 PRELOAD = ["app.jobs.worker"]
+# One torch thread per training process: on a class's few cores more threads per process
+# oversubscribe them and the whole class slows down (bench training).
+TORCH_THREADS = 1
+# Training runs niced below the web process, so pages stay quick while every core trains.
+WORKER_NICE = 10
 
 
 class _Popen(popen_forkserver.Popen):
@@ -33,11 +39,11 @@ class _Popen(popen_forkserver.Popen):
     starts any process (Process.start() polls every child) just as a run's process ends and
     the job monitor joins it: a finished run was recorded as failed, "exit code 255"."""
 
-    def __init__(self, process_obj):
+    def __init__(self, process_obj: Any) -> None:
         self._reap_lock = threading.Lock()
         super().__init__(process_obj)
 
-    def poll(self, flag=os.WNOHANG):
+    def poll(self, flag: int = os.WNOHANG) -> int | None:
         if self.returncode is None:
             from multiprocessing.connection import wait
 
@@ -54,7 +60,7 @@ class _Popen(popen_forkserver.Popen):
 
 class _Process(mp.context.ForkServerProcess):
     @staticmethod
-    def _Popen(process_obj):
+    def _Popen(process_obj: Any) -> _Popen:
         return _Popen(process_obj)
 
 
@@ -114,13 +120,13 @@ class SandboxError(RuntimeError):
     """The short-lived worker did not give an answer: it timed out, ran out of memory or died."""
 
 
-def _sandbox_entry(conn, fn: Callable, args: tuple, memory_mb: int, cpu_seconds: int) -> None:
+def _sandbox_entry(conn: Connection, fn: Callable, args: tuple, memory_mb: int, cpu_seconds: int) -> None:
     die_with_parent()
     os.nice(5)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
     limit_memory(memory_mb)
     try:
-        result = ("ok", fn(*args))
+        result: tuple[str, ...] = ("ok", fn(*args))
     except MemoryError:
         result = ("error", "MemoryError", "the file needs more memory than the inspector allows")
     except BaseException as exc:  # the error text is the answer: the caller shows it
@@ -159,20 +165,13 @@ def call_in_sandbox(fn: Callable, *args: Any, timeout: float = 20.0, memory_mb: 
     raise SandboxFailure(*payload)
 
 
-def call_limited(settings, fn: Callable, *args: Any) -> Any:
-    """call_in_sandbox with the limits the settings give every throwaway inspection, and at
-    most SANDBOXES_MAX such processes at once in the whole server (each may use up to
-    INSPECT_MEMORY_MB): a class clicking every lab at once queues here instead of forking
-    sixty processes. A caller that waits longer than the inspection timeout is told so."""
-    slots = _slots_for(settings.sandboxes_max)
-    if not slots.acquire(timeout=settings.inspect_timeout_s):
-        raise SandboxError("waited too long for a free sandbox (the class is busy); try again")
-    try:
-        return call_in_sandbox(
-            fn, *args, timeout=settings.inspect_timeout_s, memory_mb=settings.inspect_memory_mb
-        )
-    finally:
-        slots.release()
+def call_limited(settings: Any, fn: Callable, *args: Any) -> Any:
+    """call_in_sandbox with the time and memory the settings give every throwaway sandbox. How
+    many run at once is bounded by the caller, which holds a place of the web process's one
+    sandbox limiter (app.components.labs.sandbox_limiter) while it waits here."""
+    return call_in_sandbox(
+        fn, *args, timeout=settings.inspect_timeout_s, memory_mb=settings.inspect_memory_mb
+    )
 
 
 # Answers about one file (a checkpoint's "inside" view): the same file gives the same answer,
@@ -180,19 +179,11 @@ def call_limited(settings, fn: Callable, *args: Any) -> Any:
 CACHE_SIZE = 256
 _cache: OrderedDict[tuple, tuple[str, Any]] = OrderedDict()
 _cache_lock = threading.Lock()
-_slots: dict[tuple[str, int], threading.BoundedSemaphore] = {}
 
 
-def _slots_for(n: int, kind: str = "sandbox") -> threading.BoundedSemaphore:
-    with _cache_lock:
-        return _slots.setdefault((kind, n), threading.BoundedSemaphore(n))
-
-
-def call_cached(settings, fn: Callable, path: str, *args: Any) -> Any:
-    """call_limited(settings, fn, path, *args), once per version of the file, and at most
-    INSPECT_AT_ONCE at a time: a page asked for by a whole class, or by a script in a loop,
-    starts one sandbox, not one per request. A caller that cannot get a slot within the
-    inspection timeout is told so (SandboxError) instead of queueing without end."""
+def call_cached(settings: Any, fn: Callable, path: str, *args: Any) -> Any:
+    """call_limited(settings, fn, path, *args), once per version of the file: a page asked for by
+    a whole class, or by a script in a loop, starts one sandbox, not one per request."""
     try:
         st = os.stat(path)
         key = (fn.__module__, fn.__qualname__, path, st.st_size, st.st_mtime_ns, args)
@@ -208,15 +199,10 @@ def call_cached(settings, fn: Callable, path: str, *args: Any) -> Any:
             if kind == "ok":
                 return value
             raise SandboxFailure(*value)
-    slots = _slots_for(settings.inspect_at_once, "file")
-    if not slots.acquire(timeout=settings.inspect_timeout_s):
-        raise SandboxError("waited too long for a free inspector (the class is busy); try again")
     try:
-        result = ("ok", call_limited(settings, fn, path, *args))
+        result: tuple[str, Any] = ("ok", call_limited(settings, fn, path, *args))
     except SandboxFailure as exc:  # torch's verdict on this file: as stable as a result
         result = ("error", (exc.type_name, exc.message))
-    finally:
-        slots.release()
     if key is not None:
         with _cache_lock:
             _cache[key] = result

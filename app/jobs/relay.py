@@ -19,7 +19,7 @@ import time
 import redis
 
 from app.jobs import processes
-from app.jobs.celery_app import Keys
+from app.jobs.celery_app import ACK_TIMEOUT_S, HEARTBEAT_S, Keys
 from app.jobs.protocol import Job, unbatch
 from app.settings import Settings
 
@@ -70,7 +70,7 @@ class Relay:
             now = time.monotonic()
             if now >= self.next_beat:
                 pipe.set(self.keys.heartbeat, self.node, ex=max(1, round(self.settings.heartbeat_ttl_s)))
-                self.next_beat = now + self.settings.heartbeat_s
+                self.next_beat = now + HEARTBEAT_S
             # Called with nothing new too: it is also how a restart of Redis is noticed.
             pending = self.log[self.sent :]
             self.append(keys=[self.keys.events, self.keys.claim], args=[self.sent + 1, *pending], client=pipe)
@@ -137,7 +137,7 @@ def run(wire: dict, name: str, settings: Settings, node: str) -> str:
     relay.add({"type": "exit", "code": proc.exitcode})
     log.info("run %s ended with exit code %s", job.run_id, proc.exitcode)
     # The events must reach the web node even if Redis restarts now: kept until it read them.
-    deadline = time.monotonic() + settings.relay_ack_timeout_s
+    deadline = time.monotonic() + ACK_TIMEOUT_S
     while time.monotonic() < deadline:
         relay.tick()
         if relay.acked():
@@ -147,7 +147,7 @@ def run(wire: dict, name: str, settings: Settings, node: str) -> str:
         log.warning(
             "run %s: the web node did not read its last events within %.0f s",
             job.run_id,
-            settings.relay_ack_timeout_s,
+            ACK_TIMEOUT_S,
         )
     return f"exit {proc.exitcode}"
 

@@ -7,7 +7,7 @@ import threading
 from fastapi import APIRouter
 
 from app.components import Component, register
-from app.components.checkpoint_exercise import api, views
+from app.components.checkpoint_exercise import api, strings, views
 from app.jobs import code_sandbox
 
 router = APIRouter()
@@ -21,5 +21,11 @@ def _probe(app) -> None:
 
 
 register(
-    Component(name="CheckpointExercise", render=views.render_placeholder, router=router, on_startup=_probe)
+    Component(
+        name="CheckpointExercise",
+        render=views.render_placeholder,
+        router=router,
+        on_startup=_probe,
+        strings=(strings.STRINGS,),
+    )
 )

@@ -5,18 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from app import i18n
 from app.components.checkpoint_exercise import service as svc
 from app.components.checkpoint_exercise import strings
 from app.components.checkpoint_exercise.exercises import EXERCISES, ORDER
 from app.components.checkpoint_exercise.schemas import Attempt, ExerciseList, Progress, Solution, Submission
+from app.deps import Lang
 from app.sessions import session_id
 
 router = APIRouter(prefix="/api/exercises", tags=["checkpoint exercises"])
-
-
-def _lang(lang: str | None) -> str:
-    return lang if lang in i18n.LANGS else "en"
 
 
 @router.get(
@@ -24,8 +20,7 @@ def _lang(lang: str | None) -> str:
     response_model=ExerciseList,
     summary="The exercises with their scaffolds, and the mode this server offers",
 )
-def list_exercises(request: Request, lang: str = "en") -> dict:
-    lang = _lang(lang)
+def list_exercises(request: Request, lang: Lang) -> dict:
     service = svc.of(request)
     mode, why = service.mode()
     return {
@@ -84,8 +79,7 @@ def attempt_view(service, attempt: dict, lang: str) -> dict:
     status_code=202,
     summary="Submit code (or assembled lines) for one exercise; poll the attempt for its verdict",
 )
-def submit(request: Request, exercise_id: str, body: Submission, lang: str = "en"):
-    lang = _lang(lang)
+def submit(request: Request, exercise_id: str, body: Submission, lang: Lang):
     service = svc.of(request)
     sid = session_id(request)
     try:
@@ -103,12 +97,12 @@ def submit(request: Request, exercise_id: str, body: Submission, lang: str = "en
     response_model=Attempt,
     summary="An attempt: waiting, running, or done with its verdict",
 )
-def poll(request: Request, attempt_id: str, lang: str = "en") -> dict:
+def poll(request: Request, attempt_id: str, lang: Lang) -> dict:
     service = svc.of(request)
     attempt = service.attempt(session_id(request), attempt_id)
     if attempt is None:
         raise HTTPException(404, "no such check for this browser")
-    return attempt_view(service, attempt, _lang(lang))
+    return attempt_view(service, attempt, lang)
 
 
 @router.get(

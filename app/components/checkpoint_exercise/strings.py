@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app import i18n
-
-i18n.STRINGS["zh"].update(
+# This module's interface text, registered with its component (app/components/__init__.py).
+STRINGS: dict[str, dict[str, str]] = {"zh": {}, "en": {}}
+STRINGS["zh"].update(
     {
         "cx.editor": "你的代码",
         "cx.editor_help": "Tab 键缩进；按 Esc 后再按 Tab 可离开编辑框。",
@@ -39,7 +39,7 @@ i18n.STRINGS["zh"].update(
         "cx.wider": "，最后一个 block 更宽",
     }
 )
-i18n.STRINGS["en"].update(
+STRINGS["en"].update(
     {
         "cx.editor": "Your code",
         "cx.editor_help": "Tab indents; press Esc, then Tab, to leave the editor.",

@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from app.components import Component, register
-from app.components.checkpoint_inspector import api, service, views
+from app.components.checkpoint_inspector import api, service, strings, views
 
 router = APIRouter()
 router.include_router(views.router)
@@ -13,13 +13,17 @@ router.include_router(api.router)
 def _startup(app) -> None:
     settings = app.state.settings
     app.state.inspector_reports = service.make_store(settings)
-    app.state.inspector_gate = service.Gate(
-        settings.inspect_at_once, settings.inspect_waiting_max, settings.uploads_per_session
-    )
+    app.state.inspector_gate = service.Gate(settings.inspect_waiting_max, settings.uploads_per_session)
     app.state.inspector_reports.sweep(force=True)
     service.sweep_uploads(settings)
 
 
 register(
-    Component(name="CheckpointInspector", render=views.render_placeholder, router=router, on_startup=_startup)
+    Component(
+        name="CheckpointInspector",
+        render=views.render_placeholder,
+        router=router,
+        on_startup=_startup,
+        strings=(strings.STRINGS,),
+    )
 )

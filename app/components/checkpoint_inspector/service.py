@@ -3,7 +3,7 @@
 The file is received by upload.receive_file into a per-session folder under DATA_DIR/uploads,
 inspected in the sandbox (memory and time limits from the settings; torch.load with
 weights_only=True only) and deleted straight after. The sandbox cuts every report to
-INSPECT_REPORT_KB of JSON before sending it back; reports are then kept on disk, per session
+REPORT_BYTES of JSON before sending it back; reports are then kept on disk, per session
 (the last few of each learner, never visible to another), and expire after REPORT_TTL_HOURS:
 the web process holds none of them in memory, whatever is uploaded.
 """
@@ -24,12 +24,16 @@ import anyio
 from fastapi import Request
 
 from app.components.checkpoint_inspector.upload import Received, UploadRejected, receive_file
+from app.components.labs import sandbox_limiter
 from app.jobs.lab_tasks import ci_inspect
 from app.jobs.processes import SandboxError, SandboxFailure, call_limited
 from app.sessions import has_session, session_id
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
 SWEEP_EVERY_S = 60.0
+# A report's JSON at most (the sandbox cuts it and says "… N more"): a 4 KB pickle can
+# otherwise describe 90 MB of key paths.
+REPORT_BYTES = 512 * 1024
 
 
 def session_digest(sid: str) -> str:
@@ -189,17 +193,15 @@ def upload_folder(request: Request) -> Path:
 def report_limits(settings) -> dict:
     return {
         "max_file_bytes": settings.upload_max_mb * 1024 * 1024,
-        "report_bytes": settings.inspect_report_kb * 1024,
+        "report_bytes": REPORT_BYTES,
     }
 
 
 class Gate:
-    """Inspections at once (an async limiter: a waiting upload holds no thread), how many
-    received files may wait for one (each keeps its file on disk), and uploads in flight per
-    session (so one browser's slow or repeated uploads cannot take every place)."""
+    """How many received files may wait for a sandbox (each keeps its file on disk), and uploads
+    in flight per session (so one browser's slow or repeated uploads cannot take every place)."""
 
-    def __init__(self, at_once: int, waiting_max: int, per_session: int):
-        self.limiter = anyio.CapacityLimiter(at_once)
+    def __init__(self, waiting_max: int, per_session: int):
         self.waiting_max = waiting_max
         self.per_session = per_session
         self.waiting = 0  # received, waiting for or in the sandbox
@@ -277,14 +279,15 @@ async def inspect_upload(request: Request, drain: bool = False) -> dict:
         folder = upload_folder(request)
         received = await receive_file(request, folder, limit, drain=2 * limit if drain else 0)
         try:
-            if g.waiting >= g.waiting_max + int(g.limiter.total_tokens):
+            limiter = sandbox_limiter(request.app)  # the server's one (a waiting upload holds no thread)
+            if g.waiting >= g.waiting_max + int(limiter.total_tokens):
                 raise UploadRejected(503, "busy", "too many inspections are waiting; try again in a minute")
             g.waiting += 1
             try:
                 # The limiter is taken before a thread is: waiting uploads cost no thread of the
                 # request pool, and the sandbox's threads are counted apart from it.
                 report = await anyio.to_thread.run_sync(
-                    _inspect_blocking, settings, received, limiter=g.limiter
+                    _inspect_blocking, settings, received, limiter=limiter
                 )
             finally:
                 g.waiting -= 1

@@ -1,8 +1,8 @@
 """Interface text of the CheckpointInspector, Chinese and English."""
 
-from app import i18n
-
-i18n.STRINGS["zh"].update(
+# This module's interface text, registered with its component (app/components/__init__.py).
+STRINGS: dict[str, dict[str, str]] = {"zh": {}, "en": {}}
+STRINGS["zh"].update(
     {
         "ci.title": "交互演示：检查你自己的 checkpoint 文件",
         "ci.intro": "上传一个 .pt / .pth / .bin / .ckpt / .safetensors 文件，看看里面的 key、形状、dtype、大小和数值统计，以及 zip 条目和 pickle 引用的全局名字。文件只会用 weights_only=True 在一个受限的临时进程里打开，检查完立刻删除；报告只有你自己能看到。",
@@ -61,7 +61,7 @@ i18n.STRINGS["zh"].update(
         "ci.more_keys": "……还有 {n} 个 key 没有显示（报告的大小有上限）。",
     }
 )
-i18n.STRINGS["en"].update(
+STRINGS["en"].update(
     {
         "ci.title": "Try it: inspect your own checkpoint file",
         "ci.intro": "Upload a .pt / .pth / .bin / .ckpt / .safetensors file and see its keys, shapes, dtypes, sizes and value statistics, plus its zip entries and the globals its pickle refers to. The file is only opened with weights_only=True, in a limited throwaway process, and deleted right after; only you can see the report.",

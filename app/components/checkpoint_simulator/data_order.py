@@ -121,7 +121,9 @@ def reference_sentence(view: OrderView, lang: str) -> str:
     return i18n.t(lang, key).format(batches=view.batches, samples=view.samples)
 
 
-i18n.STRINGS["zh"].update(
+# This module's interface text, registered with its component (app/components/__init__.py).
+STRINGS: dict[str, dict[str, str]] = {"zh": {}, "en": {}}
+STRINGS["zh"].update(
     {
         "cs.mid_epoch": "每个 epoch 进行到一半时也存一个 checkpoint（带上采样器状态：这个 epoch 的顺序和下一批的位置）",
         "cs.ckpt_mid": "第 {epoch} 个 epoch 中途：第 {batch}/{batches} 批之后",
@@ -146,7 +148,7 @@ i18n.STRINGS["zh"].update(
         "cs.order.none_yet": "从中途的 checkpoint 恢复后，这里会显示被打断的 epoch 的数据顺序。",
     }
 )
-i18n.STRINGS["en"].update(
+STRINGS["en"].update(
     {
         "cs.mid_epoch": "Also save a checkpoint half-way through every epoch (with the sampler's state: the epoch's order and the next batch)",
         "cs.ckpt_mid": "mid-epoch {epoch}: after batch {batch}/{batches}",

@@ -1,7 +1,5 @@
 """Interface text of the CheckpointSimulator, Chinese and English."""
 
-from app import i18n
-
 RESTORE_LABELS = {
     "zh": {
         "everything": ("全部恢复", "权重、优化器、scheduler、epoch、随机数状态与 epoch 内的位置"),
@@ -63,7 +61,9 @@ PIECE_LABELS = {
     },
 }
 
-i18n.STRINGS["zh"].update(
+# This module's interface text, registered with its component (app/components/__init__.py).
+STRINGS: dict[str, dict[str, str]] = {"zh": {}, "en": {}}
+STRINGS["zh"].update(
     {
         "cs.title": "交互演示：训练、崩溃、从 Checkpoint 恢复",
         "cs.intro": "下面的训练真的在服务器上用 PyTorch 运行。按下“崩溃”会用 SIGKILL 杀死训练进程，内存里的一切都会消失，只剩磁盘上的 checkpoint。然后选择恢复哪些状态，和一条不中断的参考训练比一比。",
@@ -142,7 +142,7 @@ i18n.STRINGS["zh"].update(
         "cs.order": "第 {epoch} 个 epoch 前几个样本的顺序（恢复 vs 参考）：",
     }
 )
-i18n.STRINGS["en"].update(
+STRINGS["en"].update(
     {
         "cs.title": "Try it: train, crash, resume from a checkpoint",
         "cs.intro": "The training below really runs on the server with PyTorch. Crash kills the training process with SIGKILL: everything in its memory is gone and only the checkpoints on disk remain. Then choose what to restore and compare with an uninterrupted reference run.",
@@ -222,7 +222,7 @@ i18n.STRINGS["en"].update(
     }
 )
 
-i18n.STRINGS["zh"].update(
+STRINGS["zh"].update(
     {
         "cs.question": "一个 checkpoint 里要存哪些状态，才能像从没崩溃过一样继续训练？少存一样，代价是什么？",
         "cs.step1": "开始训练",
@@ -331,7 +331,7 @@ i18n.STRINGS["zh"].update(
     }
 )
 
-i18n.STRINGS["en"].update(
+STRINGS["en"].update(
     {
         "cs.question": "What must a checkpoint hold for training to go on as if it had never crashed? And what does leaving each piece out cost?",
         "cs.step1": "Start training",

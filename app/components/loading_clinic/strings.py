@@ -1,7 +1,5 @@
 """Interface text of the LoadingClinic, Chinese and English."""
 
-from app import i18n
-
 CASES = {
     "zh": {
         "renamed_layer": "层改了名字：missing / unexpected keys",
@@ -434,7 +432,9 @@ FIXES = {
     },
 }
 
-i18n.STRINGS["zh"].update(
+# This module's interface text, registered with its component (app/components/__init__.py).
+STRINGS: dict[str, dict[str, str]] = {"zh": {}, "en": {}}
+STRINGS["zh"].update(
     {
         "cl.title": "交互演示：加载错误门诊",
         "cl.intro": (
@@ -471,7 +471,7 @@ i18n.STRINGS["zh"].update(
         "cl.try_another": "换一个试试。",
     }
 )
-i18n.STRINGS["en"].update(
+STRINGS["en"].update(
     {
         "cl.title": "Try it: the loading clinic",
         "cl.intro": (

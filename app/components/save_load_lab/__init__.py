@@ -3,10 +3,12 @@
 from fastapi import APIRouter
 
 from app.components import Component, register
-from app.components.save_load_lab import api, views
+from app.components.save_load_lab import api, strings, views
 
 router = APIRouter()
 router.include_router(views.router)
 router.include_router(api.router)
 
-register(Component(name="SaveLoadLab", render=views.render_placeholder, router=router))
+register(
+    Component(name="SaveLoadLab", render=views.render_placeholder, router=router, strings=(strings.STRINGS,))
+)

@@ -1,7 +1,5 @@
 """Interface text of the SaveLoadLab, Chinese and English."""
 
-from app import i18n
-
 REFACTORS = {
     "zh": {
         "none": ("代码不变", "代码和保存时一模一样。"),
@@ -94,7 +92,9 @@ ROLES = {
     },
 }
 
-i18n.STRINGS["zh"].update(
+# This module's interface text, registered with its component (app/components/__init__.py).
+STRINGS: dict[str, dict[str, str]] = {"zh": {}, "en": {}}
+STRINGS["zh"].update(
     {
         "sl.title": "交互演示：保存两种文件，改代码，再加载",
         "sl.intro": (
@@ -173,7 +173,7 @@ i18n.STRINGS["zh"].update(
         "sl.unknown_refactor": "没有这种改动，可选：{names}",
     }
 )
-i18n.STRINGS["en"].update(
+STRINGS["en"].update(
     {
         "sl.title": "Try it: save both ways, change the code, load again",
         "sl.intro": (

@@ -6,9 +6,15 @@ from fastapi import APIRouter
 from app.components import Component, register
 from app.components.sharded_checkpoint_lab import api, strings, views
 
-strings.install()
 router = APIRouter()
 router.include_router(views.router)
 router.include_router(api.router)
 
-register(Component(name="ShardedCheckpointLab", render=views.render_placeholder, router=router))
+register(
+    Component(
+        name="ShardedCheckpointLab",
+        render=views.render_placeholder,
+        router=router,
+        strings=(strings.STRINGS,),
+    )
+)

@@ -1,8 +1,7 @@
 """Interface text of the ShardedCheckpointLab, Chinese and English."""
 
-from app import i18n
-
-STRINGS = {
+# Registered with the component (app/components/__init__.py).
+STRINGS: dict[str, dict[str, str]] = {
     "zh": {
         "scl.title": "动手试试：多个进程一起存一个 checkpoint",
         "scl.intro": (
@@ -150,8 +149,3 @@ STRINGS = {
         "scl.failed": "This rank failed:",
     },
 }
-
-
-def install() -> None:
-    for lang, table in STRINGS.items():
-        i18n.STRINGS[lang].update(table)

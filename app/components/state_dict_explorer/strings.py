@@ -20,7 +20,9 @@ def unknown_model(lang: str, names) -> str:
     return i18n.t(lang, "sd.unknown_model").format(names=", ".join(names))
 
 
-i18n.STRINGS["zh"].update(
+# This module's interface text, registered with its component (app/components/__init__.py).
+STRINGS: dict[str, dict[str, str]] = {"zh": {}, "en": {}}
+STRINGS["zh"].update(
     {
         "sd.title": "交互演示：看看真实的 state_dict",
         "sd.intro": (
@@ -71,7 +73,7 @@ i18n.STRINGS["zh"].update(
         "sd.unknown_model": "没有这个模型，可选：{names}",
     }
 )
-i18n.STRINGS["en"].update(
+STRINGS["en"].update(
     {
         "sd.title": "Try it: look at a real state_dict",
         "sd.intro": (

@@ -8,10 +8,11 @@ from markupsafe import Markup
 
 from app import i18n
 from app.components import Component, register
-from app.components.htmx import lang_of, require_htmx
-from app.components.teacher_dashboard import api, service, strings, views  # noqa: F401 (strings registers text)
+from app.components.htmx import require_htmx
+from app.components.teacher_dashboard import api, service, strings, views
 from app.components.teacher_dashboard.auth import TeacherAuth
 from app.components.teacher_dashboard.classroom import Classroom, label
+from app.i18n import request_lang
 from app.sessions import has_session, session_id
 from app.templating import templates
 
@@ -51,12 +52,12 @@ def _name_form(request: Request, lang: str, message: str | None = None) -> HTMLR
 
 @name_router.get("/form", response_class=HTMLResponse)
 def name_form(request: Request):
-    return _name_form(request, lang_of(request))
+    return _name_form(request, request_lang(request))
 
 
 @name_router.post("/form", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
 def save_name(request: Request, name: str = Form("")):
-    lang = lang_of(request)
+    lang = request_lang(request)
     if not has_session(request):
         return _name_form(request, lang, i18n.t(lang, "tm.name_need_session"))
     saved = service.classroom(request).state.set_name(session_id(request), name[:200])
@@ -72,6 +73,11 @@ router.include_router(name_router)
 
 register(
     Component(
-        name="ClassName", render=render_placeholder, router=router, on_startup=on_startup, version=in_class
+        name="ClassName",
+        render=render_placeholder,
+        router=router,
+        on_startup=on_startup,
+        version=in_class,
+        strings=(strings.STRINGS,),
     )
 )

@@ -13,6 +13,7 @@ from app.components.teacher_dashboard import service
 from app.components.teacher_dashboard.auth import auth_of
 from app.components.teacher_dashboard.classroom import label
 from app.components.teacher_dashboard.strings import STUCK
+from app.i18n import request_lang
 from app.sessions import has_session, session_id
 
 router = APIRouter(prefix="/api/teach", tags=["teacher mode"])
@@ -197,10 +198,6 @@ class ScenarioOut(BaseModel):
     )
 
 
-def _lang(request: Request) -> str:
-    return service.teach_lang(request)
-
-
 def _learner_out(lr, lang: str) -> LearnerOut:
     return LearnerOut(
         label=label(lang, lr.number),
@@ -250,7 +247,7 @@ def _exercise_rows(board, lang: str) -> list[ExerciseRowOut]:
 )
 def get_class(request: Request) -> ClassOut:
     require_teacher(request)
-    lang = _lang(request)
+    lang = request_lang(request)
     board = service.classroom(request).board()
     return ClassOut(
         counts=CountsOut(**board.counts),
@@ -266,7 +263,7 @@ def get_class(request: Request) -> ClassOut:
 )
 def export(request: Request) -> list[ExportRow]:
     require_teacher(request)
-    rows = service.export_rows(service.classroom(request).fresh_board().rows, _lang(request))
+    rows = service.export_rows(service.classroom(request).fresh_board().rows, request_lang(request))
     return [ExportRow(**r) for r in rows]
 
 
@@ -277,7 +274,7 @@ def export(request: Request) -> list[ExportRow]:
 )
 def export_exercises(request: Request) -> ExerciseExportOut:
     require_teacher(request)
-    lang = _lang(request)
+    lang = request_lang(request)
     board = service.classroom(request).fresh_board()
     return ExerciseExportOut(
         exercises=_exercise_rows(board, lang),
@@ -294,7 +291,7 @@ def export_exercises(request: Request) -> ExerciseExportOut:
 async def reset(request: Request, body: ResetIn) -> ArchiveOut:
     require_teacher(request)
     if not body.confirm:
-        raise HTTPException(400, i18n.t(_lang(request), "tm.reset_need_confirm"))
+        raise HTTPException(400, i18n.t(request_lang(request), "tm.reset_need_confirm"))
     entry = await anyio.to_thread.run_sync(service.classroom(request).reset)
     return ArchiveOut(**entry)
 
@@ -311,7 +308,7 @@ def archive_rows(request: Request, archive_id: str) -> list[ExportRow]:
     rows = service.classroom(request).state.archived_rows(archive_id[:40])
     if rows is None:
         raise HTTPException(404, "no such archive")
-    return [ExportRow(**r) for r in service.export_rows(rows, _lang(request))]
+    return [ExportRow(**r) for r in service.export_rows(rows, request_lang(request))]
 
 
 @router.post(
@@ -337,7 +334,7 @@ async def restore(request: Request, archive_id: str) -> ArchiveOut:
 def get_scenario(request: Request, lock: list[str] = Query(default=[])) -> ScenarioOut:
     require_teacher(request)
     locks = [name for item in lock for name in item.split(",") if name]
-    return ScenarioOut(**service.scenario(request, dict(request.query_params), locks, _lang(request)))
+    return ScenarioOut(**service.scenario(request, dict(request.query_params), locks, request_lang(request)))
 
 
 class EpochOut(BaseModel):
@@ -385,7 +382,7 @@ def _segment(seg) -> SegmentOut:
 )
 def get_learner(request: Request, number: int) -> LearnerDetailOut:
     require_teacher(request)
-    lang = _lang(request)
+    lang = request_lang(request)
     board = service.classroom(request).board()
     lr = board.learner(number)
     if lr is None:

@@ -3,7 +3,8 @@
 The key is TEACHER_KEY, or one made at first start and kept in DATA_DIR/teacher.key (like the
 session secret). `/teach?key=…` compares it in constant time (hmac.compare_digest) and sets the
 `lab_teacher` cookie: signed with the session secret under its own salt, carrying a fingerprint
-of the key, so that changing the key ends every teacher cookie. Scripts may send
+of the key, so that changing the key ends every teacher cookie, and an id of its own, so that
+leaving ends that cookie on the server (DATA_DIR/teacher-ended.json). Scripts may send
 `Authorization: Bearer <key>` instead. A learner's session cookie opens nothing here.
 """
 
@@ -11,8 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
-import os
 import secrets
 import socket
 import threading
@@ -22,33 +23,21 @@ from pathlib import Path
 from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from app.sessions import client_address, secret_key
+from app.sessions import TokenBucket, client_address, kept_secret, secret_key
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
 TEACHER_COOKIE = "lab_teacher"
 KEY_FILE = "teacher.key"
+ENDED_FILE = "teacher-ended.json"
 
 
 def teacher_key(settings: Settings) -> tuple[str, bool]:
     """(key, made now): the configured key, else the one kept in DATA_DIR, else a new one."""
     if settings.teacher_key:
         return settings.teacher_key, False
-    path = settings.data_dir / KEY_FILE
-    try:
-        return path.read_text().strip(), False
-    except FileNotFoundError:
-        pass
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(24)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first
-        return path.read_text().strip(), False
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
-    return key, True
+    return kept_secret(settings.data_dir / KEY_FILE, 24)
 
 
 def _lan_address() -> str:
@@ -68,38 +57,31 @@ def dashboard_link(settings: Settings, key: str) -> str:
     return f"http://{host}:{settings.port}/teach?key={key}"
 
 
-class WrongKeys:
-    """Wrong keys per client address: a bucket of `per_minute` tries refilled at that rate.
-    Only wrong keys take from it; an empty bucket refuses every try, the right key included,
-    so guessing costs a minute per `per_minute` guesses."""
+class EndedCookies:
+    """Teacher cookies ended by "leave" before they expired, kept in DATA_DIR so that a copy of
+    the cookie (another tab, a shared computer's history) stays refused after a restart too."""
 
-    def __init__(self, per_minute: int, max_addresses: int = 10_000):
-        self.size = float(per_minute)
-        self.rate = per_minute / 60.0
-        self.max_addresses = max_addresses
-        self._buckets: dict[str, tuple[float, float]] = {}
+    def __init__(self, path: Path):
+        self.path = path
         self._lock = threading.Lock()
+        try:
+            data = json.loads(path.read_text())
+            self._ended = {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        except (FileNotFoundError, ValueError):
+            self._ended = {}
 
-    def _tokens(self, address: str, now: float) -> float:
-        tokens, then = self._buckets.get(address, (self.size, now))
-        return min(self.size, tokens + (now - then) * self.rate)
-
-    def allowed(self, address: str) -> bool:
+    def end(self, cookie_id: str, until: float) -> None:
+        now = time.time()
         with self._lock:
-            return self._tokens(address, time.monotonic()) >= 1
+            self._ended = {k: v for k, v in self._ended.items() if v > now}  # expired ones need no record
+            self._ended[cookie_id] = until
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self._ended))
+            tmp.replace(self.path)
 
-    def wrong(self, address: str) -> None:
-        now = time.monotonic()
+    def __contains__(self, cookie_id: str) -> bool:
         with self._lock:
-            self._buckets[address] = (max(self._tokens(address, now) - 1, 0.0), now)
-            if len(self._buckets) > self.max_addresses:
-                for a in list(self._buckets)[: len(self._buckets) // 2]:
-                    self._buckets.pop(a, None)
-
-    def retry_after(self, address: str) -> int:
-        with self._lock:
-            missing = 1 - self._tokens(address, time.monotonic())
-        return max(1, int(missing / self.rate + 0.999))
+            return cookie_id in self._ended
 
 
 class TeacherAuth:
@@ -111,7 +93,8 @@ class TeacherAuth:
             secret_key(settings.secret_key, settings.data_dir), salt="teacher-cookie"
         )
         self.max_age = int(settings.teacher_cookie_hours * 3600)
-        self.wrong_keys = WrongKeys(settings.teacher_wrong_keys_per_minute)
+        self.wrong_keys = TokenBucket(settings.teacher_wrong_keys_per_minute)
+        self.ended = EndedCookies(settings.data_dir / ENDED_FILE)
 
     def announce(self) -> None:
         if self.made:
@@ -128,25 +111,40 @@ class TeacherAuth:
         return hmac.compare_digest(a, b)
 
     def cookie_value(self) -> str:
-        return self._signer.dumps({"k": self._fingerprint})
+        # "s" names this cookie alone, so that leaving can end it on the server.
+        return self._signer.dumps({"k": self._fingerprint, "s": secrets.token_urlsafe(12)})
 
-    def cookie_ok(self, value: str | None) -> bool:
+    def _signed(self, value: str | None) -> dict:
+        """The cookie's payload if we signed it and it has not expired, else {}."""
         if not value or len(value) > 512:
-            return False
+            return {}
         try:
             data = self._signer.loads(value, max_age=self.max_age)
         except BadSignature:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def cookie_ok(self, value: str | None) -> bool:
+        """Signed for the current key, not expired, and not ended by leaving."""
+        data = self._signed(value)
+        if not hmac.compare_digest(str(data.get("k", "")), self._fingerprint):
             return False
-        return isinstance(data, dict) and hmac.compare_digest(str(data.get("k", "")), self._fingerprint)
+        cookie_id = data.get("s")
+        return isinstance(cookie_id, str) and cookie_id not in self.ended
+
+    def end(self, value: str | None) -> None:
+        """Leave: this cookie opens nothing any more, whoever replays it."""
+        if self.cookie_ok(value):
+            self.ended.end(self._signed(value)["s"], time.time() + self.max_age)
 
     def check_key(self, request: Request, given: str) -> str:
         """'ok', 'wrong' (403) or 'limited' (429): wrong tries are counted per client address."""
         address = client_address(request)
-        if not self.wrong_keys.allowed(address):
+        if not self.wrong_keys.has(address):
             return "limited"
         if self.key_matches(given[:256]):
             return "ok"
-        self.wrong_keys.wrong(address)
+        self.wrong_keys.take(address)
         log.warning("wrong teacher key from %s", address)
         return "wrong"
 
@@ -162,7 +160,3 @@ class TeacherAuth:
 
 def auth_of(request: Request) -> TeacherAuth:
     return request.app.state.teacher_auth
-
-
-def key_path(data_dir: Path) -> Path:
-    return data_dir / KEY_FILE

@@ -80,13 +80,6 @@ def classroom(request: Request) -> Classroom:
     return request.app.state.classroom
 
 
-def teach_lang(request: Request) -> str:
-    lang = request.query_params.get("lang")
-    if lang in i18n.LANGS:
-        return lang
-    return i18n.pick_language(request.cookies.get(i18n.LANG_COOKIE), request.headers.get("accept-language"))
-
-
 def export_rows(rows: list[dict], lang: str) -> list[dict]:
     return [{"label": label(lang, r["learner"]), **r} for r in rows]
 

@@ -1,7 +1,5 @@
 """Interface text of teacher mode (and the learner's optional name field), Chinese and English."""
 
-from app import i18n
-
 STUCK = {
     "zh": {
         "failed": "运行失败",
@@ -71,7 +69,9 @@ DIAGNOSES = {
     },
 }
 
-i18n.STRINGS["zh"].update(
+# This module's interface text, registered with its component (app/components/__init__.py).
+STRINGS: dict[str, dict[str, str]] = {"zh": {}, "en": {}}
+STRINGS["zh"].update(
     {
         "tm.title": "教师面板",
         "tm.denied": "这是教师页面",
@@ -176,7 +176,7 @@ i18n.STRINGS["zh"].update(
     }
 )
 
-i18n.STRINGS["en"].update(
+STRINGS["en"].update(
     {
         "tm.title": "Teacher dashboard",
         "tm.denied": "This is a teacher page",

@@ -22,6 +22,7 @@ from app.components.teacher_dashboard import service
 from app.components.teacher_dashboard.auth import TEACHER_COOKIE, auth_of
 from app.components.teacher_dashboard.classroom import label
 from app.components.teacher_dashboard.strings import STUCK
+from app.i18n import request_lang
 from app.templating import templates
 
 router = APIRouter(prefix="/teach", include_in_schema=False)
@@ -40,7 +41,7 @@ def _page_context(request: Request, lang: str, **extra) -> dict:
 
 
 def denied(request: Request, status: str) -> HTMLResponse:
-    lang = service.teach_lang(request)
+    lang = request_lang(request)
     if status == "limited":
         seconds = auth_of(request).wrong_keys.retry_after(
             request.client.host if request.client else "unknown"
@@ -115,7 +116,7 @@ def dashboard(request: Request):
     if (refused := guard(request)) is not None:
         return refused
     service.classroom(request).state.mark_teacher()
-    lang = service.teach_lang(request)
+    lang = request_lang(request)
     defaults = RunRequest().model_dump()
     context = (
         _page_context(request, lang)
@@ -129,7 +130,7 @@ def dashboard(request: Request):
 def board_fragment(request: Request):
     if (refused := guard(request)) is not None:
         return refused
-    lang = service.teach_lang(request)
+    lang = request_lang(request)
     return templates.TemplateResponse(request, "teacher/board.html", board_context(request, lang))
 
 
@@ -168,7 +169,7 @@ def _present_context(request: Request, lang: str) -> dict:
 def _presenter(request: Request, template: str):
     if (refused := guard(request)) is not None:
         return refused
-    lang = service.teach_lang(request)
+    lang = request_lang(request)
     return templates.TemplateResponse(request, template, _present_context(request, lang))
 
 
@@ -186,7 +187,7 @@ def present_content(request: Request):
 def scenario(request: Request):
     if (refused := guard(request)) is not None:
         return refused
-    lang = service.teach_lang(request)
+    lang = request_lang(request)
     link_lang = request.query_params.get("link_lang")
     link_lang = link_lang if link_lang in i18n.LANGS else lang
     result = service.scenario(
@@ -203,7 +204,7 @@ def _export_name(ext: str) -> str:
 def export_csv(request: Request):
     if (refused := guard(request)) is not None:
         return refused
-    lang = service.teach_lang(request)
+    lang = request_lang(request)
     board = service.classroom(request).fresh_board()
     part = request.query_params.get("part")
     runs = service.to_csv(service.export_rows(board.rows, lang))
@@ -228,7 +229,7 @@ def export_csv(request: Request):
 def export_json(request: Request):
     if (refused := guard(request)) is not None:
         return refused
-    lang = service.teach_lang(request)
+    lang = request_lang(request)
     board = service.classroom(request).fresh_board()
     data = {"runs": service.export_rows(board.rows, lang), "exercises": service.exercise_rows(board, lang)}
     return Response(
@@ -242,7 +243,7 @@ def export_json(request: Request):
 def reset_confirm(request: Request):
     if (refused := guard(request)) is not None:
         return refused
-    lang = service.teach_lang(request)
+    lang = request_lang(request)
     board = service.classroom(request).fresh_board()
     context = _page_context(request, lang, board=board, error=request.query_params.get("error"))
     return templates.TemplateResponse(request, "teacher/reset.html", context)
@@ -252,7 +253,7 @@ def reset_confirm(request: Request):
 async def reset(request: Request):
     if (refused := guard(request)) is not None:
         return refused
-    lang = service.teach_lang(request)
+    lang = request_lang(request)
     form = await request.form()
     if form.get("confirm") != "yes":
         return RedirectResponse(f"/teach/reset?lang={lang}&error=1", status_code=303)
@@ -264,7 +265,7 @@ async def reset(request: Request):
 def archives(request: Request):
     if (refused := guard(request)) is not None:
         return refused
-    lang = service.teach_lang(request)
+    lang = request_lang(request)
     room = service.classroom(request)
     archived = request.query_params.get("archived")
     restored = request.query_params.get("restored")
@@ -290,8 +291,8 @@ def archive_csv(request: Request, archive_id: str):
         return refused
     rows = service.classroom(request).state.archived_rows(archive_id[:40])
     if rows is None:
-        return Response(i18n.t(service.teach_lang(request), "tm.no_archive"), status_code=404)
-    lang = service.teach_lang(request)
+        return Response(i18n.t(request_lang(request), "tm.no_archive"), status_code=404)
+    lang = request_lang(request)
     return Response(
         service.to_csv(service.export_rows(rows, lang)),
         media_type="text/csv; charset=utf-8",
@@ -303,7 +304,7 @@ def archive_csv(request: Request, archive_id: str):
 async def restore(request: Request, archive_id: str):
     if (refused := guard(request)) is not None:
         return refused
-    lang = service.teach_lang(request)
+    lang = request_lang(request)
     entry = await anyio.to_thread.run_sync(service.classroom(request).restore, archive_id[:40])
     if entry is None:
         return Response(i18n.t(lang, "tm.no_archive"), status_code=404)
@@ -312,7 +313,8 @@ async def restore(request: Request, archive_id: str):
 
 @router.post("/leave")
 def leave(request: Request):
-    lang = service.teach_lang(request)
+    lang = request_lang(request)
+    auth_of(request).end(request.cookies.get(TEACHER_COOKIE))  # refused from now on, even if replayed
     response = RedirectResponse(f"/{lang}/", status_code=303)
     response.delete_cookie(TEACHER_COOKIE, path="/")
     return response

@@ -4,9 +4,8 @@ import threading
 
 from fastapi import APIRouter
 
-from app import heap
 from app.components import Component, register
-from app.components.transfer_visualizer import api, service, views
+from app.components.transfer_visualizer import api, service, strings, views
 from app.ml.catalog import SOURCE_NAMES
 
 router = APIRouter()
@@ -29,7 +28,6 @@ def _startup(app) -> None:
 def _prewarm(app, stop: threading.Event) -> None:
     if service.prewarm(app, stop):
         views.prerender(app, stop)
-        heap.settle()  # the prerendered views live as long as the server
         app.state.transfer_prewarmed = not stop.is_set()
 
 
@@ -52,5 +50,6 @@ register(
         router=router,
         on_startup=_startup,
         version=_version,
+        strings=(strings.STRINGS,),
     )
 )

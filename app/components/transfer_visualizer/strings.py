@@ -1,7 +1,5 @@
 """Interface text of the TransferLearningVisualizer, Chinese and English."""
 
-from app import i18n
-
 SOURCES = {
     "zh": {
         "resnet_mini": "ResNet-mini（残差 CNN，头部 fc）",
@@ -129,7 +127,9 @@ STATUS_FIX = {
     },
 }
 
-i18n.STRINGS["zh"].update(
+# This module's interface text, registered with its component (app/components/__init__.py).
+STRINGS: dict[str, dict[str, str]] = {"zh": {}, "en": {}}
+STRINGS["zh"].update(
     {
         "tl.title": "交互演示：把预训练权重注入新模型",
         "tl.intro": (
@@ -235,7 +235,7 @@ i18n.STRINGS["zh"].update(
         "tl.limit_queue": "队列已满：{n} 个任务在等待，请一分钟后再试。",
     }
 )
-i18n.STRINGS["en"].update(
+STRINGS["en"].update(
     {
         "tl.title": "Try it: inject pretrained weights into a new model",
         "tl.intro": (
