@@ -10,16 +10,19 @@ node and every other node share (the job names its folders by absolute path).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import threading
 import time
+from typing import Any
 
 import redis
 
 from app.jobs import processes, relay
-from app.jobs.celery_app import TASK, make_celery, node_key, node_queue
+from app.jobs.celery_app import TASK, make_celery, node_queue
+from app.jobs.redis_keys import node_key
 from app.settings import get_settings
 
 settings = get_settings()
@@ -27,7 +30,7 @@ celery_app = make_celery(settings)
 
 
 @celery_app.task(name=TASK, bind=True)
-def run(self, wire: dict, name: str) -> str:
+def run(self: Any, wire: dict, name: str) -> str:
     return relay.run(wire, name, settings, self.request.hostname)
 
 
@@ -36,12 +39,10 @@ def announce(name: str, slots: int) -> None:
     than the live nodes can start at once (the rest wait in its own line, in order)."""
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
     while True:
-        try:
+        with contextlib.suppress(redis.RedisError):  # Redis restarting: announced again on the next beat
             client.set(
                 node_key(settings.celery_queue, name), slots, ex=max(1, round(settings.heartbeat_ttl_s))
             )
-        except redis.RedisError:
-            pass  # Redis restarting: announced again on the next beat
         time.sleep(settings.heartbeat_s)
 
 

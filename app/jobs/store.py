@@ -15,8 +15,9 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from app.jobs.records import ACTIVE, EpochRow, Run  # noqa: F401 - also importable from here
+from app.jobs.records import EpochRow, Run, RunOptions, RunStatus
 
 SESSIONS_KEPT = 4096  # learners whose runs for_session keeps in memory (a few KiB each)
 RUNS_KEPT = 256  # runs whose decoded epochs epochs() keeps (~55 KiB for 30 epochs: ~14 MiB at most)
@@ -25,10 +26,10 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
     session TEXT,                 -- NULL for shared reference runs
-    kind TEXT NOT NULL,           -- train | resume | reference
+    kind TEXT NOT NULL,           -- train | resume | reference | pretrain | finetune
     config TEXT NOT NULL,         -- TrainConfig as JSON
-    options TEXT NOT NULL,        -- pace, crash plan, resume source, restore mode
-    status TEXT NOT NULL,         -- queued | running | done | crashed | failed | interrupted
+    options TEXT NOT NULL,        -- RunOptions.to_dict(): pace, crash plan, resume source and mode
+    status TEXT NOT NULL,         -- RunStatus: planned|queued|running|done|crashed|failed|interrupted
     parent_id TEXT,               -- the run a resume continues
     root_id TEXT NOT NULL,        -- the first run of the lineage (itself for a train run)
     reference_key TEXT,
@@ -52,14 +53,14 @@ CREATE TABLE IF NOT EXISTS epochs (
 CREATE TABLE IF NOT EXISTS events (
     run_id TEXT NOT NULL,
     at REAL NOT NULL,
-    kind TEXT NOT NULL,           -- checkpoint | crash | resume | error | survivors
+    kind TEXT NOT NULL,           -- checkpoint|crash|survivors|comparison|series|result|pretrain_epoch
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_run ON events(run_id, at);
 """
 
 
-def _remember(kept: OrderedDict, key, value, limit: int) -> list:
+def _remember(kept: OrderedDict, key: str, value: Any, limit: int) -> list:
     """kept[key] = value as the newest entry; the oldest go past `limit`. Returns their keys."""
     kept[key] = value
     kept.move_to_end(key)
@@ -83,7 +84,8 @@ def _epoch(r: sqlite3.Row) -> EpochRow:
 def _run(row: sqlite3.Row) -> Run:
     d = dict(row)
     d["config"] = json.loads(d["config"])
-    d["options"] = json.loads(d["options"])
+    d["options"] = RunOptions.parse(json.loads(d["options"]))
+    d["status"] = RunStatus(d["status"])
     return Run(**d)
 
 
@@ -99,6 +101,9 @@ class RunStore:
         self._versions: dict[str, int] = {}
         self._session_versions: dict[str, int] = {}
         self._session_rows: dict[str, int] = {}  # the same, bumped by writes to the runs' rows only
+        self._changed = 0  # the clock at the last write of anything
+        self._rows_changed = 0  # the clock at the last write of a learner's run row
+        self._learner_runs: tuple[int, list[Run]] = (-1, [])  # see learner_runs
         self._root_of: dict[str, tuple[str, str | None]] = {}
         self._by_session: OrderedDict[str, tuple[int, list[Run]]] = OrderedDict()  # see for_session
         self._epochs: OrderedDict[str, list[EpochRow]] = OrderedDict()  # see epochs
@@ -150,6 +155,10 @@ class RunStore:
         when it records an epoch or an event."""
         return self._session_rows.get(session, 0)
 
+    def changes(self) -> int:
+        """Changes whenever anything of any run is written (the teacher's board watches it)."""
+        return self._changed
+
     def _touch(self, run_id: str, row: bool = True) -> None:
         found = self._root_of.get(run_id)
         if found is None:
@@ -161,10 +170,12 @@ class RunStore:
     def _bump(self, root_id: str, session: str | None, row: bool = True) -> None:
         now = next(self._clock)
         self._versions[root_id] = now
+        self._changed = now
         if session is not None:
             self._session_versions[session] = now
             if row:
                 self._session_rows[session] = now
+                self._rows_changed = now
 
     # --- runs ---
     def add(self, run: Run) -> Run:
@@ -176,7 +187,7 @@ class RunStore:
                 run.session,
                 run.kind,
                 json.dumps(run.config),
-                json.dumps(run.options),
+                json.dumps(run.options.to_dict()),
                 run.status,
                 run.parent_id,
                 run.root_id,
@@ -195,7 +206,7 @@ class RunStore:
         rows = self._all("SELECT * FROM runs WHERE id = ?", (run_id,))
         return _run(rows[0]) if rows else None
 
-    def update(self, run_id: str, **fields) -> None:
+    def update(self, run_id: str, **fields: Any) -> None:
         if not fields:
             return
         cols = ", ".join(f"{k} = ?" for k in fields)
@@ -218,6 +229,22 @@ class RunStore:
             _remember(self._by_session, session, (version, runs), SESSIONS_KEPT)
         return list(runs)
 
+    def learner_runs(self) -> list[Run]:
+        """Every learner's first runs and resumes, oldest first: kept until a learner's run row
+        changes (the board asks on every rebuild; epochs and events do not change the rows)."""
+        version = self._rows_changed
+        kept = self._learner_runs
+        if kept[0] == version:
+            return list(kept[1])
+        runs = [
+            _run(r)
+            for r in self._all(
+                "SELECT * FROM runs WHERE session IS NOT NULL AND kind IN ('train','resume') ORDER BY created"
+            )
+        ]
+        self._learner_runs = (version, runs)
+        return list(runs)
+
     def lineage(self, root_id: str) -> list[Run]:
         return [
             _run(r) for r in self._all("SELECT * FROM runs WHERE root_id = ? ORDER BY created", (root_id,))
@@ -225,8 +252,8 @@ class RunStore:
 
     def reference(self, key: str) -> Run | None:
         rows = self._all(
-            "SELECT * FROM runs WHERE kind = 'reference' AND reference_key = ? AND status IN ('queued','running','done') "
-            "ORDER BY created DESC LIMIT 1",
+            "SELECT * FROM runs WHERE kind = 'reference' AND reference_key = ? "
+            "AND status IN ('queued','running','done') ORDER BY created DESC LIMIT 1",
             (key,),
         )
         return _run(rows[0]) if rows else None
@@ -268,7 +295,8 @@ class RunStore:
         """Lineages in which nothing is active any more, oldest first: what a disk clean-up may take."""
         rows = self._all(
             "SELECT * FROM runs r WHERE r.kind IN ('train','reference') AND NOT EXISTS "
-            "(SELECT 1 FROM runs a WHERE a.root_id = r.root_id AND a.status IN ('planned','queued','running')) "
+            "(SELECT 1 FROM runs a WHERE a.root_id = r.root_id "
+            "AND a.status IN ('planned','queued','running')) "
             "ORDER BY r.created"
         )
         return [_run(r) for r in rows]

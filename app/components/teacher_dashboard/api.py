@@ -393,7 +393,7 @@ def get_learner(request: Request, number: int) -> LearnerDetailOut:
     out = _learner_out(lr, lang)
     lin = service.learner_lineage(request, board, number)
     if lin is None:
-        return LearnerDetailOut(learner=out, segments=[])
+        return LearnerDetailOut(learner=out, epochs_total=None, segments=[])
     segments = [_segment(seg) for seg in lin.segments] + ([_segment(lin.reference)] if lin.reference else [])
     return LearnerDetailOut(learner=out, epochs_total=lin.epochs_total, segments=segments)
 
