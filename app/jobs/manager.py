@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import replace
 
 from app.jobs import processes
 from app.jobs.events import Checkpoint, Done, Epoch, Event, Recorded, Resumed, Step
@@ -23,9 +22,7 @@ from app.jobs.protocol import (
     LimitReached,
     NotAllowed,
     Progress,
-    QueueCounts,
     Resume,
-    RunState,
     RunStatus,
 )
 from app.jobs.reading import Reading
@@ -106,43 +103,6 @@ class JobManager(Submitting, Reading):
             except Exception:  # the monitor must outlive any single bad event
                 log.exception("job monitor error")
                 time.sleep(0.5)
-
-    # --- what the web layer reads now ---
-    def queue_position(self, run_id: str) -> int | None:
-        with self._lock:
-            return self.scheduler.position(run_id)
-
-    def queued(self) -> list[str]:
-        """The waiting runs, full-speed line then paced line, each in the order they start."""
-        with self._lock:
-            return self.scheduler.queued()
-
-    def is_running(self, run_id: str) -> bool:
-        return self.supervisor.running(run_id)
-
-    def queue_counts(self) -> QueueCounts:
-        return QueueCounts(waiting=len(self.scheduler), training=self.supervisor.count())
-
-    def status(self, run_id: str) -> RunState | None:
-        run = self.store.get(run_id)
-        if run is None:
-            return None
-        live = self.live.get(run_id)
-        return RunState(
-            run_id,
-            run.status,
-            self.queue_position(run_id),
-            live.epoch if live else None,
-            live.step if live else None,
-            self.supervisor.node(run_id),
-            live.pid if live else None,
-        )
-
-    def progress(self, run_id: str) -> Progress | None:
-        # No lock: event streams ask on the event loop, several times a second. The copy may mix
-        # two updates' numbers, as a read of the live object itself always could.
-        live = self.live.get(run_id)
-        return replace(live) if live else None
 
     def cancel(self, run_id: str) -> bool:
         """Take a run out of the queue (or out of a planned set) before it starts; it ends as

@@ -1,17 +1,26 @@
-"""What the run service answers from its records (the store), for the web layer: the `JobBackend`
-reads that do not depend on the runs' processes."""
+"""What the run service answers the web layer: its records (the store), and what is true now (the
+live numbers, the queue, the processes) — the reading half of `JobBackend`."""
 
 from __future__ import annotations
 
+import threading
+from dataclasses import replace
 from pathlib import Path
 
+from app.jobs.protocol import Progress, QueueCounts, RunState
 from app.jobs.records import EpochRow, Run, reference_key
+from app.jobs.scheduler import Scheduler
 from app.jobs.store import RunStore
+from app.jobs.supervisor import Supervisor
 
 
 class Reading:
     store: RunStore
     runs_dir: Path
+    live: dict[str, Progress]
+    scheduler: Scheduler
+    supervisor: Supervisor
+    _lock: threading.RLock
 
     def run_dir(self, run_id: str) -> Path:
         return self.runs_dir / run_id
@@ -49,3 +58,40 @@ class Reading:
 
     def class_version(self) -> int:
         return self.store.changes()
+
+    # --- what the web layer reads now ---
+    def queue_position(self, run_id: str) -> int | None:
+        with self._lock:
+            return self.scheduler.position(run_id)
+
+    def queued(self) -> list[str]:
+        """The waiting runs, full-speed line then paced line, each in the order they start."""
+        with self._lock:
+            return self.scheduler.queued()
+
+    def is_running(self, run_id: str) -> bool:
+        return self.supervisor.running(run_id)
+
+    def queue_counts(self) -> QueueCounts:
+        return QueueCounts(waiting=len(self.scheduler), training=self.supervisor.count())
+
+    def status(self, run_id: str) -> RunState | None:
+        run = self.store.get(run_id)
+        if run is None:
+            return None
+        live = self.live.get(run_id)
+        return RunState(
+            run_id,
+            run.status,
+            self.queue_position(run_id),
+            live.epoch if live else None,
+            live.step if live else None,
+            self.supervisor.node(run_id),
+            live.pid if live else None,
+        )
+
+    def progress(self, run_id: str) -> Progress | None:
+        # No lock: event streams ask on the event loop, several times a second. The copy may mix
+        # two updates' numbers, as a read of the live object itself always could.
+        live = self.live.get(run_id)
+        return replace(live) if live else None

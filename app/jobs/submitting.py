@@ -25,9 +25,6 @@ class Submitting:
     supervisor: Supervisor
     _lock: threading.RLock
 
-    def run_dir(self, run_id: str) -> Path:
-        return self.runs_dir / run_id
-
     def submit(
         self,
         session: str | None,
@@ -165,7 +162,7 @@ class Submitting:
             run_id = reference_id(config)
             # A stale record of an earlier failed or deleted reference gives way to a new one.
             self.store.delete_lineage(run_id)
-            shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+            shutil.rmtree(self.runs_dir / run_id, ignore_errors=True)
             return self._new_run(run_id, None, "reference", config, RunOptions(), root=run_id, ref=key)
 
     def note_address(self, session: str, address: str) -> None:
