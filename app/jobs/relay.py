@@ -15,7 +15,6 @@ import logging
 import multiprocessing.connection
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -110,18 +109,21 @@ class Relay:
 
 
 def outside_data_dir(job: Job, settings: Settings) -> str | None:
-    """Why this node refuses the job, if it names a folder outside the node's own DATA_DIR: a task
-    carries absolute paths, and a worker writes and reads only where its runs live."""
-    runs = settings.runs_dir.resolve()
-    pretrained = settings.pretrained_path.resolve()
-    wanted = [(job.run_dir, runs)]
+    """Why this node refuses the job, if it names a folder outside the node's own DATA_DIR (or its
+    PRETRAINED_DIR, for pretrained models): a task carries absolute paths, and a node reads and
+    writes only where its own runs live, whatever a task sent through Redis says."""
+    data = settings.data_dir.resolve()
+    roots = (data, settings.pretrained_path.resolve())
+    wanted = [(job.run_dir, (data,))]
     if job.resume is not None:
-        wanted.append((job.resume.checkpoint, runs))
+        wanted.append((job.resume.checkpoint, (data,)))
+    if job.task == "finetune":
+        wanted.append((job.pretrained_dir, roots))
     if job.task == "pretrain":
-        wanted += [(str(out), pretrained) for out in dict(job.config.get("outs") or {}).values()]
-    for path, root in wanted:
-        if not Path(path).resolve().is_relative_to(root):
-            return f"refused by worker node: {path} is outside its folder {root}"
+        wanted += [(str(out), roots) for out in dict(job.config.get("outs") or {}).values()]
+    for path, allowed in wanted:
+        if not any(Path(path).resolve().is_relative_to(root) for root in allowed):
+            return f"refused by worker node: {path} is outside its DATA_DIR {data}"
     return None
 
 
@@ -134,8 +136,7 @@ def run(wire: dict, name: str, settings: Settings, node: str) -> str:
     if not client.set(keys.claim, node, nx=True, ex=CLAIM_TTL_S):
         log.warning("run %s was already taken by %s; not started twice", name, client.get(keys.claim))
         return "duplicate"
-    # This node's own folder of pretrained models, whatever the web node's is called.
-    job = replace(Job.from_wire(wire), pretrained_dir=str(settings.pretrained_path))
+    job = Job.from_wire(wire)
     relay = Relay(client, keys, settings, node)
     refused = outside_data_dir(job, settings)
     if refused:
