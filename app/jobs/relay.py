@@ -114,7 +114,7 @@ def outside_data_dir(job: Job, settings: Settings) -> str | None:
     writes only where its own runs live, whatever a task sent through Redis says."""
     data = settings.data_dir.resolve()
     roots = (data, settings.pretrained_path.resolve())
-    wanted = [(job.run_dir, (data,))]
+    wanted: list[tuple[str, tuple[Path, ...]]] = [(job.run_dir, (data,))]
     if job.resume is not None:
         wanted.append((job.resume.checkpoint, (data,)))
     if job.task == "finetune":

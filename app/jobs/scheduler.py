@@ -222,6 +222,3 @@ class Scheduler:
         paced = self._holding.pop(run_id, None)
         if paced is not None:
             self._held[paced] -= 1
-
-    def holds_place(self, run_id: str) -> bool:
-        return run_id in self._holding

@@ -23,7 +23,6 @@ def on_startup(app) -> None:
     app.state.teacher_auth = TeacherAuth(app.state.settings)
     app.state.teacher_auth.announce()
     app.state.classroom = Classroom(app.state.settings, app.state.jobs)
-    app.state.shutdown_hooks.append(lambda a: a.state.classroom.close())
 
 
 def in_class(request: Request) -> bool:

@@ -3,6 +3,8 @@ and /api/class/name for a learner's optional display name."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import anyio
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
@@ -334,9 +336,9 @@ async def restore(request: Request, archive_id: str) -> ArchiveOut:
     description="sim.<field> in a link is <field> in POST /api/checkpoint-simulator/runs and #cs-<field> "
     "in the page's form. Values are checked by the simulator's own rules; errors come in its words.",
 )
-def get_scenario(request: Request, lock: list[str] = Query(default=[])) -> ScenarioOut:
+def get_scenario(request: Request, lock: Annotated[list[str] | None, Query()] = None) -> ScenarioOut:
     require_teacher(request)
-    locks = [name for item in lock for name in item.split(",") if name]
+    locks = [name for item in lock or [] for name in item.split(",") if name]
     return ScenarioOut(**service.scenario(request, dict(request.query_params), locks, _lang(request)))
 
 

@@ -47,9 +47,6 @@ class Classroom:
         self._measures: OrderedDict[str, tuple[tuple, Measure]] = OrderedDict()
         self.builds = 0  # rebuilds so far (the tests and the benchmark look)
 
-    def close(self) -> None:
-        pass  # nothing of its own to close: kept for the app's shutdown hooks
-
     def version(self) -> tuple:
         """What the board depends on: the runs, the class, the time bucket, the exercises."""
         now = time.time()
