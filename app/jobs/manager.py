@@ -15,7 +15,7 @@ import threading
 import time
 
 from app.jobs import processes
-from app.jobs.events import Checkpoint, Done, Epoch, Event, Recorded, Resumed, Step
+from app.jobs.events import Checkpoint, Done, Epoch, Event, Recorded, Resumed, Started, Step
 from app.jobs.executors import make_executor
 from app.jobs.protocol import (
     Job,
@@ -223,9 +223,8 @@ class JobManager(Submitting, Reading):
                 self.store.update(run_id, final_hash=event.weights_hash)
             case Recorded(kind=kind, data=data):
                 self.store.add_event(run_id, kind, data)
-            case _:
-                if getattr(event, "node", None):  # a remote run started: where, and which process
-                    live.node, live.pid = event.node, event.pid  # type: ignore[union-attr]
+            case Started():  # a remote run started: on which node, in which process
+                live.node, live.pid = event.node, event.pid
 
     def on_end(self, run_id: str, ending: Ending) -> None:
         with self._lock:
