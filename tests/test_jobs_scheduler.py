@@ -165,3 +165,13 @@ def test_one_address_fills_its_share_and_others_still_queue():
     sched.add("r4", "nat-4", "train", 0)
     clock.now += ADDRESS_MEMORY_S + 1
     assert sched.address("nat-4") is None
+
+
+def test_a_learners_next_run_is_in_the_round_being_served_once_their_first_started():
+    sched = Scheduler(LIMITS, Clock())
+    sched.add("a0", "a", "train", 0)
+    sched.add("a1", "a", "train", 0)
+    assert sched.take(1).run_id == "a0"  # a trains; a1 is now a's only waiting run
+    sched.add("b0", "b", "train", 0)
+    sched.add("c0", "c", "train", 0)
+    assert sched.queued() == ["a1", "b0", "c0"]

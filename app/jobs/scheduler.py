@@ -8,7 +8,7 @@ have PACED_WORKERS places of their own and never wait behind full-speed ones.
 
 Within a line, round-robin across owners (a learner's session; shared work is its own owner): a
 new run of an owner goes into the round after that owner's last waiting run, and no earlier than
-the round now being started. Each owner has at most one run in a round, so a learner with a pile
+the round now being served (the head's). Each owner has at most one run in a round, so a learner with a pile
 of runs delays a newcomer by one round at most. A line is kept sorted by (round, arrival): adding a
 run is a bisection, not a walk over the queue.
 """
@@ -53,7 +53,7 @@ class Waiting:
 class _Line:
     keys: list[tuple[int, int, int]] = field(default_factory=list)  # sorted: the start order
     by_key: dict[tuple[int, int, int], Waiting] = field(default_factory=dict)
-    round: int = 0  # the round of the last run started from this line
+    round: int = 0  # the round of the last run started from this line (for an empty line)
     last_round: dict[str, int] = field(default_factory=dict)  # owner -> round of its last waiting run
     waiting: dict[str, int] = field(default_factory=dict)  # owner -> its runs in this line
 
@@ -71,8 +71,10 @@ class _Line:
             del self.waiting[item.owner], self.last_round[item.owner]
 
     def next_round(self, owner: str) -> int:
+        # The round being served: the head's (an owner's runs that started no longer count).
+        now = self.keys[0][1] if self.keys else self.round
         last = self.last_round.get(owner)
-        return self.round if last is None else max(self.round, last + 1)
+        return now if last is None else max(now, last + 1)
 
 
 class Scheduler:
