@@ -9,15 +9,17 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 
+from pydantic import BaseModel
+
 from app.components.checkpoint_exercise.progress import ExerciseTry
 from app.jobs.protocol import Run, RunStatus
 
 SETTING_KEYS = ("epochs", "lr", "optimizer", "scheduler", "checkpoint_every", "keep_last", "seed")
 
 
-@dataclass
-class Measure:
-    """One resume measured against its uninterrupted reference (the simulator's ledger rules)."""
+class Measured(BaseModel):
+    """One resume measured against its uninterrupted reference (the simulator's ledger rules): the
+    board's numbers, and the export's columns of them (schemas.ExportRow)."""
 
     loss_change: float | None = None
     spike: bool | None = None
@@ -28,7 +30,10 @@ class Measure:
     final_val_loss: float | None = None
     identical: bool | None = None
     max_abs_diff: float | None = None
-    complete: bool = False
+
+
+class Measure(Measured):
+    complete: bool = False  # nothing in it can change any more: kept as it is
 
 
 @dataclass
@@ -158,13 +163,5 @@ def export_row(run: Run, root: Run | None, number: int, m: Measure) -> dict:
         "crashed": run.status is RunStatus.CRASHED,
         "restore": run.options.restore if run.kind == "resume" else None,
         "from_epoch": run.options.from_epoch if run.kind == "resume" else None,
-        "loss_change": m.loss_change,
-        "spike": m.spike,
-        "lr_ok": m.lr_ok,
-        "order_same": m.order_same,
-        "recovery_epochs": m.recovery_epochs,
-        "final": m.final,
-        "final_val_loss": m.final_val_loss,
-        "identical": m.identical,
-        "max_abs_diff": m.max_abs_diff,
+        **m.model_dump(exclude={"complete"}),
     }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from app.components.teacher_dashboard.board import Measured
+
 
 class CountsOut(BaseModel):
     learners: int
@@ -112,7 +114,7 @@ class ExerciseExportOut(BaseModel):
     )
 
 
-class ExportRow(BaseModel):
+class ExportRow(Measured):
     label: str
     learner: int
     run: str
@@ -132,15 +134,6 @@ class ExportRow(BaseModel):
     crashed: bool
     restore: str | None = None
     from_epoch: int | None = None
-    loss_change: float | None = None
-    spike: bool | None = None
-    lr_ok: bool | None = None
-    order_same: bool | None = None
-    recovery_epochs: int | None = None
-    final: str | None = None
-    final_val_loss: float | None = None
-    identical: bool | None = None
-    max_abs_diff: float | None = None
 
 
 class ArchiveOut(BaseModel):
