@@ -5,7 +5,11 @@ A Celery worker with one slot per core (WORKER_CONCURRENCY). Its pool is threads
 supervises; each run trains in a fresh process from this node's forkserver, which imported
 torch once, with one torch thread (TORCH_THREADS_PER_WORKER). A crash is then a SIGKILL of that
 process alone, and the node and its other runs go on. DATA_DIR must be the filesystem the web
-node and every other node share (the job names its folders by absolute path).
+node and every other node share (the job names its folders by absolute path); a node refuses a
+job whose folders lie outside its own DATA_DIR (app/jobs/relay.py `outside_data_dir`).
+
+Redis is the only way in: give it a password (`requirepass`, REDIS_URL=redis://:PASSWORD@host)
+and bind it to the private interface the nodes share, never to a public one.
 """
 
 from __future__ import annotations
