@@ -1,9 +1,9 @@
-"""WHERE a run's process runs, apart from the queue, fairness and SQLite (JobManager's part).
+"""WHERE a run's process runs, apart from the queue (scheduler.py) and the records (store.py).
 
 The local executor is today's path: a process from the forkserver on this machine, its events on
-a pipe that the manager's monitor waits on directly (no extra hop, no extra thread). A remote
-executor (celery_executor.py) hands its events to `deliver` from a thread of its own; the
-monitor picks them up from there, so every event is still handled on the monitor thread alone.
+a pipe that the supervisor waits on directly (no extra hop, no extra thread). A remote executor
+(celery_executor.py) hands its events to `deliver` from a thread of its own; the supervisor picks
+them up from there, so every event is still handled on the monitor thread alone.
 """
 
 from __future__ import annotations
