@@ -91,13 +91,17 @@ class JobManager(Submitting, Reading):
         self.supervisor.stop()
         self.upkeep.stop()
 
+    def expire_idle(self, now: float | None = None) -> int:
+        """Remove the runs and files of sessions idle for SESSION_TTL_DAYS (upkeep.py)."""
+        return self.upkeep.expire_idle(now)
+
     def _monitor(self) -> None:
         next_expiry = 0.0
         while not self._stop.is_set():
             try:
                 if time.monotonic() >= next_expiry:
                     next_expiry = time.monotonic() + self.EXPIRE_EVERY_S
-                    self.upkeep.expire_idle()
+                    self.expire_idle()
                 self._fill_places()
                 self.supervisor.poll(timeout=1.0)
             except Exception:  # the monitor must outlive any single bad event
