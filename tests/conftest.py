@@ -129,7 +129,13 @@ class CeleryCluster:
 
     def __init__(self, folder: Path):
         self.redis = RedisServer(folder)
-        env = {"HEARTBEAT_TTL_S": str(self.HEARTBEAT_TTL_S), "TRANSFER_PREWARM": "false"}
+        # The nodes' DATA_DIR holds every test's DATA_DIR (and the pretrained models): a node
+        # runs only jobs whose folders lie under its own DATA_DIR.
+        env = {
+            "HEARTBEAT_TTL_S": str(self.HEARTBEAT_TTL_S),
+            "TRANSFER_PREWARM": "false",
+            "DATA_DIR": str(folder.parent),
+        }
         self.nodes = [CeleryNode(f"{n}@checkpoint-lab-test", self.redis.url, folder, env) for n in ("a", "b")]
 
     @property

@@ -155,3 +155,27 @@ def test_one_rule_picks_the_language_and_components_declare_their_text():
     # And the check sees both ways of writing it.
     bad = ast.parse('i18n.STRINGS["zh"].update({"k": "v"})\ni18n.STRINGS["en"]["k"] = "v"\n')
     assert sum(map(_writes_global_table, ast.walk(bad))) == 2
+
+
+def test_the_dashboard_reads_no_other_components_data_itself():
+    """Runs come from the job backend, exercise progress from checkpoint_exercise.progress: no SQL,
+    no path into another component's part of DATA_DIR (only "teacher" is the board's own)."""
+
+    def reads(src: str) -> list[str]:
+        return [
+            ast.unparse(n)
+            for n in ast.walk(ast.parse(src))
+            if (isinstance(n, ast.Constant) and any(w in str(n.value) for w in ("SELECT ", "PRAGMA ")))
+            or (isinstance(n, ast.alias) and n.name == "sqlite3")
+            or (isinstance(n, ast.Attribute) and n.attr in ("db_path", "runs_dir", "progress_dir"))
+            or (
+                isinstance(n, ast.BinOp)
+                and "data_dir" in ast.unparse(n.left)
+                and isinstance(n.right, ast.Constant)
+                and n.right.value != "teacher"
+            )
+        ]
+
+    assert len(reads('import sqlite3\nq("PRAGMA data_version")\ndb = s.db_path\np = s.data_dir / "x"')) == 4
+    found = {p.name: reads(p.read_text()) for p in (COMPONENTS / "teacher_dashboard").glob("*.py")}
+    assert not any(found.values()), found

@@ -115,7 +115,10 @@ def test_crash_kills_only_that_runs_process_and_the_resume_matches_the_reference
     assert other["status"] == "running" and other["live"]["pid"] == other_pid and pid_alive(other_pid)
     assert all(node.alive() for node in cluster.nodes)
     survivors = wait_event(http, one["id"], "survivors")["survivors"]
-    assert all(f["ok"] for f in survivors["files"]), survivors
+    # SIGKILL may land in the middle of a write: a temp file may be torn, a checkpoint never.
+    checkpoints = [f for f in survivors["files"] if f["file"].startswith("checkpoints/ckpt-")]
+    checkpoints = [f for f in checkpoints if not f["file"].endswith(".tmp")]
+    assert checkpoints and all(f["ok"] for f in checkpoints), survivors
     http.post(f"{API}/runs/{other['id']}/crash")
 
     resumed = resume_latest(http, crashed)
@@ -145,8 +148,7 @@ def test_a_lost_worker_node_interrupts_its_run_which_resumes_on_the_other_node(h
         http,
         resumed["id"],
         lambda r: (
-            (r["status"] != "queued"
-            and (r["live"] or {}).get("node"))
+            (r["status"] != "queued" and (r["live"] or {}).get("node"))
             or r["status"] in ("done", "failed", "crashed", "interrupted")
         ),
         timeout=60,

@@ -1,25 +1,13 @@
-"""The typed seam between the job manager and what runs the jobs (app/jobs/protocol.py)."""
+"""The typed seam between the job manager and what runs the jobs (app/jobs/protocol.py, events.py)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+from app.jobs.events import Checkpoint, Crash, Epoch, Exited, Failed, Lost, Other, Recorded, Step, parse_event
 from app.jobs.manager import JobManager
-from app.jobs.protocol import (
-    Checkpoint,
-    Crash,
-    Epoch,
-    Exited,
-    Failed,
-    Job,
-    JobBackend,
-    Other,
-    Recorded,
-    Resume,
-    Step,
-    parse_event,
-)
+from app.jobs.protocol import Job, JobBackend, Resume, RunStatus
 from app.settings import Settings
 from tests.conftest import REPO
 
@@ -67,6 +55,7 @@ def test_worker_events_parse_to_their_types():
     assert parse_event({"type": "series", "seed": 0}) == Recorded("series", {"seed": 0})
     assert parse_event({"type": "error", "error": "boom"}) == Failed("boom")
     assert parse_event({"type": "exit", "code": -9}) == Exited(-9)
+    assert parse_event({"type": "lost", "reason": "gone"}) == Lost("gone")
     assert isinstance(parse_event({"type": "something new"}), Other)
 
 
@@ -88,8 +77,8 @@ def test_the_job_manager_is_a_job_backend(tmp_path):
         },
     )
     status = manager.status(run.id)
-    assert status.status == "queued" and status.queue_position == 1
-    assert manager.cancel(run.id) and manager.status(run.id).status == "interrupted"
+    assert status.status is RunStatus.QUEUED and status.queue_position == 1
+    assert manager.cancel(run.id) and manager.status(run.id).status is RunStatus.INTERRUPTED
     job = manager.job_for(manager.store.get(run.id)).to_wire()
     assert set(job) == {
         "task",
@@ -107,7 +96,8 @@ def test_the_job_manager_is_a_job_backend(tmp_path):
 
 def test_the_seam_imports_no_torch():
     code = (
-        "import sys, app.jobs.protocol, app.jobs.executors, app.jobs.celery_app, app.jobs.celery_executor; "
+        "import sys, app.jobs.protocol, app.jobs.executors, app.jobs.celery_app, app.jobs.celery_executor, "
+        "app.jobs.manager, app.jobs.scheduler, app.jobs.supervisor; "
         "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from app.jobs.records import EpochRow, Run
+from app.jobs.records import EpochRow, Run, RunOptions, RunStatus
 from app.jobs.store import RunStore
 
 
@@ -15,8 +15,8 @@ def _run(run_id: str, session: str | None = "s", root: str | None = None) -> Run
         session,
         "train",
         {"epochs": 3},
-        {},
-        "queued",
+        RunOptions(),
+        RunStatus.QUEUED,
         None,
         root or run_id,
         None,
@@ -56,7 +56,7 @@ def test_what_it_keeps_is_never_older_than_the_last_write(tmp_path):
     store = RunStore(tmp_path / "lab.sqlite3")
     store.add(_run("a"))
     assert [r.status for r in store.for_session("s")] == ["queued"]
-    store.update("a", status="running")
+    store.update("a", status=RunStatus.RUNNING)
     assert [r.status for r in store.for_session("s")] == ["running"]
     store.add(_run("b"))
     assert [r.id for r in store.for_session("s")] == ["a", "b"]

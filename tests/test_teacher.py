@@ -144,7 +144,8 @@ def test_a_key_is_made_once_kept_in_the_data_folder_and_logged_with_its_link(tmp
 
 
 def _three_learners(client):
-    """Real runs: A crashes and resumes twice (everything, weights), B finishes, C crashes and resumes weights-only."""
+    """Real runs: A crashes and resumes twice (everything, weights), B finishes, C crashes and
+    resumes weights-only."""
     a, b, c = learner(client), learner(client), learner(client)
     ra = start(a, epochs=8, checkpoint_every=4, crash="at_epoch", crash_epoch=6, lr=0.03)
     rb = start(b, epochs=4, checkpoint_every=2)
@@ -167,7 +168,7 @@ def _three_learners(client):
 
 
 def test_the_board_aggregates_real_runs_of_three_learners_and_export_and_reset_restore_them(client):
-    a, b, c = _three_learners(client)
+    a, b, _c = _three_learners(client)
     t = teacher(client)
     assert a.put("/api/class/name", json={"name": "  Ada\n  L. "}).json() == {"name": "Ada L."}
 
@@ -312,8 +313,8 @@ def test_the_board_is_rebuilt_only_when_the_store_changes(client):
 
 
 def test_a_board_built_within_min_gap_is_taken_from_memory(client, monkeypatch):
-    """What board() would return unchanged, recent_board() returns without touching the
-    database: the dashboard's stream then needs no thread for it."""
+    """What board() would return unchanged, recent_board() returns without asking the job backend
+    or the exercise files: the dashboard's stream then needs no thread for it."""
     from app.components.teacher_dashboard import classroom
 
     teacher(client)
@@ -321,10 +322,9 @@ def test_a_board_built_within_min_gap_is_taken_from_memory(client, monkeypatch):
     built = room.fresh_board()
 
     def no_io():
-        raise AssertionError("recent_board touched the database")
+        raise AssertionError("recent_board looked for changes")
 
-    monkeypatch.setattr(room, "data_version", no_io)
-    monkeypatch.setattr(room, "progress_version", no_io)
+    monkeypatch.setattr(room, "version", no_io)
     assert room.recent_board() is built
     built.built -= classroom.MIN_GAP  # as if built MIN_GAP ago
     assert room.recent_board() is None  # then board() looks at the store again
@@ -389,14 +389,14 @@ def test_a_scenario_link_made_on_the_laptop_itself_names_its_network_address(cli
 
 
 def test_learners_new_to_the_board_are_numbered_in_order_with_one_write(tmp_path, monkeypatch):
-    from app.components.teacher_dashboard import classroom
+    from app.components.teacher_dashboard import class_state
 
     writes = []
-    real = classroom._atomic_write
+    real = class_state._atomic_write
     monkeypatch.setattr(
-        classroom, "_atomic_write", lambda path, data: (writes.append(data), real(path, data))
+        class_state, "_atomic_write", lambda path, data: (writes.append(data), real(path, data))
     )
-    state = classroom.ClassState(tmp_path)
+    state = class_state.ClassState(tmp_path)
     assert state.number_of("first") == 1
     writes.clear()
     state.number_all(["b", "first", "c", "b", "d"])
@@ -404,5 +404,5 @@ def test_learners_new_to_the_board_are_numbered_in_order_with_one_write(tmp_path
     assert [state.number_of(h) for h in ("first", "b", "c", "d")] == [1, 2, 3, 4]
     state.number_all(["c", "d"])  # nobody new: nothing written
     assert len(writes) == 1
-    again = classroom.ClassState(tmp_path)  # what was written is what a restart reads
+    again = class_state.ClassState(tmp_path)  # what was written is what a restart reads
     assert again.numbers == {"first": 1, "b": 2, "c": 3, "d": 4}

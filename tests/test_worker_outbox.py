@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.jobs import worker
-from app.jobs.protocol import unbatch
+from app.jobs.events import unbatch
 
 
 class Pipe:

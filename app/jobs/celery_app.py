@@ -1,7 +1,7 @@
 """The Celery application shared by the web node (which sends runs) and the worker nodes.
 
 Celery carries each started run to one worker node; everything after that (events, heartbeat,
-crash requests) goes through Redis keys named by `keys()`, not through Celery, so that a run
+crash requests) goes through the Redis keys of app/jobs/redis_keys.py, not through Celery, so that a run
 is one task no matter how long it trains. No result backend: the run's end is its exit event.
 """
 
@@ -51,25 +51,3 @@ def node_queue(queue: str, name: str) -> str:
     with a free slot), so no node reserves a run while another idles (Celery's prefetch with
     late acknowledgement can hold one message more than a node has slots)."""
     return f"{queue}.{name}"
-
-
-def node_key(queue: str, name: str) -> str:
-    """A live node's slots for runs of `queue` (a key with a TTL, refreshed while it lives)."""
-    return f"lab:node:{queue}:{name}"
-
-
-class Keys:
-    """Redis keys of one handing-over of a run to a node (a run id plus a fresh token, so that a
-    reference run started again, or another web node's test, never reads old keys)."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.events = f"lab:{name}:events"  # stream: the run's events, entry id = "<seq>-0"
-        self.ack = f"lab:{name}:ack"  # the last seq the web node has read
-        self.kill = f"lab:{name}:kill"  # present: SIGKILL the run's process
-        self.heartbeat = f"lab:{name}:hb"  # present while its node is alive (TTL)
-        self.owner = f"lab:{name}:owner"  # hash: node, pid of the run's process, the node's pid
-        self.claim = f"lab:{name}:claim"  # SET NX by the node that runs it: never twice
-
-    def transient(self) -> list[str]:
-        return [self.events, self.kill, self.heartbeat, self.owner]

@@ -11,6 +11,7 @@ interrupted, resumable on any node.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -18,12 +19,15 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 
-from app.jobs.celery_app import HEARTBEAT_S, START_TIMEOUT_S, TASK, Keys, make_celery, node_key, node_queue
+from app.jobs import redis_keys as rk
+from app.jobs.celery_app import HEARTBEAT_S, START_TIMEOUT_S, TASK, make_celery, node_queue
 from app.jobs.executors import Deliver
 from app.jobs.protocol import Job
+from app.jobs.redis_keys import Keys, node_key
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +47,10 @@ class _Remote:
     lost: bool = False
 
 
+def _nowhere(run_id: str, event: dict) -> None:
+    pass  # events before start() has a place to deliver them: none are read yet
+
+
 class RemoteProcess:
     """What the manager holds for a run on another node: kill() is a crash request."""
 
@@ -58,13 +66,14 @@ class CeleryExecutor:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        # Any: redis-py types its replies as bytes or str alike; this client's are bytes.
+        self.redis: Any = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
         self.celery = make_celery(settings)
         self._runs: dict[str, _Remote] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._deliver: Deliver | None = None
+        self._deliver: Deliver = _nowhere
         self._nodes: dict[str, int] = {}  # live worker nodes and their slots, as last read
         # This web node's runs, apart from another web node's sharing the Redis: by its DATA_DIR.
         self.web = hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:8]
@@ -86,8 +95,8 @@ class CeleryExecutor:
         try:
             pipe = self.redis.pipeline(transaction=False)
             for remote in remotes:
-                pipe.set(remote.keys.kill, 1, ex=3600)
-                pipe.set(remote.keys.ack, 2**62, ex=600)
+                pipe.set(remote.keys.kill, 1, ex=rk.KILL_TTL_S)
+                pipe.set(remote.keys.ack, rk.READ_ALL, ex=rk.ENDED_ACK_TTL_S)
             pipe.execute()
         except DOWN:
             pass  # stopped at the web node's next start (_kill_orphans)
@@ -97,14 +106,15 @@ class CeleryExecutor:
         laptop they died with the server, here they are told to (nothing may write behind the
         back of the new server)."""
         try:
-            for key in self.redis.scan_iter(match=f"lab:{self.web}:*:owner", count=1000):
-                name = key.decode().removesuffix(":owner")
-                self.redis.set(name + ":kill", 1, ex=3600)
-                self.redis.set(name + ":ack", 2**62, ex=600)  # nobody reads it: its node lets it go
+            for key in self.redis.scan_iter(match=rk.owner_pattern(self.web), count=1000):
+                keys = Keys.of_owner_key(key.decode())
+                self.redis.set(keys.kill, 1, ex=rk.KILL_TTL_S)
+                # Nobody reads it: its node lets it go.
+                self.redis.set(keys.ack, rk.READ_ALL, ex=rk.ENDED_ACK_TTL_S)
         except DOWN:
             log.warning("Redis is unreachable at start: runs of an earlier start are not stopped")
 
-    def launch(self, job: Job):
+    def launch(self, job: Job) -> tuple[RemoteProcess, None]:
         keys = Keys(f"{self.web}:{job.run_id}:{secrets.token_hex(4)}")
         node = self._pick_node()
         if node is None:
@@ -141,10 +151,8 @@ class CeleryExecutor:
         self._send_kill(remote)
 
     def _send_kill(self, remote: _Remote) -> None:
-        try:
-            self.redis.set(remote.keys.kill, 1, ex=3600)
-        except DOWN:
-            pass  # sent again by the reader every round until the run ends
+        with contextlib.suppress(*DOWN):  # sent again by the reader every round until the run ends
+            self.redis.set(remote.keys.kill, 1, ex=rk.KILL_TTL_S)
 
     def forget(self, run_id: str) -> None:
         with self._lock:
@@ -154,14 +162,14 @@ class CeleryExecutor:
                 pipe = self.redis.pipeline(transaction=False)
                 pipe.delete(*remote.keys.transient())
                 # Everything read: the node lets the run go at once instead of waiting for it.
-                pipe.set(remote.keys.ack, 2**62, ex=600)
+                pipe.set(remote.keys.ack, rk.READ_ALL, ex=rk.ENDED_ACK_TTL_S)
                 # A run that ended before any node took it (lost, or its node died holding the
                 # message) can never start later behind the learner's back: the claim is taken.
-                pipe.set(remote.keys.claim, "ended", ex=86400, nx=True)
+                pipe.set(remote.keys.claim, "ended", ex=rk.CLAIM_TTL_S, nx=True)
                 if remote.lost:
                     # Declared lost, it may only be cut off: if its node reaches Redis again, the
                     # relay finds this and kills the run, which is "interrupted" here already.
-                    pipe.set(remote.keys.kill, 1, ex=86400)
+                    pipe.set(remote.keys.kill, 1, ex=rk.LOST_KILL_TTL_S)
                 pipe.execute()
             except DOWN:
                 pass  # tiny keys; a later run never reuses them (fresh token)
@@ -201,26 +209,28 @@ class CeleryExecutor:
                 log.exception("celery event reader error")
                 self._stop.wait(0.5)
 
-    def _take(self, remote: _Remote, entries) -> None:
+    def _take(self, remote: _Remote, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         last_seq = 0
-        for entry_id, fields in entries:
-            entry_id = entry_id.decode()
+        for raw_id, fields in entries:
+            entry_id = raw_id.decode()
             seq = int(entry_id.split("-")[0])
             if seq <= int(remote.last_id.split("-")[0]):
                 continue  # sent again after a Redis restart: already handled
             remote.last_id, last_seq = entry_id, seq
             self._deliver(remote.run_id, json.loads(fields[b"e"]))
         if last_seq:
-            self.redis.set(remote.keys.ack, last_seq, ex=3600)
+            self.redis.set(remote.keys.ack, last_seq, ex=rk.ACK_TTL_S)
 
     def _count_slots(self) -> None:
         prefix = node_key(self.settings.celery_queue, "")
         keys = list(self.redis.scan_iter(match=prefix + "*", count=1000))
         values = self.redis.mget(keys) if keys else []
-        nodes = {k.decode()[len(prefix) :]: int(v) for k, v in zip(keys, values) if v is not None}
+        nodes = {
+            k.decode()[len(prefix) :]: int(v) for k, v in zip(keys, values, strict=True) if v is not None
+        }
         grew = sum(nodes.values()) > self.slots()
         self._nodes = nodes
-        if grew and self._deliver:
+        if grew:
             self._deliver("", {"type": "slots"})  # wakes the monitor to start waiting runs
 
     def _check(self) -> None:
@@ -235,7 +245,7 @@ class CeleryExecutor:
             pipe.exists(r.keys.heartbeat)
         alive = pipe.execute()
         ttl = self.settings.heartbeat_ttl_s
-        for remote, beating in zip(remotes, alive):
+        for remote, beating in zip(remotes, alive, strict=True):
             if remote.kill:
                 self._send_kill(remote)
             if beating:

@@ -1,15 +1,15 @@
-"""WHERE a run's process runs, apart from the queue, fairness and SQLite (JobManager's part).
+"""WHERE a run's process runs, apart from the queue (scheduler.py) and the records (store.py).
 
 The local executor is today's path: a process from the forkserver on this machine, its events on
-a pipe that the manager's monitor waits on directly (no extra hop, no extra thread). A remote
-executor (celery_executor.py) hands its events to `deliver` from a thread of its own; the
-monitor picks them up from there, so every event is still handled on the monitor thread alone.
+a pipe that the supervisor waits on directly (no extra hop, no extra thread). A remote executor
+(celery_executor.py) hands its events to `deliver` from a thread of its own; the supervisor picks
+them up from there, so every event is still handled on the monitor thread alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.jobs import processes
 from app.jobs.protocol import Job
@@ -21,7 +21,8 @@ Deliver = Callable[[str, dict], None]
 
 
 class Process(Protocol):
-    pid: int | None
+    @property
+    def pid(self) -> int | None: ...
 
     def kill(self) -> None: ...  # SIGKILL of exactly this run's process, wherever it runs
 
@@ -31,7 +32,7 @@ class Executor(Protocol):
 
     def start(self, deliver: Deliver) -> None: ...
 
-    def launch(self, job: Job) -> tuple[Process, object | None]: ...  # (process, its pipe if local)
+    def launch(self, job: Job) -> tuple[Process, Any]: ...  # (process, its pipe if local)
 
     def slots(self) -> int: ...  # runs it can take at once now (the manager also keeps MAX_WORKERS)
 
@@ -52,7 +53,7 @@ class LocalExecutor:
     def start(self, deliver: Deliver) -> None:
         pass  # events come on the pipes, which the monitor waits on itself
 
-    def launch(self, job: Job):
+    def launch(self, job: Job) -> tuple[Process, Any]:
         from app.jobs.entry import run_job
 
         ctx = processes.context(self.threads)

@@ -8,9 +8,10 @@ files there; the web process creates that folder and deletes it afterwards.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 
-def _hide_folder(value, folder: str):
+def _hide_folder(value: Any, folder: str) -> Any:
     """The lab's results with the server's temporary folder shown as '.' (error texts name files
     by their absolute path; the learner's code works in the current folder)."""
     if isinstance(value, str):

@@ -1,14 +1,11 @@
-"""The typed seam between the job manager and whatever runs the jobs. Imports no torch.
+"""The typed seam of the job system. Imports no torch.
 
-What crosses it: a `Job` (what a run's process is told to do) one way, events the other way.
-On the wire (a multiprocessing pipe, or a Redis stream between machines) both stay plain dicts:
-the worker body is shared with the other engineer's code and sends dicts, and a dict pickles and
-JSON-encodes alike. These types say what those dicts hold; `Job.to_wire` and `parse_event`
-convert, and an unknown event kind is kept as `Other` rather than dropped.
+Towards a run's process: a `Job` (what it is told to do; a plain dict on the wire, `Job.to_wire`);
+its events come back as the types of app/jobs/events.py.
 
-The other way round, `JobBackend` is all the web layer may ask of the job system, with the
-records it hands out (`Run`, `EpochRow`), its live numbers (`Progress`) and its refusals
-(`LimitReached`, `NotAllowed`).
+Towards the web layer: `JobBackend` is all a component may ask of the job system, with the
+records it hands out (`Run`, `RunStatus`, `RunOptions`, `EpochRow`), its live numbers (`Progress`)
+and its refusals (`LimitReached`, `NotAllowed`).
 """
 
 from __future__ import annotations
@@ -16,15 +13,22 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, Union, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 # The run records the interface hands out; components import them from here.
-from app.jobs.records import EpochRow, Run, reference_id, reference_key  # noqa: F401
+from app.jobs.records import (  # noqa: F401 - re-exported for the components
+    FINISHED,
+    CrashPlan,
+    EpochRow,
+    Run,
+    RunOptions,
+    RunStatus,
+    reference_id,
+    reference_key,
+)
 
 if TYPE_CHECKING:
     from app.settings import Settings
-
-TaskKind = Literal["train", "resume", "reference", "pretrain", "finetune"]
 
 
 @dataclass(frozen=True)
@@ -64,137 +68,12 @@ class Job:
         return cls(**data)
 
 
-# --- events: worker -> manager ---
-@dataclass(frozen=True)
-class Step:
-    epoch: int
-    step: int
-    loss: float
-    lr: float
-    type: str = "step"
-
-
-@dataclass(frozen=True)
-class Epoch:
-    epoch: int
-    step: int
-    loss: float
-    acc: float
-    lr: float
-    seconds: float
-    val_loss: float | None = None
-    step_losses: list = field(default_factory=list)
-    order_head: list = field(default_factory=list)
-    type: str = "epoch"
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    data: dict  # what the worker said about the file (epoch, file, atomic, …), stored as it is
-    type: str = "checkpoint"
-
-
-@dataclass(frozen=True)
-class Resumed:
-    epoch: int
-    step: int
-    restore: str
-    type: str = "resumed"
-
-
-@dataclass(frozen=True)
-class Crash:
-    how: str
-    epoch: int
-    step: int
-    type: str = "crash"
-
-
-@dataclass(frozen=True)
-class Done:
-    weights_hash: str
-    type: str = "done"
-
-
-@dataclass(frozen=True)
-class Failed:
-    error: str
-    type: str = "error"
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """Progress of other kinds of jobs (pretraining, fine-tuning) that the pages read back."""
-
-    kind: Literal["series", "result", "pretrain_epoch"]
-    data: dict
-    type: str = "recorded"
-
-
-@dataclass(frozen=True)
-class Started:
-    """A remote node took the run: which node, and the pid of the run's own process there."""
-
-    node: str
-    pid: int
-    type: str = "started"
-
-
-@dataclass(frozen=True)
-class Exited:
-    """The run's process ended with this exit code (negative: killed by that signal)."""
-
-    code: int | None
-    type: str = "exit"
-
-
-@dataclass(frozen=True)
-class Other:
-    data: dict
-    type: str = "other"
-
-
-Event = Union[Step, Epoch, Checkpoint, Resumed, Crash, Done, Failed, Recorded, Started, Exited, Other]
-RECORDED_KINDS = ("series", "result", "pretrain_epoch")
-_PLAIN = {
-    "step": Step,
-    "epoch": Epoch,
-    "resumed": Resumed,
-    "crash": Crash,
-    "done": Done,
-    "error": Failed,
-    "started": Started,
-    "exit": Exited,
-}
-
-
-def parse_event(wire: dict) -> Event:
-    """A worker's dict as its typed event; a malformed one raises (KeyError/TypeError)."""
-    kind = wire.get("type")
-    body = {k: v for k, v in wire.items() if k != "type"}
-    if kind == "checkpoint":
-        return Checkpoint(body)
-    if kind in RECORDED_KINDS:
-        return Recorded(kind, body)
-    cls = _PLAIN.get(kind)
-    if cls is None:
-        return Other(dict(wire))
-    known = {f.name for f in fields(cls)} - {"type"}
-    return cls(**{k: v for k, v in body.items() if k in known})
-
-
-def unbatch(message: dict | list) -> list[dict]:
-    """The events in one message from a run's process: one event, or a list of several (a fast
-    run's epochs travel together, app/jobs/worker.py `Outbox`), in the order they happened."""
-    return message if isinstance(message, list) else [message]
-
-
 # --- the interface the web layer may rely on ---
 class LimitReached(Exception):
     """A per-session or global limit refuses new work; the message says which. `code` and
     `params` let a page say the same in its own language."""
 
-    def __init__(self, message: str, code: str = "limit", **params):
+    def __init__(self, message: str, code: str = "limit", **params: Any) -> None:
         super().__init__(message)
         self.code, self.params = code, params
 
@@ -219,14 +98,22 @@ class Progress:
 
 
 @dataclass(frozen=True)
-class RunStatus:
+class RunState:
+    """A run's status with what is known of it now (`JobBackend.status`)."""
+
     run_id: str
-    status: str  # planned, queued, running, done, crashed, failed, interrupted
+    status: RunStatus
     queue_position: int | None = None
     epoch: int | None = None
     step: int | None = None
     node: str | None = None
     pid: int | None = None
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    waiting: int  # runs queued for a place
+    training: int  # runs holding a place
 
 
 @runtime_checkable
@@ -242,7 +129,7 @@ class JobBackend(Protocol):
         session: str | None,
         kind: str,
         config: dict,
-        options: dict | None = None,
+        options: RunOptions | dict | None = None,
         *,
         run_id: str | None = None,
         first: bool = False,
@@ -300,8 +187,15 @@ class JobBackend(Protocol):
     # Only when a run of the session is added, changes (status…) or goes: not for its epochs.
     def session_runs_version(self, session: str) -> int: ...
 
+    # --- reading: the class (the teacher's board) ---
+    def class_runs(self) -> list[Run]: ...  # every learner's first runs and resumes, oldest first
+
+    def class_version(self) -> int: ...  # changes whenever anything of any run is written
+
+    def queue_counts(self) -> QueueCounts: ...
+
     # --- reading: now (in memory, gone when the run ends) ---
-    def status(self, run_id: str) -> RunStatus | None: ...
+    def status(self, run_id: str) -> RunState | None: ...
 
     def progress(self, run_id: str) -> Progress | None: ...  # a copy: it does not change under you
 

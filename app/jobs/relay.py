@@ -15,12 +15,16 @@ import logging
 import multiprocessing.connection
 import os
 import time
+from pathlib import Path
+from typing import Any
 
 import redis
 
 from app.jobs import processes
-from app.jobs.celery_app import ACK_TIMEOUT_S, HEARTBEAT_S, Keys
-from app.jobs.protocol import Job, unbatch
+from app.jobs.celery_app import ACK_TIMEOUT_S, HEARTBEAT_S
+from app.jobs.events import unbatch
+from app.jobs.protocol import Job
+from app.jobs.redis_keys import CLAIM_TTL_S, Keys
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,7 +96,7 @@ class Relay:
             len(self.log),
         )
         pipe = self.r.pipeline(transaction=False)
-        pipe.set(self.keys.claim, self.node, ex=86400)
+        pipe.set(self.keys.claim, self.node, ex=CLAIM_TTL_S)
         if self.owner:
             pipe.hset(self.keys.owner, mapping=self.owner)
         pipe.execute()
@@ -105,17 +109,43 @@ class Relay:
             return False
 
 
+def outside_data_dir(job: Job, settings: Settings) -> str | None:
+    """Why this node refuses the job, if it names a folder outside the node's own DATA_DIR (or its
+    PRETRAINED_DIR, for pretrained models): a task carries absolute paths, and a node reads and
+    writes only where its own runs live, whatever a task sent through Redis says."""
+    data = settings.data_dir.resolve()
+    roots = (data, settings.pretrained_path.resolve())
+    wanted: list[tuple[str, tuple[Path, ...]]] = [(job.run_dir, (data,))]
+    if job.resume is not None:
+        wanted.append((job.resume.checkpoint, (data,)))
+    if job.task == "finetune":
+        wanted.append((job.pretrained_dir, roots))
+    if job.task == "pretrain":
+        wanted += [(str(out), roots) for out in dict(job.config.get("outs") or {}).values()]
+    for path, allowed in wanted:
+        if not any(Path(path).resolve().is_relative_to(root) for root in allowed):
+            return f"refused by worker node: {path} is outside its DATA_DIR {data}"
+    return None
+
+
 def run(wire: dict, name: str, settings: Settings, node: str) -> str:
     """The Celery task's body on a worker node: one run, from start to its exit code."""
     from app.jobs.entry import run_job
 
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
     keys = Keys(name)
-    if not client.set(keys.claim, node, nx=True, ex=86400):
+    if not client.set(keys.claim, node, nx=True, ex=CLAIM_TTL_S):
         log.warning("run %s was already taken by %s; not started twice", name, client.get(keys.claim))
         return "duplicate"
     job = Job.from_wire(wire)
     relay = Relay(client, keys, settings, node)
+    refused = outside_data_dir(job, settings)
+    if refused:
+        log.warning("run %s: %s", job.run_id, refused)
+        relay.add({"type": "error", "error": refused})
+        relay.add({"type": "exit", "code": 1})
+        _hand_over(relay, settings, job.run_id)
+        return "refused"
     ctx = processes.context(job.threads)
     receiver, sender = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=run_job, args=(job.to_wire(), sender), name=f"train-{job.run_id}", daemon=True)
@@ -136,23 +166,26 @@ def run(wire: dict, name: str, settings: Settings, node: str) -> str:
         receiver.close()
     relay.add({"type": "exit", "code": proc.exitcode})
     log.info("run %s ended with exit code %s", job.run_id, proc.exitcode)
-    # The events must reach the web node even if Redis restarts now: kept until it read them.
+    _hand_over(relay, settings, job.run_id)
+    return f"exit {proc.exitcode}"
+
+
+def _hand_over(relay: Relay, settings: Settings, run_id: str) -> None:
+    """The events must reach the web node even if Redis restarts now: kept until it read them."""
     deadline = time.monotonic() + ACK_TIMEOUT_S
     while time.monotonic() < deadline:
         relay.tick()
         if relay.acked():
-            break
+            return
         time.sleep(ACK_POLL_S)
-    else:
-        log.warning(
-            "run %s: the web node did not read its last events within %.0f s",
-            job.run_id,
-            ACK_TIMEOUT_S,
-        )
-    return f"exit {proc.exitcode}"
+    log.warning(
+        "run %s: the web node did not read its last events within %.0f s",
+        run_id,
+        ACK_TIMEOUT_S,
+    )
 
 
-def _supervise(proc, receiver, relay: Relay) -> None:
+def _supervise(proc: Any, receiver: Any, relay: Relay) -> None:
     open_pipe = True
     next_tick = 0.0  # the next look at Redis: heartbeat, crash request, new events
     sent = float("-inf")  # when events last went out
@@ -181,7 +214,7 @@ def _supervise(proc, receiver, relay: Relay) -> None:
                 proc.kill()  # SIGKILL, as the Crash button on a laptop: exactly this run's process
 
 
-def _drain(receiver, relay: Relay) -> bool:
+def _drain(receiver: Any, relay: Relay) -> bool:
     try:
         while receiver.poll():
             for event in unbatch(receiver.recv()):

@@ -15,76 +15,13 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from app.jobs.records import ACTIVE, EpochRow, Run  # noqa: F401 - also importable from here
+from app.jobs.records import EpochRow, Run
+from app.jobs.store_rows import SCHEMA, decode_epoch, decode_run, encode_epoch, encode_run, remember
 
 SESSIONS_KEPT = 4096  # learners whose runs for_session keeps in memory (a few KiB each)
 RUNS_KEPT = 256  # runs whose decoded epochs epochs() keeps (~55 KiB for 30 epochs: ~14 MiB at most)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    session TEXT,                 -- NULL for shared reference runs
-    kind TEXT NOT NULL,           -- train | resume | reference
-    config TEXT NOT NULL,         -- TrainConfig as JSON
-    options TEXT NOT NULL,        -- pace, crash plan, resume source, restore mode
-    status TEXT NOT NULL,         -- queued | running | done | crashed | failed | interrupted
-    parent_id TEXT,               -- the run a resume continues
-    root_id TEXT NOT NULL,        -- the first run of the lineage (itself for a train run)
-    reference_key TEXT,
-    error TEXT,
-    final_hash TEXT,
-    created REAL NOT NULL,
-    started REAL,
-    finished REAL
-);
-CREATE INDEX IF NOT EXISTS runs_session ON runs(session, created);
-CREATE INDEX IF NOT EXISTS runs_root ON runs(root_id);
-CREATE TABLE IF NOT EXISTS epochs (
-    run_id TEXT NOT NULL,
-    epoch INTEGER NOT NULL,
-    loss REAL, acc REAL, lr REAL, seconds REAL, step INTEGER,
-    step_losses TEXT,
-    order_head TEXT,              -- first sample indices of the epoch: shows the data order
-    val_loss REAL,                -- held-out loss after the epoch
-    PRIMARY KEY (run_id, epoch)
-);
-CREATE TABLE IF NOT EXISTS events (
-    run_id TEXT NOT NULL,
-    at REAL NOT NULL,
-    kind TEXT NOT NULL,           -- checkpoint | crash | resume | error | survivors
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_run ON events(run_id, at);
-"""
-
-
-def _remember(kept: OrderedDict, key, value, limit: int) -> list:
-    """kept[key] = value as the newest entry; the oldest go past `limit`. Returns their keys."""
-    kept[key] = value
-    kept.move_to_end(key)
-    return [kept.popitem(last=False)[0] for _ in range(len(kept) - limit)]
-
-
-def _epoch(r: sqlite3.Row) -> EpochRow:
-    return EpochRow(
-        r["epoch"],
-        r["loss"],
-        r["acc"],
-        r["lr"],
-        r["seconds"],
-        r["step"],
-        json.loads(r["step_losses"] or "[]"),
-        json.loads(r["order_head"] or "[]"),
-        r["val_loss"],
-    )
-
-
-def _run(row: sqlite3.Row) -> Run:
-    d = dict(row)
-    d["config"] = json.loads(d["config"])
-    d["options"] = json.loads(d["options"])
-    return Run(**d)
 
 
 class RunStore:
@@ -99,6 +36,9 @@ class RunStore:
         self._versions: dict[str, int] = {}
         self._session_versions: dict[str, int] = {}
         self._session_rows: dict[str, int] = {}  # the same, bumped by writes to the runs' rows only
+        self._changed = 0  # the clock at the last write of anything
+        self._rows_changed = 0  # the clock at the last write of a learner's run row
+        self._learner_runs: tuple[int, list[Run]] = (-1, [])  # see learner_runs
         self._root_of: dict[str, tuple[str, str | None]] = {}
         self._by_session: OrderedDict[str, tuple[int, list[Run]]] = OrderedDict()  # see for_session
         self._epochs: OrderedDict[str, list[EpochRow]] = OrderedDict()  # see epochs
@@ -137,6 +77,9 @@ class RunStore:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
+    def _runs(self, sql: str, args: tuple = ()) -> list[Run]:
+        return [decode_run(r) for r in self._all(sql, args)]
+
     # --- versions ---
     def version(self, root_id: str) -> int:
         return self._versions.get(root_id, 0)
@@ -150,6 +93,10 @@ class RunStore:
         when it records an epoch or an event."""
         return self._session_rows.get(session, 0)
 
+    def changes(self) -> int:
+        """Changes whenever anything of any run is written (the teacher's board watches it)."""
+        return self._changed
+
     def _touch(self, run_id: str, row: bool = True) -> None:
         found = self._root_of.get(run_id)
         if found is None:
@@ -161,41 +108,25 @@ class RunStore:
     def _bump(self, root_id: str, session: str | None, row: bool = True) -> None:
         now = next(self._clock)
         self._versions[root_id] = now
+        self._changed = now
         if session is not None:
             self._session_versions[session] = now
             if row:
                 self._session_rows[session] = now
+                self._rows_changed = now
 
     # --- runs ---
     def add(self, run: Run) -> Run:
         self._root_of[run.id] = (run.root_id, run.session)
-        self._exec(
-            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                run.id,
-                run.session,
-                run.kind,
-                json.dumps(run.config),
-                json.dumps(run.options),
-                run.status,
-                run.parent_id,
-                run.root_id,
-                run.reference_key,
-                run.error,
-                run.final_hash,
-                run.created,
-                run.started,
-                run.finished,
-            ),
-        )
+        self._exec("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", encode_run(run))
         self._touch(run.id)
         return run
 
     def get(self, run_id: str) -> Run | None:
         rows = self._all("SELECT * FROM runs WHERE id = ?", (run_id,))
-        return _run(rows[0]) if rows else None
+        return decode_run(rows[0]) if rows else None
 
-    def update(self, run_id: str, **fields) -> None:
+    def update(self, run_id: str, **fields: Any) -> None:
         if not fields:
             return
         cols = ", ".join(f"{k} = ?" for k in fields)
@@ -211,31 +142,39 @@ class RunStore:
         kept = self._by_session.get(session)
         if kept is not None and kept[0] == version:
             return list(kept[1])
-        runs = [
-            _run(r) for r in self._all("SELECT * FROM runs WHERE session = ? ORDER BY created", (session,))
-        ]
+        runs = self._runs("SELECT * FROM runs WHERE session = ? ORDER BY created", (session,))
         with self._lock:
-            _remember(self._by_session, session, (version, runs), SESSIONS_KEPT)
+            remember(self._by_session, session, (version, runs), SESSIONS_KEPT)
+        return list(runs)
+
+    def learner_runs(self) -> list[Run]:
+        """Every learner's first runs and resumes, oldest first: kept until a learner's run row
+        changes (the board asks on every rebuild; epochs and events do not change the rows)."""
+        version = self._rows_changed
+        kept = self._learner_runs
+        if kept[0] == version:
+            return list(kept[1])
+        runs = self._runs(
+            "SELECT * FROM runs WHERE session IS NOT NULL AND kind IN ('train','resume') ORDER BY created"
+        )
+        self._learner_runs = (version, runs)
         return list(runs)
 
     def lineage(self, root_id: str) -> list[Run]:
-        return [
-            _run(r) for r in self._all("SELECT * FROM runs WHERE root_id = ? ORDER BY created", (root_id,))
-        ]
+        return self._runs("SELECT * FROM runs WHERE root_id = ? ORDER BY created", (root_id,))
 
     def reference(self, key: str) -> Run | None:
         rows = self._all(
-            "SELECT * FROM runs WHERE kind = 'reference' AND reference_key = ? AND status IN ('queued','running','done') "
-            "ORDER BY created DESC LIMIT 1",
+            "SELECT * FROM runs WHERE kind = 'reference' AND reference_key = ? "
+            "AND status IN ('queued','running','done') ORDER BY created DESC LIMIT 1",
             (key,),
         )
-        return _run(rows[0]) if rows else None
+        return decode_run(rows[0]) if rows else None
 
     def resumes_for_reference(self, key: str) -> list[Run]:
-        rows = self._all(
+        return self._runs(
             "SELECT * FROM runs WHERE kind = 'resume' AND reference_key = ? AND status = 'done'", (key,)
         )
-        return [_run(r) for r in rows]
 
     def count_active(self, session: str) -> int:
         return self._all(
@@ -248,10 +187,9 @@ class RunStore:
         ]
 
     def with_status(self, session: str, status: str) -> list[Run]:
-        rows = self._all(
+        return self._runs(
             "SELECT * FROM runs WHERE session = ? AND status = ? ORDER BY created", (session, status)
         )
-        return [_run(r) for r in rows]
 
     def sessions_with_status(self, status: str) -> list[str]:
         return [
@@ -266,12 +204,12 @@ class RunStore:
 
     def finished_roots_oldest_first(self) -> list[Run]:
         """Lineages in which nothing is active any more, oldest first: what a disk clean-up may take."""
-        rows = self._all(
+        return self._runs(
             "SELECT * FROM runs r WHERE r.kind IN ('train','reference') AND NOT EXISTS "
-            "(SELECT 1 FROM runs a WHERE a.root_id = r.root_id AND a.status IN ('planned','queued','running')) "
+            "(SELECT 1 FROM runs a WHERE a.root_id = r.root_id "
+            "AND a.status IN ('planned','queued','running')) "
             "ORDER BY r.created"
         )
-        return [_run(r) for r in rows]
 
     def idle_roots(self, before: float) -> list[str]:
         """Root ids of the sessions whose last run activity (created, started or finished) is
@@ -315,18 +253,7 @@ class RunStore:
             self._db.execute(
                 "INSERT OR REPLACE INTO epochs (run_id, epoch, loss, acc, lr, seconds, step, step_losses, "
                 "order_head, val_loss) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    run_id,
-                    e.epoch,
-                    e.loss,
-                    e.acc,
-                    e.lr,
-                    e.seconds,
-                    e.step,
-                    json.dumps(e.step_losses),
-                    json.dumps(e.order_head),
-                    e.val_loss,
-                ),
+                encode_epoch(run_id, e),
             )
             if run_id in self._epochs:
                 self._stale_from[run_id] = min(self._stale_from.get(run_id, e.epoch), e.epoch)
@@ -343,19 +270,19 @@ class RunStore:
             since = self._stale_from.pop(run_id, None)
             if kept is None:
                 rows = [
-                    _epoch(r)
+                    decode_epoch(r)
                     for r in self._all("SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))
                 ]
             elif since is not None:
                 rows = [e for e in kept if e.epoch < since] + [
-                    _epoch(r)
+                    decode_epoch(r)
                     for r in self._all(
                         "SELECT * FROM epochs WHERE run_id = ? AND epoch >= ? ORDER BY epoch", (run_id, since)
                     )
                 ]
             else:
                 rows = kept
-            for gone in _remember(self._epochs, run_id, rows, RUNS_KEPT):
+            for gone in remember(self._epochs, run_id, rows, RUNS_KEPT):
                 self._stale_from.pop(gone, None)
             return list(rows)
 

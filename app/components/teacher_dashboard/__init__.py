@@ -3,7 +3,7 @@ links; and ClassName, a learner's optional display name, placed in a chapter wit
 <div data-component="ClassName"></div>."""
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from app import i18n
@@ -11,7 +11,7 @@ from app.components import Component, register
 from app.components.htmx import require_htmx
 from app.components.teacher_dashboard import api, service, strings, views
 from app.components.teacher_dashboard.auth import TeacherAuth
-from app.components.teacher_dashboard.classroom import Classroom, label
+from app.components.teacher_dashboard.classroom import Classroom
 from app.i18n import request_lang
 from app.sessions import has_session, session_id
 from app.templating import templates
@@ -24,7 +24,6 @@ def on_startup(app) -> None:
     app.state.teacher_auth = TeacherAuth(app.state.settings)
     app.state.teacher_auth.announce()
     app.state.classroom = Classroom(app.state.settings, app.state.jobs)
-    app.state.shutdown_hooks.append(lambda a: a.state.classroom.close())
 
 
 def in_class(request: Request) -> bool:
@@ -40,7 +39,7 @@ def render_placeholder(request: Request, lang: str) -> Markup:
     return Markup(templates.get_template("teacher/name.html").render(lang=lang, prefix=PREFIX))
 
 
-def _name_form(request: Request, lang: str, message: str | None = None) -> HTMLResponse:
+def _name_form(request: Request, lang: str, message: str | None = None) -> Response:
     room = service.classroom(request)
     name = room.state.name(session_id(request)) if has_session(request) else None
     return templates.TemplateResponse(

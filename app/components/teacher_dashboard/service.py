@@ -167,7 +167,7 @@ def scenario(request: Request, params: dict[str, str], locks: list[str], lang: s
         for k, v in params.items()
         if k.startswith(SIM_PREFIX) and k[len(SIM_PREFIX) :] in SIM_FIELDS and v not in (None, "")
     }
-    defaults = RunRequest().model_dump()
+    defaults = RunRequest.model_validate({}).model_dump()
     raw: dict = dict(given)
     if "scheduler" in raw:
         raw["scheduler"] = str(raw["scheduler"]).lower() in ("1", "on", "true", "yes")

@@ -26,7 +26,7 @@ from app.i18n import request_lang
 from app.templating import templates
 
 router = APIRouter(prefix="/teach", include_in_schema=False)
-TICK = 0.2  # s between looks at the board (a PRAGMA when nothing changed)
+TICK = 0.2  # s between looks at the board (a few counters when nothing changed)
 PING = 15
 
 
@@ -40,7 +40,7 @@ def _page_context(request: Request, lang: str, **extra) -> dict:
     return page_context(request, lang) | {"other_lang_url": f"{path}?{urlencode(query)}"} | extra
 
 
-def denied(request: Request, status: str) -> HTMLResponse:
+def denied(request: Request, status: str) -> Response:
     lang = request_lang(request)
     if status == "limited":
         seconds = auth_of(request).wrong_keys.retry_after(
@@ -57,7 +57,7 @@ def denied(request: Request, status: str) -> HTMLResponse:
     )
 
 
-def guard(request: Request) -> HTMLResponse | None:
+def guard(request: Request) -> Response | None:
     status = auth_of(request).is_teacher(request)
     return None if status == "ok" else denied(request, status)
 
@@ -117,7 +117,7 @@ def dashboard(request: Request):
         return refused
     service.classroom(request).state.mark_teacher()
     lang = request_lang(request)
-    defaults = RunRequest().model_dump()
+    defaults = RunRequest.model_validate({}).model_dump()
     context = (
         _page_context(request, lang)
         | board_context(request, lang)
@@ -138,7 +138,9 @@ async def _follow(request: Request):
     room = service.classroom(request)
     sent, count = None, 0
     while True:
-        board = room.recent_board() or await anyio.to_thread.run_sync(room.board)
+        board = room.recent_board()
+        if board is None:
+            board = await anyio.to_thread.run_sync(room.board)
         if board.sig != sent:
             sent, count = board.sig, count + 1
             yield {"event": "changed", "data": json.dumps({"n": count, **board.counts, **board.queue})}
