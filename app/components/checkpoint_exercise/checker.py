@@ -14,6 +14,7 @@ import math
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 from app.jobs import code_sandbox
 
@@ -64,7 +65,7 @@ def compare_weights(a: dict, b: dict) -> tuple[bool, float]:
     for key in a:
         if len(a[key]) != len(b[key]):
             return False, math.inf
-        for x, y in zip(a[key], b[key]):
+        for x, y in zip(a[key], b[key], strict=True):
             if x != y:
                 identical = False
                 worst = max(worst, abs(x - y))
@@ -157,8 +158,8 @@ def verdict(exercise: dict, out: code_sandbox.Outcome, refs: dict[int, dict]) ->
     problems: list[tuple[dict, str, dict]] = []
     if exercise.get("kind") == "transfer":
         return _transfer_verdict(exercise, per_check, result, stop, learner_phase)
-    for spec, events in zip(CHECKS, per_check):
-        row = {
+    for spec, events in zip(CHECKS, per_check, strict=False):  # a check that never ran: no events
+        row: dict[str, Any] = {
             "seed": spec["seed"],
             "crash_after": spec["crash_after"],
             "hidden": spec["hidden"],
@@ -248,8 +249,8 @@ def _transfer_verdict(exercise, per_check, result, stop, learner_phase) -> dict:
     other one its fresh initialisation."""
     specs = checks_of(exercise)
     problems = []
-    for spec, events in zip(specs, per_check):
-        row = {
+    for spec, events in zip(specs, per_check, strict=False):
+        row: dict[str, Any] = {
             "seed": spec["seed"],
             "crash_after": 0,
             "hidden": spec["hidden"],
