@@ -17,7 +17,7 @@ from app.jobs import code_sandbox, sandbox_command
 
 REPO = Path(__file__).resolve().parent.parent
 # Short limits: the tests wait for them.
-LIMITS = code_sandbox.Limits(wall_s=25, phase_wall_s=8, cpu_s=4, memory_mb=256, output_max_kb=256)
+LIMITS = code_sandbox.Limits(wall_s=45, phase_wall_s=15, cpu_s=4, memory_mb=256, output_max_kb=256)
 
 
 @pytest.fixture(scope="module")

@@ -82,7 +82,7 @@ def phase_train(job: dict, check: dict) -> None:
     """Trains and is SIGKILLed by the runner mid-way through the epoch after the crash epoch.
     With the learner's save (the save exercise) no secret is needed: the lesson's load restores.
     With the lesson's save (a load exercise) the run starts from a secret nudge, and this trusted
-    child first runs the same nudged run uninterrupted: the check's own reference."""
+    child also finishes the same run uninterrupted from the crash epoch: the check's reference."""
     X, y = task.data()
     crash_after = check["crash_after"]
     if "save_checkpoint" in job["learner"]:
@@ -91,10 +91,6 @@ def phase_train(job: dict, check: dict) -> None:
     else:
         save = task.cuda_tagged_save if job.get("device") else task.trusted_save
         nudge = task.secret_nudge(task.build(check["seed"])[0])
-        model, optimizer, scheduler = task.build(check["seed"])
-        task.apply_nudge(model, nudge)
-        logs = [task.run_epoch(model, optimizer, scheduler, X, y, e) for e in range(1, task.EPOCHS + 1)]
-        emit({"ev": "reference", "seed": check["seed"], "logs": logs, "weights": task.weights(model)})
     model, optimizer, scheduler = task.build(check["seed"])
     if nudge is not None:
         task.apply_nudge(model, nudge)
@@ -105,12 +101,33 @@ def phase_train(job: dict, check: dict) -> None:
             emit({"ev": "mid_epoch", "epoch": epoch, "step": i})
             time.sleep(30)  # the parent's SIGKILL arrives here, in the middle of the epoch
 
+    logs = []
     for epoch in range(1, task.EPOCHS + 1):
-        task.run_epoch(model, optimizer, scheduler, X, y, epoch, on_step)
+        logs.append(task.run_epoch(model, optimizer, scheduler, X, y, epoch, on_step))
         truth = task.fingerprint(model, optimizer, scheduler)
         save(checkpoint_path(check, epoch), model, optimizer, scheduler, epoch)
         after = task.fingerprint(model, optimizer, scheduler)
         emit({"ev": "saved", "epoch": epoch, "truth": truth, "after": after})
+        if epoch == crash_after and "save_checkpoint" not in job["learner"]:
+            reference_from(model, optimizer, scheduler, X, y, logs, check["seed"])
+
+
+def reference_from(model: Any, optimizer: Any, scheduler: Any, X: Any, y: Any, logs: list, seed: int) -> None:
+    """The uninterrupted run: from here to the end, then back to exactly here (the state held in
+    memory, as a checkpoint would hold it), so the crash comes where it would have."""
+    import copy
+
+    import torch
+
+    held = copy.deepcopy((model.state_dict(), optimizer.state_dict(), scheduler.state_dict()))
+    rng = torch.get_rng_state()
+    start = len(logs) + 1
+    rest = [task.run_epoch(model, optimizer, scheduler, X, y, e) for e in range(start, task.EPOCHS + 1)]
+    emit({"ev": "reference", "seed": seed, "logs": logs + rest, "weights": task.weights(model)})
+    model.load_state_dict(held[0])
+    optimizer.load_state_dict(held[1])
+    scheduler.load_state_dict(held[2])
+    torch.set_rng_state(rng)
 
 
 def phase_resume(job: dict, check: dict) -> None:
