@@ -64,12 +64,19 @@ i18n.STRINGS["en"].update(
         "cx.waiting": "Waiting: {n} checks ahead of yours.",
         "cx.solved": "Solved",
         "cx.solved_text": "Bit-identical: the SIGKILLed run, resumed from your checkpoint, ends with exactly the weights of an uninterrupted run (hidden check included).",
-        "cx.solved_text_transfer": "Right tensor by tensor: every tensor whose shape fits came from the pretrained source, and every other one kept its initialisation (hidden checks included: another class count, a wider block).",
+        "cx.solved_text_transfer": (
+            "Right tensor by tensor: every tensor whose shape fits came from the "
+            "pretrained source, and every other one kept its initialisation "
+            "(hidden checks included: another class count, a wider block)."
+        ),
         "cx.show_anyway": "Show me the solution",
         "cx.busy_button": "A check is running…",
         "cx.cancelled": "The teacher cleared the check queue: your code was not checked; run it again.",
         "cx.queue": "Code exercise check queue",
-        "cx.queue_counts": "{waiting} waiting (at most {max}), {running} running; at most {per} per address, the busiest address has {top}.",
+        "cx.queue_counts": (
+            "{waiting} waiting (at most {max}), {running} running; at most {per} "
+            "per address, the busiest address has {top}."
+        ),
         "cx.queue_empty": "No checks are waiting.",
         "cx.queue_clear": "Clear the waiting checks",
         "cx.queue_cleared": "Cleared {n} waiting checks; the learners are told and may run them again.",
@@ -125,7 +132,10 @@ REFUSED = {
         "busy": "Your previous check is still running; wait for it to finish.",
         "rate": "That is the most checks a minute allows; try again shortly.",
         "full": "Too many checks are waiting right now; try again in a moment.",
-        "busy_other": "The check of “{title}” is still running; its result appears under that exercise. Run this one when it has finished.",
+        "busy_other": (
+            "The check of “{title}” is still running; its result appears under "
+            "that exercise. Run this one when it has finished."
+        ),
         "address": "{n} checks from your network are already waiting; try again when some have finished.",
         "cancelled": "The teacher cleared the check queue: your code was not checked; run it again.",
         "empty": "There is no code to check.",
