@@ -141,6 +141,12 @@ def solution(request: Request, exercise_id: str, explicit: bool = False) -> dict
     return {"exercise": exercise_id, "code": EXERCISES[exercise_id]["solution"]}
 
 
+TEACHER_ONLY: dict[int | str, dict] = {
+    403: {"description": "teacher only: the teacher's cookie or key is missing or wrong"},
+    429: {"description": "too many wrong teacher keys from this address; try again in a minute"},
+}
+
+
 def require_teacher(request: Request) -> None:
     from app.components.teacher_dashboard.api import require_teacher as teacher_only
 
@@ -151,6 +157,7 @@ def require_teacher(request: Request) -> None:
     "/queue",
     response_model=ExerciseQueue,
     dependencies=[Depends(require_teacher)],
+    responses=TEACHER_ONLY,
     summary="Teacher: the checks waiting and running now",
 )
 def queue(request: Request) -> dict:
@@ -161,6 +168,7 @@ def queue(request: Request) -> dict:
     "/queue/clear",
     response_model=Cleared,
     dependencies=[Depends(require_teacher)],
+    responses=TEACHER_ONLY,
     summary="Teacher: cancel every waiting check (the learners are told and may check again)",
 )
 def clear_queue(request: Request) -> dict:
