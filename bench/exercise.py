@@ -67,7 +67,7 @@ def run(args) -> Report:
         first_s = time.perf_counter() - t0
         assert first["status"] == "solved", first
         bare_cmd = [sys.executable, "-c", BARE.format(repo=str(REPO))]
-        probe = code_sandbox.bwrap_args(d, limits)[:-3]  # up to the interpreter inside
+        probe = code_sandbox.bwrap_args(limits.disk_mb())[:-3]  # up to the interpreter inside
         bare, check, startup, python_only, bwrap_only = [], [], [], [], []
         for i in range(args.exercise_runs):
             pair = [

@@ -1,4 +1,4 @@
-"""hostile: the hardening figures at scale (the suite in tests/test_hostile.py checks them small).
+"""hostile: the hardening figures at scale (the suite in tests/hostile/ checks them small).
 
 - crash while saving: --hs-saves runs, each SIGKILLed by itself half way through writing its
   epoch-2 checkpoint, two workers at a time: how many ended "crashed" (not "failed"), how many

@@ -13,11 +13,11 @@ import pytest
 
 from app.components.checkpoint_exercise import checker
 from app.components.checkpoint_exercise.exercises import EXERCISES
-from app.jobs import code_sandbox
+from app.jobs import code_sandbox, sandbox_command
 
 REPO = Path(__file__).resolve().parent.parent
 # Short limits: the tests wait for them.
-LIMITS = code_sandbox.Limits(wall_s=25, phase_wall_s=8, cpu_s=4, memory_mb=256, output_max_kb=256)
+LIMITS = code_sandbox.Limits(wall_s=45, phase_wall_s=15, cpu_s=4, memory_mb=256, output_max_kb=256)
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +34,13 @@ def test_a_checkout_under_the_sandboxs_own_paths_is_not_hidden(monkeypatch):
     # CI clones into /check/...: a virtualenv there must not be hidden by the private /check.
     monkeypatch.setattr(code_sandbox.sys, "prefix", "/check/work/main/.venv")
     monkeypatch.setattr(code_sandbox.sys, "executable", "/check/work/main/.venv/bin/python")
-    mounts, exe = code_sandbox._interpreter()
-    assert ("/check/work/main/.venv", code_sandbox.VENV_INSIDE) in mounts and exe == "/lab/venv/bin/python"
-    assert code_sandbox._collisions(mounts) == []
+    mounts, exe = sandbox_command._interpreter()
+    assert ("/check/work/main/.venv", sandbox_command.VENV_INSIDE) in mounts and exe == "/lab/venv/bin/python"
+    assert sandbox_command._collisions(mounts) == []
     monkeypatch.setattr(code_sandbox.sys, "base_prefix", "/check/python")
     monkeypatch.setattr(code_sandbox.sys, "executable", "/check/python/bin/python3")
     monkeypatch.setattr(code_sandbox.sys, "prefix", "/check/python")
-    assert code_sandbox._collisions(code_sandbox._interpreter()[0]) == ["/check/python"]
+    assert sandbox_command._collisions(sandbox_command._interpreter()[0]) == ["/check/python"]
 
 
 def check(references, body: str, top: str = "") -> dict:

@@ -71,6 +71,7 @@ def test_code_over_the_limit_is_refused_in_the_pages_language(client):
 
 def test_solution_only_after_a_failed_check(client):
     assert client.get("/api/exercises/resume/solution").status_code == 403
+    assert client.get("/api/exercises/resume/solution?explicit=true").status_code == 403
 
 
 def test_wrong_then_hint_then_solved(client):
@@ -89,12 +90,15 @@ def test_wrong_then_hint_then_solved(client):
     a = wait(client, first.json()["id"])
     v = a["verdict"]
     assert (v["status"], v["diagnosis"]) == ("wrong", "rng")
-    assert "order" in " ".join(v["lines"]) and a["solution_available"] and a["hint"] is None
-    assert "set_rng_state" in client.get("/api/exercises/resume/solution").json()["code"]
+    # One failure: no hint, the solution not offered, but given when asked for explicitly.
+    assert "order" in " ".join(v["lines"]) and not a["solution_available"] and a["hint"] is None
+    assert client.get("/api/exercises/resume/solution").status_code == 403
+    assert "set_rng_state" in client.get("/api/exercises/resume/solution?explicit=true").json()["code"]
     a = wait(
         client, client.post("/api/exercises/resume/checks?lang=zh", json={"code": NO_RNG}).json()["id"], "zh"
     )
     assert a["hint"] and "torch.set_rng_state" in a["hint"] and "随机数" in a["verdict"]["headline"]
+    assert a["solution_available"]  # two failures: offered
     solution = client.get("/api/exercises/resume/solution").json()["code"]
     a = wait(client, client.post("/api/exercises/resume/checks", json={"code": solution}).json()["id"])
     assert a["verdict"]["status"] == "solved" and all(c["identical"] for c in a["verdict"]["checks"])

@@ -1,5 +1,6 @@
 // CheckpointExercise: a plain <textarea> editor with Tab handling, drafts kept in this browser,
-// solved exercises marked in the exercise and in the chapter's table of contents.
+// solved exercises marked in the exercise and in the chapter's table of contents as soon as a check
+// says so, the verdict focused, and every Run button busy while a check runs.
 (function () {
   "use strict";
   var INDENT = "    ";
@@ -88,9 +89,28 @@
       .then(function (rows) { Object.keys(rows).forEach(function (id) { if (rows[id].solved) markSolved(id); }); })
       .catch(function () { /* offline: the marks come with the next check */ });
   }
-  document.addEventListener("htmx:afterSwap", function (e) {
-    var v = e.target.querySelector && e.target.querySelector('.cx-verdict[data-status="solved"]');
-    if (v) markSolved(v.getAttribute("data-exercise"));
+  // While any check runs, every exercise's Run button says so (one check per browser at a time).
+  function syncBusy() {
+    var busy = !!document.querySelector(".cx-pending");
+    document.querySelectorAll(".cx-form button[type=submit]").forEach(function (b) {
+      if (!b.hasAttribute("data-idle-label")) b.setAttribute("data-idle-label", b.textContent);
+      b.textContent = busy ? b.getAttribute("data-busy-label") : b.getAttribute("data-idle-label");
+      b.disabled = busy;
+      b.setAttribute("aria-busy", busy ? "true" : "false");
+    });
+  }
+  // New content from htmx: a verdict (or a refusal) gets the focus, a solved one its badges at
+  // once. A poll swaps its own element out (outerHTML), so the new content is read from htmx:load.
+  document.addEventListener("htmx:load", function (e) {
+    var el = e.target;
+    if (!el || !el.matches) return;
+    var v = el.matches(".cx-verdict, .cx-refused") ? el : el.querySelector(".cx-verdict, .cx-refused");
+    if (v) {
+      if (v.getAttribute("data-status") === "solved") markSolved(v.getAttribute("data-exercise"));
+      v.focus();
+    }
+    syncBusy();
   });
+  document.addEventListener("htmx:afterRequest", function () { setTimeout(syncBusy, 0); });
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
 })();

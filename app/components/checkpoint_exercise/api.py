@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from app.components.checkpoint_exercise import service as svc
 from app.components.checkpoint_exercise import strings
 from app.components.checkpoint_exercise.exercises import EXERCISES, ORDER
-from app.components.checkpoint_exercise.schemas import Attempt, ExerciseList, Progress, Solution, Submission
+from app.components.checkpoint_exercise.schemas import (
+    Attempt,
+    Cleared,
+    ExerciseList,
+    ExerciseQueue,
+    Progress,
+    Solution,
+    Submission,
+)
 from app.deps import Lang
-from app.sessions import session_id
+from app.sessions import client_address, session_id
 
 router = APIRouter(prefix="/api/exercises", tags=["checkpoint exercises"])
 
@@ -66,10 +74,9 @@ def attempt_view(service, attempt: dict, lang: str) -> dict:
     if v is not None:
         out["verdict"] = {**v, **strings.explain(lang, ex, v)}
         failures = (attempt["progress"] or {}).get("failures", 0)
-        if v["status"] != "solved":
-            out["solution_available"] = failures >= 1
-            if failures >= 2:
-                out["hint"] = strings.hint(lang, ex, v)
+        if v["status"] != "solved" and failures >= 2:
+            out["solution_available"] = True
+            out["hint"] = strings.hint(lang, ex, v)
     return out
 
 
@@ -83,7 +90,9 @@ def submit(request: Request, exercise_id: str, body: Submission, lang: Lang):
     service = svc.of(request)
     sid = session_id(request)
     try:
-        attempt = service.submit(sid, exercise_id, code=body.code, picks=body.lines)
+        attempt = service.submit(
+            sid, exercise_id, code=body.code, picks=body.lines, address=client_address(request)
+        )
     except svc.Refused as r:
         return JSONResponse(
             {"detail": strings.REFUSED[lang][r.code].format(**r.details), "code": r.code},
@@ -105,15 +114,56 @@ def poll(request: Request, attempt_id: str, lang: Lang) -> dict:
     return attempt_view(service, attempt, lang)
 
 
+def solution_allowed(row: dict, explicit: bool) -> bool:
+    """Offered after two failed checks or once solved; after one failure only when asked for."""
+    return row["solved"] or row["failures"] >= 2 or (explicit and row["failures"] >= 1)
+
+
 @router.get(
     "/{exercise_id}/solution",
     response_model=Solution,
-    summary="The reference solution: only after a failed check of this exercise",
+    summary="The reference solution: after two failed checks, or after one when asked for explicitly",
 )
-def solution(request: Request, exercise_id: str) -> dict:
+def solution(request: Request, exercise_id: str, explicit: bool = False) -> dict:
     if exercise_id not in EXERCISES:
         raise HTTPException(404, "no such exercise")
     row = svc.of(request).progress(session_id(request))[exercise_id]
-    if row["failures"] < 1 and not row["solved"]:
-        raise HTTPException(403, "the solution is shown after a failed check")
+    if not solution_allowed(row, explicit):
+        raise HTTPException(
+            403, "the solution is shown after two failed checks (or one, asked for explicitly)"
+        )
     return {"exercise": exercise_id, "code": EXERCISES[exercise_id]["solution"]}
+
+
+TEACHER_ONLY: dict[int | str, dict] = {
+    403: {"description": "teacher only: the teacher's cookie or key is missing or wrong"},
+    429: {"description": "too many wrong teacher keys from this address; try again in a minute"},
+}
+
+
+def require_teacher(request: Request) -> None:
+    from app.components.teacher_dashboard.api import require_teacher as teacher_only
+
+    teacher_only(request)
+
+
+@router.get(
+    "/queue",
+    response_model=ExerciseQueue,
+    dependencies=[Depends(require_teacher)],
+    responses=TEACHER_ONLY,
+    summary="Teacher: the checks waiting and running now",
+)
+def queue(request: Request) -> dict:
+    return svc.of(request).queue()
+
+
+@router.post(
+    "/queue/clear",
+    response_model=Cleared,
+    dependencies=[Depends(require_teacher)],
+    responses=TEACHER_ONLY,
+    summary="Teacher: cancel every waiting check (the learners are told and may check again)",
+)
+def clear_queue(request: Request) -> dict:
+    return {"cleared": svc.of(request).clear()}

@@ -14,19 +14,23 @@ import math
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 from app.jobs import code_sandbox
 
 # The visible check, then a hidden one (another seed, a checkpoint from another epoch), so that a
 # hard-coded epoch or value cannot pass.
 CHECKS = ({"seed": 0, "crash_after": 3, "hidden": False}, {"seed": 1, "crash_after": 5, "hidden": True})
-RUNNER = Path(code_sandbox.__file__).with_name("exercise_runner.py")
+JOBS = Path(code_sandbox.__file__).parent
 # What the learner can be told about, in the order a diagnosis looks for it.
 STATE = ("weights", "optimizer", "scheduler", "rng")
 
 
 def runner_version() -> str:
-    return hashlib.sha256(RUNNER.read_bytes()).hexdigest()[:12]
+    """A hash of the runner's code: a cached reference is of the code that computed it."""
+    return hashlib.sha256(
+        b"".join((JOBS / f"{m}.py").read_bytes() for m in code_sandbox.MODULES)
+    ).hexdigest()[:12]
 
 
 class References:
@@ -61,7 +65,7 @@ def compare_weights(a: dict, b: dict) -> tuple[bool, float]:
     for key in a:
         if len(a[key]) != len(b[key]):
             return False, math.inf
-        for x, y in zip(a[key], b[key]):
+        for x, y in zip(a[key], b[key], strict=True):
             if x != y:
                 identical = False
                 worst = max(worst, abs(x - y))
@@ -154,8 +158,8 @@ def verdict(exercise: dict, out: code_sandbox.Outcome, refs: dict[int, dict]) ->
     problems: list[tuple[dict, str, dict]] = []
     if exercise.get("kind") == "transfer":
         return _transfer_verdict(exercise, per_check, result, stop, learner_phase)
-    for spec, events in zip(CHECKS, per_check):
-        row = {
+    for spec, events in zip(CHECKS, per_check, strict=False):  # a check that never ran: no events
+        row: dict[str, Any] = {
             "seed": spec["seed"],
             "crash_after": spec["crash_after"],
             "hidden": spec["hidden"],
@@ -194,7 +198,10 @@ def verdict(exercise: dict, out: code_sandbox.Outcome, refs: dict[int, dict]) ->
         resumed = next((e for e in events if e.get("ev") == "resumed"), None)
         if not restored or not resumed:
             return stop("limit", "sandbox", seconds=round(out.wall_s))
-        ref = refs[spec["seed"]]
+        # A load exercise's check brings its own reference (the same secret nudge as its run).
+        ref = next((e for e in events if e.get("ev") == "reference"), None) or refs.get(spec["seed"])
+        if ref is None:
+            return stop("limit", "sandbox", seconds=round(out.wall_s))
         identical, worst = compare_weights(resumed["weights"], ref["weights"])
         row.update(
             identical=identical,
@@ -242,8 +249,8 @@ def _transfer_verdict(exercise, per_check, result, stop, learner_phase) -> dict:
     other one its fresh initialisation."""
     specs = checks_of(exercise)
     problems = []
-    for spec, events in zip(specs, per_check):
-        row = {
+    for spec, events in zip(specs, per_check, strict=False):
+        row: dict[str, Any] = {
             "seed": spec["seed"],
             "crash_after": 0,
             "hidden": spec["hidden"],
@@ -337,27 +344,30 @@ def run_check(
             "references": [],
             "checks": [{k: c[k] for k in ("seed", "variant", "classes")} for c in checks_of(exercise)],
         }
-        out = code_sandbox.run(
-            job, code, limits, sandboxed=sandboxed, binds=((str(source), "/lab/source/resnet_mini.pt"),)
-        )
+        out = code_sandbox.run(job, code, limits, sandboxed=sandboxed, source=str(source))
         return verdict(exercise, out, {})
-    refs = {c["seed"]: references.get(c["seed"]) for c in CHECKS}
+    if "save_checkpoint" not in exercise["learner"]:
+        # A load exercise: each check trains from a secret nudge and brings its own reference.
+        job = {
+            "learner": exercise["learner"],
+            "references": [],
+            "checks": [{"seed": c["seed"], "crash_after": c["crash_after"]} for c in CHECKS],
+            "device": exercise.get("kind") == "device",
+        }
+        return verdict(exercise, code_sandbox.run(job, code, limits, sandboxed=sandboxed), {})
+    cached = {c["seed"]: references.get(c["seed"]) for c in CHECKS}
     job = {
         "learner": exercise["learner"],
-        "references": [s for s, r in refs.items() if r is None],
+        "references": [s for s, r in cached.items() if r is None],
         "checks": [{"seed": c["seed"], "crash_after": c["crash_after"]} for c in CHECKS],
         "device": exercise.get("kind") == "device",
     }
     out = code_sandbox.run(job, code, limits, sandboxed=sandboxed)
     # References come first, from children forked before any learner code was imported.
+    refs = {s: r for s, r in cached.items() if r is not None}
     first_check = next((i for i, e in enumerate(out.events) if e.get("ev") == "check"), len(out.events))
     for event in (e for e in out.events[:first_check] if e.get("ev") == "reference"):
         data = {"logs": event["logs"], "weights": event["weights"]}
         refs[event["seed"]] = data
         references.put(event["seed"], data)
-    if any(r is None for r in refs.values()):
-        v = verdict(exercise, out, {s: r or {"logs": [], "weights": {}} for s, r in refs.items()})
-        if v["status"] == "solved":  # cannot be without a reference; never claim it
-            v.update(status="limit", diagnosis="sandbox", details={"seconds": round(out.wall_s)})
-        return v
     return verdict(exercise, out, refs)

@@ -27,7 +27,7 @@ class ExerciseList(BaseModel):
 
 class Progress(BaseModel):
     solved: bool
-    failures: int = Field(description="failed checks so far; a hint comes after 2, the solution after 1")
+    failures: int = Field(description="failed checks so far; a hint and the solution are offered after 2")
 
 
 class Submission(BaseModel):
@@ -56,8 +56,8 @@ class CheckRow(BaseModel):
 class Verdict(BaseModel):
     status: Literal["solved", "wrong", "error", "limit"]
     diagnosis: str = Field(
-        description="solved, optimizer, scheduler, rng, weights, bound, epoch, mismatch, by_name, not_loaded, "
-        "nothing_loaded, changed, error, memory, cpu, timeout, output, killed, sandbox, no_source"
+        description="solved, optimizer, scheduler, rng, weights, bound, epoch, mismatch, by_name, "
+        "not_loaded, nothing_loaded, changed, error, memory, cpu, timeout, output, killed, sandbox, no_source"
     )
     headline: str
     lines: list[str]
@@ -73,14 +73,17 @@ class Verdict(BaseModel):
 class Attempt(BaseModel):
     id: str
     exercise: str
-    status: Literal["waiting", "running", "done"]
+    status: Literal["waiting", "running", "done", "cancelled"] = Field(
+        description="cancelled: the teacher cleared the queue before it ran"
+    )
     place: int = Field(description="checks waiting ahead of this one")
     verdict: Verdict | None = None
     hint: str | None = Field(
         default=None, description="after two failed checks: a hint tied to what differed"
     )
     solution_available: bool = Field(
-        description="the reference solution may be requested (after a failed check)"
+        description="the reference solution is offered (after two failed checks, or once solved); before "
+        "that it is given only on an explicit request (GET .../solution?explicit=true)"
     )
     progress: Progress | None = None
 
@@ -88,3 +91,24 @@ class Attempt(BaseModel):
 class Solution(BaseModel):
     exercise: str
     code: str
+
+
+class QueuedCheck(BaseModel):
+    id: str
+    exercise: str
+    status: Literal["waiting", "running"]
+    learner: str = Field(description="the class's hash of the learner (as on the dashboard), never a session")
+    waited_s: float = Field(description="seconds since the check was submitted")
+
+
+class ExerciseQueue(BaseModel):
+    waiting: int
+    running: int
+    waiting_max: int = Field(description="EXERCISE_WAITING_MAX: checks that may wait at once")
+    per_address_max: int = Field(description="checks one client address may have waiting or running")
+    largest_address_share: int = Field(description="checks of the address that has the most now")
+    checks: list[QueuedCheck]
+
+
+class Cleared(BaseModel):
+    cleared: int = Field(description="waiting checks cancelled (running ones finish)")

@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from app.components.checkpoint_exercise import checker
 from app.components.checkpoint_exercise.exercises import EXERCISES
@@ -48,6 +49,13 @@ class ExerciseService:
         self.in_flight: dict[str, str] = {}  # session -> attempt id
         self.waiting = 0
         self.recent: dict[str, deque] = {}
+        self.addresses: dict[str, str] = {}  # attempt id -> client address, while it waits or runs
+        waiting = settings.exercise_waiting_max
+        # As runs are: one address (a classroom behind one NAT, or one learner with many cookies)
+        # holds at most 40% of the waiting places, and a quarter of them are kept for addresses
+        # with nothing waiting yet.
+        self.per_address = max(1, waiting * 2 // 5)
+        self.reserved = waiting // 4
 
     # ------------------------------------------------------------ mode
     def mode(self) -> tuple[str, str]:
@@ -93,7 +101,7 @@ class ExerciseService:
                     data = {}
             except (OSError, ValueError):
                 data = {}
-            raw = data.get(exercise_id) if isinstance(data.get(exercise_id), dict) else {}
+            raw: dict = data[exercise_id] if isinstance(data.get(exercise_id), dict) else {}
             row = {"solved": bool(raw.get("solved")), "failures": int(raw.get("failures", 0))}
             checks = int(raw.get("checks", row["failures"] + row["solved"])) + 1
             diagnoses = dict(raw.get("diagnoses") or {})
@@ -129,7 +137,12 @@ class ExerciseService:
         return ex["prefix"] + "".join(bank[i] + "\n" for _, i in chosen) + ex["suffix"]
 
     def submit(
-        self, sid: str, exercise_id: str, code: str | None = None, picks: list[int | None] | None = None
+        self,
+        sid: str,
+        exercise_id: str,
+        code: str | None = None,
+        picks: list[int | None] | None = None,
+        address: str = "unknown",
     ) -> dict:
         if exercise_id not in EXERCISES:
             raise Refused("unknown", 404)
@@ -159,9 +172,14 @@ class ExerciseService:
                 raise Refused("rate", 429)
             if self.waiting >= self.settings.exercise_waiting_max:
                 raise Refused("full", 503)
+            mine = sum(1 for a in self.addresses.values() if a == address)
+            if mine >= self.per_address:
+                raise Refused("address", 429, n=mine)
+            if mine and self.waiting >= self.settings.exercise_waiting_max - self.reserved:
+                raise Refused("full", 503)  # the last places are for addresses with none waiting
             stamps.append(now)
             self.waiting += 1
-            attempt = {
+            attempt: dict[str, Any] = {
                 "id": secrets.token_urlsafe(12),
                 "exercise": exercise_id,
                 "session": sid,
@@ -174,11 +192,14 @@ class ExerciseService:
             while len(self.attempts) > KEEP_ATTEMPTS:
                 self.attempts.popitem(last=False)
             self.in_flight[sid] = attempt["id"]
+            self.addresses[attempt["id"]] = address
         self.pool.submit(self._run, attempt, code, sandboxed)
         return attempt
 
     def _run(self, attempt: dict, code: str, sandboxed: bool) -> None:
         with self._lock:
+            if attempt["status"] == "cancelled":
+                return  # cleared by the teacher while it waited (counted then)
             self.waiting -= 1
             attempt["status"] = "running"
         try:
@@ -207,6 +228,52 @@ class ExerciseService:
         with self._lock:
             attempt.update(status="done", verdict=v, progress=row)
             self.in_flight.pop(attempt["session"], None)
+            self.addresses.pop(attempt["id"], None)
+
+    # ------------------------------------------------------------ the teacher's view of the queue
+    def queue(self) -> dict:
+        """The checks waiting and running now, oldest first: which exercise, since when, and the
+        class's hash of the learner (never a session id or an address)."""
+        from app.components.teacher_dashboard.classroom import session_hash
+
+        now = time.time()
+        with self._lock:
+            rows = [
+                {
+                    "id": a["id"],
+                    "exercise": a["exercise"],
+                    "status": a["status"],
+                    "learner": session_hash(a["session"]),
+                    "waited_s": round(now - a["created"], 1),
+                }
+                for a in self.attempts.values()
+                if a["status"] in ("waiting", "running")
+            ]
+            per_address = sorted(
+                {a: list(self.addresses.values()).count(a) for a in self.addresses.values()}.values(),
+                reverse=True,
+            )
+        return {
+            "waiting": sum(r["status"] == "waiting" for r in rows),
+            "running": sum(r["status"] == "running" for r in rows),
+            "waiting_max": self.settings.exercise_waiting_max,
+            "per_address_max": self.per_address,
+            "largest_address_share": per_address[0] if per_address else 0,
+            "checks": rows,
+        }
+
+    def clear(self) -> int:
+        """Cancel every waiting check (a running one finishes): the learners see "cleared by the
+        teacher" and may check again. Returns how many were cleared."""
+        with self._lock:
+            waiting = [a for a in self.attempts.values() if a["status"] == "waiting"]
+            for a in waiting:
+                a.update(status="cancelled", verdict=None)
+                self.waiting -= 1
+                self.addresses.pop(a["id"], None)
+                if self.in_flight.get(a["session"]) == a["id"]:
+                    self.in_flight.pop(a["session"])
+        return len(waiting)
 
     def attempt(self, sid: str, attempt_id: str) -> dict | None:
         a = self.attempts.get(attempt_id)

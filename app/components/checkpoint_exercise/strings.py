@@ -15,6 +15,21 @@ STRINGS["zh"].update(
         "cx.solved": "已解决",
         "cx.solved_text": "逐位一致：被 SIGKILL 的训练从你的 checkpoint 续训后，最终权重和不中断的训练完全相同（包括隐藏检查）。",
         "cx.failed_title": "还不对",
+        "cx.solved_text_transfer": "逐个张量都对：每个形状相同的张量都来自预训练源，形状不同的都保持了初始化（包括隐藏检查：另一个分类数、更宽的一层）。",
+        "cx.show_anyway": "直接看参考答案",
+        "cx.busy_button": "检查进行中……",
+        "cx.cancelled": "老师清空了检查队列：你的代码没有被检查，可以再运行一次。",
+        "cx.queue": "代码练习的检查队列",
+        "cx.queue_counts": "排队 {waiting} 个（最多 {max} 个），运行中 {running} 个；同一地址最多 {per} 个，现在最多的地址有 {top} 个。",
+        "cx.queue_empty": "没有排队的检查。",
+        "cx.queue_clear": "清空排队的检查",
+        "cx.queue_cleared": "已清空 {n} 个排队的检查；学生会看到提示，可以再运行。",
+        "cx.queue_exercise": "练习",
+        "cx.queue_status": "状态",
+        "cx.queue_learner": "学生",
+        "cx.queue_waited": "已等待",
+        "cx.queue_waiting": "排队",
+        "cx.queue_running": "运行中",
         "cx.hint": "提示",
         "cx.show_solution": "显示参考答案",
         "cx.solution": "参考答案",
@@ -49,6 +64,28 @@ STRINGS["en"].update(
         "cx.waiting": "Waiting: {n} checks ahead of yours.",
         "cx.solved": "Solved",
         "cx.solved_text": "Bit-identical: the SIGKILLed run, resumed from your checkpoint, ends with exactly the weights of an uninterrupted run (hidden check included).",
+        "cx.solved_text_transfer": (
+            "Right tensor by tensor: every tensor whose shape fits came from the "
+            "pretrained source, and every other one kept its initialisation "
+            "(hidden checks included: another class count, a wider block)."
+        ),
+        "cx.show_anyway": "Show me the solution",
+        "cx.busy_button": "A check is running…",
+        "cx.cancelled": "The teacher cleared the check queue: your code was not checked; run it again.",
+        "cx.queue": "Code exercise check queue",
+        "cx.queue_counts": (
+            "{waiting} waiting (at most {max}), {running} running; at most {per} "
+            "per address, the busiest address has {top}."
+        ),
+        "cx.queue_empty": "No checks are waiting.",
+        "cx.queue_clear": "Clear the waiting checks",
+        "cx.queue_cleared": "Cleared {n} waiting checks; the learners are told and may run them again.",
+        "cx.queue_exercise": "Exercise",
+        "cx.queue_status": "Status",
+        "cx.queue_learner": "Learner",
+        "cx.queue_waited": "Waited",
+        "cx.queue_waiting": "waiting",
+        "cx.queue_running": "running",
         "cx.failed_title": "Not yet",
         "cx.hint": "Hint",
         "cx.show_solution": "Show the reference solution",
@@ -81,6 +118,9 @@ REFUSED = {
         "busy": "你的上一个检查还在进行，请等它结束。",
         "rate": "一分钟内的检查次数已达上限，请稍等再试。",
         "full": "现在排队的检查太多了，请过一会儿再试。",
+        "busy_other": "“{title}”的检查还在进行：它的结果显示在那个练习下面。等它结束再运行这个。",
+        "address": "你所在网络已有 {n} 个检查在排队，请等其中一些结束再试。",
+        "cancelled": "老师清空了检查队列：你的代码没有被检查，可以再运行一次。",
         "empty": "没有代码可以检查。",
         "unknown": "没有这个练习。",
         "off": "这台服务器关闭了代码练习。",
@@ -92,6 +132,12 @@ REFUSED = {
         "busy": "Your previous check is still running; wait for it to finish.",
         "rate": "That is the most checks a minute allows; try again shortly.",
         "full": "Too many checks are waiting right now; try again in a moment.",
+        "busy_other": (
+            "The check of “{title}” is still running; its result appears under "
+            "that exercise. Run this one when it has finished."
+        ),
+        "address": "{n} checks from your network are already waiting; try again when some have finished.",
+        "cancelled": "The teacher cleared the check queue: your code was not checked; run it again.",
         "empty": "There is no code to check.",
         "unknown": "There is no such exercise.",
         "off": "Code exercises are switched off on this server.",
@@ -178,7 +224,7 @@ def explain(lang: str, exercise: dict, v: dict) -> dict:
         )
     ev = d.get("evidence") or {}
     if code == "error":
-        phase_zh = {"save": "保存", "load": "加载", "reference": "参考训练"}.get(d.get("phase"), "")
+        phase_zh = {"save": "保存", "load": "加载", "reference": "参考训练"}.get(str(d.get("phase")), "")
         if d.get("where") == "lesson":
             lines.append(
                 f"课程的{'加载' if d.get('phase') == 'load' else '保存'}代码读写你的 checkpoint 时，torch 报错："

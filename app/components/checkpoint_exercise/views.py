@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
@@ -12,7 +12,7 @@ from app.components.checkpoint_exercise import service as svc
 from app.components.checkpoint_exercise.exercises import EXERCISES
 from app.components.htmx import require_htmx
 from app.deps import Lang
-from app.sessions import session_id
+from app.sessions import client_address, session_id
 from app.templating import templates
 
 PREFIX = "/components/checkpoint-exercise"
@@ -42,7 +42,7 @@ def _attempt(
     attempt: dict | None = None,
     message: str | None = None,
     exercise_id: str | None = None,
-) -> HTMLResponse:
+) -> Response:
     service = svc.of(request)
     view = api.attempt_view(service, attempt, lang) if attempt else None
     context = {
@@ -67,20 +67,20 @@ async def check(request: Request, lang: Lang, exercise_id: str):
             picks.append(int(raw) if raw.isdigit() and 0 < int(raw) <= 50 else None)
     code = str(form.get("code", ""))
     sid = session_id(request)
+    service = svc.of(request)
     try:
-        attempt = await run_in_threadpool(svc.of(request).submit, sid, exercise_id, code, picks)
+        attempt = await run_in_threadpool(
+            service.submit, sid, exercise_id, code, picks, client_address(request)
+        )
     except svc.Refused as r:
-        # "Busy": the check already running keeps its place on the page (and its polling).
-        running = (
-            svc.of(request).attempt(sid, svc.of(request).in_flight.get(sid, "")) if r.code == "busy" else None
-        )
-        return _attempt(
-            request,
-            lang,
-            attempt=running,
-            message=strings.REFUSED[lang][r.code].format(**r.details),
-            exercise_id=exercise_id,
-        )
+        message = strings.REFUSED[lang][r.code].format(**r.details)
+        running = service.attempt(sid, service.in_flight.get(sid, "")) if r.code == "busy" else None
+        if running and running["exercise"] != exercise_id:
+            # Another exercise's check: its verdict belongs under that exercise, not this one.
+            title = EXERCISES[running["exercise"]]["title"][lang]
+            message, running = strings.REFUSED[lang]["busy_other"].format(title=title), None
+        # "Busy" with this exercise: the check already running keeps its place (and its polling).
+        return _attempt(request, lang, attempt=running, message=message, exercise_id=exercise_id)
     return _attempt(request, lang, attempt)
 
 
@@ -93,12 +93,34 @@ def poll(request: Request, lang: Lang, attempt_id: str):
 
 
 @router.get("/{exercise_id}/solution", response_class=HTMLResponse)
-def solution(request: Request, lang: Lang, exercise_id: str):
+def solution(request: Request, lang: Lang, exercise_id: str, explicit: bool = False):
     ex = EXERCISES.get(exercise_id)
     row = svc.of(request).progress(session_id(request)).get(exercise_id) if ex else None
-    allowed = bool(row and (row["failures"] >= 1 or row["solved"]))
+    allowed = bool(ex and row and api.solution_allowed(row, explicit))
     return templates.TemplateResponse(
         request,
         "checkpoint_exercise/solution.html",
-        {"lang": lang, "code": ex["solution"] if allowed else None},
+        {"lang": lang, "code": ex["solution"] if ex and allowed else None},
     )
+
+
+@router.get("/queue", response_class=HTMLResponse, dependencies=[Depends(api.require_teacher)])
+def queue(request: Request, lang: Lang):
+    """The teacher's view of the check queue (a fragment for the dashboard), with a Clear button."""
+    return _queue(request, lang, None)
+
+
+@router.post(
+    "/queue/clear",
+    response_class=HTMLResponse,
+    dependencies=[Depends(require_htmx), Depends(api.require_teacher)],
+)
+def clear_queue(request: Request, lang: Lang):
+    return _queue(request, lang, svc.of(request).clear())
+
+
+def _queue(request: Request, lang: str, cleared: int | None) -> Response:
+    q = svc.of(request).queue()
+    titles = {k: ex["title"][lang] for k, ex in EXERCISES.items()}
+    context = {"lang": lang, "prefix": PREFIX, "q": q, "titles": titles, "cleared": cleared}
+    return templates.TemplateResponse(request, "checkpoint_exercise/queue.html", context)

@@ -1,0 +1,1 @@
+"""A hostile classroom client, on loopback only, one module per surface attacked."""
