@@ -21,13 +21,15 @@ COMPOSE = yaml.safe_load((REPO / "compose.yaml").read_text())
 
 
 def expand(value) -> str:
-    """${NAME:-default} as compose reads it, with nothing set in the environment."""
-    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value))
+    """${NAME:-default} as compose reads it, with nothing set in the environment; a required
+    ${NAME:?message} (the Redis password) as the word PASSWORD."""
+    value = re.sub(r"\$\{[A-Z_]+:\?[^}]*\}", "PASSWORD", str(value))
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
 
 
 def service_env(name: str, redis_url: str, data_dir) -> dict[str, str]:
     env = {k: expand(v) for k, v in COMPOSE["services"][name]["environment"].items()}
-    assert env["REDIS_URL"] == "redis://redis:6379/0"  # the redis service by its compose name
+    assert env["REDIS_URL"] == "redis://:PASSWORD@redis:6379/0"  # the redis service, with its password
     assert env["DATA_DIR"] == "/data"
     return {**env, "REDIS_URL": redis_url, "DATA_DIR": str(data_dir)}
 
@@ -40,6 +42,8 @@ def test_web_and_workers_share_one_image_one_volume_and_one_redis():
     assert web["environment"]["JOB_BACKEND"] == worker["environment"]["JOB_BACKEND"] == "celery"
     assert worker["command"] == ["python", "-m", "app.worker"]
     assert "--save" in redis["command"]  # nothing in Redis has to outlive it
+    assert [expand(a) for a in redis["command"][-2:]] == ["--requirepass", "PASSWORD"]
+    assert "ports" not in redis  # reachable on the compose network only
     assert "8000:8000" in web["ports"]
 
 
