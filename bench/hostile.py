@@ -11,6 +11,8 @@ Targets: 0 failed, 0 corrupt, 0 lost, 0 orphans, 0 attacks through (counts, not 
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import signal
 import tempfile
@@ -140,10 +142,8 @@ def server_kills(k: int) -> dict:
             while _alive(worker) and time.monotonic() < end:
                 time.sleep(0.05)
             out["orphans"] += _alive(worker)
-            try:
-                os.killpg(srv.proc.pid, signal.SIGKILL)  # whatever is left of that server's group
-            except ProcessLookupError:
-                pass
+            with contextlib.suppress(ProcessLookupError):  # whatever is left of that server's group
+                os.killpg(srv.proc.pid, signal.SIGKILL)
         srv.start()
         with httpx.Client(base_url=srv.url, timeout=30, cookies=cookies) as c:
             for run_id in run_ids:
@@ -183,7 +183,8 @@ def run(args) -> Report:
     k = server_kills(args.hs_kills)
     rep.row(
         "server SIGKILLs: runs lost / runs; checkpoints unreadable / all; workers left alive",
-        f"{k['lost']} / {k['runs']}; {k['bad']} / {k['checkpoints']}; {k['orphans']}  ({time.monotonic() - t1:.0f} s)",
+        f"{k['lost']} / {k['runs']}; {k['bad']} / {k['checkpoints']}; {k['orphans']}"
+        f"  ({time.monotonic() - t1:.0f} s)",
     )
     srv = Server(env={"TRANSFER_PREWARM": "false", "MAX_WORKERS": 2}).start()
     try:

@@ -183,12 +183,16 @@ def cookies(url: str) -> tuple[int, int, list[str]]:
         name, value = next(iter(victim.cookies.items()))
         payload, _, signature = value.rpartition(".")
         variants = {
-            "signature flipped": f"{payload}.{signature[:-2]}{'A' if signature[-2] != 'A' else 'B'}{signature[-1]}",
+            "signature flipped": (
+                f"{payload}.{signature[:-2]}{'A' if signature[-2] != 'A' else 'B'}{signature[-1]}"
+            ),
             "payload changed": f"{payload[:-3]}AAA.{signature}",
             "signature dropped": payload,
             "truncated": value[: len(value) // 2],
             "empty": "",
-            "another secret": "eyJzaWQiOiAiYWFhYWFhYWFhYWFhYWFhYWFhYWEifQ==.Z0000000.aaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "another secret": (
+                "eyJzaWQiOiAiYWFhYWFhYWFhYWFhYWFhYWFhYWEifQ==.Z0000000.aaaaaaaaaaaaaaaaaaaaaaaaaaa"
+            ),
             "64 KiB of junk": "x" * 65536,
         }
         for what, tampered in variants.items():

@@ -184,9 +184,9 @@ def test_render_highlights_code_with_pygments():
     r = render_markdown("```python\nimport torch\nx = 1  # comment\n```\n\n```nosuchlang\na < b\n```\n")
     html = "".join(r.parts)
     assert (
-        '<div class="code-block" data-lang="python"><pre class="highlight" tabindex="0"><code class="language-python">'
-        in html
-    )
+        '<div class="code-block" data-lang="python"><pre class="highlight" '
+        'tabindex="0"><code class="language-python">'
+    ) in html
     assert re.search(r'<span class="kn">import</span>', html)
     assert '<span class="c1"># comment</span>' in html
     # An unknown language is shown as plain, escaped text rather than failing.

@@ -33,7 +33,10 @@ LOAD_GOOD = EXERCISES["resume"]["solution"]
 
 
 def _save(entries: str) -> str:
-    return f"import torch\n\n\ndef save_checkpoint(path, model, optimizer, scheduler, epoch):\n    torch.save({{{entries}}}, path)\n"
+    return (
+        "import torch\n\n\ndef save_checkpoint(path, model, optimizer, scheduler, epoch):\n"
+        f"    torch.save({{{entries}}}, path)\n"
+    )
 
 
 def _load(body: str) -> str:
@@ -60,11 +63,17 @@ def test_reference_solutions_are_bit_identical(references):
     "entries, diagnosis",
     [
         (
-            '"model": model.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch, "rng": torch.get_rng_state()',
+            (
+                '"model": model.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch, '
+                '"rng": torch.get_rng_state()'
+            ),
             "optimizer",
         ),
         (
-            '"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "rng": torch.get_rng_state()',
+            (
+                '"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, '
+                '"rng": torch.get_rng_state()'
+            ),
             "scheduler",
         ),
         (ALL + '"epoch": epoch', "rng"),
@@ -131,21 +140,31 @@ def test_save_an_optimizer_object_fails_with_torchs_message(references):
         ),
         # Wrong order: the random state restored first, then re-seeded "for reproducibility".
         (
-            '    torch.set_rng_state(ckpt["rng"])\n    torch.manual_seed(0)\n    model.load_state_dict(ckpt["model"])\n'
-            '    optimizer.load_state_dict(ckpt["optimizer"])\n    scheduler.load_state_dict(ckpt["scheduler"])\n'
-            '    return ckpt["epoch"] + 1\n',
+            (
+                '    torch.set_rng_state(ckpt["rng"])\n    torch.manual_seed(0)\n'
+                '    model.load_state_dict(ckpt["model"])\n'
+                '    optimizer.load_state_dict(ckpt["optimizer"])\n'
+                '    scheduler.load_state_dict(ckpt["scheduler"])\n    return ckpt["epoch"] + 1\n'
+            ),
             "rng",
         ),
         # Wrong order: the scheduler stepped after loading, as if the loaded epoch had not been counted.
         (
-            '    model.load_state_dict(ckpt["model"])\n    optimizer.load_state_dict(ckpt["optimizer"])\n'
-            '    scheduler.load_state_dict(ckpt["scheduler"])\n    scheduler.step()\n    torch.set_rng_state(ckpt["rng"])\n'
-            '    return ckpt["epoch"] + 1\n',
+            (
+                '    model.load_state_dict(ckpt["model"])\n'
+                '    optimizer.load_state_dict(ckpt["optimizer"])\n'
+                '    scheduler.load_state_dict(ckpt["scheduler"])\n    scheduler.step()\n'
+                '    torch.set_rng_state(ckpt["rng"])\n    return ckpt["epoch"] + 1\n'
+            ),
             "scheduler",
         ),
         (
-            '    model.load_state_dict(ckpt["model"])\n    optimizer.load_state_dict(ckpt["optimizer"])\n'
-            '    scheduler.load_state_dict(ckpt["scheduler"])\n    torch.set_rng_state(ckpt["rng"])\n    return ckpt["epoch"]\n',
+            (
+                '    model.load_state_dict(ckpt["model"])\n'
+                '    optimizer.load_state_dict(ckpt["optimizer"])\n'
+                '    scheduler.load_state_dict(ckpt["scheduler"])\n    torch.set_rng_state(ckpt["rng"])\n'
+                '    return ckpt["epoch"]\n'
+            ),
             "epoch",
         ),
     ],
@@ -185,8 +204,10 @@ def test_resume_hard_coded_epoch_is_caught_by_the_hidden_check(references):
         references,
         "resume",
         _load(
-            '    model.load_state_dict(ckpt["model"])\n    optimizer.load_state_dict(ckpt["optimizer"])\n'
-            '    scheduler.load_state_dict(ckpt["scheduler"])\n    torch.set_rng_state(ckpt["rng"])\n    return 4\n'
+            '    model.load_state_dict(ckpt["model"])\n'
+            '    optimizer.load_state_dict(ckpt["optimizer"])\n'
+            '    scheduler.load_state_dict(ckpt["scheduler"])\n    torch.set_rng_state(ckpt["rng"])\n'
+            "    return 4\n"
         ),
     )
     assert (v["diagnosis"], v["details"]["hidden"], v["details"]["visible_passed"]) == (
@@ -244,7 +265,10 @@ DEVICE = EXERCISES["device"]["solution"]
                 "",
             ).replace(
                 '    scheduler.load_state_dict(ckpt["scheduler"])\n',
-                '    scheduler = make_scheduler(optimizer)\n    scheduler.load_state_dict(ckpt["scheduler"])\n',
+                (
+                    "    scheduler = make_scheduler(optimizer)\n"
+                    '    scheduler.load_state_dict(ckpt["scheduler"])\n'
+                ),
             ),
             "scheduler",
         ),
@@ -252,9 +276,15 @@ DEVICE = EXERCISES["device"]["solution"]
         (
             DEVICE.replace(
                 "    model = make_model()\n",
-                "    model = make_model()\n    optimizer = make_optimizer(model.parameters())\n    model = make_model()\n",
+                (
+                    "    model = make_model()\n    optimizer = make_optimizer(model.parameters())\n"
+                    "    model = make_model()\n"
+                ),
             ).replace(
-                "    optimizer = make_optimizer(model.parameters())  # ...then build the optimizer on its parameters\n",
+                (
+                    "    optimizer = make_optimizer(model.parameters())  # ...then build the optimizer on "
+                    "its parameters\n"
+                ),
                 "",
             ),
             "bound",

@@ -44,7 +44,10 @@ def test_a_checkout_under_the_sandboxs_own_paths_is_not_hidden(monkeypatch):
 
 
 def check(references, body: str, top: str = "") -> dict:
-    code = f"import os, sys, torch\n{top}\n\ndef load_checkpoint(path, model, optimizer, scheduler):\n{body}\n    return 1\n"
+    code = (
+        f"import os, sys, torch\n{top}\n\n"
+        f"def load_checkpoint(path, model, optimizer, scheduler):\n{body}\n    return 1\n"
+    )
     return checker.run_check(EXERCISES["resume"], code, references, LIMITS)
 
 
@@ -107,7 +110,8 @@ def test_writes_outside_the_check_folder_do_not_land(references, tmp_path):
     ]
     body = (
         "".join(
-            f"    try:\n        open({str(p)!r}, 'w').write('x')\n    except OSError as e:\n        print('refused', e)\n"
+            f"    try:\n        open({str(p)!r}, 'w').write('x')\n"
+            "    except OSError as e:\n        print('refused', e)\n"
             for p in targets
         )
         + "    raise SystemExit('done')"
@@ -185,7 +189,8 @@ def test_data_dir_and_secret_are_not_readable(references, tmp_path):
     try:
         body = (
             "".join(
-                f"    try:\n        print(open({str(p)!r}).read())\n    except OSError as e:\n        print('unreadable', e)\n"
+                f"    try:\n        print(open({str(p)!r}).read())\n"
+                "    except OSError as e:\n        print('unreadable', e)\n"
                 for p in (probe, REPO / "data" / "secret.key", tmp_path / "x")
             )
             + "    print(sorted(os.listdir('/')))\n    raise SystemExit('done')"

@@ -46,8 +46,12 @@ TRANSFER_FORGER = """import os, sys
 
 def load_pretrained(model, source_path):
     runner = sys.modules["__main__"]
-    rows = [{"key": k, "compatible": True, "from_source": True, "untouched": False} for k in model.state_dict()]
-    runner.emit({"ev": "transfer", "rows": rows, "classes": 0, "variant": "", "missing": [], "unexpected": []})
+    rows = [
+        {"key": k, "compatible": True, "from_source": True, "untouched": False} for k in model.state_dict()
+    ]
+    runner.emit(
+        {"ev": "transfer", "rows": rows, "classes": 0, "variant": "", "missing": [], "unexpected": []}
+    )
     runner.emit({"ev": "resume_end", "ended": "exit", "s": 0})
     sys.stdout.flush()
     os._exit(0)

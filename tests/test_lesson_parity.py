@@ -72,7 +72,7 @@ def test_zh_and_en_have_the_same_shape(name: str):
     en = (TUTORIALS / "en" / name).read_text(encoding="utf-8")
     assert front_matter_keys(zh) == front_matter_keys(en)
     a, b = outline(zh), outline(en)
-    for i, (x, y) in enumerate(zip(a, b)):
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
         assert x == y, f"{name}: item {i} differs:\nzh: {str(x)[:300]}\nen: {str(y)[:300]}"
     assert len(a) == len(b), f"{name}: zh has {len(a)} headings/blocks/components, en has {len(b)}"
 

@@ -69,7 +69,7 @@ def test_api_answers_within_its_schema(lab_app):
                     checks=[not_a_server_error, status_code_conformance, response_schema_conformance],
                 )
             except BaseException as exc:
-                problems.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:300]}")
+                problems.append(f"{case.operation.method.upper()} {case.operation.path}: {str(exc)[:300]}")
 
         check()
     print(f"{sent[0]} requests over {len(operations)} operations")

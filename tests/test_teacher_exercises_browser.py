@@ -35,7 +35,7 @@ def record(data_dir, session: str, exercise: str, solved: bool, diagnosis: str |
     ],
 )
 def test_an_exercise_check_reaches_the_open_dashboard_which_stays_accessible(
-    contexts,
+    contexts,  # noqa: F811 (the fixture imported above)
     live_server,
     lang,
     scheme,

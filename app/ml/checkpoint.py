@@ -19,9 +19,10 @@ from typing import Any, NoReturn
 import torch
 from torch import Tensor
 
-FORMAT = "checkpoint-lab/1"
 from app.ml import layout
 from app.ml.layout import TEMP_SUFFIX, checkpoint_name, checkpoint_position
+
+FORMAT = "checkpoint-lab/1"
 
 # ---------------------------------------------------------------- writers
 
@@ -113,7 +114,7 @@ def save_crashing(
     limit = max(1, int(probe.tell() * fraction))
     atomic_path = Path(atomic_path)
     # Opening with "wb" truncates the previous good copy right away, as a naive writer does.
-    naive = open(naive_path, "wb", buffering=0)
+    naive = open(naive_path, "wb", buffering=0)  # noqa: SIM115 (never closed: the process dies mid-write)
     fd, _tmp = _temp_file(atomic_path)
     temp = os.fdopen(fd, "wb", buffering=0)
     torch.save(obj, _KillingTee([naive, temp], limit))

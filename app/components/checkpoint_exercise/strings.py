@@ -13,14 +13,23 @@ STRINGS["zh"].update(
         "cx.running": "检查中：用你的代码训练，SIGKILL 进程，在新进程里续训，再逐位比较……",
         "cx.waiting": "排队中：前面还有 {n} 个检查。",
         "cx.solved": "已解决",
-        "cx.solved_text": "逐位一致：被 SIGKILL 的训练从你的 checkpoint 续训后，最终权重和不中断的训练完全相同（包括隐藏检查）。",
+        "cx.solved_text": (
+            "逐位一致：被 SIGKILL 的训练从你的 checkpoint 续训后，最终权重和不中断的训练完全相同（包括隐"
+            "藏检查）。"
+        ),
         "cx.failed_title": "还不对",
-        "cx.solved_text_transfer": "逐个张量都对：每个形状相同的张量都来自预训练源，形状不同的都保持了初始化（包括隐藏检查：另一个分类数、更宽的一层）。",
+        "cx.solved_text_transfer": (
+            "逐个张量都对：每个形状相同的张量都来自预训练源，形状不同的都保持了初始化（包括隐藏检查：另一"
+            "个分类数、更宽的一层）。"
+        ),
         "cx.show_anyway": "直接看参考答案",
         "cx.busy_button": "检查进行中……",
         "cx.cancelled": "老师清空了检查队列：你的代码没有被检查，可以再运行一次。",
         "cx.queue": "代码练习的检查队列",
-        "cx.queue_counts": "排队 {waiting} 个（最多 {max} 个），运行中 {running} 个；同一地址最多 {per} 个，现在最多的地址有 {top} 个。",
+        "cx.queue_counts": (
+            "排队 {waiting} 个（最多 {max} 个），运行中 {running} 个；同一地址最多 {per} 个，现在最多的地"
+            "址有 {top} 个。"
+        ),
         "cx.queue_empty": "没有排队的检查。",
         "cx.queue_clear": "清空排队的检查",
         "cx.queue_cleared": "已清空 {n} 个排队的检查；学生会看到提示，可以再运行。",
@@ -41,8 +50,13 @@ STRINGS["zh"].update(
         "cx.identical": "逐位一致",
         "cx.differs": "不同（最大 |Δw| = {d}）",
         "cx.differs_plain": "不同",
-        "cx.mode_assemble": "这台服务器上不能安全地运行自由代码（{why}），所以这里是“组装”模式：从下面的代码行中选出需要的行并排好顺序，服务器照样真实地训练、崩溃、续训并比较。",
-        "cx.mode_assemble_chosen": "组装模式：从下面的代码行中选出需要的行并排好顺序，服务器真实地训练、崩溃、续训并比较。",
+        "cx.mode_assemble": (
+            "这台服务器上不能安全地运行自由代码（{why}），所以这里是“组装”模式：从下面的代码行中选出需要"
+            "的行并排好顺序，服务器照样真实地训练、崩溃、续训并比较。"
+        ),
+        "cx.mode_assemble_chosen": (
+            "组装模式：从下面的代码行中选出需要的行并排好顺序，服务器真实地训练、崩溃、续训并比较。"
+        ),
         "cx.mode_off": "这台服务器关闭了代码练习（CODE_EXERCISES=off）。",
         "cx.bank": "代码行：为每一行选择位置，不需要的行留空",
         "cx.position": "位置",
@@ -60,10 +74,16 @@ STRINGS["en"].update(
         "cx.editor_help": "Tab indents; press Esc, then Tab, to leave the editor.",
         "cx.run": "Run the check",
         "cx.reset": "Reset to the scaffold",
-        "cx.running": "Checking: training with your code, SIGKILLing it, resuming in a fresh process, comparing bit for bit…",
+        "cx.running": (
+            "Checking: training with your code, SIGKILLing it, resuming in a fresh process, comparing "
+            "bit for bit…"
+        ),
         "cx.waiting": "Waiting: {n} checks ahead of yours.",
         "cx.solved": "Solved",
-        "cx.solved_text": "Bit-identical: the SIGKILLed run, resumed from your checkpoint, ends with exactly the weights of an uninterrupted run (hidden check included).",
+        "cx.solved_text": (
+            "Bit-identical: the SIGKILLed run, resumed from your checkpoint, ends with exactly the "
+            "weights of an uninterrupted run (hidden check included)."
+        ),
         "cx.solved_text_transfer": (
             "Right tensor by tensor: every tensor whose shape fits came from the "
             "pretrained source, and every other one kept its initialisation "
@@ -98,8 +118,15 @@ STRINGS["en"].update(
         "cx.identical": "bit-identical",
         "cx.differs": "differs (max |Δw| = {d})",
         "cx.differs_plain": "differs",
-        "cx.mode_assemble": "Free code cannot run safely on this server ({why}), so this is assemble mode: pick the lines you need from the bank below and put them in order; the server still trains, crashes, resumes and compares for real.",
-        "cx.mode_assemble_chosen": "Assemble mode: pick the lines you need from the bank below and put them in order; the server trains, crashes, resumes and compares for real.",
+        "cx.mode_assemble": (
+            "Free code cannot run safely on this server ({why}), so this is assemble mode: pick the "
+            "lines you need from the bank below and put them in order; the server still trains, crashes, "
+            "resumes and compares for real."
+        ),
+        "cx.mode_assemble_chosen": (
+            "Assemble mode: pick the lines you need from the bank below and put them in order; the "
+            "server trains, crashes, resumes and compares for real."
+        ),
         "cx.mode_off": "Code exercises are switched off on this server (CODE_EXERCISES=off).",
         "cx.bank": "Lines: give each line you need its position; leave the others empty",
         "cx.position": "position",
@@ -185,7 +212,10 @@ HEADLINES = {
         "solved": "Solved: bit-identical.",
         "optimizer": "The optimizer state was not restored: after the resume Adam's moments start from zero.",
         "scheduler": "The learning rate jumps after the resume: the LR scheduler's state was not restored.",
-        "rng": "The data order changes after the resume: the random state was not restored (or was changed after restoring).",
+        "rng": (
+            "The data order changes after the resume: the random state was not restored (or was changed "
+            "after restoring)."
+        ),
         "weights": "The resumed run did not start from the saved weights.",
         "epoch": "Training continues from the wrong epoch.",
         "mismatch": "Everything was restored, yet the final weights differ.",
@@ -201,7 +231,9 @@ HEADLINES = {
         "not_loaded": "Tensors whose shapes fit were not loaded from the pretrained source.",
         "nothing_loaded": "Not one pretrained tensor was loaded.",
         "changed": "Tensors whose shapes differ were changed.",
-        "no_source": "The pretrained source is not ready yet (the server is pretraining it); try again in a minute.",
+        "no_source": (
+            "The pretrained source is not ready yet (the server is pretraining it); try again in a minute."
+        ),
         "other": "The result differs.",
     },
 }
@@ -227,9 +259,15 @@ def explain(lang: str, exercise: dict, v: dict) -> dict:
         phase_zh = {"save": "保存", "load": "加载", "reference": "参考训练"}.get(str(d.get("phase")), "")
         if d.get("where") == "lesson":
             lines.append(
-                f"课程的{'加载' if d.get('phase') == 'load' else '保存'}代码读写你的 checkpoint 时，torch 报错："
+                (
+                    f"课程的{'加载' if d.get('phase') == 'load' else '保存'}代码"
+                    "读写你的 checkpoint 时，torch 报错："
+                )
                 if zh
-                else f"The lesson's {'loader' if d.get('phase') == 'load' else 'saver'} failed on your checkpoint; torch said:"
+                else (
+                    f"The lesson's {'loader' if d.get('phase') == 'load' else 'saver'} "
+                    "failed on your checkpoint; torch said:"
+                )
             )
         elif d.get("line"):
             lines.append(
@@ -255,7 +293,10 @@ def explain(lang: str, exercise: dict, v: dict) -> dict:
                 0,
                 f"练习沙箱里不能使用 {blocked}：检查只需要 torch 和你的函数。"
                 if zh
-                else f"{blocked} is not available in the exercise sandbox: the check needs only torch and your functions.",
+                else (
+                    f"{blocked} is not available in the exercise sandbox: "
+                    "the check needs only torch and your functions."
+                ),
             )
         return {
             "headline": HEADLINES[lang]["error"],
@@ -265,13 +306,15 @@ def explain(lang: str, exercise: dict, v: dict) -> dict:
     if code == "epoch":
         if zh:
             lines.append(
-                f"{where}：checkpoint 保存于第 {d['crash_after']} 个 epoch 之后，应该从第 {d['expected_start']} 个继续，"
+                f"{where}：checkpoint 保存于第 {d['crash_after']} 个 epoch 之后，"
+                f"应该从第 {d['expected_start']} 个继续，"
                 f"实际从第 {d['start_epoch']} 个继续。"
             )
         else:
             lines.append(
-                f"In {where}: the checkpoint was saved after epoch {d['crash_after']}, so training should continue "
-                f"at epoch {d['expected_start']}; it continued at {d['start_epoch']}."
+                f"In {where}: the checkpoint was saved after epoch {d['crash_after']}, "
+                f"so training should continue at epoch {d['expected_start']}; "
+                f"it continued at {d['start_epoch']}."
             )
         if d.get("visible_passed"):
             lines.append(
@@ -292,21 +335,29 @@ def explain(lang: str, exercise: dict, v: dict) -> dict:
             lines.append(
                 f"恢复后学习率是 {_n(d['lr_now'])}，保存时是 {_n(d['lr_truth'])}。"
                 if zh
-                else f"Right after the resume the LR was {_n(d['lr_now'])}; when saved it was {_n(d['lr_truth'])}."
+                else (
+                    f"Right after the resume the LR was {_n(d['lr_now'])}; "
+                    f"when saved it was {_n(d['lr_truth'])}."
+                )
             )
         loss = ev.get("loss")
         if code == "optimizer" and loss:
             jump = loss["resumed"] > loss["reference"]
             lines.append(
                 (
-                    f"续训后的第 {loss['epoch']} 个 epoch：平均损失 {_n(loss['resumed'])}，不中断的训练是 {_n(loss['reference'])}。"
+                    f"续训后的第 {loss['epoch']} 个 epoch：平均损失 {_n(loss['resumed'])}，"
+                    f"不中断的训练是 {_n(loss['reference'])}。"
                     + ("损失跳升：Adam 的动量和二阶矩从零开始，前几步迈得太大。" if jump else "")
                 )
                 if zh
                 else (
-                    f"Epoch {loss['epoch']} after the resume: mean loss {_n(loss['resumed'])}, where the uninterrupted run had {_n(loss['reference'])}."
+                    f"Epoch {loss['epoch']} after the resume: mean loss {_n(loss['resumed'])}, "
+                    f"where the uninterrupted run had {_n(loss['reference'])}."
                     + (
-                        " The loss jumps: Adam's moment estimates restarted from zero, so the first steps were too large."
+                        (
+                            " The loss jumps: Adam's moment estimates restarted from zero, so the first "
+                            "steps were too large."
+                        )
                         if jump
                         else ""
                     )
@@ -315,9 +366,15 @@ def explain(lang: str, exercise: dict, v: dict) -> dict:
         lr = ev.get("lr")
         if lr and code in ("scheduler", "optimizer"):
             lines.append(
-                f"第 {lr['epoch']} 个 epoch 的学习率是 {_n(lr['resumed'])}，不中断的训练用的是 {_n(lr['reference'])}。"
+                (
+                    f"第 {lr['epoch']} 个 epoch 的学习率是 {_n(lr['resumed'])}，"
+                    f"不中断的训练用的是 {_n(lr['reference'])}。"
+                )
                 if zh
-                else f"Epoch {lr['epoch']} ran at LR {_n(lr['resumed'])}; the uninterrupted run used {_n(lr['reference'])}."
+                else (
+                    f"Epoch {lr['epoch']} ran at LR {_n(lr['resumed'])}; "
+                    f"the uninterrupted run used {_n(lr['reference'])}."
+                )
             )
         order = ev.get("order")
         if order and code in ("rng",):

@@ -53,8 +53,6 @@ def require_teacher(request: Request) -> None:
         )
 
 
-
-
 def _learner_out(lr, lang: str) -> LearnerOut:
     return LearnerOut(
         label=label(lang, lr.number),

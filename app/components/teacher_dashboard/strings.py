@@ -75,7 +75,9 @@ STRINGS["zh"].update(
     {
         "tm.title": "教师面板",
         "tm.denied": "这是教师页面",
-        "tm.denied_text": "需要教师密钥。请打开服务器启动时日志里打印的链接（/teach?key=…），或查看 DATA_DIR/teacher.key。",
+        "tm.denied_text": (
+            "需要教师密钥。请打开服务器启动时日志里打印的链接（/teach?key=…），或查看 DATA_DIR/teacher.key。"
+        ),
         "tm.wrong_key": "教师密钥不对。",
         "tm.limited": "错误的密钥太多，请 {s} 秒后再试。",
         "tm.live": "实时更新（服务器推送，不轮询）",
@@ -95,9 +97,14 @@ STRINGS["zh"].update(
         "tm.failed": "失败",
         "tm.stuck": "卡住",
         "tm.queue": "队列",
-        "tm.queue_text": "{waiting} 个等待，{training} 个训练中（全速最多 {workers} 个，另有 {paced} 个按观看速度）",
+        "tm.queue_text": (
+            "{waiting} 个等待，{training} 个训练中（全速最多 {workers} 个，另有 {paced} 个按观看速度）"
+        ),
         "tm.ledger": "全班的状态账本",
-        "tm.ledger_note": "每种恢复方式：全班做了多少次恢复，多少次与不中断的参考训练逐位相同，第一个恢复 epoch 的 loss 变化中位数，以及恢复到参考水平所需 epoch 数的中位数。全部来自学员的真实运行。",
+        "tm.ledger_note": (
+            "每种恢复方式：全班做了多少次恢复，多少次与不中断的参考训练逐位相同，第一个恢复 epoch 的 "
+            "loss 变化中位数，以及恢复到参考水平所需 epoch 数的中位数。全部来自学员的真实运行。"
+        ),
         "tm.mode": "恢复方式",
         "tm.n_resumes": "恢复次数",
         "tm.identical": "逐位相同",
@@ -115,7 +122,9 @@ STRINGS["zh"].update(
         "tm.no_learners": "还没有学员开始训练。把章节链接（或下面的情境链接）发给学员。",
         "tm.is_ok": "正常",
         "tm.scenario": "情境链接",
-        "tm.scenario_note": "设置写进链接里：学员打开后表单已经填好，勾选“锁定”的项不能改动。只改一个变量，让全班比较结果。",
+        "tm.scenario_note": (
+            "设置写进链接里：学员打开后表单已经填好，勾选“锁定”的项不能改动。只改一个变量，让全班比较结果。"
+        ),
         "tm.lock": "锁定",
         "tm.on": "开",
         "tm.off": "关",
@@ -123,7 +132,10 @@ STRINGS["zh"].update(
         "tm.copy_link": "复制这个情境的链接",
         "tm.scenario_invalid": "这个情境有问题，学员提交时会看到同样的提示：",
         "tm.reset_title": "重置班级",
-        "tm.reset_text": "当前班级的 {runs} 次运行（{learners} 位学员）会被归档：文件留在磁盘上，可以在“归档”里查看、下载和恢复。之后面板从空白的新班级开始，学员编号从 1 重新开始。",
+        "tm.reset_text": (
+            "当前班级的 {runs} 次运行（{learners} 位学员）会被归档：文件留在磁盘上，可以在“归档”里查看、"
+            "下载和恢复。之后面板从空白的新班级开始，学员编号从 1 重新开始。"
+        ),
         "tm.reset_confirm": "我确认：归档当前班级并开始新班级",
         "tm.reset_do": "归档并重置",
         "tm.reset_need_confirm": "请先勾选确认。",
@@ -162,7 +174,10 @@ STRINGS["zh"].update(
         "tm.name_cleared": "已清除：老师看到的是匿名编号。",
         "tm.name_need_session": "请刷新页面后再试。",
         "tm.ex_title": "代码练习",
-        "tm.ex_note": "每个练习：多少位学员做过检查、多少位已解决、失败的检查有多少次，以及失败检查里最常见的诊断。检查在沙箱里真实运行学员的代码。",
+        "tm.ex_note": (
+            "每个练习：多少位学员做过检查、多少位已解决、失败的检查有多少次，以及失败检查里最常见的诊断。"
+            "检查在沙箱里真实运行学员的代码。"
+        ),
         "tm.ex_exercise": "练习",
         "tm.ex_tried": "做过",
         "tm.ex_solved": "已解决",
@@ -180,7 +195,10 @@ STRINGS["en"].update(
     {
         "tm.title": "Teacher dashboard",
         "tm.denied": "This is a teacher page",
-        "tm.denied_text": "It needs the teacher key. Open the link the server printed in its log at start (/teach?key=…), or read DATA_DIR/teacher.key.",
+        "tm.denied_text": (
+            "It needs the teacher key. Open the link the server printed in its log at start "
+            "(/teach?key=…), or read DATA_DIR/teacher.key."
+        ),
         "tm.wrong_key": "That teacher key is not right.",
         "tm.limited": "Too many wrong keys; try again in {s} s.",
         "tm.live": "Live (the server pushes changes; nothing polls)",
@@ -200,9 +218,16 @@ STRINGS["en"].update(
         "tm.failed": "failed",
         "tm.stuck": "stuck",
         "tm.queue": "Queue",
-        "tm.queue_text": "{waiting} waiting, {training} training (at most {workers} at full speed and {paced} at a watching pace)",
+        "tm.queue_text": (
+            "{waiting} waiting, {training} training (at most {workers} at full speed and {paced} at a "
+            "watching pace)"
+        ),
         "tm.ledger": "The class's state ledger",
-        "tm.ledger_note": "For each way of resuming: how many resumes the class ran, how many ended bit-identical to the uninterrupted reference, the median change of the first resumed epoch's loss, and the median epochs until the held-out loss was back. All from the learners' real runs.",
+        "tm.ledger_note": (
+            "For each way of resuming: how many resumes the class ran, how many ended bit-identical to "
+            "the uninterrupted reference, the median change of the first resumed epoch's loss, and the "
+            "median epochs until the held-out loss was back. All from the learners' real runs."
+        ),
         "tm.mode": "Restore mode",
         "tm.n_resumes": "resumes",
         "tm.identical": "bit-identical",
@@ -217,18 +242,29 @@ STRINGS["en"].update(
         "tm.ago_s": "{n} s ago",
         "tm.ago_m": "{n} min ago",
         "tm.show": "Present",
-        "tm.no_learners": "No learner has started a run yet. Hand out the chapter's link (or a scenario link below).",
+        "tm.no_learners": (
+            "No learner has started a run yet. Hand out the chapter's link (or a scenario link below)."
+        ),
         "tm.is_ok": "fine",
         "tm.scenario": "Scenario link",
-        "tm.scenario_note": "The settings go into the link: learners who open it find the form filled in, and the locked controls cannot be changed. Change one variable and let the class compare.",
+        "tm.scenario_note": (
+            "The settings go into the link: learners who open it find the form filled in, and the locked "
+            "controls cannot be changed. Change one variable and let the class compare."
+        ),
         "tm.lock": "lock",
         "tm.on": "on",
         "tm.off": "off",
         "tm.lang_of_link": "Language of the link",
         "tm.copy_link": "Copy the link for this scenario",
-        "tm.scenario_invalid": "This scenario has a problem; learners who submit it will see the same message:",
+        "tm.scenario_invalid": (
+            "This scenario has a problem; learners who submit it will see the same message:"
+        ),
         "tm.reset_title": "Reset the class",
-        "tm.reset_text": "The current class's {runs} runs (of {learners} learners) will be archived: their files stay on disk and can be listed, downloaded and restored under Archives. The dashboard then starts from a fresh class, numbering learners from 1 again.",
+        "tm.reset_text": (
+            "The current class's {runs} runs (of {learners} learners) will be archived: their files stay "
+            "on disk and can be listed, downloaded and restored under Archives. The dashboard then "
+            "starts from a fresh class, numbering learners from 1 again."
+        ),
         "tm.reset_confirm": "I am sure: archive the current class and start a fresh one",
         "tm.reset_do": "Archive and reset",
         "tm.reset_need_confirm": "Tick the confirmation first.",
@@ -240,7 +276,9 @@ STRINGS["en"].update(
         "tm.archive_runs": "runs",
         "tm.archive_learners": "learners",
         "tm.restore": "Restore into the current class",
-        "tm.restore_note": "Restoring puts the archive's runs back into the current class (alongside any runs there now).",
+        "tm.restore_note": (
+            "Restoring puts the archive's runs back into the current class (alongside any runs there now)."
+        ),
         "tm.restored": "Archive {id} restored.",
         "tm.no_archive": "There is no such archive.",
         "tm.download_csv": "CSV",
@@ -255,19 +293,28 @@ STRINGS["en"].update(
         "tm.no_runs": "This learner has no runs yet.",
         "tm.no_learner": "There is no such learner.",
         "tm.present_class": "The class",
-        "tm.present_summary": "{present} learners present · {runs} runs · {crashed} crashed · {resumes} resumes",
+        "tm.present_summary": (
+            "{present} learners present · {runs} runs · {crashed} crashed · {resumes} resumes"
+        ),
         "tm.exit_present": "Back to the dashboard",
         "tm.learner_summary": "runs: {runs} · crashed: {crashed} · resumes: {resumes} · latest: {status}",
         "tm.locked_note": "locked by your teacher",
         "tm.name_title": "Your name in class (optional)",
         "tm.name_label": "Name your teacher sees on the dashboard",
-        "tm.name_note": 'You may leave it empty: the teacher then sees an anonymous number ("learner N"). Only this name is kept, nothing else.',
+        "tm.name_note": (
+            "You may leave it empty: the teacher then sees an anonymous number "
+            '("learner N"). Only this name is kept, nothing else.'
+        ),
         "tm.name_save": "Save",
         "tm.name_saved": "Saved: your teacher sees \u201c{name}\u201d.",
         "tm.name_cleared": "Cleared: your teacher sees an anonymous number.",
         "tm.name_need_session": "Reload the page and try again.",
         "tm.ex_title": "Checked exercises",
-        "tm.ex_note": "For each exercise: how many learners ran a check, how many solved it, how many checks failed, and the diagnosis the failed checks got most often. The checks run the learners' own code in the sandbox.",
+        "tm.ex_note": (
+            "For each exercise: how many learners ran a check, how many solved it, how many checks "
+            "failed, and the diagnosis the failed checks got most often. The checks run the learners' "
+            "own code in the sandbox."
+        ),
         "tm.ex_exercise": "Exercise",
         "tm.ex_tried": "tried",
         "tm.ex_solved": "solved",
