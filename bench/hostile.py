@@ -12,7 +12,6 @@ Targets: 0 failed, 0 corrupt, 0 lost, 0 orphans, 0 attacks through (counts, not 
 from __future__ import annotations
 
 import contextlib
-
 import os
 import signal
 import tempfile
