@@ -29,14 +29,22 @@ def _inspect_path(path: str, limits: dict) -> dict:
 
     if os.path.isdir(path):
         audit = checkpoint_folder.audit_folder(path, {**DEFAULT_LIMITS, **limits})
-        return {"ok": True, "filename": os.path.basename(os.path.abspath(path)), "kind": audit["kind"], "audit": audit}
+        return {
+            "ok": True,
+            "filename": os.path.basename(os.path.abspath(path)),
+            "kind": audit["kind"],
+            "audit": audit,
+        }
     return inspect_file(path, os.path.basename(path), limits)
 
 
 def run(path: str, settings: Settings) -> dict:
     from app.jobs.processes import SandboxError, SandboxFailure, call_in_sandbox
 
-    limits = {"max_file_bytes": settings.upload_max_mb * 1024 * 1024, "report_bytes": settings.inspect_report_kb * 1024}
+    limits = {
+        "max_file_bytes": settings.upload_max_mb * 1024 * 1024,
+        "report_bytes": settings.inspect_report_kb * 1024,
+    }
     try:
         return call_in_sandbox(
             _inspect_path,

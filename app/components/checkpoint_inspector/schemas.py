@@ -82,7 +82,9 @@ class Finding(Answer):
 
 class Piece(Answer):
     piece: str
-    where: str | None = Field(description="the dotted path (file:path in a folder) that holds it; None: missing")
+    where: str | None = Field(
+        description="the dotted path (file:path in a folder) that holds it; None: missing"
+    )
     detail: str | int | float | None
 
 
@@ -99,7 +101,9 @@ class FolderFile(Answer):
 class Audit(Answer):
     """Will training resume from this file (or folder) as if it had never stopped?"""
 
-    kind: str = Field(description="what the file or folder is: lightning, lesson, state_dict, hf_trainer_folder, …")
+    kind: str = Field(
+        description="what the file or folder is: lightning, lesson, state_dict, hf_trainer_folder, …"
+    )
     verdict: Literal["exact", "not_bitwise", "weights_only", "part", "not_training"]
     headline: str = Field(default="", description="the verdict in words, in the request's language")
     findings: list[Finding] = Field(description="most important first")

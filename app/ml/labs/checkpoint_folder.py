@@ -110,7 +110,13 @@ def safetensors_weights(path: str, limits: dict) -> dict:
         if str(v.get("dtype", "")).startswith(("F", "BF")) and not k.endswith(resume_parts.BUFFER_SUFFIXES)
     ]
     prefixes = [p for p in ("module.", "_orig_mod.") if sd and sum(k.startswith(p) for k in sd) > len(sd) / 2]
-    return {"path": Path(path).name, "tensors": len(sd), "params": params, "prefixes": prefixes, "ordered": False}
+    return {
+        "path": Path(path).name,
+        "tensors": len(sd),
+        "params": params,
+        "prefixes": prefixes,
+        "ordered": False,
+    }
 
 
 def _prefixed(found: dict, name: str) -> dict:
@@ -124,7 +130,13 @@ def _prefixed(found: dict, name: str) -> dict:
 def _file(path: Path, limits: dict) -> tuple[dict, dict]:
     """(the file's line in the folder listing, the pieces it holds)."""
     name = path.name
-    entry: dict = {"name": name[:120], "bytes": path.stat().st_size, "kind": "other", "safe": None, "allowlist": None}
+    entry: dict = {
+        "name": name[:120],
+        "bytes": path.stat().st_size,
+        "kind": "other",
+        "safe": None,
+        "allowlist": None,
+    }
     found = resume_parts.empty()
     low = name.lower()
     if low == "trainer_state.json" and entry["bytes"] <= MAX_JSON_BYTES:
@@ -184,8 +196,14 @@ def audit_folder(folder: str, limits: dict | None = None) -> dict:
         try:
             entry, part = _file(path, limits)
         except Exception as exc:  # one unreadable file is reported, the rest still audited
-            entry = {"name": path.name[:120], "bytes": path.stat().st_size, "kind": "other", "safe": None,
-                     "allowlist": None, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+            entry = {
+                "name": path.name[:120],
+                "bytes": path.stat().st_size,
+                "kind": "other",
+                "safe": None,
+                "allowlist": None,
+                "error": f"{type(exc).__name__}: {str(exc)[:300]}",
+            }
             part = resume_parts.empty()
         files.append(entry)
         resume_parts.merge(found, part)

@@ -7,8 +7,8 @@ import struct
 
 from app.ml.labs import captured, error_text, resume_audit
 from app.ml.labs.checkpoint_folder import safetensors_weights
-from app.ml.labs.resume_parts import empty
 from app.ml.labs.inspect_tree import make_leaf, short, totals_of
+from app.ml.labs.resume_parts import empty
 
 
 def refuse(res: dict, stage: str, message: str, exc: BaseException | None = None) -> dict:
@@ -92,7 +92,9 @@ def _header_leaf(key: str, entry: object, limits: dict) -> dict:
     for d in shape:
         numel *= d
     dtype = str(entry.get("dtype", ""))
-    leaf.update(kind="tensor", shape=shape, dtype=dtype, numel=numel, bytes=numel * _BYTES.get(dtype, 1), value=None)
+    leaf.update(
+        kind="tensor", shape=shape, dtype=dtype, numel=numel, bytes=numel * _BYTES.get(dtype, 1), value=None
+    )
     return leaf
 
 
@@ -112,5 +114,3 @@ def _tensor_leaf(sf, key: str, limits: dict) -> dict:
             leaf["stats"]["sampled"] = True
         return leaf
     return make_leaf(key, sf.get_tensor(key), limits)
-
-

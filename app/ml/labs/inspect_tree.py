@@ -171,7 +171,12 @@ def build_tree(obj: Any, limits: dict) -> dict:
         leaves, stack = _walk([("", obj, 0)], cap, limits, seen)
         totals = totals_of(leaves)
         more = _count_rest(stack, seen, limits, totals)
-        return {"tree": leaves, "truncated": more > 0, "totals": totals, "more": {**no_more(), "leaves": more}}
+        return {
+            "tree": leaves,
+            "truncated": more > 0,
+            "totals": totals,
+            "more": {**no_more(), "leaves": more},
+        }
     assert kids is not None
     # Each top-level group walked up to the whole cap, then the cap shared out: groups that
     # need less than an equal share give the rest to those that need more.
@@ -187,7 +192,7 @@ def build_tree(obj: Any, limits: dict) -> dict:
     out: list[dict] = []
     totals = totals_of([])
     more = 0
-    for (key, leaves, rest, group_totals), n in zip(walked, share):
+    for (key, leaves, rest, group_totals), n in zip(walked, share, strict=True):
         shown, hidden = leaves[:n], leaves[n:]
         out += shown
         hidden_totals = totals_of(hidden)
@@ -267,4 +272,3 @@ def totals_of(leaves: list[dict]) -> dict:
         "numel": sum(x["numel"] for x in tensors),
         "tensor_bytes": sum(x["bytes"] for x in tensors),
     }
-

@@ -19,7 +19,6 @@ import pickle
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -269,7 +268,10 @@ def _torch_zip(res: dict, path: str, limits: dict) -> dict:
             }
             res["more"]["zip_entries"] = max(0, len(infos) - limits["zip_entries_shown"])
             pkl = find_data_pkl([i.filename for i in infos])
-            if pkl is None and checkpoint_folder.folder_layout([Path(i.filename).name for i in infos]) != "folder":
+            if (
+                pkl is None
+                and checkpoint_folder.folder_layout([Path(i.filename).name for i in infos]) != "folder"
+            ):
                 return _folder_zip(res, path, limits)
             if declared > limits["max_declared_bytes"] and res["reading"] != "header":
                 return _refuse(

@@ -67,11 +67,21 @@ def _optimizer_findings(opt: dict, weights: dict | None) -> list[dict]:
         have = sorted(str(s[0]) for s in opt["shapes"] if s)
         want = sorted(str(shape) for _name, shape in params)
         if have and len(have) == len(want) and have != want:
-            out.append(finding("optimizer_shape", path=opt["path"], index=None, name="", shape=None,
-                               state_shape=None, wrong=sum(a != b for a, b in zip(have, want)), total=len(params)))
+            out.append(
+                finding(
+                    "optimizer_shape",
+                    path=opt["path"],
+                    index=None,
+                    name="",
+                    shape=None,
+                    state_shape=None,
+                    wrong=sum(a != b for a, b in zip(have, want, strict=True)),
+                    total=len(params),
+                )
+            )
         return out
     wrong = []
-    for i, (shapes, (name, shape)) in enumerate(zip(opt["shapes"], params)):
+    for i, (shapes, (name, shape)) in enumerate(zip(opt["shapes"], params, strict=False)):
         if shapes and shape not in shapes:
             wrong.append((i, name, shape, shapes[0]))
     if wrong:
@@ -202,7 +212,11 @@ def pieces(found: dict, weights: dict | None, opt: dict | None, sched: dict | No
     np_state = found["numpy"][0] if found["numpy"] else None
     counters = ", ".join(f"{c['path']}={c['value']}" for c in found["counters"][:4]) or None
     return [
-        {"piece": "weights", "where": weights and weights["path"], "detail": weights and len(weights["params"])},
+        {
+            "piece": "weights",
+            "where": weights and weights["path"],
+            "detail": weights and len(weights["params"]),
+        },
         {"piece": "optimizer", "where": opt and opt["path"], "detail": opt and opt["count"]},
         {"piece": "scheduler", "where": sched and sched["path"], "detail": sched and sched["last_epoch"]},
         {"piece": "scaler", "where": at(found["scalers"]), "detail": None},

@@ -137,7 +137,9 @@ def weights_info(path: str, sd: Mapping) -> dict:
         if isinstance(v, torch.Tensor) and v.is_floating_point() and not k.endswith(BUFFER_SUFFIXES)
     ]
     keys = [k for k in sd if isinstance(k, str)]
-    prefixes = [p for p in ("module.", "_orig_mod.") if keys and sum(k.startswith(p) for k in keys) > len(keys) / 2]
+    prefixes = [
+        p for p in ("module.", "_orig_mod.") if keys and sum(k.startswith(p) for k in keys) > len(keys) / 2
+    ]
     return {"path": path, "tensors": len(keys), "params": params, "prefixes": prefixes}
 
 
