@@ -193,7 +193,7 @@ def _refused_audit(res: dict, path: str, where: str, limits: dict) -> dict:
         res["audit"] = {"kind": kind, "verdict": "not_training", "findings": findings, "pieces": []}
         return res
     try:
-        obj = _torch_load(path, False, where, allow)
+        obj, allow = checkpoint_folder.load_numpy_allowlisted(path, where, allow)
     except Exception as exc:  # the allowlist was not enough: say so, keep the refusal
         res["notes"].append(short(f"With NumPy's classes allowlisted it still fails: {error_text(exc)}", 500))
         return res
