@@ -153,7 +153,7 @@ ZH = {
     "ca.header_only": "文件超过了上限：只读取了 zip 目录和 pickle（形状和 dtype，没有读张量数据）。",
     "ca.allowlist": (
         "默认被拒绝，原因是 NumPy 的数据类，位置：{keys}。transformers 加载自己的 rng_state.pth 也是这样做的"
-        "。下面这个白名单（已在这里试过）可以加载它：",
+        "。下面这个白名单（已在这里试过）可以加载它："
     ),
     "ca.piece.weights": "模型权重",
     "ca.piece.optimizer": "优化器状态",
@@ -179,13 +179,13 @@ ZH = {
     "ca.short.training_args": "pickle 保存的 TrainingArguments",
     "ca.f.optimizer_shape": (
         "优化器状态与权重按位置对不上：第 {index} 个参数（{name}）的形状是 {shape}，为第 {index} 个位置保存"
-        "的状态形状却是 {state_shape}（{total} ",
+        "的状态形状却是 {state_shape}（{total} "
         "个位置中有 {wrong} 个不同）。load_state_dict 只按位置配对，所以这个优化器是按另一种参数顺序（或为另"
-        "一个模型）建的。",
+        "一个模型）建的。"
     ),
     "ca.f.optimizer_count": (
         "优化器有 {optimizer} 个参数，模型有 {model} 个：load_state_dict 会拒绝个数不同的状态。如果是有意冻"
-        "结了某些层，加载前要用同样的参数建优化器。",
+        "结了某些层，加载前要用同样的参数建优化器。"
     ),
     "ca.f.scheduler_lr": (
         "scheduler 的 {field}[{group}] = {value}，和优化器的 {other} = {other_value} 不一致：这个 scheduler "
@@ -220,8 +220,8 @@ ZH = {
     ),
     "ca.f.no_position": (
         "没有 data loader 的位置：在 epoch 中途保存的 checkpoint 会从 epoch 开头续训，有些样本训练两次、有些"
-        "一次也没有（保存 sampler 的位置或 ",
-        "StatefulDataLoader 的 state_dict）。",
+        "一次也没有（保存 sampler 的位置或 "
+        "StatefulDataLoader 的 state_dict）。"
     ),
     "ca.f.whole_model": (
         "整个模型被 pickle 保存（torch.save(model)）：weights_only=True 会拒绝其中的类。请改存模型的"
@@ -229,12 +229,12 @@ ZH = {
     ),
     "ca.f.training_args": (
         "pickle 保存的 HF TrainingArguments：是设置，不是训练状态。transformers 用 weights_only=False 读取它"
-        "，所以只加载你信任的来源。",
+        "，所以只加载你信任的来源。"
     ),
     "ca.f.prefix": (
         "{path} 的 key 都以 {prefix} "
         "开头：加载到未包装的模型前要去掉它（torch.nn.modules.utils.consume_prefix_in_state_dict_if_present"
-        "）。",
+        "）。"
     ),
     "ca.f.optimizer_empty": "优化器状态是空的：它在第一步之前就被保存了。",
 }

@@ -10,6 +10,7 @@ the web process holds none of them in memory, whatever is uploaded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -159,10 +160,8 @@ def sweep_uploads(settings, older_than_s: float = 3600.0) -> None:
                     f.unlink()
             except OSError:
                 continue
-        try:
+        with contextlib.suppress(OSError):
             folder.rmdir()
-        except OSError:
-            pass
 
 
 def make_store(settings) -> ReportStore:
@@ -245,6 +244,9 @@ def _failed(received: Received, stage: str, error_type: str | None, error: str) 
         "totals": {"leaves": 0, "tensors": 0, "numel": 0, "tensor_bytes": 0},
         "notes": [],
         "more": {"leaves": 0, "globals": 0, "metadata": 0, "zip_entries": 0, "notes": 0},
+        "reading": "full",
+        "kind": None,
+        "audit": None,
     }
 
 

@@ -7,10 +7,10 @@ i18n.STRINGS["zh"].update(
         "ci.title": "交互演示：检查你自己的 checkpoint 文件",
         "ci.intro": (
             "上传你自己训练脚本写出的 checkpoint（.pt、.pth、.ckpt、.bin、.safetensors……，或把 HF Trainer / "
-            "Accelerate 的 ",
+            "Accelerate 的 "
             "checkpoint 文件夹打成 zip），先看它能不能精确续训、缺了什么，再看里面的 key、形状、dtype、数值"
-            "统计、zip 条目和 pickle 引用的全局名字。文件只会用 ",
-            "weights_only=True 在一个受限的临时进程里打开，检查完立刻删除；报告只有你自己能看到。",
+            "统计、zip 条目和 pickle 引用的全局名字。文件只会用 "
+            "weights_only=True 在一个受限的临时进程里打开，检查完立刻删除；报告只有你自己能看到。"
         ),
         "ci.file": "选择文件（最大 {limit} MiB）",
         "ci.submit": "上传并检查",
@@ -60,7 +60,7 @@ i18n.STRINGS["zh"].update(
         "ci.tag.unknown": "无法检查",
         "ci.stage.unsupported": (
             "PyTorch 的 weights_only 加载器不支持这个 pickle 的写法。这不是安全判断：文件没有要求执行代码，"
-            "只是不能按 checkpoint 读取。",
+            "只是不能按 checkpoint 读取。"
         ),
         "ci.reject.busy": "现在排队检查的文件太多了，请过一分钟再试。",
         "ci.reject.no_session": "请先打开课程页面，再上传文件。",
@@ -70,7 +70,7 @@ i18n.STRINGS["zh"].update(
         "ci.more_keys": "……还有 {n} 个 key 没有显示（报告的大小有上限）。",
         "ci.stage.truncated": (
             "文件被截断了：它的开头是 torch.save 的 zip 归档，结尾（zip 目录）却不见了——多半是写入时崩溃或磁"
-            "盘满了。见 6.3.2 节：原子写入。",
+            "盘满了。见 6.3.2 节：原子写入。"
         ),
         "ci.group_more": "……这一组还有 {n} 个 key 没有显示（{size}）",
         "ci.allowed": "允许",

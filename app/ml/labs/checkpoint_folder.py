@@ -158,6 +158,8 @@ def _file(path: Path, limits: dict) -> tuple[dict, dict]:
         "kind": "other",
         "safe": None,
         "allowlist": None,
+        "refused": None,
+        "error": None,
     }
     found = resume_parts.empty()
     low = name.lower()
@@ -226,6 +228,7 @@ def audit_folder(folder: str, limits: dict | None = None) -> dict:
                 "kind": "other",
                 "safe": None,
                 "allowlist": None,
+                "refused": None,
                 "error": f"{type(exc).__name__}: {str(exc)[:300]}",
             }
             part = resume_parts.empty()

@@ -68,6 +68,9 @@ def read_safetensors(res: dict, path: str, limits: dict) -> dict:
         "reason": None,
         "globals": [],
         "globals_complete": True,
+        "checked": [],
+        "allowlist": None,
+        "numpy_keys": None,
         "summary": "safetensors holds a JSON header and raw tensor bytes: loading it runs no code.",
     }
     found = empty()

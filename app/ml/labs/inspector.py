@@ -190,7 +190,7 @@ def _refused_audit(res: dict, path: str, where: str, limits: dict) -> dict:
     if allow is None:
         code = {"whole_model": "whole_model", "hf_training_args": "training_args"}.get(kind)
         findings = [resume_audit.finding(code)] if code else []
-        res["audit"] = {"kind": kind, "verdict": "not_training", "findings": findings, "pieces": []}
+        res["audit"] = {"kind": kind, "verdict": "not_training", "findings": findings, "pieces": [], "files": None}
         return res
     try:
         obj, allow = checkpoint_folder.load_numpy_allowlisted(path, where, allow)
@@ -335,13 +335,25 @@ def _folder_zip(res: dict, path: str, limits: dict) -> dict:
         "reason": None,
         "globals": [],
         "globals_complete": True,
+        "checked": [],
+        "allowlist": None,
+        "numpy_keys": None,
     }
     res.update(ok=True, stage="done")
     return res
 
 
 def _verdict_start(data, res: dict, limits: dict) -> dict:
-    verdict = {"safe": None, "summary": "", "reason": None, "globals": [], "globals_complete": True}
+    verdict = {
+        "safe": None,
+        "summary": "",
+        "reason": None,
+        "globals": [],
+        "globals_complete": True,
+        "checked": [],
+        "allowlist": None,
+        "numpy_keys": None,
+    }
     found: dict[str, None] = {}
     more = 0
     try:
@@ -449,6 +461,8 @@ def _inspect(path: str, filename: str, limits: dict) -> dict:
                 f"{head[:8].hex(' ')}, which match no known format (the content decides, not the name).",
             )
         res["format"] = fmt
+        if (ext in SAFETENSORS_EXTENSIONS) != (fmt == "safetensors") and ext:
+            res["notes"].append(f"The name says {ext}, but the content is {fmt}: the content decides.")
         if size > limits["max_file_bytes"]:
             if fmt not in ("torch-zip", "safetensors") or size > limits["max_header_file_bytes"]:
                 return _refuse(

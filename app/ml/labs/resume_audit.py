@@ -168,7 +168,13 @@ def judge(found: dict, kind: str) -> dict:
         verdict = "not_training"
     if verdict in ("part", "not_training"):
         out = [f for f in out if f["level"] != "if" and f["code"] not in ("no_counter", "no_rng")]
-    return {"kind": kind, "verdict": verdict, "findings": out, "pieces": pieces(found, weights, opt, sched)}
+    return {
+        "kind": kind,
+        "verdict": verdict,
+        "findings": out,
+        "pieces": pieces(found, weights, opt, sched),
+        "files": None,
+    }
 
 
 def _any_state(found: dict) -> bool:
