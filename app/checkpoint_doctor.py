@@ -59,7 +59,9 @@ def run(path: str, settings: Settings) -> dict:
 
 def exit_status(report: dict) -> int:
     audit = report.get("audit")
-    if not audit:
+    verdict = report.get("verdict") or {}
+    refused = verdict.get("safe") is False and not verdict.get("allowlist")
+    if not audit or not report.get("ok") or refused:  # weights_only=True would not load it either
         return EXIT_UNREADABLE
     return audit_words.VERDICT_EXIT[audit["verdict"]]
 
@@ -75,6 +77,10 @@ def as_text(report: dict, lang: str) -> str:
             lines.append("  " + reason.splitlines()[0])
         return "\n".join(lines)
     lines.append(f"  {audit_words.headline(audit, lang)}")
+    reason = (report.get("verdict") or {}).get("reason")
+    if reason and not (report.get("verdict") or {}).get("allowlist"):
+        said = [line for line in reason.splitlines() if "WeightsUnpickler" in line or "global" in line.lower()]
+        lines.append("  " + (said or reason.strip().splitlines())[0].strip()[:300])
     lines.append(f"  {t('ca.kind')}: {audit_words.kind_text(audit['kind'], lang)}")
     if report.get("reading") == "header":
         lines.append("  " + t("ca.header_only"))
@@ -87,7 +93,8 @@ def as_text(report: dict, lang: str) -> str:
         mark = {"blocks": "✗", "if": "?", "info": "·"}[f["level"]]
         where = f" ({t('ca.section').format(section=f['section'])})" if f.get("section") else ""
         lines.append(f"  {mark} {audit_words.finding_text(f, lang)}{where}")
-    lines.append(f"  {t('ca.pieces')}:")
+    if audit["pieces"]:
+        lines.append(f"  {t('ca.pieces')}:")
     for p in audit["pieces"]:
         where = p["where"] if p["where"] else t("ca.missing")
         lines.append(f"    {t('ca.piece.' + p['piece'])}: {where}")
