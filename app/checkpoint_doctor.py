@@ -79,7 +79,9 @@ def as_text(report: dict, lang: str) -> str:
     lines.append(f"  {audit_words.headline(audit, lang)}")
     reason = (report.get("verdict") or {}).get("reason")
     if reason and not (report.get("verdict") or {}).get("allowlist"):
-        said = [line for line in reason.splitlines() if "WeightsUnpickler" in line or "global" in line.lower()]
+        said = [
+            line for line in reason.splitlines() if "WeightsUnpickler" in line or "global" in line.lower()
+        ]
         lines.append("  " + (said or reason.strip().splitlines())[0].strip()[:300])
     lines.append(f"  {t('ca.kind')}: {audit_words.kind_text(audit['kind'], lang)}")
     if report.get("reading") == "header":

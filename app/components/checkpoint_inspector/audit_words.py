@@ -27,7 +27,7 @@ EN = {
     "ca.pieces": "Training state found",
     "ca.missing": "missing",
     "ca.files": "Files of the folder",
-    "ca.ledger": "ledger row",
+    "ca.ledger": "ledger: {row}",
     "ca.section": "section {section}",
     "ca.kind": "What it is",
     "ca.header_only": (
@@ -147,7 +147,7 @@ ZH = {
     "ca.pieces": "找到的训练状态",
     "ca.missing": "缺少",
     "ca.files": "文件夹里的文件",
-    "ca.ledger": "账本中的一行",
+    "ca.ledger": "账本：{row}",
     "ca.section": "第 {section} 节",
     "ca.kind": "这是什么文件",
     "ca.header_only": "文件超过了上限：只读取了 zip 目录和 pickle（形状和 dtype，没有读张量数据）。",
@@ -308,6 +308,16 @@ KINDS = {
     },
 }
 
+# The simulator ledger's rows, as its strings name them (RESTORE_LABELS), for the links' text.
+LEDGER_ROWS = {
+    "en": {
+        "weights": "Weights only",
+        "no_scheduler": "Everything but the scheduler",
+        "no_rng": "Everything but the RNG state",
+    },
+    "zh": {"weights": "仅权重", "no_scheduler": "除 scheduler 外全部", "no_rng": "除随机数状态外全部"},
+}
+
 i18n.STRINGS["en"].update(EN)
 i18n.STRINGS["zh"].update(ZH)
 
@@ -368,3 +378,7 @@ def in_words(report: dict, lang: str) -> dict:
         "findings": [{**f, "text": finding_text(f, lang)} for f in audit["findings"]],
     }
     return out
+
+
+def ledger_text(mode: str, lang: str) -> str:
+    return i18n.t(lang, "ca.ledger").format(row=LEDGER_ROWS.get(lang, LEDGER_ROWS["en"]).get(mode, mode))

@@ -34,6 +34,7 @@ def _base(request: Request, lang: str) -> dict:
         "section_href": lambda section: section_href(request, lang, section),
         "in_words": lambda report: audit_words.in_words(report, lang),
         "kind_text": lambda kind: audit_words.kind_text(kind, lang),
+        "ledger_text": lambda mode: audit_words.ledger_text(mode, lang),
         "lang": lang,
         "prefix": PREFIX,
         "limit_mb": limit_mb,

@@ -190,7 +190,13 @@ def _refused_audit(res: dict, path: str, where: str, limits: dict) -> dict:
     if allow is None:
         code = {"whole_model": "whole_model", "hf_training_args": "training_args"}.get(kind)
         findings = [resume_audit.finding(code)] if code else []
-        res["audit"] = {"kind": kind, "verdict": "not_training", "findings": findings, "pieces": [], "files": None}
+        res["audit"] = {
+            "kind": kind,
+            "verdict": "not_training",
+            "findings": findings,
+            "pieces": [],
+            "files": None,
+        }
         return res
     try:
         obj, allow = checkpoint_folder.load_numpy_allowlisted(path, where, allow)
