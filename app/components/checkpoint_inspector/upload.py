@@ -13,6 +13,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -92,7 +93,7 @@ async def receive_file(request: Request, folder: Path, limit: int, drain: int = 
             await _discard(request.stream(), 0, drain)
         raise UploadRejected(413, "too_large", too_large_detail(limit))
 
-    state = {
+    state: dict[str, Any] = {
         "field": b"",
         "value": b"",
         "headers": {},
@@ -152,7 +153,7 @@ async def receive_file(request: Request, folder: Path, limit: int, drain: int = 
         "on_part_data": on_part_data,
         "on_part_end": on_part_end,
     }
-    parser = MultipartParser(boundary, callbacks)
+    parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]  # plain functions, typed loosely
     received = 0
     stream = request.stream()
     try:

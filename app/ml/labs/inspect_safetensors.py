@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+from typing import Any
 
 from app.ml.labs import captured, error_text, resume_audit
 from app.ml.labs.checkpoint_folder import safetensors_weights
@@ -101,7 +102,7 @@ def _header_leaf(key: str, entry: object, limits: dict) -> dict:
     return leaf
 
 
-def _tensor_leaf(sf, key: str, limits: dict) -> dict:
+def _tensor_leaf(sf: Any, key: str, limits: dict) -> dict:
     sl = sf.get_slice(key)
     shape = list(sl.get_shape())
     inner = 1

@@ -32,7 +32,7 @@ def _stats(t: torch.Tensor, limit: int) -> dict | None:
     flat = t.detach().reshape(-1)[:limit].to(torch.float64)
     finite = flat[torch.isfinite(flat)]
     n = finite.numel()
-    out = {
+    out: dict[str, Any] = {
         "mean": None,
         "std": None,
         "min": None,
@@ -52,7 +52,7 @@ def _stats(t: torch.Tensor, limit: int) -> dict | None:
 
 
 def make_leaf(path: str, obj: Any, limits: dict) -> dict:
-    leaf = {
+    leaf: dict[str, Any] = {
         "path": path,
         "kind": "other",
         "shape": None,

@@ -20,7 +20,7 @@ import tempfile
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 import torch.serialization
@@ -349,8 +349,8 @@ def _folder_zip(res: dict, path: str, limits: dict) -> dict:
     return res
 
 
-def _verdict_start(data, res: dict, limits: dict) -> dict:
-    verdict = {
+def _verdict_start(data: bytes | IO[bytes], res: dict, limits: dict) -> dict:
+    verdict: dict[str, Any] = {
         "safe": None,
         "summary": "",
         "reason": None,

@@ -157,7 +157,7 @@ def optimizer_info(path: str, m: Mapping) -> dict:
             }
         )
     state = m["state"]
-    shapes = []
+    shapes: list[list[list[int]] | None] = []
     for pid in ids:  # by position: what load_state_dict will pair with the i-th parameter
         st = state.get(pid)
         if isinstance(st, Mapping):
