@@ -338,3 +338,30 @@ def test_above_the_size_limit_only_the_header_is_read(tmp_path):
     assert r["ok"] and r["reading"] == "header" and r["audit"]["verdict"] == "exact"
     big = next(leaf for leaf in r["tree"] if leaf["path"] == "big")
     assert big["shape"] == [300_000] and big["stats"] is None  # no tensor data was read
+
+
+class TrainingArguments:  # stands in for transformers' class: a pickled settings object
+    def __init__(self) -> None:
+        self.learning_rate = 5e-5
+
+
+def test_hf_files_uploaded_one_at_a_time_are_named(tmp_path):
+    _m, opt, _s = _trained()
+    r = audit_of(tmp_path, opt.state_dict(), "optimizer.pt")
+    assert r["kind"] == "hf_optimizer" and r["audit"]["verdict"] == "part"
+    torch.save(TrainingArguments(), tmp_path / "training_args.bin")
+    r = inspect_file(str(tmp_path / "training_args.bin"), "training_args.bin")
+    assert r["verdict"]["safe"] is False and r["kind"] == "hf_training_args"
+    assert [f["code"] for f in r["audit"]["findings"]] == ["training_args"]
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"global_step": 40, "epoch": 2.0}))
+    r = inspect_file(str(tmp_path / "trainer_state.json"), "trainer_state.json")
+    assert r["ok"] and r["format"] == "json" and r["kind"] == "hf_trainer_state"
+
+
+def test_a_dcp_metadata_file_is_named(tmp_path):
+    from torch.distributed.checkpoint.metadata import Metadata
+
+    with open(tmp_path / ".metadata", "wb") as f:
+        pickle.dump(Metadata(state_dict_metadata={}), f)
+    r = inspect_file(str(tmp_path / ".metadata"), ".metadata")
+    assert r["kind"] == "dcp_metadata"
