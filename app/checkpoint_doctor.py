@@ -83,7 +83,8 @@ def as_text(report: dict, lang: str) -> str:
             line for line in reason.splitlines() if "WeightsUnpickler" in line or "global" in line.lower()
         ]
         lines.append("  " + (said or reason.strip().splitlines())[0].strip()[:300])
-    lines.append(f"  {t('ca.kind')}: {audit_words.kind_text(audit['kind'], lang)}")
+    colon = "：" if lang == "zh" else ": "
+    lines.append(f"  {t('ca.kind')}{colon}{audit_words.kind_text(audit['kind'], lang)}")
     if report.get("reading") == "header":
         lines.append("  " + t("ca.header_only"))
     allow = (report.get("verdict") or {}).get("allowlist")
@@ -100,6 +101,8 @@ def as_text(report: dict, lang: str) -> str:
     for p in audit["pieces"]:
         where = p["where"] if p["where"] else t("ca.missing")
         lines.append(f"    {t('ca.piece.' + p['piece'])}: {where}")
+    if audit.get("files"):
+        lines.append(f"  {t('ca.files')}:")
     for f in audit.get("files") or []:
         lines.append(f"    {f['name']}: {audit_words.kind_text(f['kind'], lang)}")
     return "\n".join(lines)
