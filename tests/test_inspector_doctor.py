@@ -131,3 +131,21 @@ def test_a_truncated_upload_says_truncated_and_links_to_atomic_writes(client, tm
     )
     assert 'data-stage="truncated"' in html.text and "The file is truncated" in html.text
     assert "#632-" in html.text
+
+
+def test_a_file_refused_for_numpy_shows_where_and_the_allowlist_that_loads_it(client, tmp_path):
+    import numpy as np
+
+    torch.save({"epoch": 1, "rng": {"numpy": np.random.RandomState(0).get_state()}}, tmp_path / "np.pt")
+    client.get("/api/session")
+    html = client.post(
+        "/components/checkpoint-inspector/upload",
+        params={"lang": "en"},
+        headers={"HX-Request": "true"},
+        files={"file": ("np.pt", (tmp_path / "np.pt").read_bytes())},
+    ).text
+    assert 'data-safe="false"' in html and "rng.numpy.1" in html
+    assert "torch.serialization.safe_globals([" in html and "numpy.dtypes.UInt32DType" in html
+    # Per global, torch's own verdict: the array's classes refused, torch's own allowed.
+    assert 'data-global="numpy.ndarray" data-allowed="false"' in html
+    assert 'data-global="_codecs.encode" data-allowed="true"' in html
