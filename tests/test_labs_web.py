@@ -359,11 +359,11 @@ def test_bad_files_get_a_clear_message(lab_client, name, data, stage):
     assert not uploads_left(lab_client)
 
 
-def test_wrong_extension_and_no_file(lab_client):
+def test_not_a_checkpoint_whatever_its_name_and_no_file(lab_client):
     r = upload_api(lab_client, "notes.txt", b"hello")
-    assert r.status_code == 422 and r.json()["code"] == "extension"
+    assert r.status_code == 422 and r.json()["code"] == "format"  # the bytes decide, not the name
     html = upload_html(lab_client, "../../etc/passwd", b"hello")
-    assert html.status_code == 200 and "Unsupported file type" in html.text
+    assert html.status_code == 200 and 'data-stage="format"' in html.text and "passwd" in html.text
     r = lab_client.post("/api/checkpoint-inspector/reports", files={"other": ("a.pt", b"x")})
     assert r.status_code == 422 and r.json()["code"] == "no_file"
     r = lab_client.post(
@@ -429,9 +429,9 @@ def test_oversized_uploads_are_refused_and_leave_nothing(tmp_path):
         client.get("/api/session")
         # Refused on Content-Length, before the body is read.
         r = upload_api(client, "big.pt", big)
-        assert r.status_code == 413 and "1 MB" in r.json()["detail"]
+        assert r.status_code == 413 and "1 MiB" in r.json()["detail"]
         html = upload_html(client, "big.pt", big)
-        assert html.status_code == 200 and "1 MB upload limit" in html.text
+        assert html.status_code == 200 and "1 MiB upload limit" in html.text
         # No Content-Length (chunked): the bytes are counted while streaming, the partial file deleted.
         boundary = "xyzzy"
         head = (
@@ -481,6 +481,7 @@ def test_a_typed_report_is_the_inspectors_own_dict(lab_client, tmp_path):
     refused pickle, and a file that could not be inspected, read back by its id)."""
     from safetensors.torch import save as safetensors_bytes
 
+    from app.components.checkpoint_inspector.audit_words import in_words
     from app.components.checkpoint_inspector.service import report_limits
     from app.jobs.lab_tasks import ci_inspect
 
@@ -496,11 +497,12 @@ def test_a_typed_report_is_the_inspectors_own_dict(lab_client, tmp_path):
     for name, data in files.items():
         r = upload_api(lab_client, name, data)
         assert r.status_code in (201, 422), r.text
-        answer = lab_client.get(f"/api/checkpoint-inspector/reports/{r.json()['id']}")
+        answer = lab_client.get(f"/api/checkpoint-inspector/reports/{r.json()['id']}?lang=en")
         assert answer.status_code == 200, answer.text
         (tmp_path / name).write_bytes(data)
         made = json.loads(json.dumps(ci_inspect(str(tmp_path / name), name, limits)))
-        assert answer.json()["report"] == made, name
+        # The API adds the audit's verdict and findings in words, in the request's language.
+        assert answer.json()["report"] == in_words(made, "en"), name
     assert not (tmp_path / "never").exists()
 
 

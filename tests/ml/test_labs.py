@@ -518,10 +518,12 @@ def test_truncated_torch_file(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["notes.txt", "model", "weights.pt.exe", "x.PKL"])
-def test_wrong_extension_is_refused(tmp_path, name):
+def test_the_content_decides_not_the_name(tmp_path, name):
     torch.save({"w": torch.ones(2)}, tmp_path / "w.pt")
-    r = inspect_file(str(tmp_path / "w.pt"), name)
-    assert not r["ok"] and r["stage"] == "extension" and "unsupported extension" in r["error"]
+    assert inspect_file(str(tmp_path / "w.pt"), name)["stage"] == "done"
+    (tmp_path / "n.txt").write_text("hello, not a checkpoint")
+    r = inspect_file(str(tmp_path / "n.txt"), name)
+    assert not r["ok"] and r["stage"] == "format"
 
 
 def test_keys_come_back_as_exact_text(tmp_path):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from app.components.checkpoint_inspector import service
+from app.components.checkpoint_inspector import audit_words, service
 from app.components.checkpoint_inspector.schemas import ReportList, ReportOut
 from app.components.checkpoint_inspector.upload import UploadRejected
+from app.deps import Lang
 from app.sessions import session_id
 
 router = APIRouter(prefix="/api/checkpoint-inspector", tags=["checkpoint inspector"])
@@ -24,7 +25,10 @@ UPLOAD_BODY = {
                         "file": {
                             "type": "string",
                             "format": "binary",
-                            "description": ".pt, .pth, .bin, .ckpt or .safetensors; at most UPLOAD_MAX_MB",
+                            "description": (
+                                "a checkpoint file of any name (its bytes decide), "
+                                "or a zipped checkpoint folder; at most UPLOAD_MAX_MB MiB"
+                            ),
                         }
                     },
                 }
@@ -39,22 +43,25 @@ UPLOAD_BODY = {
     status_code=201,
     response_model=ReportOut,
     openapi_extra=UPLOAD_BODY,
-    summary="Upload a checkpoint: key tree, shapes, dtypes, statistics, zip entries, pickle globals and a safety verdict",
+    summary=(
+        "Upload a checkpoint: will it resume (verdict, findings), what it is, key tree, shapes, "
+        "dtypes, statistics, zip entries, pickle globals and a safety verdict"
+    ),
     responses={
         400: {"description": "not a multipart/form-data body, or a malformed one"},
         403: {"description": "a cross-site request, or no session yet (GET /api/session first)"},
         413: {"description": "larger than the upload limit"},
-        422: {"description": "not an inspectable file (empty, unknown format, wrong extension, …)"},
+        422: {"description": "not an inspectable file (empty, unknown format, truncated, …)"},
         429: {"description": "this browser already has uploads being inspected"},
         503: {"description": "too many inspections waiting; try again later"},
     },
 )
-async def upload(request: Request):
+async def upload(request: Request, lang: Lang):
     try:
         entry = await service.inspect_upload(request)
     except UploadRejected as exc:
         return JSONResponse({"detail": exc.detail, "code": exc.code}, status_code=exc.status)
-    report = entry["report"]
+    report = audit_words.in_words(entry["report"], lang)
     if not report["ok"]:
         return JSONResponse(
             {"detail": report["error"], "code": report["stage"], "id": entry["id"], "report": report},
@@ -69,8 +76,8 @@ def reports(request: Request) -> dict:
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut, summary="One of this session's reports")
-def report(request: Request, report_id: str) -> dict:
+def report(request: Request, report_id: str, lang: Lang) -> dict:
     entry = service.store(request).get(session_id(request), report_id)
     if entry is None:
         raise HTTPException(404, "no such report")
-    return {"id": entry["id"], "report": entry["report"]}
+    return {"id": entry["id"], "report": audit_words.in_words(entry["report"], lang)}

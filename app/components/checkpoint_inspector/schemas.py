@@ -27,7 +27,9 @@ class Leaf(Answer):
     """One leaf of the file's content, at its dotted path."""
 
     path: str
-    kind: Literal["tensor", "bool", "int", "float", "str", "none", "other"]
+    kind: Literal["tensor", "bool", "int", "float", "str", "none", "other", "more"] = Field(
+        description="more: a summary line standing for value (a count) leaves of a group cut short"
+    )
     shape: list[int] | None
     dtype: str | None
     numel: int | None
@@ -49,12 +51,64 @@ class ZipListing(Answer):
     entries_truncated: bool
 
 
+class GlobalVerdict(Answer):
+    name: str
+    allowed: bool = Field(description="torch's weights-only loader accepts it (torch's own checker)")
+
+
 class Verdict(Answer):
     safe: bool | None = Field(description="None: not judged (the file could not be read that far)")
     summary: str
     reason: str | None = Field(description="torch's refusal, for an unsafe file")
     globals: list[str] = Field(description="what the pickle asks to import")
     globals_complete: bool = Field(description="false when a malformed pickle stopped the walk")
+    checked: list[GlobalVerdict] = Field(default=[], description="each global, allowed or refused")
+    allowlist: list[str] | None = Field(
+        default=None, description="refused only for NumPy's data classes: the allowlist that loads it"
+    )
+    numpy_keys: list[str] | None = Field(default=None, description="the keys that hold NumPy objects")
+
+
+class Finding(Answer):
+    code: str = Field(description="what is missing or inconsistent (see the strings ca.f.<code>)")
+    level: Literal["blocks", "if", "info"] = Field(
+        description="blocks: not bit for bit without it; if: only when the run uses that piece"
+    )
+    ledger: str | None = Field(description="the simulator ledger's row (restore mode) that shows the cost")
+    section: str | None = Field(description="the chapter section that shows the fix, e.g. 7.1.2")
+    params: dict[str, str | int | float | list[int] | None]
+    text: str = Field(default="", description="the finding in words, in the request's language")
+
+
+class Piece(Answer):
+    piece: str
+    where: str | None = Field(
+        description="the dotted path (file:path in a folder) that holds it; None: missing"
+    )
+    detail: str | int | float | None
+
+
+class FolderFile(Answer):
+    name: str
+    bytes: int
+    kind: str
+    safe: bool | None
+    allowlist: list[str] | None
+    refused: list[str] | None = None
+    error: str | None = None
+
+
+class Audit(Answer):
+    """Will training resume from this file (or folder) as if it had never stopped?"""
+
+    kind: str = Field(
+        description="what the file or folder is: lightning, lesson, state_dict, hf_trainer_folder, …"
+    )
+    verdict: Literal["exact", "not_bitwise", "weights_only", "part", "not_training"]
+    headline: str = Field(default="", description="the verdict in words, in the request's language")
+    findings: list[Finding] = Field(description="most important first")
+    pieces: list[Piece]
+    files: list[FolderFile] | None = Field(default=None, description="a folder's files")
 
 
 class Totals(Answer):
@@ -78,7 +132,7 @@ class Report(Answer):
     ok: bool = Field(description="the file could be inspected")
     filename: str
     extension: str
-    format: Literal["torch-zip", "torch-legacy", "pickle", "safetensors"] | None
+    format: Literal["torch-zip", "torch-legacy", "pickle", "safetensors", "json"] | None
     bytes: int | None
     stage: str | None = Field(description="where the inspection stopped: done, or load, format, limits, …")
     error_type: str | None
@@ -91,6 +145,11 @@ class Report(Answer):
     totals: Totals
     notes: list[str]
     more: More
+    reading: Literal["full", "header"] = Field(
+        default="full", description="header: above the size limit, shapes and dtypes without tensor data"
+    )
+    kind: str | None = Field(default=None, description="what the file is")
+    audit: Audit | None = Field(default=None, description="the resume audit; None when the file was not read")
 
 
 class ReportOut(Answer):

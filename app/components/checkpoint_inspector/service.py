@@ -10,6 +10,7 @@ the web process holds none of them in memory, whatever is uploaded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 from fastapi import Request
@@ -163,10 +165,8 @@ def sweep_uploads(settings, older_than_s: float = 3600.0) -> None:
                     f.unlink()
             except OSError:
                 continue
-        try:
+        with contextlib.suppress(OSError):
             folder.rmdir()
-        except OSError:
-            pass
 
 
 def make_store(settings) -> ReportStore:
@@ -247,6 +247,9 @@ def _failed(received: Received, stage: str, error_type: str | None, error: str) 
         "totals": {"leaves": 0, "tensors": 0, "numel": 0, "tensor_bytes": 0},
         "notes": [],
         "more": {"leaves": 0, "globals": 0, "metadata": 0, "zip_entries": 0, "notes": 0},
+        "reading": "full",
+        "kind": None,
+        "audit": None,
     }
 
 
@@ -293,10 +296,10 @@ async def inspect_upload(request: Request, drain: bool = False) -> dict:
                 g.waiting -= 1
         finally:
             received.path.unlink(missing_ok=True)
-            try:
-                folder.rmdir()  # only if empty: another upload of the session may be in flight
-            except OSError:
-                pass
+            with contextlib.suppress(
+                OSError
+            ):  # only if empty: another upload of the session may be in flight
+                folder.rmdir()
     finally:
         g.sessions[sid] -= 1
         if not g.sessions[sid]:
@@ -343,7 +346,15 @@ def summary(entry: dict) -> dict:
 def key_tree(report: dict) -> dict:
     """The report's leaves grouped by module prefix (the dotted path's segments): each node with
     its direct leaves, its child nodes, and the number of keys, tensors and tensor bytes below it."""
-    root = {"name": "", "prefix": "", "children": {}, "leaves": [], "count": 0, "tensors": 0, "bytes": 0}
+    root: dict[str, Any] = {
+        "name": "",
+        "prefix": "",
+        "children": {},
+        "leaves": [],
+        "count": 0,
+        "tensors": 0,
+        "bytes": 0,
+    }
     for leaf in report.get("tree") or []:
         parts = leaf["path"].split(".")
         node = root
@@ -377,9 +388,9 @@ def _listed(node: dict) -> dict:
 
 
 def human_bytes(n: int | None) -> str:
-    n = n or 0
+    size: float = n or 0
     for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:,} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
+        if size < 1024 or unit == "GB":
+            return f"{size:,} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{size} B"

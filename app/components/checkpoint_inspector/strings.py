@@ -5,13 +5,19 @@ STRINGS: dict[str, dict[str, str]] = {"zh": {}, "en": {}}
 STRINGS["zh"].update(
     {
         "ci.title": "交互演示：检查你自己的 checkpoint 文件",
-        "ci.intro": "上传一个 .pt / .pth / .bin / .ckpt / .safetensors 文件，看看里面的 key、形状、dtype、大小和数值统计，以及 zip 条目和 pickle 引用的全局名字。文件只会用 weights_only=True 在一个受限的临时进程里打开，检查完立刻删除；报告只有你自己能看到。",
-        "ci.file": "选择文件（最大 {limit} MB）",
+        "ci.intro": (
+            "上传你自己训练脚本写出的 checkpoint（.pt、.pth、.ckpt、.bin、.safetensors……，或把 HF Trainer / "
+            "Accelerate 的 "
+            "checkpoint 文件夹打成 zip），先看它能不能精确续训、缺了什么，再看里面的 key、形状、dtype、数值"
+            "统计、zip 条目和 pickle 引用的全局名字。文件只会用 "
+            "weights_only=True 在一个受限的临时进程里打开，检查完立刻删除；报告只有你自己能看到。"
+        ),
+        "ci.file": "选择文件（最大 {limit} MiB）",
         "ci.submit": "上传并检查",
         "ci.working": "正在检查……",
         "ci.recent": "你最近的报告",
-        "ci.too_large_js": "文件超过了 {limit} MB 的上限，没有上传。",
-        "ci.reject.too_large": "文件超过了 {limit} MB 的上传上限，服务器没有保存它。",
+        "ci.too_large_js": "文件超过了 {limit} MiB 的上限，没有上传。",
+        "ci.reject.too_large": "文件超过了 {limit} MiB 的上传上限，服务器没有保存它。",
         "ci.reject.extension": "不支持这种文件类型：请上传 .pt、.pth、.bin、.ckpt 或 .safetensors 文件。",
         "ci.reject.no_file": "请先选择一个文件。",
         "ci.reject.not_multipart": "请求里没有文件（需要 multipart/form-data）。",
@@ -52,26 +58,46 @@ STRINGS["zh"].update(
         "ci.tag.safe": "安全",
         "ci.tag.unsafe": "已拒绝",
         "ci.tag.unknown": "无法检查",
-        "ci.stage.unsupported": "PyTorch 的 weights_only 加载器不支持这个 pickle 的写法。这不是安全判断：文件没有要求执行代码，只是不能按 checkpoint 读取。",
+        "ci.stage.unsupported": (
+            "PyTorch 的 weights_only 加载器不支持这个 pickle 的写法。这不是安全判断：文件没有要求执行代码，"
+            "只是不能按 checkpoint 读取。"
+        ),
         "ci.reject.busy": "现在排队检查的文件太多了，请过一分钟再试。",
         "ci.reject.no_session": "请先打开课程页面，再上传文件。",
         "ci.reject.busy_session": "你已经有文件正在检查，请等它完成再上传下一个。",
         "ci.node": "{keys} 个 key · {tensors} 个张量 · {size}",
         "ci.more": "……还有 {n} 项没有显示",
         "ci.more_keys": "……还有 {n} 个 key 没有显示（报告的大小有上限）。",
+        "ci.stage.truncated": (
+            "文件被截断了：它的开头是 torch.save 的 zip 归档，结尾（zip 目录）却不见了——多半是写入时崩溃或磁"
+            "盘满了。见 6.3.2 节：原子写入。"
+        ),
+        "ci.group_more": "……这一组还有 {n} 个 key 没有显示（{size}）",
+        "ci.allowed": "允许",
+        "ci.refused": "拒绝",
     }
 )
 STRINGS["en"].update(
     {
         "ci.title": "Try it: inspect your own checkpoint file",
-        "ci.intro": "Upload a .pt / .pth / .bin / .ckpt / .safetensors file and see its keys, shapes, dtypes, sizes and value statistics, plus its zip entries and the globals its pickle refers to. The file is only opened with weights_only=True, in a limited throwaway process, and deleted right after; only you can see the report.",
-        "ci.file": "Choose a file (at most {limit} MB)",
+        "ci.intro": (
+            "Upload the checkpoint your own training script writes (.pt, .pth, .ckpt, .bin, .safetensors, …, "
+            "or an HF Trainer / Accelerate checkpoint folder as a zip): first whether it resumes exactly and "
+            "what is missing, then its keys, shapes, dtypes, value statistics, zip entries and the globals "
+            "its pickle refers to. The file is only opened with weights_only=True, in a limited throwaway "
+            "process, and deleted right after; only you can see the report."
+        ),
+        "ci.file": "Choose a file (at most {limit} MiB)",
         "ci.submit": "Upload and inspect",
         "ci.working": "Inspecting…",
         "ci.recent": "Your recent reports",
-        "ci.too_large_js": "The file is larger than the {limit} MB limit; it was not uploaded.",
-        "ci.reject.too_large": "The file is larger than the {limit} MB upload limit; the server did not keep it.",
-        "ci.reject.extension": "Unsupported file type: please upload a .pt, .pth, .bin, .ckpt or .safetensors file.",
+        "ci.too_large_js": "The file is larger than the {limit} MiB limit; it was not uploaded.",
+        "ci.reject.too_large": (
+            "The file is larger than the {limit} MiB upload limit; the server did not keep it."
+        ),
+        "ci.reject.extension": (
+            "Unsupported file type: please upload a .pt, .pth, .bin, .ckpt or .safetensors file."
+        ),
         "ci.reject.no_file": "Please choose a file first.",
         "ci.reject.not_multipart": "The request holds no file (multipart/form-data expected).",
         "ci.reject.malformed": "The upload could not be read: {detail}",
@@ -82,8 +108,13 @@ STRINGS["en"].update(
         "ci.stage.load": "PyTorch cannot read this file.",
         "ci.stage.sandbox": "The inspection failed.",
         "ci.stage.inspect": "The inspection failed.",
-        "ci.safe": "Safe: loaded with weights_only=True; it holds only tensors, numbers, strings and plain containers.",
-        "ci.unsafe": "Refused: the file asks to run code that is not on the allowlist. Nothing in it was executed.",
+        "ci.safe": (
+            "Safe: loaded with weights_only=True; it holds only tensors, numbers, strings and plain "
+            "containers."
+        ),
+        "ci.unsafe": (
+            "Refused: the file asks to run code that is not on the allowlist. Nothing in it was executed."
+        ),
         "ci.unknown": "No verdict: the file could not be fully inspected.",
         "ci.details": "Details",
         "ci.format": "format",
@@ -111,12 +142,27 @@ STRINGS["en"].update(
         "ci.tag.safe": "safe",
         "ci.tag.unsafe": "refused",
         "ci.tag.unknown": "not inspected",
-        "ci.stage.unsupported": "torch's weights_only loader does not support the way this pickle is written. This is not a safety verdict: the file asks to run no code; it just cannot be read as a checkpoint.",
-        "ci.reject.busy": "Too many files are waiting to be inspected right now; please try again in a minute.",
+        "ci.stage.unsupported": (
+            "torch's weights_only loader does not support the way this pickle is written. This is not a "
+            "safety verdict: the file asks to run no code; it just cannot be read as a checkpoint."
+        ),
+        "ci.reject.busy": (
+            "Too many files are waiting to be inspected right now; please try again in a minute."
+        ),
         "ci.reject.no_session": "Please open the lesson page before uploading a file.",
-        "ci.reject.busy_session": "A file of yours is still being inspected; please wait for it before uploading the next.",
+        "ci.reject.busy_session": (
+            "A file of yours is still being inspected; please wait for it before uploading the next."
+        ),
         "ci.node": "{keys} keys · {tensors} tensors · {size}",
         "ci.more": "… {n} more not shown",
         "ci.more_keys": "… {n} more keys not shown (a report's size is capped).",
+        "ci.stage.truncated": (
+            "The file is truncated: it starts as a torch.save zip archive but its end (the zip's directory) "
+            "is missing — most likely a crash or a full disk while it was being written. See 6.3.2, atomic "
+            "writes."
+        ),
+        "ci.group_more": "… {n} more keys of this group not shown ({size})",
+        "ci.allowed": "allowed",
+        "ci.refused": "refused",
     }
 )

@@ -13,6 +13,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -21,7 +22,20 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 MULTIPART_OVERHEAD = 64 * 1024
 FILE_FIELD = "file"
 MAX_NAME_CHARS = 255
-ALLOWED_EXTENSIONS = (".pt", ".pth", ".bin", ".ckpt", ".safetensors")
+# What the file picker suggests. Any name is accepted: the inspector reads the bytes, so a
+# checkpoint.pth.tar, a .pkl or a .distcp shard is read if its content is a checkpoint.
+ALLOWED_EXTENSIONS = (
+    ".pt",
+    ".pth",
+    ".bin",
+    ".ckpt",
+    ".tar",
+    ".pkl",
+    ".distcp",
+    ".zip",
+    ".json",
+    ".safetensors",
+)
 
 
 class UploadRejected(Exception):
@@ -52,7 +66,7 @@ def _clean_name(raw: bytes) -> str:
 
 
 def too_large_detail(limit: int) -> str:
-    return f"the file is larger than the upload limit of {limit // (1024 * 1024)} MB"
+    return f"the file is larger than the upload limit of {limit // (1024 * 1024)} MiB"
 
 
 async def _discard(stream, received: int, cap: int) -> None:
@@ -79,7 +93,7 @@ async def receive_file(request: Request, folder: Path, limit: int, drain: int = 
             await _discard(request.stream(), 0, drain)
         raise UploadRejected(413, "too_large", too_large_detail(limit))
 
-    state = {
+    state: dict[str, Any] = {
         "field": b"",
         "value": b"",
         "headers": {},
@@ -111,15 +125,6 @@ async def receive_file(request: Request, folder: Path, limit: int, drain: int = 
         if disp.get(b"name") != FILE_FIELD.encode() or b"filename" not in disp or state["path"] is not None:
             return  # another field (ignored) or a second file (ignored)
         filename = _clean_name(disp[b"filename"])
-        if extension_of(filename) not in ALLOWED_EXTENSIONS:
-            state["error"] = UploadRejected(
-                422,
-                "extension",
-                f"unsupported extension {extension_of(filename) or '(none)'!r}: "
-                f"expected one of {', '.join(ALLOWED_EXTENSIONS)}",
-            )
-            state["filename"] = filename
-            return
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{secrets.token_hex(16)}.upload"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -148,7 +153,7 @@ async def receive_file(request: Request, folder: Path, limit: int, drain: int = 
         "on_part_data": on_part_data,
         "on_part_end": on_part_end,
     }
-    parser = MultipartParser(boundary, callbacks)
+    parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]  # plain functions, typed loosely
     received = 0
     stream = request.stream()
     try:

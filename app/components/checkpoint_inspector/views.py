@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from app import i18n
-from app.components.checkpoint_inspector import service, strings  # noqa: F401 - strings registers the text
+from app.components.checkpoint_inspector import audit_words, service, strings  # noqa: F401 - registers text
 from app.components.checkpoint_inspector.upload import ALLOWED_EXTENSIONS, UploadRejected
 from app.components.htmx import require_htmx
 from app.deps import Lang
@@ -18,9 +18,23 @@ PREFIX = "/components/checkpoint-inspector"
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
+def section_href(request: Request, lang: str, section: str) -> str | None:
+    """The link to a chapter section by its number ("7.1.2"), from the chapters' own TOC: a
+    renamed heading keeps its link."""
+    for chapter in request.app.state.library.chapters(lang):
+        for entry in chapter.rendered.toc:
+            if entry.title.startswith(section + " "):
+                return f"/{lang}/{chapter.slug}#{entry.anchor}"
+    return None
+
+
 def _base(request: Request, lang: str) -> dict:
     limit_mb = request.app.state.settings.upload_max_mb
     return {
+        "section_href": lambda section: section_href(request, lang, section),
+        "in_words": lambda report: audit_words.in_words(report, lang),
+        "kind_text": lambda kind: audit_words.kind_text(kind, lang),
+        "ledger_text": lambda mode: audit_words.ledger_text(mode, lang),
         "lang": lang,
         "prefix": PREFIX,
         "limit_mb": limit_mb,

@@ -1,38 +1,43 @@
 """CheckpointInspector: look inside a user's own, untrusted checkpoint file.
 
-Safety comes first and in order: extension, empty file, the real format (sniffed from the
-bytes, never trusted from the name), size limits checked on the declared sizes BEFORE any
+Safety comes first and in order: empty file, the real format (sniffed from the bytes, never
+trusted from the name or its extension), size limits checked on the declared sizes BEFORE any
 data is read, a static listing of the pickle's globals (no unpickling), and only then
 torch.load(..., weights_only=True). Never weights_only=False and never plain pickle: a
 malicious pickle is refused by the weights-only unpickler before any of its code can run.
 
-Every key and string is returned as plain text; escaping is the web layer's job.
+Then the resume audit (resume_audit) of what was loaded: what the file is, and whether
+training resumes from it exactly. Every key and string is returned as plain text; escaping is
+the web layer's job.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
-import struct
+import tempfile
 import warnings
 import zipfile
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 import torch.serialization
 
-from app.ml.labs import captured, error_text
+from app.ml.labs import captured, checkpoint_folder, error_text, resume_audit, resume_parts
+from app.ml.labs.inspect_globals import allowed_globals, asks_for_code, bounded
+from app.ml.labs.inspect_safetensors import read_safetensors
+from app.ml.labs.inspect_tree import build_tree, no_more, short
 from app.ml.labs.ptfile import find_data_pkl, iter_globals
 
-TORCH_EXTENSIONS = (".pt", ".pth", ".bin", ".ckpt")
+# What the file picker suggests; any name is read if its bytes are a checkpoint.
+TORCH_EXTENSIONS = (".pt", ".pth", ".bin", ".ckpt", ".tar", ".pkl", ".distcp", ".zip", ".json")
 SAFETENSORS_EXTENSIONS = (".safetensors",)
 
 MB = 1024 * 1024
 DEFAULT_LIMITS = {
     "max_file_bytes": 1024 * MB,  # the web layer's upload cap should be lower still
+    "max_header_file_bytes": 1024 * 1024 * MB,  # above max_file_bytes: header-only reading
     "max_header_bytes": 100 * MB,  # safetensors JSON header
     "max_zip_entries": 10_000,
     "max_declared_bytes": 2048 * MB,  # sum of the zip's declared uncompressed sizes
@@ -79,13 +84,11 @@ def _result(filename: str, size: int | None = None) -> dict:
         "truncated": False,
         "totals": {"leaves": 0, "tensors": 0, "numel": 0, "tensor_bytes": 0},
         "notes": [],
-        "more": _no_more(),
+        "more": no_more(),
+        "reading": "full",  # or "header": above the size limit, no tensor data was read
+        "kind": None,  # what the file is (resume_audit.file_kind)
+        "audit": None,  # will it resume training? (resume_audit.judge)
     }
-
-
-def _no_more() -> dict:
-    """How many of each kind of entry exist beyond what the report shows."""
-    return {"leaves": 0, "globals": 0, "metadata": 0, "zip_entries": 0, "notes": 0}
 
 
 def _refuse(res: dict, stage: str, message: str, exc: BaseException | None = None) -> dict:
@@ -107,213 +110,33 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
-# ------------------------------------------------------------------ tree
-
-
-def _stats(t: torch.Tensor, limit: int) -> dict | None:
-    if not t.is_floating_point() or t.numel() == 0 or t.layout != torch.strided or t.is_meta:
-        return None
-    flat = t.detach().reshape(-1)[:limit].to(torch.float64)
-    finite = flat[torch.isfinite(flat)]
-    n = finite.numel()
-    out = {
-        "mean": None,
-        "std": None,
-        "min": None,
-        "max": None,
-        "sampled": flat.numel() < t.numel(),
-        "elements": flat.numel(),
-        "nonfinite": flat.numel() - n,
-    }
-    if n:
-        out.update(
-            mean=float(finite.mean()),
-            std=float(finite.std()) if n > 1 else 0.0,
-            min=float(finite.min()),
-            max=float(finite.max()),
-        )
-    return out
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _leaf(path: str, obj: Any, limits: dict) -> dict:
-    leaf = {
-        "path": path,
-        "kind": "other",
-        "shape": None,
-        "dtype": None,
-        "numel": None,
-        "bytes": None,
-        "stats": None,
-        "value": None,
-    }
-    if isinstance(obj, torch.Tensor):
-        leaf.update(
-            kind="tensor",
-            shape=list(obj.shape),
-            dtype=str(obj.dtype).removeprefix("torch."),
-            numel=obj.numel(),
-            bytes=obj.numel() * obj.element_size(),
-        )
-        try:
-            leaf["stats"] = _stats(obj, limits["stats_elements"])
-        except Exception:
-            leaf["stats"] = None
-        return leaf
-    chars = limits["value_chars"]
-    if isinstance(obj, bool):
-        leaf.update(kind="bool", value=str(obj))
-    elif isinstance(obj, int):
-        leaf.update(kind="int", value=_short(str(obj), chars))
-    elif isinstance(obj, float):
-        leaf.update(kind="float", value=repr(obj))
-    elif isinstance(obj, str):
-        leaf.update(kind="str", value=_short(obj, chars))
-    elif obj is None:
-        leaf.update(kind="none", value="None")
-    elif isinstance(obj, (bytes, bytearray)):
-        leaf.update(value=_short(repr(bytes(obj[:chars])), chars))  # no repr of a huge blob
-    else:
-        leaf.update(value=_short(repr(obj), chars))
-    return leaf
-
-
-def _children(obj: Any, key_chars: int) -> list | None:
-    """(key, value) pairs of a container, or None for a leaf. Keys are cut to key_chars here,
-    so no path is ever built from the full text of a hostile key."""
-    if isinstance(obj, Mapping):
-        return [(_key(k, key_chars), v) for k, v in obj.items()]
-    if isinstance(obj, (list, tuple)) and not isinstance(obj, torch.Size):
-        return [(str(i), v) for i, v in enumerate(obj)]
-    return None
-
-
-def _key(k: Any, limit: int) -> str:
-    if isinstance(k, str):
-        return _short(k, limit)
-    if isinstance(k, (int, float, bool)) or k is None:
-        return _short(str(k), limit)
-    return _short(f"<{type(k).__name__}>", limit)  # no repr of an arbitrary (maybe huge) object
-
-
-def _join(path: str, key: str, limit: int) -> str:
-    joined = f"{path}.{key}" if path else key
-    if len(joined) <= limit:
-        return joined
-    # Cut the middle, keep the last key: siblings deep in a long path stay distinct.
-    return path[: max(0, limit - len(key) - 2)] + "…." + key
-
-
-def build_tree(obj: Any, limits: dict | None = None) -> dict:
-    """Flatten nested dicts/lists to dotted paths; iterative, so depth and cycles are bounded."""
-    limits = {**DEFAULT_LIMITS, **(limits or {})}
-    leaves: list[dict] = []
-    seen: dict[int, str] = {}
-    stack = [("", obj, 0)]
-    key_chars, path_chars = limits["key_chars"], limits["path_chars"]
-    while stack:
-        path, node, depth = stack.pop()
-        if len(leaves) >= limits["max_leaves"]:
-            stack.append((path, node, depth))
-            break
-        kids = _children(node, key_chars)
-        if kids is None:
-            leaves.append(_leaf(path or "(root)", node, limits))
-            continue
-        if id(node) in seen:  # shared or cyclic container: show it once
-            leaves.append(
-                {
-                    **_leaf(path, None, limits),
-                    "kind": "other",
-                    "value": _short(f"(same object as {seen[id(node)] or '(root)'})", path_chars),
-                }
-            )
-            continue
-        seen[id(node)] = path
-        if not kids or depth >= limits["max_depth"]:
-            text = (
-                ("{}" if isinstance(node, Mapping) else "[]")
-                if not kids
-                else f"(nested deeper than {limits['max_depth']} levels)"
-            )
-            leaves.append({**_leaf(path or "(root)", None, limits), "kind": "other", "value": text})
-            continue
-        for key, value in reversed(kids):  # reversed: the stack pops them in order
-            stack.append((_join(path, key, path_chars), value, depth + 1))
-    totals = _totals(leaves)
-    more = _count_rest(stack, seen, limits, totals)
-    return {"tree": leaves, "truncated": more > 0, "totals": totals, "more": {**_no_more(), "leaves": more}}
-
-
-def _count_rest(stack: list, seen: dict, limits: dict, totals: dict) -> int:
-    """Leaves past the cap are counted (and their tensors added to the totals), not shown:
-    the learner sees "… N more" and the real size of the file's content."""
-    more = 0
-    budget = limits["count_limit"]
-    ids = set(seen)
-    while stack and budget > 0:
-        _path, node, depth = stack.pop()
-        budget -= 1
-        if isinstance(node, Mapping):
-            kids = list(node.values())
-        elif isinstance(node, (list, tuple)) and not isinstance(node, torch.Size):
-            kids = list(node)
-        else:
-            kids = None
-        if kids is None or not kids or id(node) in ids or depth >= limits["max_depth"]:
-            more += 1
-            if isinstance(node, torch.Tensor):
-                totals["tensors"] += 1
-                totals["numel"] += node.numel()
-                totals["tensor_bytes"] += node.numel() * node.element_size()
-            continue
-        ids.add(id(node))
-        stack.extend((None, kid, depth + 1) for kid in kids)
-    more += len(stack)  # not walked (count_limit reached): at least one leaf each
-    totals["leaves"] += more
-    return more
-
-
-def _totals(leaves: list[dict]) -> dict:
-    tensors = [x for x in leaves if x["kind"] == "tensor"]
-    return {
-        "leaves": len(leaves),
-        "tensors": len(tensors),
-        "numel": sum(x["numel"] for x in tensors),
-        "tensor_bytes": sum(x["bytes"] for x in tensors),
-    }
-
-
 # ------------------------------------------------------------------ formats
 
 
-def _torch_load(path: str, mmap: bool) -> Any:
+def _torch_load(path: str, mmap: bool, map_location: str = "cpu", allow: list[str] | None = None) -> Any:
     # torch.load picks safetensors by the PATH's extension (torch >= 2.10); the content was
-    # already sniffed, so a path ending in .safetensors is handed over as an open file. mmap
+    # already sniffed, so checkpoint_folder.load hands such a path over as an open file. mmap
     # (tensors stay on disk: cheap on memory) needs a path, so it is used only otherwise.
-    if os.fspath(path).endswith(".safetensors"):
-        with open(path, "rb") as f:
-            return torch.load(f, map_location="cpu", weights_only=True)
-    return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    return checkpoint_folder.load(path, map_location=map_location, mmap=mmap, allow=allow)
 
 
 def _load_torch(res: dict, path: str, mmap: bool, limits: dict) -> dict:
-    """torch.load with weights_only=True, and nothing else, ever."""
+    """torch.load with weights_only=True, and nothing else, ever. Above the size limit only the
+    pickle is read (map_location="meta": shapes and dtypes, no tensor data)."""
     globals_ = res["verdict"]["globals"]
+    header = res["reading"] == "header"
+    where = "meta" if header else "cpu"
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                obj = _torch_load(path, mmap)
+                obj = _torch_load(path, mmap and not header, where)
             finally:
                 # torch's warnings (e.g. an unusual pickle protocol) belong in the report.
-                res["notes"].extend(_short(str(w.message), 500) for w in caught)
+                res["notes"].extend(short(str(w.message), 500) for w in caught)
     except pickle.UnpicklingError as exc:
         text = error_text(exc)
-        if not _asks_for_code(text, globals_):
+        if not asks_for_code(text, globals_):
             # e.g. protocol 0's LIST opcode: torch's unpickler does not implement it. That is
             # "a pickle torch cannot read", not "a pickle that wants to run code".
             res["verdict"].update(safe=None, summary="")
@@ -325,58 +148,66 @@ def _load_torch(res: dict, path: str, mmap: bool, limits: dict) -> dict:
             "that is not on the allowlist. Nothing in it was executed.",
         )
         res.update(ok=True, stage="load")
-        return res
+        return _refused_audit(res, path, where, limits)
     except Exception as exc:
         return _refuse(res, "load", error_text(exc), exc)
     res["verdict"].update(
         safe=True,
         summary="Loaded with weights_only=True: only tensors, numbers, strings and plain containers.",
     )
-    if any(not g.startswith(("torch.", "collections.", "builtins.", "__builtin__.")) for g in globals_):
-        res["notes"].append(
-            "The pickle names globals outside torch and the standard containers, "
-            "but torch's allowlist accepted them."
-        )
+    _global_verdicts(res, path, refused=[])
+    return _tree_and_audit(res, obj, limits)
+
+
+def _tree_and_audit(res: dict, obj: Any, limits: dict) -> dict:
     tree = build_tree(obj, limits)
     res["more"]["leaves"] = tree.pop("more")["leaves"]
     res.update(ok=True, stage="done", **tree)
+    found = resume_parts.collect(obj)
+    res["kind"] = resume_audit.file_kind(res["filename"], obj, found, [])
+    res["audit"] = resume_audit.judge(found, res["kind"])
     return res
 
 
-# What torch's weights-only unpickler says when a pickle names code it will not run (see
-# torch/_weights_only_unpickler.py); its other refusals (an opcode it does not implement, a
-# malformed stream) say nothing about safety.
-_CODE_REFUSALS = (
-    "Unsupported global",
-    "unrecognized function",
-    "unsupported class",
-    "Can only build",
-    "Unsupported class",
-    "not an allowed global",
-)
+def _global_verdicts(res: dict, path: str, refused: list[str]) -> None:
+    """Allowed or refused, per global, as torch's own checker says (not guessed by name)."""
+    verdict = res["verdict"]
+    unsafe = set(refused)
+    verdict["checked"] = [{"name": g, "allowed": g not in unsafe} for g in verdict["globals"]]
 
 
-def _allowed_globals() -> set[str]:
+def _refused_audit(res: dict, path: str, where: str, limits: dict) -> dict:
+    """What the refused file is, and something to act on: the keys that hold the objects
+    torch refused, and, for NumPy's data classes, the allowlist that loads it (tried here)."""
+    unsafe = checkpoint_folder.unsafe_globals(path)
+    if unsafe is None:  # not a zip: torch's checker cannot read it; its allowlist decides
+        allowed = allowed_globals()
+        unsafe = [g for g in res["verdict"]["globals"] if g not in allowed]
+    _global_verdicts(res, path, unsafe)
+    kind = resume_audit.file_kind(res["filename"], None, None, unsafe)
+    res["kind"] = kind
+    allow = checkpoint_folder.numpy_allowlist(unsafe)
+    if allow is None:
+        code = {"whole_model": "whole_model", "hf_training_args": "training_args"}.get(kind)
+        findings = [resume_audit.finding(code)] if code else []
+        res["audit"] = {
+            "kind": kind,
+            "verdict": "not_training",
+            "findings": findings,
+            "pieces": [],
+            "files": None,
+        }
+        return res
     try:
-        from torch._weights_only_unpickler import _get_allowed_globals
-
-        allowed = set(_get_allowed_globals())
-    except (ImportError, AttributeError):  # a private helper: never let its absence break a verdict
-        allowed = set()
-    for g in torch.serialization.get_safe_globals():
-        g = g[0] if isinstance(g, tuple) else g
-        allowed.add(f"{getattr(g, '__module__', '')}.{getattr(g, '__qualname__', '')}")
-    return allowed
-
-
-def _asks_for_code(text: str, globals_: list[str]) -> bool:
-    if any(marker in text for marker in _CODE_REFUSALS):
-        return True
-    # The refusal came from something else (an opcode torch does not implement comes first in
-    # the stream), but the pickle also names code outside torch's allowlist: that is still a
-    # refusal on safety grounds, never "just unsupported".
-    allowed = _allowed_globals()
-    return any(g not in allowed for g in globals_)
+        obj, allow = checkpoint_folder.load_numpy_allowlisted(path, where, allow)
+    except Exception as exc:  # the allowlist was not enough: say so, keep the refusal
+        res["notes"].append(short(f"With NumPy's classes allowlisted it still fails: {error_text(exc)}", 500))
+        return res
+    res["verdict"]["allowlist"] = allow
+    res["verdict"]["numpy_keys"] = checkpoint_folder.numpy_paths(obj)
+    _tree_and_audit(res, obj, limits)
+    res["stage"] = "load"  # refused by default: the tree shown is what the allowlist loads
+    return res
 
 
 def _torch_zip(res: dict, path: str, limits: dict) -> dict:
@@ -397,7 +228,7 @@ def _torch_zip(res: dict, path: str, limits: dict) -> dict:
                 "declared_bytes": declared,
                 "entries": [
                     {
-                        "name": _short(i.filename, limits["path_chars"]),
+                        "name": short(i.filename, limits["path_chars"]),
                         "file_size": i.file_size,
                         "compress_size": i.compress_size,
                     }
@@ -406,7 +237,13 @@ def _torch_zip(res: dict, path: str, limits: dict) -> dict:
                 "entries_truncated": len(infos) > limits["zip_entries_shown"],
             }
             res["more"]["zip_entries"] = max(0, len(infos) - limits["zip_entries_shown"])
-            if declared > limits["max_declared_bytes"]:
+            pkl = find_data_pkl([i.filename for i in infos])
+            if (
+                pkl is None
+                and checkpoint_folder.folder_layout([Path(i.filename).name for i in infos]) != "folder"
+            ):
+                return _folder_zip(res, path, limits)
+            if declared > limits["max_declared_bytes"] and res["reading"] != "header":
                 return _refuse(
                     res,
                     "limits",
@@ -426,7 +263,6 @@ def _torch_zip(res: dict, path: str, limits: dict) -> dict:
                     "limits",
                     "The zip's declared sizes do not match the bytes it holds. Nothing was read.",
                 )
-            pkl = find_data_pkl([i.filename for i in infos])
             if pkl is None:
                 return _refuse(
                     res,
@@ -436,20 +272,64 @@ def _torch_zip(res: dict, path: str, limits: dict) -> dict:
             if zf.getinfo(pkl).file_size > limits["max_pickle_bytes"]:
                 return _refuse(res, "limits", f"data.pkl is larger than {limits['max_pickle_bytes']} bytes.")
             data = zf.read(pkl)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except zipfile.BadZipFile as exc:
+        # It starts like a zip (torch.save's format) but zipfile finds no directory at its end:
+        # the file was cut off, most often by a crash or a full disk while saving (6.3.2).
+        return _refuse(
+            res,
+            "truncated",
+            "The file starts like a torch.save zip archive but its end is missing (no zip directory): "
+            f"it was cut off, most likely while it was being written. ({error_text(exc)})",
+            exc,
+        )
+    except (OSError, EOFError, ValueError) as exc:
         return _refuse(res, "format", error_text(exc), exc)
     res["verdict"] = _verdict_start(data, res, limits)
     return _load_torch(res, path, mmap=True, limits=limits)
 
 
-def _verdict_start(data, res: dict, limits: dict) -> dict:
-    verdict = {"safe": None, "summary": "", "reason": None, "globals": [], "globals_complete": True}
+def _folder_zip(res: dict, path: str, limits: dict) -> dict:
+    """A zipped checkpoint folder (HF Trainer's checkpoint-N/, Accelerate's save_state output):
+    unpacked in a throwaway folder within the limits, and audited as a whole."""
+    with tempfile.TemporaryDirectory(prefix="ckpt-folder-") as tmp:
+        try:
+            checkpoint_folder.extract_folder_zip(path, tmp, limits)
+        except (zipfile.BadZipFile, ValueError, OSError) as exc:
+            return _refuse(res, "limits", error_text(exc), exc)
+        audit = checkpoint_folder.audit_folder(tmp, limits)
+    res["kind"] = audit["kind"]
+    res["audit"] = audit
+    res["verdict"] = {
+        "safe": all(f["safe"] is not False or f.get("allowlist") for f in audit["files"]),
+        "summary": "A zipped checkpoint folder: each file was read with weights_only=True.",
+        "reason": None,
+        "globals": [],
+        "globals_complete": True,
+        "checked": [],
+        "allowlist": None,
+        "numpy_keys": None,
+    }
+    res.update(ok=True, stage="done")
+    return res
+
+
+def _verdict_start(data: bytes | IO[bytes], res: dict, limits: dict) -> dict:
+    verdict: dict[str, Any] = {
+        "safe": None,
+        "summary": "",
+        "reason": None,
+        "globals": [],
+        "globals_complete": True,
+        "checked": [],
+        "allowlist": None,
+        "numpy_keys": None,
+    }
     found: dict[str, None] = {}
     more = 0
     try:
         # Up to 4 pickles: a legacy file starts with magic, version and sys-info pickles.
         for name in iter_globals(data, max_pickles=4):
-            name = _short(name, limits["key_chars"] * 2)
+            name = short(name, limits["key_chars"] * 2)
             if name in found:
                 continue
             if len(found) < limits["max_globals"]:
@@ -471,75 +351,6 @@ def _pickle_file(res: dict, path: str, limits: dict) -> dict:
     return _load_torch(res, path, mmap=False, limits=limits)
 
 
-def _safetensors(res: dict, path: str, limits: dict) -> dict:
-    size = res["bytes"]
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8).ljust(8, b"\0"))
-        if n > limits["max_header_bytes"] or 8 + n > size or n < 2:
-            return _refuse(
-                res,
-                "limits",
-                f"The safetensors header declares {n} bytes; the file has {size} "
-                f"bytes and the limit is {limits['max_header_bytes']}. Nothing was parsed.",
-            )
-        raw = f.read(n)
-    try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        return _refuse(res, "format", error_text(exc), exc)
-    if not isinstance(header, dict):
-        return _refuse(res, "format", "The safetensors header is JSON but not an object.")
-    meta = header.get("__metadata__")
-    if isinstance(meta, dict):
-        shown = list(meta.items())[: limits["max_metadata"]]
-        res["metadata"] = {
-            _short(str(k), limits["key_chars"]): _short(str(v), limits["value_chars"]) for k, v in shown
-        }
-        res["more"]["metadata"] = len(meta) - len(shown)
-    del raw, header, meta
-    from safetensors import safe_open
-
-    try:
-        with safe_open(path, framework="pt", device="cpu") as sf:  # validates header and offsets
-            keys = list(sf.keys())
-            leaves = {key: _safetensor_leaf(sf, key, limits) for key in keys[: limits["max_leaves"]]}
-    except Exception as exc:
-        return _refuse(res, "load", error_text(exc), exc)
-    tree = list(leaves.values())
-    for leaf in tree:
-        leaf["path"] = _short(leaf["path"], limits["path_chars"])
-    res.update(tree=tree, totals=_totals(tree), truncated=len(keys) > limits["max_leaves"])
-    res["more"]["leaves"] = len(keys) - len(tree)
-    res["totals"]["leaves"] += res["more"]["leaves"]
-    res["verdict"] = {
-        "safe": True,
-        "reason": None,
-        "globals": [],
-        "globals_complete": True,
-        "summary": "safetensors holds a JSON header and raw tensor bytes: loading it runs no code.",
-    }
-    res.update(ok=True, stage="done")
-    return res
-
-
-def _safetensor_leaf(sf, key: str, limits: dict) -> dict:
-    sl = sf.get_slice(key)
-    shape = list(sl.get_shape())
-    inner = 1
-    for d in shape[1:]:
-        inner *= d
-    if shape and shape[0] * inner > limits["stats_elements"] and inner:
-        # Read only the leading rows the stats need, not a possibly huge tensor.
-        part = sl[: max(1, limits["stats_elements"] // inner)]
-        leaf = _leaf(key, part, limits)
-        numel = shape[0] * inner
-        leaf.update(shape=shape, numel=numel, bytes=numel * part.element_size())
-        if leaf["stats"]:
-            leaf["stats"]["sampled"] = True
-        return leaf
-    return _leaf(key, sf.get_tensor(key), limits)
-
-
 # ------------------------------------------------------------------ entry point
 
 
@@ -548,94 +359,56 @@ def inspect_file(path: str, filename: str, limits: dict | None = None) -> dict:
     return bounded(_inspect(path, filename, limits), limits)
 
 
-def _size(obj: Any) -> int:
-    return len(json.dumps(obj, ensure_ascii=False, default=str).encode())
-
-
-def bounded(res: dict, limits: dict) -> dict:
-    """The report cut to fit limits['report_bytes'] of JSON, every cut counted in res['more'].
-
-    The caps above already bound each part; this is the guarantee on the whole, measured on
-    the real encoding, so the web process never receives (or stores, or renders) more."""
-    budget = limits["report_bytes"]
-    chars = limits["error_chars"]
-    for key in ("error", "filename"):
-        if isinstance(res.get(key), str):
-            res[key] = _short(res[key], chars if key == "error" else 255)
-    if res.get("verdict") and isinstance(res["verdict"].get("reason"), str):
-        res["verdict"]["reason"] = _short(res["verdict"]["reason"], chars)
-    notes = res.get("notes") or []
-    res["notes"] = [_short(n, 500) for n in notes[: limits["max_notes"]]]
-    res["more"]["notes"] = len(notes) - len(res["notes"])
-    if _size(res) <= budget:
-        return res
-    tree = res["tree"]
-    res["tree"] = []
-    room = budget - _size(res) - 64  # 64: the digits of the counts that change below
-    kept = 0
-    for leaf in tree:
-        room -= _size(leaf) + 2
-        if room < 0:
-            break
-        kept += 1
-    res["tree"] = tree[:kept]
-    res["more"]["leaves"] += len(tree) - kept
-    res["truncated"] = res["truncated"] or kept < len(tree)
-    if _size(res) <= budget:
-        return res
-    # Only a pathological mix of every other part gets here: keep the counts, drop the lists.
-    if res.get("zip"):
-        res["more"]["zip_entries"] = len(res["zip"]["entries"])
-        res["zip"]["entries"], res["zip"]["entries_truncated"] = [], True
-    if res.get("verdict"):
-        res["more"]["globals"] += len(res["verdict"]["globals"])
-        res["verdict"]["globals"] = []
-    if res.get("metadata"):
-        res["more"]["metadata"] += len(res["metadata"])
-        res["metadata"] = {}
-    return res
-
-
 def _inspect(path: str, filename: str, limits: dict) -> dict:
     filename = os.path.basename(filename or "")
     res = _result(filename)
     ext = res["extension"]
-    if ext not in TORCH_EXTENSIONS + SAFETENSORS_EXTENSIONS:
-        return _refuse(
-            res,
-            "extension",
-            f"unsupported extension {ext or '(none)'!r}: expected one of "
-            f"{', '.join(TORCH_EXTENSIONS + SAFETENSORS_EXTENSIONS)}",
-        )
     try:
         size = os.path.getsize(path)
         res["bytes"] = size
         if size == 0:
             return _refuse(res, "empty", "The file is empty (0 bytes): there is nothing to inspect.")
-        if size > limits["max_file_bytes"]:
-            return _refuse(
-                res, "limits", f"The file has {size} bytes; the limit is {limits['max_file_bytes']}."
-            )
         with open(path, "rb") as f:
             head = f.read(16)
         fmt = _sniff(head)
         if fmt is None and ext in SAFETENSORS_EXTENSIONS and size >= 8:
             fmt = "safetensors"  # let the header checks explain what is wrong with it
+        if fmt is None and head[:1] == b"{" and ext == ".json" and size <= checkpoint_folder.MAX_JSON_BYTES:
+            return _json_file(res, path)
         if fmt is None:
             return _refuse(
                 res,
                 "format",
-                "Not a PyTorch or safetensors file: the first bytes are "
-                f"{head[:8].hex(' ')}, which match no known format.",
+                "Not a PyTorch, pickle or safetensors file: the first bytes are "
+                f"{head[:8].hex(' ')}, which match no known format (the content decides, not the name).",
             )
         res["format"] = fmt
-        expected = "safetensors" if ext in SAFETENSORS_EXTENSIONS else "torch"
-        if not fmt.startswith(expected) and fmt != "pickle":
+        if (ext in SAFETENSORS_EXTENSIONS) != (fmt == "safetensors") and ext:
             res["notes"].append(f"The name says {ext}, but the content is {fmt}: the content decides.")
+        if size > limits["max_file_bytes"]:
+            if fmt not in ("torch-zip", "safetensors") or size > limits["max_header_file_bytes"]:
+                return _refuse(
+                    res, "limits", f"The file has {size} bytes; the limit is {limits['max_file_bytes']}."
+                )
+            # Bigger than the limit: only the zip's directory and the pickle (or the safetensors
+            # header) are read; every tensor is shape and dtype, without its data.
+            res["reading"] = "header"
         if fmt == "safetensors":
-            return _safetensors(res, path, limits)
+            return read_safetensors(res, path, limits)
         if fmt == "torch-zip":
             return _torch_zip(res, path, limits)
         return _pickle_file(res, path, limits)
     except Exception as exc:
         return _refuse(res, res["stage"] or "inspect", error_text(exc), exc)
+
+
+def _json_file(res: dict, path: str) -> dict:
+    """trainer_state.json on its own: the HF Trainer's step and epoch counters."""
+    res["format"] = "json"
+    with tempfile.TemporaryDirectory(prefix="ckpt-json-") as tmp:
+        os.symlink(os.path.abspath(path), os.path.join(tmp, "trainer_state.json"))
+        audit = checkpoint_folder.audit_folder(tmp, {})
+    res["kind"] = audit["kind"] = "hf_trainer_state"
+    res["audit"] = audit
+    res.update(ok=True, stage="done")
+    return res

@@ -11,6 +11,7 @@ import os
 import pickletools
 import zipfile
 from collections.abc import Iterator
+from typing import IO
 
 # Opcodes that push a str whose value genops gives us (STACK_GLOBAL takes its module and
 # name from the two most recent pushes).
@@ -53,7 +54,7 @@ def find_data_pkl(names: list[str]) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def iter_globals(data: bytes | io.BufferedIOBase, max_pickles: int = 1) -> Iterator[str]:
+def iter_globals(data: bytes | IO[bytes], max_pickles: int = 1) -> Iterator[str]:
     """Yield 'module.name' for each GLOBAL / STACK_GLOBAL in up to max_pickles consecutive pickles.
 
     A generator, so a caller can keep what was found before a malformed opcode stops the walk.
@@ -68,16 +69,16 @@ def iter_globals(data: bytes | io.BufferedIOBase, max_pickles: int = 1) -> Itera
         for op, arg, _pos in pickletools.genops(stream):
             name = op.name
             if name == "GLOBAL":
-                module, _, attr = arg.partition(" ")
+                module, _, attr = str(arg).partition(" ")
                 yield f"{module}.{attr}"
                 pushed.append(None)
             elif name == "STACK_GLOBAL":
-                module, attr = pushed[-2:] if len(pushed) >= 2 else (None, None)
-                ok = isinstance(module, str) and isinstance(attr, str)
-                yield f"{module}.{attr}" if ok else "<dynamic global>"
-                pushed = pushed[:-2] + [None]
+                top = pushed[-2:] if len(pushed) >= 2 else [None, None]
+                ok = isinstance(top[0], str) and isinstance(top[1], str)
+                yield f"{top[0]}.{top[1]}" if ok else "<dynamic global>"
+                pushed = [*pushed[:-2], None]
             elif name in _STRING_OPS:
-                pushed.append(arg if isinstance(arg, str) else arg.decode("latin-1"))
+                pushed.append(arg if isinstance(arg, str) else bytes(arg or b"").decode("latin-1"))
             elif name in _MEMO_PUT:
                 memo[arg] = pushed[-1] if pushed else None
             elif name == "MEMOIZE":
@@ -89,7 +90,7 @@ def iter_globals(data: bytes | io.BufferedIOBase, max_pickles: int = 1) -> Itera
             del pushed[:-8]  # only the last two matter; keep a little slack
 
 
-def globals_in_pickle(data: bytes | io.BufferedIOBase, max_pickles: int = 1) -> list[str]:
+def globals_in_pickle(data: bytes | IO[bytes], max_pickles: int = 1) -> list[str]:
     """The distinct globals, in order of first appearance (raises on a malformed pickle)."""
     return list(dict.fromkeys(iter_globals(data, max_pickles)))
 
