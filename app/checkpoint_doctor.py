@@ -17,6 +17,7 @@ import os
 import sys
 
 from app.components.checkpoint_inspector import audit_words
+from app.components.checkpoint_inspector.service import REPORT_BYTES
 from app.settings import Settings
 
 EXIT_EXACT, EXIT_FINDING, EXIT_UNREADABLE = 0, 1, 2
@@ -43,7 +44,7 @@ def run(path: str, settings: Settings) -> dict:
 
     limits = {
         "max_file_bytes": settings.upload_max_mb * 1024 * 1024,
-        "report_bytes": settings.inspect_report_kb * 1024,
+        "report_bytes": REPORT_BYTES,
     }
     try:
         return call_in_sandbox(

@@ -102,7 +102,7 @@ def _plain(inline) -> str:
 def render_markdown(text: str) -> Rendered:
     tokens = _MD.parse(text)
     toc = [
-        TocEntry(int(tok.tag[1]), tok.attrGet("id") or "", _plain(tokens[i + 1]))
+        TocEntry(int(tok.tag[1]), str(tok.attrGet("id") or ""), _plain(tokens[i + 1]))
         for i, tok in enumerate(tokens)
         if tok.type == "heading_open" and tok.tag in ("h2", "h3")
     ]

@@ -6,6 +6,7 @@ A checkpoint is a dict of plain types and tensors only, so that
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import io
 import os
@@ -14,7 +15,7 @@ import signal
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn, cast
 
 import torch
 from torch import Tensor
@@ -74,15 +75,19 @@ def save_naive(obj: Any, path: str | os.PathLike) -> int:
     return Path(path).stat().st_size
 
 
-class _KillingTee:
+class _KillingTee(io.RawIOBase):
     """File-like object that copies each chunk to several files and dies at a byte limit."""
 
-    def __init__(self, files: list, limit: int) -> None:
+    def __init__(self, files: list[BinaryIO], limit: int) -> None:
+        super().__init__()
         self.files = files
         self.limit = limit
         self.written = 0
 
-    def write(self, data) -> int:
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
         chunk = bytes(data)
         cut = min(len(chunk), self.limit - self.written)
         for f in self.files:
@@ -117,7 +122,7 @@ def save_crashing(
     naive = open(naive_path, "wb", buffering=0)  # noqa: SIM115 (never closed: the process dies mid-write)
     fd, _tmp = _temp_file(atomic_path)
     temp = os.fdopen(fd, "wb", buffering=0)
-    torch.save(obj, _KillingTee([naive, temp], limit))
+    torch.save(obj, cast(BinaryIO, _KillingTee([naive, temp], limit)))  # file-like enough for torch.save
     os.kill(os.getpid(), signal.SIGKILL)
     raise AssertionError("unreachable")
 
@@ -205,7 +210,7 @@ class CheckpointStore:
         infos = self.list()
         return infos[-1] if infos else None
 
-    def temp_files(self) -> list[Path]:
+    def temp_files(self) -> builtins.list[Path]:  # `list` here is the method above
         return sorted(p for p in self.dir.iterdir() if p.name.endswith(TEMP_SUFFIX))
 
     def clean_temp(self) -> int:
