@@ -220,7 +220,7 @@ def _naive(seg: service.Segment, lang: str) -> Naive | None:
         bytes=seg.naive_bytes,
         ok=ok,
         error=check.get("error") if check else None,
-        why=i18n.t(lang, "cs.naive_truncated") if ok is False else None,
+        why=f"{i18n.t(lang, 'cs.naive_why')} {i18n.t(lang, 'cs.naive_errno')}" if ok is False else None,
     )
 
 
