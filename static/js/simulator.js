@@ -16,7 +16,7 @@
     EVENTS.forEach(function (name) {
       source.addEventListener(name, function (e) {
         var mine = e.data ? ", [data-cs-run='" + e.data.replace(/[^\w-]/g, "") + "']" : "";
-        shell.parentNode.querySelectorAll("[data-cs-any]" + mine).forEach(function (el) {
+        document.querySelectorAll("[data-cs-any]" + mine).forEach(function (el) {
           window.htmx.trigger(el, "cs-" + name);
         });
       });
