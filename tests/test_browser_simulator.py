@@ -365,7 +365,8 @@ def all_violations(page) -> list[dict]:
     """Every axe-core violation of the simulator, whatever its impact (moderate and minor too)."""
     serious_violations(page)  # injects axe-core once
     return page.evaluate("""async () =>
-        (await axe.run('#checkpoint-simulator', {resultTypes: ['violations']})).violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+        (await axe.run('#checkpoint-simulator', {resultTypes: ['violations']})).violations
+        .map(v => ({id: v.id, impact: v.impact, help: v.help,
             nodes: v.nodes.map(n => ({target: n.target, html: n.html.slice(0, 200), summary: ''}))}))""")
 
 

@@ -191,7 +191,7 @@ def showing_reference(runs: list[Run]) -> set[str]:
     """The lineages (root ids) among `runs` that show their shared reference. It is shared by
     everyone with the same settings and may already exist: a lineage shows it only once it has a
     resume to compare with it, never as a stranger's run. Until then its progress is no change
-    to the lineage's view (lineage_key, stream.Watch)."""
+    to the lineage's page (stream.look_at)."""
     return {r.root_id for r in runs if r.kind == "resume"}
 
 
