@@ -211,7 +211,13 @@ def _choices(seg: service.Segment, steps: int | None, lang: str) -> list[Choice]
     return out
 
 
-def _naive(seg: service.Segment, lang: str) -> Naive | None:
+def naive_why(lang: str, intact: bool = False) -> str:
+    """A naive file torch.load rejected, in plain words: cut off mid-write, a truncated archive."""
+    keys = ["cs.naive_why", "cs.naive_errno", *(["cs.atomic_ok"] if intact else [])]
+    return ("" if lang == "zh" else " ").join(i18n.t(lang, k) for k in keys)
+
+
+def _naive(seg: service.Segment, lang: str, intact: bool) -> Naive | None:
     if seg.naive_bytes is None or not (seg.crash or seg.survivors):
         return None
     check = next((f for f in (seg.survivors or {}).get("files", []) if f["file"] == "naive/latest.pt"), None)
@@ -220,7 +226,7 @@ def _naive(seg: service.Segment, lang: str) -> Naive | None:
         bytes=seg.naive_bytes,
         ok=ok,
         error=check.get("error") if check else None,
-        why=f"{i18n.t(lang, 'cs.naive_why')} {i18n.t(lang, 'cs.naive_errno')}" if ok is False else None,
+        why=naive_why(lang, intact) if ok is False else None,
     )
 
 
@@ -271,6 +277,7 @@ def lineage_view(jobs: JobBackend, lang: str, roots: list[Run], root: Run, view:
     lin = service.current_lineage(jobs, root)[0]
     first = lin.segments[0]
     done = first.run.status == "done"
+    choices = _choices(first, lin.steps_per_epoch, lang)
     return LineageView(
         lang=lang,
         view=view,
@@ -278,8 +285,8 @@ def lineage_view(jobs: JobBackend, lang: str, roots: list[Run], root: Run, view:
         lin=lin,
         ledger=service.build_ledger(lin),
         first=first,
-        choices=_choices(first, lin.steps_per_epoch, lang),
-        naive=_naive(first, lang),
+        choices=choices,
+        naive=_naive(first, lang, any(c.resumable for c in choices)),
         now=_now(lin, lang),
         mid_epoch=bool(root.config.get("mid_epoch_checkpoint")),
         finished_note=i18n.t(lang, "cs.finished_note") if done else None,

@@ -23,7 +23,14 @@ from starlette.concurrency import run_in_threadpool
 
 from app import i18n
 from app.components.checkpoint_simulator import explain, service, stream
-from app.components.checkpoint_simulator.panels import PREFIX, LineageView, fmt, lineage_name, lineage_view
+from app.components.checkpoint_simulator.panels import (
+    PREFIX,
+    LineageView,
+    fmt,
+    lineage_name,
+    lineage_view,
+    naive_why,
+)
 from app.components.checkpoint_simulator.schemas import (
     RESTORE_MODES,
     SCENARIO,
@@ -272,7 +279,7 @@ def _resumed(jobs: JobBackend, lang: str, source: Run, view: str, submit, focus:
     except service.Refused as exc:
         message = i18n.t(lang, f"cs.refused.{exc.code}")
         if exc.code == "rejected" and exc.file == layout.NAIVE_FILE:
-            message += " " + i18n.t(lang, "cs.naive_why") + " " + i18n.t(lang, "cs.naive_errno")
+            message += ("" if lang == "zh" else " ") + naive_why(lang)
         note = _note(lang, message, exc.detail)
     else:
         body = fragment_html(jobs, lang, source, "ledger.html", view, focus) + _note(lang)
@@ -355,7 +362,7 @@ async def inside(request: Request, _: SandboxSlot, jobs: Jobs, lang: Lang, run: 
         except (SandboxFailure, SandboxError) as exc:
             context["error"] = str(exc)  # torch's own words for a truncated file; else why it stopped
             if file == layout.NAIVE_FILE:
-                context["why"] = i18n.t(lang, "cs.naive_why") + " " + i18n.t(lang, "cs.naive_errno")
+                context["why"] = naive_why(lang)
         return templates.TemplateResponse(request, "checkpoint_simulator/inside.html", context)
 
     return await run_in_threadpool(look)
