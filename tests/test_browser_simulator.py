@@ -64,7 +64,7 @@ def start(page, epochs="30", every="5", pace="150", crash=None, crash_epoch=None
     page.locator("#cs-checkpoint_every").fill(every)
     page.locator("#cs-pace_ms").fill(pace)
     if crash:
-        page.locator(f"input[name=crash][value={crash}]").check()
+        page.locator(f"#cs-form input[name=crash][value={crash}]").check()
         page.locator("#cs-crash_epoch").fill(crash_epoch)
     if mid_epoch:
         page.locator("#cs-mid_epoch").check()
@@ -222,7 +222,7 @@ def test_validation_speaks_the_page_language(learner):
     # The crash epoch is asked in words, and only when a planned crash is chosen.
     field = page.locator("#cs-crash_epoch")
     expect(field).to_be_hidden()
-    page.locator("input[name=crash][value=at_epoch]").check()
+    page.locator("#cs-form input[name=crash][value=at_epoch]").check()
     expect(field).to_be_visible()
     expect(page.locator("label.crash-epoch-field")).to_contain_text("在第几个 epoch 崩溃")
 
