@@ -65,15 +65,17 @@
     if (chosenView() === "steps") e.detail.parameters.view = "steps";
   });
 
-  // Menus the learner opened in a fragment stay open when it refreshes itself.
+  // Menus the learner opened in a fragment stay open when it refreshes itself; the menu an
+  // action was just chosen from closes.
   var opened = [];
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var menu = e.detail.elt.closest && e.detail.elt.closest("details.cs-split");
+    if (menu) menu.open = false;
+  });
   document.addEventListener("htmx:beforeSwap", function (e) {
     var target = e.detail.target;
     if (!target || !target.closest("#cs-live")) return;
-    var from = e.detail.requestConfig && e.detail.requestConfig.elt;
-    opened = Array.prototype.filter.call(target.querySelectorAll("details[id][open]"), function (d) {
-      return !(from && d.contains(from));  // ...except the menu an action was just chosen from
-    }).map(function (d) { return d.id; });
+    opened = Array.prototype.map.call(target.querySelectorAll("details[id][open]"), function (d) { return d.id; });
   });
 
   var folded = false;
