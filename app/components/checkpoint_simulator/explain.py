@@ -1,5 +1,6 @@
-"""Interface text of the CheckpointSimulator that explains a state (a crash before any checkpoint,
-a finished run, a cut-off file) and the form's error messages, Chinese and English."""
+"""Interface text of the CheckpointSimulator that explains: a state (a crash before any checkpoint,
+a finished run, a cut-off file), the ledger's cost sentences and guesses, the form's errors.
+Chinese and English."""
 
 from app import i18n
 
@@ -65,6 +66,39 @@ i18n.STRINGS["zh"].update(
         "cs.announce.crashed": "训练在第 {epoch} 个 epoch 崩溃；磁盘上还有 {n} 个 checkpoint。",
         "cs.announce.done": "训练完成，共 {n} 个 checkpoint。",
         "cs.announce.ledger": "账本：{done} / {total} 种恢复方式已比较。",
+        "cs.cost.identical": "什么也没丢：最终权重与从未崩溃的训练逐位相同。",
+        "cs.cost.spike": "恢复后第一个 epoch 的训练 loss 比参考高 {pct}%",
+        "cs.cost.no_spike": "恢复后第一个 epoch 的 loss 与参考相差 {pct}%",
+        "cs.cost.lr": "第 {epoch} 个 epoch 的学习率是 {got}，计划是 {expected}",
+        "cs.cost.order": "数据顺序与参考不同",
+        "cs.cost.recovery": "验证 loss {n} 个 epoch 后回到参考的 ±{margin}% 以内",
+        "cs.cost.recovery_0": "验证 loss 一直在参考的 ±{margin}% 以内",
+        "cs.cost.never": "验证 loss 直到结束都没回到参考的 ±{margin}% 以内",
+        "cs.cost.final.about": "最终模型差不多好（验证 loss {a}，参考 {b}）",
+        "cs.cost.final.worse": "最终模型更差（验证 loss {a}，参考 {b}）",
+        "cs.cost.final.better": (
+            "最终验证 loss 这次反而更低（{a}，参考 {b}）——走的是另一条路径，不是计划中的那条"
+        ),
+        "cs.cost.not_identical": "无法复现：最终权重与参考不同（max |Δw| = {diff}）",
+        "cs.cost.pending": "正在训练，和参考的比较随进度填入。",
+        "cs.cost.failed": "恢复没有开始：{error}",
+        "cs.conclusion.all": (
+            "只有“全部恢复”与从未崩溃的训练逐位相同。其余每一种都少恢复了至少一样：优化器、scheduler "
+            "或随机数状态，账本里写着各自的代价。能续训的 checkpoint 要存齐四样：权重、优化器、scheduler "
+            "和随机数状态。"
+        ),
+        "cs.conclusion.all_mid": (
+            "只有“全部恢复”与从未崩溃的训练逐位相同。从 epoch 中途恢复时，checkpoint 除了权重、优化器、sche"
+            "duler 和随机数状态，还要存采样器的状态：这个 epoch 的顺序从哪个生成器状态来，以及下一批是第几"
+            "批。少了位置就重新开始这个 epoch，少了顺序就跳过了错误的样本。"
+        ),
+        "cs.conclusion.partial": "已比较 {done} / {total} 种恢复方式；逐位相同的：{modes}。",
+        "cs.conclusion.none_identical": "已比较 {done} / {total} 种恢复方式，还没有一种逐位相同。",
+        "cs.guess_right": "猜对了",
+        "cs.guess_wrong": "猜错了",
+        "cs.guess_line": "你猜{what}：{answer}，{verdict}",
+        "cs.guess.identical": "逐位相同",
+        "cs.guess.spike": "loss 跳高",
     }
 )
 
@@ -139,5 +173,43 @@ i18n.STRINGS["en"].update(
         "cs.announce.crashed": "Run crashed in epoch {epoch}; {n} checkpoints survive on disk.",
         "cs.announce.done": "Run finished with {n} checkpoints.",
         "cs.announce.ledger": "Ledger: {done} of {total} ways compared.",
+        "cs.cost.identical": (
+            "Nothing lost: the final weights are bit-identical to the run that never crashed."
+        ),
+        "cs.cost.spike": "the first epoch back had a train loss {pct}% above the reference",
+        "cs.cost.no_spike": "the first epoch back was within {pct}% of the reference",
+        "cs.cost.lr": "the LR in epoch {epoch} was {got} where the plan had {expected}",
+        "cs.cost.order": "the data came in a different order",
+        "cs.cost.recovery": "validation loss was back within ±{margin}% of the reference after {n} epochs",
+        "cs.cost.recovery_0": "validation loss stayed within ±{margin}% of the reference",
+        "cs.cost.never": "validation loss never came back within ±{margin}% of the reference",
+        "cs.cost.final.about": "the final model is about as good (val. loss {a}, reference {b})",
+        "cs.cost.final.worse": "the final model is worse (val. loss {a}, reference {b})",
+        "cs.cost.final.better": (
+            "the final val. loss is lower this time ({a}, reference {b}) — a different path, not the "
+            "planned one"
+        ),
+        "cs.cost.not_identical": "not reproducible: the final weights differ (max |Δw| = {diff})",
+        "cs.cost.pending": "Training; the comparison with the reference fills in as it goes.",
+        "cs.cost.failed": "The resume never started: {error}",
+        "cs.conclusion.all": (
+            "Only “Everything” came back bit-identical to the run that never crashed. Every other way left "
+            "out at least one piece — the optimizer, the scheduler or the RNG state — and the ledger shows "
+            "what that cost. A checkpoint you can resume from holds all four: weights, optimizer, "
+            "scheduler and RNG states."
+        ),
+        "cs.conclusion.all_mid": (
+            "Only “Everything” came back bit-identical to the run that never crashed. Resuming mid-epoch, "
+            "a checkpoint needs the sampler's state besides the weights, optimizer, scheduler and RNG "
+            "states: which generator state the epoch's order came from, and which batch is next. Without "
+            "the position the epoch starts again; without the order the wrong samples are skipped."
+        ),
+        "cs.conclusion.partial": "{done} of {total} ways compared; bit-identical: {modes}.",
+        "cs.conclusion.none_identical": "{done} of {total} ways compared; none bit-identical yet.",
+        "cs.guess_right": "right",
+        "cs.guess_wrong": "wrong",
+        "cs.guess_line": "You guessed {what}: {answer} — {verdict}",
+        "cs.guess.identical": "bit-identical",
+        "cs.guess.spike": "loss jumps",
     }
 )
