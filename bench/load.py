@@ -57,9 +57,7 @@ def make_clients(base_url: str, n: int) -> list[aiohttp.ClientSession]:
 
 async def sse_events(response) -> AsyncIterator[tuple[str, str | None]]:
     """(event, data) for each event a server-sent event stream sends, as a page's EventSource
-    reads it (data lines joined by "\\n"). Whole events are cut from the bytes as they come, in C:
-    a pushed live view is ~500 lines, which read line by line in Python cost the load generator
-    (on the server's own cores) a few tenths of a core-second a class."""
+    reads it (data lines joined by "\\n"). Whole events are cut from the bytes as they come."""
     buf = b""
     async for chunk in response.content.iter_any():
         buf += chunk
@@ -120,39 +118,111 @@ async def learner(
         await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
 
 
+# What the simulator's page fetches on each event of its stream: the fragments whose
+# hx-trigger names it (templates/checkpoint_simulator/live.html), as htmx does.
+FRAGMENTS = {
+    "runs": ("live",),
+    "status": ("now", "timeline", "checkpoints", "ledger", "compare", "disk", "nav"),
+    "epoch": ("now", "timeline"),
+    "checkpoint": ("timeline", "checkpoints", "disk"),
+    "ledger": ("ledger", "compare", "disk"),
+    "queue": ("now",),
+}
+SIM = "/components/checkpoint-simulator"
+CRASHED = re.compile(r'data-run-id="([^"]+)" data-status="crashed"')
+
+
+def fragment_path(name: str, run_id: str) -> str:
+    if name in ("live", "nav"):
+        return f"{SIM}/{name}?lang=en"
+    return f"{SIM}/runs/{run_id}/{name}?lang=en"
+
+
+class Page:
+    """One learner's page: each fragment fetches itself once per event that names it, never two
+    requests of one fragment at once, and a trigger during a request makes one more after it
+    (hx-sync="this:queue last"). `shown[run id]`: when the page first showed that run crashed."""
+
+    def __init__(self, client: aiohttp.ClientSession, samples: Samples, shown: dict[str, float]):
+        self.client, self.samples, self.shown = client, samples, shown
+        self.due: dict[str, asyncio.Event] = {}
+        self.tasks: list[asyncio.Task] = []
+        self.opened = 0.0  # perf_counter when the stream opened, until the live region first loads
+
+    def trigger(self, event: str, run_id: str) -> None:
+        for name in FRAGMENTS.get(event, ()):
+            path = fragment_path(name, run_id)
+            if path not in self.due:
+                self.due[path] = asyncio.Event()
+                self.tasks.append(asyncio.create_task(self._refresh(path)))
+            self.due[path].set()
+
+    async def _refresh(self, path: str) -> None:
+        due = self.due[path]
+        while True:
+            await due.wait()
+            due.clear()
+            try:
+                async with self.client.get(path, auto_decompress=False) as r:
+                    body = await r.text() if "/now?" in path else await r.read()
+                    ok = r.status == 200
+            except (TimeoutError, aiohttp.ClientError):
+                ok = False
+            if not ok:
+                self.samples.fail("fragment")
+                continue
+            if path.startswith(f"{SIM}/live") and self.opened:
+                self.samples.add("view", time.perf_counter() - self.opened)
+                self.opened = 0.0
+            else:
+                self.samples.tally("view")
+            if isinstance(body, str) and (m := CRASHED.search(body)):
+                self.shown.setdefault(m.group(1), time.time())
+
+    def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+
+
 async def follower(
-    client: aiohttp.ClientSession, events_path: str, samples: Samples, stop: asyncio.Event
+    client: aiohttp.ClientSession,
+    events_path: str,
+    samples: Samples,
+    stop: asyncio.Event,
+    shown: dict[str, float] | None = None,
 ) -> None:
-    """What the simulator's page does: hold its event stream open, which pushes the live view
-    itself whenever the learner's runs change (the first one on opening: the learner's latest
-    lineage, which it keeps following, as here, until the page shows another). Reconnects like
-    EventSource when the stream drops. Samples "view": from opening a stream to its first view
-    (a latency), and every later view (a count)."""
+    """What the simulator's page does: hold its event stream open, whose small named events
+    ("runs", "status", "epoch", …, each with a run id) make the fragments that listen for them
+    fetch themselves (Page). Reconnects like EventSource when the stream drops. Samples "view":
+    from opening a stream to the live region's first load (a latency), and every later fragment
+    load (a count). `shown`: when each run was first shown crashed (a learner's crash delivery)."""
     endless = aiohttp.ClientTimeout(total=None, sock_connect=30)
-    while not stop.is_set():
-        try:
-            t0 = time.perf_counter()
-            async with client.get(events_path, timeout=endless) as r:
-                async for event, _ in sse_events(r):
-                    if stop.is_set():
-                        return
-                    if event != "view":
-                        continue
-                    if t0:
-                        samples.add("view", time.perf_counter() - t0)
-                        t0 = 0.0
-                    else:
-                        samples.tally("view")
-        except (TimeoutError, aiohttp.ClientError):
-            samples.fail("stream")
-        await asyncio.sleep(0.5)
+    page = Page(client, samples, shown if shown is not None else {})
+    try:
+        while not stop.is_set():
+            try:
+                page.opened = time.perf_counter()
+                async with client.get(events_path, timeout=endless) as r:
+                    async for event, data in sse_events(r):
+                        if stop.is_set():
+                            return
+                        page.trigger(event, data or "")
+            except (TimeoutError, aiohttp.ClientError):
+                samples.fail("stream")
+            await asyncio.sleep(0.5)
+    finally:
+        page.close()
 
 
 async def follow_all(
-    clients: list[aiohttp.ClientSession], events_path: str, samples: Samples, stop: asyncio.Event
+    clients: list[aiohttp.ClientSession],
+    events_path: str,
+    samples: Samples,
+    stop: asyncio.Event,
+    shown: dict[str, float] | None = None,
 ) -> None:
     """Every client follows its stream until `stop`; then the streams are closed."""
-    tasks = [asyncio.create_task(follower(c, events_path, samples, stop)) for c in clients]
+    tasks = [asyncio.create_task(follower(c, events_path, samples, stop, shown)) for c in clients]
     await stop.wait()
     for t in tasks:
         t.cancel()

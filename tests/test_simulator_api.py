@@ -217,3 +217,20 @@ def test_chapter_page_is_the_same_for_every_learner_and_runs_load_into_it(client
     assert 'hx-get="/components/checkpoint-simulator/live?lang=en"' in theirs.text
     assert run["id"] not in client.get("/components/checkpoint-simulator/live?lang=en").text
     client.cookies.update(cookies)
+
+
+def test_a_finished_runs_final_checkpoint_is_refused_with_what_to_do_instead(client):
+    """Resumed from its last epoch, a finished run would train nothing and look perfect."""
+    run = wait_finished(client, start(client, epochs=4, checkpoint_every=2)["id"])
+    for path, body in (
+        ("resume", {"file": "ckpt-epoch-0004.pt"}),
+        ("resume-all", {"file": "ckpt-epoch-0004.pt"}),
+    ):
+        r = client.post(f"{API}/runs/{run['id']}/{path}", json=body)
+        assert r.status_code == 409 and "planned crash" in r.json()["detail"], r.text
+    # An earlier checkpoint of the same run has epochs left to train: it still resumes.
+    r = client.post(
+        f"{API}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0002.pt", "restore": "weights"}
+    )
+    assert r.status_code == 201
+    wait_finished(client, r.json()["id"])

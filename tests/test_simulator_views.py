@@ -1,119 +1,117 @@
-"""The simulator's htmx answers: an action renders the live view once, as the action left it."""
+"""The simulator's htmx answers: each fragment has its own route; an action answers with the
+fragment it changed, and names the others it touched (HX-Trigger)."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
-import pytest
-from fastapi.testclient import TestClient
-
-from app.components.checkpoint_simulator import views
-from app.main import create_app
-from tests.simulator_helpers import get, start
+from tests.simulator_helpers import get, start, wait_finished
 
 HX = {"HX-Request": "true"}
-LIVE = "/components/checkpoint-simulator/live?lang=en"
-CONFIG = {
-    "epochs": 200,
-    "lr": 0.02,
-    "optimizer": "adam",
-    "scheduler": True,
-    "checkpoint_every": 5,
-    "keep_last": 3,
-    "seed": 0,
-    "batch_size": 64,
-}
+SIM = "/components/checkpoint-simulator"
+PARTS = ("now", "timeline", "checkpoints", "ledger", "compare", "disk")
 
 
-@pytest.fixture
-def one_worker(settings):
-    # One place for every run: the form's default pace would otherwise take a paced place of its
-    # own and start at once instead of waiting behind the busy run.
-    with TestClient(create_app(settings.model_copy(update={"max_workers": 1, "paced_workers": 0}))) as c:
-        c.get("/api/session")
-        yield c
-
-
-@pytest.fixture
-def renders(monkeypatch):
-    count = {"n": 0}
-    real = views.live_context
-
-    def counting(*args, **kwargs):
-        count["n"] += 1
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(views, "live_context", counting)
-    return count
-
-
-def hold_the_worker(jobs):
-    """Another learner's slow run, running on the only worker: the learner's runs wait behind it."""
-    busy = jobs.submit("someone-else", "train", CONFIG, {"pace_ms": 200})
+def wait_running_with_an_epoch(client, run_id: str) -> None:
     deadline = time.monotonic() + 60
-    while not jobs.is_running(busy.id):
-        assert time.monotonic() < deadline
+    while (run := get(client, run_id))["status"] != "running" or not run["epochs"]:
+        assert time.monotonic() < deadline, run["status"]
         time.sleep(0.05)
-    return busy
 
 
-def test_start_renders_once_and_the_streams_next_view_finds_it(one_worker, renders):
-    jobs = one_worker.app.state.jobs
-    # Another learner holds the only worker: our run waits, and nothing of ours changes meanwhile.
-    busy = hold_the_worker(jobs)
-    r = one_worker.post(
-        "/components/checkpoint-simulator/runs?lang=en",
-        headers=HX,
-        data={"epochs": "10", "checkpoint_every": "5"},
+def test_the_live_region_holds_every_fragment_each_with_its_route_and_trigger(client):
+    run = start(client, epochs=3, checkpoint_every=1)
+    wait_finished(client, run["id"])
+    html = client.get(f"{SIM}/live?lang=en").text
+    for part in PARTS:
+        tag = re.search(rf'<div [^>]*hx-get="{SIM}/runs/{run["id"]}/{part}\?lang=en"[^>]*>', html)
+        assert tag, part
+        assert 'hx-trigger="cs-' in tag.group(0) and f'data-cs-run="{run["id"]}"' in tag.group(0)
+        assert 'hx-sync="this:queue last"' in tag.group(0)
+        fragment = client.get(f"{SIM}/runs/{run['id']}/{part}?lang=en")
+        assert fragment.status_code == 200 and "<html" not in fragment.text
+    now = client.get(f"{SIM}/runs/{run['id']}/now?lang=zh").text
+    assert f'data-run-id="{run["id"]}"' in now and 'data-status="done"' in now and "已完成" in now
+    # The screen reader's sentence rides along with the status line, out of band.
+    assert 'id="cs-announce"' in now and "Run finished" not in now
+
+
+def test_a_fragment_of_someone_elses_run_is_not_found(client, settings):
+    from fastapi.testclient import TestClient
+
+    run = start(client, epochs=2, checkpoint_every=1)
+    other = TestClient(client.app)
+    other.get("/api/session")
+    for part in PARTS:
+        assert other.get(f"{SIM}/runs/{run['id']}/{part}?lang=en").status_code == 404
+    wait_finished(client, run["id"])
+
+
+def test_start_answers_with_the_new_lineage_and_moves_focus_to_it(client):
+    r = client.post(
+        f"{SIM}/runs?lang=en", headers=HX, data={"epochs": "3", "checkpoint_every": "1", "pace_ms": "0"}
     )
-    assert r.status_code == 200 and r.headers["x-cs-focus"] == "#cs-now"
-    assert 'id="cs-message"' in r.text  # the message region is cleared, out of band
-    assert renders["n"] == 1
-    # The page now shows the new run, and its event stream follows that run: the view it pushes
-    # next is the one the answer drew, from the cache.
-    root = re.search(r'id="cs-live"[^>]* data-root="([^"]+)"', r.text).group(1)
-    pushed = views.live_body(jobs, jobs.run(root).session, "en", root, "epochs")
-    assert renders["n"] == 1
-    assert r.text.startswith(pushed) and 'id="cs-message"' not in pushed
-    # So is the page's own fetch (after a push it could not place while an answer was under way).
-    again = one_worker.get(LIVE, headers=HX)
-    assert renders["n"] == 1 and again.text == pushed
-    assert jobs.is_running(busy.id)
-    jobs.crash(busy.id)
+    assert r.status_code == 200
+    assert json.loads(r.headers["hx-trigger-after-settle"]) == {"cs-focus": {"target": "#cs-now"}}
+    assert 'id="cs-message"' in r.text  # the last message is cleared, out of band
+    root = re.search(r'id="cs-now"[^>]* data-run-id="([^"]+)"', r.text).group(1)
+    assert f'id="cs-pick-{root}"' in r.text and 'aria-current="true"' in r.text
+    wait_finished(client, root)
 
 
-def test_crash_answers_with_the_run_crashed_not_still_running(client):
+def test_crash_answers_with_the_status_line_crashed_and_refreshes_the_rest(client):
     run = start(client, epochs=200, checkpoint_every=5, pace_ms=50)
-    deadline = time.monotonic() + 60
-    while get(client, run["id"])["status"] != "running" or not get(client, run["id"])["epochs"]:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    r = client.post(f"/components/checkpoint-simulator/runs/{run['id']}/crash?lang=en", headers=HX)
-    assert r.status_code == 200 and r.headers["x-cs-focus"] == "#cs-now"
-    assert "Run crashed in epoch" in r.text, r.text[-600:]
+    wait_running_with_an_epoch(client, run["id"])
+    running = client.get(f"{SIM}/runs/{run['id']}/now?lang=en").text
+    assert f'id="cs-crash-{run["id"]}"' in running and "first checkpoint is saved after epoch 5" in running
+    r = client.post(f"{SIM}/runs/{run['id']}/crash?lang=en", headers=HX)
+    assert r.status_code == 200
+    assert 'data-status="crashed"' in r.text and "autofocus" in r.text
+    assert "Run crashed in epoch" in r.text  # the announcement, out of band
+    triggers = json.loads(r.headers["hx-trigger"])
+    assert triggers["cs-checkpoint"] == {"target": "#cs-ckpts"}
+    assert triggers["cs-ledger"] == {"target": "#cs-ledger-box"}
     assert get(client, run["id"])["status"] == "crashed"
+    # Crashed again: the refusal is a message in the page, not an error page.
+    again = client.post(f"{SIM}/runs/{run['id']}/crash?lang=en", headers=HX)
+    assert again.status_code == 200 and 'role="alert"' in again.text
 
 
-def test_a_view_is_never_kept_under_a_version_newer_than_what_it_shows(one_worker, monkeypatch):
-    """A run written between reading the learner's runs and drawing the view must not leave the
-    view without it under the new version's key: the next look would find it there for good."""
-    jobs = one_worker.app.state.jobs
-    # Another learner holds the only worker: the learner's runs wait, and nothing else writes them.
-    busy = hold_the_worker(jobs)
-    first = jobs.submit("learner", "train", {**CONFIG, "epochs": 2}, {"pace_ms": 0})
-    real = views.service.learner_roots
+def test_a_crash_before_any_checkpoint_says_there_is_nothing_to_resume_from(client):
+    run = start(client, epochs=10, checkpoint_every=5, crash="at_epoch", crash_epoch=2)
+    wait_finished(client, run["id"])
+    now = client.get(f"{SIM}/runs/{run['id']}/now?lang=en").text
+    assert "Nothing to resume from" in now and "This is why you checkpoint" in now
+    checkpoints = client.get(f"{SIM}/runs/{run['id']}/checkpoints?lang=en").text
+    assert "crashed before its first checkpoint" in checkpoints and "cs-resume-menu" not in checkpoints
+    ledger = client.get(f"{SIM}/runs/{run['id']}/ledger?lang=zh").text
+    assert "磁盘上没有 checkpoint" in ledger and "先让训练崩溃" not in ledger
 
-    def roots_then_a_write(jobs_, sid):
-        roots = real(jobs_, sid)
-        later.append(jobs_.submit(sid, "train", {**CONFIG, "epochs": 2}, {"pace_ms": 0}))
-        return roots
 
-    later: list = []
-    monkeypatch.setattr(views.service, "learner_roots", roots_then_a_write)
-    # The page shows the first lineage; the new run is a chip in the list of runs.
-    assert f"cs-pick-{first.id}" in views.live_body(jobs, "learner", "en", first.id)
-    monkeypatch.setattr(views.service, "learner_roots", real)
-    assert f"cs-pick-{later[0].id}" in views.live_body(jobs, "learner", "en", first.id)
-    assert jobs.is_running(busy.id)  # nothing of the learner's was written in between
-    jobs.crash(busy.id)
+def test_a_finished_run_offers_no_resume_from_its_final_checkpoint(client):
+    run = start(client, epochs=4, checkpoint_every=2)
+    wait_finished(client, run["id"])
+    checkpoints = client.get(f"{SIM}/runs/{run['id']}/checkpoints?lang=en").text
+    assert "cs-resume-menu-4" not in checkpoints and "cs-resume-menu-2" in checkpoints
+    ledger = client.get(f"{SIM}/runs/{run['id']}/ledger?lang=en").text
+    assert "planned crash" in ledger and "Resume all five from epoch 4" not in ledger
+    # Asked anyway (an old page, a script): refused in words, nothing queued.
+    r = client.post(
+        f"{SIM}/resume-all?lang=en", headers=HX, data={"from_run": run["id"], "file": "ckpt-epoch-0004.pt"}
+    )
+    assert r.status_code == 200 and "start a run with a planned crash" in r.text.lower()
+    assert client.get("/api/checkpoint-simulator/runs").json()[0]["resumes"] == []
+
+
+def test_the_guess_is_open_above_the_button_and_the_scenario_is_one_click(client):
+    run = start(client, epochs=6, checkpoint_every=2, crash="at_epoch", crash_epoch=5)
+    wait_finished(client, run["id"])
+    ledger = client.get(f"{SIM}/runs/{run['id']}/ledger?lang=en").text
+    assert re.search(r'<details class="cs-predict" id="cs-predict" open', ledger)
+    assert ledger.index('id="cs-predict"') < ledger.index('id="cs-resume-all"')
+    page = client.get("/en/06-model-io-checkpoint").text
+    form = re.search(r'<form class="cs-scenario-form".*?</form>', page, re.S).group(0)
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form))
+    assert fields["optimizer"] == "sgd" and float(fields["lr"]) >= 0.1 and fields["crash"] == "at_epoch"

@@ -221,7 +221,7 @@ async def resume_all(request: Request, jobs: Jobs, source: OwnedRun, body: Resum
         except service.Refused as exc:
             raise _refused(exc) from None
         return ResumeAllOut(
-            runs=[PlannedResume(id=r.id, restore=r.options["restore"], status=r.status) for r in runs]
+            runs=[PlannedResume(id=r.id, restore=service.option(r, "restore"), status=r.status) for r in runs]
         )
 
     return await service.in_slot(request, submit)

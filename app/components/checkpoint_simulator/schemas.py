@@ -21,7 +21,8 @@ class RunRequest(BaseModel):
     checkpoint_every: int = Field(5, ge=1, le=MAX_EPOCHS)
     keep_last: int = Field(3, ge=1, le=20)
     seed: int = Field(0, ge=0, le=2**31 - 1)
-    pace_ms: int = Field(150, ge=0, le=1000, description="pause after each epoch so the run can be watched")
+    # A first-time learner needs time to find Crash: 30 epochs at ~0.4 s leave about 12 s.
+    pace_ms: int = Field(400, ge=0, le=1000, description="pause after each epoch so the run can be watched")
     crash: Literal["none", "at_epoch", "while_saving"] = "none"
     crash_epoch: int | None = Field(None, ge=1, le=MAX_EPOCHS)
     mid_epoch: bool = Field(
@@ -80,6 +81,22 @@ class RunRequest(BaseModel):
         return options
 
 
+# One click to a case where resuming the weights alone costs a lot: SGD's momentum and the LR
+# schedule are lost, and at this LR the loss jumps and ends clearly worse (checked over seeds).
+SCENARIO = {
+    "epochs": 30,
+    "lr": 0.3,
+    "optimizer": "sgd",
+    "scheduler": "on",
+    "checkpoint_every": 5,
+    "keep_last": 3,
+    "seed": 0,
+    "pace_ms": 100,
+    "crash": "at_epoch",
+    "crash_epoch": 23,
+}
+
+
 class ResumeRequest(BaseModel):
     from_run: str = Field(..., min_length=1, max_length=64, description="run whose checkpoint to resume from")
     file: str = Field(
@@ -109,7 +126,8 @@ class OrderRowOut(BaseModel):
     label: str
     run_id: str
     kind: Literal["continued", "restarted", "skipped", "other"] = Field(
-        description="continued: the same order from the next batch; restarted: the epoch again from batch 1 of "
+        description="continued: the same order from the next batch; "
+        "restarted: the epoch again from batch 1 of "
         "a new order; skipped: the next batch of a different order"
     )
     start: int = Field(description="first batch (0-based) of its own order the resumed run trained")
@@ -134,7 +152,8 @@ class DataOrderOut(BaseModel):
     before: int | None = Field(None, description="batches trained before the mid-epoch checkpoint")
     reference_same_order: bool | None = Field(
         None,
-        description="the interrupted order's first samples match the uninterrupted run's epoch (None: not there yet)",
+        description="the interrupted order's first samples match the uninterrupted run's epoch "
+        "(None: not there yet)",
     )
     summary: str | None = None
     rows: list[OrderRowOut] = Field(default_factory=list)

@@ -8,18 +8,17 @@ import json
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import Depends, HTTPException, Request
 
-from app.components.cache import ViewCache
 from app.components.checkpoint_simulator import ledger
 from app.deps import Jobs, Session
-from app.jobs.protocol import EpochRow, JobBackend, Run, reference_id
+from app.jobs.protocol import EpochRow, JobBackend, Run
 from app.ml import layout
 
 T = TypeVar("T")
@@ -57,6 +56,11 @@ async def ended(request: Request, jobs: JobBackend, run_id: str, timeout: float 
         if run is None or not run.active:
             return
         await asyncio.sleep(0.02)
+
+
+def option(run: Run, name: str, default: Any = None) -> Any:  # each option has its own type
+    """The one place the simulator reads a run's options (crash plan, restore mode, pace…)."""
+    return run.options.get(name, default)
 
 
 def owned_run(jobs: JobBackend, session: str, run_id: str) -> Run:
@@ -108,17 +112,17 @@ class Segment:
 
     @property
     def first_epoch(self) -> int:
-        return int(self.run.options.get("from_epoch", 0))
+        return int(option(self.run, "from_epoch", 0))
 
     @property
     def from_batch(self) -> int:
         """Batches of epoch first_epoch + 1 already done in the checkpoint resumed from."""
-        pos = layout.checkpoint_position(Path(self.run.options.get("checkpoint", "")).name)
+        pos = layout.checkpoint_position(Path(option(self.run, "checkpoint", "")).name)
         return pos[1] if pos else 0
 
     @property
     def restore(self) -> str | None:
-        return self.run.options.get("restore")
+        return option(self.run, "restore")
 
 
 @dataclass
@@ -187,7 +191,7 @@ def showing_reference(runs: list[Run]) -> set[str]:
     """The lineages (root ids) among `runs` that show their shared reference. It is shared by
     everyone with the same settings and may already exist: a lineage shows it only once it has a
     resume to compare with it, never as a stranger's run. Until then its progress is no change
-    to the lineage's view (lineage_key, stream.Watch)."""
+    to the lineage's page (stream.look_at)."""
     return {r.root_id for r in runs if r.kind == "resume"}
 
 
@@ -208,43 +212,10 @@ def lineage(jobs: JobBackend, root: Run) -> Lineage:
     )
 
 
-# Lineages, and the charts drawn from them, keyed by the store's version counters: a classroom
-# of polling browsers re-reads the database only when something really changed.
-_lineages = ViewCache(size=512, concurrent=8)
-charts_cache = ViewCache(size=512, concurrent=8)
-
-
-# Whether a lineage shows its reference, by lineage version: it changes only with a write to it.
-_shows_reference = ViewCache(size=1024, concurrent=8)
-
-
-def lineage_key(jobs: JobBackend, root: Run) -> tuple:
-    """What the lineage's view is drawn from; the shared reference only once it is shown: a class
-    with the same settings shares one, and its every epoch would otherwise redraw every view."""
-    version = jobs.version(root.root_id)
-    shown = _shows_reference.get(
-        (root.root_id, version), lambda: root.root_id in showing_reference(jobs.lineage_runs(root.root_id))
-    )
-    if not shown:
-        return (root.root_id, version)
-    ref_root = reference_id(root.config)
-    return (root.root_id, version, ref_root, jobs.version(ref_root))
-
-
 def current_lineage(jobs: JobBackend, root: Run) -> tuple[Lineage, tuple]:
-    """The lineage as last written, plus the live numbers that change between writes."""
-    key = lineage_key(jobs, root)
-    cached = _lineages.get(key, lambda: lineage(jobs, root))
-
-    def fresh(seg: Segment | None) -> Segment | None:
-        if seg is None or not seg.run.active:
-            return seg
-        live = jobs.progress(seg.run.id)
-        return replace(seg, live=vars(live) if live else None, queue_position=jobs.queue_position(seg.run.id))
-
-    return replace(
-        cached, segments=[fresh(s) for s in cached.segments], reference=fresh(cached.reference)
-    ), key
+    """The lineage as it stands now, with the version it was read at (root id, version)."""
+    key = (root.root_id, jobs.version(root.root_id))
+    return lineage(jobs, root), key
 
 
 def build_ledger(lin: Lineage) -> ledger.Ledger:
@@ -253,12 +224,19 @@ def build_ledger(lin: Lineage) -> ledger.Ledger:
     ref_done = bool(ref and ref.run.status == "done")
     rows = []
     for mode in ledger.MODES:
-        row = ledger.Row(mode, dict(zip(ledger.PIECES, ledger.RESTORED[mode])))
-        seg = next((s for s in reversed(lin.segments) if s.run.kind == "resume" and s.restore == mode), None)
+        row = ledger.Row(mode, dict(zip(ledger.PIECES, ledger.RESTORED[mode], strict=True)))
+        seg = next(
+            (
+                s
+                for s in reversed(lin.segments)
+                if s.run.kind == "resume" and s.restore == mode and not trains_nothing(s.run)
+            ),
+            None,
+        )
         if seg is not None:
             row.run_id, row.status, row.from_epoch = seg.run.id, seg.run.status, seg.first_epoch
             row.error = seg.run.error if seg.run.status == "failed" else None
-            row.prediction = seg.run.options.get("prediction")
+            row.prediction = option(seg.run, "prediction")
             if ref is not None:
                 ledger.measure(row, seg.epochs, ref.epochs, ref_done, seg.run.status == "done")
             if seg.epoch_order:
@@ -267,7 +245,7 @@ def build_ledger(lin: Lineage) -> ledger.Ledger:
             c = seg.comparison
             if c and not c.get("error"):
                 row.identical, row.max_abs_diff = bool(c.get("identical")), c.get("max_abs_diff")
-            elif seg.run.final_hash and ref_done and ref.run.final_hash:
+            elif ref is not None and seg.run.final_hash and ref_done and ref.run.final_hash:
                 # Each worker reports the hash of its final weights: equal hashes are the verdict
                 # already; the comparison process adds max |Δw| a moment later.
                 row.identical = seg.run.final_hash == ref.run.final_hash
@@ -321,9 +299,9 @@ def first_resumed_epoch_gap(seg: Segment, reference: Segment | None) -> dict | N
 class Refused(Exception):
     """A resume that cannot start; `code` names the reason for the page's own words."""
 
-    def __init__(self, code: str, message: str, detail: str | None = None):
+    def __init__(self, code: str, message: str, detail: str | None = None, file: str = ""):
         super().__init__(message)
-        self.code, self.detail = code, detail
+        self.code, self.detail, self.file = code, detail, file
 
 
 def _resumable(jobs: JobBackend, source: Run, file: str) -> tuple[Path, int]:
@@ -341,7 +319,7 @@ def _resumable(jobs: JobBackend, source: Run, file: str) -> tuple[Path, int]:
     )
     if verdict is not None and not verdict.get("ok"):
         # torch.load already refused this file after the crash: a resume would only fail the same way.
-        raise Refused("rejected", "torch.load rejected this file after the crash", verdict.get("error"))
+        raise Refused("rejected", "torch.load rejected this file after the crash", verdict.get("error"), file)
     match = layout.CKPT_RE.match(file)
     # The naive file names no epoch; it is overwritten at every save, so it claims the last one.
     epoch = (
@@ -349,13 +327,27 @@ def _resumable(jobs: JobBackend, source: Run, file: str) -> tuple[Path, int]:
         if match
         else max((e["epoch"] for e in jobs.events(source.id, "checkpoint")), default=0)
     )
+    if source.status == "done" and epoch >= int(source.config["epochs"]):
+        # Resumed from its last epoch, a finished run trains nothing, and every way of resuming
+        # would look bit-identical: the opposite of the lesson.
+        raise Refused(
+            "finished",
+            "the run finished: its final checkpoint has nothing left to train; "
+            "start a run with a planned crash (crash=at_epoch) to compare resumes",
+        )
     return path, epoch
+
+
+def trains_nothing(run: Run) -> bool:
+    """A resume from a finished run's final checkpoint (refused now, kept by older data): it has
+    no epoch to train, so it says nothing about what a resume costs; ledgers leave it out."""
+    return run.kind == "resume" and int(option(run, "from_epoch", 0)) >= int(run.config["epochs"])
 
 
 def resume(jobs: JobBackend, source: Run, file: str, restore: str, prediction: dict | None = None) -> Run:
     """Queue a resume of `source` from one of its files; raises Refused, LimitReached or HTTP 404."""
     path, epoch = _resumable(jobs, source, file)
-    return jobs.submit_resume(source.session, source, path, epoch, restore, prediction)
+    return jobs.submit_resume(source.session or "", source, path, epoch, restore, prediction)
 
 
 def resume_all(
@@ -363,7 +355,7 @@ def resume_all(
 ) -> list[Run]:
     """One resume per restore mode from one checkpoint (queued within the learner's limit)."""
     path, epoch = _resumable(jobs, source, file)
-    return jobs.submit_resume_all(source.session, source, path, epoch, list(ledger.MODES), predictions)
+    return jobs.submit_resume_all(source.session or "", source, path, epoch, list(ledger.MODES), predictions)
 
 
 def checkpoint_path(jobs: JobBackend, run: Run, file: str) -> Path:

@@ -1,62 +1,42 @@
-"""The live view's event stream (server-sent events).
+"""The simulator's event stream: small named events, no HTML.
 
-A classroom of browsers polling the live view re-renders it for everyone twice a second, and
-that CPU comes out of the two cores the training needs. Instead each page holds one stream: the
-server looks at in-memory counters a few times a second and, only when the learner's runs
-changed, sends the page its new view. (A bare "changed" that the page answers by fetching the
-view would put a whole request around every render: the web process's largest cost in a class.)
-Queued learners get their place in line as a few bytes of text, no render at all.
+One loop per open page. A few times a second it reads the learner's in-memory counters (no
+SQLite); only when one moved does it look at the learner's lineages (off the event loop) and
+name what changed, each event with the root run id of the lineage it concerns:
+
+- ``runs``: the learner's lineages (data empty); the first event of every (re)connection, so a
+  page always starts from what the server has now;
+- ``status``: a run of the lineage started, ended or was crashed (or its verdicts came in);
+- ``epoch``: the first run trained another epoch;
+- ``checkpoint``: its checkpoint files changed;
+- ``ledger``: a resume or the reference it is compared with moved on;
+- ``queue``: a waiting run's place in line changed.
+
+The page's fragments each listen for the events that concern them and fetch themselves again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
-import random
-import re
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from sse_starlette import ServerSentEvent
-
-from app import i18n
 from app.components.checkpoint_simulator.service import showing_reference
-from app.jobs.protocol import JobBackend, reference_id
+from app.jobs.protocol import JobBackend, Run, reference_id
+from app.ml import layout
 
-log = logging.getLogger(__name__)
-
-TICK = 0.15  # s between the doorbell's looks at the counters: cheap dictionary reads
-CHANGED_GAP = 0.3  # s at least between two views: progress reaches the page ~3 times a second
-QUEUE_GAP = 1.0  # s between looks at places in line: a class's queue moves several times a second
-QUEUE_NEAR = 10  # places: further back in line, the place is looked at less often (40th: every 4 s)
+TICK = 0.2  # s between looks at the counters: a few dictionary reads
+QUEUE_GAP = 1.0  # s between looks at places in line (a class's line moves several times a second)
+QUEUE_NEAR = 10  # further back in line, the place is looked at less often (40th: every 4 s)
 PING = 15  # s: a comment line keeps proxies and idle connections from dropping the stream
 BUSY_RETRY_MS = 30_000  # a stream refused for its cap: the browser tries again this much later
 
 
-class ViewEvent(ServerSentEvent):
-    """A "view" event, encoded where it is drawn, off the event loop: a view is ~500 lines of
-    HTML, and sse_starlette's line-by-line encoding cost the loop ~0.75 ms for each."""
-
-    LINE_BREAKS = re.compile(r"\r\n|\r|\n")
-
-    def __init__(self, html: str):
-        super().__init__(data=html, event="view")
-        # A view's lines end in "\n" alone unless a text in it (torch's error) brought a "\r":
-        # str.replace then does in ~0.1 ms what the regular expression does in ~0.45.
-        lines = self.LINE_BREAKS.sub("\r\ndata: ", html) if "\r" in html else html.replace("\n", "\r\ndata: ")
-        self._encoded = ("event: view\r\ndata: " + lines + "\r\n\r\n").encode()
-
-    def encode(self) -> bytes:
-        return self._encoded
-
-
 class StreamSlots:
-    """Open streams per session and in all (STREAMS_PER_SESSION, STREAMS_MAX): each holds a
-    connection and a few looks a second, so one browser opening tabs, or a script opening
-    streams, cannot take the server's connections from the class. Counted on the event loop."""
+    """Open streams per session and in all (STREAMS_PER_SESSION, STREAMS_MAX): one browser opening
+    tabs, or a script opening streams, cannot take the server's connections from the class."""
 
     def __init__(self, per_session: int, total: int):
         self.per_session = per_session
@@ -88,188 +68,118 @@ def slots_for(jobs: JobBackend) -> StreamSlots:
     return _slots[jobs]
 
 
-@dataclass(eq=False)  # one page's watch: a key of the doorbell's table, by identity
-class Watch:
-    """What one learner's page shows, reduced to what tells a change from no change; `draw()`
-    renders the view itself (blocking: the stream calls it off the event loop)."""
+@dataclass(frozen=True)
+class Look:
+    """One lineage as the fragments show it, reduced to what tells one event from another."""
 
-    jobs: JobBackend
-    session: str
-    lang: str
-    draw: Callable[[], str]
-    _version: int = -1
-    _rows: int = -1  # the session's runs version at the last re-read
-    _runs: list[str] = field(default_factory=list)
-    _refs: list[str] = field(default_factory=list)
-    _seen: tuple = ()
-    _live: bool = True  # a run on the page was training, or a shared reference shown, at the last look
-    front: int = 0  # the learner's best place in line at the last look (0: none waiting)
-
-    def _reread(self) -> None:
-        runs = self.jobs.session_runs(self.session)
-        self._runs = [r.id for r in runs if r.active]
-        # The shared references this page shows: their progress is a change to it.
-        shown = showing_reference(runs)
-        self._refs = sorted({reference_id(r.config) for r in runs if r.kind == "train" and r.id in shown})
-
-    def moved(self) -> bool:
-        """The learner's runs were written (a run, an epoch, an event) since the last look."""
-        return self.jobs.session_version(self.session) != self._version
-
-    def rows_moved(self) -> bool:
-        """A run of the learner was added, changed or deleted: the next look re-reads them (from
-        SQLite, off the event loop). An epoch alone changes no run's row: ~20 a run, no re-read."""
-        return self.jobs.session_runs_version(self.session) != self._rows
-
-    def _now(self) -> tuple:
-        """The shared references' versions and the live epoch of every run on the page. The view
-        shows progress by the epoch (its numbers and charts), so a step alone is no change."""
-        live = []
-        for run_id in [*self._runs, *(r for r in self._refs if self.jobs.is_running(r))]:
-            now = self.jobs.progress(run_id)
-            live.append((run_id, now.epoch) if now else (run_id,))
-        return tuple(self.jobs.version(r) for r in self._refs), tuple(live)
-
-    def stale(self) -> bool:
-        """Something the page shows may differ from the last signature (no SQLite: dict reads).
-        A page with nothing training has no live numbers to look at: its runs change only by
-        writes (a start among them), which moved() sees. In a class most pages wait in line, and
-        looking at their numbers anyway was most of the doorbell's work, six times a second."""
-        return self.moved() or (self._live and self._now() != self._seen)
-
-    def event(self) -> ViewEvent:
-        """The page's view, drawn now, as the stream sends it (blocking: off the event loop)."""
-        return ViewEvent(self.draw())
-
-    def signature(self) -> tuple:
-        """Equal signatures mean an equal live view (apart from queue places)."""
-        self._version = self.jobs.session_version(self.session)
-        if self.rows_moved():
-            self._rows = self.jobs.session_runs_version(self.session)
-            self._reread()
-        self._seen = self._now()
-        self._live = bool(self._refs) or any(self.jobs.is_running(r) for r in self._runs)
-        return (self._version, *self._seen)
+    runs: tuple  # (id, status, has final weights) of the lineage's runs and the shown reference
+    verdicts: int  # torch.load's verdicts on the files the crash left
+    epoch: int
+    checkpoint: tuple
+    ledger: tuple
 
     @property
-    def waiting(self) -> bool:
-        return bool(self._runs)
-
-    def queue(self) -> dict[str, str]:
-        """Place in line of each of the learner's waiting runs, as the page words it."""
-        places, front = {}, 0
-        for run_id in self._runs:
-            n = self.jobs.queue_position(run_id)
-            if n is not None:
-                places[run_id] = i18n.t(self.lang, "cs.queue").format(n=n)
-                front = min(front or n, n)
-        self.front = front
-        return places
-
-    def queue_gap(self) -> float:
-        """Seconds until the next look at the places: the line moves a place or two a second, so
-        the 40th in line loses nothing by hearing of it every 4 s, and a class of sixty waiting
-        pages sends about half as many events."""
-        return QUEUE_GAP * max(1.0, self.front / QUEUE_NEAR)
+    def status(self) -> tuple:
+        return self.runs, self.verdicts
 
 
-class Doorbell:
-    """One timer for every open stream of a server. Every TICK it looks once at each page's
-    counters (dictionary reads) and wakes only the streams whose view may have changed; every
-    QUEUE_GAP or more (Watch.queue_gap) it also wakes the pages with runs in line. A class of sixty pages used to wake
-    sixty coroutines six times a second to find, nearly always, nothing new."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop):
-        self.loop = loop
-        self.rings: dict[Watch, asyncio.Event] = {}
-        self.queue_due: dict[Watch, float] = {}
-        self.task: asyncio.Task | None = None
-
-    def join(self, watch: Watch) -> asyncio.Event:
-        ring = self.rings[watch] = asyncio.Event()
-        ring.set()  # the page loads its view first
-        # Each page looks at its place in line on its own beat, so that sixty waiting pages are
-        # not all woken in the same tick (a burst that held the event loop for ~10 ms).
-        self.queue_due[watch] = time.monotonic() + random.uniform(0, QUEUE_GAP)
-        if self.task is None or self.task.done():
-            self.task = self.loop.create_task(self._run())
-        return ring
-
-    def leave(self, watch: Watch) -> None:
-        self.rings.pop(watch, None)
-        self.queue_due.pop(watch, None)
-
-    async def _run(self) -> None:
-        while self.rings:
-            await asyncio.sleep(TICK)
-            now = time.monotonic()
-            for watch, ring in list(self.rings.items()):
-                try:
-                    queue_due = now >= self.queue_due.get(watch, now)
-                    if queue_due:
-                        self.queue_due[watch] = now + watch.queue_gap()
-                    if not ring.is_set() and (watch.stale() or (queue_due and watch.waiting)):
-                        ring.set()
-                except Exception:  # one page's bad look must not silence every other page
-                    log.exception("stream doorbell: looking at a page failed")
-                    ring.set()
+def _epoch(jobs: JobBackend, run: Run) -> int:
+    now = jobs.progress(run.id) if run.active else None
+    return now.epoch if now else -1
 
 
-_bells: weakref.WeakKeyDictionary[JobBackend, Doorbell] = weakref.WeakKeyDictionary()
+def _compared(jobs: JobBackend, run: Run) -> bool:
+    # A finished resume's max |Δw| arrives a moment after its end, from the comparison process.
+    return run.kind == "resume" and run.status == "done" and bool(jobs.events(run.id, "comparison"))
 
 
-def doorbell_for(jobs: JobBackend) -> Doorbell:
-    loop = asyncio.get_running_loop()
-    bell = _bells.get(jobs)
-    if bell is None or bell.loop is not loop:
-        bell = _bells[jobs] = Doorbell(loop)
-    return bell
+def look_at(jobs: JobBackend, session: str) -> tuple[dict[str, Look], list[str]]:
+    """Each of the learner's lineages by root id, and the shared references shown (blocking)."""
+    runs = jobs.session_runs(session)
+    shown = showing_reference(runs)
+    refs: dict[str, Run | None] = {}
+    looks: dict[str, Look] = {}
+    for root in (r for r in runs if r.kind == "train"):
+        family = [r for r in runs if r.root_id == root.id]
+        if root.id in shown:
+            refs[root.id] = jobs.reference_run(root.config)
+        others = [r for r in family if r is not root] + [r for r in [refs.get(root.id)] if r]
+        verdicts = len(jobs.events(root.id, "survivors")) if not root.active else 0
+        looks[root.id] = Look(
+            runs=tuple((r.id, str(r.status), bool(r.final_hash)) for r in [root, *others]),
+            verdicts=verdicts,
+            epoch=_epoch(jobs, root),
+            checkpoint=(
+                tuple(name for _, name, _ in layout.list_checkpoints(jobs.run_dir(root.id))),
+                verdicts,
+            ),
+            ledger=tuple((r.id, _epoch(jobs, r), _compared(jobs, r)) for r in others),
+        )
+    return looks, sorted({reference_id(r.config) for r in runs if r.root_id in shown})
 
 
-async def follow(watch: Watch, in_thread: Callable[[Callable], Awaitable]) -> AsyncIterator[dict | ViewEvent]:
-    """Events for one page, for as long as it listens: "view" (the view's HTML) first, then
-    whenever it changes; "queue" places in line.
-    in_thread(fn) runs fn off the event loop (the caller decides in which threads).
+def changes(before: dict[str, Look], now: dict[str, Look]) -> list[tuple[str, str]]:
+    """(event, root id) for every part of every lineage that differs."""
+    out = [("runs", "")] if list(before) != list(now) else []
+    for root, look in now.items():
+        old = before.get(root)
+        out += [
+            (name, root)
+            for name in ("status", "epoch", "checkpoint", "ledger")
+            if old is None or getattr(old, name) != getattr(look, name)
+        ]
+    return out
 
+
+def _places(jobs: JobBackend, session: str, looks: dict[str, Look]) -> dict[str, tuple]:
+    """Places in line of each lineage's waiting runs (in-memory reads)."""
+    out = {}
+    for root, look in looks.items():
+        places = tuple(
+            jobs.queue_position(run_id) for run_id, status, _ in look.runs if status in ("queued", "planned")
+        )
+        if places:
+            out[root] = places
+    return out
+
+
+async def events(
+    jobs: JobBackend, session: str, in_thread: Callable[[Callable], Awaitable]
+) -> AsyncIterator[dict]:
+    """The page's events for as long as it listens. The learner's writes (session_version) and the
+    shown references' (version) are all that can change a fragment: between them nothing is read.
     Past the stream caps the page gets one "busy" event and the stream ends; its EventSource
-    comes back after BUSY_RETRY_MS (the page still works, by its buttons' own answers)."""
-    slots = slots_for(watch.jobs)
-    if not slots.take(watch.session):
+    comes back after BUSY_RETRY_MS."""
+    slots = slots_for(jobs)
+    if not slots.take(session):
         yield {"event": "busy", "data": "", "retry": BUSY_RETRY_MS}
         return
-    bell = doorbell_for(watch.jobs)
-    ring = bell.join(watch)
     try:
-        async for event in _follow(watch, ring, in_thread):
-            yield event
+        counters: Callable[[list[str]], tuple] = lambda refs: (  # noqa: E731
+            jobs.session_version(session),
+            *(jobs.version(r) for r in refs),
+        )
+        # Counters first, then the look: a write in between is seen as a change at the next tick.
+        seen = counters([])
+        looks, refs = await in_thread(lambda: look_at(jobs, session))
+        yield {"event": "runs", "data": ""}  # the page (re)loads all it shows from here
+        places: dict[str, tuple] = {}
+        queue_due = 0.0
+        while True:
+            if (now_seen := counters(refs)) != seen:
+                seen = now_seen
+                now, refs = await in_thread(lambda: look_at(jobs, session))
+                for name, root in changes(looks, now):
+                    yield {"event": name, "data": root}
+                looks = now
+            if time.monotonic() >= queue_due:
+                now_places = _places(jobs, session, looks)
+                for root in now_places.keys() | places.keys():
+                    if now_places.get(root) != places.get(root):
+                        yield {"event": "queue", "data": root}
+                places = now_places
+                front = min((min(p) for p in places.values() if p and None not in p), default=0)
+                queue_due = time.monotonic() + QUEUE_GAP * max(1.0, front / QUEUE_NEAR)
+            await asyncio.sleep(TICK)
     finally:
-        bell.leave(watch)
-        slots.give_back(watch.session)
-
-
-async def _follow(
-    watch: Watch, ring: asyncio.Event, in_thread: Callable[[Callable], Awaitable]
-) -> AsyncIterator[dict | ViewEvent]:
-    sent_sig, sent_queue = None, None
-    changed_at = float("-inf")
-    count = 0
-    while True:
-        await ring.wait()
-        ring.clear()
-        gap = CHANGED_GAP - (time.monotonic() - changed_at)
-        if gap > 0:
-            await asyncio.sleep(gap)  # at most ~3 views a second: what changes meanwhile rides along
-        # Re-reading the learner's runs touches SQLite: keep that off the event loop.
-        sig = await in_thread(watch.signature) if watch.rows_moved() else watch.signature()
-        if sig != sent_sig:
-            if count and time.monotonic() - changed_at > 2 * CHANGED_GAP:
-                # The first change after a quiet spell is often everyone's (a class starting
-                # at once): spread the sixty renders over a moment instead of one burst.
-                await asyncio.sleep(random.uniform(0, CHANGED_GAP))
-            count += 1
-            sent_sig, changed_at = sig, time.monotonic()
-            yield await in_thread(watch.event)
-        places = watch.queue()
-        if places and places != sent_queue:
-            yield {"event": "queue", "data": json.dumps(places, ensure_ascii=False)}
-        sent_queue = places
+        slots.give_back(session)

@@ -66,7 +66,10 @@ STRINGS: dict[str, dict[str, str]] = {"zh": {}, "en": {}}
 STRINGS["zh"].update(
     {
         "cs.title": "交互演示：训练、崩溃、从 Checkpoint 恢复",
-        "cs.intro": "下面的训练真的在服务器上用 PyTorch 运行。按下“崩溃”会用 SIGKILL 杀死训练进程，内存里的一切都会消失，只剩磁盘上的 checkpoint。然后选择恢复哪些状态，和一条不中断的参考训练比一比。",
+        "cs.intro": (
+            "下面的训练真的在服务器上用 PyTorch 运行。按下“崩溃”会用 SIGKILL 杀死训练进程，内存里的一切都会"
+            "消失，只剩磁盘上的 checkpoint。然后选择恢复哪些状态，和一条不中断的参考训练比一比。"
+        ),
         "cs.settings": "训练设置",
         "cs.epochs": "Epoch 数",
         "cs.lr": "学习率",
@@ -121,7 +124,10 @@ STRINGS["zh"].update(
         "cs.identical": "与不中断的训练逐位相同：max |Δw| = 0，权重哈希相同。",
         "cs.differs": "与不中断的训练不同：max |Δw| = {diff}。",
         "cs.waiting_ref": "等待参考训练和恢复训练结束后比较最终权重…",
-        "cs.first_epoch": "恢复后第一个 epoch（第 {epoch} 个）：平均 loss {loss}，参考训练 {ref}（{ratio}）；学习率 {lr}，参考 {ref_lr}。",
+        "cs.first_epoch": (
+            "恢复后第一个 epoch（第 {epoch} 个）：平均 loss {loss}，参考训练 {ref}（{ratio}）；学习率 "
+            "{lr}，参考 {ref_lr}。"
+        ),
         "cs.peak": "最高单步 loss {peak}，参考 {ref_peak}。",
         "cs.crashed_at": "在第 {epoch} 个 epoch（第 {step} 步）被 SIGKILL 杀死：{how}",
         "cs.how.button": "你按下了崩溃按钮",
@@ -145,7 +151,11 @@ STRINGS["zh"].update(
 STRINGS["en"].update(
     {
         "cs.title": "Try it: train, crash, resume from a checkpoint",
-        "cs.intro": "The training below really runs on the server with PyTorch. Crash kills the training process with SIGKILL: everything in its memory is gone and only the checkpoints on disk remain. Then choose what to restore and compare with an uninterrupted reference run.",
+        "cs.intro": (
+            "The training below really runs on the server with PyTorch. Crash kills the training process "
+            "with SIGKILL: everything in its memory is gone and only the checkpoints on disk remain. Then "
+            "choose what to restore and compare with an uninterrupted reference run."
+        ),
         "cs.settings": "Training settings",
         "cs.epochs": "Epochs",
         "cs.lr": "Learning rate",
@@ -200,14 +210,20 @@ STRINGS["en"].update(
         "cs.identical": "Bit-identical to the uninterrupted run: max |Δw| = 0 and equal weight hashes.",
         "cs.differs": "Differs from the uninterrupted run: max |Δw| = {diff}.",
         "cs.waiting_ref": "Final weights are compared once the reference and the resumed run finish…",
-        "cs.first_epoch": "First epoch after the resume (epoch {epoch}): mean loss {loss} vs {ref} in the reference ({ratio}); LR {lr} vs {ref_lr}.",
+        "cs.first_epoch": (
+            "First epoch after the resume (epoch {epoch}): mean loss {loss} vs {ref} in the reference "
+            "({ratio}); LR {lr} vs {ref_lr}."
+        ),
         "cs.peak": "Highest single-step loss {peak} vs {ref_peak}.",
         "cs.crashed_at": "Killed with SIGKILL in epoch {epoch} (step {step}): {how}",
         "cs.how.button": "you pressed Crash",
         "cs.how.at_epoch": "the planned crash",
         "cs.how.while_saving": "while writing a checkpoint",
         "cs.error": "Error",
-        "cs.interrupted_note": "This run was active when the server stopped. Its checkpoints are still here; resume from one below.",
+        "cs.interrupted_note": (
+            "This run was active when the server stopped. Its checkpoints are still here; resume from one "
+            "below."
+        ),
         "cs.pick_run": "Show",
         "cs.keys": "Top-level keys",
         "cs.model_tensors": "Model tensors",
@@ -266,74 +282,30 @@ STRINGS["zh"].update(
         "cs.no": "否",
         "cs.vs": "{a}（参考 {b}）",
         "cs.cost": "代价：",
-        "cs.cost.identical": "什么也没丢：最终权重与从未崩溃的训练逐位相同。",
-        "cs.cost.spike": "恢复后第一个 epoch 的训练 loss 比参考高 {pct}%",
-        "cs.cost.no_spike": "恢复后第一个 epoch 的 loss 与参考相差 {pct}%",
-        "cs.cost.lr": "第 {epoch} 个 epoch 的学习率是 {got}，计划是 {expected}",
-        "cs.cost.order": "数据顺序与参考不同",
-        "cs.cost.recovery": "验证 loss {n} 个 epoch 后回到参考的 ±{margin}% 以内",
-        "cs.cost.recovery_0": "验证 loss 一直在参考的 ±{margin}% 以内",
-        "cs.cost.never": "验证 loss 直到结束都没回到参考的 ±{margin}% 以内",
-        "cs.cost.final.about": "最终模型差不多好（验证 loss {a}，参考 {b}）",
-        "cs.cost.final.worse": "最终模型更差（验证 loss {a}，参考 {b}）",
-        "cs.cost.final.better": "最终验证 loss 这次反而更低（{a}，参考 {b}）——走的是另一条路径，不是计划中的那条",
-        "cs.cost.not_identical": "无法复现：最终权重与参考不同（max |Δw| = {diff}）",
-        "cs.cost.pending": "正在训练，和参考的比较随进度填入。",
-        "cs.cost.failed": "恢复没有开始：{error}",
-        "cs.conclusion.all": "只有“全部恢复”与从未崩溃的训练逐位相同。其余每一种都少恢复了至少一样：优化器、scheduler 或随机数状态，账本里写着各自的代价。能续训的 checkpoint 要存齐四样：权重、优化器、scheduler 和随机数状态。",
-        "cs.conclusion.all_mid": "只有“全部恢复”与从未崩溃的训练逐位相同。从 epoch 中途恢复时，checkpoint 除了权重、优化器、scheduler 和随机数状态，还要存采样器的状态：这个 epoch 的顺序从哪个生成器状态来，以及下一批是第几批。少了位置就重新开始这个 epoch，少了顺序就跳过了错误的样本。",
-        "cs.conclusion.partial": "已比较 {done} / {total} 种恢复方式；逐位相同的：{modes}。",
-        "cs.conclusion.none_identical": "已比较 {done} / {total} 种恢复方式，还没有一种逐位相同。",
         "cs.predict": "先猜一猜（可跳过）",
         "cs.predict_identical": "会逐位相同吗？",
         "cs.predict_spike": "loss 会跳高吗？",
         "cs.predict_none": "不猜",
         "cs.your_guess": "你的猜测",
-        "cs.guess_right": "猜对了",
-        "cs.guess_wrong": "猜错了",
-        "cs.guess_line": "你猜{what}：{answer}，{verdict}",
-        "cs.guess.identical": "逐位相同",
-        "cs.guess.spike": "loss 跳高",
         "cs.chart_steps": "显示每一步",
         "cs.chart_epochs": "显示每个 epoch",
         "cs.compare_title": "每种恢复方式 vs 参考（验证 loss）",
-        "cs.naive_why": "写到一半进程就被杀死了：这个文件是一个被截断的 zip 存档，torch.load 读不了它，不能从它恢复。",
+        "cs.naive_why": (
+            "写到一半进程就被杀死了：这个文件是一个被截断的 zip 存档，torch.load 读不了它，不能从它恢复。"
+        ),
         "cs.torch_said": "torch.load 的原话：",
         "cs.atomic_ok": "原子写法的旧 checkpoint 完好无损，从它恢复。",
-        "cs.refused.active": "这个训练还在进行：先让它崩溃或等它结束。",
-        "cs.refused.rejected": "torch.load 在崩溃后已经拒绝了这个文件，从它恢复只会以同样的错误失败。",
-        "cs.limit.active": "已到上限：同时最多 {n} 个训练在排队或运行。等一个结束再试。",
-        "cs.limit.epochs": "已到上限：这台服务器上每个训练最多 {n} 个 epoch。",
-        "cs.limit.stored": "已到上限：最多保留 {n} 个训练，请先删掉一个旧的。",
-        "cs.limit.queue": "队列已满：{n} 个训练在等待，过一分钟再试。",
-        "cs.limit.planned": "已有一组恢复在等待空位，等它们开始后再试。",
-        "cs.limit.limit": "已到上限。",
         "cs.dismiss": "关闭提示",
-        "cs.announce.started": "训练已开始，共 {total} 个 epoch。",
-        "cs.announce.running": "训练中。",
-        "cs.announce.crashed": "训练在第 {epoch} 个 epoch 崩溃；磁盘上还有 {n} 个 checkpoint。",
-        "cs.announce.done": "训练完成，共 {n} 个 checkpoint。",
-        "cs.announce.ledger": "账本：{done} / {total} 种恢复方式已比较。",
-        "cs.err.int_parsing": "请输入整数。",
-        "cs.err.float_parsing": "请输入数字。",
-        "cs.err.greater_than_equal": "不能小于 {ge}。",
-        "cs.err.less_than_equal": "不能大于 {le}。",
-        "cs.err.greater_than": "必须大于 {gt}。",
-        "cs.err.less_than": "必须小于 {lt}。",
-        "cs.err.literal_error": "请从列表中选择。",
-        "cs.err.missing": "必填。",
-        "cs.err.checkpoint_every_too_big": "不能超过 epoch 数。",
-        "cs.err.crash_epoch_missing": "请选择在第几个 epoch 崩溃。",
-        "cs.err.crash_epoch_too_big": "必须在训练的 epoch 范围内。",
-        "cs.err.crash_epoch_not_saved": "保存时崩溃需要选一个会保存 checkpoint 的 epoch（{every} 的倍数）。",
-        "cs.err.other": "这个值不对。",
         "cs.id": "编号",
     }
 )
 
 STRINGS["en"].update(
     {
-        "cs.question": "What must a checkpoint hold for training to go on as if it had never crashed? And what does leaving each piece out cost?",
+        "cs.question": (
+            "What must a checkpoint hold for training to go on as if it had never crashed? And what does "
+            "leaving each piece out cost?"
+        ),
         "cs.step1": "Start training",
         "cs.step2": "Press Crash to kill the process",
         "cs.step3": "Resume five ways and read the ledger",
@@ -353,7 +325,10 @@ STRINGS["en"].update(
         "cs.resume_all": "Resume all five from epoch {epoch}",
         "cs.resume_all_short": "Try all five",
         "cs.ledger": "The state ledger: what leaving each piece out costs",
-        "cs.ledger_hint": "One row per way of resuming, compared epoch by epoch with a run of the same settings that never crashed.",
+        "cs.ledger_hint": (
+            "One row per way of resuming, compared epoch by epoch with a run of the same settings that "
+            "never crashed."
+        ),
         "cs.ledger_empty": "Crash the run, then resume from a checkpoint, and this fills in.",
         "cs.col_mode": "Resume with",
         "cs.col_restored": "Restored",
@@ -375,67 +350,21 @@ STRINGS["en"].update(
         "cs.no": "no",
         "cs.vs": "{a} (reference {b})",
         "cs.cost": "Cost:",
-        "cs.cost.identical": "Nothing lost: the final weights are bit-identical to the run that never crashed.",
-        "cs.cost.spike": "the first epoch back had a train loss {pct}% above the reference",
-        "cs.cost.no_spike": "the first epoch back was within {pct}% of the reference",
-        "cs.cost.lr": "the LR in epoch {epoch} was {got} where the plan had {expected}",
-        "cs.cost.order": "the data came in a different order",
-        "cs.cost.recovery": "validation loss was back within ±{margin}% of the reference after {n} epochs",
-        "cs.cost.recovery_0": "validation loss stayed within ±{margin}% of the reference",
-        "cs.cost.never": "validation loss never came back within ±{margin}% of the reference",
-        "cs.cost.final.about": "the final model is about as good (val. loss {a}, reference {b})",
-        "cs.cost.final.worse": "the final model is worse (val. loss {a}, reference {b})",
-        "cs.cost.final.better": "the final val. loss is lower this time ({a}, reference {b}) — a different path, not the planned one",
-        "cs.cost.not_identical": "not reproducible: the final weights differ (max |Δw| = {diff})",
-        "cs.cost.pending": "Training; the comparison with the reference fills in as it goes.",
-        "cs.cost.failed": "The resume never started: {error}",
-        "cs.conclusion.all": "Only “Everything” came back bit-identical to the run that never crashed. Every other way left out at least one piece — the optimizer, the scheduler or the RNG state — and the ledger shows what that cost. A checkpoint you can resume from holds all four: weights, optimizer, scheduler and RNG states.",
-        "cs.conclusion.all_mid": "Only “Everything” came back bit-identical to the run that never crashed. Resuming mid-epoch, a checkpoint needs the sampler's state besides the weights, optimizer, scheduler and RNG states: which generator state the epoch's order came from, and which batch is next. Without the position the epoch starts again; without the order the wrong samples are skipped.",
-        "cs.conclusion.partial": "{done} of {total} ways compared; bit-identical: {modes}.",
-        "cs.conclusion.none_identical": "{done} of {total} ways compared; none bit-identical yet.",
         "cs.predict": "Guess first (optional)",
         "cs.predict_identical": "Bit-identical?",
         "cs.predict_spike": "Loss jumps?",
         "cs.predict_none": "no guess",
         "cs.your_guess": "Your guess",
-        "cs.guess_right": "right",
-        "cs.guess_wrong": "wrong",
-        "cs.guess_line": "You guessed {what}: {answer} — {verdict}",
-        "cs.guess.identical": "bit-identical",
-        "cs.guess.spike": "loss jumps",
         "cs.chart_steps": "Show every step",
         "cs.chart_epochs": "Show every epoch",
         "cs.compare_title": "Each way of resuming vs the reference (validation loss)",
-        "cs.naive_why": "The process was killed half way through writing: this file is a truncated zip archive, torch.load cannot read it, and nothing can resume from it.",
+        "cs.naive_why": (
+            "The process was killed half way through writing: this file is a truncated zip archive, "
+            "torch.load cannot read it, and nothing can resume from it."
+        ),
         "cs.torch_said": "torch.load's own words:",
         "cs.atomic_ok": "The atomic writer's previous checkpoint is intact: resume from that.",
-        "cs.refused.active": "This run is still active: crash it or wait for it to finish.",
-        "cs.refused.rejected": "torch.load already rejected this file after the crash; a resume from it would fail the same way.",
-        "cs.limit.active": "Limit reached: at most {n} runs may wait or train at once. Try again when one ends.",
-        "cs.limit.epochs": "Limit reached: at most {n} epochs per run on this server.",
-        "cs.limit.stored": "Limit reached: at most {n} runs are kept; delete an old one first.",
-        "cs.limit.queue": "The queue is full: {n} runs are waiting. Try again in a minute.",
-        "cs.limit.planned": "A set of resumes is already waiting for room; try again once they start.",
-        "cs.limit.limit": "Limit reached.",
         "cs.dismiss": "Dismiss",
-        "cs.announce.started": "Training started: {total} epochs.",
-        "cs.announce.running": "Training.",
-        "cs.announce.crashed": "Run crashed in epoch {epoch}; {n} checkpoints survive on disk.",
-        "cs.announce.done": "Run finished with {n} checkpoints.",
-        "cs.announce.ledger": "Ledger: {done} of {total} ways compared.",
-        "cs.err.int_parsing": "Enter a whole number.",
-        "cs.err.float_parsing": "Enter a number.",
-        "cs.err.greater_than_equal": "Must be at least {ge}.",
-        "cs.err.less_than_equal": "Must be at most {le}.",
-        "cs.err.greater_than": "Must be greater than {gt}.",
-        "cs.err.less_than": "Must be less than {lt}.",
-        "cs.err.literal_error": "Pick one of the options.",
-        "cs.err.missing": "Required.",
-        "cs.err.checkpoint_every_too_big": "Must not exceed the number of epochs.",
-        "cs.err.crash_epoch_missing": "Choose the epoch in which to crash.",
-        "cs.err.crash_epoch_too_big": "Must be within the run's epochs.",
-        "cs.err.crash_epoch_not_saved": "A crash while saving needs an epoch at which a checkpoint is saved (a multiple of {every}).",
-        "cs.err.other": "This value is not valid.",
         "cs.id": "id",
     }
 )

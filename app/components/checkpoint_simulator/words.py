@@ -63,7 +63,11 @@ def cost(row: Row, lang: str, margin: float) -> str:
     # Still running or not yet compared: the sentence goes on as the numbers come in.
     if row.identical is None:
         return text + ("……" if lang == "zh" else " …")
-    return text + ("。" if lang == "zh" else ".")
+    text += "。" if lang == "zh" else "."
+    if row.final == "better":
+        # Lower by luck is no win: the lesson is what the resume no longer guarantees.
+        text += ("" if lang == "zh" else " ") + t("cs.cost.luck")
+    return text
 
 
 def conclusion(ledger: Ledger, lang: str) -> str | None:
@@ -93,7 +97,7 @@ def guesses(row: Row, lang: str) -> list[tuple[str, bool]]:
     t = lambda key, **kw: i18n.t(lang, key).format(**kw)  # noqa: E731
     out = []
     for what, right in row.prediction_right.items():
-        answer = t("cs.yes") if row.prediction.get(what) else t("cs.no")
+        answer = t("cs.yes") if (row.prediction or {}).get(what) else t("cs.no")
         out.append(
             (
                 t(
