@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -46,12 +46,9 @@ class CrashPlan:
 
 
 @dataclass(frozen=True)
-class RunOptions(Mapping):
+class RunOptions:
     """How a run trains, apart from its config: its pace, its crash plan and, for a resume, where it
-    resumes from. Parsed once (`parse`) from what the store or a caller gives; read as attributes.
-
-    Also a read-only Mapping of its stored form, only so that callers not yet moved to attributes
-    keep working; new code reads the attributes."""
+    resumes from. Parsed once (`parse`) from what the store or a caller gives; read as attributes."""
 
     pace_ms: int = 0
     crash: CrashPlan = CrashPlan()
@@ -95,16 +92,6 @@ class RunOptions(Mapping):
         if self.prediction:
             out["prediction"] = self.prediction
         return out
-
-    # --- the Mapping of the stored form ---
-    def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.to_dict())
-
-    def __len__(self) -> int:
-        return len(self.to_dict())
 
 
 @dataclass

@@ -58,7 +58,7 @@ def _run_out(jobs: JobBackend, run: Run) -> RunOut:
         root_id=run.root_id,
         parent_id=run.parent_id,
         config=run.config,
-        options=run.options,
+        options=run.options.to_dict(),
         error=run.error,
         final_hash=run.final_hash,
         queue_position=seg.queue_position,
@@ -221,7 +221,7 @@ async def resume_all(request: Request, jobs: Jobs, source: OwnedRun, body: Resum
         except service.Refused as exc:
             raise _refused(exc) from None
         return ResumeAllOut(
-            runs=[PlannedResume(id=r.id, restore=service.option(r, "restore"), status=r.status) for r in runs]
+            runs=[PlannedResume(id=r.id, restore=r.options.restore, status=r.status) for r in runs]
         )
 
     return await service.in_slot(request, submit)

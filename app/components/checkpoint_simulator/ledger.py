@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from statistics import median
 
-from app.jobs.protocol import EpochRow
+from app.jobs.protocol import EpochRow, RunStatus
 
 MODES = ("everything", "weights", "weights_optimizer", "no_scheduler", "no_rng")
 PIECES = ("weights", "optimizer", "scheduler", "rng", "position")
@@ -72,7 +72,11 @@ class Row:
     @property
     def complete(self) -> bool:
         """Every column is known: the run and the reference finished and were compared."""
-        return self.identical is not None or self.status in ("failed", "crashed", "interrupted")
+        return self.identical is not None or self.status in (
+            RunStatus.FAILED,
+            RunStatus.CRASHED,
+            RunStatus.INTERRUPTED,
+        )
 
 
 @dataclass

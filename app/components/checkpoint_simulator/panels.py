@@ -17,7 +17,7 @@ from app.components.checkpoint_simulator.figures import Figures, build_figures, 
 from app.components.checkpoint_simulator.ledger import Ledger
 from app.components.checkpoint_simulator.schemas import RESTORE_MODES
 from app.components.checkpoint_simulator.strings import PIECE_LABELS, RESTORE_LABELS, STATUS
-from app.jobs.protocol import JobBackend, Run
+from app.jobs.protocol import JobBackend, Run, RunStatus
 
 PREFIX = "/components/checkpoint-simulator"
 
@@ -28,11 +28,8 @@ def fmt(v: float | None, digits: int = 4) -> str:
 
 def crash_plan(run: Run) -> tuple[str, int | None]:
     """The run's planned crash: ("none" | "at_epoch" | "while_saving", epoch)."""
-    if epoch := service.option(run, "crash_at_epoch"):
-        return "at_epoch", int(epoch)
-    if epoch := service.option(run, "crash_while_saving_at"):
-        return "while_saving", int(epoch)
-    return "none", None
+    crash = run.options.crash
+    return crash.how, crash.epoch
 
 
 def lineage_name(root: Run, lang: str) -> str:
@@ -185,7 +182,7 @@ def _choices(seg: service.Segment, steps: int | None, lang: str) -> list[Choice]
     """The first run's checkpoints a resume may start from, newest first, with torch's verdict.
     A finished run's final checkpoint has nothing left to train: listed, never offered."""
     verdict = {f["file"]: f for f in (seg.survivors or {}).get("files", [])}
-    final = seg.run.status == "done"
+    final = seg.run.status == RunStatus.DONE
     total = int(seg.run.config["epochs"])
     out = []
     for cp in reversed(seg.checkpoints):
@@ -237,7 +234,7 @@ def _now(lin: service.Lineage, lang: str) -> Now:
     status = str(root.status)
     now = Now(root.id, status, STATUS[lang][status], "", strong=False, bad=False)
     every = int(root.config["checkpoint_every"])
-    if status == "running":
+    if status == RunStatus.RUNNING:
         live = seg.live or {}
         now.line = t("cs.now_training", epoch=live.get("epoch") or 0, total=root.config["epochs"])
         if live.get("val_loss") is not None:
@@ -249,7 +246,7 @@ def _now(lin: service.Lineage, lang: str) -> Now:
         now.crash_label = (
             t("cs.crash_after", epoch=saved[-1].epoch) if saved else t("cs.crash_before", epoch=every)
         )
-    elif status in ("queued", "planned"):
+    elif status in (RunStatus.QUEUED, RunStatus.PLANNED):
         now.line = t("cs.now_waiting")
         now.queue = t("cs.queue", n=seg.queue_position) if seg.queue_position else None
     elif seg.crash:
@@ -265,9 +262,9 @@ def _now(lin: service.Lineage, lang: str) -> Now:
     elif seg.epochs:
         last = seg.epochs[-1]
         now.line = f"{t('cs.val_loss')} {fmt(last.val_loss, 3)} · {t('cs.acc')} {100 * last.acc:.1f}%"
-    if status == "interrupted":
+    if status == RunStatus.INTERRUPTED:
         now.warn = t("cs.interrupted_note")
-    if status == "failed" and root.error:
+    if status == RunStatus.FAILED and root.error:
         now.error = root.error
     return now
 
@@ -276,7 +273,7 @@ def lineage_view(jobs: JobBackend, lang: str, roots: list[Run], root: Run, view:
     """The lineage headed by `root` as every fragment shows it (blocking: SQLite, run folders)."""
     lin = service.current_lineage(jobs, root)[0]
     first = lin.segments[0]
-    done = first.run.status == "done"
+    done = first.run.status == RunStatus.DONE
     choices = _choices(first, lin.steps_per_epoch, lang)
     return LineageView(
         lang=lang,
@@ -342,13 +339,13 @@ def announcement(v: LineageView) -> str:
     t = lambda key, **kw: i18n.t(v.lang, key).format(**kw)  # noqa: E731
     root, n = v.root, len(v.first.checkpoints)
     parts = []
-    if root.status in ("queued", "planned"):
+    if root.status in (RunStatus.QUEUED, RunStatus.PLANNED):
         parts.append(t("cs.now_waiting"))
-    elif root.status == "running":
+    elif root.status == RunStatus.RUNNING:
         parts.append(t("cs.announce.running"))
     elif v.first.crash:
         parts.append(t("cs.announce.crashed", epoch=v.first.crash.get("epoch"), n=n))
-    elif root.status == "done":
+    elif root.status == RunStatus.DONE:
         parts.append(t("cs.announce.done", n=n))
     if v.ledger.tried:
         done = sum(1 for r in v.ledger.rows if r.identical is not None)

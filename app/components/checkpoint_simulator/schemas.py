@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from app.jobs.protocol import CrashPlan, RunOptions
+
 RESTORE_MODES = ("everything", "weights", "weights_optimizer", "no_scheduler", "no_rng")
 Restore = Literal["everything", "weights", "weights_optimizer", "no_scheduler", "no_rng"]
 MAX_EPOCHS = 200
@@ -72,13 +74,9 @@ class RunRequest(BaseModel):
             config["mid_epoch_checkpoint"] = True
         return config
 
-    def options(self) -> dict:
-        options: dict = {"pace_ms": self.pace_ms}
-        if self.crash == "at_epoch":
-            options["crash_at_epoch"] = self.crash_epoch
-        elif self.crash == "while_saving":
-            options["crash_while_saving_at"] = self.crash_epoch
-        return options
+    def options(self) -> RunOptions:
+        crash = CrashPlan() if self.crash == "none" else CrashPlan(self.crash, self.crash_epoch)
+        return RunOptions(pace_ms=self.pace_ms, crash=crash)
 
 
 # One click to a case where resuming the weights alone costs a lot: SGD's momentum and the LR

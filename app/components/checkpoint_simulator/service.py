@@ -11,14 +11,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import anyio
 from fastapi import Depends, HTTPException, Request
 
 from app.components.checkpoint_simulator import ledger
 from app.deps import Jobs, Session
-from app.jobs.protocol import EpochRow, JobBackend, Run
+from app.jobs.protocol import EpochRow, JobBackend, Run, RunStatus
 from app.ml import layout
 
 T = TypeVar("T")
@@ -56,11 +56,6 @@ async def ended(request: Request, jobs: JobBackend, run_id: str, timeout: float 
         if run is None or not run.active:
             return
         await asyncio.sleep(0.02)
-
-
-def option(run: Run, name: str, default: Any = None) -> Any:  # each option has its own type
-    """The one place the simulator reads a run's options (crash plan, restore mode, pace…)."""
-    return run.options.get(name, default)
 
 
 def owned_run(jobs: JobBackend, session: str, run_id: str) -> Run:
@@ -112,17 +107,17 @@ class Segment:
 
     @property
     def first_epoch(self) -> int:
-        return int(option(self.run, "from_epoch", 0))
+        return self.run.options.from_epoch
 
     @property
     def from_batch(self) -> int:
         """Batches of epoch first_epoch + 1 already done in the checkpoint resumed from."""
-        pos = layout.checkpoint_position(Path(option(self.run, "checkpoint", "")).name)
+        pos = layout.checkpoint_position(Path(self.run.options.checkpoint or "").name)
         return pos[1] if pos else 0
 
     @property
     def restore(self) -> str | None:
-        return option(self.run, "restore")
+        return self.run.options.restore
 
 
 @dataclass
@@ -221,7 +216,7 @@ def current_lineage(jobs: JobBackend, root: Run) -> tuple[Lineage, tuple]:
 def build_ledger(lin: Lineage) -> ledger.Ledger:
     """One row per restore mode from the lineage's latest resume of that mode."""
     ref = lin.reference
-    ref_done = bool(ref and ref.run.status == "done")
+    ref_done = bool(ref and ref.run.status == RunStatus.DONE)
     rows = []
     for mode in ledger.MODES:
         row = ledger.Row(mode, dict(zip(ledger.PIECES, ledger.RESTORED[mode], strict=True)))
@@ -235,10 +230,10 @@ def build_ledger(lin: Lineage) -> ledger.Ledger:
         )
         if seg is not None:
             row.run_id, row.status, row.from_epoch = seg.run.id, seg.run.status, seg.first_epoch
-            row.error = seg.run.error if seg.run.status == "failed" else None
-            row.prediction = option(seg.run, "prediction")
+            row.error = seg.run.error if seg.run.status == RunStatus.FAILED else None
+            row.prediction = seg.run.options.prediction
             if ref is not None:
-                ledger.measure(row, seg.epochs, ref.epochs, ref_done, seg.run.status == "done")
+                ledger.measure(row, seg.epochs, ref.epochs, ref_done, seg.run.status == RunStatus.DONE)
             if seg.epoch_order:
                 o = seg.epoch_order
                 row.samples_twice, row.samples_never, row.order_epoch = o["twice"], o["never"], o["epoch"]
@@ -327,7 +322,7 @@ def _resumable(jobs: JobBackend, source: Run, file: str) -> tuple[Path, int]:
         if match
         else max((e["epoch"] for e in jobs.events(source.id, "checkpoint")), default=0)
     )
-    if source.status == "done" and epoch >= int(source.config["epochs"]):
+    if source.status == RunStatus.DONE and epoch >= int(source.config["epochs"]):
         # Resumed from its last epoch, a finished run trains nothing, and every way of resuming
         # would look bit-identical: the opposite of the lesson.
         raise Refused(
@@ -341,7 +336,7 @@ def _resumable(jobs: JobBackend, source: Run, file: str) -> tuple[Path, int]:
 def trains_nothing(run: Run) -> bool:
     """A resume from a finished run's final checkpoint (refused now, kept by older data): it has
     no epoch to train, so it says nothing about what a resume costs; ledgers leave it out."""
-    return run.kind == "resume" and int(option(run, "from_epoch", 0)) >= int(run.config["epochs"])
+    return run.kind == "resume" and run.options.from_epoch >= int(run.config["epochs"])
 
 
 def resume(jobs: JobBackend, source: Run, file: str, restore: str, prediction: dict | None = None) -> Run:

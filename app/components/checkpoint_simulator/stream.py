@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from app.components.checkpoint_simulator.service import showing_reference
-from app.jobs.protocol import JobBackend, Run, reference_id
+from app.jobs.protocol import JobBackend, Run, RunStatus, reference_id
 from app.ml import layout
 
 TICK = 0.2  # s between looks at the counters: a few dictionary reads
@@ -90,7 +90,7 @@ def _epoch(jobs: JobBackend, run: Run) -> int:
 
 def _compared(jobs: JobBackend, run: Run) -> bool:
     # A finished resume's max |Δw| arrives a moment after its end, from the comparison process.
-    return run.kind == "resume" and run.status == "done" and bool(jobs.events(run.id, "comparison"))
+    return run.kind == "resume" and run.status == RunStatus.DONE and bool(jobs.events(run.id, "comparison"))
 
 
 def look_at(jobs: JobBackend, session: str) -> tuple[dict[str, Look], list[str]]:
@@ -136,7 +136,9 @@ def _places(jobs: JobBackend, session: str, looks: dict[str, Look]) -> dict[str,
     out = {}
     for root, look in looks.items():
         places = tuple(
-            jobs.queue_position(run_id) for run_id, status, _ in look.runs if status in ("queued", "planned")
+            jobs.queue_position(run_id)
+            for run_id, status, _ in look.runs
+            if status in (RunStatus.QUEUED, RunStatus.PLANNED)
         )
         if places:
             out[root] = places

@@ -9,6 +9,7 @@ from __future__ import annotations
 from app import i18n
 from app.components.checkpoint_simulator.ledger import Ledger, Row
 from app.components.checkpoint_simulator.strings import RESTORE_LABELS
+from app.jobs.protocol import RunStatus
 
 
 def num(v: float | None, digits: int = 3) -> str:
@@ -24,7 +25,7 @@ def cost(row: Row, lang: str, margin: float) -> str:
     m = f"{margin * 100:.0f}"
     if not row.tried:
         return t("cs.not_tried")
-    if row.status == "failed":
+    if row.status == RunStatus.FAILED:
         return t("cs.cost.failed", error=row.error or "")
     if row.identical:
         return t("cs.cost.identical")
