@@ -16,6 +16,7 @@ import json
 import os
 import sys
 
+from app import i18n
 from app.components.checkpoint_inspector import audit_words
 from app.components.checkpoint_inspector.service import REPORT_BYTES
 from app.settings import Settings
@@ -68,7 +69,7 @@ def exit_status(report: dict) -> int:
 
 
 def as_text(report: dict, lang: str) -> str:
-    t = lambda key: audit_words.i18n.t(lang, key)  # noqa: E731
+    t = lambda key: i18n.t(lang, key)  # noqa: E731
     audit = report.get("audit")
     lines = [f"{report.get('filename', '')}"]
     if not audit:
@@ -121,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if not os.path.exists(args.path):
         print(f"{args.path}: no such file or folder", file=sys.stderr)
         return EXIT_UNREADABLE
+    i18n.add(audit_words.STRINGS, "checkpoint_doctor")  # the inspector's words, without the web app
     report = audit_words.in_words(run(args.path, Settings()), args.lang)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=1, default=str))

@@ -60,7 +60,7 @@ SMOKE: dict[str, dict[str, object]] = {
         "dist_latency_epochs": 4,
     },
     "hostile": {"hs_saves": 2, "hs_kills": 1},
-    "sharded": {"sharded_runs": 1},
+    "sharded": {"sharded_runs": 1, "sharded_class": 4, "sharded_sim_runs": 1, "sharded_epochs": 5},
 }
 
 

@@ -1,21 +1,43 @@
-"""sharded: a DCP save on 2 ranks ÷ the same weights saved by one process with torch.save (for information).
+"""sharded: a DCP save on 2 ranks ÷ the same weights saved by one process with torch.save (for information);
+and a class opening the ShardedCheckpointLab at once while simulator runs train.
 
-Both are timed inside the same run of the ShardedCheckpointLab's save (app.ml.sharded_lab): rank 0
-first writes the gathered weights with torch.save, then every rank takes part in dcp.save (its
-slowest rank counts). Tiny tensors: the figure is the price of coordinating ranks, not of bytes.
+Both saves are timed inside the same run of the lab's save (app.ml.sharded_lab): rank 0 first
+writes the gathered weights with torch.save, then every rank takes part in dcp.save (its slowest
+rank counts). Tiny tensors: the figure is the price of coordinating ranks, not of bytes.
+The class: learners start simulator runs, then as many learners click the lab's buttons at once
+(every case, on every world size); target: every simulator run still finishes.
 Run alone with `python -m bench.sharded`."""
 
 from __future__ import annotations
 
 import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.common import Report, Target, median, table
+import httpx
+
+from bench.common import API, Report, Server, Target, median, table
+
+LAB = "/components/sharded-checkpoint-lab"
+CLICKS = (
+    [f"{LAB}/save?world={n}&sharding={s}" for n in (1, 2, 4) for s in ("sharded", "replicated")]
+    + [f"{LAB}/reshard?world=2&sharding=sharded&load_world={m}" for m in (1, 4)]
+    + [
+        f"{LAB}/killed?world=2&sharding=sharded",
+        f"{LAB}/ddp?world=2",
+    ]
+)
 
 
 def add_args(p: Any) -> None:
     p.add_argument("--sharded-runs", type=int, default=5, help="sharded: saves of each kind (median taken)")
+    p.add_argument("--sharded-class", type=int, default=60, help="sharded: learners opening the lab at once")
+    p.add_argument(
+        "--sharded-sim-runs", type=int, default=4, help="sharded: simulator runs training meanwhile"
+    )
+    p.add_argument("--sharded-epochs", type=int, default=20, help="sharded: epochs of each simulator run")
 
 
 def run(args: Any) -> Report:
@@ -40,7 +62,51 @@ def run(args: Any) -> Report:
     rep.row("median dcp.save, 2 ranks (slowest rank)", f"{median(dcp_s) * 1000:.1f} ms")
     rep.row("median torch.save, 1 process", f"{median(plain_s) * 1000:.1f} ms")
     rep.target(Target("dcp.save on 2 ranks ÷ torch.save by one", median(dcp_s) / median(plain_s), "info"))
+    finished, runs, seconds, answered = _class_opens_the_lab(args)
+    rep.row(
+        f"a class of {args.sharded_class} clicks the lab at once", f"{answered} answers in {seconds:.0f} s"
+    )
+    rep.target(Target("simulator runs finished while the class used the lab", finished / runs, ">=", 1.0))
     return rep
+
+
+def _learner(srv: Server) -> httpx.Client:
+    c = httpx.Client(base_url=srv.url, timeout=600, headers={"Origin": srv.url})
+    c.get("/api/session")  # as the page does: runs need an established session
+    return c
+
+
+def _class_opens_the_lab(args: Any) -> tuple[int, int, float, int]:
+    """Simulator runs train while the class clicks every case of the lab at once: how many runs
+    finished, of how many, how long the clicks took, and how many got an answer (a page or a
+    "busy, try again" fragment both count: nothing may hang)."""
+    with Server() as srv:
+        srv.wait_settled()
+        runs = []
+        for i in range(args.sharded_sim_runs):
+            c = _learner(srv)
+            body = {"epochs": args.sharded_epochs, "checkpoint_every": 5, "pace_ms": 0, "seed": i}
+            runs.append((c, c.post(f"{API}/runs", json=body).raise_for_status().json()["id"]))
+        t0 = time.monotonic()
+        learners = [_learner(srv) for _ in range(args.sharded_class)]
+        with ThreadPoolExecutor(max_workers=args.sharded_class) as pool:
+            codes = list(
+                pool.map(lambda i: learners[i].get(CLICKS[i % len(CLICKS)]).status_code, range(len(learners)))
+            )
+        seconds = time.monotonic() - t0
+        for c in learners:
+            c.close()
+        finished = 0
+        deadline = time.monotonic() + 600
+        for c, run_id in runs:
+            while time.monotonic() < deadline:
+                status = c.get(f"{API}/runs/{run_id}").json()["status"]
+                if status not in ("queued", "planned", "running"):
+                    finished += status == "done"
+                    break
+                time.sleep(0.5)
+            c.close()
+        return finished, len(runs), seconds, sum(code == 200 for code in codes)
 
 
 if __name__ == "__main__":

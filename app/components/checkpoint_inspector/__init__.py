@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from app.components import Component, register
-from app.components.checkpoint_inspector import api, service, strings, views
+from app.components.checkpoint_inspector import api, audit_words, service, strings, views
 
 router = APIRouter()
 router.include_router(views.router)
@@ -24,6 +24,6 @@ register(
         render=views.render_placeholder,
         router=router,
         on_startup=_startup,
-        strings=(strings.STRINGS,),
+        strings=(strings.STRINGS, audit_words.STRINGS),
     )
 )

@@ -318,8 +318,7 @@ LEDGER_ROWS = {
     "zh": {"weights": "仅权重", "no_scheduler": "除 scheduler 外全部", "no_rng": "除随机数状态外全部"},
 }
 
-i18n.STRINGS["en"].update(EN)
-i18n.STRINGS["zh"].update(ZH)
+STRINGS = {"zh": ZH, "en": EN}  # registered with the component (its __init__)
 
 
 def _fmt(value: object) -> str:

@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from app.components import Component, register
-from app.components.checkpoint_simulator import api, data_order, service, strings, views
+from app.components.checkpoint_simulator import api, data_order, explain, service, strings, views
 
 router = APIRouter()
 router.include_router(views.router)
@@ -15,6 +15,6 @@ register(
         render=views.render_placeholder,
         router=router,
         on_startup=service.on_startup,
-        strings=(strings.STRINGS, data_order.STRINGS),
+        strings=(strings.STRINGS, data_order.STRINGS, explain.STRINGS),
     )
 )
