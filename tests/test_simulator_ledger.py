@@ -36,14 +36,15 @@ def test_measure_against_a_hand_computed_case():
         row_of(14, 0.16, 0.18),
         row_of(15, 0.15, 0.20, acc=0.93),
     ]
-    row = ledger.Row("weights", dict(zip(ledger.PIECES, ledger.RESTORED["weights"])))
+    row = ledger.Row("weights", dict(zip(ledger.PIECES, ledger.RESTORED["weights"], strict=True)))
     ledger.measure(row, resumed, REFERENCE, reference_done=True, resumed_done=True)
     assert row.first_epoch == 11
     assert row.loss_change == pytest.approx(0.30 / 0.20 - 1)  # +50 %
     assert row.spike is True
     assert (row.lr_ok, row.lr_epoch, row.lr_got, row.lr_expected) == (False, 11, 0.02, 0.01)
     assert row.order_same is False
-    # |0.26-0.20| = 0.06 > 0.02, |0.23-0.19| = 0.04 > 0.019, |0.197-0.18| = 0.017 <= 0.018: back after 2 epochs.
+    # |0.26-0.20| = 0.06 > 0.02, |0.23-0.19| = 0.04 > 0.019, |0.197-0.18| = 0.017 <= 0.018:
+    # back after 2 epochs.
     assert (row.recovered, row.recovery_epochs) == (True, 2)
     # 0.20 vs 0.16 is +25 %: worse, beyond the 10 % margin.
     assert (row.final_val_loss, row.reference_final_val_loss, row.final) == (0.20, 0.16, "worse")

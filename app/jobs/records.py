@@ -59,7 +59,7 @@ class RunOptions:
     prediction: dict | None = None  # what the learner expected of the resume
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any] | None) -> RunOptions:
+    def parse(cls, raw: RunOptions | Mapping[str, Any] | None) -> RunOptions:
         """The one reader of the stored form (the keys the database has always held)."""
         raw = raw or {}
         if isinstance(raw, RunOptions):

@@ -7,6 +7,7 @@ its SQLite, disk and rendering work through `service.in_slot`.
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
@@ -39,8 +40,10 @@ from app.responses import held_file_response
 
 router = APIRouter(prefix="/api/checkpoint-simulator", tags=["checkpoint simulator"])
 # What a route whose run is not this browser's own answers (service.owned_run).
-NOT_FOUND = {404: {"description": "no such run (or not this browser's)"}}
-REFUSED = {409: {"description": "this checkpoint cannot be resumed (missing, torn, or the run is active)"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such run (or not this browser's)"}}
+REFUSED: dict[int | str, dict[str, Any]] = {
+    409: {"description": "this checkpoint cannot be resumed (missing, torn, or the run is active)"}
+}
 
 
 class ResumeBody(BaseModel):
@@ -211,7 +214,7 @@ async def resume_run(request: Request, jobs: Jobs, source: OwnedRun, body: Resum
     "'planned' and queued as the learner's runs end. Optional predictions are judged in the ledger.",
 )
 async def resume_all(request: Request, jobs: Jobs, source: OwnedRun, body: ResumeAllRequest) -> ResumeAllOut:
-    predictions = {mode: p.stored() for mode, p in body.predictions.items() if p.stored()}
+    predictions: dict[str, dict] = {m: stored for m, p in body.predictions.items() if (stored := p.stored())}
 
     def submit() -> ResumeAllOut:
         try:
@@ -221,7 +224,10 @@ async def resume_all(request: Request, jobs: Jobs, source: OwnedRun, body: Resum
         except service.Refused as exc:
             raise _refused(exc) from None
         return ResumeAllOut(
-            runs=[PlannedResume(id=r.id, restore=r.options.restore, status=r.status) for r in runs]
+            runs=[
+                PlannedResume.model_validate({"id": r.id, "restore": r.options.restore, "status": r.status})
+                for r in runs
+            ]
         )
 
     return await service.in_slot(request, submit)

@@ -87,7 +87,7 @@ def _timeline(lin: service.Lineage, lang: str, view: str) -> Markup:
 
 def _panel(lin: service.Lineage, seg: service.Segment, lang: str, view: str) -> Markup:
     tr = lambda key: i18n.t(lang, key)  # noqa: E731
-    mode = seg.restore
+    mode = seg.restore or "everything"  # a panel is drawn for resumes, which all have a mode
     points = val_points if view == "epochs" else (lambda s: service.step_points(s))
     series = []
     if lin.reference:
@@ -181,11 +181,12 @@ def order_strip(per_batch: list[list[int]], batch_size: int, samples: int, befor
         if never:
             h = HEIGHT * never / size
             parts.append(
-                f'<rect class="o-never" x="{x + 0.5}" y="{HEIGHT - h + 0.5:.2f}" width="{w - 1}" height="{max(h - 1, 0):.2f}"/>'
+                f'<rect class="o-never" x="{x + 0.5}" y="{HEIGHT - h + 0.5:.2f}" '
+                f'width="{w - 1}" height="{max(h - 1, 0):.2f}"/>'
             )
     x = before * CELL
     parts.append(f'<line class="o-ckpt" x1="{x}" x2="{x}" y1="-3" y2="{HEIGHT + 3}"/>')
     return Markup(
-        f'<svg class="order-strip" viewBox="0 -3 {n * CELL} {HEIGHT + 6}" preserveAspectRatio="none" role="img" '
-        f'aria-label="{Markup.escape(label)}">{"".join(parts)}</svg>'
+        f'<svg class="order-strip" viewBox="0 -3 {n * CELL} {HEIGHT + 6}" preserveAspectRatio="none" '
+        f'role="img" aria-label="{Markup.escape(label)}">{"".join(parts)}</svg>'
     )

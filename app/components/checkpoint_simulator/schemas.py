@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from app.jobs.protocol import CrashPlan, RunOptions
+from app.jobs.protocol import CrashPlan, RunOptions, RunStatus
 
 RESTORE_MODES = ("everything", "weights", "weights_optimizer", "no_scheduler", "no_rng")
 Restore = Literal["everything", "weights", "weights_optimizer", "no_scheduler", "no_rng"]
@@ -26,7 +26,7 @@ class RunRequest(BaseModel):
     # A first-time learner needs time to find Crash: 30 epochs at ~0.4 s leave about 12 s.
     pace_ms: int = Field(400, ge=0, le=1000, description="pause after each epoch so the run can be watched")
     crash: Literal["none", "at_epoch", "while_saving"] = "none"
-    crash_epoch: int | None = Field(None, ge=1, le=MAX_EPOCHS)
+    crash_epoch: int | None = Field(default=None, ge=1, le=MAX_EPOCHS)
     mid_epoch: bool = Field(
         False,
         description="also save a checkpoint half-way through every epoch, holding the "
@@ -106,8 +106,10 @@ class ResumeRequest(BaseModel):
 class Prediction(BaseModel):
     """What the learner expects of a resume before seeing it; either answer may be left out."""
 
-    identical: bool | None = Field(None, description="will it end bit-identical to the uninterrupted run?")
-    spike: bool | None = Field(None, description="will the loss jump in the first epoch back?")
+    identical: bool | None = Field(
+        default=None, description="will it end bit-identical to the uninterrupted run?"
+    )
+    spike: bool | None = Field(default=None, description="will the loss jump in the first epoch back?")
 
     def stored(self) -> dict | None:
         d = self.model_dump(exclude_none=True)
@@ -142,14 +144,14 @@ class OrderRowOut(BaseModel):
 class DataOrderOut(BaseModel):
     run_id: str = Field(description="the lineage's first run")
     epoch: int | None = Field(
-        None, description="the epoch the crash interrupted (None: no mid-epoch resume yet)"
+        default=None, description="the epoch the crash interrupted (None: no mid-epoch resume yet)"
     )
     samples: int | None = None
     batch_size: int | None = None
     batches: int | None = None
-    before: int | None = Field(None, description="batches trained before the mid-epoch checkpoint")
+    before: int | None = Field(default=None, description="batches trained before the mid-epoch checkpoint")
     reference_same_order: bool | None = Field(
-        None,
+        default=None,
         description="the interrupted order's first samples match the uninterrupted run's epoch "
         "(None: not there yet)",
     )
@@ -165,26 +167,28 @@ class LedgerRow(BaseModel):
         "epoch a mid-epoch checkpoint was): put back or not"
     )
     run_id: str | None = None
-    status: str | None = Field(None, description="None while this mode has not been tried")
+    status: str | None = Field(default=None, description="None while this mode has not been tried")
     from_epoch: int | None = None
     error: str | None = None
     first_epoch: int | None = None
     first_loss: float | None = None
     reference_first_loss: float | None = None
-    loss_change: float | None = Field(None, description="first epoch back: train loss ÷ the reference's − 1")
+    loss_change: float | None = Field(
+        default=None, description="first epoch back: train loss ÷ the reference's − 1"
+    )
     spike: bool | None = None
     lr_ok: bool | None = None
     lr_got: float | None = None
     lr_expected: float | None = None
     order_same: bool | None = None
     samples_twice: int | None = Field(
-        None, description="mid-epoch resume: samples of the interrupted epoch trained twice"
+        default=None, description="mid-epoch resume: samples of the interrupted epoch trained twice"
     )
     samples_never: int | None = Field(
-        None, description="mid-epoch resume: samples of the interrupted epoch never trained"
+        default=None, description="mid-epoch resume: samples of the interrupted epoch never trained"
     )
     recovery_epochs: int | None = Field(
-        None, description="epochs before the held-out loss is back within the margin"
+        default=None, description="epochs before the held-out loss is back within the margin"
     )
     recovered: bool | None = None
     final_val_loss: float | None = None
@@ -212,7 +216,7 @@ class LedgerOut(BaseModel):
 class PlannedResume(BaseModel):
     id: str
     restore: Restore
-    status: Literal["queued", "planned"]
+    status: Literal[RunStatus.QUEUED, RunStatus.PLANNED]
 
 
 class ResumeAllOut(BaseModel):
@@ -260,7 +264,7 @@ class CheckpointOut(BaseModel):
 class RunOut(BaseModel):
     id: str
     kind: str = Field(description="train, resume or reference")
-    status: Literal["planned", "queued", "running", "done", "crashed", "failed", "interrupted"]
+    status: RunStatus
     root_id: str = Field(description="the lineage's first run")
     parent_id: str | None = Field(description="the run a resume continues")
     config: dict = Field(description="the training settings (RunRequest.train_config)")
