@@ -22,7 +22,7 @@ worker: setup
 # Lint and types first (they take seconds), then every benchmark at tiny sizes, then the suite.
 test: lint browser bwrap redis axe
 	$(PY) -m bench --smoke
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 lint: setup-test
 	$(PY) -m ruff check .

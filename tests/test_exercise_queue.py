@@ -13,7 +13,7 @@ from app.components.checkpoint_exercise.exercises import EXERCISES
 KEY = "teacher-key-for-the-queue-tests"
 # Holds its place: sleeps until the check's wall clock (10 s here) ends it.
 SLEEPER = "def load_checkpoint(path, model, optimizer, scheduler):\n    import time\n    time.sleep(3600)\n"
-CHECKS = "/api/exercises/resume/checks"
+CHECKS = "/api/exercises/resume/checks?lang=en"  # the refusals are read in English
 
 
 @pytest.fixture

@@ -185,24 +185,24 @@ def test_event_streams_are_capped_per_session_and_in_total(server_factory, pretr
         for _ in range(2):
             r = stack.enter_context(one.stream("GET", url, timeout=httpx.Timeout(10, read=10)))
             lines = r.iter_lines()
-            assert next(line for line in lines if line.startswith("event:")) == "event: view"
+            assert next(line for line in lines if line.startswith("event:")) == "event: runs"
             held.append(lines)
         # A third tab of the same browser: told to come back later, the stream ends.
         assert _first_event(one, url) == "busy"
         two = stack.enter_context(httpx.Client(base_url=server.url, timeout=30))
         established(two)
-        assert _first_event(two, url, read=2.0) == "view"  # the third stream in all...
+        assert _first_event(two, url, read=2.0) == "runs"  # the third stream in all...
         three = stack.enter_context(httpx.Client(base_url=server.url, timeout=30))
         established(three)
         r = stack.enter_context(two.stream("GET", url, timeout=httpx.Timeout(10, read=10)))
         held.append(r.iter_lines())
-        assert next(line for line in held[-1] if line.startswith("event:")) == "event: view"
+        assert next(line for line in held[-1] if line.startswith("event:")) == "event: runs"
         assert _first_event(three, url) == "busy"  # ...and past STREAMS_MAX nobody gets one
     # Closed streams give their places back.
     with httpx.Client(base_url=server.url, timeout=30) as four:
         established(four)
         deadline = time.monotonic() + 20
-        while _first_event(four, url, read=2.0) != "view":
+        while _first_event(four, url, read=2.0) != "runs":
             assert time.monotonic() < deadline
 
 
