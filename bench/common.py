@@ -9,6 +9,7 @@ import statistics
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 import httpx
@@ -39,13 +40,18 @@ class Server(server.Server):
     # are shared, the load views are not answered ahead), since its figures are not read.
     quick: ClassVar[bool] = False
 
-    def __init__(self, env: Mapping[str, object] | None = None, fresh_pretrained: bool = False) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, object] | None = None,
+        fresh_pretrained: bool = False,
+        data_dir: Path | None = None,
+    ) -> None:
         env = {"LOG_LEVEL": "warning", **(env or {})}
         if self.quick:
             env.setdefault("TRANSFER_PREWARM", "false")
         if self.quick or not fresh_pretrained:
             env.setdefault("PRETRAINED_DIR", str(shared_pretrained_dir()))
-        super().__init__(env=env)
+        super().__init__(data_dir=data_dir, env=env)
 
     def wait_forkserver(self, timeout: float = 60) -> None:
         """The forkserver warms up (imports torch) in the background; wait until it sits idle."""

@@ -44,6 +44,7 @@ from bench.common import (
     ms,
     percentile,
     self_cpu,
+    shared_pretrained_dir,
     table,
 )
 from bench.load import sse_events
@@ -81,7 +82,10 @@ class Cluster:
         folder = Path(self.tmp.name)
         self.redis = RedisServer(folder)
         self.url = self.redis.url
-        self.nodes = [CeleryNode(f"n{i}@bench", self.url, folder, {}) for i in range(nodes)]
+        # A node runs only jobs whose folders lie under its own DATA_DIR: the web node's is inside it.
+        self.data_dir = folder / "web-data"
+        node_env = {"DATA_DIR": str(folder), "PRETRAINED_DIR": str(shared_pretrained_dir())}
+        self.nodes = [CeleryNode(f"n{i}@bench", self.url, folder, node_env) for i in range(nodes)]
 
     def __enter__(self) -> Cluster:
         self.redis.start()
@@ -211,8 +215,9 @@ def batch_throughput(
 
 
 async def _follow_one(base: str, epochs: int, pace_ms: int, every: int) -> tuple[str, dict[int, float]]:
-    """One learner's page: hold the event stream, start a run, and on every view the stream
-    pushes fetch the run (one fetch at a time; a view during a fetch makes one more).
+    """One learner's page: hold the event stream, start a run, and on every event about its runs
+    (runs, status, epoch, checkpoint, ledger) fetch the run (one fetch at a time; an event during a
+    fetch makes one more).
     Returns the run and, per checkpoint epoch, the wall clock of the first fetch that showed it."""
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(
@@ -225,7 +230,7 @@ async def _follow_one(base: str, epochs: int, pace_ms: int, every: int) -> tuple
         async def stream() -> None:
             async with c.get(EVENTS, timeout=aiohttp.ClientTimeout(total=None, sock_connect=30)) as r:
                 async for event, _ in sse_events(r):
-                    if event == "view":
+                    if event not in ("queue", "busy"):  # a change to the page's runs
                         changed.set()
 
         listening = asyncio.create_task(stream())
@@ -290,7 +295,7 @@ def run(args) -> Report:
     latency = {"celery": ([], []), "local": ([], [])}
     with (
         Cluster(nodes=2) as cluster,
-        Server(env=cluster.server_env(2)) as celery_srv,
+        Server(env=cluster.server_env(2), data_dir=cluster.data_dir) as celery_srv,
         Server(env={"MAX_WORKERS": 2}) as local_srv,
     ):
         for srv in (celery_srv, local_srv):

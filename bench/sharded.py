@@ -81,6 +81,7 @@ def _class_opens_the_lab(args: Any) -> tuple[int, int, float, int]:
     finished, of how many, how long the clicks took, and how many got an answer (a page or a
     "busy, try again" fragment both count: nothing may hang)."""
     with Server() as srv:
+        srv.start()
         srv.wait_settled()
         runs = []
         for i in range(args.sharded_sim_runs):
