@@ -28,6 +28,9 @@ from app.jobs.protocol import JobBackend, Run, RunStatus, reference_id
 from app.ml import layout
 
 TICK = 0.2  # s between looks at the counters: a few dictionary reads
+# s at least between two "epoch" events of a lineage: a full-speed run trains many epochs a second,
+# and each event makes the page fetch its fragments again; status and checkpoints are never held.
+EPOCH_GAP = 1.0
 QUEUE_GAP = 1.0  # s between looks at places in line (a class's line moves several times a second)
 QUEUE_NEAR = 10  # further back in line, the place is looked at less often (40th: every 4 s)
 PING = 15  # s: a comment line keeps proxies and idle connections from dropping the stream
@@ -167,13 +170,23 @@ async def events(
         yield {"event": "runs", "data": ""}  # the page (re)loads all it shows from here
         places: dict[str, tuple] = {}
         queue_due = 0.0
+        epoch_sent: dict[str, float] = {}  # root -> when its last "epoch" event went out
+        held: set[str] = set()  # roots whose newer epoch waits for EPOCH_GAP
         while True:
             if (now_seen := counters(refs)) != seen:
                 seen = now_seen
                 now, refs = await in_thread(lambda: look_at(jobs, session))
                 for name, root in changes(looks, now):
-                    yield {"event": name, "data": root}
+                    if name == "epoch":
+                        held.add(root)
+                    else:
+                        yield {"event": name, "data": root}
                 looks = now
+            for root in sorted(held):
+                if time.monotonic() - epoch_sent.get(root, 0.0) >= EPOCH_GAP:
+                    held.discard(root)
+                    epoch_sent[root] = time.monotonic()
+                    yield {"event": "epoch", "data": root}
             if time.monotonic() >= queue_due:
                 now_places = _places(jobs, session, looks)
                 for root in now_places.keys() | places.keys():
