@@ -54,10 +54,15 @@ def _fsync_dir(folder: Path) -> None:
 def save_atomic(obj: Any, path: str | os.PathLike) -> int:
     """Write to a temp file, fsync, rename over ``path``, fsync the folder. Returns bytes."""
     path = Path(path)
+    # Serialized in memory first: a write the disk refuses (full, or over a size limit) then fails
+    # in Python's own write with its OSError, which torch's C++ writer would report as a bare
+    # "unexpected pos" RuntimeError.
+    data = io.BytesIO()
+    torch.save(obj, data)
     fd, tmp = _temp_file(path)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            f.write(data.getbuffer())
             f.flush()
             os.fsync(f.fileno())
             size = f.tell()
@@ -70,8 +75,12 @@ def save_atomic(obj: Any, path: str | os.PathLike) -> int:
 
 
 def save_naive(obj: Any, path: str | os.PathLike) -> int:
-    """Plain torch.save straight to the final name: the pattern the lesson warns against."""
-    torch.save(obj, path)
+    """Straight to the final name, truncating the previous file first: the pattern the lesson warns
+    against. (Bytes made in memory, as in save_atomic, so that a full disk reads as one.)"""
+    data = io.BytesIO()
+    torch.save(obj, data)
+    with open(path, "wb") as f:
+        f.write(data.getbuffer())
     return Path(path).stat().st_size
 
 
