@@ -3,6 +3,8 @@ pre-fill and lock the simulator's form, and the presenter view fits a projector'
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from playwright.sync_api import expect
 
@@ -113,11 +115,21 @@ def test_a_scenario_link_prefills_and_locks_the_form_and_the_run_uses_it(context
 )
 def test_bad_values_in_a_link_get_the_forms_own_messages(contexts, lang, epochs_error, choice_error):
     learner = contexts()
+    # Start is clicked while the view's first load is still under way (held here until then): the
+    # refused form must not cancel that load, or the view would stay at "Loading…".
+    held = []
+    learner.route("**/live?**", lambda route: route.continue_() if held else held.append(route))
     learner.goto(f"/{lang}/06-model-io-checkpoint?sim.epochs=5000&sim.optimizer=rmsprop&lock=sim.optimizer")
     expect(learner.locator("#cs-epochs")).to_have_value("5000")
+    deadline = time.monotonic() + 30
+    while not held and time.monotonic() < deadline:
+        learner.wait_for_timeout(50)  # lets Playwright deliver the held request
+    assert held, "the view's first load was never asked for"
     learner.locator("#cs-start").click()
+    held[0].continue_()
     expect(learner.locator("#cs-epochs-error")).to_have_text(epochs_error)
     expect(learner.locator("#cs-form")).to_contain_text(choice_error)
+    expect(learner.locator("#cs-live #cs-runs-box")).to_be_attached()
     # The form came back with the link's values, and the lock holds after the swap.
     expect(learner.locator("#cs-optimizer")).to_be_disabled()
     assert learner.request.get(f"{API}/runs").json() == []
