@@ -13,6 +13,7 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from app import components, i18n
+from app.components.cache import app_cache
 from app.content.library import Chapter, ChapterLibrary
 from app.content.render import Slot
 from app.sessions import session_id
@@ -139,7 +140,12 @@ async def chapter_page(request: Request, lang: str, slug: str) -> Response:
         return remember(Response(status_code=304, headers=headers), lang)
     if gzipped:
         headers["content-encoding"] = "gzip"
-    page = await run_in_threadpool(_render_chapter, request, lang, chapter, gzipped)
+    # The app's one render cache: the page is the same for every learner under one tag, and a class
+    # loading it at once would otherwise render and compress it once per learner.
+    pages = app_cache(request.app, "pages", size=32)
+    page = pages.peek((etag,)) or await run_in_threadpool(
+        pages.get, (etag,), lambda: _render_chapter(request, lang, chapter, gzipped)
+    )
     return remember(HTMLResponse(page, headers=headers), lang)
 
 

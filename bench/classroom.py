@@ -4,7 +4,7 @@ Each learner holds the simulator's event stream open, which pushes the live view
 learner's runs change (what the page's script shows), and loads the chapter page every 2 x --think s on
 average (the latency probe: 30 pages/s for 60 learners). Measured in one server, in this order:
 idle page latency under the same load; --lone-runs runs alone; the class; the lone runs again. Targets:
-chapter p99 under training load / idle p99 <= 3; aggregate epochs/s / (cores x the lone runs' epochs
+chapter p99 under training load / idle p99 <= 5; aggregate epochs/s / (cores x the lone runs' epochs
 over their seconds) >= 0.85. Also: runs done, wall time, peak memory of the server process tree,
 server memory per queued run.
 
@@ -62,12 +62,12 @@ from bench.load import (
 )
 from bench.training import host_pace
 
-LATENCY_TARGET = 3.0
+LATENCY_TARGET = 5.0  # the chapter page's p99 during the class ÷ idle
 CRASH_DELIVERY_TARGET = 1.0
 TEACHER_KEY = "bench-teacher-key"
 TEACH_EVENTS, TEACH_BOARD = "/teach/events?lang=en", "/teach/board?lang=en"
 THROUGHPUT_TARGET = 0.85
-SERVER_CPU_TARGET = 0.05  # the web process's share of the cores while the class trains and watches
+SERVER_CPU_TARGET = 0.10  # the web process's share of the cores while the class trains and watches
 MIX = [("chapter", CHAPTER, 1.0)]
 
 
@@ -495,6 +495,11 @@ def one(args, max_workers: str | None, rep: Report) -> dict:
         )
     )
     print("  (view: live views the streams pushed; p50 / p99 from opening a stream to its first view)")
+    events = sorted((k.removeprefix("event "), n) for k, n in loaded.counts.items() if k.startswith("event "))
+    rep.row(
+        f"[{label}] stream events in class, by name (each refetches the fragments listening for it)",
+        ", ".join(f"{name} {n}" for name, n in events),
+    )
     rep.row(
         f"[{label}] event streams dropped (idle / training)",
         f"{idle.errors.get('stream', 0)} / {loaded.errors.get('stream', 0)}",

@@ -126,7 +126,7 @@ FRAGMENTS = {
     "epoch": ("now", "timeline"),
     "checkpoint": ("timeline", "checkpoints", "disk"),
     "ledger": ("ledger", "compare", "disk"),
-    "queue": ("now",),
+    "queue": (),  # the places in line come as text in the event
 }
 SIM = "/components/checkpoint-simulator"
 CRASHED = re.compile(r'data-run-id="([^"]+)" data-status="crashed"')
@@ -206,6 +206,7 @@ async def follower(
                     async for event, data in sse_events(r):
                         if stop.is_set():
                             return
+                        samples.tally(f"event {event}")
                         page.trigger(event, data or "")
             except (TimeoutError, aiohttp.ClientError):
                 samples.fail("stream")

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
+from bench.server import Server
 from tests.axe import describe, serious_violations
 
 pytestmark = pytest.mark.browser
@@ -397,3 +398,40 @@ def test_after_a_crash_and_a_resume_on_every_screen(learner, tmp_path):
                 )
     print("screenshots:", out)
     assert not page.problems, page.problems
+
+
+@pytest.fixture
+def one_paced_place(tmp_path):
+    """A server of its own with one place for paced runs: who is ahead in line is known."""
+    srv = Server(tmp_path / "data", env={"PACED_WORKERS": "1", "TRANSFER_PREWARM": "false"}).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.parametrize(
+    "lang,first,second",
+    [("en", "number 2 in the queue", "number 1 in the queue"), ("zh", "排队第 2 位", "排队第 1 位")],
+)
+def test_a_waiting_runs_place_moves_up_on_the_page(browser, one_paced_place, lang, first, second):
+    """The paced place busy with another learner's run and one more waiting: this learner's run
+    is second in line, and moves up on the page when the one ahead leaves the line."""
+    api = "/api/checkpoint-simulator/runs"
+    slow = {"epochs": 200, "checkpoint_every": 50, "pace_ms": 500}
+    contexts = [browser.new_context(base_url=one_paced_place.url) for _ in range(3)]
+    try:
+        for other in contexts[:2]:
+            other.request.get("/api/session")
+        busy = contexts[0].request.post(api, data=slow).json()["id"]
+        ahead = contexts[1].request.post(api, data=slow).json()["id"]
+        page = contexts[2].new_page()
+        page.goto(f"/{lang}/06-model-io-checkpoint")
+        start(page, epochs="10", every="5", pace="150")
+        place = page.locator("#cs-now-box [data-queue-run]")
+        expect(place).to_have_text(first, timeout=30_000)
+        contexts[1].request.post(f"{api}/{ahead}/crash")  # a waiting run leaves the line
+        expect(place).to_have_text(second, timeout=30_000)
+        contexts[0].request.post(f"{api}/{busy}/crash")
+        expect(place).to_have_count(0, timeout=60_000)  # its turn came: it trains
+    finally:
+        for context in contexts:
+            context.close()

@@ -1,11 +1,13 @@
-"""The simulator's event stream: small named events (runs, status, epoch, checkpoint, ledger,
-queue) with the lineage's run id, each learner hearing of its own runs only; the page's
-fragments refresh themselves on them. Every wait here is for a condition, with a generous
-deadline; nothing is asserted about how many events came in a time window."""
+"""The simulator's event stream: small named events (runs, status, epoch, checkpoint, ledger)
+with the lineage's run id, and queue with the waiting runs' places, each learner hearing of its
+own runs only; the page's fragments refresh themselves on them. Every wait here is for a
+condition, with a generous deadline; nothing is asserted about how many events came in a time
+window."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -60,6 +62,11 @@ class Recorder:
     def heard(self, name: str, run_id: str) -> bool:
         return (name, run_id) in self.events
 
+    def place(self, run_id: str) -> str | None:
+        """The last place in line the stream gave this run, as the page shows it."""
+        places = [json.loads(data) for name, data in self.events if name == "queue"]
+        return next((p[run_id] for p in reversed(places) if run_id in p), None)
+
     def stop(self) -> None:
         self.task.cancel()
 
@@ -92,10 +99,12 @@ def test_a_stream_speaks_of_its_own_learners_runs_only(jobs):
         # The first event of every stream: load the learner's runs.
         assert a.events[0] == ("runs", "") and b.events[0] == ("runs", "")
         # a's run waits in line: its place reaches a's page, named by the run's id.
-        await a.until(lambda: a.heard("queue", mine.id), "a's place in line")
+        await a.until(lambda: a.place(mine.id), "a's place in line")
+        assert a.place(mine.id) == "number 1 in the queue"
         theirs = jobs.submit_train("learner-b", CONFIG, {"pace_ms": 0})
         await b.until(lambda: b.heard("runs", "") and len(b.events) > 1, "b's new lineage")
-        await b.until(lambda: b.heard("queue", theirs.id), "b's place in line")
+        await b.until(lambda: b.place(theirs.id), "b's place in line")
+        assert b.place(theirs.id) == "number 2 in the queue"
         # The worker frees: a's run starts and trains; a hears it, b hears nothing of it.
         jobs.crash(busy.id)
         await a.until(lambda: a.heard("status", mine.id) and a.heard("epoch", mine.id), "a's run training")
@@ -105,8 +114,11 @@ def test_a_stream_speaks_of_its_own_learners_runs_only(jobs):
         return a.events, b.events, theirs
 
     heard_a, heard_b, theirs = run_scenario(scenario)
-    assert all(run in ("", mine.id) for _, run in heard_a)
-    assert all(run in ("", theirs.id) for _, run in heard_b)
+    # A place in line names its run; every other event the lineage's root.
+    assert all(run in ("", mine.id) for name, run in heard_a if name != "queue")
+    assert all(run in ("", theirs.id) for name, run in heard_b if name != "queue")
+    assert all(set(json.loads(data)) == {mine.id} for name, data in heard_a if name == "queue")
+    assert all(set(json.loads(data)) == {theirs.id} for name, data in heard_b if name == "queue")
 
 
 def test_a_run_reaches_the_page_epoch_by_epoch_and_its_crash_as_a_status(jobs):

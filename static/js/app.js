@@ -149,45 +149,19 @@
   });
 })();
 
-// Live views follow a server-sent event stream. htmx's own sse extension, as packaged with htmx
-// 2.0.x, is still the htmx 1 one (it calls an API htmx 2 removed), so this bridge does its job:
-// an element with data-events="URL" opens one EventSource; "changed" is re-dispatched there as
-// "sse:changed" (the view refetches itself: hx-trigger="sse:changed from:closest [data-events]");
-// "view" carries a whole new view, re-dispatched as "sse:view" {html, fresh} for the component's
-// own script to place (fresh: the first view since the stream (re)connected); "queue" carries
-// {run id: text} for the [data-queue-run] places in line. "sse:retarget" {url} on the element
-// reopens its stream at another URL (the page now shows something else). EventSource reconnects
-// by itself, and the server's first event after a reconnect brings the page up to date: a
-// restarted server too.
+// The teacher's live views follow a server-sent event stream: an element with data-events="URL"
+// opens one EventSource, and each "changed" is re-dispatched there as "sse:changed" (the view
+// refetches itself: hx-trigger="sse:changed from:closest [data-events]"). htmx's own sse
+// extension, as packaged with htmx 2.0.x, is still the htmx 1 one (it calls an API htmx 2
+// removed). EventSource reconnects by itself; the server's first event brings the page up to date.
 (function () {
   "use strict";
   function follow(el) {
     if (el.dataset.following || !window.EventSource) return;
     el.dataset.following = "true";
-    var source = null;
-    function open(url) {
-      if (source) source.close();  // a closed source dispatches nothing more
-      var fresh = true;
-      var mine = source = new EventSource(url);
-      mine.addEventListener("open", function () { fresh = true; });
-      mine.addEventListener("changed", function () {
-        if (window.htmx) window.htmx.trigger(el, "sse:changed");
-      });
-      mine.addEventListener("view", function (e) {
-        var detail = { html: e.data, fresh: fresh };
-        fresh = false;
-        el.dispatchEvent(new CustomEvent("sse:view", { bubbles: true, detail: detail }));
-      });
-      mine.addEventListener("queue", function (e) {
-        var places = JSON.parse(e.data);
-        el.querySelectorAll("[data-queue-run]").forEach(function (node) {
-          var text = places[node.getAttribute("data-queue-run")];
-          if (text) node.textContent = text;
-        });
-      });
-    }
-    el.addEventListener("sse:retarget", function (e) { open(e.detail.url); });
-    open(el.dataset.events);
+    new EventSource(el.dataset.events).addEventListener("changed", function () {
+      if (window.htmx) window.htmx.trigger(el, "sse:changed");
+    });
   }
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-events]").forEach(follow);

@@ -10,7 +10,8 @@ name what changed, each event with the root run id of the lineage it concerns:
 - ``epoch``: the first run trained another epoch;
 - ``checkpoint``: its checkpoint files changed;
 - ``ledger``: a resume or the reference it is compared with moved on;
-- ``queue``: a waiting run's place in line changed.
+- ``queue``: waiting runs' places in line changed; its data is the new places as the page's
+  text, ``{run id: text}`` (a class's line moves several times a second: nothing to fetch).
 
 The page's fragments each listen for the events that concern them and fetch themselves again.
 """
@@ -18,11 +19,13 @@ The page's fragments each listen for the events that concern them and fetch them
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from app import i18n
 from app.components.checkpoint_simulator.service import showing_reference
 from app.jobs.protocol import JobBackend, Run, RunStatus, reference_id
 from app.ml import layout
@@ -134,22 +137,18 @@ def changes(before: dict[str, Look], now: dict[str, Look]) -> list[tuple[str, st
     return out
 
 
-def _places(jobs: JobBackend, session: str, looks: dict[str, Look]) -> dict[str, tuple]:
-    """Places in line of each lineage's waiting runs (in-memory reads)."""
-    out = {}
-    for root, look in looks.items():
-        places = tuple(
-            jobs.queue_position(run_id)
-            for run_id, status, _ in look.runs
-            if status in (RunStatus.QUEUED, RunStatus.PLANNED)
-        )
-        if places:
-            out[root] = places
-    return out
+def _places(jobs: JobBackend, looks: dict[str, Look]) -> dict[str, int | None]:
+    """Place in line of every waiting run the learner sees (in-memory reads)."""
+    return {
+        run_id: jobs.queue_position(run_id)
+        for look in looks.values()
+        for run_id, status, _ in look.runs
+        if status in (RunStatus.QUEUED, RunStatus.PLANNED)
+    }
 
 
 async def events(
-    jobs: JobBackend, session: str, in_thread: Callable[[Callable], Awaitable]
+    jobs: JobBackend, session: str, in_thread: Callable[[Callable], Awaitable], lang: str = "en"
 ) -> AsyncIterator[dict]:
     """The page's events for as long as it listens. The learner's writes (session_version) and the
     shown references' (version) are all that can change a fragment: between them nothing is read.
@@ -168,7 +167,7 @@ async def events(
         seen = counters([])
         looks, refs = await in_thread(lambda: look_at(jobs, session))
         yield {"event": "runs", "data": ""}  # the page (re)loads all it shows from here
-        places: dict[str, tuple] = {}
+        places: dict[str, int | None] = {}
         queue_due = 0.0
         epoch_sent: dict[str, float] = {}  # root -> when its last "epoch" event went out
         held: set[str] = set()  # roots whose newer epoch waits for EPOCH_GAP
@@ -188,12 +187,14 @@ async def events(
                     epoch_sent[root] = time.monotonic()
                     yield {"event": "epoch", "data": root}
             if time.monotonic() >= queue_due:
-                now_places = _places(jobs, session, looks)
-                for root in now_places.keys() | places.keys():
-                    if now_places.get(root) != places.get(root):
-                        yield {"event": "queue", "data": root}
+                now_places = _places(jobs, looks)
+                moved = {run: n for run, n in now_places.items() if n and places.get(run) != n}
+                if moved:
+                    text = i18n.t(lang, "cs.queue")
+                    places_text = {run: text.format(n=n) for run, n in moved.items()}
+                    yield {"event": "queue", "data": json.dumps(places_text)}
                 places = now_places
-                front = min((min(p) for p in places.values() if p and None not in p), default=0)
+                front = min((n for n in places.values() if n), default=0)
                 queue_due = time.monotonic() + QUEUE_GAP * max(1.0, front / QUEUE_NEAR)
             await asyncio.sleep(TICK)
     finally:

@@ -178,10 +178,10 @@ async def nav(request: Request, jobs: Jobs, sid: Session, lang: Lang, run: str =
 
 
 @router.get("/events")
-async def events(request: Request, jobs: Jobs, sid: Session):
+async def events(request: Request, jobs: Jobs, sid: Session, lang: Lang):
     """Small named events for the learner's runs (stream.py); the fragments fetch themselves."""
     return EventSourceResponse(
-        stream.events(jobs, sid, lambda fn: service.in_slot(request, fn)), ping=stream.PING
+        stream.events(jobs, sid, lambda fn: service.in_slot(request, fn), lang), ping=stream.PING
     )
 
 
