@@ -1,13 +1,16 @@
 """`python -m bench [NAME ...] [flags]`: run the named benchmarks (all when none is named).
 
 --smoke runs each at tiny sizes, to show that it still runs to the end (its figures mean nothing
-then), and exits non-zero if any failed. --record writes each one's figures to bench/results/."""
+then), and exits non-zero if any failed. --record writes each one's figures to bench/results/.
+--runs N runs each N times and judges every target by the median of the N values."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import io
+import statistics
 import subprocess
 import sys
 import time
@@ -79,20 +82,44 @@ class Tee(io.StringIO):
         self.out.flush()
 
 
+def median_report(reports: list[Report]) -> Report:
+    """One report whose every target is the median of the runs' values (a noisy figure is judged
+    by the median of several runs, each run's own figures printed above it)."""
+    first = reports[0]
+    targets = [
+        dataclasses.replace(
+            t,
+            value=statistics.median(r.targets[i].value for r in reports),
+            note=f"median of {len(reports)} runs: "
+            + ", ".join(f"{r.targets[i].value:.2f}" for r in reports)
+            + (f"; {t.note}" if t.note else ""),
+        )
+        for i, t in enumerate(first.targets)
+    ]
+    return Report(first.title, first.rows, targets)
+
+
 def run_one(name: str, module: ModuleType, args: argparse.Namespace) -> Report:
-    """Run one benchmark, printing as it goes; with --record, write its results file."""
+    """Run one benchmark (--runs times), printing as it goes; with --record, write its results file."""
     if args.smoke:
         args = argparse.Namespace(**{**vars(args), **SMOKE[name]})
     real_stdout, tee = sys.stdout, Tee(sys.stdout)
     t0 = time.monotonic()
     sys.stdout = tee
     try:
-        print(f"== {name}", flush=True)
-        rep: Report = module.run(args)
+        runs: list[Report] = []
+        for i in range(1 if args.smoke else args.runs):
+            print(f"== {name}" + (f" (run {i + 1} of {args.runs})" if args.runs > 1 else ""), flush=True)
+            runs.append(module.run(args))
+            for t in runs[-1].targets:
+                print(t.line(), flush=True)
+        rep = median_report(runs) if len(runs) > 1 else runs[0]
         seconds = time.monotonic() - t0
         print(f"  ({seconds:.0f} s)")
-        for t in rep.targets:
-            print(t.line(), flush=True)
+        if len(runs) > 1:
+            print(f"== {name}: the median of {len(runs)} runs")
+            for t in rep.targets:
+                print(t.line(), flush=True)
     finally:
         sys.stdout = real_stdout
     if args.record:
@@ -133,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--record", action="store_true", help="write each benchmark's figures to RESULTS/<name>.md"
+    )
+    parser.add_argument(
+        "--runs", type=int, default=1, help="run each benchmark N times; targets judge the median"
     )
     parser.add_argument(
         "--results", type=Path, default=record.RESULTS, help="where --record writes (default bench/results)"

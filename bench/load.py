@@ -122,9 +122,10 @@ async def learner(
 # hx-trigger names it (templates/checkpoint_simulator/live.html), as htmx does.
 FRAGMENTS = {
     "runs": ("live",),
+    "started": ("now", "ledger", "nav"),
     "status": ("now", "timeline", "checkpoints", "ledger", "compare", "disk", "nav"),
     "epoch": ("now", "timeline"),
-    "checkpoint": ("timeline", "checkpoints", "disk"),
+    "checkpoint": ("checkpoints", "disk"),
     "ledger": ("ledger", "compare", "disk"),
     "queue": (),  # the places in line come as text in the event
 }

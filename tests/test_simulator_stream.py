@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from app.components.checkpoint_simulator.stream import events
+from app.components.checkpoint_simulator.stream import Look, changes, events
 from app.jobs.manager import JobManager
 from app.settings import Settings
 from tests.simulator_helpers import API, start, wait_finished
@@ -107,7 +107,7 @@ def test_a_stream_speaks_of_its_own_learners_runs_only(jobs):
         assert b.place(theirs.id) == "number 2 in the queue"
         # The worker frees: a's run starts and trains; a hears it, b hears nothing of it.
         jobs.crash(busy.id)
-        await a.until(lambda: a.heard("status", mine.id) and a.heard("epoch", mine.id), "a's run training")
+        await a.until(lambda: a.heard("started", mine.id) and a.heard("epoch", mine.id), "a's run training")
         jobs.crash(mine.id)
         await a.until(lambda: jobs.store.get(mine.id).status == "crashed", "a's crash recorded")
         a.stop(), b.stop()
@@ -302,3 +302,23 @@ def test_the_chart_view_chosen_is_the_one_every_fragment_asks_for(page, live_ser
     page.wait_for_selector(f"#cs-now[data-run-id='{run_id}'][data-status='done']", timeout=30000)
     fetched = [u for u in asked if "/live" in u or f"/runs/{run_id}/" in u]
     assert fetched and all("view=steps" in u for u in fetched), fetched
+
+
+def _look(*runs: tuple[str, str, bool], epoch: int = -1, files: tuple = ()) -> Look:
+    return Look(runs=runs, verdicts=0, epoch=epoch, checkpoint=(files, 0), ledger=())
+
+
+def test_a_start_is_its_own_small_event_and_an_end_stands_alone():
+    queued = {"r": _look(("r", "queued", False))}
+    running = {"r": _look(("r", "running", False), epoch=0)}
+    # A start refreshes only what it changes; the first epoch that came with it is its own event.
+    assert changes(queued, running) == [("started", "r"), ("epoch", "r")]
+    # An end refreshes the whole lineage: its last epoch and files come with that one event.
+    done = {"r": _look(("r", "done", True), epoch=9, files=("ckpt-9.pt",))}
+    assert changes(running, done) == [("status", "r")]
+    # A resume of a crashed run starting changes a status too, but not only a start: a new run.
+    crashed = {"r": _look(("r", "crashed", False), epoch=4)}
+    resumed = {"r": _look(("r", "crashed", False), ("s", "running", False), epoch=4)}
+    assert changes(crashed, resumed) == [("status", "r")]
+    # A new lineage: the list of runs first.
+    assert changes({}, queued) == [("runs", ""), ("status", "r")]

@@ -3,14 +3,14 @@
 (function () {
   "use strict";
 
-  // The stream's small named events ("status", "epoch", "checkpoint", "ledger", each with the
+  // The stream's small named events ("started", "status", "epoch", "checkpoint", "ledger", each with the
   // lineage's run id; "runs") become "cs-<name>" on the fragments that show that lineage
   // ([data-cs-run]) and on those that show all of them ([data-cs-any]). Each fragment then
   // fetches itself (hx-trigger="cs-status"…); hx-sync orders its requests. EventSource
   // reconnects by itself, and the server's first event, "runs", reloads the whole view.
   // "queue" carries the waiting runs' places in line as text, {run id: text}: a class's line
   // moves several times a second, and no fragment needs fetching for a number.
-  var EVENTS = ["runs", "status", "epoch", "checkpoint", "ledger"];
+  var EVENTS = ["runs", "started", "status", "epoch", "checkpoint", "ledger"];
   document.addEventListener("DOMContentLoaded", function () {
     var shell = document.querySelector("[data-cs-stream]");
     if (!shell || !window.EventSource || !window.htmx) return;

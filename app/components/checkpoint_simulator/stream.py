@@ -6,7 +6,8 @@ name what changed, each event with the root run id of the lineage it concerns:
 
 - ``runs``: the learner's lineages (data empty); the first event of every (re)connection, so a
   page always starts from what the server has now;
-- ``status``: a run of the lineage started, ended or was crashed (or its verdicts came in);
+- ``started``: a waiting run of the lineage started (its status line, the runs, the ledger);
+- ``status``: a run of the lineage ended or was crashed (or its verdicts came in): everything;
 - ``epoch``: the first run trained another epoch;
 - ``checkpoint``: its checkpoint files changed;
 - ``ledger``: a resume or the reference it is compared with moved on;
@@ -125,16 +126,35 @@ def look_at(jobs: JobBackend, session: str) -> tuple[dict[str, Look], list[str]]
 
 
 def changes(before: dict[str, Look], now: dict[str, Look]) -> list[tuple[str, str]]:
-    """(event, root id) for every part of every lineage that differs."""
+    """(event, root id) for every part of every lineage that differs. "status" refreshes every
+    fragment of the lineage, so it stands alone: a run's end moves its epoch and files too."""
     out = [("runs", "")] if list(before) != list(now) else []
     for root, look in now.items():
         old = before.get(root)
-        out += [
-            (name, root)
+        moved = [
+            name
             for name in ("status", "epoch", "checkpoint", "ledger")
             if old is None or getattr(old, name) != getattr(look, name)
         ]
+        if "status" in moved and old and _only_started(old, look):
+            moved = ["started" if name == "status" else name for name in moved]
+        elif "status" in moved:
+            moved = ["status"]
+        out += [(name, root) for name in moved]
     return out
+
+
+def _only_started(old: Look, now: Look) -> bool:
+    """Did the lineage's status move only by waiting runs starting?"""
+    waiting = (RunStatus.QUEUED, RunStatus.PLANNED)
+    return (
+        old.verdicts == now.verdicts
+        and [(i, done) for i, _, done in old.runs] == [(i, done) for i, _, done in now.runs]
+        and all(
+            was == new or (was in waiting and new == RunStatus.RUNNING)
+            for (_, was, _), (_, new, _) in zip(old.runs, now.runs, strict=True)
+        )
+    )
 
 
 def _places(jobs: JobBackend, looks: dict[str, Look]) -> dict[str, int | None]:
@@ -179,6 +199,8 @@ async def events(
                     if name == "epoch":
                         held.add(root)
                     else:
+                        if name == "status":
+                            held.discard(root)  # the status refresh shows the latest epoch too
                         yield {"event": name, "data": root}
                 looks = now
             for root in sorted(held):
