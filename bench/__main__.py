@@ -2,7 +2,7 @@
 
 --smoke runs each at tiny sizes, to show that it still runs to the end (its figures mean nothing
 then), and exits non-zero if any failed. --record writes each one's figures to bench/results/.
---runs N runs each N times and judges every target by the median of the N values."""
+--repeat N runs each N times and judges every target by the median of the N values."""
 
 from __future__ import annotations
 
@@ -108,8 +108,8 @@ def run_one(name: str, module: ModuleType, args: argparse.Namespace) -> Report:
     sys.stdout = tee
     try:
         runs: list[Report] = []
-        for i in range(1 if args.smoke else args.runs):
-            print(f"== {name}" + (f" (run {i + 1} of {args.runs})" if args.runs > 1 else ""), flush=True)
+        for i in range(1 if args.smoke else args.repeat):
+            print(f"== {name}" + (f" (run {i + 1} of {args.repeat})" if args.repeat > 1 else ""), flush=True)
             runs.append(module.run(args))
             for t in runs[-1].targets:
                 print(t.line(), flush=True)
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         "--record", action="store_true", help="write each benchmark's figures to RESULTS/<name>.md"
     )
     parser.add_argument(
-        "--runs", type=int, default=1, help="run each benchmark N times; targets judge the median"
+        "--repeat", type=int, default=1, help="run each benchmark N times; targets judge the median"
     )
     parser.add_argument(
         "--results", type=Path, default=record.RESULTS, help="where --record writes (default bench/results)"
