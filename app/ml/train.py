@@ -272,9 +272,6 @@ class Trainer:
         logits = self.model(X)
         return F.cross_entropy(logits, y).item(), (logits.argmax(dim=1) == y).float().mean().item()
 
-    def evaluate(self, X: Tensor | None = None, y: Tensor | None = None) -> float:
-        return self.validate(X, y)[1]
-
     def checkpoint(self) -> dict:
         return {
             "format": FORMAT,

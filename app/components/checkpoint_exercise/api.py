@@ -64,7 +64,7 @@ def attempt_view(service, attempt: dict, lang: str) -> dict:
         "id": attempt["id"],
         "exercise": attempt["exercise"],
         "status": attempt["status"],
-        "place": service.place(attempt) if attempt["status"] == "waiting" else 0,
+        "place": service.place(attempt) if attempt["status"] == svc.AttemptStatus.WAITING else 0,
         "verdict": None,
         "hint": None,
         "solution_available": False,

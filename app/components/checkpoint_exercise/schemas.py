@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.components.checkpoint_exercise.service import AttemptStatus
+
 
 class ExerciseInfo(BaseModel):
     id: str
@@ -73,9 +75,7 @@ class Verdict(BaseModel):
 class Attempt(BaseModel):
     id: str
     exercise: str
-    status: Literal["waiting", "running", "done", "cancelled"] = Field(
-        description="cancelled: the teacher cleared the queue before it ran"
-    )
+    status: AttemptStatus = Field(description="cancelled: the teacher cleared the queue before it ran")
     place: int = Field(description="checks waiting ahead of this one")
     verdict: Verdict | None = None
     hint: str | None = Field(
@@ -96,7 +96,7 @@ class Solution(BaseModel):
 class QueuedCheck(BaseModel):
     id: str
     exercise: str
-    status: Literal["waiting", "running"]
+    status: Literal[AttemptStatus.WAITING, AttemptStatus.RUNNING]
     learner: str = Field(description="the class's hash of the learner (as on the dashboard), never a session")
     waited_s: float = Field(description="seconds since the check was submitted")
 

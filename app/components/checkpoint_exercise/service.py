@@ -12,12 +12,23 @@ import threading
 import time
 from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from app.components.checkpoint_exercise import checker
 from app.components.checkpoint_exercise.exercises import EXERCISES
 from app.jobs import code_sandbox
+
+
+class AttemptStatus(StrEnum):
+    """Where a learner's check is: in line, in its sandbox, answered, or cleared by the teacher."""
+
+    WAITING = "waiting"
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
 
 log = logging.getLogger(__name__)
 KEEP_ATTEMPTS = 2000
@@ -183,7 +194,7 @@ class ExerciseService:
                 "id": secrets.token_urlsafe(12),
                 "exercise": exercise_id,
                 "session": sid,
-                "status": "waiting",
+                "status": AttemptStatus.WAITING,
                 "verdict": None,
                 "progress": None,
                 "created": time.time(),
@@ -198,10 +209,10 @@ class ExerciseService:
 
     def _run(self, attempt: dict, code: str, sandboxed: bool) -> None:
         with self._lock:
-            if attempt["status"] == "cancelled":
+            if attempt["status"] == AttemptStatus.CANCELLED:
                 return  # cleared by the teacher while it waited (counted then)
             self.waiting -= 1
-            attempt["status"] = "running"
+            attempt["status"] = AttemptStatus.RUNNING
         try:
             v = checker.run_check(
                 EXERCISES[attempt["exercise"]],
@@ -226,7 +237,7 @@ class ExerciseService:
             attempt["session"], attempt["exercise"], v["status"] == "solved", v.get("diagnosis")
         )
         with self._lock:
-            attempt.update(status="done", verdict=v, progress=row)
+            attempt.update(status=AttemptStatus.DONE, verdict=v, progress=row)
             self.in_flight.pop(attempt["session"], None)
             self.addresses.pop(attempt["id"], None)
 
@@ -247,15 +258,15 @@ class ExerciseService:
                     "waited_s": round(now - a["created"], 1),
                 }
                 for a in self.attempts.values()
-                if a["status"] in ("waiting", "running")
+                if a["status"] in (AttemptStatus.WAITING, AttemptStatus.RUNNING)
             ]
             per_address = sorted(
                 {a: list(self.addresses.values()).count(a) for a in self.addresses.values()}.values(),
                 reverse=True,
             )
         return {
-            "waiting": sum(r["status"] == "waiting" for r in rows),
-            "running": sum(r["status"] == "running" for r in rows),
+            "waiting": sum(r["status"] == AttemptStatus.WAITING for r in rows),
+            "running": sum(r["status"] == AttemptStatus.RUNNING for r in rows),
             "waiting_max": self.settings.exercise_waiting_max,
             "per_address_max": self.per_address,
             "largest_address_share": per_address[0] if per_address else 0,
@@ -266,9 +277,9 @@ class ExerciseService:
         """Cancel every waiting check (a running one finishes): the learners see "cleared by the
         teacher" and may check again. Returns how many were cleared."""
         with self._lock:
-            waiting = [a for a in self.attempts.values() if a["status"] == "waiting"]
+            waiting = [a for a in self.attempts.values() if a["status"] == AttemptStatus.WAITING]
             for a in waiting:
-                a.update(status="cancelled", verdict=None)
+                a.update(status=AttemptStatus.CANCELLED, verdict=None)
                 self.waiting -= 1
                 self.addresses.pop(a["id"], None)
                 if self.in_flight.get(a["session"]) == a["id"]:
@@ -282,7 +293,7 @@ class ExerciseService:
     def place(self, attempt: dict) -> int:
         """Checks waiting ahead of this one (0: it runs next or is running)."""
         with self._lock:
-            waiting = [a for a in self.attempts.values() if a["status"] == "waiting"]
+            waiting = [a for a in self.attempts.values() if a["status"] == AttemptStatus.WAITING]
         return next((i for i, a in enumerate(waiting) if a is attempt), 0)
 
     def shutdown(self) -> None:
