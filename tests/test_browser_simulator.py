@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -100,8 +101,13 @@ def test_the_story_lands_from_the_component_alone(learner, lang, viewport):
     expect(now).to_be_in_viewport()
     expect(crash).to_be_in_viewport()
     expect(sim.locator(".cs-ckpt[data-file='ckpt-epoch-0010.pt']")).to_be_visible(timeout=30_000)
-    # A few epochs past that checkpoint (150 ms each), so the crash loses work the chart can shade.
-    page.wait_for_timeout(450)
+    # A few epochs past that checkpoint, so the crash loses work the chart can shade.
+    run_id = now.get_attribute("data-run-id")
+    api = f"/api/checkpoint-simulator/runs/{run_id}"
+    deadline = time.monotonic() + 30
+    while len(page.request.get(api).json()["epochs"]) < 12:
+        assert time.monotonic() < deadline, "the run never trained past epoch 12"
+        page.wait_for_timeout(50)
     # Crash from the keyboard: focus lands on the run's state, which says what happened in a sentence.
     # The button is kept across the status line's refreshes (hx-preserve); should a refresh land
     # between focus and key press anyway, press again while the run still trains.
