@@ -151,7 +151,7 @@ def test_transfer_verdict_renders_in_the_page(client):
 
 
 def test_sandbox_refusals_are_explained_in_both_languages():
-    from app.components.checkpoint_exercise import strings
+    from app.components.checkpoint_exercise import words
     from app.components.checkpoint_exercise.exercises import EXERCISES
 
     v = {
@@ -164,10 +164,10 @@ def test_sandbox_refusals_are_explained_in_both_languages():
             "message": "os.system is not available in the exercise sandbox",
         },
     }
-    assert "不能使用 os.system" in strings.explain("zh", EXERCISES["resume"], v)["lines"][0]
-    assert "needs only torch" in strings.explain("en", EXERCISES["resume"], v)["lines"][0]
+    assert "不能使用 os.system" in words.explain("zh", EXERCISES["resume"], v)["lines"][0]
+    assert "needs only torch" in words.explain("en", EXERCISES["resume"], v)["lines"][0]
     for code in ("cpu", "timeout", "memory", "output", "sandbox", "no_source"):
         for lang in ("zh", "en"):
-            assert strings.explain(lang, EXERCISES["resume"], {"diagnosis": code, "details": {"kb": 1024}})[
+            assert words.explain(lang, EXERCISES["resume"], {"diagnosis": code, "details": {"kb": 1024}})[
                 "headline"
             ]

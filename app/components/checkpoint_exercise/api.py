@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from app.components.checkpoint_exercise import service as svc
-from app.components.checkpoint_exercise import strings
+from app.components.checkpoint_exercise import words
 from app.components.checkpoint_exercise.exercises import EXERCISES, ORDER
 from app.components.checkpoint_exercise.schemas import (
     Attempt,
@@ -72,11 +72,11 @@ def attempt_view(service, attempt: dict, lang: str) -> dict:
     }
     v = attempt["verdict"]
     if v is not None:
-        out["verdict"] = {**v, **strings.explain(lang, ex, v)}
+        out["verdict"] = {**v, **words.explain(lang, ex, v)}
         failures = (attempt["progress"] or {}).get("failures", 0)
         if v["status"] != "solved" and failures >= 2:
             out["solution_available"] = True
-            out["hint"] = strings.hint(lang, ex, v)
+            out["hint"] = words.hint(lang, ex, v)
     return out
 
 
@@ -95,7 +95,7 @@ def submit(request: Request, exercise_id: str, body: Submission, lang: Lang):
         )
     except svc.Refused as r:
         return JSONResponse(
-            {"detail": strings.REFUSED[lang][r.code].format(**r.details), "code": r.code},
+            {"detail": words.REFUSED[lang][r.code].format(**r.details), "code": r.code},
             status_code=r.status,
         )
     return attempt_view(service, attempt, lang)

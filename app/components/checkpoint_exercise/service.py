@@ -35,7 +35,7 @@ KEEP_ATTEMPTS = 2000
 
 
 class Refused(Exception):
-    """A check that is not started; code names the reason (strings.REFUSED)."""
+    """A check that is not started; code names the reason (words.REFUSED)."""
 
     def __init__(self, code: str, status: int = 429, **details):
         super().__init__(code)

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
-from app.components.checkpoint_exercise import api, strings
+from app.components.checkpoint_exercise import api, words
 from app.components.checkpoint_exercise import service as svc
 from app.components.checkpoint_exercise.exercises import EXERCISES
 from app.components.htmx import require_htmx
@@ -73,12 +73,12 @@ async def check(request: Request, lang: Lang, exercise_id: str):
             service.submit, sid, exercise_id, code, picks, client_address(request)
         )
     except svc.Refused as r:
-        message = strings.REFUSED[lang][r.code].format(**r.details)
+        message = words.REFUSED[lang][r.code].format(**r.details)
         running = service.attempt(sid, service.in_flight.get(sid, "")) if r.code == "busy" else None
         if running and running["exercise"] != exercise_id:
             # Another exercise's check: its verdict belongs under that exercise, not this one.
             title = EXERCISES[running["exercise"]]["title"][lang]
-            message, running = strings.REFUSED[lang]["busy_other"].format(title=title), None
+            message, running = words.REFUSED[lang]["busy_other"].format(title=title), None
         # "Busy" with this exercise: the check already running keeps its place (and its polling).
         return _attempt(request, lang, attempt=running, message=message, exercise_id=exercise_id)
     return _attempt(request, lang, attempt)
@@ -88,7 +88,7 @@ async def check(request: Request, lang: Lang, exercise_id: str):
 def poll(request: Request, lang: Lang, attempt_id: str):
     attempt = svc.of(request).attempt(session_id(request), attempt_id)
     if attempt is None:
-        return _attempt(request, lang, message=strings.REFUSED[lang]["unknown"])
+        return _attempt(request, lang, message=words.REFUSED[lang]["unknown"])
     return _attempt(request, lang, attempt)
 
 
