@@ -3,6 +3,7 @@ learners, export, reset/archive/restore, scenario links, and a learner's optiona
 
 from __future__ import annotations
 
+import codecs
 import csv
 import inspect
 import io
@@ -38,6 +39,13 @@ def board_when(t: TestClient, predicate, timeout: float = 5.0) -> dict:
         if predicate(board) or time.monotonic() > deadline:
             return board
         time.sleep(0.1)
+
+
+def csv_text(response) -> str:
+    """A CSV download as text: UTF-8 that starts with a byte-order mark (Excel on Windows needs it)."""
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.content.startswith(codecs.BOM_UTF8), response.content[:20]
+    return response.content.decode("utf-8-sig")
 
 
 def learner(client) -> TestClient:
@@ -205,7 +213,7 @@ def test_the_board_aggregates_real_runs_of_three_learners_and_export_and_reset_r
     assert len(b.get(f"{API}/runs").json()) == 1
 
     # Export: one row per run, the documented columns, anonymised.
-    text = t.get("/teach/export.csv?lang=en").text
+    text = csv_text(t.get("/teach/export.csv?lang=en"))
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 6
     assert list(rows[0]) == [
@@ -279,7 +287,7 @@ def test_the_board_aggregates_real_runs_of_three_learners_and_export_and_reset_r
     }
     archives = t.get("/api/teach/archives").json()
     assert len(archives) == 1 and archives[0]["runs"] == 6 and archives[0]["learners"] == 3
-    archived = list(csv.DictReader(io.StringIO(t.get(f"/teach/archives/{archives[0]['id']}.csv").text)))
+    archived = list(csv.DictReader(io.StringIO(csv_text(t.get(f"/teach/archives/{archives[0]['id']}.csv")))))
     assert len(archived) == 6
     # The runs are kept: the learners still have them, and their files are on disk.
     assert len(a.get(f"{API}/runs").json()) == 1
@@ -309,7 +317,7 @@ def test_the_board_is_rebuilt_only_when_the_store_changes(client):
     run = start(learner(client), epochs=2, checkpoint_every=1)
     assert board_when(t, lambda b: b["counts"]["runs"] == 1)["counts"]["runs"] == 1
     assert room.builds > builds
-    assert run["id"][:8] in t.get("/teach/export.csv").text
+    assert run["id"][:8] in csv_text(t.get("/teach/export.csv"))
 
 
 def test_a_board_built_within_min_gap_is_taken_from_memory(client, monkeypatch):
@@ -406,3 +414,17 @@ def test_learners_new_to_the_board_are_numbered_in_order_with_one_write(tmp_path
     assert len(writes) == 1
     again = class_state.ClassState(tmp_path)  # what was written is what a restart reads
     assert again.numbers == {"first": 1, "b": 2, "c": 3, "d": 4}
+
+
+def test_the_csv_export_starts_with_a_bom_so_excel_reads_chinese_and_stays_parseable(client):
+    c = learner(client)
+    start(c, epochs=2, checkpoint_every=1)
+    t = teacher(client)
+    board_when(t, lambda b: b["counts"]["runs"] == 1)
+    raw = t.get("/teach/export.csv?lang=zh").content
+    # The mark once, at the very start; then the header; the labels in UTF-8.
+    assert raw.startswith(codecs.BOM_UTF8 + b"label,learner,run,") and raw.count(codecs.BOM_UTF8) == 1
+    assert "学员 1".encode() in raw
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert [(r["label"], r["learner"], r["kind"]) for r in rows] == [("学员 1", "1", "train")]
+    assert csv_text(t.get("/teach/export.csv?lang=en")).startswith("label,")

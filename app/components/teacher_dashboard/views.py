@@ -198,6 +198,19 @@ def scenario(request: Request):
     return templates.TemplateResponse(request, "teacher/scenario.html", {"lang": lang, "scenario": result})
 
 
+# Excel on Windows reads a CSV without a byte-order mark in the machine's code page and garbles
+# Chinese; with one it reads UTF-8. Other readers (Python's utf-8-sig, LibreOffice) skip it.
+BOM = "\ufeff"
+
+
+def csv_response(text: str, filename: str) -> Response:
+    return Response(
+        (BOM + text).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 def _export_name(ext: str) -> str:
     return f"class-{time.strftime('%Y%m%d-%H%M')}.{ext}"
 
@@ -220,11 +233,7 @@ def export_csv(request: Request):
         text = exercises
     else:
         text = runs + "\n" + exercises
-    return Response(
-        text,
-        media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="{_export_name("csv")}"'},
-    )
+    return csv_response(text, _export_name("csv"))
 
 
 @router.get("/export.json")
@@ -295,11 +304,7 @@ def archive_csv(request: Request, archive_id: str):
     if rows is None:
         return Response(i18n.t(request_lang(request), "tm.no_archive"), status_code=404)
     lang = request_lang(request)
-    return Response(
-        service.to_csv(service.export_rows(rows, lang)),
-        media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="class-{archive_id[:40]}.csv"'},
-    )
+    return csv_response(service.to_csv(service.export_rows(rows, lang)), f"class-{archive_id[:40]}.csv")
 
 
 @router.post("/archives/{archive_id}/restore")
