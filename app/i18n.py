@@ -97,6 +97,12 @@ def t(lang: str, key: str) -> str:
     return STRINGS.get(lang, STRINGS[DEFAULT_LANG]).get(key, key)
 
 
+def tn(lang: str, key: str, n: int) -> str:
+    """The text of a count n: `key.one` when n is 1 (English's singular; Chinese has no plural and
+    keeps the same text under both keys), else `key`. Format it with n (and the rest) after."""
+    return t(lang, f"{key}.one" if n == 1 else key)
+
+
 def request_lang(request: HTTPConnection) -> str:
     """The language of an answer, by one rule for pages, fragments, the API and errors: the page's
     own (/zh/..., /en/...), else ?lang= from the page or script that asked, else the remembered

@@ -264,8 +264,15 @@ def test_the_board_aggregates_real_runs_of_three_learners_and_export_and_reset_r
     assert t.post("/teach/reset", data={}, follow_redirects=False).headers["location"].endswith("error=1")
     assert t.post("/api/teach/reset", json={}).status_code == 400
     assert t.get("/api/teach/class").json()["counts"]["runs"] == 3
+    # The reset page counts what the dashboard counts, in the same words: 3 runs and 3 resumes.
+    assert (
+        "The current class (3 learners, 3 runs and 3 resumes) will be archived"
+        in t.get("/teach/reset?lang=en").text
+    )
+    assert "当前班级（3 位学员，3 次训练，3 次恢复）会被归档" in t.get("/teach/reset?lang=zh").text
+    numbers = {lr["name"]: lr["number"] for lr in board["learners"]}
     r = t.post("/teach/reset?lang=en", data={"confirm": "yes"})
-    assert r.status_code == 200 and "6 runs archived" in r.text
+    assert r.status_code == 200 and "Archived (3 learners, 3 runs and 3 resumes)" in r.text
     fresh_class = t.get("/api/teach/class").json()
     assert fresh_class["counts"] == {
         "learners": 0,
@@ -286,23 +293,49 @@ def test_the_board_aggregates_real_runs_of_three_learners_and_export_and_reset_r
         "paced": settings.paced_workers,
     }
     archives = t.get("/api/teach/archives").json()
-    assert len(archives) == 1 and archives[0]["runs"] == 6 and archives[0]["learners"] == 3
-    archived = list(csv.DictReader(io.StringIO(csv_text(t.get(f"/teach/archives/{archives[0]['id']}.csv")))))
+    assert len(archives) == 1 and archives[0]["learners"] == 3
+    assert (archives[0]["runs"], archives[0]["resumes"], archives[0]["restored"]) == (3, 3, None)
+    archive_id = archives[0]["id"]
+    archived = list(csv.DictReader(io.StringIO(csv_text(t.get(f"/teach/archives/{archive_id}.csv")))))
     assert len(archived) == 6
     # The runs are kept: the learners still have them, and their files are on disk.
     assert len(a.get(f"{API}/runs").json()) == 1
-    # A new learner in the fresh class is learner 1 of it.
+    # A new learner in the fresh class is learner 1 of it, and the reset page says so in the singular.
     d = learner(client)
     start(d, epochs=2, checkpoint_every=1)
     fresh = board_when(t, lambda b: b["counts"]["runs"] == 1)
     assert fresh["counts"]["runs"] == 1 and fresh["learners"][0]["label"] == "learner 1"
-    # Restore brings the archived runs back beside the new one.
-    r = t.post(f"/api/teach/archives/{archives[0]['id']}/restore", json={})
-    assert r.status_code == 200
+    assert "(1 learner, 1 run and 0 resumes)" in t.get("/teach/reset?lang=en").text
+
+    # Restoring asks first, in a form of its own (no JavaScript needed): without the tick, nothing.
+    page = t.get("/teach/archives?lang=en").text
+    assert f'href="/teach/archives/{archive_id}/restore?lang=en"' in page and "<form" not in page
+    r = t.post(f"/teach/archives/{archive_id}/restore?lang=en", data={}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].endswith("error=1")
+    assert t.get("/api/teach/class").json()["counts"]["runs"] == 1
+    confirm = t.get(r.headers["location"]).text
+    assert "Tick the confirmation first." in confirm and "(3 learners, 3 runs and 3 resumes)" in confirm
+    assert 'name="confirm" value="yes"' in confirm
+    assert t.post(f"/api/teach/archives/{archive_id}/restore", json={}).status_code == 400
+    r = t.post(f"/teach/archives/{archive_id}/restore?lang=en", data={"confirm": "yes"})
+    assert r.status_code == 200 and "is back (3 learners, 3 runs and 3 resumes)" in r.text
     back = board_when(t, lambda b: b["counts"]["runs"] == 4)
     assert back["counts"]["runs"] == 4 and back["counts"]["resumes"] == 3
-    assert t.get("/api/teach/archives").json() == []
-    assert t.post(f"/api/teach/archives/{archives[0]['id']}/restore", json={}).status_code == 404
+    # The archive stays listed, marked restored, and cannot be restored twice.
+    listed = t.get("/api/teach/archives").json()
+    assert [x["id"] for x in listed] == [archive_id] and listed[0]["restored"] is not None
+    assert "restored on" in t.get("/teach/archives?lang=en").text
+    assert t.post(f"/api/teach/archives/{archive_id}/restore", json={"confirm": True}).status_code == 409
+    assert t.post("/api/teach/archives/nope/restore", json={"confirm": True}).status_code == 404
+    # Learners keep the numbers of the archive (and of its CSV); the newcomer moves to the next one.
+    after = {lr["name"]: lr["number"] for lr in back["learners"]}
+    assert after["Ada L."] == numbers["Ada L."]
+    assert sorted(lr["number"] for lr in back["learners"]) == [1, 2, 3, 4]
+    by_run = {
+        r["run"]: int(r["learner"]) for r in csv.DictReader(io.StringIO(csv_text(t.get("/teach/export.csv"))))
+    }
+    assert all(by_run[r["run"]] == int(r["learner"]) for r in archived)
+    assert len(by_run) == 7 and 4 in by_run.values()
 
 
 def test_the_board_is_rebuilt_only_when_the_store_changes(client):

@@ -30,6 +30,7 @@ from app.components.teacher_dashboard.schemas import (
     NameOut,
     QueueOut,
     ResetIn,
+    RestoreIn,
     ScenarioOut,
     SegmentOut,
 )
@@ -169,14 +170,21 @@ def archive_rows(request: Request, archive_id: str) -> list[ExportRow]:
 @router.post(
     "/archives/{archive_id}/restore",
     response_model=ArchiveOut,
-    summary="Put an archive's runs back into the current class",
+    summary="Put an archive's runs back into the current class (the archive stays listed, marked restored)",
+    responses={409: {"description": "restored already"}},
 )
-async def restore(request: Request, archive_id: str) -> ArchiveOut:
+async def restore(request: Request, archive_id: str, body: RestoreIn) -> ArchiveOut:
     require_teacher(request)
-    entry = await anyio.to_thread.run_sync(service.classroom(request).restore, archive_id[:40])
+    room = service.classroom(request)
+    entry = room.state.archive_entry(archive_id[:40])
     if entry is None:
         raise HTTPException(404, "no such archive")
-    return ArchiveOut(**entry)
+    if entry.get("restored"):
+        raise HTTPException(409, "this archive has been restored already")
+    if not body.confirm:
+        raise HTTPException(400, i18n.t(request_lang(request), "tm.restore_need_confirm"))
+    restored = await anyio.to_thread.run_sync(room.restore, archive_id[:40])
+    return ArchiveOut(**(restored or entry))
 
 
 @router.get(

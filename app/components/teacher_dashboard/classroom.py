@@ -269,7 +269,7 @@ class Classroom:
     def reset(self) -> dict:
         """Archive the current class's runs (kept on disk) and start a fresh class."""
         board = self.fresh_board()
-        entry = self.state.archive(board.roots, board.rows, len(board.learners))
+        entry = self.state.archive(board.roots, board.rows, board.counts)
         self.fresh_board()
         return entry
 

@@ -139,8 +139,14 @@ class ExportRow(Measured):
 class ArchiveOut(BaseModel):
     id: str
     created: float
-    runs: int
+    runs: int = Field(description="first runs, as the board's counts.runs (older archives: runs and resumes)")
+    resumes: int | None = Field(None, description="as the board's counts.resumes (None: an older archive)")
     learners: int
+    restored: float | None = Field(None, description="when it was put back into the class (it stays listed)")
+
+
+class RestoreIn(BaseModel):
+    confirm: bool = Field(False, description="must be true: the archive's runs rejoin the current class")
 
 
 class ResetIn(BaseModel):

@@ -253,6 +253,21 @@ def learner_chart(request: Request, board: Board, number: int, lang: str) -> Mar
     return charts.render(chart, {"crash": t("tm.crash")})
 
 
+def class_size(lang: str, counts: dict) -> str:
+    """'3 learners, 8 runs and 21 resumes': a class (its board's counts, or an archive) counted
+    as the dashboard counts it. Archives made before resumes were counted apart say 'runs'."""
+    n = lambda key, k: i18n.tn(lang, key, k).format(n=k)  # noqa: E731
+    if counts.get("resumes") is None:
+        return i18n.t(lang, "tm.size_old").format(
+            learners=n("tm.count_learners", counts["learners"]), runs=n("tm.count_rows", counts["runs"])
+        )
+    return i18n.t(lang, "tm.size").format(
+        learners=n("tm.count_learners", counts["learners"]),
+        runs=n("tm.count_runs", counts["runs"]),
+        resumes=n("tm.count_resumes", counts["resumes"]),
+    )
+
+
 def fmt_change(v: float | None) -> str:
     return "–" if v is None else f"{v * 100:+.0f} %"
 

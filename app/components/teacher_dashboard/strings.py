@@ -133,22 +133,45 @@ STRINGS["zh"].update(
         "tm.scenario_invalid": "这个情境有问题，学员提交时会看到同样的提示：",
         "tm.reset_title": "重置班级",
         "tm.reset_text": (
-            "当前班级的 {runs} 次运行（{learners} 位学员）会被归档：文件留在磁盘上，可以在“归档”里查看、"
+            "当前班级（{what}）会被归档：文件留在磁盘上，可以在“归档”里查看、"
             "下载和恢复。之后面板从空白的新班级开始，学员编号从 1 重新开始。"
         ),
+        "tm.counted": (
+            "训练：学员从表单开始的训练；恢复：从某个 checkpoint 继续的训练。服务器自己训练的参考不计在内。"
+        ),
+        "tm.size": "{learners}，{runs}，{resumes}",
+        "tm.size_old": "{learners}，{runs}",
+        "tm.count_learners": "{n} 位学员",
+        "tm.count_learners.one": "{n} 位学员",
+        "tm.count_runs": "{n} 次训练",
+        "tm.count_runs.one": "{n} 次训练",
+        "tm.count_resumes": "{n} 次恢复",
+        "tm.count_resumes.one": "{n} 次恢复",
+        "tm.count_rows": "{n} 次运行（训练和恢复）",
+        "tm.count_rows.one": "{n} 次运行（训练和恢复）",
         "tm.reset_confirm": "我确认：归档当前班级并开始新班级",
         "tm.reset_do": "归档并重置",
         "tm.reset_need_confirm": "请先勾选确认。",
         "tm.cancel": "取消",
-        "tm.archived": "已归档 {runs} 次运行。新班级开始了。",
+        "tm.archived": "已归档（{what}）。新班级开始了。",
         "tm.archives_title": "归档的班级",
         "tm.archives_none": "还没有归档。",
         "tm.archive_when": "归档时间",
-        "tm.archive_runs": "运行",
-        "tm.archive_learners": "学员",
-        "tm.restore": "恢复到当前班级",
-        "tm.restore_note": "恢复会把归档里的运行放回当前班级（和现有的运行合在一起）。",
-        "tm.restored": "已恢复归档 {id}。",
+        "tm.archive_size": "内容",
+        "tm.archive_state": "恢复",
+        "tm.archives_note": "恢复之后归档仍然列在这里，可以随时下载。",
+        "tm.restore": "恢复到当前班级…",
+        "tm.restore_title": "恢复归档的班级",
+        "tm.restore_text": "{when} 归档的班级（{what}）会放回当前班级，和现有的运行合在一起。",
+        "tm.restore_note": (
+            "学员恢复后仍是归档里的编号（和下载的 CSV 一致）；当前班级里编号冲突的学员改用下一个空编号。"
+            "归档仍然保留在列表里。"
+        ),
+        "tm.restore_confirm": "我确认：把这个归档放回当前班级",
+        "tm.restore_do": "恢复",
+        "tm.restore_need_confirm": "请先勾选确认。",
+        "tm.restored": "已恢复 {when} 归档的班级（{what}）。",
+        "tm.restored_on": "已于 {when} 恢复",
         "tm.no_archive": "没有这个归档。",
         "tm.download_csv": "CSV",
         "tm.back": "返回面板",
@@ -261,25 +284,51 @@ STRINGS["en"].update(
         ),
         "tm.reset_title": "Reset the class",
         "tm.reset_text": (
-            "The current class's {runs} runs (of {learners} learners) will be archived: their files stay "
+            "The current class ({what}) will be archived: its files stay "
             "on disk and can be listed, downloaded and restored under Archives. The dashboard then "
             "starts from a fresh class, numbering learners from 1 again."
         ),
+        "tm.counted": (
+            "Runs: the training runs learners started from the form; resumes: runs continued from one of "
+            "their checkpoints. The reference runs the server trains itself are not counted."
+        ),
+        "tm.size": "{learners}, {runs} and {resumes}",
+        "tm.size_old": "{learners}, {runs}",
+        "tm.count_learners": "{n} learners",
+        "tm.count_learners.one": "{n} learner",
+        "tm.count_runs": "{n} runs",
+        "tm.count_runs.one": "{n} run",
+        "tm.count_resumes": "{n} resumes",
+        "tm.count_resumes.one": "{n} resume",
+        "tm.count_rows": "{n} runs and resumes",
+        "tm.count_rows.one": "{n} run or resume",
         "tm.reset_confirm": "I am sure: archive the current class and start a fresh one",
         "tm.reset_do": "Archive and reset",
         "tm.reset_need_confirm": "Tick the confirmation first.",
         "tm.cancel": "Cancel",
-        "tm.archived": "{runs} runs archived. A fresh class has started.",
+        "tm.archived": "Archived ({what}). A fresh class has started.",
         "tm.archives_title": "Archived classes",
         "tm.archives_none": "Nothing archived yet.",
         "tm.archive_when": "archived",
-        "tm.archive_runs": "runs",
-        "tm.archive_learners": "learners",
-        "tm.restore": "Restore into the current class",
-        "tm.restore_note": (
-            "Restoring puts the archive's runs back into the current class (alongside any runs there now)."
+        "tm.archive_size": "class",
+        "tm.archive_state": "restore",
+        "tm.archives_note": "An archive stays listed after a restore, and can still be downloaded.",
+        "tm.restore": "Restore into the current class…",
+        "tm.restore_title": "Restore an archived class",
+        "tm.restore_text": (
+            "The class archived on {when} ({what}) goes back into the current class, alongside any runs "
+            "there now."
         ),
-        "tm.restored": "Archive {id} restored.",
+        "tm.restore_note": (
+            "Its learners keep the numbers they have in the archive (and in its CSV); a learner of the "
+            "current class whose number one of them takes moves to the next free number. The archive "
+            "stays listed."
+        ),
+        "tm.restore_confirm": "I am sure: put this archive back into the current class",
+        "tm.restore_do": "Restore",
+        "tm.restore_need_confirm": "Tick the confirmation first.",
+        "tm.restored": "The class archived on {when} is back ({what}).",
+        "tm.restored_on": "restored on {when}",
         "tm.no_archive": "There is no such archive.",
         "tm.download_csv": "CSV",
         "tm.back": "Back to the dashboard",

@@ -256,7 +256,9 @@ def reset_confirm(request: Request):
         return refused
     lang = request_lang(request)
     board = service.classroom(request).fresh_board()
-    context = _page_context(request, lang, board=board, error=request.query_params.get("error"))
+    context = _page_context(
+        request, lang, size=service.class_size(lang, board.counts), error=request.query_params.get("error")
+    )
     return templates.TemplateResponse(request, "teacher/reset.html", context)
 
 
@@ -272,28 +274,54 @@ async def reset(request: Request):
     return RedirectResponse(f"/teach/archives?lang={lang}&archived={entry['id']}", status_code=303)
 
 
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
 @router.get("/archives", response_class=HTMLResponse)
 def archives(request: Request):
     if (refused := guard(request)) is not None:
         return refused
     lang = request_lang(request)
     room = service.classroom(request)
-    archived = request.query_params.get("archived")
-    restored = request.query_params.get("restored")
-    entry = next((a for a in room.state.archives if a["id"] == archived), None)
+    archived = room.state.archive_entry((request.query_params.get("archived") or "")[:40])
+    restored = room.state.archive_entry((request.query_params.get("restored") or "")[:40])
     message = None
-    if entry is not None:
-        message = i18n.t(lang, "tm.archived").format(runs=entry["runs"])
-    elif restored and len(restored) < 40:
-        message = i18n.t(lang, "tm.restored").format(id=restored)
+    if archived is not None:
+        message = i18n.t(lang, "tm.archived").format(what=service.class_size(lang, archived))
+    elif restored is not None:
+        message = i18n.t(lang, "tm.restored").format(
+            when=_when(restored["created"]), what=service.class_size(lang, restored)
+        )
     context = _page_context(
         request,
         lang,
         archives=list(reversed(room.state.archives)),
         message=message,
-        when=lambda ts: time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)),
+        when=_when,
+        size=lambda a: service.class_size(lang, a),
     )
     return templates.TemplateResponse(request, "teacher/archives.html", context)
+
+
+@router.get("/archives/{archive_id}/restore", response_class=HTMLResponse)
+def restore_confirm(request: Request, archive_id: str):
+    """The restore's confirmation step: a form of its own, so it works without JavaScript."""
+    if (refused := guard(request)) is not None:
+        return refused
+    lang = request_lang(request)
+    entry = service.classroom(request).state.archive_entry(archive_id[:40])
+    if entry is None:
+        return Response(i18n.t(lang, "tm.no_archive"), status_code=404)
+    context = _page_context(
+        request,
+        lang,
+        entry=entry,
+        when=_when,
+        size=service.class_size(lang, entry),
+        error=request.query_params.get("error"),
+    )
+    return templates.TemplateResponse(request, "teacher/archive_restore.html", context)
 
 
 @router.get("/archives/{archive_id}.csv")
@@ -312,10 +340,17 @@ async def restore(request: Request, archive_id: str):
     if (refused := guard(request)) is not None:
         return refused
     lang = request_lang(request)
-    entry = await anyio.to_thread.run_sync(service.classroom(request).restore, archive_id[:40])
+    archive_id = archive_id[:40]
+    room = service.classroom(request)
+    entry = room.state.archive_entry(archive_id)
     if entry is None:
         return Response(i18n.t(lang, "tm.no_archive"), status_code=404)
-    return RedirectResponse(f"/teach/archives?lang={lang}&restored={entry['id']}", status_code=303)
+    form = await request.form()
+    if form.get("confirm") != "yes" and not entry.get("restored"):
+        return RedirectResponse(f"/teach/archives/{archive_id}/restore?lang={lang}&error=1", status_code=303)
+    if not entry.get("restored"):
+        await anyio.to_thread.run_sync(room.restore, archive_id)
+    return RedirectResponse(f"/teach/archives?lang={lang}&restored={archive_id}", status_code=303)
 
 
 @router.post("/leave")
