@@ -7,6 +7,8 @@ import codecs
 import csv
 import inspect
 import io
+import os
+import signal
 import time
 
 import pytest
@@ -282,7 +284,8 @@ def test_the_board_aggregates_real_runs_of_three_learners_and_export_and_reset_r
         "resumes": 0,
         "failed": 0,
         "active": 0,
-        "stuck": 0,
+        "needs_help": 0,
+        "idle": 0,
     }
     # The places the queue serves: full speed (MAX_WORKERS) and a watching pace (PACED_WORKERS).
     settings = client.app.state.settings
@@ -461,3 +464,50 @@ def test_the_csv_export_starts_with_a_bom_so_excel_reads_chinese_and_stays_parse
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     assert [(r["label"], r["learner"], r["kind"]) for r in rows] == [("学员 1", "1", "train")]
     assert csv_text(t.get("/teach/export.csv?lang=en")).startswith("label,")
+
+
+def test_idle_learners_are_told_apart_from_those_who_need_help(client, monkeypatch):
+    """Idle (nothing done for TEACHER_IDLE_MINUTES) is a neutral note; needing help is a failed last
+    run or a running run that makes no progress (here: its process is stopped, as a hung one)."""
+    from app.components.teacher_dashboard import classroom
+
+    monkeypatch.setattr(classroom, "STALL_SECONDS", 2.0)
+    monkeypatch.setattr(classroom, "TIME_BUCKET", 0.5)  # the board looks at the clock this often
+    t = teacher(client)
+    quiet, stuck = learner(client), learner(client)
+    done = start(quiet, epochs=2, checkpoint_every=1)
+    assert wait_finished(quiet, done["id"])["status"] == "done"
+    run = start(stuck, epochs=30, checkpoint_every=5, pace_ms=200)
+    jobs = client.app.state.jobs
+    deadline = time.monotonic() + 60
+    while not ((p := jobs.progress(run["id"])) and p.pid and p.epoch >= 1):
+        assert time.monotonic() < deadline, "the run never got going"
+        time.sleep(0.1)
+    os.kill(p.pid, signal.SIGSTOP)
+    try:
+        board = board_when(t, lambda b: b["counts"]["needs_help"] == 1, timeout=30)
+        by_number = {lr["number"]: lr for lr in board["learners"]}
+        assert by_number[2]["needs_help"] == ["stalled"] and by_number[1]["needs_help"] == []
+        assert by_number[2]["needs_help_text"] == ["a run made no progress for a minute"]
+        assert by_number[1]["idle"] is False  # it finished just now
+        page = t.get("/teach/board?lang=en").text
+        assert "⚠ </span>a run made no progress for a minute" in page
+        zh = t.get("/teach/board?lang=zh").text
+        assert "有一个运行超过一分钟没有进展" in zh and "需要帮助" in zh
+    finally:
+        os.kill(p.pid, signal.SIGCONT)
+    # Going again, it is no longer flagged.
+    board_when(t, lambda b: b["counts"]["needs_help"] == 0, timeout=30)
+    assert stuck.post(f"{API}/runs/{run['id']}/crash").status_code == 200
+    # A learner who has done nothing for TEACHER_IDLE_MINUTES is idle: counted and marked, not flagged.
+    settings = client.app.state.settings
+    minutes, settings.teacher_idle_minutes = settings.teacher_idle_minutes, 1 / 600  # 0.1 s
+    try:
+        board = board_when(t, lambda b: b["counts"]["idle"] >= 1, timeout=30)
+        first = next(lr for lr in board["learners"] if lr["number"] == 1)
+        assert first["idle"] is True and first["needs_help"] == [] and board["counts"]["needs_help"] == 0
+        page = t.get("/teach/board?lang=en").text
+        assert '<strong id="tm-count-idle">' in page and "(idle)" in page
+        assert '<tr data-learner="1">' in page  # no warning style for an idle learner
+    finally:
+        settings.teacher_idle_minutes = minutes

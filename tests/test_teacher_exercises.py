@@ -77,7 +77,7 @@ def test_two_learners_checks_reach_the_board_the_page_and_both_exports(client):
             "diagnoses": {"rng": 2},
         }
     ]
-    assert other["stuck"] == [] and other["stuck_exercises"] == []  # two failures: not stuck yet
+    assert other["needs_help"] == [] and other["stuck_exercises"] == []  # two failures: not stuck yet
     rows = {e["exercise"]: e for e in data["exercises"]}
     assert [e["exercise"] for e in data["exercises"]] == ["save", "resume", "device", "transfer"]
     assert (rows["save"]["tried"], rows["save"]["solved"], rows["save"]["failed_checks"]) == (1, 1, 0)
@@ -142,9 +142,10 @@ def test_three_failed_checks_without_a_solve_is_stuck_and_a_new_class_starts_emp
         stuck = {lr.number: lr.stuck_exercises for lr in board.learners}
         assert sorted(stuck.values()) == [[], ["device"]]
         data = t.get("/api/teach/class?lang=en").json()
-        assert data["counts"]["stuck"] == 1
-        one = next(lr for lr in data["learners"] if lr["stuck"])
-        assert one["stuck"] == ["exercise"] and one["stuck_text"] == ["3+ failed checks of an exercise"]
+        assert data["counts"]["needs_help"] == 1
+        one = next(lr for lr in data["learners"] if lr["needs_help"])
+        assert one["needs_help"] == ["exercise"]
+        assert one["needs_help_text"] == ["3+ failed checks of an exercise"]
         device = next(e for e in data["exercises"] if e["exercise"] == "device")
         assert (device["tried"], device["solved"], device["failed_checks"], device["checks"]) == (2, 1, 6, 7)
         assert (device["top_diagnosis"], device["top_diagnosis_count"]) == ("error", 4)

@@ -34,7 +34,7 @@ from app.components.teacher_dashboard.schemas import (
     ScenarioOut,
     SegmentOut,
 )
-from app.components.teacher_dashboard.strings import STUCK
+from app.components.teacher_dashboard.strings import HELP
 from app.i18n import request_lang
 from app.sessions import has_session, session_id
 
@@ -57,7 +57,8 @@ def require_teacher(request: Request) -> None:
 def _learner_out(lr, lang: str) -> LearnerOut:
     return LearnerOut(
         label=label(lang, lr.number),
-        stuck_text=[STUCK[lang][s] for s in lr.stuck],
+        needs_help=lr.help,
+        needs_help_text=[HELP[lang][s] for s in lr.help],
         solved=lr.solved,
         checks=lr.checks,
         failed_checks=lr.failed_checks,

@@ -15,7 +15,8 @@ class CountsOut(BaseModel):
     resumes: int
     failed: int
     active: int = Field(description="runs waiting or training")
-    stuck: int
+    needs_help: int = Field(description="learners with a reason to step in (LearnerOut.needs_help)")
+    idle: int = Field(description="learners with nothing active or written within TEACHER_IDLE_MINUTES")
 
 
 class QueueOut(BaseModel):
@@ -77,8 +78,12 @@ class LearnerOut(BaseModel):
     failed: int
     active: int
     present: bool
-    stuck: list[str] = Field(description="failed | limit | idle | exercise")
-    stuck_text: list[str]
+    needs_help: list[str] = Field(
+        description="failed (their latest run failed) | stalled (a running run made no progress for "
+        "a minute) | exercise (3+ failed checks of one, unsolved) | limit (a run limit reached)"
+    )
+    needs_help_text: list[str]
+    idle: bool = Field(description="nothing active or written within TEACHER_IDLE_MINUTES (not an alarm)")
     status: str | None = Field(None, description="status of the learner's latest run")
     last_activity: float
     solved: list[str] = Field([], description="checked exercises solved in this class")

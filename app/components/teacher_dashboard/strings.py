@@ -1,16 +1,17 @@
 """Interface text of teacher mode (and the learner's optional name field), Chinese and English."""
 
-STUCK = {
+# Why a learner may need the teacher (Learner.help). Being idle is not one of them.
+HELP = {
     "zh": {
-        "failed": "运行失败",
-        "limit": "达到上限",
-        "idle": "长时间无操作",
+        "failed": "最近一次运行失败",
+        "stalled": "有一个运行超过一分钟没有进展",
+        "limit": "达到运行上限",
         "exercise": "练习检查失败 3 次以上",
     },
     "en": {
-        "failed": "a run failed",
-        "limit": "hit a limit",
-        "idle": "no activity",
+        "failed": "their last run failed",
+        "stalled": "a run made no progress for a minute",
+        "limit": "hit a run limit",
         "exercise": "3+ failed checks of an exercise",
     },
 }
@@ -95,7 +96,13 @@ STRINGS["zh"].update(
         "tm.crashed": "崩溃",
         "tm.resumes": "恢复",
         "tm.failed": "失败",
-        "tm.stuck": "卡住",
+        "tm.needs_help": "需要帮助",
+        "tm.idle": "空闲",
+        "tm.idle_mark": "（空闲）",
+        "tm.help_note": (
+            "需要帮助：最近一次运行失败、有运行一分钟没有进展、某个练习检查失败 3 次以上，或达到运行上限。"
+            "空闲：{m} 分钟内没有操作，只是说明，不是警报。"
+        ),
         "tm.queue": "队列",
         "tm.queue_text": (
             "{waiting} 个等待，{training} 个训练中（全速最多 {workers} 个，另有 {paced} 个按观看速度）"
@@ -120,7 +127,6 @@ STRINGS["zh"].update(
         "tm.ago_m": "{n} 分钟前",
         "tm.show": "投影此学员",
         "tm.no_learners": "还没有学员开始训练。把章节链接（或下面的情境链接）发给学员。",
-        "tm.is_ok": "正常",
         "tm.scenario": "情境链接",
         "tm.scenario_note": (
             "设置写进链接里：学员打开后表单已经填好，勾选“锁定”的项不能改动。只改一个变量，让全班比较结果。"
@@ -239,7 +245,13 @@ STRINGS["en"].update(
         "tm.crashed": "crashed",
         "tm.resumes": "resumes",
         "tm.failed": "failed",
-        "tm.stuck": "stuck",
+        "tm.needs_help": "need help",
+        "tm.idle": "idle",
+        "tm.idle_mark": "(idle)",
+        "tm.help_note": (
+            "Need help: their last run failed, a run made no progress for a minute, 3+ failed checks of "
+            "an exercise, or a run limit reached. Idle: nothing done for {m} min; a note, not an alarm."
+        ),
         "tm.queue": "Queue",
         "tm.queue_text": (
             "{waiting} waiting, {training} training (at most {workers} at full speed and {paced} at a "
@@ -268,7 +280,6 @@ STRINGS["en"].update(
         "tm.no_learners": (
             "No learner has started a run yet. Hand out the chapter's link (or a scenario link below)."
         ),
-        "tm.is_ok": "fine",
         "tm.scenario": "Scenario link",
         "tm.scenario_note": (
             "The settings go into the link: learners who open it find the form filled in, and the locked "

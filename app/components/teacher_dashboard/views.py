@@ -21,7 +21,7 @@ from app.components.checkpoint_simulator.strings import RESTORE_LABELS, STATUS
 from app.components.teacher_dashboard import service
 from app.components.teacher_dashboard.auth import TEACHER_COOKIE, auth_of
 from app.components.teacher_dashboard.classroom import label
-from app.components.teacher_dashboard.strings import STUCK
+from app.components.teacher_dashboard.strings import HELP
 from app.i18n import request_lang
 from app.templating import templates
 
@@ -81,7 +81,8 @@ def board_context(request: Request, lang: str, board=None) -> dict:
         "label": lambda n: label(lang, n),
         "restore_labels": RESTORE_LABELS[lang],
         "status_names": STATUS[lang],
-        "stuck_names": STUCK[lang],
+        "help_names": HELP[lang],
+        "idle_minutes": service.fmt_num(request.app.state.settings.teacher_idle_minutes),
         "fmt_change": service.fmt_change,
         "fmt_num": service.fmt_num,
         "spike": cs_ledger.SPIKE,
