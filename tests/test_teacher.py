@@ -393,9 +393,27 @@ def test_scenario_links_carry_the_simulators_names_and_its_messages(client):
     assert bad["errors"] == {"epochs": "Must be at most 200.", "lr": "Enter a number."}
     bad = t.get("/api/teach/scenario?lang=zh&sim.crash=at_epoch").json()
     assert bad["errors"] == {"crash_epoch": "请选择在第几个 epoch 崩溃。"}
-    # The dashboard's builder shows the link and the same message.
-    html = t.get("/teach/scenario?lang=en&link_lang=en&sim.epochs=5000&lock=sim.epochs").text
-    assert "Must be at most 200." in html and "sim.epochs=5000&amp;lock=sim.epochs" in html
+    # While a value is refused there is no link at all: it would say something the form does not.
+    assert bad["link"] is None and t.get("/api/teach/scenario?sim.epochs=5000").json()["link"] is None
+    # The builder says so beside the field, in the page's language (the link's may be another).
+    html = t.get("/teach/scenario?lang=zh&link_lang=en&sim.epochs=5000&lock=sim.epochs").text
+    assert (
+        '<span class="error tm-field-error" id="tm-sim-epochs-error" hx-swap-oob="true">不能大于 200。</span>'
+        in html
+    )
+    assert 'id="tm-sim-lr-error" hx-swap-oob="true"></span>' in html  # the others are cleared
+    assert 'id="tm-link"' not in html and "sim.epochs=5000" not in html
+    # Pace and the mid-epoch checkpoints, by the names the simulator's form reads from a link.
+    r = t.get("/api/teach/scenario?lang=en&sim.pace_ms=0&sim.mid_epoch=1&lock=sim.mid_epoch").json()
+    assert r["errors"] == {} and r["link"] == (
+        "/en/06-model-io-checkpoint?sim.pace_ms=0&sim.mid_epoch=1&lock=sim.mid_epoch#checkpoint-simulator"
+    )
+    assert r["simulator_body"]["pace_ms"] == 0 and r["simulator_body"]["mid_epoch"] is True
+    assert t.get("/api/teach/scenario?lang=en&sim.pace_ms=5000").json()["errors"] == {
+        "pace_ms": "Must be at most 1000."
+    }
+    html = t.get("/teach/scenario?lang=en&sim.epochs=40&sim.mid_epoch=0").text
+    assert "06-model-io-checkpoint?sim.epochs=40#checkpoint-simulator" in html  # off is the default
 
 
 def test_a_learner_may_give_a_name_and_nothing_else_is_kept(client):

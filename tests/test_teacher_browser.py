@@ -3,15 +3,31 @@ pre-fill and lock the simulator's form, and the presenter view fits a projector'
 
 from __future__ import annotations
 
+import os
+import re
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.axe import describe, serious_violations
+from tests.axe import _inject, describe, serious_violations
 
 pytestmark = pytest.mark.browser
 API = "/api/checkpoint-simulator"
+
+
+def violations(page) -> list[dict]:
+    """axe-core's serious, critical and moderate violations (tests/axe.py keeps the first two)."""
+    _inject(page)
+    found = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations.map(v => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.map(n => ({target: n.target, html: n.html.slice(0, 200),
+                                      summary: (n.failureSummary || '').slice(0, 300)})),
+        }))"""
+    )
+    return [v for v in found if v["impact"] in ("moderate", "serious", "critical")]
 
 
 @pytest.fixture
@@ -36,6 +52,15 @@ def contexts(browser, live_server):
     yield make
     for context in made:
         context.close()
+
+
+def shot(target, name: str) -> None:
+    """A screenshot of a page (whole) or an element under $TEACHER_SHOTS, when set, to look at."""
+    folder = os.environ.get("TEACHER_SHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        extra = {"full_page": True} if hasattr(target, "goto") else {}
+        target.screenshot(path=str(Path(folder) / f"{name}.png"), **extra)
 
 
 def count(page, name: str) -> int:
@@ -184,36 +209,64 @@ def test_the_presenter_view_fits_1280x720_with_large_type(contexts, scheme):
     assert not teacher.problems
 
 
-@pytest.mark.parametrize(
-    "lang,scheme,viewport",
-    [
-        ("en", "light", {"width": 1366, "height": 850}),
-        ("zh", "dark", {"width": 390, "height": 844}),
-        # English headers are the wider ones: the ledger needs its scroll box on a phone.
-        ("en", "light", {"width": 390, "height": 844}),
-    ],
-)
+PHONE, LAPTOP = {"width": 390, "height": 844}, {"width": 1366, "height": 850}
+SCREENS = [
+    ("en", "light", LAPTOP),
+    ("zh", "dark", LAPTOP),
+    ("zh", "light", PHONE),
+    # English headers are the wider ones: the ledger needs its scroll box on a phone.
+    ("en", "dark", PHONE),
+]
+BUILDER_ERRORS = {"en": "Must be at most 200.", "zh": "不能大于 200。"}
+
+
+@pytest.mark.parametrize("lang,scheme,viewport", SCREENS)
 def test_the_dashboard_is_accessible_and_fits_a_phone(contexts, lang, scheme, viewport):
     teacher = contexts(viewport=viewport, scheme=scheme, teacher=True)
     teacher.goto(f"/teach?lang={lang}")
     expect(teacher.locator("#tm-ledger")).to_be_visible()
     assert teacher.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-    found = serious_violations(teacher)
+    found = violations(teacher)
     assert found == [], describe(found)
     for path in ("/teach/reset", "/teach/archives"):
         teacher.goto(f"{path}?lang={lang}")
         assert teacher.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-        found = serious_violations(teacher)
+        found = violations(teacher)
         assert found == [], (path, describe(found))
     teacher.goto(f"/teach?lang={lang}")
     # The scenario builder gives a link to copy, checked by the simulator's own rules.
     teacher.locator("#tm-sim-optimizer").select_option("sgd")
     teacher.locator("input[name=lock][value='sim.optimizer']").check()
-    expect(teacher.locator("#tm-link")).to_have_value(
-        __import__("re").compile(
+    link = teacher.locator("#tm-link")
+    expect(link).to_have_value(
+        re.compile(
             r"^http://127\.0\.0\.1:\d+/\w\w/06-model-io-checkpoint\?sim\.optimizer=sgd&lock=sim\.optimizer#"
         )
     )
+    # An out-of-range value: its message beside the field, in the page's language, and no link.
+    epochs = teacher.locator("#tm-sim-epochs")
+    epochs.fill("5000")
+    expect(teacher.locator("#tm-sim-epochs-error")).to_have_text(BUILDER_ERRORS[lang])
+    expect(epochs).to_have_attribute("aria-invalid", "true")
+    expect(link).to_have_count(0)
+    expect(teacher.locator("#tm-scenario-errors")).to_contain_text(BUILDER_ERRORS[lang])
+    shot(
+        teacher.locator("#tm-scenario-title").locator(".."),
+        f"builder-error-{lang}-{scheme}-{viewport['width']}",
+    )
+    assert teacher.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    found = violations(teacher)
+    assert found == [], describe(found)
+    # Fixed, the link comes back with the new value; pace and mid-epoch checkpoints go in too.
+    epochs.fill("40")
+    teacher.locator("#tm-sim-pace_ms").fill("0")
+    teacher.locator("#tm-sim-mid_epoch").select_option("1")
+    expect(teacher.locator("#tm-sim-epochs-error")).to_have_text("")
+    expect(epochs).not_to_have_attribute("aria-invalid", "true")
+    expect(link).to_have_value(
+        re.compile(r"\?sim\.epochs=40&sim\.optimizer=sgd&sim\.pace_ms=0&sim\.mid_epoch=1&")
+    )
+    shot(teacher, f"dashboard-{lang}-{scheme}-{viewport['width']}")
     assert not teacher.problems
 
 

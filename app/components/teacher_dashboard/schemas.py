@@ -161,7 +161,9 @@ class ResetIn(BaseModel):
 
 
 class ScenarioOut(BaseModel):
-    link: str = Field(description="the chapter page with the settings in its query")
+    link: str | None = Field(
+        description="the chapter page with the settings in its query; None while `errors` has any"
+    )
     query: dict[str, str]
     locks: list[str]
     simulator_body: dict | None = Field(

@@ -132,11 +132,13 @@ STRINGS["zh"].update(
             "设置写进链接里：学员打开后表单已经填好，勾选“锁定”的项不能改动。只改一个变量，让全班比较结果。"
         ),
         "tm.lock": "锁定",
+        "tm.table": "{what}（表格）",
+        "tm.mid_epoch": "每个 epoch 中途也存 checkpoint",
         "tm.on": "开",
         "tm.off": "关",
         "tm.lang_of_link": "链接的语言",
         "tm.copy_link": "复制这个情境的链接",
-        "tm.scenario_invalid": "这个情境有问题，学员提交时会看到同样的提示：",
+        "tm.scenario_invalid": "还没有链接：先改正标出的设置（学员提交时会看到同样的提示）：",
         "tm.reset_title": "重置班级",
         "tm.reset_text": (
             "当前班级（{what}）会被归档：文件留在磁盘上，可以在“归档”里查看、"
@@ -286,12 +288,14 @@ STRINGS["en"].update(
             "controls cannot be changed. Change one variable and let the class compare."
         ),
         "tm.lock": "lock",
+        "tm.table": "{what} (table)",
+        "tm.mid_epoch": "Mid-epoch checkpoints",
         "tm.on": "on",
         "tm.off": "off",
         "tm.lang_of_link": "Language of the link",
         "tm.copy_link": "Copy the link for this scenario",
         "tm.scenario_invalid": (
-            "This scenario has a problem; learners who submit it will see the same message:"
+            "No link yet: first fix the settings marked (learners would see the same message):"
         ),
         "tm.reset_title": "Reset the class",
         "tm.reset_text": (

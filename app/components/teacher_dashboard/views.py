@@ -122,7 +122,12 @@ def dashboard(request: Request):
     context = (
         _page_context(request, lang)
         | board_context(request, lang)
-        | {"defaults": defaults, "scenario": service.scenario(request, {}, [], lang)}
+        | {
+            "defaults": defaults,
+            "scenario": service.scenario(request, {}, [], lang),
+            "fields": service.SIM_FIELDS,
+            "field_labels": service.field_labels(lang),
+        }
     )
     return templates.TemplateResponse(request, "teacher/dashboard.html", context)
 
@@ -194,9 +199,16 @@ def scenario(request: Request):
     link_lang = request.query_params.get("link_lang")
     link_lang = link_lang if link_lang in i18n.LANGS else lang
     result = service.scenario(
-        request, dict(request.query_params), request.query_params.getlist("lock"), link_lang
+        request, dict(request.query_params), request.query_params.getlist("lock"), lang, link_lang
     )
-    return templates.TemplateResponse(request, "teacher/scenario.html", {"lang": lang, "scenario": result})
+    context = {
+        "lang": lang,
+        "scenario": result,
+        "fields": service.SIM_FIELDS,
+        "field_labels": service.field_labels(lang),
+        "oob": True,
+    }
+    return templates.TemplateResponse(request, "teacher/scenario.html", context)
 
 
 # Excel on Windows reads a CSV without a byte-order mark in the machine's code page and garbles
