@@ -529,3 +529,44 @@ def test_idle_learners_are_told_apart_from_those_who_need_help(client, monkeypat
         assert '<tr data-learner="1">' in page  # no warning style for an idle learner
     finally:
         settings.teacher_idle_minutes = minutes
+
+
+def test_the_presenters_chart_gives_each_restore_mode_its_own_colour_label_and_legend_entry(client):
+    """The colours of the learner's own panels (checkpoint_simulator/figures.py), whatever order the
+    resumes came in; two resumes of one mode: two lines of its colour, one legend entry."""
+    import re
+
+    from app.components.checkpoint_simulator.figures import SERIES
+    from app.components.checkpoint_simulator.strings import RESTORE_LABELS
+
+    a = learner(client)
+    run = start(a, epochs=4, checkpoint_every=2, crash="at_epoch", crash_epoch=3)
+    assert wait_finished(a, run["id"])["status"] == "crashed"
+    r = a.post(f"{API}/runs/{run['id']}/resume-all", json={"file": "ckpt-epoch-0002.pt"})
+    assert r.status_code == 201, r.text
+    resumes = [x["id"] for x in r.json()["runs"]]
+    for run_id in resumes:
+        assert wait_finished(a, run_id)["status"] == "done"
+    again = a.post(
+        f"{API}/runs/{run['id']}/resume", json={"file": "ckpt-epoch-0002.pt", "restore": "weights"}
+    )
+    assert again.status_code == 201, again.text
+    assert wait_finished(a, again.json()["id"])["status"] == "done"
+    t = teacher(client)
+    number = board_when(t, lambda b: b["counts"]["resumes"] == 6)["learners"][0]["number"]
+    for lang, labels in (("en", "Weights only"), ("zh", "仅权重")):
+        html = t.get(f"/teach/present/content?lang={lang}&learner={number}").text
+        svg, _, legend = html.partition('<figcaption class="legend">')
+        lines = re.findall(r'<polyline class="line (series-\d+)[^"]*"[^>]*><title>([^<]+)</title>', svg)
+        by_label: dict[str, set[str]] = {}
+        for css, label in lines:
+            by_label.setdefault(label, set()).add(css)
+        for mode, css in SERIES.items():
+            name = RESTORE_LABELS[lang][mode][0]
+            resume = next(label for label in by_label if label.endswith(name))
+            assert by_label[resume] == {css}, (mode, by_label)
+        assert sum(label.endswith(labels) for _css, label in lines) == 2  # two weights-only resumes
+        # One legend entry per line name, and each name written once at the end of its line.
+        entries = re.findall(r'<span class="legend-item">.*?</svg>([^<]+)</span>', legend)
+        assert len(entries) == len(set(entries)) == len(by_label) == 7  # first run, 5 modes, reference
+        assert sorted(re.findall(r'<text class="line-label"[^>]*>([^<]+)</text>', svg)) == sorted(by_label)

@@ -306,3 +306,32 @@ def test_a_scenario_link_reaches_the_transfer_visualizer_too(contexts):
         learner.wait_for_timeout(100)
     assert any("num_classes=5" in url for url in asked), asked
     assert not learner.problems
+
+
+@pytest.mark.parametrize("lang,scheme,viewport", SCREENS)
+def test_the_presenters_chart_names_every_line_once(contexts, lang, scheme, viewport):
+    teacher = contexts(viewport=viewport, scheme=scheme, teacher=True)
+    learner = contexts()
+    learner.request.get("/api/session")
+    run = learner.request.post(
+        f"{API}/runs",
+        data={"epochs": 6, "checkpoint_every": 2, "pace_ms": 0, "crash": "at_epoch", "crash_epoch": 5},
+    ).json()
+    for _ in range(300):
+        if learner.request.get(f"{API}/runs/{run['id']}").json()["status"] == "crashed":
+            break
+        learner.wait_for_timeout(100)
+    r = learner.request.post(f"{API}/runs/{run['id']}/resume-all", data={"file": "ckpt-epoch-0004.pt"})
+    assert r.status == 201, r.text()
+    number = teacher.request.get("/api/teach/class").json()["learners"][-1]["number"]
+    teacher.goto(f"/teach/present?lang={lang}&learner={number}")
+    # Every resume drawn (they finish one after another): the first run, five modes, the reference.
+    expect(teacher.locator(".present-chart .line-label")).to_have_count(7, timeout=60_000)
+    legend = teacher.locator(".present-chart .legend .legend-item:not(.marker-key)")
+    names = legend.all_inner_texts()
+    assert len(names) == len(set(names)) == 7, names
+    assert teacher.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    found = violations(teacher)
+    assert found == [], describe(found)
+    shot(teacher, f"present-{lang}-{scheme}-{viewport['width']}")
+    assert not teacher.problems

@@ -243,19 +243,25 @@ def learner_lineage(request: Request, board: Board, number: int):
 
 
 def learner_chart(request: Request, board: Board, number: int, lang: str) -> Markup | None:
-    """The learner's latest lineage as a chart: first run, each resume, the reference (dashed)."""
+    """The learner's latest lineage as a chart: first run, each resume, the reference (dashed). A
+    resume has its mode's colour of the learner's own panels (figures.SERIES), whatever its order,
+    and its label at the end of the line; two resumes of one mode share one legend entry."""
+    from app.components.checkpoint_simulator.figures import SERIES
+
     lin = learner_lineage(request, board, number)
     if lin is None:
         return None
     t = lambda key, **kw: i18n.t(lang, key).format(**kw)  # noqa: E731
     series, markers = [], []
-    for i, seg in enumerate(lin.segments):
+    for seg in lin.segments:
         points = [(float(e.epoch), e.loss) for e in seg.epochs]
         if seg.run.kind == "train":
-            name = t("tm.series_first")
+            name, css = t("tm.series_first"), "series-1"
         else:
-            name = t("tm.series_resume", mode=RESTORE_LABELS[lang].get(seg.restore or "", (seg.restore,))[0])
-        series.append(charts.Series(name, points, css=f"series-{min(i, 3) + 1}"))
+            mode = seg.restore or "everything"
+            name = t("tm.series_resume", mode=RESTORE_LABELS[lang].get(mode, (mode,))[0])
+            css = SERIES.get(mode, "series-4")
+        series.append(charts.Series(name, points, css=css))
         if seg.crash:
             markers.append(charts.Marker(float(seg.crash.get("epoch") or 0), t("tm.crash"), "crash"))
     if lin.reference is not None:
@@ -276,6 +282,7 @@ def learner_chart(request: Request, board: Board, number: int, lang: str) -> Mar
         x_max=float(lin.epochs_total),
         width=640,
         height=290,
+        line_labels=True,
     )
     return charts.render(chart, {"crash": t("tm.crash")})
 
