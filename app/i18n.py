@@ -97,10 +97,15 @@ def t(lang: str, key: str) -> str:
     return STRINGS.get(lang, STRINGS[DEFAULT_LANG]).get(key, key)
 
 
+def one(key: str, n: int) -> str:
+    """The key of a count n's text: `key_one` when n is 1 (English's singular; Chinese has no plural
+    and keeps the same text under both keys), else `key`."""
+    return f"{key}_one" if n == 1 else key
+
+
 def tn(lang: str, key: str, n: int) -> str:
-    """The text of a count n: `key.one` when n is 1 (English's singular; Chinese has no plural and
-    keeps the same text under both keys), else `key`. Format it with n (and the rest) after."""
-    return t(lang, f"{key}.one" if n == 1 else key)
+    """The text of a count n (see `one`); format it with n (and the rest) after."""
+    return t(lang, one(key, n))
 
 
 def request_lang(request: HTTPConnection) -> str:
