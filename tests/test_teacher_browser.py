@@ -335,3 +335,55 @@ def test_the_presenters_chart_names_every_line_once(contexts, lang, scheme, view
     assert found == [], describe(found)
     shot(teacher, f"present-{lang}-{scheme}-{viewport['width']}")
     assert not teacher.problems
+
+
+RESET_SIZE = {"en": "(1 learner, 1 run and 0 resumes)", "zh": "（1 位学员，1 次训练，0 次恢复）"}
+
+
+@pytest.mark.parametrize("lang,scheme,viewport", SCREENS)
+def test_reset_counts_as_the_dashboard_and_a_restore_asks_first_and_keeps_the_archive(
+    contexts, lang, scheme, viewport
+):
+    teacher = contexts(viewport=viewport, scheme=scheme, teacher=True)
+    # A class of one: whatever earlier tests left is archived first (the server is shared).
+    assert teacher.request.post("/api/teach/reset", data={"confirm": True}).status == 201
+    learner = contexts()
+    learner.request.get("/api/session")
+    assert learner.request.post(f"{API}/runs", data={"epochs": 2, "checkpoint_every": 1, "pace_ms": 0}).ok
+    teacher.goto(f"/teach?lang={lang}")
+    expect(teacher.locator("#tm-count-runs")).to_have_text("1", timeout=10_000)
+    expect(teacher.locator("#tm-count-resumes")).to_have_text("0")
+    shot(teacher.locator("#tm-board"), f"board-{lang}-{scheme}-{viewport['width']}")
+
+    teacher.goto(f"/teach/reset?lang={lang}")
+    expect(teacher.locator("#tm-reset-size")).to_contain_text(RESET_SIZE[lang])
+    shot(teacher, f"reset-{lang}-{scheme}-{viewport['width']}")
+    teacher.locator("#tm-reset-confirm").check()
+    teacher.locator("#tm-reset-do").click()
+    expect(teacher.locator(".notice-ok")).to_contain_text(RESET_SIZE[lang].strip("()（）"))
+    row = teacher.locator("#tm-archives tbody tr").first
+    archive_id = row.get_attribute("data-archive")
+
+    # Restore: a page of its own with a form (no script needed); unticked, the browser holds it.
+    row.locator(f"a[href^='/teach/archives/{archive_id}/restore']").click()
+    expect(teacher.locator("#tm-restore-size")).to_contain_text(RESET_SIZE[lang])
+    found = violations(teacher)
+    assert found == [], describe(found)
+    shot(teacher, f"restore-{lang}-{scheme}-{viewport['width']}")
+    assert teacher.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    teacher.locator("#tm-restore-do").click()
+    assert "/restore" in teacher.url  # still asking
+    assert teacher.request.get("/api/teach/class").json()["counts"]["runs"] == 0
+    teacher.locator("#tm-restore-confirm").check()
+    teacher.locator("#tm-restore-do").click()
+    expect(teacher.locator(".notice-ok")).to_be_visible()
+    # The archive is still listed, marked restored (no second restore offered).
+    kept = teacher.locator(f"#tm-archives tr[data-archive='{archive_id}']")
+    expect(kept).to_contain_text("restored on" if lang == "en" else "已于")
+    expect(kept.locator("a[href$='/restore?lang=" + lang + "']")).to_have_count(0)
+    assert teacher.request.get("/api/teach/class").json()["counts"]["runs"] == 1
+    found = violations(teacher)
+    assert found == [], describe(found)
+    shot(teacher, f"archives-{lang}-{scheme}-{viewport['width']}")
+    assert teacher.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    assert not teacher.problems
