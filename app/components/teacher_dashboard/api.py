@@ -172,7 +172,7 @@ def archive_rows(request: Request, archive_id: str) -> list[ExportRow]:
     "/archives/{archive_id}/restore",
     response_model=ArchiveOut,
     summary="Put an archive's runs back into the current class (the archive stays listed, marked restored)",
-    responses={409: {"description": "restored already"}},
+    responses={400: {"description": "confirm was not true"}, 409: {"description": "restored already"}},
 )
 async def restore(request: Request, archive_id: str, body: RestoreIn) -> ArchiveOut:
     require_teacher(request)
