@@ -100,7 +100,8 @@ def test_a_scenario_link_prefills_and_locks_the_form_and_the_run_uses_it(context
     learner = contexts()
     learner.goto(
         "/en/06-model-io-checkpoint?sim.optimizer=sgd&sim.lr=0.05&sim.epochs=4&sim.checkpoint_every=2"
-        "&sim.pace_ms=0&sim.scheduler=0&lock=sim.optimizer,sim.lr,sim.scheduler#checkpoint-simulator"
+        "&sim.pace_ms=0&sim.scheduler=0&sim.mid_epoch=1&lock=sim.optimizer,sim.lr,sim.scheduler"
+        "#checkpoint-simulator"
     )
     optimizer, lr, epochs = (
         learner.locator("#cs-optimizer"),
@@ -114,6 +115,9 @@ def test_a_scenario_link_prefills_and_locks_the_form_and_the_run_uses_it(context
     expect(learner.locator("#cs-scheduler")).not_to_be_checked()
     expect(learner.locator("#cs-scheduler")).to_be_disabled()
     expect(epochs).to_have_value("4")
+    # The builder's pace and mid-epoch checkpoints, by the names the form reads.
+    expect(learner.locator("#cs-pace_ms")).to_have_value("0")
+    expect(learner.locator("#cs-mid_epoch")).to_be_checked()
     expect(epochs).to_be_enabled()
     expect(learner.locator(".scenario-lock").first).to_have_text(" (locked by your teacher)")
     learner.locator("#cs-start").click()
@@ -128,6 +132,7 @@ def test_a_scenario_link_prefills_and_locks_the_form_and_the_run_uses_it(context
     # The locked (disabled) controls' values were sent all the same.
     assert config["optimizer"] == "sgd" and config["lr"] == 0.05 and config["scheduler"] is False
     assert config["epochs"] == 4
+    assert config.get("mid_epoch_checkpoint") is True and runs[0]["options"]["pace_ms"] == 0
     assert not learner.problems
 
 
