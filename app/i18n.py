@@ -97,6 +97,17 @@ def t(lang: str, key: str) -> str:
     return STRINGS.get(lang, STRINGS[DEFAULT_LANG]).get(key, key)
 
 
+def one(key: str, n: int) -> str:
+    """The key of a count n's text: `key_one` when n is 1 (English's singular; Chinese has no plural
+    and keeps the same text under both keys), else `key`."""
+    return f"{key}_one" if n == 1 else key
+
+
+def tn(lang: str, key: str, n: int) -> str:
+    """The text of a count n (see `one`); format it with n (and the rest) after."""
+    return t(lang, one(key, n))
+
+
 def request_lang(request: HTTPConnection) -> str:
     """The language of an answer, by one rule for pages, fragments, the API and errors: the page's
     own (/zh/..., /en/...), else ?lang= from the page or script that asked, else the remembered

@@ -31,11 +31,16 @@ def _t(ctx, key: str) -> str:
     return i18n.t(ctx.get("lang", i18n.DEFAULT_LANG), key)
 
 
+@pass_context
+def _tn(ctx, key: str, n: int) -> str:
+    return i18n.tn(ctx.get("lang", i18n.DEFAULT_LANG), key, n)
+
+
 def _asset(path: str) -> str:
     return f"/static/{path}?v={asset_version()}"
 
 
-templates.env.globals.update(t=_t, asset=_asset, asset_version=asset_version())
+templates.env.globals.update(t=_t, tn=_tn, asset=_asset, asset_version=asset_version())
 
 
 def compile_all() -> None:

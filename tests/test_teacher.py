@@ -3,6 +3,7 @@ learners, export, reset/archive/restore, scenario links, and a learner's optiona
 
 from __future__ import annotations
 
+import codecs
 import csv
 import inspect
 import io
@@ -38,6 +39,13 @@ def board_when(t: TestClient, predicate, timeout: float = 5.0) -> dict:
         if predicate(board) or time.monotonic() > deadline:
             return board
         time.sleep(0.1)
+
+
+def csv_text(response) -> str:
+    """A CSV download as text: UTF-8 that starts with a byte-order mark (Excel on Windows needs it)."""
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.content.startswith(codecs.BOM_UTF8), response.content[:20]
+    return response.content.decode("utf-8-sig")
 
 
 def learner(client) -> TestClient:
@@ -205,7 +213,7 @@ def test_the_board_aggregates_real_runs_of_three_learners_and_export_and_reset_r
     assert len(b.get(f"{API}/runs").json()) == 1
 
     # Export: one row per run, the documented columns, anonymised.
-    text = t.get("/teach/export.csv?lang=en").text
+    text = csv_text(t.get("/teach/export.csv?lang=en"))
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 6
     assert list(rows[0]) == [
@@ -256,8 +264,15 @@ def test_the_board_aggregates_real_runs_of_three_learners_and_export_and_reset_r
     assert t.post("/teach/reset", data={}, follow_redirects=False).headers["location"].endswith("error=1")
     assert t.post("/api/teach/reset", json={}).status_code == 400
     assert t.get("/api/teach/class").json()["counts"]["runs"] == 3
+    # The reset page counts what the dashboard counts, in the same words: 3 runs and 3 resumes.
+    assert (
+        "The current class (3 learners, 3 runs and 3 resumes) will be archived"
+        in t.get("/teach/reset?lang=en").text
+    )
+    assert "当前班级（3 位学员，3 次训练，3 次恢复）会被归档" in t.get("/teach/reset?lang=zh").text
+    numbers = {lr["name"]: lr["number"] for lr in board["learners"]}
     r = t.post("/teach/reset?lang=en", data={"confirm": "yes"})
-    assert r.status_code == 200 and "6 runs archived" in r.text
+    assert r.status_code == 200 and "Archived (3 learners, 3 runs and 3 resumes)" in r.text
     fresh_class = t.get("/api/teach/class").json()
     assert fresh_class["counts"] == {
         "learners": 0,
@@ -267,7 +282,8 @@ def test_the_board_aggregates_real_runs_of_three_learners_and_export_and_reset_r
         "resumes": 0,
         "failed": 0,
         "active": 0,
-        "stuck": 0,
+        "needs_help": 0,
+        "idle": 0,
     }
     # The places the queue serves: full speed (MAX_WORKERS) and a watching pace (PACED_WORKERS).
     settings = client.app.state.settings
@@ -278,23 +294,49 @@ def test_the_board_aggregates_real_runs_of_three_learners_and_export_and_reset_r
         "paced": settings.paced_workers,
     }
     archives = t.get("/api/teach/archives").json()
-    assert len(archives) == 1 and archives[0]["runs"] == 6 and archives[0]["learners"] == 3
-    archived = list(csv.DictReader(io.StringIO(t.get(f"/teach/archives/{archives[0]['id']}.csv").text)))
+    assert len(archives) == 1 and archives[0]["learners"] == 3
+    assert (archives[0]["runs"], archives[0]["resumes"], archives[0]["restored"]) == (3, 3, None)
+    archive_id = archives[0]["id"]
+    archived = list(csv.DictReader(io.StringIO(csv_text(t.get(f"/teach/archives/{archive_id}.csv")))))
     assert len(archived) == 6
     # The runs are kept: the learners still have them, and their files are on disk.
     assert len(a.get(f"{API}/runs").json()) == 1
-    # A new learner in the fresh class is learner 1 of it.
+    # A new learner in the fresh class is learner 1 of it, and the reset page says so in the singular.
     d = learner(client)
     start(d, epochs=2, checkpoint_every=1)
     fresh = board_when(t, lambda b: b["counts"]["runs"] == 1)
     assert fresh["counts"]["runs"] == 1 and fresh["learners"][0]["label"] == "learner 1"
-    # Restore brings the archived runs back beside the new one.
-    r = t.post(f"/api/teach/archives/{archives[0]['id']}/restore", json={})
-    assert r.status_code == 200
+    assert "(1 learner, 1 run and 0 resumes)" in t.get("/teach/reset?lang=en").text
+
+    # Restoring asks first, in a form of its own (no JavaScript needed): without the tick, nothing.
+    page = t.get("/teach/archives?lang=en").text
+    assert f'href="/teach/archives/{archive_id}/restore?lang=en"' in page and "<form" not in page
+    r = t.post(f"/teach/archives/{archive_id}/restore?lang=en", data={}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].endswith("error=1")
+    assert t.get("/api/teach/class").json()["counts"]["runs"] == 1
+    confirm = t.get(r.headers["location"]).text
+    assert "Tick the confirmation first." in confirm and "(3 learners, 3 runs and 3 resumes)" in confirm
+    assert 'name="confirm" value="yes"' in confirm
+    assert t.post(f"/api/teach/archives/{archive_id}/restore", json={}).status_code == 400
+    r = t.post(f"/teach/archives/{archive_id}/restore?lang=en", data={"confirm": "yes"})
+    assert r.status_code == 200 and "is back (3 learners, 3 runs and 3 resumes)" in r.text
     back = board_when(t, lambda b: b["counts"]["runs"] == 4)
     assert back["counts"]["runs"] == 4 and back["counts"]["resumes"] == 3
-    assert t.get("/api/teach/archives").json() == []
-    assert t.post(f"/api/teach/archives/{archives[0]['id']}/restore", json={}).status_code == 404
+    # The archive stays listed, marked restored, and cannot be restored twice.
+    listed = t.get("/api/teach/archives").json()
+    assert [x["id"] for x in listed] == [archive_id] and listed[0]["restored"] is not None
+    assert "restored on" in t.get("/teach/archives?lang=en").text
+    assert t.post(f"/api/teach/archives/{archive_id}/restore", json={"confirm": True}).status_code == 409
+    assert t.post("/api/teach/archives/nope/restore", json={"confirm": True}).status_code == 404
+    # Learners keep the numbers of the archive (and of its CSV); the newcomer moves to the next one.
+    after = {lr["name"]: lr["number"] for lr in back["learners"]}
+    assert after["Ada L."] == numbers["Ada L."]
+    assert sorted(lr["number"] for lr in back["learners"]) == [1, 2, 3, 4]
+    by_run = {
+        r["run"]: int(r["learner"]) for r in csv.DictReader(io.StringIO(csv_text(t.get("/teach/export.csv"))))
+    }
+    assert all(by_run[r["run"]] == int(r["learner"]) for r in archived)
+    assert len(by_run) == 7 and 4 in by_run.values()
 
 
 def test_the_board_is_rebuilt_only_when_the_store_changes(client):
@@ -309,7 +351,7 @@ def test_the_board_is_rebuilt_only_when_the_store_changes(client):
     run = start(learner(client), epochs=2, checkpoint_every=1)
     assert board_when(t, lambda b: b["counts"]["runs"] == 1)["counts"]["runs"] == 1
     assert room.builds > builds
-    assert run["id"][:8] in t.get("/teach/export.csv").text
+    assert run["id"][:8] in csv_text(t.get("/teach/export.csv"))
 
 
 def test_a_board_built_within_min_gap_is_taken_from_memory(client, monkeypatch):
@@ -349,9 +391,27 @@ def test_scenario_links_carry_the_simulators_names_and_its_messages(client):
     assert bad["errors"] == {"epochs": "Must be at most 200.", "lr": "Enter a number."}
     bad = t.get("/api/teach/scenario?lang=zh&sim.crash=at_epoch").json()
     assert bad["errors"] == {"crash_epoch": "请选择在第几个 epoch 崩溃。"}
-    # The dashboard's builder shows the link and the same message.
-    html = t.get("/teach/scenario?lang=en&link_lang=en&sim.epochs=5000&lock=sim.epochs").text
-    assert "Must be at most 200." in html and "sim.epochs=5000&amp;lock=sim.epochs" in html
+    # While a value is refused there is no link at all: it would say something the form does not.
+    assert bad["link"] is None and t.get("/api/teach/scenario?sim.epochs=5000").json()["link"] is None
+    # The builder says so beside the field, in the page's language (the link's may be another).
+    html = t.get("/teach/scenario?lang=zh&link_lang=en&sim.epochs=5000&lock=sim.epochs").text
+    assert (
+        '<span class="error tm-field-error" id="tm-sim-epochs-error" hx-swap-oob="true">不能大于 200。</span>'
+        in html
+    )
+    assert 'id="tm-sim-lr-error" hx-swap-oob="true"></span>' in html  # the others are cleared
+    assert 'id="tm-link"' not in html and "sim.epochs=5000" not in html
+    # Pace and the mid-epoch checkpoints, by the names the simulator's form reads from a link.
+    r = t.get("/api/teach/scenario?lang=en&sim.pace_ms=0&sim.mid_epoch=1&lock=sim.mid_epoch").json()
+    assert r["errors"] == {} and r["link"] == (
+        "/en/06-model-io-checkpoint?sim.pace_ms=0&sim.mid_epoch=1&lock=sim.mid_epoch#checkpoint-simulator"
+    )
+    assert r["simulator_body"]["pace_ms"] == 0 and r["simulator_body"]["mid_epoch"] is True
+    assert t.get("/api/teach/scenario?lang=en&sim.pace_ms=5000").json()["errors"] == {
+        "pace_ms": "Must be at most 1000."
+    }
+    html = t.get("/teach/scenario?lang=en&sim.epochs=40&sim.mid_epoch=0").text
+    assert "06-model-io-checkpoint?sim.epochs=40#checkpoint-simulator" in html  # off is the default
 
 
 def test_a_learner_may_give_a_name_and_nothing_else_is_kept(client):

@@ -3,15 +3,31 @@ pre-fill and lock the simulator's form, and the presenter view fits a projector'
 
 from __future__ import annotations
 
+import os
+import re
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.axe import describe, serious_violations
+from tests.axe import _inject, describe, serious_violations
 
 pytestmark = pytest.mark.browser
 API = "/api/checkpoint-simulator"
+
+
+def violations(page) -> list[dict]:
+    """axe-core's serious, critical and moderate violations (tests/axe.py keeps the first two)."""
+    _inject(page)
+    found = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations.map(v => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.map(n => ({target: n.target, html: n.html.slice(0, 200),
+                                      summary: (n.failureSummary || '').slice(0, 300)})),
+        }))"""
+    )
+    return [v for v in found if v["impact"] in ("moderate", "serious", "critical")]
 
 
 @pytest.fixture
@@ -36,6 +52,15 @@ def contexts(browser, live_server):
     yield make
     for context in made:
         context.close()
+
+
+def shot(target, name: str) -> None:
+    """A screenshot of a page (whole) or an element under $TEACHER_SHOTS, when set, to look at."""
+    folder = os.environ.get("TEACHER_SHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        extra = {"full_page": True} if hasattr(target, "goto") else {}
+        target.screenshot(path=str(Path(folder) / f"{name}.png"), **extra)
 
 
 def count(page, name: str) -> int:
@@ -75,7 +100,8 @@ def test_a_scenario_link_prefills_and_locks_the_form_and_the_run_uses_it(context
     learner = contexts()
     learner.goto(
         "/en/06-model-io-checkpoint?sim.optimizer=sgd&sim.lr=0.05&sim.epochs=4&sim.checkpoint_every=2"
-        "&sim.pace_ms=0&sim.scheduler=0&lock=sim.optimizer,sim.lr,sim.scheduler#checkpoint-simulator"
+        "&sim.pace_ms=0&sim.scheduler=0&sim.mid_epoch=1&lock=sim.optimizer,sim.lr,sim.scheduler"
+        "#checkpoint-simulator"
     )
     optimizer, lr, epochs = (
         learner.locator("#cs-optimizer"),
@@ -89,6 +115,9 @@ def test_a_scenario_link_prefills_and_locks_the_form_and_the_run_uses_it(context
     expect(learner.locator("#cs-scheduler")).not_to_be_checked()
     expect(learner.locator("#cs-scheduler")).to_be_disabled()
     expect(epochs).to_have_value("4")
+    # The builder's pace and mid-epoch checkpoints, by the names the form reads.
+    expect(learner.locator("#cs-pace_ms")).to_have_value("0")
+    expect(learner.locator("#cs-mid_epoch")).to_be_checked()
     expect(epochs).to_be_enabled()
     expect(learner.locator(".scenario-lock").first).to_have_text(" (locked by your teacher)")
     learner.locator("#cs-start").click()
@@ -103,6 +132,7 @@ def test_a_scenario_link_prefills_and_locks_the_form_and_the_run_uses_it(context
     # The locked (disabled) controls' values were sent all the same.
     assert config["optimizer"] == "sgd" and config["lr"] == 0.05 and config["scheduler"] is False
     assert config["epochs"] == 4
+    assert config.get("mid_epoch_checkpoint") is True and runs[0]["options"]["pace_ms"] == 0
     assert not learner.problems
 
 
@@ -184,36 +214,64 @@ def test_the_presenter_view_fits_1280x720_with_large_type(contexts, scheme):
     assert not teacher.problems
 
 
-@pytest.mark.parametrize(
-    "lang,scheme,viewport",
-    [
-        ("en", "light", {"width": 1366, "height": 850}),
-        ("zh", "dark", {"width": 390, "height": 844}),
-        # English headers are the wider ones: the ledger needs its scroll box on a phone.
-        ("en", "light", {"width": 390, "height": 844}),
-    ],
-)
+PHONE, LAPTOP = {"width": 390, "height": 844}, {"width": 1366, "height": 850}
+SCREENS = [
+    ("en", "light", LAPTOP),
+    ("zh", "dark", LAPTOP),
+    ("zh", "light", PHONE),
+    # English headers are the wider ones: the ledger needs its scroll box on a phone.
+    ("en", "dark", PHONE),
+]
+BUILDER_ERRORS = {"en": "Must be at most 200.", "zh": "不能大于 200。"}
+
+
+@pytest.mark.parametrize("lang,scheme,viewport", SCREENS)
 def test_the_dashboard_is_accessible_and_fits_a_phone(contexts, lang, scheme, viewport):
     teacher = contexts(viewport=viewport, scheme=scheme, teacher=True)
     teacher.goto(f"/teach?lang={lang}")
     expect(teacher.locator("#tm-ledger")).to_be_visible()
     assert teacher.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-    found = serious_violations(teacher)
+    found = violations(teacher)
     assert found == [], describe(found)
     for path in ("/teach/reset", "/teach/archives"):
         teacher.goto(f"{path}?lang={lang}")
         assert teacher.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-        found = serious_violations(teacher)
+        found = violations(teacher)
         assert found == [], (path, describe(found))
     teacher.goto(f"/teach?lang={lang}")
     # The scenario builder gives a link to copy, checked by the simulator's own rules.
     teacher.locator("#tm-sim-optimizer").select_option("sgd")
     teacher.locator("input[name=lock][value='sim.optimizer']").check()
-    expect(teacher.locator("#tm-link")).to_have_value(
-        __import__("re").compile(
+    link = teacher.locator("#tm-link")
+    expect(link).to_have_value(
+        re.compile(
             r"^http://127\.0\.0\.1:\d+/\w\w/06-model-io-checkpoint\?sim\.optimizer=sgd&lock=sim\.optimizer#"
         )
     )
+    # An out-of-range value: its message beside the field, in the page's language, and no link.
+    epochs = teacher.locator("#tm-sim-epochs")
+    epochs.fill("5000")
+    expect(teacher.locator("#tm-sim-epochs-error")).to_have_text(BUILDER_ERRORS[lang])
+    expect(epochs).to_have_attribute("aria-invalid", "true")
+    expect(link).to_have_count(0)
+    expect(teacher.locator("#tm-scenario-errors")).to_contain_text(BUILDER_ERRORS[lang])
+    shot(
+        teacher.locator("#tm-scenario-title").locator(".."),
+        f"builder-error-{lang}-{scheme}-{viewport['width']}",
+    )
+    assert teacher.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    found = violations(teacher)
+    assert found == [], describe(found)
+    # Fixed, the link comes back with the new value; pace and mid-epoch checkpoints go in too.
+    epochs.fill("40")
+    teacher.locator("#tm-sim-pace_ms").fill("0")
+    teacher.locator("#tm-sim-mid_epoch").select_option("1")
+    expect(teacher.locator("#tm-sim-epochs-error")).to_have_text("")
+    expect(epochs).not_to_have_attribute("aria-invalid", "true")
+    expect(link).to_have_value(
+        re.compile(r"\?sim\.epochs=40&sim\.optimizer=sgd&sim\.pace_ms=0&sim\.mid_epoch=1&")
+    )
+    shot(teacher, f"dashboard-{lang}-{scheme}-{viewport['width']}")
     assert not teacher.problems
 
 
@@ -253,3 +311,84 @@ def test_a_scenario_link_reaches_the_transfer_visualizer_too(contexts):
         learner.wait_for_timeout(100)
     assert any("num_classes=5" in url for url in asked), asked
     assert not learner.problems
+
+
+@pytest.mark.parametrize("lang,scheme,viewport", SCREENS)
+def test_the_presenters_chart_names_every_line_once(contexts, lang, scheme, viewport):
+    teacher = contexts(viewport=viewport, scheme=scheme, teacher=True)
+    learner = contexts()
+    learner.request.get("/api/session")
+    run = learner.request.post(
+        f"{API}/runs",
+        data={"epochs": 6, "checkpoint_every": 2, "pace_ms": 0, "crash": "at_epoch", "crash_epoch": 5},
+    ).json()
+    for _ in range(300):
+        if learner.request.get(f"{API}/runs/{run['id']}").json()["status"] == "crashed":
+            break
+        learner.wait_for_timeout(100)
+    r = learner.request.post(f"{API}/runs/{run['id']}/resume-all", data={"file": "ckpt-epoch-0004.pt"})
+    assert r.status == 201, r.text()
+    number = teacher.request.get("/api/teach/class").json()["learners"][-1]["number"]
+    teacher.goto(f"/teach/present?lang={lang}&learner={number}")
+    # Every resume drawn (they finish one after another): the first run, five modes, the reference.
+    expect(teacher.locator(".present-chart .line-label")).to_have_count(7, timeout=60_000)
+    legend = teacher.locator(".present-chart .legend .legend-item:not(.marker-key)")
+    names = legend.all_inner_texts()
+    assert len(names) == len(set(names)) == 7, names
+    assert teacher.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    found = violations(teacher)
+    assert found == [], describe(found)
+    shot(teacher, f"present-{lang}-{scheme}-{viewport['width']}")
+    assert not teacher.problems
+
+
+RESET_SIZE = {"en": "(1 learner, 1 run and 0 resumes)", "zh": "（1 位学员，1 次训练，0 次恢复）"}
+
+
+@pytest.mark.parametrize("lang,scheme,viewport", SCREENS)
+def test_reset_counts_as_the_dashboard_and_a_restore_asks_first_and_keeps_the_archive(
+    contexts, lang, scheme, viewport
+):
+    teacher = contexts(viewport=viewport, scheme=scheme, teacher=True)
+    # A class of one: whatever earlier tests left is archived first (the server is shared).
+    assert teacher.request.post("/api/teach/reset", data={"confirm": True}).status == 201
+    learner = contexts()
+    learner.request.get("/api/session")
+    assert learner.request.post(f"{API}/runs", data={"epochs": 2, "checkpoint_every": 1, "pace_ms": 0}).ok
+    teacher.goto(f"/teach?lang={lang}")
+    expect(teacher.locator("#tm-count-runs")).to_have_text("1", timeout=10_000)
+    expect(teacher.locator("#tm-count-resumes")).to_have_text("0")
+    shot(teacher.locator("#tm-board"), f"board-{lang}-{scheme}-{viewport['width']}")
+
+    teacher.goto(f"/teach/reset?lang={lang}")
+    expect(teacher.locator("#tm-reset-size")).to_contain_text(RESET_SIZE[lang])
+    shot(teacher, f"reset-{lang}-{scheme}-{viewport['width']}")
+    teacher.locator("#tm-reset-confirm").check()
+    teacher.locator("#tm-reset-do").click()
+    expect(teacher.locator(".notice-ok")).to_contain_text(RESET_SIZE[lang].strip("()（）"))
+    row = teacher.locator("#tm-archives tbody tr").first
+    archive_id = row.get_attribute("data-archive")
+
+    # Restore: a page of its own with a form (no script needed); unticked, the browser holds it.
+    row.locator(f"a[href^='/teach/archives/{archive_id}/restore']").click()
+    expect(teacher.locator("#tm-restore-size")).to_contain_text(RESET_SIZE[lang])
+    found = violations(teacher)
+    assert found == [], describe(found)
+    shot(teacher, f"restore-{lang}-{scheme}-{viewport['width']}")
+    assert teacher.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    teacher.locator("#tm-restore-do").click()
+    assert "/restore" in teacher.url  # still asking
+    assert teacher.request.get("/api/teach/class").json()["counts"]["runs"] == 0
+    teacher.locator("#tm-restore-confirm").check()
+    teacher.locator("#tm-restore-do").click()
+    expect(teacher.locator(".notice-ok")).to_be_visible()
+    # The archive is still listed, marked restored (no second restore offered).
+    kept = teacher.locator(f"#tm-archives tr[data-archive='{archive_id}']")
+    expect(kept).to_contain_text("restored on" if lang == "en" else "已于")
+    expect(kept.locator("a[href$='/restore?lang=" + lang + "']")).to_have_count(0)
+    assert teacher.request.get("/api/teach/class").json()["counts"]["runs"] == 1
+    found = violations(teacher)
+    assert found == [], describe(found)
+    shot(teacher, f"archives-{lang}-{scheme}-{viewport['width']}")
+    assert teacher.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    assert not teacher.problems

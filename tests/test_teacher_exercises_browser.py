@@ -50,7 +50,7 @@ def test_an_exercise_check_reaches_the_open_dashboard_which_stays_accessible(
         record(live_server.data_dir, session, "device", False, "optimizer")
     row = teacher.locator("#tm-exercises tr[data-exercise=device]")
     expect(row).to_contain_text("GPU", timeout=10_000)
-    stuck = teacher.locator("#tm-learners tbody tr.teach-stuck").last
+    stuck = teacher.locator("#tm-learners tbody tr.teach-help").last
     expect(stuck).to_contain_text("GPU→CPU")
     assert teacher.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     found = serious_violations(teacher)

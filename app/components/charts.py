@@ -55,6 +55,7 @@ class Chart:
     # "compact": a narrow picture with larger text, legible when a phone shrinks it to ~350 px.
     size: str = ""
     toggles: bool = False  # legend items switch their series on and off
+    line_labels: bool = False  # each label also written at the end of its (last) line, in a right margin
 
 
 def thin(points: list[tuple[float, float]], limit: int = MAX_POINTS) -> list[tuple[float, float]]:
@@ -105,6 +106,8 @@ def _fmt(v: float) -> str:
 def render(chart: Chart, marker_names: dict[str, str] | None = None) -> Markup:
     pad_l, pad_r, pad_t, pad_b = (50, 10, 16, 40) if chart.size == "compact" else (56, 12, 14, 36)
     w, h = chart.width, chart.height
+    if chart.line_labels:  # room on the right for the longest label (~6.5 units a character)
+        pad_r += min(220, 24 + round(6.5 * max((len(s.label) for s in chart.series), default=0)))
     pw, ph = w - pad_l - pad_r, h - pad_t - pad_b
     series = [Series(s.label, thin(s.points), s.css, s.dashed, s.step) for s in chart.series if s.points]
     xs = [p[0] for s in series for p in s.points] + [m.x for m in chart.markers]
@@ -173,6 +176,26 @@ def render(chart: Chart, marker_names: dict[str, str] | None = None) -> Markup:
     return _svg(
         chart, w, h, pad_l, pad_t, pw, ph, shades, y_ticks, x_ticks, lines, markers, marker_names or {}
     )
+
+
+def _line_labels(lines: list[dict], top: float, bottom: float) -> list[str]:
+    """A label at the end of the last line of each name, with a dash of its colour, pushed apart
+    (12 units at least) so that lines ending close together stay readable."""
+    ends: dict[str, dict] = {}
+    for line in lines:
+        if line["last"] and (line["label"] not in ends or line["last"][0] >= ends[line["label"]]["last"][0]):
+            ends[line["label"]] = line
+    out, below = [], top - 4.0
+    for line in sorted(ends.values(), key=lambda ln: ln["last"][1]):
+        x, y = line["last"]
+        y = min(max(y, top + 8, below + 12), bottom)
+        below = y
+        css = escape(line["css"]) + (" dashed" if line["dashed"] else "")
+        out.append(
+            f'  <line class="line {css}" x1="{x + 4}" x2="{x + 16}" y1="{y}" y2="{y}"/>'
+            f'<text class="line-label" x="{x + 20}" y="{round(y + 4, 1)}">{escape(line["label"])}</text>\n'
+        )
+    return out
 
 
 _MARKER_KEYS = {"checkpoint": "● ", "crash": "✕ ", "resume": "↻ "}
@@ -245,8 +268,15 @@ def _svg(
             f'  <polyline class="line {e(line["css"])}{dashed}" data-series="{i}" points="{line["points"]}">'
             f"<title>{e(line['label'])}</title></polyline>\n"
         )
+    if chart.line_labels:
+        out.extend(_line_labels(lines, pad_t, bottom))
     out.append('</svg>\n<figcaption class="legend">\n')
+    shown = set()
     for i, line in enumerate(lines):
+        # One entry per label and colour: lines drawn alike (two resumes of one mode) share it.
+        if (line["label"], line["css"], line["dashed"]) in shown and not chart.toggles:
+            continue
+        shown.add((line["label"], line["css"], line["dashed"]))
         dashed = " dashed" if line["dashed"] else ""
         key = (
             f'<svg width="26" height="10" aria-hidden="true"><line class="line {e(line["css"])}{dashed}" '

@@ -39,6 +39,16 @@
       setTimeout(function () { button.textContent = label; }, 1600);
     });
   });
-  document.addEventListener("DOMContentLoaded", function () { absolutise(document); });
-  document.addEventListener("htmx:afterSettle", function (e) { absolutise(e.target); });
+  // The scenario builder: a field whose value the server refused is marked invalid beside its
+  // message (the messages arrive out of band, next to each field).
+  function mark() {
+    document.querySelectorAll(".tm-field-error").forEach(function (slot) {
+      var field = document.getElementById(slot.id.replace(/-error$/, ""));
+      if (!field) return;
+      if (slot.textContent.trim()) field.setAttribute("aria-invalid", "true");
+      else field.removeAttribute("aria-invalid");
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { absolutise(document); mark(); });
+  document.addEventListener("htmx:afterSettle", function (e) { absolutise(e.target); mark(); });
 })();

@@ -12,6 +12,7 @@ STRINGS["zh"].update(
         "cx.reset": "恢复初始代码",
         "cx.running": "检查中：用你的代码训练，SIGKILL 进程，在新进程里续训，再逐位比较……",
         "cx.waiting": "排队中：前面还有 {n} 个检查。",
+        "cx.waiting_one": "排队中：前面还有 {n} 个检查。",
         "cx.solved": "已解决",
         "cx.solved_text": (
             "逐位一致：被 SIGKILL 的训练从你的 checkpoint 续训后，最终权重和不中断的训练完全相同（包括隐"
@@ -33,6 +34,7 @@ STRINGS["zh"].update(
         "cx.queue_empty": "没有排队的检查。",
         "cx.queue_clear": "清空排队的检查",
         "cx.queue_cleared": "已清空 {n} 个排队的检查；学生会看到提示，可以再运行。",
+        "cx.queue_cleared_one": "已清空 {n} 个排队的检查；学生会看到提示，可以再运行。",
         "cx.queue_exercise": "练习",
         "cx.queue_status": "状态",
         "cx.queue_learner": "学生",
@@ -79,6 +81,7 @@ STRINGS["en"].update(
             "bit for bit…"
         ),
         "cx.waiting": "Waiting: {n} checks ahead of yours.",
+        "cx.waiting_one": "Waiting: {n} check ahead of yours.",
         "cx.solved": "Solved",
         "cx.solved_text": (
             "Bit-identical: the SIGKILLed run, resumed from your checkpoint, ends with exactly the "
@@ -100,6 +103,7 @@ STRINGS["en"].update(
         "cx.queue_empty": "No checks are waiting.",
         "cx.queue_clear": "Clear the waiting checks",
         "cx.queue_cleared": "Cleared {n} waiting checks; the learners are told and may run them again.",
+        "cx.queue_cleared_one": "Cleared {n} waiting check; its learner is told and may run it again.",
         "cx.queue_exercise": "Exercise",
         "cx.queue_status": "Status",
         "cx.queue_learner": "Learner",

@@ -65,14 +65,20 @@ STRINGS["zh"].update(
         "ci.reject.busy": "现在排队检查的文件太多了，请过一分钟再试。",
         "ci.reject.no_session": "请先打开课程页面，再上传文件。",
         "ci.reject.busy_session": "你已经有文件正在检查，请等它完成再上传下一个。",
-        "ci.node": "{keys} 个 key · {tensors} 个张量 · {size}",
+        "ci.node": "{keys} · {tensors} · {size}",
+        "ci.keys": "{n} 个 key",
+        "ci.keys_one": "{n} 个 key",
+        "ci.tensors": "{n} 个张量",
+        "ci.tensors_one": "{n} 个张量",
         "ci.more": "……还有 {n} 项没有显示",
         "ci.more_keys": "……还有 {n} 个 key 没有显示（报告的大小有上限）。",
+        "ci.more_keys_one": "……还有 {n} 个 key 没有显示（报告的大小有上限）。",
         "ci.stage.truncated": (
             "文件被截断了：它的开头是 torch.save 的 zip 归档，结尾（zip 目录）却不见了——多半是写入时崩溃或磁"
             "盘满了。见 6.3.2 节：原子写入。"
         ),
         "ci.group_more": "……这一组还有 {n} 个 key 没有显示（{size}）",
+        "ci.group_more_one": "……这一组还有 {n} 个 key 没有显示（{size}）",
         "ci.allowed": "允许",
         "ci.refused": "拒绝",
     }
@@ -153,15 +159,21 @@ STRINGS["en"].update(
         "ci.reject.busy_session": (
             "A file of yours is still being inspected; please wait for it before uploading the next."
         ),
-        "ci.node": "{keys} keys · {tensors} tensors · {size}",
+        "ci.node": "{keys} · {tensors} · {size}",
+        "ci.keys": "{n} keys",
+        "ci.keys_one": "{n} key",
+        "ci.tensors": "{n} tensors",
+        "ci.tensors_one": "{n} tensor",
         "ci.more": "… {n} more not shown",
         "ci.more_keys": "… {n} more keys not shown (a report's size is capped).",
+        "ci.more_keys_one": "… {n} more key not shown (a report's size is capped).",
         "ci.stage.truncated": (
             "The file is truncated: it starts as a torch.save zip archive but its end (the zip's directory) "
             "is missing — most likely a crash or a full disk while it was being written. See 6.3.2, atomic "
             "writes."
         ),
         "ci.group_more": "… {n} more keys of this group not shown ({size})",
+        "ci.group_more_one": "… {n} more key of this group not shown ({size})",
         "ci.allowed": "allowed",
         "ci.refused": "refused",
     }

@@ -256,7 +256,7 @@ def _now(lin: service.Lineage, lang: str) -> Now:
         )
         now.strong = now.bad = True
         lost = _steps_lost(lin)
-        now.note = t("cs.lost_note", n=lost) if lost else None
+        now.note = t(i18n.one("cs.lost_note", lost), n=lost) if lost else None
         if not seg.checkpoints:
             now.warn = t("cs.before_checkpoint", every=every)
     elif seg.epochs:
@@ -344,9 +344,9 @@ def announcement(v: LineageView) -> str:
     elif root.status == RunStatus.RUNNING:
         parts.append(t("cs.announce.running"))
     elif v.first.crash:
-        parts.append(t("cs.announce.crashed", epoch=v.first.crash.get("epoch"), n=n))
+        parts.append(t(i18n.one("cs.announce.crashed", n), epoch=v.first.crash.get("epoch"), n=n))
     elif root.status == RunStatus.DONE:
-        parts.append(t("cs.announce.done", n=n))
+        parts.append(t(i18n.one("cs.announce.done", n), n=n))
     if v.ledger.tried:
         done = sum(1 for r in v.ledger.rows if r.identical is not None)
         parts.append(t("cs.announce.ledger", done=done, total=len(v.ledger.rows)))

@@ -31,7 +31,12 @@ def cost(row: Row, lang: str, margin: float) -> str:
         return t("cs.cost.identical")
     parts = []
     if row.loss_change is not None:
-        parts.append(t("cs.cost.spike" if row.spike else "cs.cost.no_spike", pct=pct(row.loss_change)))
+        # "within 0% of the reference" says nothing true: a change that rounds to 0 is a match.
+        change = pct(row.loss_change)
+        key = (
+            "cs.cost.spike" if row.spike else ("cs.cost.no_spike_0" if change == "0" else "cs.cost.no_spike")
+        )
+        parts.append(t(key, pct=change))
     if row.lr_ok is False:
         parts.append(t("cs.cost.lr", epoch=row.lr_epoch, got=num(row.lr_got), expected=num(row.lr_expected)))
     if row.order_same is False:
@@ -45,7 +50,7 @@ def cost(row: Row, lang: str, margin: float) -> str:
         parts.append(
             t("cs.cost.recovery_0", margin=m)
             if row.recovery_epochs == 0
-            else t("cs.cost.recovery", n=row.recovery_epochs, margin=m)
+            else t(i18n.one("cs.cost.recovery", row.recovery_epochs or 0), n=row.recovery_epochs, margin=m)
         )
     elif row.recovered is False and row.final is not None:
         parts.append(t("cs.cost.never", margin=m))

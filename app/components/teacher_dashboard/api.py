@@ -30,10 +30,11 @@ from app.components.teacher_dashboard.schemas import (
     NameOut,
     QueueOut,
     ResetIn,
+    RestoreIn,
     ScenarioOut,
     SegmentOut,
 )
-from app.components.teacher_dashboard.strings import STUCK
+from app.components.teacher_dashboard.strings import HELP
 from app.i18n import request_lang
 from app.sessions import has_session, session_id
 
@@ -56,7 +57,8 @@ def require_teacher(request: Request) -> None:
 def _learner_out(lr, lang: str) -> LearnerOut:
     return LearnerOut(
         label=label(lang, lr.number),
-        stuck_text=[STUCK[lang][s] for s in lr.stuck],
+        needs_help=lr.help,
+        needs_help_text=[HELP[lang][s] for s in lr.help],
         solved=lr.solved,
         checks=lr.checks,
         failed_checks=lr.failed_checks,
@@ -169,14 +171,21 @@ def archive_rows(request: Request, archive_id: str) -> list[ExportRow]:
 @router.post(
     "/archives/{archive_id}/restore",
     response_model=ArchiveOut,
-    summary="Put an archive's runs back into the current class",
+    summary="Put an archive's runs back into the current class (the archive stays listed, marked restored)",
+    responses={400: {"description": "confirm was not true"}, 409: {"description": "restored already"}},
 )
-async def restore(request: Request, archive_id: str) -> ArchiveOut:
+async def restore(request: Request, archive_id: str, body: RestoreIn) -> ArchiveOut:
     require_teacher(request)
-    entry = await anyio.to_thread.run_sync(service.classroom(request).restore, archive_id[:40])
+    room = service.classroom(request)
+    entry = room.state.archive_entry(archive_id[:40])
     if entry is None:
         raise HTTPException(404, "no such archive")
-    return ArchiveOut(**entry)
+    if entry.get("restored"):
+        raise HTTPException(409, "this archive has been restored already")
+    if not body.confirm:
+        raise HTTPException(400, i18n.t(request_lang(request), "tm.restore_need_confirm"))
+    restored = await anyio.to_thread.run_sync(room.restore, archive_id[:40])
+    return ArchiveOut(**(restored or entry))
 
 
 @router.get(

@@ -73,7 +73,9 @@ class Learner:
     active: int = 0
     last_activity: float = 0.0
     present: bool = False
-    stuck: list[str] = field(default_factory=list)
+    # Why the teacher may want to step in (failed | stalled | exercise | limit); idle alone is not one.
+    help: list[str] = field(default_factory=list)
+    idle: bool = False  # nothing run or checked for a while: said neutrally, not an alarm
     latest_root: str | None = None
     status: str | None = None
     exercises: dict[str, ExerciseTry] = field(default_factory=dict)  # exercise id -> checks run in this class
@@ -127,7 +129,8 @@ class Board:
                     lr.failed,
                     lr.active,
                     lr.present,
-                    lr.stuck,
+                    lr.help,
+                    lr.idle,
                     lr.status,
                     {k: asdict(v) for k, v in lr.exercises.items()},
                     lr.stuck_exercises,

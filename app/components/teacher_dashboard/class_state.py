@@ -126,42 +126,75 @@ class ClassState:
         return self.names.get(h)
 
     def archived_roots(self) -> set[str]:
-        return {root for a in self.archives for root in a["roots"]}
+        """Lineages kept out of the current class: those of archives not restored since."""
+        return {root for a in self.archives if not a.get("restored") for root in a["roots"]}
 
-    def archive(self, roots: list[str], rows: list[dict], learners: int) -> dict:
+    def archive(self, roots: list[str], rows: list[dict], counts: dict[str, int]) -> dict:
         with self._lock:
             entry = {
                 "id": time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2),
                 "created": time.time(),
                 "class_started": self.started,
                 "roots": roots,
-                "runs": len(rows),
-                "learners": learners,
+                # Counted as the dashboard counts: first runs and resumes apart.
+                "runs": counts["runs"],
+                "resumes": counts["resumes"],
+                "learners": counts["learners"],
+                "restored": None,
             }
-            _atomic_write(self.folder / f"archive-{entry['id']}.json", {**entry, "rows": rows})
+            # The numbers (and names) go with the archive: a restore gives every learner back the
+            # number its rows (and its CSV) carry.
+            kept = {**entry, "rows": rows, "numbers": self.numbers, "names": self.names}
+            _atomic_write(self.folder / f"archive-{entry['id']}.json", kept)
             self.archives.append(entry)
             # A fresh class: numbers start again at 1, names are forgotten.
             self.numbers, self.names, self.started = {}, {}, time.time()
             self._save()
             return entry
 
-    def archived_rows(self, archive_id: str) -> list[dict] | None:
-        entry = next((a for a in self.archives if a["id"] == archive_id), None)
-        if entry is None:
+    def _archive_file(self, archive_id: str) -> dict | None:
+        if not any(a["id"] == archive_id for a in self.archives):
             return None
         try:
-            return json.loads((self.folder / f"archive-{archive_id}.json").read_text())["rows"]
-        except (FileNotFoundError, ValueError, KeyError):
-            return []
+            return json.loads((self.folder / f"archive-{archive_id}.json").read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def archive_entry(self, archive_id: str) -> dict | None:
+        return next((a for a in self.archives if a["id"] == archive_id), None)
+
+    def archived_rows(self, archive_id: str) -> list[dict] | None:
+        data = self._archive_file(archive_id)
+        return None if data is None else data.get("rows", [])
 
     def restore(self, archive_id: str) -> dict | None:
-        """Put an archive's lineages back into the current class (joining whatever is there)."""
+        """Put an archive's lineages back into the current class (joining whatever is there). The
+        archive stays listed, marked restored. Its learners get their archived numbers back; a
+        learner of the current class whose number that takes moves to the next free number."""
         with self._lock:
-            entry = next((a for a in self.archives if a["id"] == archive_id), None)
-            if entry is None:
+            entry = self.archive_entry(archive_id)
+            data = self._archive_file(archive_id)
+            if entry is None or data is None:
                 return None
-            self.archives = [a for a in self.archives if a["id"] != archive_id]
+            if entry.get("restored"):
+                return entry
+            entry["restored"] = time.time()
+            archived: dict[str, int] = data.get("numbers", {})
+            numbers = dict(archived)
+            used, moved = set(numbers.values()), []
+            for h, n in sorted(self.numbers.items(), key=lambda kv: kv[1]):
+                if h in numbers:
+                    continue
+                if n in used:
+                    moved.append(h)
+                else:
+                    numbers[h] = n
+                    used.add(n)
+            for h in moved:
+                numbers[h] = max(used, default=0) + 1
+                used.add(numbers[h])
+            self.numbers = numbers
+            self.names = {**data.get("names", {}), **self.names}
             self.started = min(self.started, entry.get("class_started", self.started))
             self._save()
-            (self.folder / f"archive-{archive_id}.json").unlink(missing_ok=True)
             return entry

@@ -32,6 +32,9 @@ STUCK_FAILED = 3  # failed checks of one exercise, none solved: the learner is s
 # of the web process: at 0.3 s that was a tenth of its CPU in a class of sixty. The board is for
 # a person's eyes; a crash still reaches it well within the dashboard's 1 s (bench `classroom`).
 MIN_GAP = 0.5
+# s a running run may go without a word (a step, an epoch, a checkpoint) before the board says it
+# makes no progress: a paced epoch sends several a second, a slow first epoch well within this.
+STALL_SECONDS = 60.0
 TIME_BUCKET = 20.0  # s: idle learners become idle without any write, so rebuild this often anyway
 MEASURES_KEPT = 20_000
 
@@ -148,6 +151,7 @@ class Classroom:
         recoveries: dict[str, list[float]] = {m: [] for m in cs_ledger.MODES}
         row_inputs = []
         per_session_latest: dict[str, Run] = {}
+        stalled: set[str] = set()
         self.state.number_all(session_hash(run.session or "") for run in runs)
         for run in runs:
             h = session_hash(run.session or "")
@@ -181,6 +185,8 @@ class Classroom:
                     if measure.recovery_epochs is not None and measure.final is not None:
                         recoveries[mode.mode].append(measure.recovery_epochs)
             lr.failed += run.status is RunStatus.FAILED
+            if running and self._stalled(run, now):
+                stalled.add(h)
             per_session_latest[h] = run
             row_inputs.append((run, root, lr.number, measure))
         for m in modes.values():
@@ -206,16 +212,17 @@ class Classroom:
             lr.status = latest.status if latest else None
             lr.present = bool(lr.active) or now - lr.last_activity < idle_after
             if latest is not None and latest.status is RunStatus.FAILED:
-                lr.stuck.append("failed")
+                lr.help.append("failed")
+            if h in stalled:
+                lr.help.append("stalled")
             lr.stuck_exercises = [
                 ex for ex, e in lr.exercises.items() if e.failed >= STUCK_FAILED and not e.solved
             ]
             if lr.stuck_exercises:
-                lr.stuck.append("exercise")
+                lr.help.append("exercise")
             if lr.active >= s.max_active_runs_per_session or lr.runs >= s.max_stored_runs_per_session:
-                lr.stuck.append("limit")
-            if not lr.active and now - lr.last_activity >= idle_after:
-                lr.stuck.append("idle")
+                lr.help.append("limit")
+            lr.idle = not lr.active and now - lr.last_activity >= idle_after
         ordered = sorted(learners.values(), key=lambda x: x.number)
         counts = {
             "learners": len(ordered),
@@ -225,7 +232,8 @@ class Classroom:
             "resumes": sum(lr.resumes for lr in ordered),
             "failed": sum(lr.failed for lr in ordered),
             "active": sum(lr.active for lr in ordered),
-            "stuck": sum(bool(lr.stuck) for lr in ordered),
+            "needs_help": sum(bool(lr.help) for lr in ordered),
+            "idle": sum(lr.idle for lr in ordered),
         }
         roots = sorted({r.root_id for r in runs})
         board = Board(
@@ -241,6 +249,12 @@ class Classroom:
         )
         board.sig = board.signature()
         return board
+
+    def _stalled(self, run: Run, now: float) -> bool:
+        """A running run whose process has said nothing for STALL_SECONDS (hung, or starved)."""
+        progress = self.jobs.progress(run.id)
+        heard = progress.updated if progress is not None else (run.started or run.created)
+        return now - heard >= STALL_SECONDS
 
     @staticmethod
     def _exercise_rows(learners: Iterable[Learner]) -> list[ExerciseRow]:
@@ -269,7 +283,7 @@ class Classroom:
     def reset(self) -> dict:
         """Archive the current class's runs (kept on disk) and start a fresh class."""
         board = self.fresh_board()
-        entry = self.state.archive(board.roots, board.rows, len(board.learners))
+        entry = self.state.archive(board.roots, board.rows, board.counts)
         self.fresh_board()
         return entry
 

@@ -15,7 +15,8 @@ class CountsOut(BaseModel):
     resumes: int
     failed: int
     active: int = Field(description="runs waiting or training")
-    stuck: int
+    needs_help: int = Field(description="learners with a reason to step in (LearnerOut.needs_help)")
+    idle: int = Field(description="learners with nothing active or written within TEACHER_IDLE_MINUTES")
 
 
 class QueueOut(BaseModel):
@@ -77,8 +78,12 @@ class LearnerOut(BaseModel):
     failed: int
     active: int
     present: bool
-    stuck: list[str] = Field(description="failed | limit | idle | exercise")
-    stuck_text: list[str]
+    needs_help: list[str] = Field(
+        description="failed (their latest run failed) | stalled (a running run made no progress for "
+        "a minute) | exercise (3+ failed checks of one, unsolved) | limit (a run limit reached)"
+    )
+    needs_help_text: list[str]
+    idle: bool = Field(description="nothing active or written within TEACHER_IDLE_MINUTES (not an alarm)")
     status: str | None = Field(None, description="status of the learner's latest run")
     last_activity: float
     solved: list[str] = Field([], description="checked exercises solved in this class")
@@ -139,8 +144,14 @@ class ExportRow(Measured):
 class ArchiveOut(BaseModel):
     id: str
     created: float
-    runs: int
+    runs: int = Field(description="first runs, as the board's counts.runs (older archives: runs and resumes)")
+    resumes: int | None = Field(None, description="as the board's counts.resumes (None: an older archive)")
     learners: int
+    restored: float | None = Field(None, description="when it was put back into the class (it stays listed)")
+
+
+class RestoreIn(BaseModel):
+    confirm: bool = Field(False, description="must be true: the archive's runs rejoin the current class")
 
 
 class ResetIn(BaseModel):
@@ -150,7 +161,9 @@ class ResetIn(BaseModel):
 
 
 class ScenarioOut(BaseModel):
-    link: str = Field(description="the chapter page with the settings in its query")
+    link: str | None = Field(
+        description="the chapter page with the settings in its query; None while `errors` has any"
+    )
     query: dict[str, str]
     locks: list[str]
     simulator_body: dict | None = Field(

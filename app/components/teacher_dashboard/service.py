@@ -32,7 +32,9 @@ SIM_FIELDS = (
     "pace_ms",
     "crash",
     "crash_epoch",
+    "mid_epoch",
 )
+SIM_SWITCHES = ("scheduler", "mid_epoch")  # on/off: 1 or 0 in a link, as the simulator's checkboxes read them
 EXPORT_COLUMNS = (
     "label",
     "learner",
@@ -74,6 +76,26 @@ EXERCISE_COLUMNS = (
     "last_diagnosis",
     "diagnoses",
 )
+
+
+# Each field's label in the builder (the simulator form's own words, shorter where those are long).
+SIM_LABELS = {
+    "epochs": "cs.epochs",
+    "lr": "cs.lr",
+    "optimizer": "cs.optimizer",
+    "scheduler": "cs.scheduler",
+    "checkpoint_every": "cs.checkpoint_every",
+    "keep_last": "cs.keep_last",
+    "seed": "cs.seed",
+    "pace_ms": "cs.pace",
+    "crash": "cs.crash_plan",
+    "crash_epoch": "cs.crash_epoch",
+    "mid_epoch": "tm.mid_epoch",
+}
+
+
+def field_labels(lang: str) -> dict[str, str]:
+    return {name: i18n.t(lang, key) for name, key in SIM_LABELS.items()}
 
 
 def classroom(request: Request) -> Classroom:
@@ -158,8 +180,11 @@ def simulator_chapter(request: Request, lang: str) -> str | None:
     return None
 
 
-def scenario(request: Request, params: dict[str, str], locks: list[str], lang: str) -> dict:
-    """A scenario's link and the simulator's own verdict on its values, in the page's language."""
+def scenario(
+    request: Request, params: dict[str, str], locks: list[str], lang: str, link_lang: str | None = None
+) -> dict:
+    """A scenario's link and the simulator's own verdict on its values, in the page's language. While
+    any value is refused there is no link: a link must never say something other than the form did."""
     from app.components.checkpoint_simulator.views import form_errors
 
     given = {
@@ -169,8 +194,9 @@ def scenario(request: Request, params: dict[str, str], locks: list[str], lang: s
     }
     defaults = RunRequest.model_validate({}).model_dump()
     raw: dict = dict(given)
-    if "scheduler" in raw:
-        raw["scheduler"] = str(raw["scheduler"]).lower() in ("1", "on", "true", "yes")
+    for name in SIM_SWITCHES:
+        if name in raw:
+            raw[name] = str(raw[name]).lower() in ("1", "on", "true", "yes")
     if raw.get("crash", "none") == "none":
         raw.pop("crash_epoch", None)
     errors: dict[str, str] = {}
@@ -187,14 +213,15 @@ def scenario(request: Request, params: dict[str, str], locks: list[str], lang: s
         value = raw.get(name, given[name])
         if SIM_PREFIX + name in locks or str(value) != str(defaults.get(name)):
             query.append(
-                (SIM_PREFIX + name, ("1" if value else "0") if name == "scheduler" else str(given[name]))
+                (SIM_PREFIX + name, ("1" if value else "0") if name in SIM_SWITCHES else str(given[name]))
             )
     if locks:
         query.append(("lock", ",".join(locks)))
-    page = simulator_chapter(request, lang) or f"/{lang}/"
+    link_lang = link_lang or lang  # the errors speak the page's language, the link may be another
+    page = simulator_chapter(request, link_lang) or f"/{link_lang}/"
     link = page + ("?" + urlencode(query) if query else "") + "#checkpoint-simulator"
     return {
-        "link": link,
+        "link": None if errors else link,
         "query": dict(query),
         "locks": locks,
         "simulator_body": body,
@@ -216,19 +243,25 @@ def learner_lineage(request: Request, board: Board, number: int):
 
 
 def learner_chart(request: Request, board: Board, number: int, lang: str) -> Markup | None:
-    """The learner's latest lineage as a chart: first run, each resume, the reference (dashed)."""
+    """The learner's latest lineage as a chart: first run, each resume, the reference (dashed). A
+    resume has its mode's colour of the learner's own panels (figures.SERIES), whatever its order,
+    and its label at the end of the line; two resumes of one mode share one legend entry."""
+    from app.components.checkpoint_simulator.figures import SERIES
+
     lin = learner_lineage(request, board, number)
     if lin is None:
         return None
     t = lambda key, **kw: i18n.t(lang, key).format(**kw)  # noqa: E731
     series, markers = [], []
-    for i, seg in enumerate(lin.segments):
+    for seg in lin.segments:
         points = [(float(e.epoch), e.loss) for e in seg.epochs]
         if seg.run.kind == "train":
-            name = t("tm.series_first")
+            name, css = t("tm.series_first"), "series-1"
         else:
-            name = t("tm.series_resume", mode=RESTORE_LABELS[lang].get(seg.restore or "", (seg.restore,))[0])
-        series.append(charts.Series(name, points, css=f"series-{min(i, 3) + 1}"))
+            mode = seg.restore or "everything"
+            name = t("tm.series_resume", mode=RESTORE_LABELS[lang].get(mode, (mode,))[0])
+            css = SERIES.get(mode, "series-4")
+        series.append(charts.Series(name, points, css=css))
         if seg.crash:
             markers.append(charts.Marker(float(seg.crash.get("epoch") or 0), t("tm.crash"), "crash"))
     if lin.reference is not None:
@@ -249,8 +282,24 @@ def learner_chart(request: Request, board: Board, number: int, lang: str) -> Mar
         x_max=float(lin.epochs_total),
         width=640,
         height=290,
+        line_labels=True,
     )
     return charts.render(chart, {"crash": t("tm.crash")})
+
+
+def class_size(lang: str, counts: dict) -> str:
+    """'3 learners, 8 runs and 21 resumes': a class (its board's counts, or an archive) counted
+    as the dashboard counts it. Archives made before resumes were counted apart say 'runs'."""
+    n = lambda key, k: i18n.tn(lang, key, k).format(n=k)  # noqa: E731
+    if counts.get("resumes") is None:
+        return i18n.t(lang, "tm.size_old").format(
+            learners=n("tm.count_learners", counts["learners"]), runs=n("tm.count_rows", counts["runs"])
+        )
+    return i18n.t(lang, "tm.size").format(
+        learners=n("tm.count_learners", counts["learners"]),
+        runs=n("tm.count_runs", counts["runs"]),
+        resumes=n("tm.count_resumes", counts["resumes"]),
+    )
 
 
 def fmt_change(v: float | None) -> str:

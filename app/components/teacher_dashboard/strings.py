@@ -1,16 +1,17 @@
 """Interface text of teacher mode (and the learner's optional name field), Chinese and English."""
 
-STUCK = {
+# Why a learner may need the teacher (Learner.help). Being idle is not one of them.
+HELP = {
     "zh": {
-        "failed": "运行失败",
-        "limit": "达到上限",
-        "idle": "长时间无操作",
+        "failed": "最近一次运行失败",
+        "stalled": "有一个运行超过一分钟没有进展",
+        "limit": "达到运行上限",
         "exercise": "练习检查失败 3 次以上",
     },
     "en": {
-        "failed": "a run failed",
-        "limit": "hit a limit",
-        "idle": "no activity",
+        "failed": "their last run failed",
+        "stalled": "a run made no progress for a minute",
+        "limit": "hit a run limit",
         "exercise": "3+ failed checks of an exercise",
     },
 }
@@ -95,7 +96,13 @@ STRINGS["zh"].update(
         "tm.crashed": "崩溃",
         "tm.resumes": "恢复",
         "tm.failed": "失败",
-        "tm.stuck": "卡住",
+        "tm.needs_help": "需要帮助",
+        "tm.idle": "空闲",
+        "tm.idle_mark": "（空闲）",
+        "tm.help_note": (
+            "需要帮助：最近一次运行失败、有运行一分钟没有进展、某个练习检查失败 3 次以上，或达到运行上限。"
+            "空闲：{m} 分钟内没有操作，只是说明，不是警报。"
+        ),
         "tm.queue": "队列",
         "tm.queue_text": (
             "{waiting} 个等待，{training} 个训练中（全速最多 {workers} 个，另有 {paced} 个按观看速度）"
@@ -120,35 +127,59 @@ STRINGS["zh"].update(
         "tm.ago_m": "{n} 分钟前",
         "tm.show": "投影此学员",
         "tm.no_learners": "还没有学员开始训练。把章节链接（或下面的情境链接）发给学员。",
-        "tm.is_ok": "正常",
         "tm.scenario": "情境链接",
         "tm.scenario_note": (
             "设置写进链接里：学员打开后表单已经填好，勾选“锁定”的项不能改动。只改一个变量，让全班比较结果。"
         ),
         "tm.lock": "锁定",
+        "tm.table": "{what}（表格）",
+        "tm.mid_epoch": "每个 epoch 中途也存 checkpoint",
         "tm.on": "开",
         "tm.off": "关",
         "tm.lang_of_link": "链接的语言",
         "tm.copy_link": "复制这个情境的链接",
-        "tm.scenario_invalid": "这个情境有问题，学员提交时会看到同样的提示：",
+        "tm.scenario_invalid": "还没有链接：先改正标出的设置（学员提交时会看到同样的提示）：",
         "tm.reset_title": "重置班级",
         "tm.reset_text": (
-            "当前班级的 {runs} 次运行（{learners} 位学员）会被归档：文件留在磁盘上，可以在“归档”里查看、"
+            "当前班级（{what}）会被归档：文件留在磁盘上，可以在“归档”里查看、"
             "下载和恢复。之后面板从空白的新班级开始，学员编号从 1 重新开始。"
         ),
+        "tm.counted": (
+            "训练：学员从表单开始的训练；恢复：从某个 checkpoint 继续的训练。服务器自己训练的参考不计在内。"
+        ),
+        "tm.size": "{learners}，{runs}，{resumes}",
+        "tm.size_old": "{learners}，{runs}",
+        "tm.count_learners": "{n} 位学员",
+        "tm.count_learners_one": "{n} 位学员",
+        "tm.count_runs": "{n} 次训练",
+        "tm.count_runs_one": "{n} 次训练",
+        "tm.count_resumes": "{n} 次恢复",
+        "tm.count_resumes_one": "{n} 次恢复",
+        "tm.count_rows": "{n} 次运行（训练和恢复）",
+        "tm.count_rows_one": "{n} 次运行（训练和恢复）",
         "tm.reset_confirm": "我确认：归档当前班级并开始新班级",
         "tm.reset_do": "归档并重置",
         "tm.reset_need_confirm": "请先勾选确认。",
         "tm.cancel": "取消",
-        "tm.archived": "已归档 {runs} 次运行。新班级开始了。",
+        "tm.archived": "已归档（{what}）。新班级开始了。",
         "tm.archives_title": "归档的班级",
         "tm.archives_none": "还没有归档。",
         "tm.archive_when": "归档时间",
-        "tm.archive_runs": "运行",
-        "tm.archive_learners": "学员",
-        "tm.restore": "恢复到当前班级",
-        "tm.restore_note": "恢复会把归档里的运行放回当前班级（和现有的运行合在一起）。",
-        "tm.restored": "已恢复归档 {id}。",
+        "tm.archive_size": "内容",
+        "tm.archive_state": "恢复",
+        "tm.archives_note": "恢复之后归档仍然列在这里，可以随时下载。",
+        "tm.restore": "恢复到当前班级…",
+        "tm.restore_title": "恢复归档的班级",
+        "tm.restore_text": "{when} 归档的班级（{what}）会放回当前班级，和现有的运行合在一起。",
+        "tm.restore_note": (
+            "学员恢复后仍是归档里的编号（和下载的 CSV 一致）；当前班级里编号冲突的学员改用下一个空编号。"
+            "归档仍然保留在列表里。"
+        ),
+        "tm.restore_confirm": "我确认：把这个归档放回当前班级",
+        "tm.restore_do": "恢复",
+        "tm.restore_need_confirm": "请先勾选确认。",
+        "tm.restored": "已恢复 {when} 归档的班级（{what}）。",
+        "tm.restored_on": "已于 {when} 恢复",
         "tm.no_archive": "没有这个归档。",
         "tm.download_csv": "CSV",
         "tm.back": "返回面板",
@@ -162,7 +193,9 @@ STRINGS["zh"].update(
         "tm.no_runs": "这位学员还没有运行。",
         "tm.no_learner": "没有这位学员。",
         "tm.present_class": "全班",
-        "tm.present_summary": "{present} 位学员在线 · {runs} 次训练 · {crashed} 次崩溃 · {resumes} 次恢复",
+        "tm.present_summary": "{present} · {runs} · {crashed} 次崩溃 · {resumes}",
+        "tm.count_present": "{n} 位学员在线",
+        "tm.count_present_one": "{n} 位学员在线",
         "tm.exit_present": "返回面板",
         "tm.learner_summary": "{runs} 次训练 · {crashed} 次崩溃 · {resumes} 次恢复 · 最新：{status}",
         "tm.locked_note": "老师已锁定",
@@ -216,7 +249,13 @@ STRINGS["en"].update(
         "tm.crashed": "crashed",
         "tm.resumes": "resumes",
         "tm.failed": "failed",
-        "tm.stuck": "stuck",
+        "tm.needs_help": "need help",
+        "tm.idle": "idle",
+        "tm.idle_mark": "(idle)",
+        "tm.help_note": (
+            "Need help: their last run failed, a run made no progress for a minute, 3+ failed checks of "
+            "an exercise, or a run limit reached. Idle: nothing done for {m} min; a note, not an alarm."
+        ),
         "tm.queue": "Queue",
         "tm.queue_text": (
             "{waiting} waiting, {training} training (at most {workers} at full speed and {paced} at a "
@@ -245,41 +284,68 @@ STRINGS["en"].update(
         "tm.no_learners": (
             "No learner has started a run yet. Hand out the chapter's link (or a scenario link below)."
         ),
-        "tm.is_ok": "fine",
         "tm.scenario": "Scenario link",
         "tm.scenario_note": (
             "The settings go into the link: learners who open it find the form filled in, and the locked "
             "controls cannot be changed. Change one variable and let the class compare."
         ),
         "tm.lock": "lock",
+        "tm.table": "{what} (table)",
+        "tm.mid_epoch": "Mid-epoch checkpoints",
         "tm.on": "on",
         "tm.off": "off",
         "tm.lang_of_link": "Language of the link",
         "tm.copy_link": "Copy the link for this scenario",
         "tm.scenario_invalid": (
-            "This scenario has a problem; learners who submit it will see the same message:"
+            "No link yet: first fix the settings marked (learners would see the same message):"
         ),
         "tm.reset_title": "Reset the class",
         "tm.reset_text": (
-            "The current class's {runs} runs (of {learners} learners) will be archived: their files stay "
+            "The current class ({what}) will be archived: its files stay "
             "on disk and can be listed, downloaded and restored under Archives. The dashboard then "
             "starts from a fresh class, numbering learners from 1 again."
         ),
+        "tm.counted": (
+            "Runs: the training runs learners started from the form; resumes: runs continued from one of "
+            "their checkpoints. The reference runs the server trains itself are not counted."
+        ),
+        "tm.size": "{learners}, {runs} and {resumes}",
+        "tm.size_old": "{learners}, {runs}",
+        "tm.count_learners": "{n} learners",
+        "tm.count_learners_one": "{n} learner",
+        "tm.count_runs": "{n} runs",
+        "tm.count_runs_one": "{n} run",
+        "tm.count_resumes": "{n} resumes",
+        "tm.count_resumes_one": "{n} resume",
+        "tm.count_rows": "{n} runs and resumes",
+        "tm.count_rows_one": "{n} run or resume",
         "tm.reset_confirm": "I am sure: archive the current class and start a fresh one",
         "tm.reset_do": "Archive and reset",
         "tm.reset_need_confirm": "Tick the confirmation first.",
         "tm.cancel": "Cancel",
-        "tm.archived": "{runs} runs archived. A fresh class has started.",
+        "tm.archived": "Archived ({what}). A fresh class has started.",
         "tm.archives_title": "Archived classes",
         "tm.archives_none": "Nothing archived yet.",
         "tm.archive_when": "archived",
-        "tm.archive_runs": "runs",
-        "tm.archive_learners": "learners",
-        "tm.restore": "Restore into the current class",
-        "tm.restore_note": (
-            "Restoring puts the archive's runs back into the current class (alongside any runs there now)."
+        "tm.archive_size": "class",
+        "tm.archive_state": "restore",
+        "tm.archives_note": "An archive stays listed after a restore, and can still be downloaded.",
+        "tm.restore": "Restore into the current class…",
+        "tm.restore_title": "Restore an archived class",
+        "tm.restore_text": (
+            "The class archived on {when} ({what}) goes back into the current class, alongside any runs "
+            "there now."
         ),
-        "tm.restored": "Archive {id} restored.",
+        "tm.restore_note": (
+            "Its learners keep the numbers they have in the archive (and in its CSV); a learner of the "
+            "current class whose number one of them takes moves to the next free number. The archive "
+            "stays listed."
+        ),
+        "tm.restore_confirm": "I am sure: put this archive back into the current class",
+        "tm.restore_do": "Restore",
+        "tm.restore_need_confirm": "Tick the confirmation first.",
+        "tm.restored": "The class archived on {when} is back ({what}).",
+        "tm.restored_on": "restored on {when}",
         "tm.no_archive": "There is no such archive.",
         "tm.download_csv": "CSV",
         "tm.back": "Back to the dashboard",
@@ -293,9 +359,9 @@ STRINGS["en"].update(
         "tm.no_runs": "This learner has no runs yet.",
         "tm.no_learner": "There is no such learner.",
         "tm.present_class": "The class",
-        "tm.present_summary": (
-            "{present} learners present · {runs} runs · {crashed} crashed · {resumes} resumes"
-        ),
+        "tm.present_summary": "{present} · {runs} · {crashed} crashed · {resumes}",
+        "tm.count_present": "{n} learners present",
+        "tm.count_present_one": "{n} learner present",
         "tm.exit_present": "Back to the dashboard",
         "tm.learner_summary": "runs: {runs} · crashed: {crashed} · resumes: {resumes} · latest: {status}",
         "tm.locked_note": "locked by your teacher",

@@ -21,7 +21,7 @@ from app.components.checkpoint_simulator.strings import RESTORE_LABELS, STATUS
 from app.components.teacher_dashboard import service
 from app.components.teacher_dashboard.auth import TEACHER_COOKIE, auth_of
 from app.components.teacher_dashboard.classroom import label
-from app.components.teacher_dashboard.strings import STUCK
+from app.components.teacher_dashboard.strings import HELP
 from app.i18n import request_lang
 from app.templating import templates
 
@@ -81,7 +81,8 @@ def board_context(request: Request, lang: str, board=None) -> dict:
         "label": lambda n: label(lang, n),
         "restore_labels": RESTORE_LABELS[lang],
         "status_names": STATUS[lang],
-        "stuck_names": STUCK[lang],
+        "help_names": HELP[lang],
+        "idle_minutes": service.fmt_num(request.app.state.settings.teacher_idle_minutes),
         "fmt_change": service.fmt_change,
         "fmt_num": service.fmt_num,
         "spike": cs_ledger.SPIKE,
@@ -121,7 +122,12 @@ def dashboard(request: Request):
     context = (
         _page_context(request, lang)
         | board_context(request, lang)
-        | {"defaults": defaults, "scenario": service.scenario(request, {}, [], lang)}
+        | {
+            "defaults": defaults,
+            "scenario": service.scenario(request, {}, [], lang),
+            "fields": service.SIM_FIELDS,
+            "field_labels": service.field_labels(lang),
+        }
     )
     return templates.TemplateResponse(request, "teacher/dashboard.html", context)
 
@@ -193,9 +199,29 @@ def scenario(request: Request):
     link_lang = request.query_params.get("link_lang")
     link_lang = link_lang if link_lang in i18n.LANGS else lang
     result = service.scenario(
-        request, dict(request.query_params), request.query_params.getlist("lock"), link_lang
+        request, dict(request.query_params), request.query_params.getlist("lock"), lang, link_lang
     )
-    return templates.TemplateResponse(request, "teacher/scenario.html", {"lang": lang, "scenario": result})
+    context = {
+        "lang": lang,
+        "scenario": result,
+        "fields": service.SIM_FIELDS,
+        "field_labels": service.field_labels(lang),
+        "oob": True,
+    }
+    return templates.TemplateResponse(request, "teacher/scenario.html", context)
+
+
+# Excel on Windows reads a CSV without a byte-order mark in the machine's code page and garbles
+# Chinese; with one it reads UTF-8. Other readers (Python's utf-8-sig, LibreOffice) skip it.
+BOM = "\ufeff"
+
+
+def csv_response(text: str, filename: str) -> Response:
+    return Response(
+        (BOM + text).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def _export_name(ext: str) -> str:
@@ -220,11 +246,7 @@ def export_csv(request: Request):
         text = exercises
     else:
         text = runs + "\n" + exercises
-    return Response(
-        text,
-        media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="{_export_name("csv")}"'},
-    )
+    return csv_response(text, _export_name("csv"))
 
 
 @router.get("/export.json")
@@ -247,7 +269,9 @@ def reset_confirm(request: Request):
         return refused
     lang = request_lang(request)
     board = service.classroom(request).fresh_board()
-    context = _page_context(request, lang, board=board, error=request.query_params.get("error"))
+    context = _page_context(
+        request, lang, size=service.class_size(lang, board.counts), error=request.query_params.get("error")
+    )
     return templates.TemplateResponse(request, "teacher/reset.html", context)
 
 
@@ -263,28 +287,54 @@ async def reset(request: Request):
     return RedirectResponse(f"/teach/archives?lang={lang}&archived={entry['id']}", status_code=303)
 
 
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
 @router.get("/archives", response_class=HTMLResponse)
 def archives(request: Request):
     if (refused := guard(request)) is not None:
         return refused
     lang = request_lang(request)
     room = service.classroom(request)
-    archived = request.query_params.get("archived")
-    restored = request.query_params.get("restored")
-    entry = next((a for a in room.state.archives if a["id"] == archived), None)
+    archived = room.state.archive_entry((request.query_params.get("archived") or "")[:40])
+    restored = room.state.archive_entry((request.query_params.get("restored") or "")[:40])
     message = None
-    if entry is not None:
-        message = i18n.t(lang, "tm.archived").format(runs=entry["runs"])
-    elif restored and len(restored) < 40:
-        message = i18n.t(lang, "tm.restored").format(id=restored)
+    if archived is not None:
+        message = i18n.t(lang, "tm.archived").format(what=service.class_size(lang, archived))
+    elif restored is not None:
+        message = i18n.t(lang, "tm.restored").format(
+            when=_when(restored["created"]), what=service.class_size(lang, restored)
+        )
     context = _page_context(
         request,
         lang,
         archives=list(reversed(room.state.archives)),
         message=message,
-        when=lambda ts: time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)),
+        when=_when,
+        size=lambda a: service.class_size(lang, a),
     )
     return templates.TemplateResponse(request, "teacher/archives.html", context)
+
+
+@router.get("/archives/{archive_id}/restore", response_class=HTMLResponse)
+def restore_confirm(request: Request, archive_id: str):
+    """The restore's confirmation step: a form of its own, so it works without JavaScript."""
+    if (refused := guard(request)) is not None:
+        return refused
+    lang = request_lang(request)
+    entry = service.classroom(request).state.archive_entry(archive_id[:40])
+    if entry is None:
+        return Response(i18n.t(lang, "tm.no_archive"), status_code=404)
+    context = _page_context(
+        request,
+        lang,
+        entry=entry,
+        when=_when,
+        size=service.class_size(lang, entry),
+        error=request.query_params.get("error"),
+    )
+    return templates.TemplateResponse(request, "teacher/archive_restore.html", context)
 
 
 @router.get("/archives/{archive_id}.csv")
@@ -295,11 +345,7 @@ def archive_csv(request: Request, archive_id: str):
     if rows is None:
         return Response(i18n.t(request_lang(request), "tm.no_archive"), status_code=404)
     lang = request_lang(request)
-    return Response(
-        service.to_csv(service.export_rows(rows, lang)),
-        media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="class-{archive_id[:40]}.csv"'},
-    )
+    return csv_response(service.to_csv(service.export_rows(rows, lang)), f"class-{archive_id[:40]}.csv")
 
 
 @router.post("/archives/{archive_id}/restore")
@@ -307,10 +353,17 @@ async def restore(request: Request, archive_id: str):
     if (refused := guard(request)) is not None:
         return refused
     lang = request_lang(request)
-    entry = await anyio.to_thread.run_sync(service.classroom(request).restore, archive_id[:40])
+    archive_id = archive_id[:40]
+    room = service.classroom(request)
+    entry = room.state.archive_entry(archive_id)
     if entry is None:
         return Response(i18n.t(lang, "tm.no_archive"), status_code=404)
-    return RedirectResponse(f"/teach/archives?lang={lang}&restored={entry['id']}", status_code=303)
+    form = await request.form()
+    if form.get("confirm") != "yes" and not entry.get("restored"):
+        return RedirectResponse(f"/teach/archives/{archive_id}/restore?lang={lang}&error=1", status_code=303)
+    if not entry.get("restored"):
+        await anyio.to_thread.run_sync(room.restore, archive_id)
+    return RedirectResponse(f"/teach/archives?lang={lang}&restored={archive_id}", status_code=303)
 
 
 @router.post("/leave")

@@ -141,7 +141,9 @@ def comparison(lang: str, diff: dict) -> dict:
         ),
         "rows": rows,
         "changed": len(diff["changed_keys"]),
-        "changed_text": i18n.t(lang, "tl.compare_changed").format(n=len(diff["changed_keys"])),
+        "changed_text": i18n.tn(lang, "tl.compare_changed", len(diff["changed_keys"])).format(
+            n=len(diff["changed_keys"])
+        ),
     }
 
 
