@@ -291,6 +291,15 @@ def _torch_zip(res: dict, path: str, limits: dict) -> dict:
 def _folder_zip(res: dict, path: str, limits: dict) -> dict:
     """A zipped checkpoint folder (HF Trainer's checkpoint-N/, Accelerate's save_state output):
     unpacked in a throwaway folder within the limits, and audited as a whole."""
+    if res["reading"] == "header":
+        return _refuse(
+            res,
+            "limits",
+            "A zipped checkpoint folder larger than the upload limit: its files lie between the zip's "
+            "head and its directory, which is all a header-only reading has. Upload its files one at a "
+            "time (optimizer.pt, scheduler.pt, rng_state.pth, trainer_state.json, …): a large one is then "
+            "read from its own header.",
+        )
     with tempfile.TemporaryDirectory(prefix="ckpt-folder-") as tmp:
         try:
             checkpoint_folder.extract_folder_zip(path, tmp, limits)
