@@ -92,3 +92,11 @@ def test_too_many_entries_and_twin_names_are_refused(tmp_path):
     twin.mkdir()
     r = inspect(zipped(twin, [("checkpoint-40/old/optimizer.pt", b"x")]))
     assert r["ok"] is False and "two files named 'optimizer.pt'" in r["error"]
+
+
+def test_a_zipped_folder_above_the_limit_asks_for_its_files_one_at_a_time(tmp_path):
+    """Read from its header only, a zipped folder has its directory but none of its files."""
+    zpath = zipped(tmp_path)
+    r = inspect(zpath, {"max_file_bytes": zpath.stat().st_size // 2})
+    assert r["ok"] is False and r["reading"] == "header" and r["stage"] == "limits"
+    assert "one at a time" in r["error"] and "optimizer.pt" in r["error"]
