@@ -173,8 +173,8 @@ def test_a_big_safetensors_file_is_read_from_its_json_header(small_client, tmp_p
 @pytest.mark.parametrize(
     "lang,words",
     [
-        ("zh", ["只读取了文件头", "前 8 MiB", "最后 1 MiB"]),
-        ("en", ["Read from its header only", "first 8 MiB", "last 1 MiB"]),
+        ("zh", ["只读取了文件头", "前 8\u00a0MiB", "最后 1\u00a0MiB"]),
+        ("en", ["Read from its header only", "first 8\u00a0MiB", "last 1\u00a0MiB"]),
     ],
 )
 def test_the_page_says_it_was_read_from_its_header(small_client, big_file, lang, words):

@@ -137,9 +137,9 @@
   function binarySize(n) {
     var units = [["GiB", 1073741824], ["MiB", 1048576], ["KiB", 1024]];
     for (var i = 0; i < units.length; i++) {
-      if (n >= units[i][1]) return (n / units[i][1]).toFixed(1).replace(/\.0$/, "") + " " + units[i][0];
+      if (n >= units[i][1]) return (n / units[i][1]).toFixed(1).replace(/\.0$/, "") + "\u00a0" + units[i][0];
     }
-    return n + " B";
+    return n + "\u00a0B";
   }
   // Said as soon as the file is picked: only part of it will leave the learner's machine.
   document.addEventListener("change", function (e) {

@@ -58,11 +58,12 @@ def _base(request: Request, lang: str) -> dict:
 
 
 def binary_size(n: int) -> str:
-    """8 MiB, 22.9 MiB, 1.5 GiB: the units the upload limit is set in."""
+    """8 MiB, 22.9 MiB, 1.5 GiB: the units the upload limit is set in (a no-break space: the
+    number never ends a line without its unit)."""
     for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
         if n >= size:
-            return f"{n / size:,.1f}".removesuffix(".0") + f" {unit}"
-    return f"{n:,} B"
+            return f"{n / size:,.1f}".removesuffix(".0") + f"\u00a0{unit}"
+    return f"{n:,}\u00a0B"
 
 
 def render_placeholder(request: Request, lang: str) -> Markup:
