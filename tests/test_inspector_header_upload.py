@@ -137,6 +137,17 @@ def test_parts_beyond_their_allowance_are_refused(small_client, big_file, change
     assert not uploads_left(small_client)
 
 
+@pytest.mark.parametrize("head,tail", [(300, TAIL_MAX_BYTES), (HEAD_MAX_BYTES, 100)])
+def test_a_head_or_tail_too_short_for_the_zip_says_so(small_client, big_file, head, tail):
+    """data.pkl cut by a short head, or the zip's directory by a short tail: not "truncated"."""
+    files, fields = parts(big_file, head, tail)
+    r = small_client.post(API, files=files, data=fields)
+    assert r.status_code == 422 and r.json()["code"] == "limits", r.text
+    error = r.json()["report"]["error"]
+    assert f"first {head:,} and last {tail:,} bytes that were sent do not hold" in error
+    assert not uploads_left(small_client)
+
+
 def test_a_legacy_file_says_why_it_cannot_be_read_from_its_header(small_client, tmp_path):
     legacy = training_checkpoint(tmp_path / "old.pt", legacy=True)
     files, fields = parts(legacy)

@@ -270,12 +270,17 @@ def _assembled(parts: dict[str, _Part], filenames: dict[str, str], size_text: by
             f"the head ({head.size} bytes) and tail ({tail_size} bytes) do not fit in {size} bytes",
         )
     # A sparse file of the real size: only the blocks written take disk, the hole reads as zeros.
-    with open(head.path, "r+b") as out:
-        out.truncate(size)
-        if tail is not None:
-            out.seek(size - tail.size)
-            with open(tail.path, "rb") as src:
-                shutil.copyfileobj(src, out, 1 << 20)
+    try:
+        with open(head.path, "r+b") as out:
+            out.truncate(size)
+            if tail is not None:
+                out.seek(size - tail.size)
+                with open(tail.path, "rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+    except OSError as exc:  # a file system without sparse files, or one this size
+        raise UploadRejected(
+            413, "header_too_large", f"the server cannot hold a file of {size:,} bytes ({exc.strerror})"
+        ) from None
     if tail is not None:
         tail.path.unlink(missing_ok=True)
     return Received(head.path, filenames[HEAD_FIELD], size, sent={"head": head.size, "tail": tail_size})

@@ -283,7 +283,6 @@ def _torch_zip(res: dict, path: str, limits: dict) -> dict:
                 f"The first {sent['head']:,} and last {sent['tail']:,} bytes that were sent do not hold the "
                 "whole of the zip's directory and its data.pkl, which a header-only reading needs "
                 f"({error_text(exc)}).",
-                exc,
             )
         # It starts like a zip (torch.save's format) but zipfile finds no directory at its end:
         # the file was cut off, most often by a crash or a full disk while saving (6.3.2).
