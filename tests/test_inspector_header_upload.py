@@ -152,13 +152,16 @@ def test_a_legacy_file_says_why_it_cannot_be_read_from_its_header(small_client, 
     legacy = training_checkpoint(tmp_path / "old.pt", legacy=True)
     files, fields = parts(legacy)
     r = small_client.post(API, files=files, data=fields)
-    assert r.status_code == 422 and r.json()["code"] == "limits"
+    assert r.status_code == 422 and r.json()["code"] == "no_header"
     report = r.json()["report"]
     assert report["format"] == "torch-legacy" and report["sent"] == {
         "head": HEAD_MAX_BYTES,
         "tail": TAIL_MAX_BYTES,
     }
     assert "old format" in report["error"] and "torch.save it again" in report["error"]
+    for lang, words in (("zh", "torch 的旧格式"), ("en", "in a format that cannot be read from its header")):
+        html = small_client.post(HTML, params={"lang": lang}, headers=HX, files=files, data=fields)
+        assert 'data-stage="no_header"' in html.text and words in html.text
 
 
 def test_a_big_safetensors_file_is_read_from_its_json_header(small_client, tmp_path):

@@ -50,6 +50,11 @@ STRINGS["zh"].update(
         "ci.stage.extension": "不支持这种文件类型。",
         "ci.stage.empty": "文件是空的（0 字节），没有东西可检查。",
         "ci.stage.limits": "文件超出了检查器的安全限制，没有读取内容。",
+        "ci.stage.no_header": (
+            "文件超过了上限，而且这种格式不能只读文件头："
+            "torch 的旧格式（torch < 1.6）和普通 pickle 没有目录，张量紧跟在 pickle 后面。"
+            "请加载后用 torch.save 的默认（zip）格式重新保存，再上传。"
+        ),
         "ci.stage.format": "这不是 PyTorch 或 safetensors 文件，或者文件已损坏。",
         "ci.stage.load": "PyTorch 无法读取这个文件。",
         "ci.stage.sandbox": "检查过程失败。",
@@ -161,6 +166,11 @@ STRINGS["en"].update(
         "ci.stage.extension": "Unsupported file type.",
         "ci.stage.empty": "The file is empty (0 bytes): there is nothing to inspect.",
         "ci.stage.limits": "The file exceeds the inspector's safety limits; its content was not read.",
+        "ci.stage.no_header": (
+            "Above the limit, and in a format that cannot be read from its header: torch's old format "
+            "(torch < 1.6) and a plain pickle have no directory, their tensors follow the pickle. Load it, "
+            "save it again with torch.save's default (zip) format, and upload that."
+        ),
         "ci.stage.format": "Not a PyTorch or safetensors file, or a damaged one.",
         "ci.stage.load": "PyTorch cannot read this file.",
         "ci.stage.sandbox": "The inspection failed.",

@@ -374,7 +374,11 @@ def _inspect(path: str, filename: str, limits: dict) -> dict:
             res["notes"].append(f"The name says {ext}, but the content is {fmt}: the content decides.")
         if size > limits["max_file_bytes"]:
             if fmt not in ("torch-zip", "safetensors") or size > limits["max_header_file_bytes"]:
-                return _refuse(res, "limits", why_not_header(fmt, size, limits))
+                # Too big for a header-only reading, or a format without a directory to read it by.
+                headerless = fmt in ("torch-legacy", "pickle") and size <= limits["max_header_file_bytes"]
+                return _refuse(
+                    res, "no_header" if headerless else "limits", why_not_header(fmt, size, limits)
+                )
             # Bigger than the limit: only the zip's directory and the pickle (or the safetensors
             # header) are read; every tensor is shape and dtype, without its data.
             res["reading"] = "header"
