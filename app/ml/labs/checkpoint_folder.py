@@ -258,6 +258,19 @@ def _unsafe_name(name: str) -> bool:
     )
 
 
+def flat_names(paths: list[str]) -> list[str]:
+    """Each entry's file name; two of one name (an FSDP save_state's shards in their own folders)
+    keep their folders in the name ("optimizer_0__0_0.distcp"), so neither overwrites the other."""
+    base = [p.replace("\\", "/").rsplit("/", 1)[-1] for p in paths]
+    out = []
+    for path, name in zip(paths, base, strict=True):
+        if base.count(name) > 1:
+            parts = [x for x in path.replace("\\", "/").split("/") if x]
+            name = "__".join(parts[1:] if len(parts) > 2 else parts)
+        out.append(name[-200:])
+    return out
+
+
 def unzipped_cap(limits: dict) -> int:
     """How many bytes a zipped folder may unpack to: its files barely compress (tensors), so a
     few times the upload limit is room enough, and a zip bomb is refused before it inflates."""
@@ -293,13 +306,7 @@ def extract_folder_zip(path: str, dest: str, limits: dict) -> list[str]:
                 f"the zip's files unpack to {declared:,} bytes, more than the inspector's limit of {cap:,} "
                 f"(from {os.path.getsize(path):,} bytes zipped). Nothing was unpacked."
             )
-        names = [os.path.basename(i.filename) for i in infos]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise UnsafeZip(
-                f"the zip holds two files named {twice[0][:120]!r} in different folders. "
-                "Nothing was unpacked."
-            )
+        names = flat_names([i.filename for i in infos])
         written = 0
         for info, name in sorted(zip(infos, names, strict=True), key=lambda p: p[1]):
             # ZipExtFile stops at the declared size and checks the CRC: a lying entry cannot
