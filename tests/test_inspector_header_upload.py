@@ -218,3 +218,21 @@ def test_without_javascript_a_too_big_file_gets_a_page_that_says_so(small_client
 def training_checkpoint_small(path: Path) -> bytes:
     torch.save({"model": torch.nn.Linear(4, 2).state_dict(), "epoch": 1}, path)
     return path.read_bytes()
+
+
+def test_a_zip_bomb_uploaded_as_a_checkpoint_folder_is_refused(small_client, tmp_path):
+    """Through the API and the sandbox: 64 MiB of zeros in a ~100 KB zip, limit 4 × 1 MiB."""
+    import zipfile
+
+    from tests.ml.test_inspector_folder_zip import zipped
+
+    bomb = zipfile.ZipInfo("checkpoint-40/optimizer.pt.bak")
+    bomb.compress_type = zipfile.ZIP_DEFLATED
+    data = zipped(tmp_path, [(bomb, bytes(64 * 1024 * 1024))]).read_bytes()
+    assert len(data) < LIMIT_MB * 1024 * 1024
+    r = small_client.post(API, files={"file": ("checkpoint-40.zip", data, "application/zip")})
+    assert r.status_code == 422 and r.json()["code"] == "limits", r.text
+    assert "Nothing was unpacked" in r.json()["detail"]
+    html = small_client.post(HTML, params={"lang": "zh"}, headers=HX, files={"file": ("c.zip", data)})
+    assert 'data-stage="limits"' in html.text and "安全限制" in html.text
+    assert not uploads_left(small_client)
