@@ -131,8 +131,8 @@ class More(Answer):
 class Sent(Answer):
     """A header-only web upload: the bytes of the file that really reached the server."""
 
-    head: int = Field(description="the first bytes of the file (at most 8 MiB)")
-    tail: int = Field(description="the last bytes of the file (at most 1 MiB): the zip's directory")
+    head: int = Field(description="how many of the file's first bytes were sent (at most 8 MiB)")
+    tail: int = Field(description="how many of its last bytes were sent (at most 1 MiB): the zip's directory")
 
 
 class Report(Answer):
