@@ -127,28 +127,6 @@
   });
 })();
 
-// CheckpointInspector: a file over the upload limit is refused here, before any byte is sent
-// (the server refuses it too, with the same message, for clients without this script).
-(function () {
-  "use strict";
-  document.addEventListener("htmx:beforeRequest", function (e) {
-    var form = e.detail && e.detail.elt;
-    if (!form || !form.matches || !form.matches("form[data-max-bytes]")) return;
-    var input = form.querySelector("input[type='file']");
-    var file = input && input.files && input.files[0];
-    if (!file || file.size <= Number(form.getAttribute("data-max-bytes"))) return;
-    e.preventDefault();
-    var target = document.querySelector(form.getAttribute("hx-target"));
-    if (!target) return;
-    var note = document.createElement("div");
-    note.className = "notice notice-bad ci-message";
-    note.setAttribute("role", "alert");
-    note.textContent = form.getAttribute("data-too-large");
-    target.innerHTML = "";
-    target.appendChild(note);
-  });
-})();
-
 // The teacher's live views follow a server-sent event stream: an element with data-events="URL"
 // opens one EventSource, and each "changed" is re-dispatched there as "sse:changed" (the view
 // refetches itself: hx-trigger="sse:changed from:closest [data-events]"). htmx's own sse

@@ -122,3 +122,44 @@
     mark();
   });
 })();
+
+// CheckpointInspector: a file above the upload limit is not sent whole. Its head (torch's zip
+// writer puts data.pkl first; safetensors its JSON header) and its tail (the zip's directory) go
+// with its real size, and the server reads it from its header only. Without this script the
+// server answers such a file with a page that says so.
+(function () {
+  "use strict";
+  function bigFile(form) {
+    var input = form && form.querySelector("input[type='file']");
+    var file = input && input.files && input.files[0];
+    return file && file.size > Number(form.getAttribute("data-max-bytes")) ? file : null;
+  }
+  function binarySize(n) {
+    var units = [["GiB", 1073741824], ["MiB", 1048576], ["KiB", 1024]];
+    for (var i = 0; i < units.length; i++) {
+      if (n >= units[i][1]) return (n / units[i][1]).toFixed(1).replace(/\.0$/, "") + "\u00a0" + units[i][0];
+    }
+    return n + "\u00a0B";
+  }
+  // Said as soon as the file is picked: only part of it will leave the learner's machine.
+  document.addEventListener("change", function (e) {
+    var input = e.target;
+    if (!input.matches || !input.matches("form[data-head-bytes] input[type='file']")) return;
+    var note = document.getElementById(input.getAttribute("aria-describedby"));
+    var file = bigFile(input.form);
+    if (note) note.textContent = file ? note.getAttribute("data-template").replace("{size}", binarySize(file.size)) : "";
+  });
+  document.addEventListener("htmx:configRequest", function (e) {
+    var form = e.detail && e.detail.elt;
+    if (!form || !form.matches || !form.matches("form[data-head-bytes]")) return;
+    var file = bigFile(form);
+    if (!file) return;
+    var tail = Math.min(Number(form.getAttribute("data-tail-bytes")), file.size);
+    var head = Math.min(Number(form.getAttribute("data-head-bytes")), file.size - tail);
+    var data = e.detail.formData;
+    data.delete("file");
+    data.set("size", String(file.size));
+    data.set("head", file.slice(0, head), file.name);
+    if (tail) data.set("tail", file.slice(file.size - tail), file.name);
+  });
+})();

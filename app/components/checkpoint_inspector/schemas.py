@@ -128,6 +128,13 @@ class More(Answer):
     notes: int
 
 
+class Sent(Answer):
+    """A header-only web upload: the bytes of the file that really reached the server."""
+
+    head: int = Field(description="how many of the file's first bytes were sent (at most 8 MiB)")
+    tail: int = Field(description="how many of its last bytes were sent (at most 1 MiB): the zip's directory")
+
+
 class Report(Answer):
     ok: bool = Field(description="the file could be inspected")
     filename: str
@@ -146,7 +153,12 @@ class Report(Answer):
     notes: list[str]
     more: More
     reading: Literal["full", "header"] = Field(
-        default="full", description="header: above the size limit, shapes and dtypes without tensor data"
+        default="full",
+        description="header: above the size limit, read from its header only: structure, keys, dtypes and "
+        "shapes, pickled globals and the resume audit, without tensor data (no values, statistics or hashes)",
+    )
+    sent: Sent | None = Field(
+        default=None, description="a header-only upload: how much of its head and tail was sent"
     )
     kind: str | None = Field(default=None, description="what the file is")
     audit: Audit | None = Field(default=None, description="the resume audit; None when the file was not read")

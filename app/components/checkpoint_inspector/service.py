@@ -25,7 +25,7 @@ from typing import Any
 import anyio
 from fastapi import Request
 
-from app.components.checkpoint_inspector.upload import Received, UploadRejected, receive_file
+from app.components.checkpoint_inspector.upload import Received, UploadRejected, body_cap, receive_file
 from app.components.labs import sandbox_limiter
 from app.jobs.lab_tasks import ci_inspect
 from app.jobs.processes import SandboxError, SandboxFailure, call_limited
@@ -213,10 +213,11 @@ def gate(request: Request) -> Gate:
 
 
 def _inspect_blocking(settings, received: Received) -> dict:
+    # A header-only upload is a sparse file of the real size, above max_file_bytes: the sandbox
+    # reads it from its header, and "sent" tells it which bytes really came.
+    limits = report_limits(settings) | {"sent": received.sent}
     try:
-        return call_limited(
-            settings, ci_inspect, str(received.path), received.filename, report_limits(settings)
-        )
+        return call_limited(settings, ci_inspect, str(received.path), received.filename, limits)
     except SandboxFailure as exc:
         return _failed(received, "sandbox", exc.type_name, exc.message[:2000])
     except SandboxError as exc:
@@ -250,6 +251,7 @@ def _failed(received: Received, stage: str, error_type: str | None, error: str) 
         "reading": "full",
         "kind": None,
         "audit": None,
+        "sent": received.sent,
     }
 
 
@@ -280,7 +282,7 @@ async def inspect_upload(request: Request, drain: bool = False) -> dict:
     g.sessions[sid] = g.sessions.get(sid, 0) + 1
     try:
         folder = upload_folder(request)
-        received = await receive_file(request, folder, limit, drain=2 * limit if drain else 0)
+        received = await receive_file(request, folder, limit, drain=2 * body_cap(limit) if drain else 0)
         try:
             limiter = sandbox_limiter(request.app)  # the server's one (a waiting upload holds no thread)
             if g.waiting >= g.waiting_max + int(limiter.total_tokens):

@@ -12,12 +12,37 @@ STRINGS["zh"].update(
             "统计、zip 条目和 pickle 引用的全局名字。文件只会用 "
             "weights_only=True 在一个受限的临时进程里打开，检查完立刻删除；报告只有你自己能看到。"
         ),
-        "ci.file": "选择文件（最大 {limit} MiB）",
+        "ci.file": "选择文件（超过 {limit} MiB 的文件只读取文件头）",
+        "ci.big_js": (
+            "这个文件（{{size}}）超过了 {limit} MiB：只发送它的前 {head} 和最后 {tail}，只读取文件头"
+            "（结构、形状、dtype、能否续训），不读张量的数值。"
+        ),
+        "ci.noscript": (
+            "没有 JavaScript 时只能检查不超过 {limit} MiB 的文件：更大的文件要由本页的脚本只发送它的文件头。"
+        ),
+        "ci.head_tail": (
+            "只读取了文件头：浏览器只发送了这个 {size} 文件的前 "
+            "{head} 和最后 {tail}（zip 的目录），其余部分没有上传。"
+            "能看出：结构、key、dtype 和形状、pickle 里的全局名和安全结论、"
+            "能否续训；看不出：张量的数值、统计量和哈希。"
+        ),
+        "ci.back": "返回课程",
+        "ci.reject.head_too_large": "发送的文件头超过了允许的大小（{detail}），服务器没有保存它。",
+        "ci.reject.tail_too_large": "发送的文件尾超过了允许的大小（{detail}），服务器没有保存它。",
+        "ci.reject.header_size": "只发送文件头时，需要在 size 字段里给出文件的真实大小（字节数）。",
+        "ci.reject.header_not_needed": "这个文件没有超过 {limit} MiB 的上限：请上传整个文件。",
+        "ci.reject.header_too_large": "文件太大了（{detail}），只读文件头也不行。",
+        "ci.reject.header_parts": "文件头和文件尾加起来比文件本身还大：{detail}。",
+        "ci.reject.header_mixed": (
+            "请上传整个文件（file），或者只上传它的文件头和文件尾（head、tail），不要两者都传。"
+        ),
         "ci.submit": "上传并检查",
         "ci.working": "正在检查……",
         "ci.recent": "你最近的报告",
-        "ci.too_large_js": "文件超过了 {limit} MiB 的上限，没有上传。",
-        "ci.reject.too_large": "文件超过了 {limit} MiB 的上传上限，服务器没有保存它。",
+        "ci.reject.too_large": (
+            "文件超过了 {limit} MiB 的上传上限，服务器没有保存它。"
+            "开启 JavaScript 后，本页只发送大文件的文件头来检查它。"
+        ),
         "ci.reject.extension": "不支持这种文件类型：请上传 .pt、.pth、.bin、.ckpt 或 .safetensors 文件。",
         "ci.reject.no_file": "请先选择一个文件。",
         "ci.reject.not_multipart": "请求里没有文件（需要 multipart/form-data）。",
@@ -25,6 +50,11 @@ STRINGS["zh"].update(
         "ci.stage.extension": "不支持这种文件类型。",
         "ci.stage.empty": "文件是空的（0 字节），没有东西可检查。",
         "ci.stage.limits": "文件超出了检查器的安全限制，没有读取内容。",
+        "ci.stage.no_header": (
+            "文件超过了上限，而且这种格式不能只读文件头："
+            "torch 的旧格式（torch < 1.6）和普通 pickle 没有目录，张量紧跟在 pickle 后面。"
+            "请加载后用 torch.save 的默认（zip）格式重新保存，再上传。"
+        ),
         "ci.stage.format": "这不是 PyTorch 或 safetensors 文件，或者文件已损坏。",
         "ci.stage.load": "PyTorch 无法读取这个文件。",
         "ci.stage.sandbox": "检查过程失败。",
@@ -93,13 +123,45 @@ STRINGS["en"].update(
             "its pickle refers to. The file is only opened with weights_only=True, in a limited throwaway "
             "process, and deleted right after; only you can see the report."
         ),
-        "ci.file": "Choose a file (at most {limit} MiB)",
+        "ci.file": "Choose a file (above {limit} MiB, only its header is read)",
+        "ci.big_js": (
+            "This file ({{size}}) is larger than {limit} MiB: only its first {head} and its last {tail} are "
+            "sent, and it is read from its header (structure, shapes, dtypes, the resume audit), without its "
+            "tensor values."
+        ),
+        "ci.noscript": (
+            "Without JavaScript, files up to {limit} MiB can be inspected: a larger one is read from its "
+            "header, which this page's script sends on its own."
+        ),
+        "ci.head_tail": (
+            "Read from its header only: your browser sent the first {head} and the last {tail} (the zip's "
+            "directory) of this {size} file, not the rest. "
+            "That tells its structure, keys, dtypes and shapes, "
+            "the pickled globals and the safety verdict, and the resume audit; not its tensor values, "
+            "statistics or hashes."
+        ),
+        "ci.back": "Back to the lesson",
+        "ci.reject.head_too_large": (
+            "The head sent is larger than allowed ({detail}); the server did not keep it."
+        ),
+        "ci.reject.tail_too_large": (
+            "The tail sent is larger than allowed ({detail}); the server did not keep it."
+        ),
+        "ci.reject.header_size": (
+            "A header-only upload needs the file's real size in bytes in the 'size' field."
+        ),
+        "ci.reject.header_not_needed": "This file is within the {limit} MiB limit: upload the whole file.",
+        "ci.reject.header_too_large": "The file is too large even to be read from its header ({detail}).",
+        "ci.reject.header_parts": "The head and the tail are larger than the file itself: {detail}.",
+        "ci.reject.header_mixed": (
+            "Send either the whole file ('file') or its head and tail ('head', 'tail'), not both."
+        ),
         "ci.submit": "Upload and inspect",
         "ci.working": "Inspecting…",
         "ci.recent": "Your recent reports",
-        "ci.too_large_js": "The file is larger than the {limit} MiB limit; it was not uploaded.",
         "ci.reject.too_large": (
-            "The file is larger than the {limit} MiB upload limit; the server did not keep it."
+            "The file is larger than the {limit} MiB upload limit; the server did not keep it. With "
+            "JavaScript on, this page sends only a large file's header, and it is read from that."
         ),
         "ci.reject.extension": (
             "Unsupported file type: please upload a .pt, .pth, .bin, .ckpt or .safetensors file."
@@ -110,6 +172,11 @@ STRINGS["en"].update(
         "ci.stage.extension": "Unsupported file type.",
         "ci.stage.empty": "The file is empty (0 bytes): there is nothing to inspect.",
         "ci.stage.limits": "The file exceeds the inspector's safety limits; its content was not read.",
+        "ci.stage.no_header": (
+            "Above the limit, and in a format that cannot be read from its header: torch's old format "
+            "(torch < 1.6) and a plain pickle have no directory, their tensors follow the pickle. Load it, "
+            "save it again with torch.save's default (zip) format, and upload that."
+        ),
         "ci.stage.format": "Not a PyTorch or safetensors file, or a damaged one.",
         "ci.stage.load": "PyTorch cannot read this file.",
         "ci.stage.sandbox": "The inspection failed.",

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from app import i18n
 from app.components.checkpoint_inspector import audit_words, service, strings  # noqa: F401 - registers text
-from app.components.checkpoint_inspector.upload import ALLOWED_EXTENSIONS, UploadRejected
+from app.components.checkpoint_inspector.upload import (
+    ALLOWED_EXTENSIONS,
+    HEAD_MAX_BYTES,
+    TAIL_MAX_BYTES,
+    UploadRejected,
+)
 from app.components.htmx import require_htmx
 from app.deps import Lang
 from app.sessions import has_session, session_id
@@ -46,7 +53,17 @@ def _base(request: Request, lang: str) -> dict:
         "oob": False,
         "key_tree": service.key_tree,
         "human_bytes": service.human_bytes,
+        "binary_size": binary_size,
     }
+
+
+def binary_size(n: int) -> str:
+    """8 MiB, 22.9 MiB, 1.5 GiB: the units the upload limit is set in (a no-break space: the
+    number never ends a line without its unit)."""
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= size:
+            return f"{n / size:,.1f}".removesuffix(".0") + f"\u00a0{unit}"
+    return f"{n:,}\u00a0B"
 
 
 def render_placeholder(request: Request, lang: str) -> Markup:
@@ -59,6 +76,9 @@ def render_placeholder(request: Request, lang: str) -> Markup:
         "limit_bytes": limit_mb * 1024 * 1024,
         "extensions": ALLOWED_EXTENSIONS,
         "lazy_recent": True,
+        "head_bytes": HEAD_MAX_BYTES,
+        "tail_bytes": TAIL_MAX_BYTES,
+        "binary_size": binary_size,
     }
     return Markup(templates.get_template("checkpoint_inspector/component.html").render(context))
 
@@ -76,18 +96,39 @@ def _message(lang: str, code: str, detail: str, limit_mb: int) -> str:
     )
 
 
-@router.post("/upload", response_class=HTMLResponse, dependencies=[Depends(require_htmx)])
+def _same_origin_form(request: Request) -> bool:
+    """A plain form post from one of this server's own pages (a browser without JavaScript): the
+    browser says so itself. Cross-site ones never get here (app.security refuses them)."""
+    origin = request.headers.get("origin")
+    return request.headers.get("sec-fetch-site") == "same-origin" or (
+        origin is not None and urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
+    )
+
+
+@router.post("/upload", response_class=HTMLResponse)
 async def upload(request: Request, lang: Lang):
-    # Always a 200 fragment: htmx swaps it into the page, whatever went wrong with the file.
+    # htmx: always a 200 fragment, swapped into the page whatever went wrong with the file.
+    # Without JavaScript the form posts here itself and gets a whole page with the same answer.
+    whole_page = request.headers.get("hx-request") != "true"
+    if whole_page and not _same_origin_form(request):
+        require_htmx(request)  # neither htmx nor a browser's own form: refused as before
+    status = 200
     try:
         entry = await service.inspect_upload(request, drain=True)
     except UploadRejected as exc:
         context = _base(request, lang) | {
             "message": _message(lang, exc.code, exc.detail, request.app.state.settings.upload_max_mb)
         }
+        status = exc.status
+    else:
+        context = _base(request, lang) | {"entry": entry, "oob": not whole_page}
+    if not whole_page:
         return templates.TemplateResponse(request, "checkpoint_inspector/result.html", context)
-    context = _base(request, lang) | {"entry": entry, "oob": True}
-    return templates.TemplateResponse(request, "checkpoint_inspector/result.html", context)
+    from app.pages import page_context  # pages renders components: imported when used, no cycle
+
+    back = request.headers.get("referer", "")
+    context |= page_context(request, lang) | {"back": urlsplit(back).path if back else f"/{lang}/"}
+    return templates.TemplateResponse(request, "checkpoint_inspector/page.html", context, status_code=status)
 
 
 @router.get("/reports/{report_id}", response_class=HTMLResponse)

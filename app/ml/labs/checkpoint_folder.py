@@ -16,6 +16,7 @@ import json
 import os
 import pickle
 import re
+import stat
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -240,23 +241,80 @@ def audit_folder(folder: str, limits: dict | None = None) -> dict:
     return audit
 
 
+class UnsafeZip(ValueError):
+    """A zipped folder that is not unpacked: too big, too many entries, or an unsafe name."""
+
+
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    return stat.S_ISLNK(info.external_attr >> 16)
+
+
+def _unsafe_name(name: str) -> bool:
+    """An absolute path, a drive letter, a '..' step or a NUL: a name that could point outside
+    the folder it is unpacked in (flattening alone would hide what the zip tried)."""
+    parts = name.replace("\\", "/").split("/")
+    return (
+        name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts or "\x00" in name
+    )
+
+
+def flat_names(paths: list[str]) -> list[str]:
+    """Each entry's file name; two of one name (an FSDP save_state's shards in their own folders)
+    keep their folders in the name ("optimizer_0__0_0.distcp"), so neither overwrites the other."""
+    base = [p.replace("\\", "/").rsplit("/", 1)[-1] for p in paths]
+    out = []
+    for path, name in zip(paths, base, strict=True):
+        if base.count(name) > 1:
+            parts = [x for x in path.replace("\\", "/").split("/") if x]
+            name = "__".join(parts[1:] if len(parts) > 2 else parts)
+        out.append(name[-200:])
+    return out
+
+
+def unzipped_cap(limits: dict) -> int:
+    """How many bytes a zipped folder may unpack to: its files barely compress (tensors), so a
+    few times the upload limit is room enough, and a zip bomb is refused before it inflates."""
+    cap = limits.get("max_unzipped_bytes") or 4 * limits.get("max_file_bytes", 1024**3)
+    return min(int(cap), limits.get("max_declared_bytes", cap))
+
+
 def extract_folder_zip(path: str, dest: str, limits: dict) -> list[str]:
-    """A zipped checkpoint folder, unpacked flat into dest within the inspector's limits.
-    Returns the names extracted; raises ValueError when the zip is out of bounds."""
+    """A zipped checkpoint folder, unpacked flat into dest within the inspector's limits: at most
+    MAX_FILES entries and unzipped_cap bytes in all (declared, and counted while writing), no
+    symlink, no name leading outside the folder, no two files of one name. Returns the names
+    extracted; raises UnsafeZip, before writing anything, when the zip is out of bounds."""
+    cap = unzipped_cap(limits)
     with zipfile.ZipFile(path) as zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
         if len(infos) > MAX_FILES:
-            raise ValueError(f"the zip holds {len(infos)} files; at most {MAX_FILES} are read")
-        if sum(i.file_size for i in infos) > limits["max_declared_bytes"]:
-            raise ValueError("the zip's files add up to more than the inspector's limit")
-        names = []
-        for info in sorted(infos, key=lambda i: i.filename):
-            name = os.path.basename(info.filename)
-            if not name or name.startswith("..") or "\x00" in name:
-                continue
-            # ZipExtFile stops at the declared size: a lying entry cannot write more than it says.
-            with zf.open(info) as src, open(os.path.join(dest, name), "wb") as out:
+            raise UnsafeZip(
+                f"the zip holds {len(infos)} files; at most {MAX_FILES} are read. Nothing was unpacked."
+            )
+        for info in infos:
+            if _is_symlink(info):
+                raise UnsafeZip(
+                    f"the zip holds a symbolic link ({info.filename[:120]!r}). Nothing was unpacked."
+                )
+            if _unsafe_name(info.filename):
+                raise UnsafeZip(
+                    f"the zip's entry {info.filename[:120]!r} points outside its folder (an absolute path or "
+                    "'..'). Nothing was unpacked."
+                )
+        declared = sum(i.file_size for i in infos)
+        if declared > cap:
+            raise UnsafeZip(
+                f"the zip's files unpack to {declared:,} bytes, more than the inspector's limit of {cap:,} "
+                f"(from {os.path.getsize(path):,} bytes zipped). Nothing was unpacked."
+            )
+        names = flat_names([i.filename for i in infos])
+        written = 0
+        for info, name in sorted(zip(infos, names, strict=True), key=lambda p: p[1]):
+            # ZipExtFile stops at the declared size and checks the CRC: a lying entry cannot
+            # write more than it says; the count is kept anyway.
+            with zf.open(info) as src, open(os.path.join(dest, name), "xb") as out:
                 while chunk := src.read(1 << 20):
+                    written += len(chunk)
+                    if written > cap:
+                        raise UnsafeZip(f"the zip unpacks to more than {cap:,} bytes. Unpacking stopped.")
                     out.write(chunk)
-            names.append(name)
-    return names
+    return sorted(names)

@@ -30,6 +30,14 @@ def read_safetensors(res: dict, path: str, limits: dict) -> dict:
                 f"The safetensors header declares {n} bytes; the file has {size} "
                 f"bytes and the limit is {limits['max_header_bytes']}. Nothing was parsed.",
             )
+        sent = res.get("sent")
+        if sent and 8 + n > sent["head"]:
+            return refuse(
+                res,
+                "limits",
+                f"The safetensors header declares {n:,} bytes, more than the first {sent['head']:,} bytes "
+                "that were sent: it cannot be read from them.",
+            )
         raw = f.read(n)
     try:
         header = json.loads(raw)

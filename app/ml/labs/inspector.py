@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -25,7 +24,9 @@ import torch
 import torch.serialization
 
 from app.ml.labs import captured, checkpoint_folder, error_text, resume_audit, resume_parts
+from app.ml.labs.inspect_folder import folder_zip, json_file
 from app.ml.labs.inspect_globals import allowed_globals, asks_for_code, bounded
+from app.ml.labs.inspect_header import why_not_header
 from app.ml.labs.inspect_safetensors import read_safetensors
 from app.ml.labs.inspect_tree import build_tree, no_more, short
 from app.ml.labs.ptfile import find_data_pkl, iter_globals
@@ -88,6 +89,7 @@ def _result(filename: str, size: int | None = None) -> dict:
         "reading": "full",  # or "header": above the size limit, no tensor data was read
         "kind": None,  # what the file is (resume_audit.file_kind)
         "audit": None,  # will it resume training? (resume_audit.judge)
+        "sent": None,  # a web upload read from its head and tail: {"head": bytes, "tail": bytes}
     }
 
 
@@ -242,7 +244,7 @@ def _torch_zip(res: dict, path: str, limits: dict) -> dict:
                 pkl is None
                 and checkpoint_folder.folder_layout([Path(i.filename).name for i in infos]) != "folder"
             ):
-                return _folder_zip(res, path, limits)
+                return folder_zip(res, path, limits)
             if declared > limits["max_declared_bytes"] and res["reading"] != "header":
                 return _refuse(
                     res,
@@ -273,6 +275,15 @@ def _torch_zip(res: dict, path: str, limits: dict) -> dict:
                 return _refuse(res, "limits", f"data.pkl is larger than {limits['max_pickle_bytes']} bytes.")
             data = zf.read(pkl)
     except zipfile.BadZipFile as exc:
+        if res["sent"]:  # only a head and a tail were sent: say which is short, not "cut off"
+            sent = res["sent"]
+            return _refuse(
+                res,
+                "limits",
+                f"The first {sent['head']:,} and last {sent['tail']:,} bytes that were sent do not hold the "
+                "whole of the zip's directory and its data.pkl, which a header-only reading needs "
+                f"({error_text(exc)}).",
+            )
         # It starts like a zip (torch.save's format) but zipfile finds no directory at its end:
         # the file was cut off, most often by a crash or a full disk while saving (6.3.2).
         return _refuse(
@@ -286,31 +297,6 @@ def _torch_zip(res: dict, path: str, limits: dict) -> dict:
         return _refuse(res, "format", error_text(exc), exc)
     res["verdict"] = _verdict_start(data, res, limits)
     return _load_torch(res, path, mmap=True, limits=limits)
-
-
-def _folder_zip(res: dict, path: str, limits: dict) -> dict:
-    """A zipped checkpoint folder (HF Trainer's checkpoint-N/, Accelerate's save_state output):
-    unpacked in a throwaway folder within the limits, and audited as a whole."""
-    with tempfile.TemporaryDirectory(prefix="ckpt-folder-") as tmp:
-        try:
-            checkpoint_folder.extract_folder_zip(path, tmp, limits)
-        except (zipfile.BadZipFile, ValueError, OSError) as exc:
-            return _refuse(res, "limits", error_text(exc), exc)
-        audit = checkpoint_folder.audit_folder(tmp, limits)
-    res["kind"] = audit["kind"]
-    res["audit"] = audit
-    res["verdict"] = {
-        "safe": all(f["safe"] is not False or f.get("allowlist") for f in audit["files"]),
-        "summary": "A zipped checkpoint folder: each file was read with weights_only=True.",
-        "reason": None,
-        "globals": [],
-        "globals_complete": True,
-        "checked": [],
-        "allowlist": None,
-        "numpy_keys": None,
-    }
-    res.update(ok=True, stage="done")
-    return res
 
 
 def _verdict_start(data: bytes | IO[bytes], res: dict, limits: dict) -> dict:
@@ -362,6 +348,7 @@ def inspect_file(path: str, filename: str, limits: dict | None = None) -> dict:
 def _inspect(path: str, filename: str, limits: dict) -> dict:
     filename = os.path.basename(filename or "")
     res = _result(filename)
+    res["sent"] = limits.get("sent")
     ext = res["extension"]
     try:
         size = os.path.getsize(path)
@@ -374,7 +361,7 @@ def _inspect(path: str, filename: str, limits: dict) -> dict:
         if fmt is None and ext in SAFETENSORS_EXTENSIONS and size >= 8:
             fmt = "safetensors"  # let the header checks explain what is wrong with it
         if fmt is None and head[:1] == b"{" and ext == ".json" and size <= checkpoint_folder.MAX_JSON_BYTES:
-            return _json_file(res, path)
+            return json_file(res, path)
         if fmt is None:
             return _refuse(
                 res,
@@ -387,8 +374,10 @@ def _inspect(path: str, filename: str, limits: dict) -> dict:
             res["notes"].append(f"The name says {ext}, but the content is {fmt}: the content decides.")
         if size > limits["max_file_bytes"]:
             if fmt not in ("torch-zip", "safetensors") or size > limits["max_header_file_bytes"]:
+                # Too big for a header-only reading, or a format without a directory to read it by.
+                headerless = fmt in ("torch-legacy", "pickle") and size <= limits["max_header_file_bytes"]
                 return _refuse(
-                    res, "limits", f"The file has {size} bytes; the limit is {limits['max_file_bytes']}."
+                    res, "no_header" if headerless else "limits", why_not_header(fmt, size, limits)
                 )
             # Bigger than the limit: only the zip's directory and the pickle (or the safetensors
             # header) are read; every tensor is shape and dtype, without its data.
@@ -400,15 +389,3 @@ def _inspect(path: str, filename: str, limits: dict) -> dict:
         return _pickle_file(res, path, limits)
     except Exception as exc:
         return _refuse(res, res["stage"] or "inspect", error_text(exc), exc)
-
-
-def _json_file(res: dict, path: str) -> dict:
-    """trainer_state.json on its own: the HF Trainer's step and epoch counters."""
-    res["format"] = "json"
-    with tempfile.TemporaryDirectory(prefix="ckpt-json-") as tmp:
-        os.symlink(os.path.abspath(path), os.path.join(tmp, "trainer_state.json"))
-        audit = checkpoint_folder.audit_folder(tmp, {})
-    res["kind"] = audit["kind"] = "hf_trainer_state"
-    res["audit"] = audit
-    res.update(ok=True, stage="done")
-    return res
