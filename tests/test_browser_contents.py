@@ -75,3 +75,20 @@ def test_keys_in_a_table_stay_whole_on_a_phone(page: Page) -> None:
         line = cells.nth(i).evaluate("e => parseFloat(getComputedStyle(e).lineHeight) || 20")
         assert box is not None and box["height"] < 2 * line, cells.nth(i).inner_text()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_without_javascript_the_open_contents_stay_in_the_pages_flow_on_a_phone(browser, live_server) -> None:
+    """Nothing folds the contents without a script: they must not sit over the lesson as one reads."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, base_url=live_server.url, java_script_enabled=False
+    )
+    try:
+        page = context.new_page()
+        page.goto(CHAPTER)
+        toc = page.locator(".toc")
+        expect(page.locator(".toc-details")).to_have_attribute("open", "")
+        page.locator("#checkpoint-simulator").scroll_into_view_if_needed()
+        expect(toc).not_to_be_in_viewport()
+        expect(page.locator("#checkpoint-simulator")).to_be_in_viewport()
+    finally:
+        context.close()

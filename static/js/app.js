@@ -1,4 +1,5 @@
 // Progressive enhancement only: the lesson reads fine without it.
+document.documentElement.classList.remove("no-js");  // CSS keeps what only a script folds out of the way
 (function () {
   "use strict";
 
