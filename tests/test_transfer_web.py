@@ -187,12 +187,7 @@ def test_every_load_view_is_answered_in_the_background(tmp_path, pretrained_dir)
         while not client.get(f"{API}/options").json()["all_views_ready"]:
             assert time.monotonic() < deadline
             time.sleep(0.5)
-        assert len(app.state.transfer_cache) == 2 * 4 * 9 * 4
-        # And every diagram is drawn, in both languages: the first learner to ask waits for nothing.
-        from app.components.transfer_visualizer.views import _rendered
-
-        assert len(_rendered) >= 2 * 2 * 4 * 9 * 4
-        # Answers come from that cache, and they are torch's real ones.
+        # The answers are torch's real ones.
         view = inspect(
             client, source="convnet_mini", variant="wider_block", num_classes=7, strategy="non_strict"
         )
