@@ -29,7 +29,7 @@ from app.jobs.reading import Reading
 from app.jobs.records import EpochRow, Run, reference_key
 from app.jobs.scheduler import Limits, Scheduler
 from app.jobs.store import RunStore
-from app.jobs.submitting import Submitting
+from app.jobs.submitting import Submitting, places_of
 from app.jobs.supervisor import Ending, Supervisor
 from app.jobs.upkeep import Upkeep
 from app.settings import Settings
@@ -189,6 +189,7 @@ class JobManager(Submitting, Reading):
             nice=processes.WORKER_NICE,
             pretrained_dir=str(self.settings.pretrained_path),
             resume=resume,
+            places=places_of(run),
         )
 
     # --- what the runs' processes tell (the supervisor, on the monitor thread) ---
