@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.axe import describe, serious_violations
 from tests.simulator_helpers import API as SIM
@@ -205,3 +205,46 @@ def test_the_lab_in_chapter_seven(
     violations = serious_violations(page)
     assert not violations, describe(violations)
     context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    ("lang", "size", "scheme"), [("en", (1366, 850), "dark"), ("zh", (390, 844), "light")]
+)
+def test_the_page_shows_the_place_in_line_then_the_result(
+    browser: Browser, live_server, tmp_path: Path, lang: str, size: tuple[int, int], scheme: str
+) -> None:
+    context = browser.new_context(
+        viewport={"width": size[0], "height": size[1]}, color_scheme=scheme, base_url=live_server.url
+    )
+    page = context.new_page()
+    page.goto(f"/{lang}/07-checkpoints-in-practice#scl-title")
+    # Two of this learner's runs hold the server's full-speed places (50 ms a step: not paced).
+    body = {"epochs": 200, "checkpoint_every": 50, "pace_ms": 50}
+    runs = [page.request.post(f"{SIM}/runs", data=body).json()["id"] for _ in range(2)]
+    for run_id in runs:
+        expect_status(page, run_id, "running")
+    page.click("#scl-form input[name=world][value='4']")
+    page.click("#scl-save")
+    waiting = page.locator("#scl-result .scl-waiting")
+    expect(waiting).to_be_visible(timeout=60_000)
+    expect(waiting).to_contain_text("place 1" if lang == "en" else "排第 1 位", timeout=60_000)
+    waiting.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / f"scl-waiting-{lang}-{size[0]}-{scheme}.png"), full_page=False)
+    violations = serious_violations(page)
+    assert not violations, describe(violations)
+    for run_id in runs:  # the places free up: the fragment, asking again by itself, shows the result
+        assert page.request.post(f"{SIM}/runs/{run_id}/crash").ok
+    done = page.locator("#scl-result [data-status='done'] table")
+    expect(done).to_be_visible(timeout=240_000)
+    done.scroll_into_view_if_needed()
+    assert page.evaluate("document.documentElement.scrollWidth") <= size[0]
+    page.screenshot(path=str(tmp_path / f"scl-done-{lang}-{size[0]}-{scheme}.png"), full_page=False)
+    context.close()
+
+
+def expect_status(page: Page, run_id: str, status: str) -> None:
+    deadline = time.monotonic() + 120
+    while page.request.get(f"{SIM}/runs/{run_id}").json()["status"] != status:
+        assert time.monotonic() < deadline, f"run {run_id} never {status}"
+        time.sleep(0.1)
