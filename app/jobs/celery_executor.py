@@ -25,7 +25,7 @@ import redis
 
 from app.jobs import redis_keys as rk
 from app.jobs.celery_app import HEARTBEAT_S, START_TIMEOUT_S, TASK, make_celery, node_queue
-from app.jobs.executors import Deliver
+from app.jobs.executors import Deliver, NoRoom
 from app.jobs.protocol import Job
 from app.jobs.redis_keys import Keys, node_key
 from app.settings import Settings
@@ -118,9 +118,10 @@ class CeleryExecutor:
     def launch(self, job: Job) -> tuple[RemoteProcess, None]:
         keys = Keys(f"{self.web}:{job.run_id}:{secrets.token_hex(4)}")
         node, places = self._pick_node(job.places)
+        if node is None and self._nodes:
+            raise NoRoom(f"no worker node has {places} free slots now")
         if node is None:
-            # The manager keeps the run first in line and tries again when a run ends.
-            raise RuntimeError(f"no worker node has {places} free slots now")
+            raise RuntimeError("no worker node is up")  # the manager keeps the run first in line
         # Raises while Redis is unreachable: the manager keeps the run first in line.
         self.celery.send_task(
             TASK,

@@ -16,7 +16,7 @@ import time
 
 from app.jobs import processes
 from app.jobs.events import Checkpoint, Done, Epoch, Event, Recorded, Resumed, Started, Step
-from app.jobs.executors import make_executor
+from app.jobs.executors import NoRoom, make_executor
 from app.jobs.protocol import (
     Job,
     LimitReached,
@@ -161,6 +161,11 @@ class JobManager(Submitting, Reading):
                 # Outside the lock: the very first start waits for the forkserver to import torch,
                 # and submitting or crashing other runs must not wait for that.
                 pid = self.supervisor.launch(self.job_for(run))
+            except NoRoom as exc:  # no node has room for all its ranks yet: an ordinary wait
+                log.debug("run %s waits first in line: %s", run.id, exc)
+                with self._lock:
+                    self.scheduler.put_back(waiting)
+                return
             except Exception:
                 # Not handed over (Redis unreachable for a remote executor): the run keeps its
                 # place at the head of the line and is tried again on the next round.
