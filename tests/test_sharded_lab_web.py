@@ -159,10 +159,10 @@ def test_an_experiment_waits_behind_a_busy_place_then_runs(scl: TestClient) -> N
 
 def test_an_experiment_of_another_learner_is_not_found(scl: TestClient) -> None:
     mine = scl.post(f"{API}/experiments", json={"case": "save", "world": 1}).json()["id"]
-    with TestClient(scl.app) as other:
-        other.get("/api/session")
-        assert other.get(f"{API}/experiments/{mine}").status_code == 404
-    _wait(scl, mine)
+    other = TestClient(scl.app)  # another browser; not `with`: that would run the app's shutdown
+    other.get("/api/session")
+    assert other.get(f"{API}/experiments/{mine}").status_code == 404
+    assert _wait(scl, mine)["status"] == "done"
 
 
 @pytest.mark.parametrize(
