@@ -24,7 +24,7 @@ ACTIVE = ("queued", "running")
 
 
 @pytest.fixture(scope="module")
-def scl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def scl(tmp_path_factory: pytest.TempPathFactory, pretrained_dir: Path) -> Iterator[TestClient]:
     from app.main import create_app
     from app.settings import Settings
     from tests.conftest import REPO
@@ -33,7 +33,9 @@ def scl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         data_dir=tmp_path_factory.mktemp("scl") / "data",
         tutorials_dir=REPO / "tutorials",
         secret_key="t",
-        pretrained_dir=tmp_path_factory.mktemp("nopre"),
+        # The shared pretrained sources: no pretraining job of this app's takes the one place.
+        pretrained_dir=pretrained_dir,
+        transfer_prewarm=False,
         # One full-speed place and no paced ones: a run at any pace makes an experiment wait.
         max_workers=1,
         paced_workers=0,
