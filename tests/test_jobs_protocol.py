@@ -91,7 +91,9 @@ def test_the_job_manager_is_a_job_backend(tmp_path):
         "threads",
         "nice",
         "pretrained_dir",
+        "places",
     }
+    assert job["places"] == 1  # a training run: one process
 
 
 def test_the_seam_imports_no_torch():

@@ -175,3 +175,37 @@ def test_a_learners_next_run_is_in_the_round_being_served_once_their_first_start
     sched.add("b0", "b", "train", 0)
     sched.add("c0", "c", "train", 0)
     assert sched.queued() == ["a1", "b0", "c0"]
+
+
+def test_a_sharded_experiment_waits_for_a_place_per_rank_and_holds_them_all():
+    sched = Scheduler(LIMITS, Clock())
+    sched.add("train-a", "a", "train", 0)
+    sched.add("world-4", "b", "sharded", 0, places=4)  # four ranks: every one of two places
+    sched.add("train-c", "c", "train", 0)
+    first = sched.take(full_places=2)
+    assert first is not None and first.run_id == "train-a"
+    # One place is free, the experiment needs both: it waits, and the run behind it waits too.
+    assert sched.take(full_places=2) is None
+    assert sched.position("world-4") == 1 and sched.position("train-c") == 2
+    sched.release("train-a")
+    second = sched.take(full_places=2)
+    assert second is not None and second.run_id == "world-4"
+    assert sched.free(2)[False] == 0
+    assert sched.take(full_places=2) is None  # it holds both places until it ends
+    sched.release("world-4")
+    assert sched.free(2)[False] == 2
+    third = sched.take(full_places=2)
+    assert third is not None and third.run_id == "train-c"
+
+
+def test_a_sharded_experiment_never_takes_a_paced_place_and_paced_runs_pass_it():
+    sched = Scheduler(LIMITS, Clock())
+    sched.add("busy", "a", "train", 0)
+    sched.add("world-2", "b", "sharded", PACED_MIN_MS, places=2)
+    sched.add("paced", "c", "train", PACED_MIN_MS)
+    started = [sched.take(2) for _ in range(2)]
+    assert [item.run_id for item in started if item] == ["busy", "paced"]
+    assert sched.take(2) is None and sched.position("world-2") == 1
+    sched.release("busy")
+    item = sched.take(2)
+    assert item is not None and item.run_id == "world-2" and not item.paced

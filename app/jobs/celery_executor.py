@@ -25,7 +25,7 @@ import redis
 
 from app.jobs import redis_keys as rk
 from app.jobs.celery_app import HEARTBEAT_S, START_TIMEOUT_S, TASK, make_celery, node_queue
-from app.jobs.executors import Deliver
+from app.jobs.executors import Deliver, NoRoom
 from app.jobs.protocol import Job
 from app.jobs.redis_keys import Keys, node_key
 from app.settings import Settings
@@ -39,6 +39,7 @@ class _Remote:
     run_id: str
     keys: Keys
     node: str
+    places: int = 1  # slots of its node it takes (a sharded experiment's ranks)
     last_id: str = "0-0"
     launched: float = field(default_factory=time.monotonic)
     seen: bool = False  # its heartbeat was seen once: a node has it
@@ -116,7 +117,9 @@ class CeleryExecutor:
 
     def launch(self, job: Job) -> tuple[RemoteProcess, None]:
         keys = Keys(f"{self.web}:{job.run_id}:{secrets.token_hex(4)}")
-        node = self._pick_node()
+        node, places = self._pick_node(job.places)
+        if node is None and self._nodes:
+            raise NoRoom(f"no worker node has {places} free slots now")
         if node is None:
             raise RuntimeError("no worker node is up")  # the manager keeps the run first in line
         # Raises while Redis is unreachable: the manager keeps the run first in line.
@@ -127,17 +130,21 @@ class CeleryExecutor:
             queue=node_queue(self.settings.celery_queue, node),
         )
         with self._lock:
-            self._runs[job.run_id] = _Remote(job.run_id, keys, node)
+            self._runs[job.run_id] = _Remote(job.run_id, keys, node, places)
         return RemoteProcess(self, job.run_id), None
 
-    def _pick_node(self) -> str | None:
-        """The live node with the most free slots (runs handed to it and not ended count)."""
+    def _pick_node(self, wanted: int = 1) -> tuple[str | None, int]:
+        """The live node with the most free slots (the slots of runs handed to it and not ended
+        count), if it has room for `wanted` of them (at most a whole node: the ranks of one
+        experiment run on one node); and the slots the run takes."""
         with self._lock:
             busy: dict[str, int] = {}
             for remote in self._runs.values():
-                busy[remote.node] = busy.get(remote.node, 0) + 1
+                busy[remote.node] = busy.get(remote.node, 0) + remote.places
             free = {name: slots - busy.get(name, 0) for name, slots in self._nodes.items()}
-        return max(sorted(free), key=lambda name: free[name]) if free else None
+            places = max(1, min(wanted, max(self._nodes.values(), default=1)))
+        best = max(sorted(free), key=lambda name: free[name]) if free else None
+        return (best if best is not None and free[best] >= places else None), places
 
     def slots(self) -> int:
         return sum(self._nodes.values())

@@ -20,6 +20,11 @@ from app.settings import Settings
 Deliver = Callable[[str, dict], None]
 
 
+class NoRoom(RuntimeError):
+    """No single node has room for all of a run's processes now (a remote executor's nodes each
+    have their own slots): the run stays first in line and is tried again on the next round."""
+
+
 class Process(Protocol):
     @property
     def pid(self) -> int | None: ...

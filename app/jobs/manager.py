@@ -16,7 +16,7 @@ import time
 
 from app.jobs import processes
 from app.jobs.events import Checkpoint, Done, Epoch, Event, Recorded, Resumed, Started, Step
-from app.jobs.executors import make_executor
+from app.jobs.executors import NoRoom, make_executor
 from app.jobs.protocol import (
     Job,
     LimitReached,
@@ -29,7 +29,7 @@ from app.jobs.reading import Reading
 from app.jobs.records import EpochRow, Run, reference_key
 from app.jobs.scheduler import Limits, Scheduler
 from app.jobs.store import RunStore
-from app.jobs.submitting import Submitting
+from app.jobs.submitting import Submitting, places_of
 from app.jobs.supervisor import Ending, Supervisor
 from app.jobs.upkeep import Upkeep
 from app.settings import Settings
@@ -161,6 +161,11 @@ class JobManager(Submitting, Reading):
                 # Outside the lock: the very first start waits for the forkserver to import torch,
                 # and submitting or crashing other runs must not wait for that.
                 pid = self.supervisor.launch(self.job_for(run))
+            except NoRoom as exc:  # no node has room for all its ranks yet: an ordinary wait
+                log.debug("run %s waits first in line: %s", run.id, exc)
+                with self._lock:
+                    self.scheduler.put_back(waiting)
+                return
             except Exception:
                 # Not handed over (Redis unreachable for a remote executor): the run keeps its
                 # place at the head of the line and is tried again on the next round.
@@ -189,6 +194,7 @@ class JobManager(Submitting, Reading):
             nice=processes.WORKER_NICE,
             pretrained_dir=str(self.settings.pretrained_path),
             resume=resume,
+            places=places_of(run),
         )
 
     # --- what the runs' processes tell (the supervisor, on the monitor thread) ---

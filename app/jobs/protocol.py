@@ -52,6 +52,7 @@ class Job:
     nice: int = 0
     pretrained_dir: str = ""
     resume: Resume | None = None
+    places: int = 1  # its processes at once (a sharded experiment's ranks): a node keeps room for them
 
     def to_wire(self) -> dict:
         wire = asdict(self)

@@ -4,7 +4,10 @@ no threads (the run service calls it under its lock), and the clock is passed in
 Two lines of waiting runs, one per kind of place. Full-speed runs (no pace, references,
 pretraining) take one of the full-speed places (a core each). A run at a watching pace (PACED_MIN_MS
 or more between epochs) sleeps most of its time: it holds a process, hardly a core, so paced runs
-have PACED_WORKERS places of their own and never wait behind full-speed ones.
+have PACED_WORKERS places of their own and never wait behind full-speed ones. A run of several
+processes (a sharded experiment's ranks) takes as many full-speed places as it runs processes at
+once, at most all of them; it waits first in its line until that many are free, so nothing
+behind it can starve it.
 
 Within a line, round-robin across owners (a learner's session; shared work is its own owner): a
 new run of an owner goes into the round after that owner's last waiting run, and no earlier than
@@ -47,6 +50,7 @@ class Waiting:
     paced: bool
     key: tuple[int, int, int]  # (0 if pushed first else 1, round, arrival)
     address: str | None  # the owner's client address when it was queued
+    places: int = 1  # full-speed places it holds while it runs (its processes at once)
 
 
 @dataclass
@@ -77,6 +81,11 @@ class _Line:
         return now if last is None else max(now, last + 1)
 
 
+def _need(item: Waiting, full_places: int) -> int:
+    """The places a waiting run takes: one, or its processes at once, at most every full-speed place."""
+    return 1 if item.paced else max(1, min(item.places, full_places))
+
+
 class Scheduler:
     def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic):
         self.limits = limits
@@ -85,7 +94,7 @@ class Scheduler:
         self._items: dict[str, Waiting] = {}
         self._arrivals = itertools.count()
         self._held = {False: 0, True: 0}  # places held by runs started (or starting), by paced
-        self._holding: dict[str, bool] = {}  # run -> the kind of place it holds
+        self._holding: dict[str, tuple[bool, int]] = {}  # run -> the kind of place it holds, how many
         self._addresses: OrderedDict[str, tuple[str, float]] = OrderedDict()  # session -> (address, seen)
         self._per_address: dict[str, int] = {}  # address -> its waiting runs
 
@@ -143,13 +152,21 @@ class Scheduler:
     def is_paced(self, kind: str, pace_ms: int) -> bool:
         return bool(self.limits.paced_places) and kind in PACED_KINDS and pace_ms >= PACED_MIN_MS
 
-    def add(self, run_id: str, session: str | None, kind: str, pace_ms: int, first: bool = False) -> None:
+    def add(
+        self,
+        run_id: str,
+        session: str | None,
+        kind: str,
+        pace_ms: int,
+        first: bool = False,
+        places: int = 1,
+    ) -> None:
         """Queue a run: in its owner's next round, or ahead of everyone (`first`)."""
         owner = session or f"run:{run_id}"
-        paced = self.is_paced(kind, pace_ms)
+        paced = places == 1 and self.is_paced(kind, pace_ms)
         line = self._lines[paced]
         key = (0 if first else 1, line.next_round(owner), next(self._arrivals))
-        self._put(Waiting(run_id, owner, paced, key, self.address(session)))
+        self._put(Waiting(run_id, owner, paced, key, self.address(session), max(1, places)))
 
     def _put(self, item: Waiting) -> None:
         self._lines[item.paced].add(item)
@@ -199,19 +216,18 @@ class Scheduler:
         """The next run to start, if a place of its kind is free; it leaves the line and holds the
         place until `release` (or `put_back`)."""
         free = self.free(full_places)
-        heads = [
-            self._lines[p].by_key[self._lines[p].keys[0]]
-            for p in (False, True)
-            if free[p] > 0 and self._lines[p].keys
-        ]
+        heads = [self._lines[p].by_key[self._lines[p].keys[0]] for p in (False, True) if self._lines[p].keys]
+        # A head waits for as many places as it needs, and its line waits with it.
+        heads = [w for w in heads if free[w.paced] >= _need(w, full_places)]
         if not heads:
             return None
         item = min(heads, key=lambda w: (w.key[0], w.key[2]))  # both free: the first to arrive
         self.remove(item.run_id)
         line = self._lines[item.paced]
         line.round = max(line.round, item.key[1])
-        self._held[item.paced] += 1
-        self._holding[item.run_id] = item.paced
+        held = _need(item, full_places)
+        self._held[item.paced] += held
+        self._holding[item.run_id] = (item.paced, held)
         return item
 
     def put_back(self, item: Waiting) -> None:
@@ -221,6 +237,6 @@ class Scheduler:
 
     def release(self, run_id: str) -> None:
         """The run ended: the place it held is free."""
-        paced = self._holding.pop(run_id, None)
-        if paced is not None:
-            self._held[paced] -= 1
+        holding = self._holding.pop(run_id, None)
+        if holding is not None:
+            self._held[holding[0]] -= holding[1]

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+from app.jobs import sharded_tasks
 from app.jobs.protocol import Run, RunOptions, RunStatus
 from app.jobs.records import reference_id, reference_key
 from app.jobs.scheduler import Scheduler
@@ -37,6 +38,10 @@ class Submitting:
     ) -> Run:
         if kind == "train" and session is not None:
             return self.submit_train(session, config, options)
+        if kind == sharded_tasks.KIND:
+            # Checked here, not in the job's process: a bad config is refused, never queued. Its
+            # ranks get the memory every lab sandbox gets.
+            config = {**sharded_tasks.parse(config), "memory_mb": self.settings.inspect_memory_mb}
         return self.submit_job(session, kind, config, run_id=run_id, first=first)
 
     def submit_train(self, session: str, config: dict, options: RunOptions | dict | None) -> Run:
@@ -206,5 +211,10 @@ class Submitting:
         return run
 
     def _enqueue(self, run: Run, first: bool = False) -> None:
-        self.scheduler.add(run.id, run.session, run.kind, run.options.pace_ms, first)
+        self.scheduler.add(run.id, run.session, run.kind, run.options.pace_ms, first, places_of(run))
         self.supervisor.wake()
+
+
+def places_of(run: Run) -> int:
+    """The full-speed places a run holds while it runs: one, or a sharded experiment's ranks."""
+    return sharded_tasks.places(run.config) if run.kind == sharded_tasks.KIND else 1

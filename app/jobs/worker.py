@@ -63,7 +63,7 @@ def run_job(wire: dict, pipe: Any) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     os.nice(job.nice)
     torch.set_num_threads(job.threads)
-    body = {"pretrain": _pretrain, "finetune": _finetune}.get(job.task, _train)
+    body = {"pretrain": _pretrain, "finetune": _finetune, "sharded": _sharded}.get(job.task, _train)
     try:
         body(job, conn)
     except BaseException as exc:  # reported to the page as torch's own words
@@ -199,6 +199,13 @@ def _finetune(job: Job, conn: Outbox) -> None:
                 "load_ok": result["load"]["ok"],
             }
         )
+
+
+def _sharded(job: Job, conn: Outbox) -> None:
+    """A ShardedCheckpointLab experiment: its ranks are forked here, under the labs' limits."""
+    from app.jobs import sharded_tasks
+
+    sharded_tasks.run(job.config, job.run_dir, int(job.config["memory_mb"]), conn.send)
 
 
 def _crash(conn: Outbox, info: dict) -> NoReturn:

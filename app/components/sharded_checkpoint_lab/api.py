@@ -1,61 +1,39 @@
-"""JSON API of the ShardedCheckpointLab, under /api/sharded-checkpoint-lab (see /docs)."""
+"""JSON API of the ShardedCheckpointLab, under /api/sharded-checkpoint-lab (see /docs).
+
+An experiment is a job: POST queues it (201, with its place in line), GET reads it back until its
+status is done (with `result`) or failed (with `error`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 
-from app.components.labs import SandboxSlot
 from app.components.sharded_checkpoint_lab import service
-from app.components.sharded_checkpoint_lab.schemas import (
-    DdpOut,
-    KilledOut,
-    ManyRanks,
-    ReshardOut,
-    SaveOut,
-    ShardingName,
-    World,
-)
+from app.components.sharded_checkpoint_lab.schemas import ExperimentIn, ExperimentOut
+from app.jobs.protocol import LimitReached
 
 router = APIRouter(prefix="/api/sharded-checkpoint-lab", tags=["sharded checkpoint lab"])
 
 
-@router.get(
-    "/save", response_model=SaveOut, summary="Train on N ranks and save with DCP: files and slice map"
+@router.post(
+    "/experiments",
+    status_code=201,
+    response_model=ExperimentOut,
+    summary="Queue an experiment on real ranks (save, reshard, killed rank, DDP's rules)",
 )
-def save(
-    request: Request, _: SandboxSlot, world: World = 2, sharding: ShardingName = "sharded"
-) -> dict[str, Any]:
-    return service.save(request, world, sharding)
-
-
-@router.get(
-    "/reshard",
-    response_model=ReshardOut,
-    summary="Save on N ranks, load on M (1: into a plain model) and compare every slice",
-)
-def reshard(
-    request: Request,
-    _: SandboxSlot,
-    world: World = 2,
-    sharding: ShardingName = "sharded",
-    load_world: World = 4,
-) -> dict[str, Any]:
-    return service.reshard(request, world, sharding, load_world)
+def submit(request: Request, body: ExperimentIn) -> dict[str, Any]:
+    try:
+        run = service.submit(request, body)
+    except LimitReached as exc:
+        raise HTTPException(429, str(exc)) from None
+    return service.state(request, run)
 
 
 @router.get(
-    "/killed",
-    response_model=KilledOut,
-    summary="Save at step 4, then SIGKILL the last rank during the save at step 8",
+    "/experiments/{experiment_id}",
+    response_model=ExperimentOut,
+    summary="An experiment: its place in line, then its result (files, slices, loads, ranks' fates)",
 )
-def killed(
-    request: Request, _: SandboxSlot, world: ManyRanks = 2, sharding: ShardingName = "sharded"
-) -> dict[str, Any]:
-    return service.killed(request, world, sharding)
-
-
-@router.get("/ddp", response_model=DdpOut, summary="DDP: who writes which file, and per-rank RNG state")
-def ddp(request: Request, _: SandboxSlot, world: ManyRanks = 2) -> dict[str, Any]:
-    return service.ddp(request, world)["ddp"]
+def experiment(request: Request, experiment_id: str) -> dict[str, Any]:
+    return service.state(request, service.owned(request, experiment_id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 
 def _one_of(*allowed: int) -> AfterValidator:
@@ -20,6 +20,7 @@ def _one_of(*allowed: int) -> AfterValidator:
 World = Annotated[int, _one_of(1, 2, 4)]
 ManyRanks = Annotated[int, _one_of(2, 4)]
 ShardingName = Literal["replicated", "sharded"]
+Case = Literal["save", "reshard", "killed", "ddp"]
 
 
 class RankOutcome(BaseModel):
@@ -102,3 +103,52 @@ class DdpOut(BaseModel):
     ranks: list[DdpRank]
     rank0_only: list[ShardFile]
     every_rank: list[ShardFile]
+
+
+class ExperimentIn(BaseModel):
+    """One experiment on real ranks: it waits in the job queue like a run, then runs."""
+
+    case: Case = Field(
+        description="save: train and save on `world` ranks; reshard: then load on `load_world`; "
+        "killed: SIGKILL the last rank during a save; ddp: DDP's files and per-rank RNG state"
+    )
+    world: World = 2
+    sharding: ShardingName = "sharded"
+    load_world: World = Field(4, description="ranks that load (reshard only); 1: into a plain model")
+
+    @model_validator(mode="after")
+    def _has_other_ranks(self) -> ExperimentIn:
+        if self.case in ("killed", "ddp") and self.world == 1:
+            raise ValueError("choose 2 or 4 ranks: a world of one has no other rank")
+        return self
+
+
+class SaveCase(SaveOut):
+    case: Literal["save"]
+
+
+class ReshardCase(ReshardOut):
+    case: Literal["reshard"]
+
+
+class KilledCase(KilledOut):
+    case: Literal["killed"]
+
+
+class DdpCase(BaseModel):
+    case: Literal["ddp"]
+    ddp: DdpOut
+
+
+class ExperimentOut(BaseModel):
+    id: str
+    status: str = Field(description="queued, running, done, failed or interrupted")
+    queue_position: int | None = Field(None, description="1 = next to start, while queued")
+    case: Case
+    world: int
+    sharding: ShardingName
+    load_world: int
+    error: str | None = Field(None, description="why the experiment failed (time or memory limit, …)")
+    result: Annotated[SaveCase | ReshardCase | KilledCase | DdpCase, Field(discriminator="case")] | None = (
+        Field(None, description="what the ranks did, once done")
+    )

@@ -1,41 +1,62 @@
-"""The ShardedCheckpointLab's cases, run on real ranks in the labs' sandbox and shared by everyone
-who asks the same question (the model and its seed are fixed); plus what the page shows of them."""
+"""The ShardedCheckpointLab's experiments as jobs of the learner's session (kind "sharded"): submitted
+through the job backend, queued like runs, run on real ranks by its executor; their results are
+stored with the job and read back here. Plus what the page shows of them."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 
-from app.components import labs
-from app.jobs.sharded_tasks import sharded_ddp, sharded_killed, sharded_reshard, sharded_save
+from app.components.sharded_checkpoint_lab.schemas import ExperimentIn
+from app.jobs.protocol import JobBackend, Run
+from app.jobs.sharded_tasks import KIND
+from app.sessions import session_id
 
-
-def _run(request: Request, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    with labs.work_folder(request) as folder:
-        return labs.sandbox(request, fn, folder, *args)
-
-
-def save(request: Request, world: int, sharding: str) -> dict[str, Any]:
-    return labs.cached(
-        request, ("scl.save", world, sharding), lambda: _run(request, sharded_save, world, sharding)
-    )
+KEEP = 4  # a learner's finished experiments kept (the page shows the last; the API any of these)
 
 
-def reshard(request: Request, world: int, sharding: str, load_world: int) -> dict[str, Any]:
-    key = ("scl.reshard", world, sharding, load_world)
-    return labs.cached(request, key, lambda: _run(request, sharded_reshard, world, sharding, load_world))
+def _jobs(request: Request) -> JobBackend:
+    jobs: JobBackend = request.app.state.jobs
+    return jobs
 
 
-def killed(request: Request, world: int, sharding: str) -> dict[str, Any]:
-    key = ("scl.killed", world, sharding)
-    return labs.cached(request, key, lambda: _run(request, sharded_killed, world, sharding))
+def submit(request: Request, experiment: ExperimentIn) -> Run:
+    """Queue the experiment for the learner (raises LimitReached like a run would)."""
+    jobs, sid = _jobs(request), session_id(request)
+    run = jobs.submit(sid, KIND, experiment.model_dump())
+    old = [r for r in jobs.session_runs(sid) if r.kind == KIND and not r.active]
+    for stale in old[: max(0, len(old) - KEEP)]:
+        jobs.delete(stale.id)
+    return run
 
 
-def ddp(request: Request, world: int) -> dict[str, Any]:
-    return labs.cached(request, ("scl.ddp", world), lambda: _run(request, sharded_ddp, world))
+def owned(request: Request, run_id: str) -> Run:
+    run = _jobs(request).run(run_id) if len(run_id) <= 64 else None
+    if run is None or run.kind != KIND or run.session != session_id(request):
+        raise HTTPException(404, "no such experiment")
+    return run
+
+
+def state(request: Request, run: Run) -> dict[str, Any]:
+    """The experiment as the API and the page show it: waiting (and where), running, or its result."""
+    jobs = _jobs(request)
+    results = jobs.events(run.id, "result")
+    result = {"case": results[-1]["case"], **results[-1]["result"]} if results else None
+    config = run.config
+    return {
+        "id": run.id,
+        "status": str(run.status),
+        "active": run.active,
+        "queue_position": jobs.queue_position(run.id),
+        "case": config["case"],
+        "world": config["world"],
+        "sharding": config["sharding"],
+        "load_world": config["load_world"],
+        "error": run.error,
+        "result": result,
+    }
 
 
 # --- what the page shows -------------------------------------------------------------------------

@@ -68,6 +68,11 @@ STRINGS: dict[str, dict[str, str]] = {
             "数据增强也一样：随机状态要按 rank 各存一份。"
         ),
         "scl.failed": "这个 rank 出错了：",
+        "scl.waiting": "在队列里等待：排第 {n} 位。各个 rank 一有空位就启动。",
+        "scl.job_failed": "这次实验没能完成：",
+        "scl.bad_choice": "请选择 1、2 或 4 个 rank，以及一种权重放法。",
+        "scl.limit_active": "已达上限：同时最多 {n} 个任务排队或运行。等一个结束再开始。",
+        "scl.limit_queue": "队列已满，请一分钟后再试。",
     },
     "en": {
         "scl.title": "Try it: one checkpoint, saved by several processes",
@@ -147,5 +152,10 @@ STRINGS: dict[str, dict[str, str]] = {
             "drop the same units (and draw the same augmentations): save the random state once per rank."
         ),
         "scl.failed": "This rank failed:",
+        "scl.waiting": "Waiting in line: place {n}. The ranks start as soon as there is room for them.",
+        "scl.job_failed": "The experiment could not finish:",
+        "scl.bad_choice": "Choose 1, 2 or 4 ranks and a way to place the weights.",
+        "scl.limit_active": "Limit reached: at most {n} jobs may wait or run at once. Wait for one to end.",
+        "scl.limit_queue": "The queue is full; try again in a minute.",
     },
 }
