@@ -41,3 +41,19 @@ def wait_finished(client, run_id: str, timeout: float = 90.0) -> dict:
 
 def wait_event(client, run_id: str, key: str, timeout: float = 60.0) -> dict:
     return wait_for(client, run_id, lambda r: r.get(key) is not None, timeout)
+
+
+def train_config(**changes: object) -> dict:
+    """A run's full training settings as JobManager.submit takes them: the lesson's usual ones,
+    with `changes`."""
+    return {
+        "epochs": 200,
+        "lr": 0.02,
+        "optimizer": "adam",
+        "scheduler": True,
+        "checkpoint_every": 5,
+        "keep_last": 3,
+        "seed": 0,
+        "batch_size": 64,
+        **changes,
+    }

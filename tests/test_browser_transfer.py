@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from playwright.sync_api import expect
 
@@ -123,10 +125,19 @@ def test_keyboard_reaches_a_tensor(page):
 
 
 def test_finetune_compares_transfer_with_scratch(page):
+    # Start is clicked while the fine-tune box's first load is still under way (held here until
+    # then): the start must wait for it, not abort it.
+    held = []
+    page.route("**/finetune/latest?**", lambda route: route.continue_() if held else held.append(route))
     page.goto("/en/06-model-io-checkpoint")
     expect(page.locator(".tl-item[data-key='fc.weight']")).to_be_attached(timeout=60_000)
     page.locator("#tl-epochs").fill("6")
+    deadline = time.monotonic() + 30
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # lets Playwright deliver the held request
+    assert held, "the fine-tune box never asked for its first answer"
     page.locator("#tl-start-ft").click()
+    held[0].continue_()
     finetune = page.locator("#tl-finetune")
     expect(finetune).to_have_attribute("data-status", "done", timeout=180_000)
     chart = finetune.locator("svg.chart").first

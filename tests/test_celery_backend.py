@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from tests.simulator_helpers import API, get, start, wait_event, wait_finished, wait_for
+from tests.simulator_helpers import API, get, start, train_config, wait_event, wait_finished, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -210,16 +210,7 @@ def test_with_no_worker_node_runs_wait_in_the_web_nodes_own_line(tmp_path, clust
     manager = JobManager(settings)
     manager.start()
     try:
-        config = {
-            "epochs": 2,
-            "lr": 0.02,
-            "optimizer": "adam",
-            "scheduler": True,
-            "checkpoint_every": 1,
-            "keep_last": 3,
-            "seed": 0,
-            "batch_size": 64,
-        }
+        config = train_config(epochs=2, checkpoint_every=1)
         # On worker nodes a run at a watching pace takes a node's slot like any other: no paced
         # places, one line.
         runs = [

@@ -11,18 +11,9 @@ import torch
 
 from app.jobs.manager import JobManager, LimitReached, NotAllowed
 from app.settings import Settings
-from tests.simulator_helpers import API, wait_finished, wait_for
+from tests.simulator_helpers import API, train_config, wait_finished, wait_for
 
-CONFIG = {
-    "epochs": 200,
-    "lr": 0.02,
-    "optimizer": "adam",
-    "scheduler": True,
-    "checkpoint_every": 5,
-    "keep_last": 3,
-    "seed": 0,
-    "batch_size": 64,
-}
+CONFIG = train_config()
 
 
 def pid_alive(pid: int) -> bool:
@@ -154,33 +145,6 @@ def test_disk_cap_removes_oldest_finished_runs(tmp_path):
         assert jobs.upkeep.disk_used == real > 0
     finally:
         jobs.stop()
-
-
-def test_the_monitor_waits_for_events_instead_of_spinning(manager, monkeypatch):
-    """A worker that closed its pipe but has not exited yet must not make the monitor spin: a
-    classroom's training shares its two cores with the web process the monitor lives in."""
-    import multiprocessing.connection as mpc
-
-    calls = {"wait": 0, "events": 0}
-    real_wait, real_handle = mpc.wait, manager._handle
-
-    def counting_wait(objects, timeout=None):
-        if timeout:  # the monitor's own waits (Connection.poll() waits too, with no timeout)
-            calls["wait"] += 1
-        return real_wait(objects, timeout)
-
-    def counting_handle(*args, **kwargs):
-        calls["events"] += 1
-        return real_handle(*args, **kwargs)
-
-    monkeypatch.setattr(mpc, "wait", counting_wait)
-    monkeypatch.setattr(manager, "_handle", counting_handle)
-    for i in range(3):
-        run = manager.submit_train(f"s{i}", {**CONFIG, "epochs": 3}, {})
-        wait_until(lambda run=run: manager.store.get(run.id).status == "done")
-    # One wake-up per event, per process start and end, and per 1 s timeout, give or take a few.
-    assert calls["events"] >= 9
-    assert calls["wait"] <= 2 * calls["events"] + 30, calls
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ from app.jobs.manager import JobManager
 from app.jobs.protocol import Job, JobBackend, Resume, RunStatus
 from app.settings import Settings
 from tests.conftest import REPO
+from tests.simulator_helpers import train_config
 
 
 def test_a_job_crosses_the_wire_and_back_unchanged():
@@ -65,16 +66,7 @@ def test_the_job_manager_is_a_job_backend(tmp_path):
     run = manager.submit(
         "s1",
         "train",
-        {
-            "epochs": 2,
-            "lr": 0.02,
-            "optimizer": "adam",
-            "scheduler": True,
-            "checkpoint_every": 1,
-            "keep_last": 3,
-            "seed": 0,
-            "batch_size": 64,
-        },
+        train_config(epochs=2, checkpoint_every=1),
     )
     status = manager.status(run.id)
     assert status.status is RunStatus.QUEUED and status.queue_position == 1

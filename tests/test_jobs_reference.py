@@ -7,17 +7,9 @@ import time
 
 from app.jobs.manager import JobManager, reference_key
 from app.settings import Settings
+from tests.simulator_helpers import train_config
 
-CONFIG = {
-    "epochs": 6,
-    "lr": 0.02,
-    "optimizer": "adam",
-    "scheduler": True,
-    "checkpoint_every": 1,
-    "keep_last": 2,
-    "seed": 3,
-    "batch_size": 64,
-}
+CONFIG = train_config(epochs=6, checkpoint_every=1, keep_last=2, seed=3)
 
 
 def _wait(predicate, timeout=120.0):

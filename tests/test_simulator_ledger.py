@@ -11,7 +11,7 @@ from app.components.checkpoint_simulator import ledger, words
 from app.jobs.manager import JobManager, NotAllowed
 from app.jobs.store import EpochRow
 from app.settings import Settings
-from tests.simulator_helpers import API, start, wait_event, wait_finished
+from tests.simulator_helpers import API, start, train_config, wait_event, wait_finished
 
 
 def row_of(epoch, loss, val_loss, lr=0.01, order=(1, 2, 3), acc=0.9):
@@ -209,16 +209,7 @@ def test_planned_resumes_survive_a_restart_and_then_run(tmp_path):
     settings = Settings(data_dir=tmp_path / "data", max_workers=1)
     first = JobManager(settings)
     first.start()
-    config = {
-        "epochs": 4,
-        "lr": 0.02,
-        "optimizer": "adam",
-        "scheduler": True,
-        "checkpoint_every": 2,
-        "keep_last": 3,
-        "seed": 0,
-        "batch_size": 64,
-    }
+    config = train_config(epochs=4, checkpoint_every=2)
     root = first.submit_train("learner", config, {"pace_ms": 0})
     _wait(first, root.id, "done")
     path = first.run_dir(root.id) / "checkpoints" / "ckpt-epoch-0002.pt"
@@ -250,16 +241,7 @@ def test_a_planned_resume_can_be_cancelled_and_its_lineage_deleted(tmp_path):
     jobs = JobManager(Settings(data_dir=tmp_path / "data", max_workers=1))
     jobs.start()
     try:
-        config = {
-            "epochs": 4,
-            "lr": 0.02,
-            "optimizer": "adam",
-            "scheduler": True,
-            "checkpoint_every": 2,
-            "keep_last": 3,
-            "seed": 0,
-            "batch_size": 64,
-        }
+        config = train_config(epochs=4, checkpoint_every=2)
         root = jobs.submit_train("learner", config, {"pace_ms": 0})
         _wait(jobs, root.id, "done")
         path = jobs.run_dir(root.id) / "checkpoints" / "ckpt-epoch-0002.pt"

@@ -17,18 +17,9 @@ import pytest
 from app.components.checkpoint_simulator.stream import Look, changes, events
 from app.jobs.manager import JobManager
 from app.settings import Settings
-from tests.simulator_helpers import API, start, wait_finished
+from tests.simulator_helpers import API, start, train_config, wait_finished
 
-CONFIG = {
-    "epochs": 200,
-    "lr": 0.02,
-    "optimizer": "adam",
-    "scheduler": True,
-    "checkpoint_every": 5,
-    "keep_last": 3,
-    "seed": 0,
-    "batch_size": 64,
-}
+CONFIG = train_config()
 DEADLINE = 60.0
 
 

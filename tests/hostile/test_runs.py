@@ -11,6 +11,7 @@ from tests.hostile.helpers import (
     SIM,
     established,
 )
+from tests.simulator_helpers import train_config
 
 
 def test_live_views_never_fail_while_a_run_saves_every_epoch(server_factory):
@@ -99,16 +100,7 @@ def test_crash_while_saving_is_a_crash_every_time(tmp_path):
     )
     jobs.start()
     try:
-        config = {
-            "epochs": 3,
-            "lr": 0.02,
-            "optimizer": "adam",
-            "scheduler": True,
-            "checkpoint_every": 1,
-            "keep_last": 2,
-            "seed": 0,
-            "batch_size": 64,
-        }
+        config = train_config(epochs=3, checkpoint_every=1, keep_last=2)
         ids = [
             jobs.submit_train(f"s{i}", config, {"pace_ms": 0, "crash_while_saving_at": 2}).id
             for i in range(24)

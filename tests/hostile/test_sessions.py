@@ -12,6 +12,7 @@ from tests.hostile.helpers import (
     SIM,
     established,
 )
+from tests.simulator_helpers import train_config
 
 SLOW_RUN = {"epochs": 200, "checkpoint_every": 50, "pace_ms": 400}
 
@@ -128,16 +129,7 @@ def test_idle_sessions_runs_and_files_expire(tmp_path):
     from app.settings import Settings
 
     jobs = JobManager(Settings(data_dir=tmp_path / "data", session_ttl_days=3))
-    config = {
-        "epochs": 3,
-        "lr": 0.02,
-        "optimizer": "adam",
-        "scheduler": True,
-        "checkpoint_every": 1,
-        "keep_last": 2,
-        "seed": 0,
-        "batch_size": 64,
-    }
+    config = train_config(epochs=3, checkpoint_every=1, keep_last=2)
     now = time.time()
     old = jobs.submit_train("left-last-week", config, {})
     fresh = jobs.submit_train("here-today", config, {})

@@ -173,8 +173,15 @@ def test_describe_sgd_checkpoint_without_scheduler():
     assert d["scheduler"] is None
 
 
+def _new_temp_file(folder, before: set[str], deadline: float) -> None:
+    """Until a save has begun writing a temp file that was not there before (a condition, not a time)."""
+    while not {f.name for f in folder.glob("*.tmp")} - before:
+        assert time.monotonic() < deadline, "no save began writing"
+
+
 def test_atomic_writer_survives_real_sigkills(trained, tmp_path):
-    """Kill a process that saves in a loop at random moments: no final file is ever torn."""
+    """Kill a process that saves in a loop, at random moments and as soon as a save has begun
+    writing: no final file is ever torn."""
     ctx = workers.forkserver()
     source = tmp_path / "source" / "trained.pt"
     source.parent.mkdir()
@@ -184,13 +191,16 @@ def test_atomic_writer_survives_real_sigkills(trained, tmp_path):
     expected = trained.weights_hash()
     rnd = random.Random(20240601)
     kills_mid_write = 0
-    for _ in range(25):
+    for i in range(25):
         temps_before = {f.name for f in folder.glob("*.tmp")}
         ready = ctx.Event()
         p = ctx.Process(target=workers.save_atomic_forever, args=(str(folder), str(source), ready))
         p.start()
         assert ready.wait(60)
-        time.sleep(rnd.uniform(0.0, 0.05))
+        if i % 2:
+            _new_temp_file(folder, temps_before, time.monotonic() + 60)
+        else:
+            time.sleep(rnd.uniform(0.0, 0.05))  # a random moment: between saves, or in one
         os.kill(p.pid, signal.SIGKILL)
         p.join(30)
         assert p.exitcode == -signal.SIGKILL
@@ -199,7 +209,8 @@ def test_atomic_writer_survives_real_sigkills(trained, tmp_path):
         assert [f.name for f in finals] in (["ckpt-a.pt"], ["ckpt-a.pt", "ckpt-b.pt"])
         for f in finals:
             assert weights_hash(load_checkpoint(f)["model_state_dict"]) == expected, f.name
-    # Proof that the kills really landed while a save was in progress.
+    # Proof that kills really landed while a save was writing: most of the twelve sent as soon as
+    # a temp file appeared (one can still come after its rename: the write itself is short).
     assert kills_mid_write >= 5
 
 
