@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.axe import describe, serious_violations
-from tests.test_teacher_browser import contexts  # noqa: F401 (fixture)
+from tests.test_teacher_browser import contexts, first_board_load  # noqa: F401 (contexts: a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +44,7 @@ def test_an_exercise_check_reaches_the_open_dashboard_which_stays_accessible(
     teacher = contexts(viewport=viewport, scheme=scheme, teacher=True)
     teacher.goto(f"/teach?lang={lang}")
     expect(teacher.locator("#tm-ledger")).to_be_visible()
-    teacher.wait_for_timeout(500)
+    first_board_load(teacher)
     session = f"browser-{uuid.uuid4().hex}"
     for _ in range(3):
         record(live_server.data_dir, session, "device", False, "optimizer")
