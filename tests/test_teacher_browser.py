@@ -75,6 +75,20 @@ def first_board_load(page, deadline_s: float = 30) -> None:
         page.wait_for_timeout(50)
 
 
+def crashed_run(learner) -> dict:
+    """A run of 6 epochs that crashes in epoch 5, started through the API: until it has crashed."""
+    learner.request.get("/api/session")
+    run = learner.request.post(
+        f"{API}/runs",
+        data={"epochs": 6, "checkpoint_every": 2, "pace_ms": 0, "crash": "at_epoch", "crash_epoch": 5},
+    ).json()
+    deadline = time.monotonic() + 60
+    while learner.request.get(f"{API}/runs/{run['id']}").json()["status"] != "crashed":
+        assert time.monotonic() < deadline, "the run never crashed"
+        learner.wait_for_timeout(100)
+    return run
+
+
 def count(page, name: str) -> int:
     return int(page.locator(f"#tm-count-{name}").inner_text())
 
@@ -188,15 +202,7 @@ def test_the_presenter_view_fits_1280x720_with_large_type(contexts, scheme):
     teacher = contexts(viewport={"width": 1280, "height": 720}, scheme=scheme, teacher=True)
     # A learner with a crashed run and a resume to show.
     learner = contexts()
-    learner.request.get("/api/session")
-    run = learner.request.post(
-        f"{API}/runs",
-        data={"epochs": 6, "checkpoint_every": 2, "pace_ms": 0, "crash": "at_epoch", "crash_epoch": 5},
-    ).json()
-    for _ in range(200):
-        if learner.request.get(f"{API}/runs/{run['id']}").json()["status"] == "crashed":
-            break
-        learner.wait_for_timeout(100)
+    run = crashed_run(learner)
     r = learner.request.post(
         f"{API}/runs/{run['id']}/resume", data={"file": "ckpt-epoch-0004.pt", "restore": "weights"}
     )
@@ -326,15 +332,7 @@ def test_a_scenario_link_reaches_the_transfer_visualizer_too(contexts):
 def test_the_presenters_chart_names_every_line_once(contexts, lang, scheme, viewport):
     teacher = contexts(viewport=viewport, scheme=scheme, teacher=True)
     learner = contexts()
-    learner.request.get("/api/session")
-    run = learner.request.post(
-        f"{API}/runs",
-        data={"epochs": 6, "checkpoint_every": 2, "pace_ms": 0, "crash": "at_epoch", "crash_epoch": 5},
-    ).json()
-    for _ in range(300):
-        if learner.request.get(f"{API}/runs/{run['id']}").json()["status"] == "crashed":
-            break
-        learner.wait_for_timeout(100)
+    run = crashed_run(learner)
     r = learner.request.post(f"{API}/runs/{run['id']}/resume-all", data={"file": "ckpt-epoch-0004.pt"})
     assert r.status == 201, r.text()
     number = teacher.request.get("/api/teach/class").json()["learners"][-1]["number"]

@@ -9,6 +9,7 @@ import zipfile
 
 from app.ml.labs import checkpoint_folder, error_text
 from app.ml.labs.inspect_safetensors import refuse
+from app.ml.labs.inspect_tree import verdict
 
 
 def folder_zip(res: dict, path: str, limits: dict) -> dict:
@@ -31,16 +32,10 @@ def folder_zip(res: dict, path: str, limits: dict) -> dict:
         audit = checkpoint_folder.audit_folder(tmp, limits)
     res["kind"] = audit["kind"]
     res["audit"] = audit
-    res["verdict"] = {
-        "safe": all(f["safe"] is not False or f.get("allowlist") for f in audit["files"]),
-        "summary": "A zipped checkpoint folder: each file was read with weights_only=True.",
-        "reason": None,
-        "globals": [],
-        "globals_complete": True,
-        "checked": [],
-        "allowlist": None,
-        "numpy_keys": None,
-    }
+    res["verdict"] = verdict(
+        all(f["safe"] is not False or f.get("allowlist") for f in audit["files"]),
+        "A zipped checkpoint folder: each file was read with weights_only=True.",
+    )
     res.update(ok=True, stage="done")
     return res
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from app.ml.labs import captured, error_text, resume_audit
 from app.ml.labs.checkpoint_folder import safetensors_weights
-from app.ml.labs.inspect_tree import make_leaf, short, totals_of
+from app.ml.labs.inspect_tree import make_leaf, short, totals_of, verdict
 from app.ml.labs.resume_parts import empty
 
 
@@ -72,16 +72,9 @@ def read_safetensors(res: dict, path: str, limits: dict) -> dict:
     res.update(tree=tree, totals=totals_of(tree), truncated=len(keys) > limits["max_leaves"])
     res["more"]["leaves"] = len(keys) - len(tree)
     res["totals"]["leaves"] += res["more"]["leaves"]
-    res["verdict"] = {
-        "safe": True,
-        "reason": None,
-        "globals": [],
-        "globals_complete": True,
-        "checked": [],
-        "allowlist": None,
-        "numpy_keys": None,
-        "summary": "safetensors holds a JSON header and raw tensor bytes: loading it runs no code.",
-    }
+    res["verdict"] = verdict(
+        True, "safetensors holds a JSON header and raw tensor bytes: loading it runs no code."
+    )
     found = empty()
     found["weights"].append(safetensors_weights(path, limits))
     found["weights"][0]["path"] = "(root)"

@@ -272,3 +272,17 @@ def totals_of(leaves: list[dict]) -> dict:
         "numel": sum(x["numel"] for x in tensors),
         "tensor_bytes": sum(x["bytes"] for x in tensors),
     }
+
+
+def verdict(safe: bool | None, summary: str) -> dict[str, Any]:
+    """The safety verdict's fields, as every reader starts them: no pickled global looked at yet."""
+    return {
+        "safe": safe,
+        "summary": summary,
+        "reason": None,
+        "globals": [],
+        "globals_complete": True,
+        "checked": [],
+        "allowlist": None,
+        "numpy_keys": None,
+    }

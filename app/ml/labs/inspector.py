@@ -29,6 +29,7 @@ from app.ml.labs.inspect_globals import allowed_globals, asks_for_code, bounded
 from app.ml.labs.inspect_header import why_not_header
 from app.ml.labs.inspect_safetensors import read_safetensors
 from app.ml.labs.inspect_tree import build_tree, no_more, short
+from app.ml.labs.inspect_tree import verdict as blank_verdict
 from app.ml.labs.ptfile import find_data_pkl, iter_globals
 
 # What the file picker suggests; any name is read if its bytes are a checkpoint.
@@ -300,16 +301,7 @@ def _torch_zip(res: dict, path: str, limits: dict) -> dict:
 
 
 def _verdict_start(data: bytes | IO[bytes], res: dict, limits: dict) -> dict:
-    verdict: dict[str, Any] = {
-        "safe": None,
-        "summary": "",
-        "reason": None,
-        "globals": [],
-        "globals_complete": True,
-        "checked": [],
-        "allowlist": None,
-        "numpy_keys": None,
-    }
+    verdict = blank_verdict(None, "")
     found: dict[str, None] = {}
     more = 0
     try:
